@@ -1,0 +1,94 @@
+"""Gas equilibrium at a catalytic electrode, and metal/metal-oxide oxygen buffers (physics.md §2, §10).
+
+A fully catalytic Pt electrode equilibrates H2 + 1/2 O2 = H2O and CO + 1/2 O2 = CO2. Given the gas's
+oxygen balance and its hydrogen and carbon pools, the equilibrium oxygen partial pressure is the one
+root of a monotonic function; Newton on ln(sqrt(pO2)) finds it in a few steps from a warm start.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .constants import R_J_PER_MOL_K
+
+# van 't Hoff fits log10 K = A + B/T of the GRI-Mech 3.0 equilibrium constants tabulated in
+# physics.md §2 (900-1800 K, max deviation 0.009 and 0.010 decades). K in bar^-1/2.
+_KW_A, _KW_B = -2.95766, 13018.76  # H2 + 1/2 O2 = H2O
+_KC_A, _KC_B = -4.48985, 14705.85  # CO + 1/2 O2 = CO2
+_LN10 = math.log(10.0)
+PO2_FLOOR_BAR = 1e-45
+
+
+def k_water(temp_k: float) -> float:
+    """pH2O / (pH2 * pO2^1/2), bar^-1/2."""
+    return math.exp(_LN10 * (_KW_A + _KW_B / temp_k))
+
+
+def k_co(temp_k: float) -> float:
+    """pCO2 / (pCO * pO2^1/2), bar^-1/2."""
+    return math.exp(_LN10 * (_KC_A + _KC_B / temp_k))
+
+
+def equilibrium_po2(balance: float, h_pool: float, c_pool: float, p_bar: float,
+                    kw: float, kc: float, guess_bar: float = 0.0) -> float:
+    """Equilibrium pO2 (bar) of a gas with oxygen balance `balance` (mole fraction of free O2 minus
+    the O2 its reducers need), hydrogen pool h = x_H2 + x_H2O and carbon pool c = x_CO + x_CO2.
+
+    Solves s^2/p - (h/2)/(1 + kw*s) - (c/2)/(1 + kc*s) = balance for s = sqrt(pO2).
+    """
+    half_h = 0.5 * h_pool
+    half_c = 0.5 * c_pool
+    if guess_bar > PO2_FLOOR_BAR:
+        s = math.sqrt(guess_bar)
+    elif balance > 0.0:
+        s = math.sqrt(balance * p_bar)
+    else:
+        # Rich: pick the reducer-dominated estimate from the water couple.
+        deficit = -balance if balance < 0.0 else 1e-12
+        s = max(half_h / (kw * deficit + 1e-300), 1e-22)
+    u = math.log(s)
+    for _ in range(60):
+        wh = kw * s
+        wc = kc * s
+        ah = 1.0 + wh
+        ac = 1.0 + wc
+        f = s * s / p_bar - half_h / ah - half_c / ac - balance
+        # df/du with u = ln s (all three terms increase with s).
+        dfdu = 2.0 * s * s / p_bar + half_h * wh / (ah * ah) + half_c * wc / (ac * ac)
+        if dfdu <= 0.0:
+            break
+        step = f / dfdu
+        # Limit steps to a factor e^3 in sqrt(pO2) so a cold start cannot overshoot wildly.
+        if step > 3.0:
+            step = 3.0
+        elif step < -3.0:
+            step = -3.0
+        u -= step
+        s = math.exp(u)
+        if -1e-10 < step < 1e-10:
+            break
+    po2 = s * s
+    return po2 if po2 > PO2_FLOOR_BAR else PO2_FLOOR_BAR
+
+
+def equilibrium_fractions(po2_bar: float, h_pool: float, c_pool: float, kw: float, kc: float) -> tuple[float, float]:
+    """Equilibrium (x_H2, x_CO) at a given pO2."""
+    s = math.sqrt(po2_bar)
+    return h_pool / (1.0 + kw * s), c_pool / (1.0 + kc * s)
+
+
+# --- sealed references: metal / metal-oxide buffers (for sealed-reference elements) -------------
+
+def po2_ni_nio(temp_k: float) -> float:
+    """pO2 (bar) over Ni/NiO: muO2 = -478967 + 248.514 T - 9.7961 T ln T J/mol (O'Neill 1993)."""
+    mu = -478967.0 + 248.514 * temp_k - 9.7961 * temp_k * math.log(temp_k)
+    return math.exp(mu / (R_J_PER_MOL_K * temp_k))
+
+
+def po2_pd_pdo(temp_k: float) -> float:
+    """pO2 (bar) over Pd/PdO: muO2 = -238842 + 316.129 T - 15.192 T ln T J/mol (730-1200 K)."""
+    mu = -238842.0 + 316.129 * temp_k - 15.192 * temp_k * math.log(temp_k)
+    return math.exp(mu / (R_J_PER_MOL_K * temp_k))
+
+
+METAL_OXIDE_BUFFERS = {"Ni/NiO": po2_ni_nio, "Pd/PdO": po2_pd_pdo}

@@ -1,0 +1,1 @@
+"""The `lambdarig` command line."""

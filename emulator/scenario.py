@@ -1,0 +1,431 @@
+"""Scenarios: TOML files that script the world over time (lambda, pressure, gas, flow, supply, HC, faults).
+
+The format is documented in docs/scenarios.md. Loading validates the whole file before building
+anything and raises EmulatorInputError naming the file and the exact field, so a bad file never
+half-loads. Evaluation (`world_at`, `faults_at`) runs in the simulation's inner loop: plain floats,
+precomputed segments, and a cached segment index because time nearly always moves forward.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from bisect import bisect_right
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import EmulatorInputError
+from .fuels import Fuel, custom_fuel, parse_fuel
+from .world import FAULT_KINDS, NO_FAULTS, Faults, World
+
+AIR = math.inf
+MAX_DURATION_S = 86400.0
+SCENARIO_PACKAGE = "emulator.scenarios"
+
+# Scripted channels in World's positional order (ambient_c follows them): TOML key, range, unit.
+CHANNELS: tuple[tuple[str, float, float, str], ...] = (
+    ("lambda", 0.4, 100.0, ""),
+    ("pressure_kpa", 20.0, 400.0, " kPa"),
+    ("gas_temp_c", -40.0, 1100.0, " °C"),
+    ("flow_mps", 0.0, 100.0, " m/s"),
+    ("supply_v", 0.0, 32.0, " V"),
+    ("hc_ppm", 0.0, 20000.0, " ppm"),
+)
+CHANNEL_KEYS = tuple(key for key, *_ in CHANNELS)
+LAMBDA, SUPPLY = 0, 4
+
+DEFAULT_INITIAL = {"lambda": 1.0, "pressure_kpa": 101.325, "flow_mps": 0.0, "hc_ppm": 0.0}
+AMBIENT_RANGE_C = (-40.0, 60.0)
+SUPPLY_DROP_DEFAULT_V = 6.0
+
+TOP_KEYS = ("name", "description", "duration_s", "fuel", "ambient_c", "supply_v", "seed",
+            "lambda", "pressure_kpa", "gas_temp_c", "flow_mps", "hc_ppm", "at", "fault")
+AT_KEYS = ("t_s", *CHANNEL_KEYS, "ramp_s")
+FAULT_KEYS = ("t_s", "kind", "clear_s", "value_v")
+
+
+@dataclass(frozen=True, slots=True)
+class FaultWindow:
+    """One injected fault: active for on_s <= t < off_s (off_s is inf when it never clears)."""
+
+    kind: str
+    on_s: float
+    off_s: float
+    value_v: float = SUPPLY_DROP_DEFAULT_V
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation helpers: each raises EmulatorInputError(source, field, problem-with-allowed-values).
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _number(source: str, field: str, value: Any, lo: float, hi: float, unit: str = "",
+            *, lo_open: bool = False, extra: str = "") -> float:
+    low_ok = _is_number(value) and (value > lo if lo_open else value >= lo)
+    if not (low_ok and value <= hi):
+        allowed = f"above {lo:g} and at most {hi:g}" if lo_open else f"from {lo:g} to {hi:g}"
+        raise EmulatorInputError(source, field, f"must be a number {allowed}{unit}{extra}, got {value!r}")
+    return float(value)
+
+
+def _lambda(source: str, field: str, value: Any) -> float:
+    if isinstance(value, str) and value.strip().lower() == "air":
+        return AIR
+    _, lo, hi, unit = CHANNELS[LAMBDA]
+    return _number(source, field, value, lo, hi, unit, extra=' or "air" (free air)')
+
+
+def _channel(source: str, field: str, index: int, value: Any) -> float:
+    if index == LAMBDA:
+        return _lambda(source, field, value)
+    _, lo, hi, unit = CHANNELS[index]
+    return _number(source, field, value, lo, hi, unit)
+
+
+def _check_keys(source: str, table: dict, allowed: tuple[str, ...], prefix: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise EmulatorInputError(source, f"{prefix}{key}", f"unknown key; allowed keys: {', '.join(allowed)}")
+
+
+def _string(source: str, field: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise EmulatorInputError(source, field, f"must be a string, got {value!r}")
+    return value
+
+
+def _array_of_tables(source: str, data: dict, key: str) -> list[dict]:
+    entries = data.get(key, [])
+    if not isinstance(entries, list):
+        raise EmulatorInputError(source, key, f"must be an array of tables: write each entry as [[{key}]]")
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise EmulatorInputError(source, f"{key}[{i}]", f"must be a table ([[{key}]]), got {entry!r}")
+    return entries
+
+
+def _fuel(source: str, value: Any) -> Fuel:
+    try:
+        if isinstance(value, str):
+            return parse_fuel(value, source)
+        if isinstance(value, dict):
+            _check_keys(source, value, ("h_c", "o_c"), "fuel.")
+            if "h_c" not in value:
+                raise EmulatorInputError(source, "fuel.h_c", "is required for a custom fuel (H/C atom ratio, 0 to 10)")
+            return custom_fuel(value["h_c"], value.get("o_c", 0.0), source)
+    except EmulatorInputError as exc:
+        # fuels.py names its fields bare (h_c); here they live under the `fuel` key.
+        field = exc.field if exc.field.startswith("fuel") else f"fuel.{exc.field}"
+        raise EmulatorInputError(source, field, exc.problem) from None
+    raise EmulatorInputError(source, "fuel", f"must be a fuel name or a table {{h_c = ..., o_c = ...}}, got {value!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# One channel's course while loading: knots (t, value), linear between them; equal times make a step.
+
+
+class _Track:
+    __slots__ = ("initial", "times", "values")
+
+    def __init__(self, initial: float):
+        self.initial = initial
+        self.times: list[float] = []
+        self.values: list[float] = []
+
+    def value_at(self, t_s: float) -> float:
+        """Right-continuous: at a step's time, the value after the step."""
+        j = bisect_right(self.times, t_s) - 1
+        if j < 0:
+            return self.initial
+        if j == len(self.times) - 1:
+            return self.values[j]
+        v0, v1 = self.values[j], self.values[j + 1]
+        if v0 == v1:  # also keeps "air" (inf) out of the arithmetic
+            return v0
+        t0, t1 = self.times[j], self.times[j + 1]  # t1 > t_s >= t0, so no division by zero
+        return v0 + (v1 - v0) * (t_s - t0) / (t1 - t0)
+
+    def set(self, t_s: float, target: float, ramp_s: float) -> bool:
+        """Head for target from t_s; returns whether this changes the course."""
+        now = self.value_at(t_s)
+        # A ramp still running at t_s is cut short: the new change starts from where it got to.
+        cut = bisect_right(self.times, t_s)
+        was_moving = cut < len(self.times)
+        del self.times[cut:], self.values[cut:]
+        self.times += [t_s, t_s + ramp_s]
+        self.values += [now, target]
+        return was_moving or target != now
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class Scenario:
+    """A validated scenario, evaluated at any time. Build with load_scenario or scenario_from_dict."""
+
+    def __init__(self, *, name: str, description: str, duration_s: float, fuel: Fuel, ambient_c: float,
+                 seed: int, source: str, tracks: list[_Track], faults: list[FaultWindow],
+                 change_times: list[float]):
+        self.name = name
+        self.description = description
+        self.duration_s = duration_s
+        self.fuel = fuel
+        self.ambient_c = ambient_c
+        self.seed = seed
+        self.source = source
+        self.fault_windows: tuple[FaultWindow, ...] = tuple(faults)
+        self._initial = tuple(track.initial for track in tracks)
+        self._change_times = change_times
+
+        # Merge the channels into one list of segments [t_k, t_k+1), each linear in every channel,
+        # so world_at is one lookup plus six multiply-adds.
+        breaks = sorted({0.0, *(t for track in tracks for t in track.times)})
+        self._seg_t = breaks
+        self._seg_v: list[tuple[float, ...]] = []
+        self._seg_slope: list[tuple[float, ...] | None] = []  # None: constant segment
+        for k, t0 in enumerate(breaks):
+            start = tuple(track.value_at(t0) for track in tracks)
+            slopes = None
+            if k + 1 < len(breaks):
+                mid_s = 0.5 * (t0 + breaks[k + 1])
+                slope = tuple(
+                    0.0 if v0 == vm or math.isinf(v0) or math.isinf(vm) else (vm - v0) / (mid_s - t0)
+                    for v0, vm in zip(start, (track.value_at(mid_s) for track in tracks))
+                )
+                if any(slope):
+                    slopes = slope
+            self._seg_v.append(start)
+            self._seg_slope.append(slopes)
+        self._seg_last = 0
+
+        # Fault states between fault edges, shared objects so faults_at allocates nothing.
+        edges = sorted({w.on_s for w in faults} | {w.off_s for w in faults if w.off_s != math.inf})
+        self._fault_t = edges
+        self._fault_state = [self._faults_active(faults, t) for t in edges]
+        self._fault_last = 0
+
+    @staticmethod
+    def _faults_active(windows: list[FaultWindow], t_s: float) -> Faults:
+        active = [w for w in windows if w.on_s <= t_s < w.off_s]
+        if not active:
+            return NO_FAULTS
+        drops = [w.value_v for w in active if w.kind == "supply_drop"]
+        flags = {w.kind: True for w in active}
+        return Faults(**flags, supply_drop_v=min(drops) if drops else SUPPLY_DROP_DEFAULT_V)
+
+    def __repr__(self) -> str:
+        return f"Scenario({self.name!r}, duration_s={self.duration_s:g}, source={self.source!r})"
+
+    # -- evaluation (hot path) -----------------------------------------------------------------
+
+    def _segment(self, t_s: float) -> int:
+        times = self._seg_t
+        i = self._seg_last
+        n = len(times)
+        if times[i] <= t_s:
+            if i + 1 == n or t_s < times[i + 1]:
+                return i
+            if i + 2 == n or t_s < times[i + 2]:
+                self._seg_last = i + 1
+                return i + 1
+        if t_s != t_s:
+            raise ValueError("scenario time is NaN")
+        i = bisect_right(times, t_s) - 1
+        self._seg_last = i
+        return i
+
+    def world_at(self, t_s: float) -> World:
+        """The scripted world at t_s: initial values before 0, last values held after duration_s.
+
+        supply_v here is the scripted supply; supply_v_at also applies a supply_drop fault.
+        """
+        if t_s < 0.0:
+            return World(*self._initial, self.ambient_c)
+        i = self._segment(t_s)
+        v = self._seg_v[i]
+        s = self._seg_slope[i]
+        if s is None:
+            return World(*v, self.ambient_c)
+        dt = t_s - self._seg_t[i]
+        return World(v[0] + s[0] * dt, v[1] + s[1] * dt, v[2] + s[2] * dt,
+                     v[3] + s[3] * dt, v[4] + s[4] * dt, v[5] + s[5] * dt, self.ambient_c)
+
+    def faults_at(self, t_s: float) -> Faults:
+        """Faults active at t_s; the shared NO_FAULTS object when there are none."""
+        times = self._fault_t
+        if not times or t_s < times[0]:
+            return NO_FAULTS
+        i = self._fault_last
+        if not (times[i] <= t_s and (i + 1 == len(times) or t_s < times[i + 1])):
+            i = bisect_right(times, t_s) - 1
+            self._fault_last = i
+        return self._fault_state[i]
+
+    def supply_v_at(self, t_s: float) -> float:
+        """Supply voltage including an active supply_drop fault (which can only lower it)."""
+        scripted_v = self.world_at(t_s).supply_v
+        faults = self.faults_at(t_s)
+        if faults.supply_drop:
+            return min(scripted_v, faults.supply_drop_v)
+        return scripted_v
+
+    # -- summaries -----------------------------------------------------------------------------
+
+    def change_times(self) -> list[float]:
+        """Sorted times where a scripted value starts to change, or a fault starts or clears."""
+        return list(self._change_times)
+
+    def lambda_steps(self) -> list[tuple[float, float]]:
+        """(t_s, lambda) for each plateau: the value at t = 0, then where lambda settles after each change."""
+        steps: list[tuple[float, float]] = []
+        for t0, v, s in zip(self._seg_t, self._seg_v, self._seg_slope):
+            if (s is None or s[LAMBDA] == 0.0) and (not steps or steps[-1][1] != v[LAMBDA]):
+                steps.append((t0, v[LAMBDA]))
+        return steps
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def scenario_from_dict(data: dict, source: str) -> Scenario:
+    """Validate a parsed scenario table (the TOML document) and build the Scenario."""
+    if not isinstance(data, dict):
+        raise EmulatorInputError(source, "scenario", f"must be a table, got {type(data).__name__}")
+    _check_keys(source, data, TOP_KEYS, "")
+
+    if "duration_s" not in data:
+        raise EmulatorInputError(source, "duration_s",
+                                 f"is required: scenario length in s, above 0 and at most {MAX_DURATION_S:g}")
+    duration_s = _number(source, "duration_s", data["duration_s"], 0.0, MAX_DURATION_S, " s", lo_open=True)
+
+    default_name = source.removeprefix("scenario ") if source.startswith("scenario ") else Path(source).stem
+    name = _string(source, "name", data.get("name", default_name))
+    description = _string(source, "description", data.get("description", ""))
+    fuel = _fuel(source, data.get("fuel", "gasoline"))
+    ambient_c = _number(source, "ambient_c", data.get("ambient_c", 20.0), *AMBIENT_RANGE_C, " °C")
+    seed = data.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise EmulatorInputError(source, "seed", f"must be a whole number >= 0, got {seed!r}")
+
+    defaults = {**DEFAULT_INITIAL, "gas_temp_c": ambient_c, "supply_v": 13.5}
+    tracks = [_Track(_channel(source, key, k, data.get(key, defaults[key]))) for k, key in enumerate(CHANNEL_KEYS)]
+
+    changes: set[float] = set()
+    previous_t_s = 0.0
+    for i, entry in enumerate(_array_of_tables(source, data, "at")):
+        where = f"at[{i}]."
+        _check_keys(source, entry, AT_KEYS, where)
+        if "t_s" not in entry:
+            raise EmulatorInputError(source, where + "t_s",
+                                     f"is required: time in s, from 0 to duration_s ({duration_s:g})")
+        t_s = _number(source, where + "t_s", entry["t_s"], 0.0, duration_s, " s (duration_s)")
+        if t_s < previous_t_s:
+            raise EmulatorInputError(source, where + "t_s",
+                                     f"{t_s:g} s is before at[{i - 1}].t_s = {previous_t_s:g} s; "
+                                     "[[at]] entries must be in non-decreasing t_s order")
+        previous_t_s = t_s
+        ramp_s = _number(source, where + "ramp_s", entry.get("ramp_s", 0.0), 0.0, duration_s - t_s,
+                         f" s (a ramp must end by duration_s = {duration_s:g} s)")
+        for k, key in enumerate(CHANNEL_KEYS):
+            if key not in entry:
+                continue  # values not named hold
+            target = _channel(source, where + key, k, entry[key])
+            if ramp_s > 0.0 and k == LAMBDA:
+                if target == AIR:
+                    raise EmulatorInputError(source, where + key, 'cannot ramp to "air": free air is a step '
+                                             "(drop ramp_s, or set lambda in its own [[at]] entry)")
+                if tracks[k].value_at(t_s) == AIR:
+                    raise EmulatorInputError(source, where + key,
+                                             f'cannot ramp from "air" (lambda is air at {t_s:g} s); '
+                                             "step out of air first (ramp_s = 0)")
+            if tracks[k].set(t_s, target, ramp_s):
+                changes.add(t_s)
+
+    faults: list[FaultWindow] = []
+    for i, entry in enumerate(_array_of_tables(source, data, "fault")):
+        where = f"fault[{i}]."
+        _check_keys(source, entry, FAULT_KEYS, where)
+        kinds = ", ".join(FAULT_KINDS)
+        if "t_s" not in entry:
+            raise EmulatorInputError(source, where + "t_s", f"is required: from 0 to duration_s ({duration_s:g})")
+        if "kind" not in entry:
+            raise EmulatorInputError(source, where + "kind", f"is required: one of {kinds}")
+        kind = entry["kind"]
+        if kind not in FAULT_KINDS:
+            raise EmulatorInputError(source, where + "kind", f"unknown fault kind {kind!r}; one of {kinds}")
+        on_s = _number(source, where + "t_s", entry["t_s"], 0.0, duration_s, " s (duration_s)")
+        off_s = math.inf
+        if "clear_s" in entry:
+            off_s = _number(source, where + "clear_s", entry["clear_s"], on_s, duration_s,
+                            " s (after t_s, within duration_s)", lo_open=True)
+        value_v = SUPPLY_DROP_DEFAULT_V
+        if "value_v" in entry:
+            if kind != "supply_drop":
+                raise EmulatorInputError(source, where + "value_v",
+                                         f'only applies to kind = "supply_drop", not {kind!r}')
+            value_v = _number(source, where + "value_v", entry["value_v"], 0.0, 32.0, " V")
+        faults.append(FaultWindow(kind, on_s, off_s, value_v))
+        changes.add(on_s)
+        if off_s != math.inf:
+            changes.add(off_s)
+
+    return Scenario(name=name, description=description, duration_s=duration_s, fuel=fuel, ambient_c=ambient_c,
+                    seed=seed, source=source, tracks=tracks, faults=faults, change_times=sorted(changes))
+
+
+def _scenario_dir():
+    return resources.files(SCENARIO_PACKAGE)
+
+
+def builtin_scenarios() -> dict[str, str]:
+    """Built-in scenario name -> first line of its description, sorted by name."""
+    found: dict[str, str] = {}
+    for entry in sorted(_scenario_dir().iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            try:
+                description = tomllib.loads(entry.read_text(encoding="utf-8")).get("description", "")
+            except tomllib.TOMLDecodeError:
+                description = "(unreadable scenario file)"
+            found[entry.name.removesuffix(".toml")] = str(description).strip().split("\n")[0]
+    return found
+
+
+def builtin_path(name: str) -> Path:
+    """The file of a built-in scenario; EmulatorInputError for an unknown name."""
+    entry = _scenario_dir() / f"{name}.toml"
+    if "/" in name or "\\" in name or not entry.is_file():
+        known = ", ".join(builtin_scenarios())
+        raise EmulatorInputError(f"scenario {name}", "scenario",
+                                 f"no built-in scenario {name!r}; built-ins: {known}, or give a path to a .toml file")
+    return Path(str(entry))
+
+
+def _load_file(path: Path, source: str) -> Scenario:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise EmulatorInputError(source, "file", "no such file") from None
+    except OSError as exc:
+        raise EmulatorInputError(source, "file", f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise EmulatorInputError(source, "file", "is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise EmulatorInputError(source, "toml", f"not valid TOML: {exc}") from None
+    return scenario_from_dict(data, source)
+
+
+def load_scenario(path_or_name: str) -> Scenario:
+    """Load a scenario from a .toml path, or a built-in by name (see builtin_scenarios())."""
+    text = str(path_or_name)
+    path = Path(text)
+    looks_like_path = text.endswith(".toml") or "/" in text or "\\" in text
+    if looks_like_path or (path.is_file() and text not in builtin_scenarios()):
+        return _load_file(path, text)
+    return _load_file(builtin_path(text), f"scenario {text}")

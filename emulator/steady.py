@@ -1,0 +1,103 @@
+"""Steady state of an element at fixed conditions, with an ideal pump loop holding the Nernst target.
+
+Uses the dynamic model's own flux and equilibrium equations, so it is the point the dynamic model
+settles to: the pump current equals the net O2-equivalent flux through the diffusion layers at the
+node pO2 that the Nernst target implies.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from .constants import F_C_PER_MOL, R_J_PER_MOL_K, SIGMA_W_PER_M2_K4, ZERO_C_IN_K
+from .element import ElementModel
+from .element_spec import ElementSpec
+from .fuels import Fuel
+from .world import World
+
+FOUR_F = 4.0 * F_C_PER_MOL
+
+
+@dataclass
+class SteadyState:
+    element: str
+    fuel: str
+    lambda_value: float
+    pressure_kpa: float
+    temp_c: float
+    pump_current_a: float
+    nernst_v: float          # at the terminals, what the pump loop holds at target
+    nernst_emf_v: float      # the cell's own EMF; differs by reference-pump IR drop and cross-talk
+    ri_ohm: float
+    o2_pct: float
+    heater_power_w: float    # electrical power to hold temp_c in still gas at gas_temp_c
+    heater_v: float
+    heater_r_ohm: float
+    pump_v: float
+    node_po2_bar: float
+    ref_po2_bar: float
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        if math.isinf(data["lambda_value"]):
+            data["lambda_value"] = "air"
+        return data
+
+
+def still_gas_heater_power(model: ElementModel, temp_c: float, gas_temp_c: float) -> tuple[float, float, float]:
+    """(electrical power W, terminal RMS volts, terminal resistance) to hold temp_c in still gas."""
+    thermal = model.spec.thermal
+    cell_k = temp_c + ZERO_C_IN_K
+    gas_k = gas_temp_c + ZERO_C_IN_K
+    loss_w = (thermal.g_still_w_per_k * (cell_k - gas_k)
+              + thermal.emissivity_area_mm2 * 1e-6 * SIGMA_W_PER_M2_K4 * (cell_k ** 4 - gas_k ** 4))
+    heater_k = cell_k + loss_w / thermal.g_heater_cell_w_per_k
+    r_total = model.heater_resistance_at(heater_k)
+    r_heat = r_total - model.spec.heater.r_lead_ohm
+    power_w = loss_w * r_total / r_heat
+    return power_w, math.sqrt(power_w * r_total), r_total
+
+
+def steady_state(spec: ElementSpec, fuel: Fuel, lambda_value: float, pressure_kpa: float = 101.325,
+                 temp_c: float | None = None, hc_ppm: float = 0.0, gas_temp_c: float = 20.0,
+                 nernst_target_v: float | None = None) -> SteadyState:
+    temp_c = spec.operating_temp_c if temp_c is None else temp_c
+    target = spec.nernst_target_v if nernst_target_v is None else nernst_target_v
+    world = World(lambda_value=lambda_value, pressure_kpa=pressure_kpa, gas_temp_c=gas_temp_c,
+                  hc_ppm=hc_ppm, ambient_c=gas_temp_c)
+    model = ElementModel(spec, fuel, world)
+    temp_k = temp_c + ZERO_C_IN_K
+    model.cell_temp_k = model.heater_temp_k = temp_k
+    model._refresh(temp_k, pressure_kpa)
+    ref_current_a = spec.reference.pump_current_a if spec.reference.kind == "pumped" else 0.0
+    if spec.reference.kind == "pumped":
+        model.ref_fraction = min(model._surface_balance() + ref_current_a / (FOUR_F * model._g_leak), 1.0)
+    model.ref_po2_bar = model._reference_po2()
+    model.outer_po2_bar = model._equilibrium(model._surface_balance(), 0.0)
+    model._update_outputs()
+    ri = model.ri_ohm
+    slope_v = R_J_PER_MOL_K * temp_k / (4.0 * F_C_PER_MOL)
+
+    pump_current_a = 0.0
+    if spec.pump_cell is not None and model._node_volume_m3:
+        for _ in range(50):
+            emf = target - ref_current_a * ri - pump_current_a * model.coupling_r_ohm
+            node_po2 = model.ref_po2_bar * math.exp(-emf / slope_v)
+            inflow, _ = model._node_flux(node_po2)
+            new_current = FOUR_F * inflow
+            done = abs(new_current - pump_current_a) < 1e-12
+            pump_current_a = new_current
+            if done:
+                break
+        model.node_po2_bar = node_po2
+        model.node_balance = None
+    model._update_outputs()
+    power_w, heater_v, heater_r = still_gas_heater_power(model, temp_c, gas_temp_c)
+    return SteadyState(
+        element=spec.name, fuel=fuel.name, lambda_value=lambda_value, pressure_kpa=pressure_kpa, temp_c=temp_c,
+        pump_current_a=pump_current_a,
+        nernst_v=model.nernst_terminal_v(pump_current_a, ref_current_a),
+        nernst_emf_v=model.nernst_emf_v, ri_ohm=ri, o2_pct=model.exhaust_o2_pct,
+        heater_power_w=power_w, heater_v=heater_v, heater_r_ohm=heater_r,
+        pump_v=model.pump_voltage(pump_current_a), node_po2_bar=model.node_po2_bar, ref_po2_bar=model.ref_po2_bar)

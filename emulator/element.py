@@ -48,7 +48,11 @@ class ElementModel:
         heater = spec.heater
         self._r_heat_cold = heater.r_cold_ohm - heater.r_lead_ohm
         self._factors = spec.species_factor
-        self._node_volume_m3 = spec.measuring_node.volume_mm3 * 1e-9 if spec.measuring_node else 0.0
+        node = spec.measuring_node
+        self._node_volume_m3 = node.volume_mm3 * 1e-9 if node else 0.0
+        self._storage_mol = node.oxygen_storage_mol if node else 0.0
+        self._storage_k = 1.0 / math.sqrt(node.storage_half_po2_bar) if node else 0.0
+        self._storage = 0.0
         ref = spec.reference
         self._ref_leak_layer = (DiffusionLayer("reference leak", ref.leak_pore_diameter_um, ref.leak_area_over_length_um)
                                 if ref.kind == "pumped" else None)
@@ -90,8 +94,9 @@ class ElementModel:
         self._pressure_kpa = world.pressure_kpa
         self._cache_temp_k = -1.0
         self._refresh(temp_k, world.pressure_kpa)
-        self.node_balance = self._surface_balance()
-        self.node_po2_bar = self._equilibrium(self.node_balance, 0.0)
+        self.node_po2_bar = self._equilibrium(self._surface_balance(), 0.0)
+        ks = self._storage_k * math.sqrt(self.node_po2_bar)
+        self.node_balance = self._surface_balance() + self._storage * ks / (1.0 + ks)
         self.ref_fraction = O2_IN_DRY_AIR  # the pumped reference starts filled with air
         self.ref_po2_bar = self._reference_po2()
         self.outer_po2_bar = self._equilibrium(self._surface_balance(), 0.0)
@@ -118,6 +123,11 @@ class ElementModel:
         h_pool, c_pool = self._pools()
         return equilibrium_po2(balance, h_pool, c_pool, self._p_bar, self._kw, self._kc, guess_bar)
 
+    def _node_equilibrium(self, balance: float, guess_bar: float) -> float:
+        h_pool, c_pool = self._pools()
+        return equilibrium_po2(balance, h_pool, c_pool, self._p_bar, self._kw, self._kc, guess_bar,
+                               self._storage, self._storage_k)
+
     def _refresh(self, temp_k: float, pressure_kpa: float) -> None:
         """Recompute everything that depends on temperature and pressure only."""
         self._cache_temp_k = temp_k
@@ -126,6 +136,13 @@ class ElementModel:
         self._kw = k_water(temp_k)
         self._kc = k_co(temp_k)
         self._conc = molar_concentration(temp_k, pressure_kpa)
+        if self._node_volume_m3:
+            # The store is counted per mole of node gas, like the balance itself.
+            old_storage = self._storage
+            self._storage = self._storage_mol / (self._node_volume_m3 * self._conc)
+            if old_storage and hasattr(self, "node_balance"):
+                ks = self._storage_k * math.sqrt(self.node_po2_bar)
+                self.node_balance += (self._storage - old_storage) * ks / (1.0 + ks)
         layers = self.spec.diffusion_layers
         f = self._factors
         if layers:
@@ -150,6 +167,7 @@ class ElementModel:
         temp_k = self.cell_temp_k
         if abs(temp_k - self._cache_temp_k) > REFRESH_K or world.pressure_kpa != self._pressure_kpa:
             self._refresh(temp_k, world.pressure_kpa)
+            self.outer_po2_bar = self._equilibrium(self._surface_balance(), self.outer_po2_bar)
         if self._node_volume_m3:
             self._step_node(dt_s, pump_current_a)
         else:
@@ -219,7 +237,9 @@ class ElementModel:
         dxo2 = 2.0 * s / p_bar
         dxh2 = h_pool * kw / (ah * ah)   # magnitude; x_H2 falls as s rises
         dxco = c_pool * kc / (ac * ac)
-        dbds = dxo2 + 0.5 * dxh2 + 0.5 * dxco
+        ks = self._storage_k
+        a_s = 1.0 + ks * s
+        dbds = dxo2 + 0.5 * dxh2 + 0.5 * dxco + self._storage * ks / (a_s * a_s)
         slope = (self._g_o2 * dxo2 / one_minus + 0.5 * self._g_h2 * dxh2 + 0.5 * self._g_co * dxco) / dbds
         return inflow, slope
 
@@ -228,7 +248,7 @@ class ElementModel:
         net = inflow - pump_current_a / FOUR_F
         holdup = self._node_volume_m3 * self._conc
         self.node_balance += net / slope * (1.0 - math.exp(-slope * dt_s / holdup))
-        self.node_po2_bar = self._equilibrium(self.node_balance, self.node_po2_bar)
+        self.node_po2_bar = self._node_equilibrium(self.node_balance, self.node_po2_bar)
 
     def _step_reference(self, dt_s: float, ref_current_a: float) -> None:
         if self._ref_leak_layer is None:

@@ -35,6 +35,8 @@ class DiffusionLayer:
 class MeasuringNode:
     volume_mm3: float
     catalytic: bool
+    oxygen_storage_mol: float = 0.0      # O2 the electrode's adsorbed-oxygen store holds when full
+    storage_half_po2_bar: float = 1e-9   # pO2 at half coverage (Langmuir, dissociative)
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,9 @@ def parse_element(data: dict[str, Any], source: str) -> ElementSpec:
     node_table = top.sub("measuring_node", required=family != "potentiometric")
     if node_table is not None:
         node = MeasuringNode(node_table.number("volume_mm3", 1e-4, 10.0, unit="mm³"),
-                             node_table.boolean("catalytic", True))
+                             node_table.boolean("catalytic", True),
+                             node_table.number("oxygen_storage_mol", 0.0, 1e-6, default=0.0, unit="mol"),
+                             node_table.number("storage_half_po2_bar", 1e-30, 1.0, default=1e-9, unit="bar"))
         node_table.finish()
 
     layers = []

@@ -30,11 +30,14 @@ def k_co(temp_k: float) -> float:
 
 
 def equilibrium_po2(balance: float, h_pool: float, c_pool: float, p_bar: float,
-                    kw: float, kc: float, guess_bar: float = 0.0) -> float:
+                    kw: float, kc: float, guess_bar: float = 0.0,
+                    storage: float = 0.0, storage_k: float = 0.0) -> float:
     """Equilibrium pO2 (bar) of a gas with oxygen balance `balance` (mole fraction of free O2 minus
     the O2 its reducers need), hydrogen pool h = x_H2 + x_H2O and carbon pool c = x_CO + x_CO2.
 
-    Solves s^2/p - (h/2)/(1 + kw*s) - (c/2)/(1 + kc*s) = balance for s = sqrt(pO2).
+    Solves s^2/p - (h/2)/(1 + kw*s) - (c/2)/(1 + kc*s) + storage*theta(s) = balance for
+    s = sqrt(pO2), where theta = storage_k*s/(1 + storage_k*s) is the Langmuir coverage of an
+    oxygen store (dissociative adsorption) holding `storage` O2 per mole of gas when full.
     """
     half_h = 0.5 * h_pool
     half_c = 0.5 * c_pool
@@ -52,9 +55,11 @@ def equilibrium_po2(balance: float, h_pool: float, c_pool: float, p_bar: float,
         wc = kc * s
         ah = 1.0 + wh
         ac = 1.0 + wc
-        f = s * s / p_bar - half_h / ah - half_c / ac - balance
-        # df/du with u = ln s (all three terms increase with s).
-        dfdu = 2.0 * s * s / p_bar + half_h * wh / (ah * ah) + half_c * wc / (ac * ac)
+        ws = storage_k * s
+        as_ = 1.0 + ws
+        f = s * s / p_bar - half_h / ah - half_c / ac + storage * ws / as_ - balance
+        # df/du with u = ln s (every term increases with s).
+        dfdu = 2.0 * s * s / p_bar + half_h * wh / (ah * ah) + half_c * wc / (ac * ac) + storage * ws / (as_ * as_)
         if dfdu <= 0.0:
             break
         step = f / dfdu

@@ -1,0 +1,85 @@
+"""An emulated sensor on an emulated interface board, driven by a scenario, in virtual time.
+
+This is the emulator's one entry point for whatever drives it: the sim front end, the emulated
+serial rig and the emulated instruments all wrap it. It never sleeps: `advance_to(t)` integrates the
+physics up to t in steps of at most `max_step_s`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .analog_frontend import AnalogFrontEnd, FrontEndReading, FrontEndSpec
+from .element import ElementModel
+from .element_spec import ElementSpec, load_element
+from .scenario import Scenario
+
+DEFAULT_MAX_STEP_S = 0.002
+
+
+@dataclass(slots=True)
+class Truth:
+    """What is really there (simulation only): never shown to the firmware."""
+
+    lambda_value: float      # of the exhaust (math.inf in free air)
+    o2_pct: float            # free O2 in the exhaust
+    hc_ppm: float
+    temp_c: float            # electrolyte (Nernst cell) temperature
+    heater_temp_c: float
+    ri_ohm: float            # the cell's true ESR
+    nernst_emf_v: float
+    pump_current_a: float    # the current that actually flows
+    heater_r_ohm: float
+    pressure_kpa: float
+
+
+class EmulatedRig:
+    def __init__(self, element: str | ElementSpec, scenario: Scenario, frontend: FrontEndSpec | None = None,
+                 seed: int | None = None, max_step_s: float = DEFAULT_MAX_STEP_S):
+        self.spec = load_element(element) if isinstance(element, str) else element
+        self.scenario = scenario
+        self.max_step_s = max_step_s
+        self.t_s = 0.0
+        self.world = scenario.world_at(0.0)
+        self.element = ElementModel(self.spec, scenario.fuel, self.world)
+        self.frontend = AnalogFrontEnd(self.element, frontend, scenario.seed if seed is None else seed)
+        self._last_step_s = max_step_s
+
+    def apply(self, pump_current_a: float | None = None, heater_duty: float | None = None,
+              excitation: bool | None = None) -> None:
+        if pump_current_a is not None:
+            self.frontend.set_pump_current(pump_current_a)
+        if heater_duty is not None:
+            self.frontend.set_heater_duty(heater_duty)
+        if excitation is not None:
+            self.frontend.set_excitation(excitation)
+
+    def safe(self) -> None:
+        self.frontend.safe()
+
+    def advance_to(self, t_s: float) -> None:
+        remaining = t_s - self.t_s
+        if remaining <= 0.0:
+            return
+        steps = math.ceil(remaining / self.max_step_s - 1e-9)
+        dt = remaining / steps
+        scenario = self.scenario
+        frontend = self.frontend
+        t = self.t_s
+        for _ in range(steps):
+            world = scenario.world_at(t)
+            frontend.advance(dt, world, scenario.supply_v_at(t), scenario.faults_at(t))
+            t += dt
+        self.world = world
+        self.t_s = t_s
+        self._last_step_s = dt
+
+    def sample(self, interval_s: float | None = None) -> FrontEndReading:
+        return self.frontend.sample(self.t_s, interval_s or self._last_step_s)
+
+    def truth(self) -> Truth:
+        e = self.element
+        world = self.scenario.world_at(self.t_s)
+        return Truth(world.lambda_value, e.exhaust_o2_pct, world.hc_ppm, e.temp_c, e.heater_temp_c, e.ri_ohm,
+                     e.nernst_emf_v, e.pump_current_a, e.heater_r_ohm, world.pressure_kpa)

@@ -1,0 +1,46 @@
+"""The `lambdarig` command line: parser, dispatch to one module per subcommand, common error handling.
+
+Each subcommand lives in its own `cmd_*.py` module with `register(subparsers)` and `run(args) -> int`;
+add a module to COMMANDS to add a subcommand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from emulator.errors import EmulatorInputError
+
+from . import cmd_element
+
+COMMANDS = (cmd_element,)
+EXIT_USAGE = 2  # argparse's own code for bad usage; bad input values are bad usage too
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lambdarig",
+        description="Wideband lambda sensor controller firmware and sensor-element emulator.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for module in COMMANDS:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # Return instead of exiting so in-process callers (tests, other tools) get the code back.
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return args.func(args)
+    except ValueError as exc:  # EmulatorInputError included: bad files, bad options, bad overrides
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

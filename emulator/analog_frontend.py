@@ -13,14 +13,17 @@ signals, so the firmware sees realistic numbers rather than the element's truth.
 - Heater: low-side PWM from the supply; RMS voltage V_s*sqrt(duty); current sensed with noise; an
   over-current limit; insulation leakage from the heater into the Nernst input.
 Line faults (open pump, open Nernst, open or shorted heater, supply drop) act here, on the wiring.
-Noise is seeded: the same seed gives the same run.
+Noise is seeded: the same seed gives the same run. Deviates come from a seeded table of standard
+normals drawn once (a prime length, so six channels do not fall into step), which keeps the
+per-sample cost to an index and a multiply.
 """
 
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
+
+import numpy as np
 
 from .element import ElementModel
 from .world import NO_FAULTS, Faults, World
@@ -71,6 +74,9 @@ class FrontEndReading:
     pump_v: float            # pump-driver output voltage (at the compliance rail when saturated)
 
 
+NOISE_TABLE_LENGTH = 65521
+
+
 def _quantise(value: float, lo: float, hi: float, bits: int) -> float:
     if value <= lo:
         return lo
@@ -84,7 +90,8 @@ class AnalogFrontEnd:
     def __init__(self, element: ElementModel, spec: FrontEndSpec | None = None, seed: int = 0):
         self.element = element
         self.spec = spec or FrontEndSpec()
-        self.rng = random.Random(seed)
+        self._noise = np.random.default_rng(seed).standard_normal(NOISE_TABLE_LENGTH).tolist()
+        self._noise_i = 0
         self.pump_command_a = 0.0
         self.heater_duty = 0.0
         self.excitation_on = True
@@ -144,20 +151,27 @@ class AnalogFrontEnd:
             self.pump_actual_a = command
             self.pump_drive_v = needed_v
             return
-        # Saturated: the source sits at its rail and passes what the cell lets through.
-        # V(I) rises monotonically (Nernst term + ohmic + asinh overvoltage): bisect on [0, command].
+        # Saturated: the source sits at its rail and passes what the cell lets through. V(I) rises
+        # monotonically (Nernst term + ohmic + asinh overvoltage): safeguarded Newton on [lo, hi],
+        # started from the last current, so a steady saturation costs one or two evaluations.
         rail = compliance if needed_v > 0.0 else -compliance
         lo, hi = (0.0, command) if command > 0.0 else (command, 0.0)
         v_zero = element.pump_voltage(0.0)
         if (rail > 0.0 and v_zero >= rail) or (rail < 0.0 and v_zero <= rail):
             current = 0.0  # the cell's own EMF already exceeds the rail
         else:
-            for _ in range(30):
-                current = 0.5 * (lo + hi)
-                if element.pump_voltage(current) > rail:
+            current = min(max(self.pump_actual_a, lo), hi)
+            for _ in range(40):
+                error = element.pump_voltage(current) - rail
+                if error > 0.0:
                     hi = current
                 else:
                     lo = current
+                if abs(error) < 1e-7 or hi - lo < 1e-12:
+                    break
+                slope = element.pump_slope_ohm(current)
+                guess = current - error / slope
+                current = guess if lo < guess < hi else 0.5 * (lo + hi)
         self.pump_actual_a = current
         self.pump_drive_v = rail
 
@@ -166,8 +180,7 @@ class AnalogFrontEnd:
             self.ref_actual_a = 0.0
             return
         element = self.element
-        r_ct, _ = element.arc(element.cell_temp_k)
-        limit = self.spec.ref_compliance_v / (element.ri_ohm + r_ct)
+        limit = self.spec.ref_compliance_v / (element.ri_ohm + element.arc_r_ohm)
         self.ref_actual_a = min(self.spec.ref_current_a, limit)
 
     def _settle_heater(self, supply_v: float, faults: Faults) -> None:
@@ -194,47 +207,59 @@ class AnalogFrontEnd:
 
     # --- what the firmware reads ---------------------------------------------------------------
 
+    def _gauss(self) -> float:
+        i = self._noise_i + 1
+        if i == NOISE_TABLE_LENGTH:
+            i = 0
+        self._noise_i = i
+        return self._noise[i]
+
     def sample(self, t_s: float, interval_s: float = 0.002) -> FrontEndReading:
         s = self.spec
         element = self.element
-        gauss = self.rng.gauss
+        gauss = self._gauss
         faults = self.faults
 
         # Nernst DC: terminal voltage, heater leakage, then the input network's bias divider.
-        r_ct, c_dl = element.arc(element.cell_temp_k)
         if faults.nernst_open:
             nernst = s.nernst_bias_v
         else:
+            ri = element.ri_ohm
             leak_a = self.supply_v * self.heater_duty / element.spec.coupling.heater_leak_ohm
-            terminal = element.nernst_terminal_v(self.pump_actual_a, self.ref_actual_a) + leak_a * element.ri_ohm
-            z_dc = element.ri_ohm + r_ct
+            terminal = element.nernst_terminal_v(self.pump_actual_a, self.ref_actual_a) + leak_a * ri
+            z_dc = ri + element.arc_r_ohm
             nernst = terminal + (s.nernst_bias_v - terminal) * z_dc / (z_dc + s.nernst_bias_ohm)
-        nernst_v = _quantise(nernst + gauss(0.0, s.nernst_noise_v), s.nernst_adc_min_v, s.nernst_adc_max_v,
+        nernst_v = _quantise(nernst + s.nernst_noise_v * gauss(), s.nernst_adc_min_v, s.nernst_adc_max_v,
                              s.nernst_adc_bits)
 
         pump_range = s.pump_adc_range_a
-        pump_a = _quantise(self.pump_actual_a + gauss(0.0, s.pump_noise_a), -pump_range, pump_range, s.pump_adc_bits)
+        pump_a = _quantise(self.pump_actual_a + s.pump_noise_a * gauss(), -pump_range, pump_range,
+                           s.pump_adc_bits)
 
-        ri_ohm = self._measure_esr(r_ct, c_dl, interval_s) if self.excitation_on else math.nan
+        ri_ohm = self._measure_esr(interval_s) if self.excitation_on else math.nan
 
-        heater_v = max(self.heater_terminal_v + gauss(0.0, s.heater_voltage_noise_v), 0.0)
-        heater_a = max(self.heater_current_a + gauss(0.0, s.heater_current_noise_a), 0.0)
-        supply_v = self.supply_v + gauss(0.0, s.supply_noise_v)
+        heater_v = max(self.heater_terminal_v + s.heater_voltage_noise_v * gauss(), 0.0)
+        heater_a = max(self.heater_current_a + s.heater_current_noise_a * gauss(), 0.0)
+        supply_v = self.supply_v + s.supply_noise_v * gauss()
         return FrontEndReading(t_s, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v, self.pump_drive_v)
 
-    def _measure_esr(self, r_ct: float, c_dl: float, interval_s: float) -> float:
+    def _measure_esr(self, interval_s: float) -> float:
         s = self.spec
+        element = self.element
         if self.faults.nernst_open:
-            z = math.inf
+            z_node = s.nernst_bias_ohm
         else:
-            half_period = 0.5 / s.esr_frequency_hz
-            tau = r_ct * c_dl
-            z = self.element.ri_ohm + r_ct * math.tanh(half_period / (2.0 * tau)) if tau > 0.0 else self.element.ri_ohm
-        z_node = s.nernst_bias_ohm if math.isinf(z) else z * s.nernst_bias_ohm / (z + s.nernst_bias_ohm)
+            # The electrode arc charges partly within each half period: a frequency-dependent bias.
+            tau = element.arc_r_ohm * element.arc_c_f
+            z = element.ri_ohm
+            if tau > 0.0:
+                z += element.arc_r_ohm * math.tanh(0.25 / (s.esr_frequency_hz * tau))
+            z_node = z * s.nernst_bias_ohm / (z + s.nernst_bias_ohm)
         v_ac = s.esr_inject_v * z_node / (s.esr_inject_ohm + z_node)
-        samples = max(3.0, s.esr_samples_per_s * interval_s)
-        v_ac += self.rng.gauss(0.0, s.esr_adc_noise_v * math.sqrt(2.0 / samples))
-        v_ac = _quantise(v_ac, 0.0, s.esr_inject_v, 16)
+        samples = s.esr_samples_per_s * interval_s
+        if samples < 3.0:
+            samples = 3.0
+        v_ac = _quantise(v_ac + s.esr_adc_noise_v * math.sqrt(2.0 / samples) * self._gauss(), 0.0, s.esr_inject_v, 16)
         if v_ac <= 0.0:
             return 0.0
         if v_ac >= s.esr_inject_v * 0.999:

@@ -152,6 +152,13 @@ class ElementModel:
             self._g_hc = path_conductance(layers, "HC", temp_k, pressure_kpa, f["HC"])
         if self._ref_leak_layer is not None:
             self._g_leak = path_conductance((self._ref_leak_layer,), "O2", temp_k, pressure_kpa)
+        self.arc_r_ohm, self.arc_c_f = self.arc(temp_k)
+        self._rt_4f = R_J_PER_MOL_K * temp_k / FOUR_F
+        pump = self.spec.pump_cell
+        if pump is not None:
+            ref_k = self.spec.nernst_cell.ref_temp_c + ZERO_C_IN_K
+            self._two_i0 = 2.0 * pump.exchange_current_a_at_ref * math.exp(
+                -pump.exchange_e_ev / K_B_EV_PER_K * (1.0 / temp_k - 1.0 / ref_k))
 
     # --- one time step -------------------------------------------------------------------------
 
@@ -308,16 +315,22 @@ class ElementModel:
         return self.nernst_emf_v + ref_current_a * self.ri_ohm + pump_current_a * self.coupling_r_ohm
 
     def pump_voltage(self, pump_current_a: float) -> float:
-        """Voltage the pump cell needs to pass this current now (outer electrode positive)."""
+        """Voltage the pump cell needs to pass this current now (outer electrode positive):
+        Nernst term (outer vs node) + ohmic drop + Butler-Volmer overvoltage (symmetric, asinh)."""
         pump = self.spec.pump_cell
         if pump is None:
             return 0.0
-        temp_k = self.cell_temp_k
-        nernst = R_J_PER_MOL_K * temp_k / FOUR_F * math.log(self.outer_po2_bar / self.node_po2_bar)
-        i0 = pump.exchange_current_a_at_ref * math.exp(
-            -pump.exchange_e_ev / K_B_EV_PER_K * (1.0 / temp_k - 1.0 / (self.spec.nernst_cell.ref_temp_c + ZERO_C_IN_K)))
-        overvoltage = 2.0 * R_J_PER_MOL_K * temp_k / F_C_PER_MOL * math.asinh(pump_current_a / (2.0 * i0))
-        return nernst + pump_current_a * self.pump_r_ohm + overvoltage
+        rt_4f = self._rt_4f
+        return (rt_4f * math.log(self.outer_po2_bar / self.node_po2_bar)
+                + pump_current_a * self.pump_r_ohm
+                + 8.0 * rt_4f * math.asinh(pump_current_a / self._two_i0))
+
+    def pump_slope_ohm(self, pump_current_a: float) -> float:
+        """dV/dI of the pump cell at this current (ohmic + overvoltage)."""
+        if self.spec.pump_cell is None:
+            return math.inf
+        two_i0 = self._two_i0
+        return self.pump_r_ohm + 8.0 * self._rt_4f / math.sqrt(pump_current_a * pump_current_a + two_i0 * two_i0)
 
     @property
     def surface_lambda(self) -> float:

@@ -69,7 +69,11 @@ class EmulatedRig:
         t = self.t_s
         for _ in range(steps):
             world = scenario.world_at(t)
-            frontend.advance(dt, world, scenario.supply_v_at(t), scenario.faults_at(t))
+            faults = scenario.faults_at(t)
+            supply_v = world.supply_v
+            if faults.supply_drop and faults.supply_drop_v < supply_v:
+                supply_v = faults.supply_drop_v
+            frontend.advance(dt, world, supply_v, faults)
             t += dt
         self.world = world
         self.t_s = t_s

@@ -236,7 +236,8 @@ class ElementModel:
         x_o2 = po2_bar / p_bar
         x_h2 = h_pool / ah
         x_co = c_pool / ac
-        one_minus = 1.0 - x_o2
+        # A node pumped full of O2 would vent; keep the Stefan term finite at the physical limit.
+        one_minus = 1.0 - x_o2 if x_o2 < 0.999 else 0.001
         inflow = (self._g_o2 * math.log(one_minus / (1.0 - self.s_o2))
                   - 0.5 * self._g_h2 * (self.s_h2 - x_h2)
                   - 0.5 * self._g_co * (self.s_co - x_co)

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 from .constants import F_C_PER_MOL, R_J_PER_MOL_K, SIGMA_W_PER_M2_K4, ZERO_C_IN_K
 from .element import ElementModel
+from .analog_frontend import FrontEndSpec
 from .element_spec import ElementSpec
 from .fuels import Fuel
 from .world import World
@@ -70,7 +71,10 @@ def steady_state(spec: ElementSpec, fuel: Fuel, lambda_value: float, pressure_kp
     temp_k = temp_c + ZERO_C_IN_K
     model.cell_temp_k = model.heater_temp_k = temp_k
     model._refresh(temp_k, pressure_kpa)
+    model._update_outputs()
     ref_current_a = spec.reference.pump_current_a if spec.reference.kind == "pumped" else 0.0
+    # A cold cell cannot pass the full reference current: the source runs into its compliance.
+    ref_current_a = min(ref_current_a, FrontEndSpec().ref_compliance_v / (model.ri_ohm + model.arc_r_ohm))
     if spec.reference.kind == "pumped":
         model.ref_fraction = min(model._surface_balance() + ref_current_a / (FOUR_F * model._g_leak), 1.0)
     model.ref_po2_bar = model._reference_po2()

@@ -306,6 +306,8 @@ class ElementModel:
     def coupling_r_ohm(self) -> float:
         """Resistance through which the pump current shows up in the Nernst reading."""
         coupling = self.spec.coupling
+        if self.spec.pump_cell is None:
+            return coupling.shared_r_ohm
         return coupling.shared_r_ohm + coupling.effective_kappa * self.pump_r_ohm
 
     def nernst_terminal_v(self, pump_current_a: float, ref_current_a: float) -> float:

@@ -177,6 +177,10 @@ def parse_element(data: dict[str, Any], source: str) -> ElementSpec:
                              node_table.number("oxygen_storage_mol", 0.0, 1e-6, default=0.0, unit="mol"),
                              node_table.number("storage_half_po2_bar", 1e-30, 1.0, default=1e-9, unit="bar"))
         node_table.finish()
+        if not node.catalytic:
+            # A mixed-potential node needs species tracked apart and a finite burn rate (issue 7).
+            raise EmulatorInputError(source, "measuring_node.catalytic",
+                                     "false is not supported yet (mixed-potential nodes); allowed: true")
 
     layers = []
     for layer in top.tables("diffusion_layer", required=family != "potentiometric"):

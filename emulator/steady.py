@@ -79,6 +79,8 @@ def steady_state(spec: ElementSpec, fuel: Fuel, lambda_value: float, pressure_kp
         model.ref_fraction = min(model._surface_balance() + ref_current_a / (FOUR_F * model._g_leak), 1.0)
     model.ref_po2_bar = model._reference_po2()
     model.outer_po2_bar = model._equilibrium(model._surface_balance(), 0.0)
+    if not model._node_volume_m3:
+        model.node_po2_bar = model.outer_po2_bar  # the working electrode sees the surface gas
     model._update_outputs()
     ri = model.ri_ohm
     slope_v = R_J_PER_MOL_K * temp_k / (4.0 * F_C_PER_MOL)

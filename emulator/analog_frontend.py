@@ -14,8 +14,8 @@ signals, so the firmware sees realistic numbers rather than the element's truth.
   over-current limit; insulation leakage from the heater into the Nernst input.
 Line faults (open pump, open Nernst, open or shorted heater, supply drop) act here, on the wiring.
 Noise is seeded: the same seed gives the same run. Deviates come from a seeded table of standard
-normals drawn once (a prime length, so six channels do not fall into step), which keeps the
-per-sample cost to an index and a multiply.
+normals drawn once (two tables of coprime lengths, summed), which keeps the
+per-sample cost to two indexes and a multiply.
 """
 
 from __future__ import annotations
@@ -74,15 +74,21 @@ class FrontEndReading:
     pump_v: float            # pump-driver output voltage (at the compliance rail when saturated)
 
 
-NOISE_TABLE_LENGTH = 65521
+# Two tables of coprime prime lengths, summed: the combined sequence repeats after ~4.3e9 draws.
+NOISE_TABLE_LENGTHS = (65521, 65519)
+SQRT_HALF = 0.7071067811865476
 
 
 def _quantise(value: float, lo: float, hi: float, bits: int) -> float:
+    """An ADC/DAC code: 2**bits steps over [lo, hi], with a code for exactly zero when lo < 0 < hi
+    (a bipolar converter), clamped to the range."""
     if value <= lo:
         return lo
     if value >= hi:
         return hi
-    lsb = (hi - lo) / ((1 << bits) - 1)
+    lsb = (hi - lo) / (1 << bits)
+    if lo < 0.0 < hi:
+        return round(value / lsb) * lsb
     return lo + round((value - lo) / lsb) * lsb
 
 
@@ -90,8 +96,11 @@ class AnalogFrontEnd:
     def __init__(self, element: ElementModel, spec: FrontEndSpec | None = None, seed: int = 0):
         self.element = element
         self.spec = spec or FrontEndSpec()
-        self._noise = np.random.default_rng(seed).standard_normal(NOISE_TABLE_LENGTH).tolist()
+        rng = np.random.default_rng(seed)
+        self._noise_a = rng.standard_normal(NOISE_TABLE_LENGTHS[0]).tolist()
+        self._noise_b = rng.standard_normal(NOISE_TABLE_LENGTHS[1]).tolist()
         self._noise_i = 0
+        self._noise_j = 0
         self.pump_command_a = 0.0
         self.heater_duty = 0.0
         self.excitation_on = True
@@ -209,10 +218,14 @@ class AnalogFrontEnd:
 
     def _gauss(self) -> float:
         i = self._noise_i + 1
-        if i == NOISE_TABLE_LENGTH:
+        if i == NOISE_TABLE_LENGTHS[0]:
             i = 0
+        j = self._noise_j + 1
+        if j == NOISE_TABLE_LENGTHS[1]:
+            j = 0
         self._noise_i = i
-        return self._noise[i]
+        self._noise_j = j
+        return (self._noise_a[i] + self._noise_b[j]) * SQRT_HALF
 
     def sample(self, t_s: float, interval_s: float = 0.002) -> FrontEndReading:
         s = self.spec

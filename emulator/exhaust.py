@@ -94,20 +94,28 @@ def exhaust(lambda_value: float, fuel: Fuel, hc_ppm: float = 0.0, water_gas_k: f
 
 
 def _add_unburnt_hc(gas: Gas, x_hc: float) -> None:
-    """Leave x_hc of C3H6 unburnt: take its C and H back from CO2 and H2O, free their oxygen."""
-    # Per mole of mixture before renormalising: -3 CO2, -3 H2O, +4.5 O2, +1 HC.
-    n = x_hc  # first estimate; the renormalisation below makes the final fraction exact
-    for _ in range(3):
-        total = 1.0 - HC_CARBON * n - (HC_HYDROGEN / 2.0) * n + O2_DEMAND["HC"] * n + n
-        n = x_hc * total
-    co2 = gas.co2 - HC_CARBON * n
-    h2o = gas.h2o - (HC_HYDROGEN / 2.0) * n
+    """Leave x_hc of C3H6 unburnt: take its C and H back from CO2 and H2O, free their oxygen (and,
+    when rich, let that oxygen burn CO and H2 so lambda stays put). The amount is iterated until the
+    renormalised fraction is x_hc exactly, whatever the rich-side burn does to the mole total."""
+    base = gas.copy()
+    n = x_hc
+    for _ in range(30):
+        result = _with_unburnt(base, n)
+        if abs(result.hc - x_hc) <= 1e-12 * max(x_hc, 1e-9):
+            break
+        n *= x_hc / result.hc
+    for name in Gas.__slots__:
+        setattr(gas, name, getattr(result, name))
+
+
+def _with_unburnt(base: Gas, n: float) -> Gas:
+    co2 = base.co2 - HC_CARBON * n
+    h2o = base.h2o - (HC_HYDROGEN / 2.0) * n
     if co2 < 0.0 or h2o < 0.0:
-        raise ArithmeticError(f"{x_hc * 1e6:.0f} ppm HC is more than the exhaust can hold")
-    o2 = gas.o2 + O2_DEMAND["HC"] * n
-    h2, co = gas.h2, gas.co
-    if gas.o2 == 0.0 and (h2 + co) > 0.0:
-        # Rich: the freed oxygen burns CO and H2 in proportion, so lambda stays put.
+        raise ArithmeticError(f"{n * 1e6:.0f} ppm HC is more than the exhaust can hold")
+    o2 = base.o2 + O2_DEMAND["HC"] * n
+    h2, co = base.h2, base.co
+    if base.o2 == 0.0 and (h2 + co) > 0.0:
         burn = min(o2 / 0.5, h2 + co)
         share_h2 = h2 / (h2 + co)
         h2 -= burn * share_h2
@@ -115,9 +123,8 @@ def _add_unburnt_hc(gas: Gas, x_hc: float) -> None:
         h2o += burn * share_h2
         co2 += burn * (1.0 - share_h2)
         o2 -= 0.5 * burn
-    total = gas.n2 + o2 + h2 + co + h2o + co2 + n
-    gas.o2, gas.h2, gas.co, gas.hc = o2 / total, h2 / total, co / total, n / total
-    gas.h2o, gas.co2, gas.n2 = h2o / total, co2 / total, gas.n2 / total
+    total = base.n2 + o2 + h2 + co + h2o + co2 + n
+    return Gas(o2 / total, h2 / total, co / total, n / total, h2o / total, co2 / total, base.n2 / total)
 
 
 def lambda_of(gas: Gas, fuel: Fuel) -> float:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import EmulatorInputError
+from .exhaust import exhaust
 from .fuels import Fuel, custom_fuel, parse_fuel
 from .world import FAULT_KINDS, NO_FAULTS, Faults, World
 
@@ -375,8 +376,25 @@ def scenario_from_dict(data: dict, source: str) -> Scenario:
         if off_s != math.inf:
             changes.add(off_s)
 
-    return Scenario(name=name, description=description, duration_s=duration_s, fuel=fuel, ambient_c=ambient_c,
-                    seed=seed, source=source, tracks=tracks, faults=faults, change_times=sorted(changes))
+    scenario = Scenario(name=name, description=description, duration_s=duration_s, fuel=fuel, ambient_c=ambient_c,
+                        seed=seed, source=source, tracks=tracks, faults=faults, change_times=sorted(changes))
+    _check_gas_feasible(scenario, source)
+    return scenario
+
+
+def _check_gas_feasible(scenario: Scenario, source: str) -> None:
+    """Every lambda/HC combination the scenario reaches must be a gas the fuel can make (no soot
+    limit, no more unburnt HC than the exhaust holds); values are linear between breakpoints, so the
+    breakpoints and the ends of each segment cover it."""
+    times = sorted({*scenario._seg_t, *(b - 1e-9 for b in scenario._seg_t[1:]), scenario.duration_s})
+    for t_s in times:
+        world = scenario.world_at(max(t_s, 0.0))
+        try:
+            exhaust(world.lambda_value, scenario.fuel, world.hc_ppm)
+        except ArithmeticError as exc:
+            raise EmulatorInputError(source, f"at (t = {t_s:.6g} s)",
+                                     f"lambda {world.lambda_value:g} with {world.hc_ppm:g} ppm HC and fuel "
+                                     f"{scenario.fuel.name} is not a possible exhaust: {exc}") from None
 
 
 def _scenario_dir():

@@ -78,18 +78,26 @@ class HeaterPI:
     integral_v: float = 0.0
 
     def update(self, ri_ohm: float) -> float:
-        if math.isnan(ri_ohm):
-            return self.feed_forward_v + self.integral_v
+        if math.isnan(ri_ohm):                 # no ESR reading: hold the last output
+            return self._output(0.0)
         error = ri_ohm - self.target_ohm
-        proposed = self.integral_v + self.ki_v_per_ohm_s * error * self.period_s
-        out = self.feed_forward_v + proposed + self.kp_v_per_ohm * error
-        if 0.0 <= out <= self.max_v:          # conditional integration (anti-windup)
-            self.integral_v = proposed
-        return min(max(self.feed_forward_v + self.integral_v + self.kp_v_per_ohm * error, 0.0), self.max_v)
+        held = self.integral_v
+        self.integral_v += self.ki_v_per_ohm_s * error * self.period_s
+        out = self._output(error)
+        if not 0.0 < out < self.max_v:         # saturated: stop integrating (anti-windup)
+            self.integral_v = held
+            out = self._output(error)
+        return min(max(out, 0.0), self.max_v)
+
+    def _output(self, error: float) -> float:
+        return self.feed_forward_v + self.integral_v + self.kp_v_per_ohm * error
 
 
 @dataclass
 class Record:
+    """Readings per pump-loop tick. temp_c is the emulator's truth: for the tests to judge by, the
+    loops never look at it."""
+
     t_s: list[float] = field(default_factory=list)
     nernst_v: list[float] = field(default_factory=list)
     pump_current_a: list[float] = field(default_factory=list)
@@ -130,7 +138,9 @@ class Controller:
         self._next_heater_s = 0.0
         self.hot_at_s: float | None = None   # when the heater loop closed
 
-    def run_until(self, t_end_s: float, record_from_s: float = math.inf) -> Record:
+    def run_until(self, t_end_s: float, record_from_s: float = math.inf, observer=None) -> Record:
+        """Run the loops up to t_end_s (virtual). Samples from record_from_s on go to self.record;
+        observer(t, reading, controller), when given, is called after every pump-loop tick."""
         rig = self.rig
         t = rig.t_s
         step = PUMP_PERIOD_S
@@ -153,6 +163,8 @@ class Controller:
                 rec.pump_current_a.append(reading.pump_current_a)
                 rec.ri_ohm.append(reading.ri_ohm)
                 rec.temp_c.append(rig.element.temp_c)
+            if observer is not None:
+                observer(t, reading, self)
         return self.record
 
     def _heater_step(self, t: float, reading) -> None:

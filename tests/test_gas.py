@@ -113,27 +113,18 @@ def test_unburnt_hc_fraction_is_what_was_asked_lean(lambda_value):
             assert exhaust(lambda_value, fuel, hc_ppm).hc == pytest.approx(hc_ppm * 1e-6, rel=1e-6)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="emulator bug: exhaust._add_unburnt_hc renormalises for the HC taken "
-                   "out of CO2/H2O but not for the moles lost when the freed O2 burns H2/CO on the rich side, "
-                   "so rich gas holds 0.36 % (800 ppm) to 2.3 % (5000 ppm) more HC than asked")
 @pytest.mark.parametrize("lambda_value", [0.5, 0.8, 0.95])
 def test_unburnt_hc_fraction_is_what_was_asked_rich(lambda_value):
     for hc_ppm in (800.0, 5000.0):
         assert exhaust(lambda_value, GASOLINE, hc_ppm).hc == pytest.approx(hc_ppm * 1e-6, rel=1e-3)
 
 
-@pytest.mark.xfail(strict=True, raises=ArithmeticError, reason="emulator bug: the scenario loader accepts hc_ppm up to 20000 at any "
-                   "lambda, but exhaust() raises ArithmeticError when the burnt gas holds too little CO2/H2O "
-                   "(e.g. lambda 3, 20000 ppm), so an accepted scenario crashes the rig instead of failing to load")
-def test_accepted_scenario_never_crashes_the_gas_model():
-    from emulator.rig import EmulatedRig
-    try:
-        scenario = scenario_from_dict({"duration_s": 1, "lambda": 3.0, "hc_ppm": 20000}, "hc.toml")
-    except EmulatorInputError as exc:  # refusing it at load time is a fix too
-        assert exc.field == "hc_ppm"
-        return
-    rig = EmulatedRig("lsu49", scenario, seed=0)
-    rig.advance_to(0.01)
+def test_scenario_with_an_impossible_gas_is_refused_at_load():
+    """lambda 3 cannot carry 20000 ppm unburnt HC: refused when the file loads, not mid-run."""
+    with pytest.raises(EmulatorInputError) as info:
+        scenario_from_dict({"duration_s": 1, "lambda": 3.0, "hc_ppm": 20000}, "hc.toml")
+    assert info.value.source == "hc.toml"
+    assert "HC" in info.value.problem and "20000" in info.value.problem
 
 
 def test_rich_gas_obeys_frozen_water_gas_shift():

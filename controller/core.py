@@ -1,0 +1,347 @@
+"""The controller: one object, ticked at the pump-loop rate with the latest measurements and the
+time, returning the pump current, heater duty and excitation to apply. No I/O, no clock.
+
+Per tick (500 Hz): Ri and pump current into their filters, the pump loop. At the heater rate
+(20 Hz): temperature, diagnostics, the phase logic of the state machine, the heater voltage and its
+duty. Triggers of the state machine fire only when something happens.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .conversion import Conversion
+from .diagnostics import CODES, Persist
+from .heater import HeaterControl
+from .profiles import SensorProfile, load_profile
+from .pump import PumpLoop
+from .settings import Settings
+from .statemachine import HEATING, State, build_machine
+
+
+@dataclass(slots=True)
+class Output:
+    pump_current_a: float = 0.0
+    heater_duty: float = 0.0
+    excitation: bool = True
+
+
+@dataclass(slots=True)
+class Event:
+    t_s: float
+    code: str
+    severity: str
+    text: str
+
+
+@dataclass(slots=True)
+class Status:
+    """What the firmware reports (telemetry)."""
+
+    t_s: float
+    state: str
+    lambda_value: float
+    o2_pct: float
+    afr: float
+    lambda_valid: bool
+    nernst_v: float
+    pump_current_a: float
+    ri_ohm: float
+    temp_c: float
+    heater_v: float
+    heater_duty: float
+    supply_v: float
+    fault: str          # active fault or warning code, "" when none
+    saturation: int     # -1 rich limit, +1 lean limit, 0 none
+
+
+class Controller:
+    def __init__(self, settings: Settings | None = None, profile: SensorProfile | None = None):
+        self.settings = settings or Settings()
+        s = self.settings
+        self.profile = profile or load_profile(s.sensor.element)
+        self.heater = HeaterControl(s, self.profile)
+        self.pump = PumpLoop(s.pump.kp_a_per_v, s.pump.ki_a_per_v_s, s.pump.nernst_target_v,
+                             s.pump.current_min_a, s.pump.current_max_a)
+        self.conversion = Conversion(self.profile, s)
+        self.output = Output()
+        self.events: list[Event] = []
+        self.retries: dict[str, int] = {}
+        self.fault_code = ""
+        self.fault_since_s = 0.0
+        self.latched = False
+        self.warnings: set[str] = set()
+        self.time_to_ready_s: float | None = None
+        self._heater_period_s = 1.0 / s.rates.heater_hz
+        self._pump_period_s = 1.0 / s.rates.pump_hz
+        self._next_slow_s = 0.0
+        self._last_t_s: float | None = None
+        self._state_since_s = 0.0
+        self._warm_up_since_s = 0.0
+        self._now_s = 0.0
+        self._ip_filtered_a = 0.0
+        self._ip_alpha_tau_s = s.conversion.lambda_filter_s
+        self._nernst_error_v = 0.0
+        self._last = (math.nan,) * 6
+        d = s.diagnostics
+        self._persist = {name: Persist(d.persist_s) for name in
+                         ("supply", "heater_open", "heater_short", "overtemp", "undertemp", "pump_open", "nernst_open")}
+        self._persist["pump_saturated"] = Persist(d.saturation_s)
+        self._persist["nernst_out_of_range"] = Persist(d.saturation_s)
+        self._supply_good = Persist(s.supply.stable_s)
+        self.machine = build_machine(self)
+
+    # --- state machine hooks ---------------------------------------------------------------------
+
+    def is_warm(self) -> bool:
+        t = self.heater.temp_c
+        return t == t and t >= self.settings.heater.warm_skip_c
+
+    def _entered(self) -> None:
+        self._state_since_s = self._now_s
+
+    def on_enter_WAIT_SUPPLY(self) -> None:
+        self._entered()
+        self._supply_good.reset()
+        self._outputs_safe()
+
+    def on_enter_CONDENSATION(self) -> None:
+        self._entered()
+        self._warm_up_since_s = self._now_s
+        self.heater.new_warm_up()
+
+    def on_enter_RAMP(self) -> None:
+        if self.state is not State.CLOSED_LOOP:
+            self._warm_up_since_s = self._now_s if self._state_before_ramp_not_condensation() else self._warm_up_since_s
+        self._entered()
+        self.heater.start_ramp()
+
+    def _state_before_ramp_not_condensation(self) -> bool:
+        return self._last_state is not State.CONDENSATION
+
+    def on_enter_CLOSED_LOOP(self) -> None:
+        self._entered()
+        self.heater.start_closed_loop()
+
+    def on_enter_FAULT(self) -> None:
+        self._entered()
+        self.fault_since_s = self._now_s
+        self._outputs_safe()
+
+    def on_enter_STOPPED(self) -> None:
+        self._entered()
+        self._outputs_safe()
+
+    def _outputs_safe(self) -> None:
+        self.output.pump_current_a = 0.0
+        self.output.heater_duty = 0.0
+        self.heater.off()
+        self.pump.enabled = False
+        self.pump.reset()
+
+    # --- commands from outside -------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._last_state = self.state
+        self.trigger("stop")
+
+    def start(self) -> None:
+        """Leave STOPPED; also clears latched faults and retry counts."""
+        self.latched = False
+        self.retries.clear()
+        self.fault_code = ""
+        self._last_state = self.state
+        self.trigger("start")
+
+    def link_lost(self, t_s: float, detail: str = "") -> None:
+        """The runtime lost the front end: record it and make the outputs safe."""
+        self._now_s = t_s
+        self._raise("link_loss", detail)
+
+    # --- the tick -------------------------------------------------------------------------------
+
+    def tick(self, t_s: float, nernst_v: float, pump_current_a: float, ri_ohm: float = math.nan,
+             heater_v: float = math.nan, heater_a: float = math.nan, supply_v: float = math.nan) -> Output:
+        last = self._last_t_s
+        dt = t_s - last if last is not None else self._pump_period_s
+        if dt <= 0.0:
+            dt = self._pump_period_s
+        self._last_t_s = t_s
+        self._now_s = t_s
+        self._last = (nernst_v, pump_current_a, ri_ohm, heater_v, heater_a, supply_v)
+
+        self.heater.estimate.add_ri(ri_ohm, dt)
+        tau = self._ip_alpha_tau_s
+        self._ip_filtered_a += (pump_current_a - self._ip_filtered_a) * (dt / (tau + dt) if tau > 0.0 else 1.0)
+        self._nernst_error_v += (nernst_v - self.pump.target_v - self._nernst_error_v) * (dt / (0.02 + dt))
+
+        pump = self.pump
+        if pump.enabled:
+            if self.output.pump_current_a and abs(self.output.pump_current_a) > self.settings.diagnostics.pump_mismatch_a:
+                self._pump_ratio = pump_current_a / self.output.pump_current_a
+            self.output.pump_current_a = pump.update(nernst_v, dt)
+
+        if t_s >= self._next_slow_s:
+            self._next_slow_s = max(self._next_slow_s + self._heater_period_s, t_s)
+            self._slow(t_s, self._heater_period_s)
+        return self.output
+
+    _pump_ratio = 1.0
+    _last_state = State.WAIT_SUPPLY
+
+    def _slow(self, t_s: float, dt: float) -> None:
+        s = self.settings
+        nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v = self._last
+        temp_c = self.heater.estimate.update(heater_v, heater_a)
+        state = self.state
+        self._last_state = state
+
+        if state in HEATING or state is State.WAIT_SUPPLY:
+            self._diagnose(t_s, state, temp_c, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v)
+            state = self.state
+            self._last_state = state
+
+        heater = self.heater
+        if state is State.WAIT_SUPPLY:
+            if self._supply_good.update(s.supply.on_v <= supply_v <= s.supply.max_v, t_s):
+                self.trigger("supply_ok")
+                state = self.state
+        elif state is State.FAULT:
+            self._maybe_retry(t_s, temp_c)
+            return
+        if state is State.CONDENSATION:
+            heater.condensation()
+            if t_s - self._state_since_s >= s.heater.condensation_s:
+                self._last_state = state
+                self.trigger("condensation_done")
+                state = self.state
+        if state is State.RAMP:
+            heater.ramp(dt)
+            if temp_c == temp_c and temp_c >= s.heater.target_temp_c - s.heater.closed_loop_margin_c:
+                self._last_state = state
+                self.trigger("heated")
+                state = self.state
+            elif t_s - self._warm_up_since_s > s.heater.heat_timeout_s:
+                self._raise("did_not_heat")
+                return
+        if state is State.CLOSED_LOOP:
+            heater.closed_loop(dt)
+
+        if state in HEATING:
+            self.output.heater_duty = heater.duty_for(heater.voltage_v, supply_v)
+            enable = temp_c == temp_c and temp_c >= s.heater.target_temp_c - s.pump.enable_margin_c
+            if enable and not self.pump.enabled:
+                self.pump.reset()
+                self.pump.enabled = True
+            elif not enable and self.pump.enabled:
+                self.pump.enabled = False
+                self.pump.reset()
+                self.output.pump_current_a = 0.0
+            if self.time_to_ready_s is None and self.lambda_valid:
+                self.time_to_ready_s = t_s
+        else:
+            self.output.heater_duty = 0.0
+
+    def _diagnose(self, t_s, state, temp_c, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v) -> None:
+        s = self.settings
+        d = s.diagnostics
+        p = self._persist
+        heating = state in HEATING
+        supply_bad = not (s.supply.off_v <= supply_v <= s.supply.max_v)
+        if heating and p["supply"].update(supply_bad, t_s):
+            self._record("supply_out_of_range")
+            self._last_state = state
+            self.trigger("supply_lost")
+            return
+        if not heating:
+            return
+        driven = self.output.heater_duty >= d.heater_min_duty
+        if p["heater_open"].update(driven and heater_a < d.heater_open_max_a, t_s):
+            return self._raise("heater_open")
+        if p["heater_short"].update(driven and heater_a > 0.05 and heater_v / heater_a < d.heater_short_max_ohm, t_s):
+            return self._raise("heater_short")
+        target = s.heater.target_temp_c
+        if p["overtemp"].update(temp_c > target + s.heater.overtemp_margin_c, t_s):
+            return self._raise("overtemp")
+        if self.pump.enabled:
+            command = self.output.pump_current_a
+            open_line = abs(command) > d.pump_mismatch_a and abs(pump_a) < 0.25 * abs(command)
+            if p["pump_open"].update(open_line, t_s):
+                return self._raise("pump_open")
+            open_nernst = nernst_v >= d.nernst_open_v or ri_ohm > d.nernst_open_ohm
+            if p["nernst_open"].update(open_nernst, t_s):
+                return self._raise("nernst_open")
+            self._warn("pump_saturated", p["pump_saturated"].update(self.pump.saturated != 0, t_s), t_s)
+        if state is State.CLOSED_LOOP:
+            far = abs(self._nernst_error_v) > d.nernst_range_v
+            self._warn("nernst_out_of_range", p["nernst_out_of_range"].update(far, t_s), t_s)
+            if p["undertemp"].update(temp_c < target - s.heater.undertemp_margin_c, t_s):
+                self._record("undertemp")
+                self._last_state = state
+                self.trigger("cooled")
+
+    def _warn(self, code: str, active: bool, t_s: float) -> None:
+        if active and code not in self.warnings:
+            self.warnings.add(code)
+            self._record(code)
+        elif not active and code in self.warnings:
+            self.warnings.discard(code)
+
+    def _record(self, code: str, detail: str = "") -> None:
+        info = CODES[code]
+        text = f"{info.text}: {detail}" if detail else info.text
+        self.events.append(Event(self._now_s, code, info.severity, text))
+
+    def _raise(self, code: str, detail: str = "") -> None:
+        self._record(code, detail)
+        self.fault_code = code
+        for persist in self._persist.values():
+            persist.reset()
+        self._last_state = self.state
+        if self.state is not State.FAULT and self.state is not State.STOPPED:
+            self.trigger("fault")
+        else:
+            self.fault_since_s = self._now_s
+            self._outputs_safe()
+
+    def _maybe_retry(self, t_s: float, temp_c: float) -> None:
+        s = self.settings
+        code = self.fault_code
+        if self.latched or code == "link_loss":
+            return
+        limit = CODES[code].retry_limit
+        limit = s.diagnostics.max_retries if limit is None else limit
+        if self.retries.get(code, 0) >= limit:
+            if not self.latched:
+                self.latched = True
+            return
+        if t_s - self.fault_since_s < s.diagnostics.retry_s:
+            return
+        if code == "overtemp" and not temp_c < s.heater.target_temp_c:
+            return
+        self.retries[code] = self.retries.get(code, 0) + 1
+        self.fault_code = ""
+        self._last_state = self.state
+        self.trigger("retry")
+
+    # --- reporting ------------------------------------------------------------------------------
+
+    @property
+    def lambda_valid(self) -> bool:
+        s = self.settings
+        temp_c = self.heater.temp_c
+        return (self.pump.enabled and self.state is not State.FAULT
+                and temp_c >= s.heater.target_temp_c - s.conversion.valid_margin_c
+                and abs(self._nernst_error_v) <= s.conversion.valid_nernst_window_v)
+
+    def status(self) -> Status:
+        nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v = self._last
+        if self.pump.enabled:
+            lam, o2_pct, afr = self.conversion.convert(self._ip_filtered_a)
+        else:
+            lam = o2_pct = afr = math.nan
+        fault = self.fault_code or next(iter(sorted(self.warnings)), "")
+        return Status(self._now_s, self.state.value, lam, o2_pct, afr, self.lambda_valid, nernst_v, pump_a,
+                      self.heater.estimate.ri_filtered, self.heater.temp_c, self.heater.voltage_v,
+                      self.output.heater_duty, supply_v, fault, self.pump.saturated)

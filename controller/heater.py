@@ -1,0 +1,145 @@
+"""Heater control: condensation, ramp and closed loop on cell temperature, as an effective (RMS)
+heater voltage, turned into a PWM duty from the measured supply (duty = (V_eff / V_supply)^2).
+
+The warm-up rules are enforced here and bounded by the settings schema: condensation <= 2 V, ramp
+start <= 8.5 V, <= 0.4 V/s, at most 13 V and only for boost_max_s in all, <= 12 V otherwise.
+Closed loop: feed-forward + PI on temperature (from the filtered Ri through the profile's ESR
+table, optionally fused with the heater's own resistance), anti-windup by clamping and by
+stopping integration while the output is saturated.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .profiles import SensorProfile
+from .settings import Settings
+
+
+class TemperatureEstimate:
+    """Cell temperature from Ri (filtered), optionally fused with heater resistance.
+
+    Heater resistance follows the heater track, which runs hotter than the cell by a load-dependent
+    amount; the fusion learns that offset while Ri is good and holds on heater resistance alone
+    when Ri is missing (excitation off, Ri not measured by the front end)."""
+
+    __slots__ = ("profile", "tau_s", "use_heater", "ri_filtered", "temp_c", "offset_c", "heater_temp_c")
+
+    def __init__(self, profile: SensorProfile, tau_s: float, use_heater: bool):
+        self.profile = profile
+        self.tau_s = tau_s
+        self.use_heater = use_heater
+        self.reset()
+
+    def reset(self) -> None:
+        self.ri_filtered = math.nan
+        self.temp_c = math.nan
+        self.offset_c = 0.0
+        self.heater_temp_c = math.nan
+
+    def add_ri(self, ri_ohm: float, dt_s: float) -> None:
+        if not ri_ohm > 0.0 or ri_ohm == math.inf:
+            return
+        if self.ri_filtered != self.ri_filtered:  # first value
+            self.ri_filtered = ri_ohm
+        else:
+            alpha = dt_s / (self.tau_s + dt_s)
+            self.ri_filtered += alpha * (ri_ohm - self.ri_filtered)
+
+    def update(self, heater_v: float, heater_a: float) -> float:
+        t_ri = self.profile.temp_from_esr(self.ri_filtered) if self.ri_filtered == self.ri_filtered else math.nan
+        t_heater = math.nan
+        if self.use_heater and heater_a > 0.05 and heater_v == heater_v:
+            r = heater_v / heater_a
+            p = self.profile
+            t_heater = 20.0 + (r / p.heater_r_cold_ohm - 1.0) / p.heater_alpha_per_k
+        self.heater_temp_c = t_heater
+        if t_ri == t_ri:
+            if t_heater == t_heater:
+                self.offset_c += 0.05 * ((t_heater - t_ri) - self.offset_c)
+            self.temp_c = t_ri
+        elif t_heater == t_heater:
+            self.temp_c = t_heater - self.offset_c
+        return self.temp_c
+
+
+class HeaterControl:
+    def __init__(self, settings: Settings, profile: SensorProfile):
+        h = settings.heater
+        self.h = h
+        self.estimate = TemperatureEstimate(profile, h.temp_filter_s, h.temp_source == "ri+heater")
+        self.voltage_v = 0.0
+        self.integral_v = 0.0
+        self.boost_used_s = 0.0
+        self.ramp_v = h.ramp_start_v
+
+    @property
+    def temp_c(self) -> float:
+        return self.estimate.temp_c
+
+    def new_warm_up(self) -> None:
+        """A warm-up from cold: the boost allowance starts afresh."""
+        self.boost_used_s = 0.0
+
+    def off(self) -> float:
+        self.voltage_v = 0.0
+        return 0.0
+
+    def condensation(self) -> float:
+        self.voltage_v = self.h.condensation_v
+        return self.voltage_v
+
+    def start_ramp(self) -> None:
+        self.ramp_v = min(self.h.ramp_start_v, self.cap_v())
+
+    def cap_v(self) -> float:
+        h = self.h
+        return h.boost_max_v if self.boost_used_s < h.boost_max_s else h.continuous_max_v
+
+    def _account_boost(self, dt_s: float) -> None:
+        if self.voltage_v > self.h.continuous_max_v:
+            self.boost_used_s += dt_s
+
+    def ramp(self, dt_s: float) -> float:
+        self._account_boost(dt_s)
+        self.ramp_v = min(self.ramp_v + self.h.ramp_rate_v_per_s * dt_s, self.cap_v())
+        self.voltage_v = self.ramp_v
+        return self.voltage_v
+
+    def start_closed_loop(self) -> None:
+        """Bumpless: the integral takes what the feed-forward and P term leave of the present voltage."""
+        h = self.h
+        error = h.target_temp_c - self.temp_c
+        integral = self.voltage_v - h.feedforward_v - h.kp_v_per_k * error
+        self.integral_v = max(-h.integral_limit_v, min(h.integral_limit_v, integral))
+
+    def closed_loop(self, dt_s: float) -> float:
+        h = self.h
+        self._account_boost(dt_s)
+        error = h.target_temp_c - self.temp_c
+        if error != error:
+            return self.voltage_v
+        integral = self.integral_v + h.ki_v_per_k_s * error * dt_s
+        if integral > h.integral_limit_v:
+            integral = h.integral_limit_v
+        elif integral < -h.integral_limit_v:
+            integral = -h.integral_limit_v
+        output = h.feedforward_v + h.kp_v_per_k * error + integral
+        cap = h.continuous_max_v
+        if output > cap:
+            output = cap
+            integral = min(integral, self.integral_v)  # do not wind further up
+        elif output < 0.0:
+            output = 0.0
+            integral = max(integral, self.integral_v)
+        self.integral_v = integral
+        self.voltage_v = output
+        return output
+
+    @staticmethod
+    def duty_for(voltage_v: float, supply_v: float) -> float:
+        """PWM duty that gives this RMS voltage from the supply."""
+        if not supply_v > 1.0 or voltage_v <= 0.0:
+            return 0.0
+        duty = (voltage_v / supply_v) ** 2
+        return duty if duty < 1.0 else 1.0

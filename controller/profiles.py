@@ -1,0 +1,112 @@
+"""Sensor profiles: per-sensor-type data the firmware needs (ESR -> temperature, the pump-current
+characteristic, air current, heater data). Files in controller/profile_data/NAME.toml.
+
+A profile is the firmware's own knowledge of a sensor type, taken from data sheets or from a
+gas-bench calibration; it never reads the emulator.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from bisect import bisect_left
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from .settings import SettingsError
+
+
+@dataclass(frozen=True)
+class SensorProfile:
+    name: str
+    description: str
+    nernst_target_v: float
+    ri_target_ohm: float
+    esr_ohm: tuple[float, ...]          # ascending
+    esr_temp_c: tuple[float, ...]       # matching, descending
+    ip_air_a: float
+    pressure_k_kpa: float
+    heater_r_cold_ohm: float
+    heater_alpha_per_k: float
+    char_ip_a: tuple[float, ...]        # ascending, ends at or above 0
+    char_lambda: tuple[float, ...]
+    source: str = ""
+
+    def temp_from_esr(self, esr_ohm: float) -> float:
+        """Cell temperature from ESR: interpolation in ln(R), where the law is near linear in 1/T;
+        clamped to the table's ends."""
+        table = self.esr_ohm
+        if not esr_ohm > table[0]:
+            return self.esr_temp_c[0] if esr_ohm == esr_ohm else math.nan
+        if esr_ohm >= table[-1]:
+            return self.esr_temp_c[-1]
+        i = bisect_left(table, esr_ohm)
+        r0, r1 = table[i - 1], table[i]
+        t0, t1 = self.esr_temp_c[i - 1], self.esr_temp_c[i]
+        w = math.log(esr_ohm / r0) / math.log(r1 / r0)
+        return t0 + (t1 - t0) * w
+
+    def esr_at(self, temp_c: float) -> float:
+        """ESR expected at a temperature (the inverse of temp_from_esr)."""
+        temps = self.esr_temp_c
+        if temp_c >= temps[0]:
+            return self.esr_ohm[0]
+        if temp_c <= temps[-1]:
+            return self.esr_ohm[-1]
+        for i in range(1, len(temps)):
+            if temp_c >= temps[i]:
+                w = (temp_c - temps[i - 1]) / (temps[i] - temps[i - 1])
+                return self.esr_ohm[i - 1] * (self.esr_ohm[i] / self.esr_ohm[i - 1]) ** w
+        return self.esr_ohm[-1]
+
+
+def _profile_dir() -> Path:
+    return Path(str(resources.files("controller.profile_data")))
+
+
+def profile_names() -> list[str]:
+    return sorted(p.stem for p in _profile_dir().glob("*.toml"))
+
+
+def load_profile(name_or_path: str) -> SensorProfile:
+    path = Path(name_or_path)
+    if not (path.suffix == ".toml" and path.exists()):
+        path = _profile_dir() / f"{name_or_path}.toml"
+    if not path.exists():
+        raise SettingsError("sensor.element", f"no sensor profile {name_or_path!r}; known: {', '.join(profile_names())}")
+    source = str(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError("file", f"not valid TOML: {exc}", source) from None
+    try:
+        char = data["characteristic"]
+        profile = SensorProfile(
+            name=data["name"], description=data.get("description", ""),
+            nernst_target_v=float(data["nernst_target_v"]), ri_target_ohm=float(data["ri_target_ohm"]),
+            esr_ohm=tuple(float(v) for v in data["esr_ohm"]), esr_temp_c=tuple(float(v) for v in data["esr_temp_c"]),
+            ip_air_a=float(data["ip_air_a"]), pressure_k_kpa=float(data["pressure_k_kpa"]),
+            heater_r_cold_ohm=float(data["heater_r_cold_ohm"]), heater_alpha_per_k=float(data["heater_alpha_per_k"]),
+            char_ip_a=tuple(float(v) for v in char["ip_a"]), char_lambda=tuple(float(v) for v in char["lambda"]),
+            source=source)
+    except KeyError as exc:
+        raise SettingsError(str(exc.args[0]), "is required in a sensor profile", source) from None
+    _check_profile(profile, source)
+    return profile
+
+
+def _check_profile(p: SensorProfile, source: str) -> None:
+    def need(ok: bool, field: str, problem: str) -> None:
+        if not ok:
+            raise SettingsError(field, problem, source)
+
+    need(len(p.esr_ohm) == len(p.esr_temp_c) >= 2, "esr_ohm", "needs as many points as esr_temp_c (at least 2)")
+    need(all(b > a for a, b in zip(p.esr_ohm, p.esr_ohm[1:])), "esr_ohm", "must rise strictly")
+    need(all(b < a for a, b in zip(p.esr_temp_c, p.esr_temp_c[1:])), "esr_temp_c", "must fall strictly")
+    need(len(p.char_ip_a) == len(p.char_lambda) >= 2, "characteristic.ip_a", "needs as many points as lambda")
+    need(all(b > a for a, b in zip(p.char_ip_a, p.char_ip_a[1:])), "characteristic.ip_a", "must rise strictly")
+    need(all(b > a for a, b in zip(p.char_lambda, p.char_lambda[1:])), "characteristic.lambda", "must rise strictly")
+    need(p.char_ip_a[-1] >= 0.0, "characteristic.ip_a", "must reach 0 A (the lean side uses the O2 law)")
+    need(1e-4 < p.ip_air_a < 0.02, "ip_air_a", "must be 0.1 to 20 mA")
+    need(p.pressure_k_kpa >= 0.0, "pressure_k_kpa", "must be >= 0")

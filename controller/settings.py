@@ -1,0 +1,242 @@
+"""Controller settings: one schema with units, defaults and ranges; TOML in and out.
+
+Every limit the firmware obeys is a field here. Loading validates everything before anything is
+used: an unknown key, a wrong type or a value out of range raises SettingsError naming the field and
+the allowed range, and nothing changes. The heater rules of the Bosch LSU 4.9 (condensation <= 2 V,
+ramp start <= 8.5 V, <= 0.4 V/s, <= 13 V for <= 30 s, <= 12 V continuous) are the schema's upper
+bounds, so no settings file can break them.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType, SimpleNamespace
+from typing import Any
+
+SCHEMA_VERSION = 1
+FUEL_CHOICES = ("gasoline", "e85", "ethanol", "methanol", "propane", "methane", "diesel", "iso-octane", "custom")
+ELEMENT_CHOICES = ("lsu49", "barrier-layer", "outer-ref")
+TEMP_SOURCES = ("ri", "ri+heater")
+
+
+class SettingsError(ValueError):
+    """A settings value or file that cannot be used; names the field and what is allowed."""
+
+    def __init__(self, field: str, problem: str, source: str = "settings"):
+        self.field = field
+        self.problem = problem
+        self.source = source
+        super().__init__(f"{source}: {field}: {problem}")
+
+
+@dataclass(frozen=True)
+class Field:
+    section: str
+    key: str
+    default: Any
+    unit: str = ""
+    lo: float | None = None
+    hi: float | None = None
+    doc: str = ""
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.section}.{self.key}"
+
+    def allowed(self) -> str:
+        if self.choices:
+            return "one of: " + ", ".join(self.choices)
+        if isinstance(self.default, bool):
+            return "true or false"
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{self.lo:g} to {self.hi:g}{unit}"
+
+    def check(self, value: Any, source: str) -> Any:
+        if isinstance(self.default, bool):
+            if not isinstance(value, bool):
+                raise SettingsError(self.name, f"{value!r} must be true or false", source)
+            return value
+        if isinstance(self.default, str):
+            if not isinstance(value, str) or (self.choices and value not in self.choices):
+                raise SettingsError(self.name, f"{value!r} is not {self.allowed()}", source)
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+            raise SettingsError(self.name, f"{value!r} is not a number; allowed range {self.allowed()}", source)
+        if not self.lo <= value <= self.hi:
+            raise SettingsError(self.name, f"{value:g} is outside the allowed range {self.allowed()}", source)
+        return int(value) if isinstance(self.default, int) else float(value)
+
+
+F = Field
+SCHEMA: tuple[Field, ...] = (
+    F("sensor", "element", "lsu49", doc="sensor profile (element type)", choices=ELEMENT_CHOICES),
+
+    F("rates", "pump_hz", 500.0, "Hz", 50, 2000, "pump-loop rate"),
+    F("rates", "heater_hz", 20.0, "Hz", 2, 100, "heater-loop and diagnostics rate"),
+    F("rates", "telemetry_hz", 100.0, "Hz", 1, 1000, "telemetry rate"),
+
+    F("supply", "on_v", 10.0, "V", 6, 16, "heating allowed once the supply is above this"),
+    F("supply", "off_v", 8.5, "V", 5, 16, "heating stops below this (supply out of range)"),
+    F("supply", "max_v", 16.5, "V", 12, 32, "heating stops above this (supply out of range)"),
+    F("supply", "stable_s", 0.2, "s", 0, 10, "supply must stay in range this long before heating"),
+
+    F("heater", "condensation_v", 2.0, "V", 0, 2.0, "effective heater voltage while water may be present"),
+    F("heater", "condensation_s", 1.0, "s", 0, 600, "condensation phase length (application-specific)"),
+    F("heater", "ramp_start_v", 8.5, "V", 0, 8.5, "effective voltage at the start of the ramp"),
+    F("heater", "ramp_rate_v_per_s", 0.4, "V/s", 0.01, 0.4, "ramp rate"),
+    F("heater", "boost_max_v", 13.0, "V", 0, 13.0, "ramp cap, allowed for boost_max_s"),
+    F("heater", "boost_max_s", 30.0, "s", 0, 30.0, "longest time above continuous_max_v"),
+    F("heater", "continuous_max_v", 12.0, "V", 0, 12.0, "cap in closed loop and after the boost time"),
+    F("heater", "target_temp_c", 780.0, "°C", 600, 900, "cell temperature set-point"),
+    F("heater", "closed_loop_margin_c", 30.0, "°C", 5, 200, "closed loop starts at target minus this"),
+    F("heater", "kp_v_per_k", 0.10, "V/K", 0, 5, "temperature loop proportional gain"),
+    F("heater", "ki_v_per_k_s", 0.06, "V/(K·s)", 0, 5, "temperature loop integral gain"),
+    F("heater", "integral_limit_v", 4.0, "V", 0, 12, "anti-windup clamp of the integral term"),
+    F("heater", "feedforward_v", 7.5, "V", 0, 12, "voltage that holds the target in still air"),
+    F("heater", "temp_filter_s", 0.05, "s", 0, 5, "filter time constant of the Ri temperature"),
+    F("heater", "temp_source", "ri", doc="temperature signal: Ri alone or Ri fused with heater resistance",
+      choices=TEMP_SOURCES),
+    F("heater", "warm_skip_c", 400.0, "°C", 100, 700, "a cell already this hot skips the condensation phase"),
+    F("heater", "heat_timeout_s", 30.0, "s", 5, 120, "did-not-heat: no closed loop this long after the ramp starts"),
+    F("heater", "overtemp_margin_c", 80.0, "°C", 10, 300, "over-temperature fault above target plus this"),
+    F("heater", "undertemp_margin_c", 100.0, "°C", 10, 400, "under-temperature in closed loop below target minus this"),
+
+    F("pump", "nernst_target_v", 0.45, "V", 0.1, 0.9, "Nernst-cell set-point"),
+    F("pump", "kp_a_per_v", 0.05, "A/V", 0, 1, "pump loop proportional gain"),
+    F("pump", "ki_a_per_v_s", 10.0, "A/(V·s)", 0, 1000, "pump loop integral gain"),
+    F("pump", "current_min_a", -9e-3, "A", -10e-3, 0, "most negative pump current (rich limit)"),
+    F("pump", "current_max_a", 6e-3, "A", 0, 10e-3, "most positive pump current (lean limit)"),
+    F("pump", "enable_margin_c", 150.0, "°C", 0, 400, "pump loop runs above target minus this"),
+
+    F("conversion", "fuel", "gasoline", doc="fuel for AFR and lambda", choices=FUEL_CHOICES),
+    F("conversion", "custom_h_c", 1.85, "", 0, 10, "H/C of a custom fuel"),
+    F("conversion", "custom_o_c", 0.0, "", 0, 2, "O/C of a custom fuel"),
+    F("conversion", "exhaust_pressure_kpa", 101.325, "kPa", 20, 400, "exhaust pressure at the sensor"),
+    F("conversion", "pressure_compensation", True, doc="compensate the pump current for exhaust pressure"),
+    F("conversion", "lambda_filter_s", 0.01, "s", 0, 1, "filter time constant of the reported lambda"),
+    F("conversion", "valid_margin_c", 60.0, "°C", 5, 300, "lambda valid above target minus this"),
+    F("conversion", "valid_nernst_window_v", 0.08, "V", 0.01, 0.5, "lambda valid while the Nernst error is within this"),
+
+    F("diagnostics", "persist_s", 0.15, "s", 0, 5, "a condition must last this long to become a fault"),
+    F("diagnostics", "retry_s", 2.0, "s", 0.1, 600, "wait before retrying after a recoverable fault"),
+    F("diagnostics", "max_retries", 5, "", 0, 100, "retries before a recoverable fault latches"),
+    F("diagnostics", "heater_open_max_a", 0.05, "A", 0, 2, "heater open: current below this while driven"),
+    F("diagnostics", "heater_short_max_ohm", 1.0, "Ω", 0, 10, "heater short: terminal resistance below this"),
+    F("diagnostics", "heater_min_duty", 0.02, "", 0, 1, "heater checks need at least this duty"),
+    F("diagnostics", "pump_mismatch_a", 80e-6, "A", 1e-6, 5e-3, "pump line open: measured current off the command by more"),
+    F("diagnostics", "nernst_open_v", 1.1, "V", 0.5, 3, "Nernst line open: reading at or above this when hot"),
+    F("diagnostics", "nernst_open_ohm", 20000.0, "Ω", 1000, 1e7, "Nernst line open: ESR above this when hot"),
+    F("diagnostics", "saturation_s", 0.5, "s", 0.05, 10, "pump saturation: current at a limit this long"),
+    F("diagnostics", "nernst_range_v", 0.15, "V", 0.02, 1, "Nernst out of range: error beyond this in closed loop"),
+)
+FIELDS: MappingProxyType = MappingProxyType({f.name: f for f in SCHEMA})
+SECTIONS = tuple(dict.fromkeys(f.section for f in SCHEMA))
+
+
+class Settings:
+    """Validated settings. Read as `settings.heater.target_temp_c`; immutable; `changed()` copies."""
+
+    def __init__(self, values: dict[str, Any] | None = None, source: str = "settings"):
+        merged = {f.name: f.default for f in SCHEMA}
+        for name, value in (values or {}).items():
+            if name not in FIELDS:
+                raise SettingsError(name, f"unknown setting; known sections: {', '.join(SECTIONS)}", source)
+            merged[name] = FIELDS[name].check(value, source)
+        _check_relations(merged, source)
+        object.__setattr__(self, "_values", MappingProxyType(merged))
+        for section in SECTIONS:
+            space = SimpleNamespace(**{f.key: merged[f.name] for f in SCHEMA if f.section == section})
+            object.__setattr__(self, section, space)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Settings are immutable; use changed()")
+
+    def get(self, name: str) -> Any:
+        return self._values[name]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    def changed(self, **updates: Any) -> "Settings":
+        """A copy with `section__key=value` updates (double underscore for the dot)."""
+        values = dict(self._values)
+        values.update({name.replace("__", "."): value for name, value in updates.items()})
+        return Settings(values)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Settings) and self._values == other._values
+
+    def to_toml(self) -> str:
+        lines = [f"# lambdarig controller settings", f"schema_version = {SCHEMA_VERSION}", ""]
+        for section in SECTIONS:
+            lines.append(f"[{section}]")
+            for f in (f for f in SCHEMA if f.section == section):
+                lines.append(f"{f.key} = {_toml_value(self._values[f.name])}  # {f.doc}; {f.allowed()}")
+            lines.append("")
+        return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _check_relations(values: dict[str, Any], source: str) -> None:
+    def need(condition: bool, field: str, problem: str) -> None:
+        if not condition:
+            raise SettingsError(field, problem, source)
+
+    need(values["supply.off_v"] < values["supply.on_v"], "supply.off_v",
+         f"{values['supply.off_v']:g} V must be below supply.on_v ({values['supply.on_v']:g} V)")
+    need(values["supply.on_v"] < values["supply.max_v"], "supply.max_v",
+         f"{values['supply.max_v']:g} V must be above supply.on_v ({values['supply.on_v']:g} V)")
+    need(values["heater.continuous_max_v"] <= values["heater.boost_max_v"], "heater.continuous_max_v",
+         f"must not exceed heater.boost_max_v ({values['heater.boost_max_v']:g} V)")
+    need(values["heater.ramp_start_v"] <= values["heater.boost_max_v"], "heater.ramp_start_v",
+         f"must not exceed heater.boost_max_v ({values['heater.boost_max_v']:g} V)")
+    need(values["heater.feedforward_v"] <= values["heater.continuous_max_v"], "heater.feedforward_v",
+         f"must not exceed heater.continuous_max_v ({values['heater.continuous_max_v']:g} V)")
+    need(values["pump.enable_margin_c"] >= values["conversion.valid_margin_c"], "pump.enable_margin_c",
+         "the pump loop must start no later than lambda becomes valid "
+         f"(>= conversion.valid_margin_c, {values['conversion.valid_margin_c']:g} °C)")
+
+
+def settings_from_toml_text(text: str, source: str = "settings") -> Settings:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError("file", f"not valid TOML: {exc}", source) from None
+    version = data.pop("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise SettingsError("schema_version", f"{version!r} is not supported; allowed: {SCHEMA_VERSION}", source)
+    values: dict[str, Any] = {}
+    for section, table in data.items():
+        if section not in SECTIONS:
+            raise SettingsError(section, f"unknown section; known sections: {', '.join(SECTIONS)}", source)
+        if not isinstance(table, dict):
+            raise SettingsError(section, "must be a table", source)
+        for key, value in table.items():
+            values[f"{section}.{key}"] = value
+    return Settings(values, source)
+
+
+def load_settings(path: str | Path) -> Settings:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SettingsError("file", f"cannot read: {exc.strerror}", str(path)) from None
+    return settings_from_toml_text(text, str(path))
+
+
+def save_settings(settings: Settings, path: str | Path) -> None:
+    Path(path).write_text(settings.to_toml())

@@ -1,0 +1,261 @@
+"""The sim backend: an emulated element on an emulated board (emulator.rig.EmulatedRig), in virtual time.
+
+URL: ``sim:ELEMENT?scenario=NAME&seed=N&link_loss_s=T&max_step_s=S&override=SECTION.KEY=VALUE``
+
+- ELEMENT is a built-in element name (``lsu49`` when empty) or a path to an element .toml
+  (``sim:/abs/el.toml`` or ``sim:///abs/el.toml``; a leading ``//`` is dropped; %-escapes decoded).
+- Query keys and keyword options (keywords win over query keys):
+  ``scenario``          built-in name or .toml path (keyword: also a Scenario object); default "default"
+  ``seed``              integer >= 0; default: the scenario's seed
+  ``element_overrides`` list of "section.key=value" (query key: ``override``, repeatable)
+  ``link_loss_s``       from this virtual time on, sample() and apply() raise LinkLost; default never
+  ``max_step_s``        the emulator's largest integration step, seconds; default 0.002
+
+Time is virtual: wait_until(t) integrates the physics up to t and never sleeps, so the firmware
+runs as fast as the CPU allows, deterministically for a given seed.
+
+sample() returns the emulator's own reading object (emulator.analog_frontend.FrontEndReading),
+not a hal.types.Sample: it has exactly the same attribute names, and building a second object per
+sample would cost time in the 500 Hz loop. The sim's Sample is duck-typed: code reading samples
+uses attributes only, never isinstance.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from emulator.rig import DEFAULT_MAX_STEP_S, EmulatedRig, Truth
+from emulator.element_spec import load_element
+from emulator.scenario import Scenario, load_scenario
+
+from .frontend import FrontEnd
+from .types import Command, FrontEndError, FrontEndInfo, LinkLost, Sample
+
+DEFAULT_ELEMENT = "lsu49"
+DEFAULT_SCENARIO = "default"
+FIRST_SAMPLE_INTERVAL_S = 1.0 / 500.0
+MAX_STEP_RANGE_S = (1e-5, 0.02)
+
+OPTION_KEYS = ("scenario", "seed", "element_overrides", "link_loss_s", "max_step_s")
+QUERY_KEYS = ("scenario", "seed", "override", "link_loss_s", "max_step_s")
+_QUERY_TO_OPTION = {"override": "element_overrides"}
+
+
+def _bad(option: str, problem: str) -> ValueError:
+    return ValueError(f"sim front end: option {option!r}: {problem}")
+
+
+def _seed(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = int(value.strip(), 10)
+        except ValueError:
+            raise _bad("seed", f"must be an integer >= 0, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _bad("seed", f"must be an integer >= 0, got {value!r}")
+    return value
+
+
+def _float(option: str, value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            pass
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise _bad(option, f"must be a number, got {value!r}")
+
+
+def _link_loss(value: Any) -> float:
+    if value is None:
+        return math.inf
+    t = _float("link_loss_s", value)
+    if not t >= 0.0:  # also NaN
+        raise _bad("link_loss_s", f"must be a time >= 0 s (or omitted: never), got {value!r}")
+    return t
+
+
+def _max_step(value: Any) -> float:
+    if value is None:
+        return DEFAULT_MAX_STEP_S
+    step = _float("max_step_s", value)
+    lo, hi = MAX_STEP_RANGE_S
+    if not lo <= step <= hi:
+        raise _bad("max_step_s", f"must be from {lo:g} to {hi:g} s, got {value!r}")
+    return step
+
+
+def _overrides(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and "=" in v for v in value):
+        raise _bad("element_overrides", f'must be a list of "section.key=value" strings, got {value!r}')
+    return list(value)
+
+
+def _scenario(value: Any) -> Scenario:
+    if value is None:
+        value = DEFAULT_SCENARIO
+    if isinstance(value, Scenario):
+        return value
+    if isinstance(value, str) and value.strip():
+        return load_scenario(value.strip())  # EmulatorInputError (a ValueError) for an unknown one
+    raise _bad("scenario", f"must be a built-in scenario name, a .toml path or a Scenario, got {value!r}")
+
+
+def parse_sim_url(url: str) -> tuple[str, dict[str, Any]]:
+    """(element, options) from a sim URL; ValueError naming an unknown or repeated query key."""
+    scheme, _, rest = url.strip().partition(":")
+    if scheme.strip().lower() != "sim":
+        raise ValueError(f"not a sim URL: {url!r}")
+    target, _, query = rest.partition("?")
+    if target.startswith("//"):
+        target = target[2:]
+    element = unquote(target).strip() or DEFAULT_ELEMENT
+    options: dict[str, Any] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key not in QUERY_KEYS:
+            raise _bad(key, f"unknown query key in {url!r}; allowed: {', '.join(QUERY_KEYS)}")
+        option = _QUERY_TO_OPTION.get(key, key)
+        if option == "element_overrides":
+            options.setdefault(option, []).append(value)
+        elif option in options:
+            raise _bad(key, f"given twice in {url!r}")
+        else:
+            options[option] = value
+    return element, options
+
+
+class SimFrontEnd(FrontEnd):
+    """A FrontEnd over an EmulatedRig in virtual time. Open with `open_frontend("sim:...")`."""
+
+    def __init__(self, rig: EmulatedRig, *, name: str | None = None, seed: int | None = None,
+                 link_loss_s: float | None = None):
+        self._rig = rig
+        self._name = name or f"sim:{rig.spec.name}"
+        self._seed = rig.scenario.seed if seed is None else seed
+        self._link_loss_s = _link_loss(link_loss_s)
+        # Samples and commands are refused from _cutoff_s on: the link-loss time, or -inf once closed.
+        self._cutoff_s = self._link_loss_s
+        self._closed = False
+        self._last_sample_t: float | None = None
+        self.last_safe_s: float | None = None   # virtual time of the last safe() (the board obeyed)
+        self.safe_count = 0
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> "SimFrontEnd":
+        element, merged = parse_sim_url(url)
+        for key in options:
+            if key not in OPTION_KEYS:
+                raise _bad(key, f"unknown option; allowed: {', '.join(OPTION_KEYS)}")
+        merged.update(options)
+        seed = _seed(merged.get("seed"))
+        link_loss_s = _link_loss(merged.get("link_loss_s"))
+        max_step_s = _max_step(merged.get("max_step_s"))
+        overrides = _overrides(merged.get("element_overrides"))
+        scenario = _scenario(merged.get("scenario"))
+        spec = load_element(element, overrides)
+        rig = EmulatedRig(spec, scenario, seed=seed, max_step_s=max_step_s)
+        return cls(rig, name=url.strip(), seed=seed, link_loss_s=link_loss_s)
+
+    # -- the emulator behind it (simulation only) ---------------------------------------------
+
+    @property
+    def rig(self) -> EmulatedRig:
+        return self._rig
+
+    @property
+    def scenario(self) -> Scenario:
+        return self._rig.scenario
+
+    @property
+    def link_loss_s(self) -> float:
+        return self._link_loss_s
+
+    def truth(self) -> Truth:
+        return self._rig.truth()
+
+    # -- the FrontEnd surface -----------------------------------------------------------------
+
+    def _refuse(self, what: str) -> FrontEndError:
+        if self._closed:
+            return FrontEndError(f"sim front end {self._name!r} is closed: cannot {what}")
+        return LinkLost(f"sim link lost at {self._link_loss_s:g} s (now {self._rig.t_s:.6g} s): cannot {what}")
+
+    def sample(self) -> Sample:
+        """The board's reading now (a duck-typed Sample: emulator FrontEndReading, same fields)."""
+        rig = self._rig
+        t = rig.t_s
+        if t >= self._cutoff_s:
+            raise self._refuse("sample")
+        last = self._last_sample_t
+        self._last_sample_t = t
+        interval = t - last if last is not None and t > last else FIRST_SAMPLE_INTERVAL_S
+        return rig.sample(interval)
+
+    def apply(self, command: Command) -> None:
+        """Set pump current, heater duty (clamped to 0..1) and excitation.
+
+        NaN or infinite values raise ValueError before anything changes.
+        """
+        pump_a = command.pump_current_a
+        duty = command.heater_duty
+        # x - x is 0.0 for a finite number and NaN (truthy) for NaN or +-inf: cheaper than isfinite.
+        if (pump_a - pump_a) or (duty - duty):
+            raise ValueError(f"command must be finite: pump_current_a={pump_a!r}, heater_duty={duty!r}")
+        rig = self._rig
+        if rig.t_s >= self._cutoff_s:
+            raise self._refuse("apply a command")
+        rig.apply(pump_a, 0.0 if duty < 0.0 else 1.0 if duty > 1.0 else duty, command.excitation)
+
+    def wait_until(self, t_s: float) -> bool:
+        """Integrate the physics up to t_s. False (nothing done) when t_s is in the past."""
+        rig = self._rig
+        if t_s < rig.t_s:
+            return False
+        if not math.isfinite(t_s):
+            raise ValueError(f"wait_until: time must be finite, got {t_s!r}")
+        rig.advance_to(t_s)
+        return True
+
+    def now(self) -> float:
+        return self._rig.t_s
+
+    def safe(self) -> None:
+        """Pump 0, heater off. Never raises, even after link loss or close: the emulated board is
+        still there, so its outputs really are made safe (recorded in last_safe_s / safe_count)."""
+        try:
+            self._rig.safe()
+            self.last_safe_s = self._rig.t_s
+            self.safe_count += 1
+        except Exception:  # pragma: no cover - safe() must never raise
+            pass
+
+    def info(self) -> FrontEndInfo:
+        rig = self._rig
+        dac = rig.frontend.spec
+        scenario = rig.scenario
+        return FrontEndInfo(
+            kind="sim", name=self._name, element=rig.spec.name,
+            measures_ri=True, measures_heater=True, measures_pump_v=True,
+            pump_current_min_a=dac.pump_dac_min_a, pump_current_max_a=dac.pump_dac_max_a,
+            virtual_time=True, has_truth=True,
+            details={"scenario": scenario.name, "seed": self._seed, "duration_s": scenario.duration_s,
+                     "max_step_s": rig.max_step_s, "link_loss_s": self._link_loss_s},
+        )
+
+    def close(self) -> None:
+        """Make safe and refuse further samples and commands (idempotent)."""
+        self.safe()
+        self._closed = True
+        self._cutoff_s = -math.inf
+
+    def __repr__(self) -> str:
+        return f"SimFrontEnd({self._name!r}, t_s={self._rig.t_s:.6g})"

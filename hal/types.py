@@ -1,0 +1,57 @@
+"""The data that crosses the seam between firmware and a front end."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Sample:
+    """One reading from the front end, in SI units. Fields a front end cannot measure are NaN."""
+
+    t_s: float               # when it was taken, on the front end's clock (virtual time in sim)
+    nernst_v: float          # Nernst-cell DC voltage
+    pump_current_a: float    # measured pump current (positive pumps O2 out: lean)
+    ri_ohm: float = math.nan     # Nernst-cell ESR; NaN while excitation is off or not measured
+    heater_v: float = math.nan   # RMS voltage on the heater terminals
+    heater_a: float = math.nan   # RMS heater current
+    supply_v: float = math.nan   # heater supply
+    pump_v: float = math.nan     # pump-driver output voltage, when the board measures it
+
+
+@dataclass(slots=True)
+class Command:
+    """What the firmware sets. Heater as a PWM duty (0..1) of the supply."""
+
+    pump_current_a: float = 0.0
+    heater_duty: float = 0.0
+    excitation: bool = True
+
+
+SAFE_COMMAND = Command(0.0, 0.0, True)
+
+
+@dataclass(frozen=True)
+class FrontEndInfo:
+    """Identity, capabilities and limits of a front end."""
+
+    kind: str                          # "sim", "serial", "visa", ...
+    name: str                          # e.g. "sim:lsu49"
+    element: str = ""                  # the element behind it when known (sim: always)
+    measures_ri: bool = True
+    measures_heater: bool = True
+    measures_pump_v: bool = False
+    pump_current_min_a: float = -10e-3
+    pump_current_max_a: float = 10e-3
+    virtual_time: bool = False         # True: wait_until integrates physics instead of sleeping
+    has_truth: bool = False            # True: truth() gives the emulator's true values (sim only)
+    details: dict = field(default_factory=dict)
+
+
+class FrontEndError(RuntimeError):
+    """A front end could not do what was asked (link lost, instrument error, ...)."""
+
+
+class LinkLost(FrontEndError):
+    """The front end stopped answering."""

@@ -42,6 +42,8 @@ class Conversion:
         self._ip = profile.char_ip_a
         self._phi = tuple(1.0 / lam for lam in profile.char_lambda)
         self._lambda_zero = profile.char_lambda[-1] if profile.char_ip_a[-1] == 0.0 else 1.0
+        self.temp_exponent = profile.temp_exponent
+        self.reference_temp_k = profile.reference_temp_c + 273.15
         self.pressure_factor = 1.0
         if conv.pressure_compensation:
             self.set_pressure(conv.exhaust_pressure_kpa, profile.pressure_k_kpa)
@@ -64,9 +66,12 @@ class Conversion:
             return LAMBDA_MAX
         return min((x_o2 * (1.0 + self.h_c / 2.0) + a * (1.0 - x_o2)) / denominator, LAMBDA_MAX)
 
-    def convert(self, measured_ip_a: float) -> tuple[float, float, float]:
-        """(lambda, O2 %, AFR) from the measured pump current."""
+    def convert(self, measured_ip_a: float, temp_c: float = math.nan) -> tuple[float, float, float]:
+        """(lambda, O2 %, AFR) from the measured pump current, compensated for exhaust pressure and,
+        when the profile knows how, for the cell temperature (diffusion speeds up with T)."""
         ip = measured_ip_a * self.pressure_factor
+        if self.temp_exponent and temp_c == temp_c:
+            ip *= (self.reference_temp_k / (temp_c + 273.15)) ** self.temp_exponent
         if ip >= 0.0:
             x_o2 = self.o2_fraction(ip)
             lam = self.lambda_from_o2(x_o2)

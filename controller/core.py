@@ -60,7 +60,7 @@ class Controller:
     def __init__(self, settings: Settings | None = None, profile: SensorProfile | None = None):
         self.settings = settings or Settings()
         s = self.settings
-        self.profile = profile or load_profile(s.sensor.element)
+        self.profile = profile or load_profile(s.sensor.element, s.sensor.characteristic == "calibrated")
         self.heater = HeaterControl(s, self.profile)
         self.pump = PumpLoop(s.pump.kp_a_per_v, s.pump.ki_a_per_v_s, s.pump.nernst_target_v,
                              s.pump.current_min_a, s.pump.current_max_a)
@@ -81,7 +81,7 @@ class Controller:
         self._warm_up_since_s = 0.0
         self._now_s = 0.0
         self._ip_filtered_a = 0.0
-        self._ip_alpha_tau_s = s.conversion.lambda_filter_s
+        self._fast_until_s = -1.0
         self._nernst_error_v = 0.0
         self._last = (math.nan,) * 6
         d = s.diagnostics
@@ -172,8 +172,14 @@ class Controller:
         self._last = (nernst_v, pump_current_a, ri_ohm, heater_v, heater_a, supply_v)
 
         self.heater.estimate.add_ri(ri_ohm, dt)
-        tau = self._ip_alpha_tau_s
-        self._ip_filtered_a += (pump_current_a - self._ip_filtered_a) * (dt / (tau + dt) if tau > 0.0 else 1.0)
+        # Lambda filter: slow at rest (the pump loop's current jitters with the Nernst noise), fast for
+        # a while after the current moves by more than the noise can explain (the gas changed).
+        conv = self.settings.conversion
+        change = pump_current_a - self._ip_filtered_a
+        if change > conv.lambda_step_a or change < -conv.lambda_step_a:
+            self._fast_until_s = t_s + conv.lambda_fast_hold_s
+        tau = conv.lambda_fast_filter_s if t_s < self._fast_until_s else conv.lambda_filter_s
+        self._ip_filtered_a += change * (dt / (tau + dt))
         self._nernst_error_v += (nernst_v - self.pump.target_v - self._nernst_error_v) * (dt / (0.02 + dt))
 
         pump = self.pump
@@ -194,6 +200,7 @@ class Controller:
         s = self.settings
         nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v = self._last
         temp_c = self.heater.estimate.update(heater_v, heater_a)
+        self.heater.track_rate(dt)
         state = self.state
         self._last_state = state
 
@@ -338,7 +345,7 @@ class Controller:
     def status(self) -> Status:
         nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v = self._last
         if self.pump.enabled:
-            lam, o2_pct, afr = self.conversion.convert(self._ip_filtered_a)
+            lam, o2_pct, afr = self.conversion.convert(self._ip_filtered_a, self.heater.temp_c)
         else:
             lam = o2_pct = afr = math.nan
         fault = self.fault_code or next(iter(sorted(self.warnings)), "")

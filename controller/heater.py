@@ -72,6 +72,8 @@ class HeaterControl:
         self.integral_v = 0.0
         self.boost_used_s = 0.0
         self.ramp_v = h.ramp_start_v
+        self._last_temp_c = math.nan
+        self._rate_k_per_s = 0.0
 
     @property
     def temp_c(self) -> float:
@@ -107,11 +109,20 @@ class HeaterControl:
         return self.voltage_v
 
     def start_closed_loop(self) -> None:
-        """Bumpless: the integral takes what the feed-forward and P term leave of the present voltage."""
-        h = self.h
-        error = h.target_temp_c - self.temp_c
-        integral = self.voltage_v - h.feedforward_v - h.kp_v_per_k * error
-        self.integral_v = max(-h.integral_limit_v, min(h.integral_limit_v, integral))
+        """Hand over from the ramp with the integral empty: the feed-forward carries the steady
+        state and the P term the remaining error. Keeping the ramp's voltage (bumpless transfer)
+        would overshoot, because the heater track runs tens of kelvin above the cell during the
+        ramp and that stored heat still flows into the cell."""
+        self.integral_v = 0.0
+
+    def track_rate(self, dt_s: float) -> None:
+        """Filtered dT/dt for the derivative term (on the measurement, so set-point changes do not kick)."""
+        temp_c = self.temp_c
+        last = self._last_temp_c
+        self._last_temp_c = temp_c
+        if temp_c == temp_c and last == last:
+            rate = (temp_c - last) / dt_s
+            self._rate_k_per_s += 0.5 * (rate - self._rate_k_per_s)
 
     def closed_loop(self, dt_s: float) -> float:
         h = self.h
@@ -124,7 +135,7 @@ class HeaterControl:
             integral = h.integral_limit_v
         elif integral < -h.integral_limit_v:
             integral = -h.integral_limit_v
-        output = h.feedforward_v + h.kp_v_per_k * error + integral
+        output = h.feedforward_v + h.kp_v_per_k * error + integral - h.kd_v_s_per_k * self._rate_k_per_s
         cap = h.continuous_max_v
         if output > cap:
             output = cap

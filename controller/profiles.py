@@ -31,21 +31,27 @@ class SensorProfile:
     heater_alpha_per_k: float
     char_ip_a: tuple[float, ...]        # ascending, ends at or above 0
     char_lambda: tuple[float, ...]
+    temp_exponent: float = 0.0          # Ip ∝ T^x at fixed gas (mixed diffusion); 0: no compensation
+    reference_temp_c: float = 780.0     # the cell temperature the characteristic holds at
+    calibrated: bool = False            # True: characteristic from a gas-bench calibration
     source: str = ""
 
     def temp_from_esr(self, esr_ohm: float) -> float:
-        """Cell temperature from ESR: interpolation in ln(R), where the law is near linear in 1/T;
-        clamped to the table's ends."""
+        """Cell temperature from ESR: interpolation in ln(R), where the law is near linear in 1/T.
+        Beyond the table the end segments are extrapolated (a cold cell must read cold, a hot one
+        hot), clamped to -40..1300 °C; NaN stays NaN."""
+        if esr_ohm != esr_ohm or esr_ohm <= 0.0:
+            return math.nan
         table = self.esr_ohm
-        if not esr_ohm > table[0]:
-            return self.esr_temp_c[0] if esr_ohm == esr_ohm else math.nan
-        if esr_ohm >= table[-1]:
-            return self.esr_temp_c[-1]
         i = bisect_left(table, esr_ohm)
+        if i == 0:
+            i = 1
+        elif i == len(table):
+            i = len(table) - 1
         r0, r1 = table[i - 1], table[i]
         t0, t1 = self.esr_temp_c[i - 1], self.esr_temp_c[i]
-        w = math.log(esr_ohm / r0) / math.log(r1 / r0)
-        return t0 + (t1 - t0) * w
+        temp_c = t0 + (t1 - t0) * math.log(esr_ohm / r0) / math.log(r1 / r0)
+        return -40.0 if temp_c < -40.0 else 1300.0 if temp_c > 1300.0 else temp_c
 
     def esr_at(self, temp_c: float) -> float:
         """ESR expected at a temperature (the inverse of temp_from_esr)."""
@@ -69,7 +75,15 @@ def profile_names() -> list[str]:
     return sorted(p.stem for p in _profile_dir().glob("*.toml"))
 
 
-def load_profile(name_or_path: str) -> SensorProfile:
+# A straight line through (-1 mA, 0.8) and (0, 1.0): lets a profile without any characteristic run
+# its loops on a gas bench, which is how its characteristic is obtained. Never used for readings.
+BENCH_PLACEHOLDER = {"ip_a": [-1e-3, 0.0], "lambda": [0.8, 1.0]}
+
+
+def load_profile(name_or_path: str, calibrated: bool = True, for_bench: bool = False) -> SensorProfile:
+    """Load a profile. With `calibrated`, a [calibration] section (from `lambdarig calibrate`)
+    replaces the nominal characteristic, air current, pressure constant and adds the temperature
+    exponent; without one the nominal data sheet values are used."""
     path = Path(name_or_path)
     if not (path.suffix == ".toml" and path.exists()):
         path = _profile_dir() / f"{name_or_path}.toml"
@@ -81,15 +95,24 @@ def load_profile(name_or_path: str) -> SensorProfile:
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError("file", f"not valid TOML: {exc}", source) from None
     try:
-        char = data["characteristic"]
+        char = data.get("characteristic", {})
+        cal = data.get("calibration") if calibrated else None
+        curve = cal if cal is not None else char
+        if "ip_a" not in curve and for_bench:
+            curve = BENCH_PLACEHOLDER
+        if "ip_a" not in curve:
+            raise KeyError("characteristic.ip_a")
+        base = cal if cal is not None else data
         profile = SensorProfile(
             name=data["name"], description=data.get("description", ""),
             nernst_target_v=float(data["nernst_target_v"]), ri_target_ohm=float(data["ri_target_ohm"]),
             esr_ohm=tuple(float(v) for v in data["esr_ohm"]), esr_temp_c=tuple(float(v) for v in data["esr_temp_c"]),
-            ip_air_a=float(data["ip_air_a"]), pressure_k_kpa=float(data["pressure_k_kpa"]),
+            ip_air_a=float(base["ip_air_a"]), pressure_k_kpa=float(base["pressure_k_kpa"]),
             heater_r_cold_ohm=float(data["heater_r_cold_ohm"]), heater_alpha_per_k=float(data["heater_alpha_per_k"]),
-            char_ip_a=tuple(float(v) for v in char["ip_a"]), char_lambda=tuple(float(v) for v in char["lambda"]),
-            source=source)
+            char_ip_a=tuple(float(v) for v in curve["ip_a"]), char_lambda=tuple(float(v) for v in curve["lambda"]),
+            temp_exponent=float(cal.get("temp_exponent", 0.0)) if cal is not None else 0.0,
+            reference_temp_c=float(base.get("reference_temp_c", 780.0)),
+            calibrated=cal is not None, source=source)
     except KeyError as exc:
         raise SettingsError(str(exc.args[0]), "is required in a sensor profile", source) from None
     _check_profile(profile, source)

@@ -74,6 +74,8 @@ class Field:
 F = Field
 SCHEMA: tuple[Field, ...] = (
     F("sensor", "element", "lsu49", doc="sensor profile (element type)", choices=ELEMENT_CHOICES),
+    F("sensor", "characteristic", "calibrated", doc="pump-current characteristic: gas-bench calibration or data sheet",
+      choices=("calibrated", "nominal")),
 
     F("rates", "pump_hz", 500.0, "Hz", 50, 2000, "pump-loop rate"),
     F("rates", "heater_hz", 20.0, "Hz", 2, 100, "heater-loop and diagnostics rate"),
@@ -93,8 +95,9 @@ SCHEMA: tuple[Field, ...] = (
     F("heater", "continuous_max_v", 12.0, "V", 0, 12.0, "cap in closed loop and after the boost time"),
     F("heater", "target_temp_c", 780.0, "°C", 600, 900, "cell temperature set-point"),
     F("heater", "closed_loop_margin_c", 30.0, "°C", 5, 200, "closed loop starts at target minus this"),
-    F("heater", "kp_v_per_k", 0.10, "V/K", 0, 5, "temperature loop proportional gain"),
-    F("heater", "ki_v_per_k_s", 0.06, "V/(K·s)", 0, 5, "temperature loop integral gain"),
+    F("heater", "kp_v_per_k", 0.3, "V/K", 0, 5, "temperature loop proportional gain"),
+    F("heater", "ki_v_per_k_s", 0.3, "V/(K·s)", 0, 5, "temperature loop integral gain"),
+    F("heater", "kd_v_s_per_k", 0.0, "V·s/K", 0, 5, "temperature loop derivative gain (on the measurement)"),
     F("heater", "integral_limit_v", 4.0, "V", 0, 12, "anti-windup clamp of the integral term"),
     F("heater", "feedforward_v", 7.5, "V", 0, 12, "voltage that holds the target in still air"),
     F("heater", "temp_filter_s", 0.05, "s", 0, 5, "filter time constant of the Ri temperature"),
@@ -106,8 +109,8 @@ SCHEMA: tuple[Field, ...] = (
     F("heater", "undertemp_margin_c", 100.0, "°C", 10, 400, "under-temperature in closed loop below target minus this"),
 
     F("pump", "nernst_target_v", 0.45, "V", 0.1, 0.9, "Nernst-cell set-point"),
-    F("pump", "kp_a_per_v", 0.05, "A/V", 0, 1, "pump loop proportional gain"),
-    F("pump", "ki_a_per_v_s", 10.0, "A/(V·s)", 0, 1000, "pump loop integral gain"),
+    F("pump", "kp_a_per_v", 0.01, "A/V", 0, 1, "pump loop proportional gain"),
+    F("pump", "ki_a_per_v_s", 1.0, "A/(V·s)", 0, 1000, "pump loop integral gain"),
     F("pump", "current_min_a", -9e-3, "A", -10e-3, 0, "most negative pump current (rich limit)"),
     F("pump", "current_max_a", 6e-3, "A", 0, 10e-3, "most positive pump current (lean limit)"),
     F("pump", "enable_margin_c", 150.0, "°C", 0, 400, "pump loop runs above target minus this"),
@@ -117,7 +120,10 @@ SCHEMA: tuple[Field, ...] = (
     F("conversion", "custom_o_c", 0.0, "", 0, 2, "O/C of a custom fuel"),
     F("conversion", "exhaust_pressure_kpa", 101.325, "kPa", 20, 400, "exhaust pressure at the sensor"),
     F("conversion", "pressure_compensation", True, doc="compensate the pump current for exhaust pressure"),
-    F("conversion", "lambda_filter_s", 0.01, "s", 0, 1, "filter time constant of the reported lambda"),
+    F("conversion", "lambda_filter_s", 0.15, "s", 0, 2, "filter time constant of the reported lambda at rest"),
+    F("conversion", "lambda_fast_filter_s", 0.004, "s", 0, 1, "filter time constant while the gas is changing"),
+    F("conversion", "lambda_step_a", 60e-6, "A", 1e-6, 1e-3, "pump-current change that counts as the gas changing"),
+    F("conversion", "lambda_fast_hold_s", 0.15, "s", 0, 2, "how long the fast filter stays after a change"),
     F("conversion", "valid_margin_c", 60.0, "°C", 5, 300, "lambda valid above target minus this"),
     F("conversion", "valid_nernst_window_v", 0.08, "V", 0.01, 0.5, "lambda valid while the Nernst error is within this"),
 

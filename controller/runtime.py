@@ -1,0 +1,120 @@
+"""The runtime loop: drives a front end at the controller's rates and feeds telemetry sinks.
+
+The only part of the controller that touches a front end. Time comes from the front end
+(`wait_until` sleeps on a monotonic clock for real hardware and integrates physics in simulation),
+so the same loop runs everywhere. Whatever happens (a fault, an exception, Ctrl-C, the end of the
+run) the front end is made safe on the way out.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from hal.frontend import FrontEnd
+from hal.types import Command, FrontEndError, LinkLost
+
+from .core import Controller, Status
+
+TelemetrySink = Callable[[Status, object], None]
+
+
+@dataclass
+class RunResult:
+    time_to_ready_s: float | None
+    final_state: str
+    faults: list[dict]
+    sim_s: float
+    wall_s: float
+    realtime_factor: float
+    ticks: int
+    late_ticks: int
+    message: str = ""
+    interrupted: bool = False
+    link_lost: bool = False
+    events: list[dict] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        return {"time_to_ready_s": self.time_to_ready_s, "final_state": self.final_state,
+                "faults": self.faults, "sim_s": round(self.sim_s, 6), "wall_s": round(self.wall_s, 3),
+                "realtime_factor": round(self.realtime_factor, 1), "late_ticks": self.late_ticks,
+                "message": self.message}
+
+
+class Runtime:
+    def __init__(self, frontend: FrontEnd, controller: Controller, sinks: list[TelemetrySink] | None = None,
+                 wall_clock: Callable[[], float] = time.perf_counter):
+        self.frontend = frontend
+        self.controller = controller
+        self.sinks = list(sinks or [])
+        self.wall_clock = wall_clock
+        info = frontend.info()
+        self.has_truth = info.has_truth
+
+    def run(self, duration_s: float, should_stop: Callable[[], bool] | None = None) -> RunResult:
+        fe = self.frontend
+        ctl = self.controller
+        rates = ctl.settings.rates
+        period_s = 1.0 / rates.pump_hz
+        telemetry_every = max(1, round(rates.pump_hz / rates.telemetry_hz))
+        start_t = fe.now()
+        ticks = round(duration_s / period_s)
+        command = Command()
+        late = 0
+        message = ""
+        interrupted = link_lost = False
+        wall_start = self.wall_clock()
+        n = 0
+        t = start_t
+        try:
+            tick = ctl.tick
+            for n in range(ticks + 1):
+                t = start_t + n * period_s
+                if not fe.wait_until(t):
+                    late += 1
+                s = fe.sample()
+                out = tick(t, s.nernst_v, s.pump_current_a, s.ri_ohm, s.heater_v, s.heater_a, s.supply_v)
+                command.pump_current_a = out.pump_current_a
+                command.heater_duty = out.heater_duty
+                command.excitation = out.excitation
+                fe.apply(command)
+                if n % telemetry_every == 0:
+                    self._emit()
+                    if should_stop is not None and should_stop():
+                        message = "stopped on request"
+                        break
+        except LinkLost as exc:
+            link_lost = True
+            message = f"link lost: {exc}; outputs made safe"
+            ctl.link_lost(t, str(exc))
+        except FrontEndError as exc:
+            message = f"front end error: {exc}; outputs made safe"
+            ctl.link_lost(t, str(exc))
+        except KeyboardInterrupt:
+            interrupted = True
+            message = "interrupted (Ctrl-C); outputs made safe"
+        finally:
+            fe.safe()
+        if not link_lost and not message:
+            ctl.stop()
+        self._emit()
+        wall_s = self.wall_clock() - wall_start
+        sim_s = t - start_t
+        return RunResult(
+            time_to_ready_s=None if ctl.time_to_ready_s is None else round(ctl.time_to_ready_s - start_t, 4),
+            final_state=ctl.state.value,
+            faults=[{"code": e.code, "t_s": round(e.t_s - start_t, 4)} for e in ctl.events],
+            sim_s=sim_s, wall_s=wall_s, realtime_factor=sim_s / wall_s if wall_s > 0 else math.inf,
+            ticks=n + 1, late_ticks=late, message=message, interrupted=interrupted, link_lost=link_lost,
+            events=[{"code": e.code, "t_s": round(e.t_s - start_t, 4), "severity": e.severity, "text": e.text}
+                    for e in ctl.events])
+
+    def _emit(self) -> None:
+        if not self.sinks:
+            return
+        status = self.controller.status()
+        truth = self.frontend.truth() if self.has_truth else None
+        for sink in self.sinks:
+            sink(status, truth)

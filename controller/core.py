@@ -162,7 +162,8 @@ class Controller:
     # --- the tick -------------------------------------------------------------------------------
 
     def tick(self, t_s: float, nernst_v: float, pump_current_a: float, ri_ohm: float = math.nan,
-             heater_v: float = math.nan, heater_a: float = math.nan, supply_v: float = math.nan) -> Output:
+             heater_v: float = math.nan, heater_a: float = math.nan, supply_v: float = math.nan,
+             pump_v: float = math.nan) -> Output:
         last = self._last_t_s
         dt = t_s - last if last is not None else self._pump_period_s
         if dt <= 0.0:
@@ -170,6 +171,7 @@ class Controller:
         self._last_t_s = t_s
         self._now_s = t_s
         self._last = (nernst_v, pump_current_a, ri_ohm, heater_v, heater_a, supply_v)
+        self._pump_v = pump_v
 
         self.heater.estimate.add_ri(ri_ohm, dt)
         # Lambda filter: slow at rest (the pump loop's current jitters with the Nernst noise), fast for
@@ -184,8 +186,6 @@ class Controller:
 
         pump = self.pump
         if pump.enabled:
-            if self.output.pump_current_a and abs(self.output.pump_current_a) > self.settings.diagnostics.pump_mismatch_a:
-                self._pump_ratio = pump_current_a / self.output.pump_current_a
             self.output.pump_current_a = pump.update(nernst_v, dt)
 
         if t_s >= self._next_slow_s:
@@ -193,8 +193,8 @@ class Controller:
             self._slow(t_s, self._heater_period_s)
         return self.output
 
-    _pump_ratio = 1.0
     _last_state = State.WAIT_SUPPLY
+    _pump_v = math.nan
 
     def _slow(self, t_s: float, dt: float) -> None:
         s = self.settings
@@ -268,18 +268,24 @@ class Controller:
             return self._raise("heater_open")
         if p["heater_short"].update(driven and heater_a > 0.05 and heater_v / heater_a < d.heater_short_max_ohm, t_s):
             return self._raise("heater_short")
-        target = s.heater.target_temp_c
-        if p["overtemp"].update(temp_c > target + s.heater.overtemp_margin_c, t_s):
-            return self._raise("overtemp")
-        if self.pump.enabled:
-            command = self.output.pump_current_a
-            open_line = abs(command) > d.pump_mismatch_a and abs(pump_a) < 0.25 * abs(command)
-            if p["pump_open"].update(open_line, t_s):
-                return self._raise("pump_open")
+        # Line checks first: an open line also corrupts the temperature reading.
+        if self.pump.enabled or state is State.CLOSED_LOOP:
             open_nernst = nernst_v >= d.nernst_open_v or ri_ohm > d.nernst_open_ohm
             if p["nernst_open"].update(open_nernst, t_s):
                 return self._raise("nernst_open")
+            command = self.output.pump_current_a
+            # An open pump line: the driver sits at its rail with (almost) no current, or, where the
+            # board does not measure its pump voltage, the current does not follow the command.
+            at_rail = abs(self._pump_v) >= d.pump_rail_v and abs(pump_a) < d.pump_mismatch_a
+            not_following = abs(command) > d.pump_mismatch_a and abs(pump_a) < 0.25 * abs(command)
+            if p["pump_open"].update(at_rail or not_following, t_s):
+                return self._raise("pump_open")
+            if open_nernst:
+                return  # the temperature is unknown while the Nernst line looks open
             self._warn("pump_saturated", p["pump_saturated"].update(self.pump.saturated != 0, t_s), t_s)
+        target = s.heater.target_temp_c
+        if p["overtemp"].update(temp_c > target + s.heater.overtemp_margin_c, t_s):
+            return self._raise("overtemp")
         if state is State.CLOSED_LOOP:
             far = abs(self._nernst_error_v) > d.nernst_range_v
             self._warn("nernst_out_of_range", p["nernst_out_of_range"].update(far, t_s), t_s)

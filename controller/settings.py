@@ -124,7 +124,7 @@ SCHEMA: tuple[Field, ...] = (
     F("conversion", "lambda_fast_filter_s", 0.004, "s", 0, 1, "filter time constant while the gas is changing"),
     F("conversion", "lambda_step_a", 60e-6, "A", 1e-6, 1e-3, "pump-current change that counts as the gas changing"),
     F("conversion", "lambda_fast_hold_s", 0.15, "s", 0, 2, "how long the fast filter stays after a change"),
-    F("conversion", "valid_margin_c", 60.0, "°C", 5, 300, "lambda valid above target minus this"),
+    F("conversion", "valid_margin_c", 100.0, "°C", 5, 300, "lambda valid above target minus this"),
     F("conversion", "valid_nernst_window_v", 0.08, "V", 0.01, 0.5, "lambda valid while the Nernst error is within this"),
 
     F("diagnostics", "persist_s", 0.15, "s", 0, 5, "a condition must last this long to become a fault"),
@@ -134,6 +134,7 @@ SCHEMA: tuple[Field, ...] = (
     F("diagnostics", "heater_short_max_ohm", 1.0, "Ω", 0, 10, "heater short: terminal resistance below this"),
     F("diagnostics", "heater_min_duty", 0.02, "", 0, 1, "heater checks need at least this duty"),
     F("diagnostics", "pump_mismatch_a", 80e-6, "A", 1e-6, 5e-3, "pump line open: measured current off the command by more"),
+    F("diagnostics", "pump_rail_v", 2.3, "V", 0.5, 20, "pump line open: driver at or beyond this with no current"),
     F("diagnostics", "nernst_open_v", 1.1, "V", 0.5, 3, "Nernst line open: reading at or above this when hot"),
     F("diagnostics", "nernst_open_ohm", 20000.0, "Ω", 1000, 1e7, "Nernst line open: ESR above this when hot"),
     F("diagnostics", "saturation_s", 0.5, "s", 0.05, 10, "pump saturation: current at a limit this long"),

@@ -55,4 +55,21 @@ def mermaid_diagram() -> str:
     GraphMachine(model=model, states=State, transitions=TRANSITIONS, initial=State.WAIT_SUPPLY,
                  auto_transitions=False, graph_engine="mermaid", show_conditions=True,
                  title="lambdarig controller")
-    return model.get_graph().draw(None)
+    text = model.get_graph().draw(None)
+    # transitions writes its title as bare front matter; mermaid wants `title:` inside it.
+    lines = text.splitlines()
+    if len(lines) > 2 and lines[0] == "---" and lines[2] == "---" and ":" not in lines[1]:
+        lines[1] = f"title: {lines[1]}"
+    return "\n".join(lines) + "\n"
+
+
+def state_doc() -> str:
+    """docs/controller-states.md, generated: `python -m controller.statemachine > docs/controller-states.md`."""
+    return ("# Controller states\n\n"
+            "Generated from `controller/statemachine.py` by `python -m controller.statemachine`; "
+            "a test keeps it in step with the code.\n\n"
+            "```mermaid\n" + mermaid_diagram().rstrip() + "\n```\n")
+
+
+if __name__ == "__main__":
+    print(state_doc(), end="")

@@ -23,7 +23,7 @@ import math
 from .constants import (F_C_PER_MOL, HC_CARBON, HC_HYDROGEN, K_B_EV_PER_K, O2_DEMAND, O2_IN_DRY_AIR,
                         R_J_PER_MOL_K, SIGMA_W_PER_M2_K4, ZERO_C_IN_K)
 from .element_spec import DiffusionLayer, ElementSpec
-from .equilibrium import METAL_OXIDE_BUFFERS, equilibrium_po2, k_co, k_water
+from .equilibrium import METAL_OXIDE_BUFFERS, PO2_FLOOR_BAR, equilibrium_po2, k_co, k_water
 from .exhaust import exhaust, lambda_of
 from .fuels import Fuel
 from .transport import molar_concentration, path_conductance
@@ -54,9 +54,38 @@ class ElementModel:
         self._storage_k = 1.0 / math.sqrt(node.storage_half_po2_bar) if node else 0.0
         self._storage = 0.0
         ref = spec.reference
+        self._ref_kind = ref.kind
+        self._ref_volume_m3 = ref.volume_mm3 * 1e-9
         self._ref_leak_layer = (DiffusionLayer("reference leak", ref.leak_pore_diameter_um, ref.leak_area_over_length_um)
                                 if ref.kind == "pumped" else None)
         self._buffer = METAL_OXIDE_BUFFERS.get(ref.buffer) if ref.kind == "sealed" else None
+
+        # Constants of the spec, bound once for step() (the spec is frozen).
+        tube = spec.protection_tube
+        self._exchange_still = tube.exchange_still_per_s
+        self._exchange_per_mps = tube.exchange_per_mps
+        thermal = spec.thermal
+        self._g_still = thermal.g_still_w_per_k
+        self._g_forced = thermal.g_forced_w_per_k_at_10mps
+        self._rad = thermal.emissivity_area_mm2 * 1e-6 * SIGMA_W_PER_M2_K4
+        self._g_heater_cell = thermal.g_heater_cell_w_per_k
+        self._inv_c_heater = 1.0 / thermal.c_heater_j_per_k
+        self._inv_c_cell = 1.0 / thermal.c_cell_j_per_k
+        self._r_lead = heater.r_lead_ohm
+        self._alpha = heater.alpha_per_k
+        # Heat loss to the gas depends on the world's gas temperature and flow only: cached per world.
+        self._loss_gas_c: float | None = None
+        self._loss_flow_mps: float | None = None
+        pump = spec.pump_cell
+        self._has_pump = pump is not None
+        self._pump_r_at_ref = pump.r_ohm_at_ref if pump is not None else math.inf
+        coupling = spec.coupling
+        self._shared_r = coupling.shared_r_ohm
+        self._kappa = coupling.effective_kappa
+        # pump_r_ohm and coupling_r_ohm of the present step (kept with ri_ohm by step() and
+        # _update_outputs): the resistances the flowing pump current sees. No pump cell, no current.
+        self._pump_r_ohm = math.inf
+        self._coupling_r_ohm = 0.0
         self.reset(world)
 
     # --- properties of the materials -----------------------------------------------------------
@@ -73,8 +102,7 @@ class ElementModel:
         return r_ct, nernst.arc_c_f
 
     def heater_resistance_at(self, heater_temp_k: float) -> float:
-        heater = self.spec.heater
-        return heater.r_lead_ohm + self._r_heat_cold * (1.0 + heater.alpha_per_k * (heater_temp_k - ZERO_C_IN_K - 20.0))
+        return self._r_lead + self._r_heat_cold * (1.0 + self._alpha * (heater_temp_k - ZERO_C_IN_K - 20.0))
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -90,6 +118,7 @@ class ElementModel:
         ex = self._exhaust
         self.s_o2, self.s_h2, self.s_co, self.s_hc = ex.o2, ex.h2, ex.co, ex.hc
         self.s_h2o, self.s_co2 = ex.h2o, ex.co2
+        self._surface_changed()
         self._surface_settled = True
         self._pressure_kpa = world.pressure_kpa
         self._cache_temp_k = -1.0
@@ -118,6 +147,12 @@ class ElementModel:
         """Hydrogen (H2 + H2O) and carbon (CO + CO2) pools once HC has burnt, mole fractions."""
         hc = self.s_hc
         return (self.s_h2 + self.s_h2o + 0.5 * HC_HYDROGEN * hc, self.s_co + self.s_co2 + HC_CARBON * hc)
+
+    def _surface_changed(self) -> None:
+        """Cache what step() needs of the surface gas (s_*); call whenever the s_* change."""
+        self._s_balance = self._surface_balance()
+        self._h_pool, self._c_pool = self._pools()
+        self._one_minus_s_o2 = 1.0 - self.s_o2
 
     def _equilibrium(self, balance: float, guess_bar: float) -> float:
         h_pool, c_pool = self._pools()
@@ -150,8 +185,15 @@ class ElementModel:
             self._g_h2 = path_conductance(layers, "H2", temp_k, pressure_kpa, f["H2"])
             self._g_co = path_conductance(layers, "CO", temp_k, pressure_kpa, f["CO"])
             self._g_hc = path_conductance(layers, "HC", temp_k, pressure_kpa, f["HC"])
+            # Products step() uses as they stand in _node_flux (same rounding).
+            self._half_g_h2 = 0.5 * self._g_h2
+            self._half_g_co = 0.5 * self._g_co
+            self._hc_demand_g = O2_DEMAND["HC"] * self._g_hc
+        self._holdup_mol = self._node_volume_m3 * self._conc
         if self._ref_leak_layer is not None:
             self._g_leak = path_conductance((self._ref_leak_layer,), "O2", temp_k, pressure_kpa)
+            self._four_f_g_leak = FOUR_F * self._g_leak
+            self._ref_keep_dt = -1.0  # the reference's per-step decay is recomputed on the next step
         self.arc_r_ohm, self.arc_c_f = self.arc(temp_k)
         self._rt_4f = R_J_PER_MOL_K * temp_k / FOUR_F
         pump = self.spec.pump_cell
@@ -160,34 +202,172 @@ class ElementModel:
             self._two_i0 = 2.0 * pump.exchange_current_a_at_ref * math.exp(
                 -pump.exchange_e_ev / K_B_EV_PER_K * (1.0 / temp_k - 1.0 / ref_k))
 
+    def _set_heat_loss(self, gas_temp_c: float, flow_mps: float) -> None:
+        """Convective conductance and gas temperature terms of the heat loss, for one world."""
+        self._loss_gas_c = gas_temp_c
+        self._loss_flow_mps = flow_mps
+        gas_k = gas_temp_c + ZERO_C_IN_K
+        self._gas_k = gas_k
+        self._gas_k4 = gas_k * gas_k * gas_k * gas_k
+        self._g_conv = self._g_still + self._g_forced * math.sqrt(max(flow_mps, 0.0) / 10.0)
+
     # --- one time step -------------------------------------------------------------------------
 
     def step(self, dt_s: float, world: World, pump_current_a: float, ref_current_a: float, heater_v: float) -> None:
-        """Advance by dt_s with these currents flowing and this RMS voltage on the heater terminals."""
+        """Advance by dt_s with these currents flowing and this RMS voltage on the heater terminals.
+
+        This is the emulator's innermost loop (once per 2 ms of virtual time), so the common path is
+        written out here with locals: one thermal substep (_step_thermal), the node's flux and
+        equilibrium (_node_flux + equilibrium_po2), the pumped reference (_step_reference) and the
+        outputs (_update_outputs). The helper methods do the same arithmetic, in the same order, and
+        serve the rare paths (dt > 5 ms, a settling surface gas, a cold start of the solver).
+        """
         if world.lambda_value != self._lambda or world.hc_ppm != self._hc_ppm:
             self._set_exhaust(world)
         self.pump_current_a = pump_current_a
         self.ref_current_a = ref_current_a
         self.heater_v = heater_v
-        self._step_surface(dt_s, world.flow_mps)
-        self._step_thermal(dt_s, world, heater_v)
-        temp_k = self.cell_temp_k
+        if not self._surface_settled:
+            self._step_surface(dt_s, world.flow_mps)
+
+        # Heat (as _step_thermal with one substep).
+        if dt_s <= MAX_THERMAL_STEP_S:
+            if world.gas_temp_c != self._loss_gas_c or world.flow_mps != self._loss_flow_mps:
+                self._set_heat_loss(world.gas_temp_c, world.flow_mps)
+            t_h = self.heater_temp_k
+            t_c = self.cell_temp_k
+            r_lead = self._r_lead
+            r_total = r_lead + self._r_heat_cold * (1.0 + self._alpha * (t_h - ZERO_C_IN_K - 20.0))
+            p_heat = heater_v * heater_v * (r_total - r_lead) / (r_total * r_total)
+            q_hc = self._g_heater_cell * (t_h - t_c)
+            t_c2 = t_c * t_c
+            q_loss = self._g_conv * (t_c - self._gas_k) + self._rad * (t_c2 * t_c2 - self._gas_k4)
+            self.heater_temp_k = t_h + (p_heat - q_hc) * self._inv_c_heater * dt_s
+            self.cell_temp_k = temp_k = t_c + (q_hc - q_loss) * self._inv_c_cell * dt_s
+        else:
+            self._step_thermal(dt_s, world, heater_v)
+            temp_k = self.cell_temp_k
+
         if abs(temp_k - self._cache_temp_k) > REFRESH_K or world.pressure_kpa != self._pressure_kpa:
             self._refresh(temp_k, world.pressure_kpa)
-            self.outer_po2_bar = self._equilibrium(self._surface_balance(), self.outer_po2_bar)
+            self.outer_po2_bar = self._equilibrium(self._s_balance, self.outer_po2_bar)
+
+        # Measuring node (as _step_node: _node_flux, then equilibrium_po2 warm-started at the old pO2).
         if self._node_volume_m3:
-            self._step_node(dt_s, pump_current_a)
+            po2 = self.node_po2_bar
+            if po2 > PO2_FLOOR_BAR:
+                node_po2 = self._step_node_inline(dt_s, pump_current_a, po2)
+            else:
+                self._step_node(dt_s, pump_current_a)
+                node_po2 = self.node_po2_bar
         else:
-            self.node_po2_bar = self.outer_po2_bar
-        self._step_reference(dt_s, ref_current_a)
+            node_po2 = self.node_po2_bar = self.outer_po2_bar
+
+        # Reference (as _step_reference / _reference_po2).
+        kind = self._ref_kind
+        if kind == "pumped":
+            if dt_s != self._ref_keep_dt:
+                self._ref_keep_dt = dt_s
+                self._ref_keep = math.exp(-self._g_leak * dt_s / (self._ref_volume_m3 * self._conc))
+            target = self._s_balance + ref_current_a / self._four_f_g_leak
+            fraction = target + (self.ref_fraction - target) * self._ref_keep
+            if fraction > 1.0:
+                fraction = 1.0
+            self.ref_fraction = fraction
+            if fraction > 1e-3:
+                ref_po2 = self.ref_po2_bar = fraction * self._p_bar
+            else:
+                ref_po2 = self.ref_po2_bar = self._equilibrium(fraction, self.ref_po2_bar)
+        elif kind == "air":
+            ref_po2 = self.ref_po2_bar = O2_IN_DRY_AIR * AIR_PRESSURE_BAR
+        else:
+            ref_po2 = self.ref_po2_bar = self._buffer(temp_k)
         self.time_s += dt_s
-        self._update_outputs()
+
+        # Outputs (as _update_outputs).
+        ri = self.ri_ohm = self._r1 * math.exp(self._e1 / temp_k) + self._r2 * math.exp(self._e2 / temp_k)
+        self.nernst_emf_v = R_J_PER_MOL_K * temp_k / FOUR_F * math.log(ref_po2 / node_po2)
+        if self._has_pump:
+            pump_r = self._pump_r_ohm = self._pump_r_at_ref * ri / self._ri_at_ref
+            self._coupling_r_ohm = self._shared_r + self._kappa * pump_r
+
+    def _step_node_inline(self, dt_s: float, pump_current_a: float, po2: float) -> float:
+        """_step_node with _node_flux and equilibrium_po2 written out (same arithmetic, same order);
+        the solver's first iterate reuses the flux's terms at the old pO2. Returns the new pO2."""
+        kw = self._kw
+        kc = self._kc
+        p_bar = self._p_bar
+        h_pool = self._h_pool
+        c_pool = self._c_pool
+        ks = self._storage_k
+        storage = self._storage
+        g_o2 = self._g_o2
+        half_g_h2 = self._half_g_h2
+        half_g_co = self._half_g_co
+        # _node_flux(po2)
+        s = math.sqrt(po2)
+        wh = kw * s
+        wc = kc * s
+        ws = ks * s
+        ah = 1.0 + wh
+        ac = 1.0 + wc
+        a_s = 1.0 + ws
+        ah2 = ah * ah
+        ac2 = ac * ac
+        as2 = a_s * a_s
+        x_o2 = po2 / p_bar
+        # A node pumped full of O2 would vent; keep the Stefan term finite at the physical limit.
+        one_minus = 1.0 - x_o2 if x_o2 < 0.999 else 0.001
+        inflow = (g_o2 * math.log(one_minus / self._one_minus_s_o2)
+                  - half_g_h2 * (self.s_h2 - h_pool / ah)
+                  - half_g_co * (self.s_co - c_pool / ac)
+                  - self._hc_demand_g * self.s_hc)
+        dxo2 = 2.0 * s / p_bar
+        dxh2 = h_pool * kw / ah2
+        dxco = c_pool * kc / ac2
+        dbds = dxo2 + 0.5 * dxh2 + 0.5 * dxco + storage * ks / as2
+        slope = (g_o2 * dxo2 / one_minus + half_g_h2 * dxh2 + half_g_co * dxco) / dbds
+        # _step_node
+        net = inflow - pump_current_a / FOUR_F
+        balance = self.node_balance + net / slope * (1.0 - math.exp(-slope * dt_s / self._holdup_mol))
+        self.node_balance = balance
+        # equilibrium_po2(balance, h_pool, c_pool, p_bar, kw, kc, po2, storage, ks): Newton on u = ln s.
+        half_h = 0.5 * h_pool
+        half_c = 0.5 * c_pool
+        u = math.log(s)
+        for _ in range(60):
+            f = s * s / p_bar - half_h / ah - half_c / ac + storage * ws / a_s - balance
+            dfdu = 2.0 * s * s / p_bar + half_h * wh / ah2 + half_c * wc / ac2 + storage * ws / as2
+            if dfdu <= 0.0:
+                break
+            step = f / dfdu
+            if step > 3.0:
+                step = 3.0
+            elif step < -3.0:
+                step = -3.0
+            u -= step
+            s = math.exp(u)
+            if -1e-10 < step < 1e-10:
+                break
+            wh = kw * s
+            wc = kc * s
+            ws = ks * s
+            ah = 1.0 + wh
+            ac = 1.0 + wc
+            a_s = 1.0 + ws
+            ah2 = ah * ah
+            ac2 = ac * ac
+            as2 = a_s * a_s
+        po2 = s * s
+        if po2 <= PO2_FLOOR_BAR:
+            po2 = PO2_FLOOR_BAR
+        self.node_po2_bar = po2
+        return po2
 
     def _step_surface(self, dt_s: float, flow_mps: float) -> None:
         if self._surface_settled:
             return
-        tube = self.spec.protection_tube
-        keep = math.exp(-(tube.exchange_still_per_s + tube.exchange_per_mps * flow_mps) * dt_s)
+        keep = math.exp(-(self._exchange_still + self._exchange_per_mps * flow_mps) * dt_s)
         ex = self._exhaust
         self.s_o2 = ex.o2 + (self.s_o2 - ex.o2) * keep
         self.s_h2 = ex.h2 + (self.s_h2 - ex.h2) * keep
@@ -199,18 +379,20 @@ class ElementModel:
             self.s_o2, self.s_h2, self.s_co, self.s_hc = ex.o2, ex.h2, ex.co, ex.hc
             self.s_h2o, self.s_co2 = ex.h2o, ex.co2
             self._surface_settled = True
-        self.outer_po2_bar = self._equilibrium(self._surface_balance(), self.outer_po2_bar)
+        self._surface_changed()
+        self.outer_po2_bar = self._equilibrium(self._s_balance, self.outer_po2_bar)
 
     def _step_thermal(self, dt_s: float, world: World, heater_v: float) -> None:
-        thermal = self.spec.thermal
-        gas_k = world.gas_temp_c + ZERO_C_IN_K
-        g_conv = thermal.g_still_w_per_k + thermal.g_forced_w_per_k_at_10mps * math.sqrt(max(world.flow_mps, 0.0) / 10.0)
-        rad = thermal.emissivity_area_mm2 * 1e-6 * SIGMA_W_PER_M2_K4
-        gas_k4 = gas_k * gas_k * gas_k * gas_k
-        g_hc = thermal.g_heater_cell_w_per_k
-        inv_c_h = 1.0 / thermal.c_heater_j_per_k
-        inv_c_c = 1.0 / thermal.c_cell_j_per_k
-        r_lead = self.spec.heater.r_lead_ohm
+        if world.gas_temp_c != self._loss_gas_c or world.flow_mps != self._loss_flow_mps:
+            self._set_heat_loss(world.gas_temp_c, world.flow_mps)
+        gas_k = self._gas_k
+        g_conv = self._g_conv
+        rad = self._rad
+        gas_k4 = self._gas_k4
+        g_hc = self._g_heater_cell
+        inv_c_h = self._inv_c_heater
+        inv_c_c = self._inv_c_cell
+        r_lead = self._r_lead
         v2 = heater_v * heater_v
         steps = max(1, math.ceil(dt_s / MAX_THERMAL_STEP_S))
         h = dt_s / steps
@@ -282,6 +464,10 @@ class ElementModel:
         temp_k = self.cell_temp_k
         self.ri_ohm = self.ri_at(temp_k)
         self.nernst_emf_v = R_J_PER_MOL_K * temp_k / FOUR_F * math.log(self.ref_po2_bar / self.node_po2_bar)
+        # Per-step values of pump_r_ohm and coupling_r_ohm, for the front end's hot path.
+        if self._has_pump:
+            self._pump_r_ohm = self.pump_r_ohm
+            self._coupling_r_ohm = self.coupling_r_ohm
 
     # --- what the wires see ----------------------------------------------------------------------
 
@@ -299,33 +485,30 @@ class ElementModel:
 
     @property
     def pump_r_ohm(self) -> float:
-        pump = self.spec.pump_cell
-        return pump.r_ohm_at_ref * self.ri_ohm / self._ri_at_ref if pump else math.inf
+        return self._pump_r_at_ref * self.ri_ohm / self._ri_at_ref if self._has_pump else math.inf
 
     @property
     def coupling_r_ohm(self) -> float:
         """Resistance through which the pump current shows up in the Nernst reading."""
-        coupling = self.spec.coupling
-        if self.spec.pump_cell is None:
-            return coupling.shared_r_ohm
-        return coupling.shared_r_ohm + coupling.effective_kappa * self.pump_r_ohm
+        if not self._has_pump:
+            return self._shared_r
+        return self._shared_r + self._kappa * self.pump_r_ohm
 
     def nernst_terminal_v(self, pump_current_a: float, ref_current_a: float) -> float:
         """DC voltage across the Nernst terminals (no excitation): EMF + reference-pump IR drop +
         pump-current cross-talk."""
-        if self.spec.pump_cell is None:
+        if not self._has_pump:
             pump_current_a = 0.0
         return self.nernst_emf_v + ref_current_a * self.ri_ohm + pump_current_a * self.coupling_r_ohm
 
     def pump_voltage(self, pump_current_a: float) -> float:
         """Voltage the pump cell needs to pass this current now (outer electrode positive):
         Nernst term (outer vs node) + ohmic drop + Butler-Volmer overvoltage (symmetric, asinh)."""
-        pump = self.spec.pump_cell
-        if pump is None:
+        if not self._has_pump:
             return 0.0
         rt_4f = self._rt_4f
         return (rt_4f * math.log(self.outer_po2_bar / self.node_po2_bar)
-                + pump_current_a * self.pump_r_ohm
+                + pump_current_a * self._pump_r_ohm
                 + 8.0 * rt_4f * math.asinh(pump_current_a / self._two_i0))
 
     def pump_slope_ohm(self, pump_current_a: float) -> float:

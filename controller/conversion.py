@@ -77,6 +77,7 @@ class Conversion:
             lam = self.lambda_from_o2(x_o2)
             # The profile's zero-current lambda (e.g. 1.003 for the Bosch table) fades out toward air.
             lam += (self._lambda_zero - 1.0) * max(0.0, 1.0 - x_o2 / O2_IN_AIR)
+            lam = min(lam, LAMBDA_MAX)
             return lam, 100.0 * x_o2, lam * self.afr_stoich
         ips, phis = self._ip, self._phi
         i = bisect_right(ips, ip)

@@ -86,7 +86,8 @@ class Controller:
         self._last = (math.nan,) * 6
         d = s.diagnostics
         self._persist = {name: Persist(d.persist_s) for name in
-                         ("supply", "heater_open", "heater_short", "overtemp", "undertemp", "pump_open", "nernst_open")}
+                         ("supply", "heater_open", "heater_short", "overtemp", "undertemp", "pump_open", "nernst_open",
+                          "heater_overtemp", "nernst_open_warm")}
         self._persist["pump_saturated"] = Persist(d.saturation_s)
         self._persist["nernst_out_of_range"] = Persist(d.saturation_s)
         self._supply_good = Persist(s.supply.stable_s)
@@ -109,7 +110,7 @@ class Controller:
     def on_enter_CONDENSATION(self) -> None:
         self._entered()
         self._warm_up_since_s = self._now_s
-        self.heater.new_warm_up()
+        self.heater.new_warm_up(self._now_s - self._heater_on_s)
 
     def on_enter_RAMP(self) -> None:
         if self.state is not State.CLOSED_LOOP:
@@ -143,11 +144,15 @@ class Controller:
     # --- commands from outside -------------------------------------------------------------------
 
     def stop(self) -> None:
+        if self.state is State.STOPPED:
+            return
         self._last_state = self.state
         self.trigger("stop")
 
     def start(self) -> None:
         """Leave STOPPED; also clears latched faults and retry counts."""
+        if self.state is not State.STOPPED:
+            return
         self.latched = False
         self.retries.clear()
         self.fault_code = ""
@@ -190,11 +195,18 @@ class Controller:
 
         if t_s >= self._next_slow_s:
             self._next_slow_s = max(self._next_slow_s + self._heater_period_s, t_s)
-            self._slow(t_s, self._heater_period_s)
+            last_slow = self._last_slow_s
+            self._last_slow_s = t_s
+            # The time that really passed: a pump rate below the heater rate, or a late tick,
+            # must not make the boost accounting or the integrals run slow.
+            self._slow(t_s, t_s - last_slow if last_slow is not None else self._heater_period_s)
         return self.output
 
     _last_state = State.WAIT_SUPPLY
     _pump_v = math.nan
+    _pump_since_s = 0.0
+    _last_slow_s: float | None = None
+    _heater_on_s = -math.inf   # when the heater was last driven
 
     def _slow(self, t_s: float, dt: float) -> None:
         s = self.settings
@@ -237,10 +249,13 @@ class Controller:
 
         if state in HEATING:
             self.output.heater_duty = heater.duty_for(heater.voltage_v, supply_v)
+            if self.output.heater_duty > 0.0:
+                self._heater_on_s = t_s
             enable = temp_c == temp_c and temp_c >= s.heater.target_temp_c - s.pump.enable_margin_c
             if enable and not self.pump.enabled:
                 self.pump.reset()
                 self.pump.enabled = True
+                self._pump_since_s = t_s
             elif not enable and self.pump.enabled:
                 self.pump.enabled = False
                 self.pump.reset()
@@ -268,9 +283,22 @@ class Controller:
             return self._raise("heater_open")
         if p["heater_short"].update(driven and heater_a > 0.05 and heater_v / heater_a < d.heater_short_max_ohm, t_s):
             return self._raise("heater_short")
+        # The heater's own resistance is a second, independent thermometer: it catches an
+        # overheating cell whose Ri cannot be read, and an open Nernst line during warm-up (a hot
+        # heater with a cell that still reads open).
+        target = s.heater.target_temp_c
+        heater_hot_c = math.nan
+        if driven and heater_a > 0.05 and heater_v == heater_v:
+            heater_hot_c = self.profile.heater_temp_from_resistance(heater_v / heater_a)
+        limit_c = target + s.heater.overtemp_margin_c + d.heater_temp_margin_c
+        if p["heater_overtemp"].update(heater_hot_c > limit_c, t_s):
+            return self._raise("overtemp", f"heater resistance says {heater_hot_c:.0f} °C")
+        looks_open = nernst_v >= d.nernst_open_v or ri_ohm > d.nernst_open_ohm
+        if p["nernst_open_warm"].update(looks_open and heater_hot_c > d.nernst_open_heater_c, t_s):
+            return self._raise("nernst_open", "heater hot while the cell reads open")
         # Line checks first: an open line also corrupts the temperature reading.
         if self.pump.enabled or state is State.CLOSED_LOOP:
-            open_nernst = nernst_v >= d.nernst_open_v or ri_ohm > d.nernst_open_ohm
+            open_nernst = looks_open
             if p["nernst_open"].update(open_nernst, t_s):
                 return self._raise("nernst_open")
             command = self.output.pump_current_a
@@ -283,7 +311,6 @@ class Controller:
             if open_nernst:
                 return  # the temperature is unknown while the Nernst line looks open
             self._warn("pump_saturated", p["pump_saturated"].update(self.pump.saturated != 0, t_s), t_s)
-        target = s.heater.target_temp_c
         if p["overtemp"].update(temp_c > target + s.heater.overtemp_margin_c, t_s):
             return self._raise("overtemp")
         if state is State.CLOSED_LOOP:
@@ -344,9 +371,14 @@ class Controller:
     def lambda_valid(self) -> bool:
         s = self.settings
         temp_c = self.heater.temp_c
+        window = s.conversion.valid_nernst_window_v
+        # The filtered error says the loop holds; the latest reading guards against a line that
+        # has just opened (the filter would take a few ticks to see it).
         return (self.pump.enabled and self.state is not State.FAULT
+                and self._now_s - self._pump_since_s >= s.conversion.valid_settle_s
                 and temp_c >= s.heater.target_temp_c - s.conversion.valid_margin_c
-                and abs(self._nernst_error_v) <= s.conversion.valid_nernst_window_v)
+                and abs(self._nernst_error_v) <= window
+                and abs(self._last[0] - self.pump.target_v) <= 2.0 * window)
 
     def status(self) -> Status:
         nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v = self._last

@@ -49,16 +49,14 @@ class TemperatureEstimate:
     def update(self, heater_v: float, heater_a: float) -> float:
         t_ri = self.profile.temp_from_esr(self.ri_filtered) if self.ri_filtered == self.ri_filtered else math.nan
         t_heater = math.nan
-        if self.use_heater and heater_a > 0.05 and heater_v == heater_v:
-            r = heater_v / heater_a
-            p = self.profile
-            t_heater = 20.0 + (r / p.heater_r_cold_ohm - 1.0) / p.heater_alpha_per_k
+        if heater_a > 0.05 and heater_v == heater_v:
+            t_heater = self.profile.heater_temp_from_resistance(heater_v / heater_a)
         self.heater_temp_c = t_heater
         if t_ri == t_ri:
             if t_heater == t_heater:
                 self.offset_c += 0.05 * ((t_heater - t_ri) - self.offset_c)
             self.temp_c = t_ri
-        elif t_heater == t_heater:
+        elif self.use_heater and t_heater == t_heater:
             self.temp_c = t_heater - self.offset_c
         return self.temp_c
 
@@ -79,9 +77,11 @@ class HeaterControl:
     def temp_c(self) -> float:
         return self.estimate.temp_c
 
-    def new_warm_up(self) -> None:
-        """A warm-up from cold: the boost allowance starts afresh."""
-        self.boost_used_s = 0.0
+    def new_warm_up(self, heater_off_s: float) -> None:
+        """A warm-up begins. The boost allowance (time above continuous_max_v) starts afresh only
+        after the heater has rested `boost_rest_s`: retries must not each get a new 30 s at 13 V."""
+        if heater_off_s >= self.h.boost_rest_s:
+            self.boost_used_s = 0.0
 
     def off(self) -> float:
         self.voltage_v = 0.0
@@ -103,9 +103,10 @@ class HeaterControl:
             self.boost_used_s += dt_s
 
     def ramp(self, dt_s: float) -> float:
+        """The ramp's voltage now; the first call gives the start voltage itself."""
         self._account_boost(dt_s)
-        self.ramp_v = min(self.ramp_v + self.h.ramp_rate_v_per_s * dt_s, self.cap_v())
-        self.voltage_v = self.ramp_v
+        self.voltage_v = min(self.ramp_v, self.cap_v())
+        self.ramp_v = self.voltage_v + self.h.ramp_rate_v_per_s * dt_s
         return self.voltage_v
 
     def start_closed_loop(self) -> None:

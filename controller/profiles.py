@@ -54,17 +54,19 @@ class SensorProfile:
         return -40.0 if temp_c < -40.0 else 1300.0 if temp_c > 1300.0 else temp_c
 
     def esr_at(self, temp_c: float) -> float:
-        """ESR expected at a temperature (the inverse of temp_from_esr)."""
+        """ESR expected at a temperature: the exact inverse of temp_from_esr, including its
+        extrapolation beyond the table."""
         temps = self.esr_temp_c
-        if temp_c >= temps[0]:
-            return self.esr_ohm[0]
-        if temp_c <= temps[-1]:
-            return self.esr_ohm[-1]
-        for i in range(1, len(temps)):
-            if temp_c >= temps[i]:
-                w = (temp_c - temps[i - 1]) / (temps[i] - temps[i - 1])
-                return self.esr_ohm[i - 1] * (self.esr_ohm[i] / self.esr_ohm[i - 1]) ** w
-        return self.esr_ohm[-1]
+        i = 1
+        while i < len(temps) - 1 and temp_c < temps[i]:
+            i += 1
+        r0, r1 = self.esr_ohm[i - 1], self.esr_ohm[i]
+        w = (temp_c - temps[i - 1]) / (temps[i] - temps[i - 1])
+        return r0 * (r1 / r0) ** w
+
+    def heater_temp_from_resistance(self, resistance_ohm: float) -> float:
+        """Heater-track temperature from its terminal resistance (linear TCR, data-sheet values)."""
+        return 20.0 + (resistance_ohm / self.heater_r_cold_ohm - 1.0) / self.heater_alpha_per_k
 
 
 def _profile_dir() -> Path:

@@ -97,8 +97,8 @@ class Runtime:
             message = "interrupted (Ctrl-C); outputs made safe"
         finally:
             fe.safe()
-        if not link_lost and not message:
-            ctl.stop()
+        if not link_lost and ctl.state.value != "stopped":
+            ctl.stop()  # end of run, stop request, Ctrl-C: the firmware ends STOPPED, outputs safe
         self._emit()
         wall_s = self.wall_clock() - wall_start
         sim_s = t - start_t

@@ -64,8 +64,10 @@ class Field:
             if not isinstance(value, str) or (self.choices and value not in self.choices):
                 raise SettingsError(self.name, f"{value!r} is not {self.allowed()}", source)
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise SettingsError(self.name, f"{value!r} is not a number; allowed range {self.allowed()}", source)
+        if isinstance(self.default, int) and value != int(value):
+            raise SettingsError(self.name, f"{value!r} is not a whole number; allowed range {self.allowed()}", source)
         if not self.lo <= value <= self.hi:
             raise SettingsError(self.name, f"{value:g} is outside the allowed range {self.allowed()}", source)
         return int(value) if isinstance(self.default, int) else float(value)
@@ -92,6 +94,7 @@ SCHEMA: tuple[Field, ...] = (
     F("heater", "ramp_rate_v_per_s", 0.4, "V/s", 0.01, 0.4, "ramp rate"),
     F("heater", "boost_max_v", 13.0, "V", 0, 13.0, "ramp cap, allowed for boost_max_s"),
     F("heater", "boost_max_s", 30.0, "s", 0, 30.0, "longest time above continuous_max_v"),
+    F("heater", "boost_rest_s", 60.0, "s", 0, 3600, "heater rest that renews the boost allowance"),
     F("heater", "continuous_max_v", 12.0, "V", 0, 12.0, "cap in closed loop and after the boost time"),
     F("heater", "target_temp_c", 780.0, "°C", 600, 900, "cell temperature set-point"),
     F("heater", "closed_loop_margin_c", 30.0, "°C", 5, 200, "closed loop starts at target minus this"),
@@ -125,6 +128,7 @@ SCHEMA: tuple[Field, ...] = (
     F("conversion", "lambda_step_a", 60e-6, "A", 1e-6, 1e-3, "pump-current change that counts as the gas changing"),
     F("conversion", "lambda_fast_hold_s", 0.15, "s", 0, 2, "how long the fast filter stays after a change"),
     F("conversion", "valid_margin_c", 100.0, "°C", 5, 300, "lambda valid above target minus this"),
+    F("conversion", "valid_settle_s", 0.3, "s", 0, 10, "lambda valid only once the pump loop has run this long"),
     F("conversion", "valid_nernst_window_v", 0.08, "V", 0.01, 0.5, "lambda valid while the Nernst error is within this"),
 
     F("diagnostics", "persist_s", 0.15, "s", 0, 5, "a condition must last this long to become a fault"),
@@ -136,12 +140,28 @@ SCHEMA: tuple[Field, ...] = (
     F("diagnostics", "pump_mismatch_a", 80e-6, "A", 1e-6, 5e-3, "pump line open: measured current off the command by more"),
     F("diagnostics", "pump_rail_v", 2.3, "V", 0.5, 20, "pump line open: driver at or beyond this with no current"),
     F("diagnostics", "nernst_open_v", 1.1, "V", 0.5, 3, "Nernst line open: reading at or above this when hot"),
+    F("diagnostics", "heater_temp_margin_c", 60.0, "°C", 0, 300,
+      "the heater track may run this much hotter than the cell before its resistance signals overtemp"),
+    F("diagnostics", "nernst_open_heater_c", 650.0, "°C", 300, 900,
+      "Nernst line open during warm-up: heater this hot (by its resistance) while the ESR still reads open"),
     F("diagnostics", "nernst_open_ohm", 20000.0, "Ω", 1000, 1e7, "Nernst line open: ESR above this when hot"),
     F("diagnostics", "saturation_s", 0.5, "s", 0.05, 10, "pump saturation: current at a limit this long"),
     F("diagnostics", "nernst_range_v", 0.15, "V", 0.02, 1, "Nernst out of range: error beyond this in closed loop"),
 )
 FIELDS: MappingProxyType = MappingProxyType({f.name: f for f in SCHEMA})
 SECTIONS = tuple(dict.fromkeys(f.section for f in SCHEMA))
+
+
+class Section(SimpleNamespace):
+    """One settings section: read-only attributes (the schema's bounds cannot be bypassed)."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Settings are immutable; use Settings.changed()")
+
+    def __delattr__(self, name):
+        raise AttributeError("Settings are immutable; use Settings.changed()")
 
 
 class Settings:
@@ -156,10 +176,13 @@ class Settings:
         _check_relations(merged, source)
         object.__setattr__(self, "_values", MappingProxyType(merged))
         for section in SECTIONS:
-            space = SimpleNamespace(**{f.key: merged[f.name] for f in SCHEMA if f.section == section})
+            space = Section(**{f.key: merged[f.name] for f in SCHEMA if f.section == section})
             object.__setattr__(self, section, space)
 
     def __setattr__(self, name, value):
+        raise AttributeError("Settings are immutable; use changed()")
+
+    def __delattr__(self, name):
         raise AttributeError("Settings are immutable; use changed()")
 
     def get(self, name: str) -> Any:
@@ -223,7 +246,7 @@ def settings_from_toml_text(text: str, source: str = "settings") -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError("file", f"not valid TOML: {exc}", source) from None
     version = data.pop("schema_version", SCHEMA_VERSION)
-    if version != SCHEMA_VERSION:
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
         raise SettingsError("schema_version", f"{version!r} is not supported; allowed: {SCHEMA_VERSION}", source)
     values: dict[str, Any] = {}
     for section, table in data.items():

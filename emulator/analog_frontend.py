@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .constants import ZERO_C_IN_K
 from .element import ElementModel
 from .world import NO_FAULTS, Faults, World
 
@@ -77,6 +78,13 @@ class FrontEndReading:
 # Two tables of coprime prime lengths, summed: the combined sequence repeats after ~4.3e9 draws.
 NOISE_TABLE_LENGTHS = (65521, 65519)
 SQRT_HALF = 0.7071067811865476
+NOISE_BATCH = 4096       # deviates computed at a time (a reading takes 5 or 6)
+ESR_ADC_BITS = 16
+
+
+def _lsb(lo: float, hi: float, bits: int) -> tuple[float, float]:
+    """(offset, lsb) of a converter as _quantise uses them: code = offset + round((v - offset)/lsb)*lsb."""
+    return (0.0 if lo < 0.0 < hi else lo), (hi - lo) / (1 << bits)
 
 
 def _quantise(value: float, lo: float, hi: float, bits: int) -> float:
@@ -95,12 +103,16 @@ def _quantise(value: float, lo: float, hi: float, bits: int) -> float:
 class AnalogFrontEnd:
     def __init__(self, element: ElementModel, spec: FrontEndSpec | None = None, seed: int = 0):
         self.element = element
-        self.spec = spec or FrontEndSpec()
+        self.spec = s = spec or FrontEndSpec()
         rng = np.random.default_rng(seed)
-        self._noise_a = rng.standard_normal(NOISE_TABLE_LENGTHS[0]).tolist()
-        self._noise_b = rng.standard_normal(NOISE_TABLE_LENGTHS[1]).tolist()
+        self._noise_a = rng.standard_normal(NOISE_TABLE_LENGTHS[0])
+        self._noise_b = rng.standard_normal(NOISE_TABLE_LENGTHS[1])
+        # Table positions of the last deviate taken into _deviates, the next ones to read from
+        # (from _deviate_pos on): filled NOISE_BATCH at a time by _more_deviates.
         self._noise_i = 0
         self._noise_j = 0
+        self._deviates: list[float] = []
+        self._deviate_pos = 0
         self.pump_command_a = 0.0
         self.heater_duty = 0.0
         self.excitation_on = True
@@ -114,17 +126,47 @@ class AnalogFrontEnd:
         self.heater_current_a = 0.0
         self.last_world: World | None = None
 
+        # Constants of the spec and the element for the per-step and per-sample paths.
+        self._ref_pumped = element.spec.reference.kind == "pumped"
+        self._has_pump = element.spec.pump_cell is not None
+        self._heater_leak_ohm = element.spec.coupling.heater_leak_ohm
+        self._sqrt_duty_of = 0.0      # sqrt(heater_duty), cached for the duty it was taken of
+        self._sqrt_duty = 0.0
+        # ADC codes as _quantise computes them: (offset, lsb) per converter; the offset is 0 for a
+        # bipolar converter (a code for exactly zero), else the range's low end.
+        self._pump_dac = (s.pump_dac_min_a, s.pump_dac_max_a, *_lsb(s.pump_dac_min_a, s.pump_dac_max_a, s.pump_dac_bits))
+        self._duty_dac = (0.0, 1.0, *_lsb(0.0, 1.0, s.heater_duty_bits))
+        self._nernst_lsb = _lsb(s.nernst_adc_min_v, s.nernst_adc_max_v, s.nernst_adc_bits)
+        self._pump_lsb = _lsb(-s.pump_adc_range_a, s.pump_adc_range_a, s.pump_adc_bits)
+        self._esr_lsb = _lsb(0.0, s.esr_inject_v, ESR_ADC_BITS)
+        self._esr_arc_r = math.nan        # the arc resistance _esr_arc_ohm was computed for
+        self._esr_arc_ohm = 0.0
+
     # --- what the firmware sets ----------------------------------------------------------------
 
     def set_pump_current(self, amps: float) -> float:
-        """Command the pump-current DAC; returns the quantised set-point."""
-        s = self.spec
-        self.pump_command_a = _quantise(amps, s.pump_dac_min_a, s.pump_dac_max_a, s.pump_dac_bits)
-        return self.pump_command_a
+        """Command the pump-current DAC; returns the quantised set-point (_quantise written out)."""
+        lo, hi, offset, lsb = self._pump_dac
+        if amps <= lo:
+            amps = lo
+        elif amps >= hi:
+            amps = hi
+        else:
+            amps = offset + round((amps - offset) / lsb) * lsb
+        self.pump_command_a = amps
+        return amps
 
     def set_heater_duty(self, duty: float) -> float:
-        self.heater_duty = _quantise(duty, 0.0, 1.0, self.spec.heater_duty_bits)
-        return self.heater_duty
+        """Set the heater PWM duty; returns the quantised duty (_quantise written out)."""
+        lo, hi, offset, lsb = self._duty_dac
+        if duty <= lo:
+            duty = lo
+        elif duty >= hi:
+            duty = hi
+        else:
+            duty = offset + round((duty - offset) / lsb) * lsb
+        self.heater_duty = duty
+        return duty
 
     def set_excitation(self, on: bool) -> None:
         """ESR excitation and reference pumping (a front end switches both with the cell's bias)."""
@@ -137,14 +179,64 @@ class AnalogFrontEnd:
     # --- physics of the wiring -----------------------------------------------------------------
 
     def advance(self, dt_s: float, world: World, supply_v: float, faults: Faults = NO_FAULTS) -> None:
-        """Drive the element for dt_s with the present commands."""
+        """Drive the element for dt_s with the present commands.
+
+        The common cases of _settle_pump (source within compliance), _settle_reference and
+        _settle_heater (no heater fault) are written out here: this runs once per emulator step.
+        """
         self.faults = faults
         self.supply_v = supply_v
         self.last_world = world
         element = self.element
-        self._settle_pump(faults)
-        self._settle_reference(faults)
-        self._settle_heater(supply_v, faults)
+
+        # Pump current source: element.pump_voltage(command) written out (Nernst term of outer vs
+        # node + ohmic drop + Butler-Volmer overvoltage).
+        command = self.pump_command_a
+        if self._has_pump and not faults.pump_open:
+            rt_4f = element._rt_4f
+            needed_v = (rt_4f * math.log(element.outer_po2_bar / element.node_po2_bar)
+                        + command * element._pump_r_ohm
+                        + 8.0 * rt_4f * math.asinh(command / element._two_i0))
+            compliance = self.spec.pump_compliance_v
+            if -compliance <= needed_v <= compliance:
+                self.pump_actual_a = command
+                self.pump_drive_v = needed_v
+            else:
+                self._saturate_pump(command, needed_v, compliance)
+        else:
+            self._settle_pump(faults)
+
+        # Reference pump current source (with its compliance into the cell).
+        if self._ref_pumped and self.excitation_on and not faults.nernst_open:
+            spec = self.spec
+            limit = spec.ref_compliance_v / (element.ri_ohm + element.arc_r_ohm)
+            ref_a = spec.ref_current_a
+            self.ref_actual_a = ref_a if ref_a <= limit else limit
+        else:
+            self.ref_actual_a = 0.0
+
+        # Heater PWM (faults and duty 0: _settle_heater).
+        duty = self.heater_duty
+        if faults.heater_open or faults.heater_short or duty <= 0.0:
+            self._settle_heater(supply_v, faults)
+        else:
+            if duty != self._sqrt_duty_of:
+                self._sqrt_duty_of = duty
+                self._sqrt_duty = math.sqrt(duty)
+            sqrt_duty = self._sqrt_duty
+            v_rms = supply_v * sqrt_duty
+            self.heater_terminal_v = v_rms
+            # element.heater_r_ohm
+            r = element._r_lead + element._r_heat_cold * (1.0 + element._alpha * (element.heater_temp_k - ZERO_C_IN_K - 20.0))
+            on_current = supply_v / r
+            limit_a = self.spec.heater_current_limit_a
+            if on_current > limit_a:
+                # Current limit: the driver ends each pulse early; the element sees less.
+                on_current = limit_a
+                v_rms = on_current * r * sqrt_duty
+            self.heater_element_v = v_rms
+            self.heater_current_a = on_current * sqrt_duty
+
         element.step(dt_s, world, self.pump_actual_a, self.ref_actual_a, self.heater_element_v)
 
     def _settle_pump(self, faults: Faults) -> None:
@@ -160,9 +252,13 @@ class AnalogFrontEnd:
             self.pump_actual_a = command
             self.pump_drive_v = needed_v
             return
+        self._saturate_pump(command, needed_v, compliance)
+
+    def _saturate_pump(self, command: float, needed_v: float, compliance: float) -> None:
         # Saturated: the source sits at its rail and passes what the cell lets through. V(I) rises
         # monotonically (Nernst term + ohmic + asinh overvoltage): safeguarded Newton on [lo, hi],
         # started from the last current, so a steady saturation costs one or two evaluations.
+        element = self.element
         rail = compliance if needed_v > 0.0 else -compliance
         lo, hi = (0.0, command) if command > 0.0 else (command, 0.0)
         v_zero = element.pump_voltage(0.0)
@@ -216,65 +312,126 @@ class AnalogFrontEnd:
 
     # --- what the firmware reads ---------------------------------------------------------------
 
+    def _more_deviates(self) -> None:
+        """Append the next NOISE_BATCH deviates of the sequence to the unread ones. Deviate k is
+        (a[i+k] + b[j+k]) / sqrt(2), indexes modulo the table lengths (numpy's float64 add and
+        multiply round exactly like Python's floats, so the values do not depend on the batching)."""
+        len_a, len_b = NOISE_TABLE_LENGTHS
+        i, j = self._noise_i, self._noise_j
+        k = np.arange(1, NOISE_BATCH + 1)
+        fresh = ((self._noise_a[(i + k) % len_a] + self._noise_b[(j + k) % len_b]) * SQRT_HALF).tolist()
+        self._deviates = self._deviates[self._deviate_pos:] + fresh
+        self._deviate_pos = 0
+        self._noise_i = (i + NOISE_BATCH) % len_a
+        self._noise_j = (j + NOISE_BATCH) % len_b
+
     def _gauss(self) -> float:
-        i = self._noise_i + 1
-        if i == NOISE_TABLE_LENGTHS[0]:
-            i = 0
-        j = self._noise_j + 1
-        if j == NOISE_TABLE_LENGTHS[1]:
-            j = 0
-        self._noise_i = i
-        self._noise_j = j
-        return (self._noise_a[i] + self._noise_b[j]) * SQRT_HALF
+        """The next standard normal deviate of the seeded sequence."""
+        if self._deviate_pos >= len(self._deviates):
+            self._more_deviates()
+        pos = self._deviate_pos
+        self._deviate_pos = pos + 1
+        return self._deviates[pos]
 
     def sample(self, t_s: float, interval_s: float = 0.002) -> FrontEndReading:
+        """One reading. Runs once per firmware tick, so the converters (_quantise), the noise draws
+        (_gauss: Nernst, pump, ESR when excited, heater V, heater A, supply, in this order) and the
+        ESR demodulation are written out; the arithmetic is theirs, in the same order."""
         s = self.spec
         element = self.element
-        gauss = self._gauss
         faults = self.faults
+        # Deviates (_gauss) at p: Nernst, pump, [ESR when excited,] heater V, heater A, supply.
+        deviates = self._deviates
+        p = self._deviate_pos
+        if p + 6 > len(deviates):
+            self._more_deviates()
+            deviates = self._deviates
+            p = 0
 
         # Nernst DC: terminal voltage, heater leakage, then the input network's bias divider.
         if faults.nernst_open:
             nernst = s.nernst_bias_v
         else:
             ri = element.ri_ohm
-            leak_a = self.supply_v * self.heater_duty / element.spec.coupling.heater_leak_ohm
-            terminal = element.nernst_terminal_v(self.pump_actual_a, self.ref_actual_a) + leak_a * ri
+            leak_a = self.supply_v * self.heater_duty / self._heater_leak_ohm
+            # element.nernst_terminal_v(pump, ref) with the step's coupling resistance
+            terminal = (element.nernst_emf_v + self.ref_actual_a * ri + self.pump_actual_a * element._coupling_r_ohm
+                        + leak_a * ri)
             z_dc = ri + element.arc_r_ohm
             nernst = terminal + (s.nernst_bias_v - terminal) * z_dc / (z_dc + s.nernst_bias_ohm)
-        nernst_v = _quantise(nernst + s.nernst_noise_v * gauss(), s.nernst_adc_min_v, s.nernst_adc_max_v,
-                             s.nernst_adc_bits)
+        value = nernst + s.nernst_noise_v * deviates[p]
+        lo, hi = s.nernst_adc_min_v, s.nernst_adc_max_v
+        if value <= lo:
+            nernst_v = lo
+        elif value >= hi:
+            nernst_v = hi
+        else:
+            offset, lsb = self._nernst_lsb
+            nernst_v = offset + round((value - offset) / lsb) * lsb
 
-        pump_range = s.pump_adc_range_a
-        pump_a = _quantise(self.pump_actual_a + s.pump_noise_a * gauss(), -pump_range, pump_range,
-                           s.pump_adc_bits)
+        hi = s.pump_adc_range_a
+        value = self.pump_actual_a + s.pump_noise_a * deviates[p + 1]
+        if value <= -hi:
+            pump_a = -hi
+        elif value >= hi:
+            pump_a = hi
+        else:
+            offset, lsb = self._pump_lsb
+            pump_a = offset + round((value - offset) / lsb) * lsb
 
-        ri_ohm = self._measure_esr(interval_s) if self.excitation_on else math.nan
+        if self.excitation_on:
+            # ESR (_measure_esr written out): the AC amplitude at the node, its ADC, the inverse.
+            if faults.nernst_open:
+                z_node = s.nernst_bias_ohm
+            else:
+                # The electrode arc charges partly within each half period: a frequency-dependent
+                # bias (it only changes when the element refreshes its arc).
+                if element.arc_r_ohm != self._esr_arc_r:
+                    self._set_esr_arc()
+                z = element.ri_ohm
+                if self._esr_arc_ohm is not None:
+                    z += self._esr_arc_ohm
+                z_node = z * s.nernst_bias_ohm / (z + s.nernst_bias_ohm)
+            inject_v = s.esr_inject_v
+            value = inject_v * z_node / (s.esr_inject_ohm + z_node)
+            # ADC noise of the demodulator: it averages over the samples taken within one reading.
+            samples = s.esr_samples_per_s * interval_s
+            if samples < 3.0:
+                samples = 3.0
+            value = value + s.esr_adc_noise_v * math.sqrt(2.0 / samples) * deviates[p + 2]
+            if value <= 0.0:
+                ri_ohm = 0.0
+            else:
+                if value >= inject_v:
+                    v_ac = inject_v
+                else:
+                    offset, lsb = self._esr_lsb
+                    v_ac = offset + round((value - offset) / lsb) * lsb
+                if v_ac <= 0.0:
+                    ri_ohm = 0.0
+                elif v_ac >= inject_v * 0.999:
+                    ri_ohm = 1e9
+                else:
+                    ri_ohm = s.esr_inject_ohm / (inject_v / v_ac - 1.0)
+            k = 3
+        else:
+            ri_ohm = math.nan
+            k = 2
 
-        heater_v = max(self.heater_terminal_v + s.heater_voltage_noise_v * gauss(), 0.0)
-        heater_a = max(self.heater_current_a + s.heater_current_noise_a * gauss(), 0.0)
-        supply_v = self.supply_v + s.supply_noise_v * gauss()
+        heater_v = self.heater_terminal_v + s.heater_voltage_noise_v * deviates[p + k]
+        if heater_v < 0.0:
+            heater_v = 0.0
+        heater_a = self.heater_current_a + s.heater_current_noise_a * deviates[p + k + 1]
+        if heater_a < 0.0:
+            heater_a = 0.0
+        supply_v = self.supply_v + s.supply_noise_v * deviates[p + k + 2]
+
+        self._deviate_pos = p + k + 3
         return FrontEndReading(t_s, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v, self.pump_drive_v)
 
-    def _measure_esr(self, interval_s: float) -> float:
-        s = self.spec
+    def _set_esr_arc(self) -> None:
+        """The arc's share of the demodulated impedance, for the element's present arc."""
         element = self.element
-        if self.faults.nernst_open:
-            z_node = s.nernst_bias_ohm
-        else:
-            # The electrode arc charges partly within each half period: a frequency-dependent bias.
-            tau = element.arc_r_ohm * element.arc_c_f
-            z = element.ri_ohm
-            if tau > 0.0:
-                z += element.arc_r_ohm * math.tanh(0.25 / (s.esr_frequency_hz * tau))
-            z_node = z * s.nernst_bias_ohm / (z + s.nernst_bias_ohm)
-        v_ac = s.esr_inject_v * z_node / (s.esr_inject_ohm + z_node)
-        samples = s.esr_samples_per_s * interval_s
-        if samples < 3.0:
-            samples = 3.0
-        v_ac = _quantise(v_ac + s.esr_adc_noise_v * math.sqrt(2.0 / samples) * self._gauss(), 0.0, s.esr_inject_v, 16)
-        if v_ac <= 0.0:
-            return 0.0
-        if v_ac >= s.esr_inject_v * 0.999:
-            return 1e9
-        return s.esr_inject_ohm / (s.esr_inject_v / v_ac - 1.0)
+        arc_r = self._esr_arc_r = element.arc_r_ohm
+        tau = arc_r * element.arc_c_f
+        self._esr_arc_ohm = arc_r * math.tanh(0.25 / (self.spec.esr_frequency_hz * tau)) if tau > 0.0 else None

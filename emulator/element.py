@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import math
 
-from .constants import (F_C_PER_MOL, HC_CARBON, HC_HYDROGEN, K_B_EV_PER_K, O2_DEMAND, O2_IN_DRY_AIR,
-                        R_J_PER_MOL_K, SIGMA_W_PER_M2_K4, ZERO_C_IN_K)
+from .constants import (D_IN_N2_CM2_S, D_REF_P_KPA, D_REF_T_K, F_C_PER_MOL, HC_CARBON, HC_HYDROGEN, K_B_EV_PER_K,
+                        MOLAR_MASS_KG, O2_DEMAND, O2_IN_DRY_AIR, R_J_PER_MOL_K, SIGMA_W_PER_M2_K4, ZERO_C_IN_K)
 from .element_spec import DiffusionLayer, ElementSpec
 from .equilibrium import METAL_OXIDE_BUFFERS, PO2_FLOOR_BAR, equilibrium_po2, k_co, k_water
 from .exhaust import exhaust, lambda_of
@@ -59,6 +59,10 @@ class ElementModel:
         self._ref_leak_layer = (DiffusionLayer("reference leak", ref.leak_pore_diameter_um, ref.leak_area_over_length_um)
                                 if ref.kind == "pumped" else None)
         self._buffer = METAL_OXIDE_BUFFERS.get(ref.buffer) if ref.kind == "sealed" else None
+        self._layer_terms = self._layer_constants(spec.diffusion_layers, ("O2", "H2", "CO", "HC"))
+        self._leak_terms = (self._layer_constants((self._ref_leak_layer,), ("O2",))
+                            if self._ref_leak_layer is not None else ())
+        self._check_conductances()
 
         # Constants of the spec, bound once for step() (the spec is frozen).
         tube = spec.protection_tube
@@ -87,6 +91,21 @@ class ElementModel:
         self._pump_r_ohm = math.inf
         self._coupling_r_ohm = 0.0
         self.reset(world)
+
+    def _check_conductances(self) -> None:
+        """_path_conductances must stay transport.path_conductance, to the last bit."""
+        f = self._factors
+        layers = self.spec.diffusion_layers
+        for temp_k, pressure_kpa in ((1053.15, 101.325), (700.0, 250.0)):
+            fast = list(self._path_conductances(self._layer_terms, temp_k, pressure_kpa,
+                                                (f["O2"], f["H2"], f["CO"], f["HC"])) if layers else ())
+            slow = [path_conductance(layers, sp, temp_k, pressure_kpa, f[sp]) for sp in ("O2", "H2", "CO", "HC")
+                    ] if layers else []
+            if self._ref_leak_layer is not None:
+                fast += self._path_conductances(self._leak_terms, temp_k, pressure_kpa, (1.0,))
+                slow.append(path_conductance((self._ref_leak_layer,), "O2", temp_k, pressure_kpa))
+            if fast != slow:
+                raise RuntimeError("ElementModel._path_conductances no longer matches transport.path_conductance")
 
     # --- properties of the materials -----------------------------------------------------------
 
@@ -178,20 +197,17 @@ class ElementModel:
             if old_storage and hasattr(self, "node_balance"):
                 ks = self._storage_k * math.sqrt(self.node_po2_bar)
                 self.node_balance += (self._storage - old_storage) * ks / (1.0 + ks)
-        layers = self.spec.diffusion_layers
-        f = self._factors
-        if layers:
-            self._g_o2 = path_conductance(layers, "O2", temp_k, pressure_kpa, f["O2"])
-            self._g_h2 = path_conductance(layers, "H2", temp_k, pressure_kpa, f["H2"])
-            self._g_co = path_conductance(layers, "CO", temp_k, pressure_kpa, f["CO"])
-            self._g_hc = path_conductance(layers, "HC", temp_k, pressure_kpa, f["HC"])
+        if self.spec.diffusion_layers:
+            f = self._factors
+            self._g_o2, self._g_h2, self._g_co, self._g_hc = self._path_conductances(
+                self._layer_terms, temp_k, pressure_kpa, (f["O2"], f["H2"], f["CO"], f["HC"]))
             # Products step() uses as they stand in _node_flux (same rounding).
             self._half_g_h2 = 0.5 * self._g_h2
             self._half_g_co = 0.5 * self._g_co
             self._hc_demand_g = O2_DEMAND["HC"] * self._g_hc
         self._holdup_mol = self._node_volume_m3 * self._conc
         if self._ref_leak_layer is not None:
-            self._g_leak = path_conductance((self._ref_leak_layer,), "O2", temp_k, pressure_kpa)
+            self._g_leak, = self._path_conductances(self._leak_terms, temp_k, pressure_kpa, (1.0,))
             self._four_f_g_leak = FOUR_F * self._g_leak
             self._ref_keep_dt = -1.0  # the reference's per-step decay is recomputed on the next step
         self.arc_r_ohm, self.arc_c_f = self.arc(temp_k)
@@ -201,6 +217,34 @@ class ElementModel:
             ref_k = self.spec.nernst_cell.ref_temp_c + ZERO_C_IN_K
             self._two_i0 = 2.0 * pump.exchange_current_a_at_ref * math.exp(
                 -pump.exchange_e_ev / K_B_EV_PER_K * (1.0 / temp_k - 1.0 / ref_k))
+
+    @staticmethod
+    def _layer_constants(layers, species: tuple[str, ...]) -> tuple:
+        """What transport.path_conductance takes from the layers and species data, per species."""
+        return tuple((D_IN_N2_CM2_S[sp] * 1e-4, math.pi * MOLAR_MASS_KG[sp],
+                      tuple((layer.pore_diameter_um * 1e-6 / 3.0, layer.area_over_length_um) for layer in layers))
+                     for sp in species)
+
+    @staticmethod
+    def _path_conductances(terms: tuple, temp_k: float, pressure_kpa: float,
+                           factors: tuple[float, ...]) -> tuple[float, ...]:
+        """transport.path_conductance(layers, species, temp_k, pressure_kpa, factor) for several
+        species at once: the same arithmetic in the same order, with the temperature and pressure
+        terms the species share computed once (this runs at every 0.2 K while the element heats)."""
+        conc = molar_concentration(temp_k, pressure_kpa)
+        t_term = (temp_k / D_REF_T_K) ** 1.75      # molecular D ∝ T^1.75 / p
+        p_term = D_REF_P_KPA / pressure_kpa
+        eight_rt = 8.0 * R_J_PER_MOL_K * temp_k     # Knudsen D ∝ sqrt(8RT / (pi M))
+        out = []
+        for (d_ref, pi_m, layers), factor in zip(terms, factors):
+            d_m = d_ref * t_term * p_term
+            mean_speed = math.sqrt(eight_rt / pi_m)
+            resistance = 0.0
+            for pore_third, area_over_length in layers:
+                d_eff = 1.0 / (1.0 / d_m + 1.0 / (pore_third * mean_speed))
+                resistance += 1.0 / (conc * d_eff * area_over_length * 1e-6)
+            out.append(factor / resistance)
+        return tuple(out)
 
     def _set_heat_loss(self, gas_temp_c: float, flow_mps: float) -> None:
         """Convective conductance and gas temperature terms of the heat loss, for one world."""
@@ -252,16 +296,85 @@ class ElementModel:
             self._refresh(temp_k, world.pressure_kpa)
             self.outer_po2_bar = self._equilibrium(self._s_balance, self.outer_po2_bar)
 
-        # Measuring node (as _step_node: _node_flux, then equilibrium_po2 warm-started at the old pO2).
-        if self._node_volume_m3:
-            po2 = self.node_po2_bar
-            if po2 > PO2_FLOOR_BAR:
-                node_po2 = self._step_node_inline(dt_s, pump_current_a, po2)
-            else:
-                self._step_node(dt_s, pump_current_a)
-                node_po2 = self.node_po2_bar
-        else:
+        # Measuring node: _step_node written out, i.e. _node_flux at the old pO2, the balance update,
+        # then equilibrium_po2 (Newton on u = ln sqrt(pO2), warm-started at the old pO2, whose first
+        # iterate reuses the flux's terms). Same arithmetic in the same order as those functions.
+        node_po2 = self.node_po2_bar
+        if not self._node_volume_m3:
             node_po2 = self.node_po2_bar = self.outer_po2_bar
+        elif node_po2 <= PO2_FLOOR_BAR:
+            self._step_node(dt_s, pump_current_a)  # the solver's cold start
+            node_po2 = self.node_po2_bar
+        else:
+            kw = self._kw
+            kc = self._kc
+            ks = self._storage_k
+            p_bar = self._p_bar
+            h_pool = self._h_pool
+            c_pool = self._c_pool
+            storage = self._storage
+            g_o2 = self._g_o2
+            half_g_h2 = self._half_g_h2
+            half_g_co = self._half_g_co
+            # _node_flux(node_po2)
+            s = math.sqrt(node_po2)
+            wh = kw * s
+            wc = kc * s
+            ws = ks * s
+            ah = 1.0 + wh
+            ac = 1.0 + wc
+            a_s = 1.0 + ws
+            ah2 = ah * ah
+            ac2 = ac * ac
+            as2 = a_s * a_s
+            x_o2 = node_po2 / p_bar
+            # A node pumped full of O2 would vent; keep the Stefan term finite at the physical limit.
+            one_minus = 1.0 - x_o2 if x_o2 < 0.999 else 0.001
+            inflow = (g_o2 * math.log(one_minus / self._one_minus_s_o2)
+                      - half_g_h2 * (self.s_h2 - h_pool / ah)
+                      - half_g_co * (self.s_co - c_pool / ac)
+                      - self._hc_demand_g * self.s_hc)
+            dxo2 = 2.0 * s / p_bar
+            dxh2 = h_pool * kw / ah2
+            dxco = c_pool * kc / ac2
+            dbds = dxo2 + 0.5 * dxh2 + 0.5 * dxco + storage * ks / as2
+            slope = (g_o2 * dxo2 / one_minus + half_g_h2 * dxh2 + half_g_co * dxco) / dbds
+            # the balance moves towards its steady value (exact for a linear flux)
+            net = inflow - pump_current_a / FOUR_F
+            balance = self.node_balance + net / slope * (1.0 - math.exp(-slope * dt_s / self._holdup_mol))
+            self.node_balance = balance
+            # equilibrium_po2(balance, h_pool, c_pool, p_bar, kw, kc, node_po2, storage, ks)
+            half_h = 0.5 * h_pool
+            half_c = 0.5 * c_pool
+            u = math.log(s)
+            for _ in range(60):
+                sw = storage * ws
+                f = s * s / p_bar - half_h / ah - half_c / ac + sw / a_s - balance
+                dfdu = 2.0 * s * s / p_bar + half_h * wh / ah2 + half_c * wc / ac2 + sw / as2
+                if dfdu <= 0.0:
+                    break
+                step = f / dfdu
+                if step > 3.0:
+                    step = 3.0
+                elif step < -3.0:
+                    step = -3.0
+                u -= step
+                s = math.exp(u)
+                if -1e-10 < step < 1e-10:
+                    break
+                wh = kw * s
+                wc = kc * s
+                ws = ks * s
+                ah = 1.0 + wh
+                ac = 1.0 + wc
+                a_s = 1.0 + ws
+                ah2 = ah * ah
+                ac2 = ac * ac
+                as2 = a_s * a_s
+            node_po2 = s * s
+            if node_po2 <= PO2_FLOOR_BAR:
+                node_po2 = PO2_FLOOR_BAR
+            self.node_po2_bar = node_po2
 
         # Reference (as _step_reference / _reference_po2).
         kind = self._ref_kind
@@ -290,79 +403,6 @@ class ElementModel:
         if self._has_pump:
             pump_r = self._pump_r_ohm = self._pump_r_at_ref * ri / self._ri_at_ref
             self._coupling_r_ohm = self._shared_r + self._kappa * pump_r
-
-    def _step_node_inline(self, dt_s: float, pump_current_a: float, po2: float) -> float:
-        """_step_node with _node_flux and equilibrium_po2 written out (same arithmetic, same order);
-        the solver's first iterate reuses the flux's terms at the old pO2. Returns the new pO2."""
-        kw = self._kw
-        kc = self._kc
-        p_bar = self._p_bar
-        h_pool = self._h_pool
-        c_pool = self._c_pool
-        ks = self._storage_k
-        storage = self._storage
-        g_o2 = self._g_o2
-        half_g_h2 = self._half_g_h2
-        half_g_co = self._half_g_co
-        # _node_flux(po2)
-        s = math.sqrt(po2)
-        wh = kw * s
-        wc = kc * s
-        ws = ks * s
-        ah = 1.0 + wh
-        ac = 1.0 + wc
-        a_s = 1.0 + ws
-        ah2 = ah * ah
-        ac2 = ac * ac
-        as2 = a_s * a_s
-        x_o2 = po2 / p_bar
-        # A node pumped full of O2 would vent; keep the Stefan term finite at the physical limit.
-        one_minus = 1.0 - x_o2 if x_o2 < 0.999 else 0.001
-        inflow = (g_o2 * math.log(one_minus / self._one_minus_s_o2)
-                  - half_g_h2 * (self.s_h2 - h_pool / ah)
-                  - half_g_co * (self.s_co - c_pool / ac)
-                  - self._hc_demand_g * self.s_hc)
-        dxo2 = 2.0 * s / p_bar
-        dxh2 = h_pool * kw / ah2
-        dxco = c_pool * kc / ac2
-        dbds = dxo2 + 0.5 * dxh2 + 0.5 * dxco + storage * ks / as2
-        slope = (g_o2 * dxo2 / one_minus + half_g_h2 * dxh2 + half_g_co * dxco) / dbds
-        # _step_node
-        net = inflow - pump_current_a / FOUR_F
-        balance = self.node_balance + net / slope * (1.0 - math.exp(-slope * dt_s / self._holdup_mol))
-        self.node_balance = balance
-        # equilibrium_po2(balance, h_pool, c_pool, p_bar, kw, kc, po2, storage, ks): Newton on u = ln s.
-        half_h = 0.5 * h_pool
-        half_c = 0.5 * c_pool
-        u = math.log(s)
-        for _ in range(60):
-            f = s * s / p_bar - half_h / ah - half_c / ac + storage * ws / a_s - balance
-            dfdu = 2.0 * s * s / p_bar + half_h * wh / ah2 + half_c * wc / ac2 + storage * ws / as2
-            if dfdu <= 0.0:
-                break
-            step = f / dfdu
-            if step > 3.0:
-                step = 3.0
-            elif step < -3.0:
-                step = -3.0
-            u -= step
-            s = math.exp(u)
-            if -1e-10 < step < 1e-10:
-                break
-            wh = kw * s
-            wc = kc * s
-            ws = ks * s
-            ah = 1.0 + wh
-            ac = 1.0 + wc
-            a_s = 1.0 + ws
-            ah2 = ah * ah
-            ac2 = ac * ac
-            as2 = a_s * a_s
-        po2 = s * s
-        if po2 <= PO2_FLOOR_BAR:
-            po2 = PO2_FLOOR_BAR
-        self.node_po2_bar = po2
-        return po2
 
     def _step_surface(self, dt_s: float, flow_mps: float) -> None:
         if self._surface_settled:

@@ -50,6 +50,28 @@ def equilibrium_po2(balance: float, h_pool: float, c_pool: float, p_bar: float,
         deficit = -balance if balance < 0.0 else 1e-12
         s = max(half_h / (kw * deficit + 1e-300), 1e-22)
     u = math.log(s)
+    if storage == 0.0:
+        # No oxygen store: the same iteration without its (zero) terms.
+        for _ in range(60):
+            wh = kw * s
+            wc = kc * s
+            ah = 1.0 + wh
+            ac = 1.0 + wc
+            f = s * s / p_bar - half_h / ah - half_c / ac - balance
+            dfdu = 2.0 * s * s / p_bar + half_h * wh / (ah * ah) + half_c * wc / (ac * ac)
+            if dfdu <= 0.0:
+                break
+            step = f / dfdu
+            if step > 3.0:
+                step = 3.0
+            elif step < -3.0:
+                step = -3.0
+            u -= step
+            s = math.exp(u)
+            if -1e-10 < step < 1e-10:
+                break
+        po2 = s * s
+        return po2 if po2 > PO2_FLOOR_BAR else PO2_FLOOR_BAR
     for _ in range(60):
         wh = kw * s
         wc = kc * s

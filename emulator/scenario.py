@@ -202,13 +202,22 @@ class Scenario:
                     slopes = slope
             self._seg_v.append(start)
             self._seg_slope.append(slopes)
+        # Constant segments share one World object each (world_at returns it; callers must not
+        # mutate a World they are given). None for a ramp: world_at builds a new World there.
+        self._seg_world = [World(*v, ambient_c) if slope is None else None
+                           for v, slope in zip(self._seg_v, self._seg_slope)]
+        self._world_before = World(*self._initial, ambient_c)  # t < 0
         self._seg_last = 0
+        # The segment world_at used last: [t0, t1), its start values, slopes and World (hot path).
+        self._set_current_segment(0)
 
         # Fault states between fault edges, shared objects so faults_at allocates nothing.
         edges = sorted({w.on_s for w in faults} | {w.off_s for w in faults if w.off_s != math.inf})
         self._fault_t = edges
         self._fault_state = [self._faults_active(faults, t) for t in edges]
         self._fault_last = 0
+        # The fault span faults_at used last: [t0, t1) and its Faults (hot path).
+        self._set_current_fault_span(-1)
 
     @staticmethod
     def _faults_active(windows: list[FaultWindow], t_s: float) -> Faults:
@@ -240,31 +249,54 @@ class Scenario:
         self._seg_last = i
         return i
 
+    def _set_current_segment(self, i: int) -> None:
+        times = self._seg_t
+        self._cur_t0 = times[i]
+        self._cur_t1 = times[i + 1] if i + 1 < len(times) else math.inf
+        self._cur_v = self._seg_v[i]
+        self._cur_slope = self._seg_slope[i]
+        self._cur_world = self._seg_world[i]
+
     def world_at(self, t_s: float) -> World:
         """The scripted world at t_s: initial values before 0, last values held after duration_s.
 
         supply_v here is the scripted supply; supply_v_at also applies a supply_drop fault.
+        Within a constant stretch of the script this is the same World object each time: callers
+        must treat it as read-only.
         """
-        if t_s < 0.0:
-            return World(*self._initial, self.ambient_c)
-        i = self._segment(t_s)
-        v = self._seg_v[i]
-        s = self._seg_slope[i]
-        if s is None:
-            return World(*v, self.ambient_c)
-        dt = t_s - self._seg_t[i]
+        if not self._cur_t0 <= t_s < self._cur_t1:  # left the segment of the last call (or NaN)
+            if t_s < 0.0:
+                return self._world_before
+            self._set_current_segment(self._segment(t_s))
+        world = self._cur_world
+        if world is not None:
+            return world
+        v = self._cur_v
+        s = self._cur_slope
+        dt = t_s - self._cur_t0
         return World(v[0] + s[0] * dt, v[1] + s[1] * dt, v[2] + s[2] * dt,
                      v[3] + s[3] * dt, v[4] + s[4] * dt, v[5] + s[5] * dt, self.ambient_c)
 
+    def _set_current_fault_span(self, i: int) -> None:
+        """Span i: from fault edge i to the next (i = -1: before the first edge)."""
+        times = self._fault_t
+        self._fault_cur_t0 = times[i] if i >= 0 else -math.inf
+        self._fault_cur_t1 = times[i + 1] if i + 1 < len(times) else math.inf
+        self._fault_cur = self._fault_state[i] if i >= 0 else NO_FAULTS
+
     def faults_at(self, t_s: float) -> Faults:
         """Faults active at t_s; the shared NO_FAULTS object when there are none."""
+        if self._fault_cur_t0 <= t_s < self._fault_cur_t1:
+            return self._fault_cur
         times = self._fault_t
         if not times or t_s < times[0]:
+            self._set_current_fault_span(-1)
             return NO_FAULTS
         i = self._fault_last
         if not (times[i] <= t_s and (i + 1 == len(times) or t_s < times[i + 1])):
             i = bisect_right(times, t_s) - 1
             self._fault_last = i
+        self._set_current_fault_span(i)
         return self._fault_state[i]
 
     def supply_v_at(self, t_s: float) -> float:

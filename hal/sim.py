@@ -198,7 +198,8 @@ class SimFrontEnd(FrontEnd):
         last = self._last_sample_t
         self._last_sample_t = t
         interval = t - last if last is not None and t > last else FIRST_SAMPLE_INTERVAL_S
-        return rig.sample(interval)
+        # rig.sample(interval) without the extra call: interval is never 0 here
+        return rig.frontend.sample(t, interval)
 
     def apply(self, command: Command) -> None:
         """Set pump current, heater duty (clamped to 0..1) and excitation.
@@ -213,14 +214,20 @@ class SimFrontEnd(FrontEnd):
         rig = self._rig
         if rig.t_s >= self._cutoff_s:
             raise self._refuse("apply a command")
-        rig.apply(pump_a, 0.0 if duty < 0.0 else 1.0 if duty > 1.0 else duty, command.excitation)
+        # rig.apply(...) without the extra call
+        frontend = rig.frontend
+        frontend.set_pump_current(pump_a)
+        frontend.set_heater_duty(0.0 if duty < 0.0 else 1.0 if duty > 1.0 else duty)
+        excitation = command.excitation
+        if excitation is not None:
+            frontend.set_excitation(excitation)
 
     def wait_until(self, t_s: float) -> bool:
         """Integrate the physics up to t_s. False (nothing done) when t_s is in the past."""
         rig = self._rig
         if t_s < rig.t_s:
             return False
-        if not math.isfinite(t_s):
+        if t_s - t_s:  # NaN for NaN and +inf (0.0 for a finite time): cheaper than math.isfinite
             raise ValueError(f"wait_until: time must be finite, got {t_s!r}")
         rig.advance_to(t_s)
         return True

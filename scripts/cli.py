@@ -11,9 +11,9 @@ import sys
 
 from emulator.errors import EmulatorInputError
 
-from . import cmd_calibrate, cmd_element
+from . import cmd_calibrate, cmd_element, cmd_simulate
 
-COMMANDS = (cmd_element, cmd_calibrate)
+COMMANDS = (cmd_simulate, cmd_element, cmd_calibrate)
 EXIT_USAGE = 2  # argparse's own code for bad usage; bad input values are bad usage too
 
 

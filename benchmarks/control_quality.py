@@ -46,7 +46,7 @@ from controller.settings import Settings
 from emulator.element import ElementModel
 from emulator.element_spec import load_element
 from emulator.fuels import NAMED_FUELS
-from emulator.scenario import builtin_scenarios, scenario_from_dict
+from emulator.scenario import builtin_scenarios, load_scenario, scenario_from_dict
 from emulator.steady import steady_state
 from emulator.world import World
 from hal.registry import open_frontend
@@ -246,8 +246,9 @@ def lambda_goal_pct(lam) -> float:
 def swings(make) -> dict:
     rec = Record(make, "exhaust-swings")
     t_cl = rec.first_state_time(CLOSED_STATES)
-    after = np.nonzero((rec.t >= t_cl) & (rec.temp_true >= TARGET_C - 5.0))[0]
-    t_from = float(rec.t[after[0]]) if after.size else math.nan
+    # The swings start at the scenario's first change; before that the cell is still warming up.
+    first_swing = min(t for t in load_scenario("exhaust-swings").change_times() if t > 0.0)
+    t_from = max(first_swing, t_cl) if t_cl == t_cl else math.nan
     sel = rec.t >= t_from
     err = float(np.abs(rec.temp_true[sel] - TARGET_C).max()) if sel.any() else math.nan
     i = int(np.argmax(np.abs(rec.temp_true[sel] - TARGET_C))) if sel.any() else 0
@@ -476,9 +477,9 @@ def main() -> None:
     # 3. Exhaust swings --------------------------------------------------------------------------
     sw = {c: swings(make) for c, make in CONTROLLERS.items()}
     sw["rusEFI, V>0 guard"] = swings(reference_guarded)
-    eq = {f"{g:g} °C gas, {f:g} m/s": round(heater_off_equilibrium_c(g, f), 1) for g, f in ((850, 2), (850, 40))}
-    print("\n3. Temperature under exhaust swings (gas 250 <-> 850 °C, 2 <-> 40 m/s), from the first time "
-          "T reaches 775 °C in closed loop; goal ±5 °C\n")
+    eq = {f"{g:g} °C gas, {f:g} m/s": round(heater_off_equilibrium_c(g, f), 1) for g, f in ((700, 2), (700, 40))}
+    print("\n3. Temperature under exhaust swings (gas 250 <-> 700 °C at <= 50 °C/s, 2 <-> 40 m/s), from the "
+          "first swing; goal ±5 °C\n")
     rows = []
     for c, s in sw.items():
         ok = s["temp_error_max_c"] <= 5.0

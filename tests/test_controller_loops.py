@@ -219,9 +219,9 @@ def test_closed_loop_output_bounds_and_anti_windup(profile, temp_c, bound):
 
 
 def test_closed_loop_integral_stops_where_output_saturates(profile):
-    """10 K cold: P gives 10.5 V, so the integral may only grow to ~1.5 V (the 12 V cap), not to its
-    4 V clamp; when the cell then overshoots the output comes off the cap at once."""
-    h = heater(profile)
+    """10 K cold with kp 0.3 V/K: P gives 10.5 V, so the integral may only grow to ~1.5 V (the 12 V
+    cap), not to its 4 V clamp; when the cell then overshoots the output comes off the cap at once."""
+    h = heater(profile, heater__kp_v_per_k=0.3, heater__ki_v_per_k_s=0.3)
     set_temp(h, profile, 770.0)
     h.start_closed_loop()
     for _ in range(400):                           # 20 s

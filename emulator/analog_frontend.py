@@ -101,6 +101,17 @@ def _quantise(value: float, lo: float, hi: float, bits: int) -> float:
 
 
 class AnalogFrontEnd:
+    # Slots: fast attribute access on the per-step and per-sample paths (more than ~30 instance
+    # attributes would otherwise put them in a plain dict).
+    __slots__ = (
+        "element", "spec", "pump_command_a", "heater_duty", "excitation_on", "faults", "supply_v",
+        "pump_actual_a", "pump_drive_v", "ref_actual_a", "heater_element_v", "heater_terminal_v",
+        "heater_current_a", "last_world",
+        "_noise_a", "_noise_b", "_noise_i", "_noise_j", "_deviates", "_deviate_pos",
+        "_ref_pumped", "_has_pump", "_heater_leak_ohm", "_sqrt_duty_of", "_sqrt_duty",
+        "_pump_dac", "_duty_dac", "_nernst_lsb", "_pump_lsb", "_esr_lsb", "_esr_arc_r", "_esr_arc_ohm",
+    )
+
     def __init__(self, element: ElementModel, spec: FrontEndSpec | None = None, seed: int = 0):
         self.element = element
         self.spec = s = spec or FrontEndSpec()

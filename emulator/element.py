@@ -38,6 +38,34 @@ MAX_THERMAL_STEP_S = 0.005
 
 
 class ElementModel:
+    # Slots: step() reads and writes some hundred attributes per call, and with this many an
+    # instance __dict__ cannot use CPython's fast (shared-key) attribute access.
+    __slots__ = (
+        # what it is
+        "spec", "fuel",
+        # state
+        "cell_temp_k", "heater_temp_k", "time_s", "s_o2", "s_h2", "s_co", "s_hc", "s_h2o", "s_co2",
+        "node_balance", "node_po2_bar", "outer_po2_bar", "ref_fraction", "ref_po2_bar",
+        # inputs of the last step and outputs
+        "pump_current_a", "ref_current_a", "heater_v", "ri_ohm", "nernst_emf_v", "arc_r_ohm", "arc_c_f",
+        "_pump_r_ohm", "_coupling_r_ohm",
+        # constants of the spec
+        "_r1", "_e1", "_r2", "_e2", "_ri_at_ref", "_r_heat_cold", "_factors", "_node_volume_m3",
+        "_storage_mol", "_storage_k", "_ref_kind", "_ref_volume_m3", "_ref_leak_layer", "_buffer",
+        "_layer_terms", "_leak_terms", "_exchange_still", "_exchange_per_mps", "_g_still", "_g_forced",
+        "_rad", "_g_heater_cell", "_inv_c_heater", "_inv_c_cell", "_r_lead", "_alpha", "_has_pump",
+        "_pump_r_at_ref", "_shared_r", "_kappa",
+        # the exhaust and the surface gas
+        "_lambda", "_hc_ppm", "_exhaust", "_surface_settled", "_s_balance", "_h_pool", "_c_pool",
+        "_one_minus_s_o2",
+        # cached per temperature and pressure (_refresh)
+        "_cache_temp_k", "_pressure_kpa", "_p_bar", "_kw", "_kc", "_conc", "_storage", "_g_o2", "_g_h2",
+        "_g_co", "_g_hc", "_half_g_h2", "_half_g_co", "_hc_demand_g", "_holdup_mol", "_g_leak",
+        "_four_f_g_leak", "_rt_4f", "_two_i0", "_ref_keep_dt", "_ref_keep",
+        # cached per world (_set_heat_loss)
+        "_loss_gas_c", "_loss_flow_mps", "_gas_k", "_gas_k4", "_g_conv",
+    )
+
     def __init__(self, spec: ElementSpec, fuel: Fuel, world: World):
         self.spec = spec
         self.fuel = fuel

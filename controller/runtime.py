@@ -8,6 +8,7 @@ run) the front end is made safe on the way out.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -60,7 +61,7 @@ class Runtime:
         period_s = 1.0 / rates.pump_hz
         telemetry_every = max(1, round(rates.pump_hz / rates.telemetry_hz))
         start_t = fe.now()
-        ticks = round(duration_s / period_s)
+        ticks = round(duration_s / period_s) if math.isfinite(duration_s) else None
         command = Command()
         late = 0
         message = ""
@@ -70,7 +71,7 @@ class Runtime:
         t = start_t
         try:
             tick = ctl.tick
-            for n in range(ticks + 1):
+            for n in (range(ticks + 1) if ticks is not None else itertools.count()):
                 t = start_t + n * period_s
                 if not fe.wait_until(t):
                     late += 1

@@ -201,7 +201,7 @@ class Settings:
         return isinstance(other, Settings) and self._values == other._values
 
     def to_toml(self) -> str:
-        lines = [f"# lambdarig controller settings", f"schema_version = {SCHEMA_VERSION}", ""]
+        lines = ["# lambdarig controller settings", f"schema_version = {SCHEMA_VERSION}", ""]
         for section in SECTIONS:
             lines.append(f"[{section}]")
             for f in (f for f in SCHEMA if f.section == section):

@@ -52,7 +52,8 @@ class ElementModel:
         # constants of the spec
         "_r1", "_e1", "_r2", "_e2", "_ri_at_ref", "_r_heat_cold", "_factors", "_node_volume_m3",
         "_storage_mol", "_storage_k", "_ref_kind", "_ref_volume_m3", "_ref_leak_layer", "_buffer",
-        "_layer_terms", "_leak_terms", "_exchange_still", "_exchange_per_mps", "_g_still", "_g_forced",
+        "_layer_terms", "_leak_terms", "_arc_e_k", "_inv_ref_k", "_two_i0_at_ref", "_minus_exchange_e_k",
+        "_exchange_still", "_exchange_per_mps", "_g_still", "_g_forced",
         "_rad", "_g_heater_cell", "_inv_c_heater", "_inv_c_cell", "_r_lead", "_alpha", "_has_pump",
         "_pump_r_at_ref", "_shared_r", "_kappa",
         # the exhaust and the surface gas
@@ -87,10 +88,19 @@ class ElementModel:
         self._ref_leak_layer = (DiffusionLayer("reference leak", ref.leak_pore_diameter_um, ref.leak_area_over_length_um)
                                 if ref.kind == "pumped" else None)
         self._buffer = METAL_OXIDE_BUFFERS.get(ref.buffer) if ref.kind == "sealed" else None
-        self._layer_terms = self._layer_constants(spec.diffusion_layers, ("O2", "H2", "CO", "HC"))
-        self._leak_terms = (self._layer_constants((self._ref_leak_layer,), ("O2",))
-                            if self._ref_leak_layer is not None else ())
+        f = self._factors
+        self._layer_terms = self._transport_terms(spec.diffusion_layers, ("O2", "H2", "CO", "HC"),
+                                                  (f["O2"], f["H2"], f["CO"], f["HC"]))
+        self._leak_terms = (self._transport_terms((self._ref_leak_layer,), ("O2",), (1.0,))
+                            if self._ref_leak_layer is not None else None)
         self._check_conductances()
+        nernst = spec.nernst_cell
+        self._arc_e_k = nernst.arc_e_ev / K_B_EV_PER_K
+        self._inv_ref_k = 1.0 / (nernst.ref_temp_c + ZERO_C_IN_K)
+        pump = spec.pump_cell
+        if pump is not None:
+            self._two_i0_at_ref = 2.0 * pump.exchange_current_a_at_ref
+            self._minus_exchange_e_k = -pump.exchange_e_ev / K_B_EV_PER_K
 
         # Constants of the spec, bound once for step() (the spec is frozen).
         tube = spec.protection_tube
@@ -125,12 +135,12 @@ class ElementModel:
         f = self._factors
         layers = self.spec.diffusion_layers
         for temp_k, pressure_kpa in ((1053.15, 101.325), (700.0, 250.0)):
-            fast = list(self._path_conductances(self._layer_terms, temp_k, pressure_kpa,
-                                                (f["O2"], f["H2"], f["CO"], f["HC"])) if layers else ())
-            slow = [path_conductance(layers, sp, temp_k, pressure_kpa, f[sp]) for sp in ("O2", "H2", "CO", "HC")
-                    ] if layers else []
+            fast, slow = [], []
+            if layers:
+                fast += self._path_conductances(self._layer_terms, temp_k, pressure_kpa)
+                slow += [path_conductance(layers, sp, temp_k, pressure_kpa, f[sp]) for sp in ("O2", "H2", "CO", "HC")]
             if self._ref_leak_layer is not None:
-                fast += self._path_conductances(self._leak_terms, temp_k, pressure_kpa, (1.0,))
+                fast += self._path_conductances(self._leak_terms, temp_k, pressure_kpa)
                 slow.append(path_conductance((self._ref_leak_layer,), "O2", temp_k, pressure_kpa))
             if fast != slow:
                 raise RuntimeError("ElementModel._path_conductances no longer matches transport.path_conductance")
@@ -144,8 +154,7 @@ class ElementModel:
     def arc(self, temp_k: float) -> tuple[float, float]:
         """Electrode arc (R_ct, C_dl) of the Nernst cell at temp_k."""
         nernst = self.spec.nernst_cell
-        r_ct = nernst.arc_r_ohm_at_ref * math.exp(
-            nernst.arc_e_ev / K_B_EV_PER_K * (1.0 / temp_k - 1.0 / (nernst.ref_temp_c + ZERO_C_IN_K)))
+        r_ct = nernst.arc_r_ohm_at_ref * math.exp(self._arc_e_k * (1.0 / temp_k - self._inv_ref_k))
         return r_ct, nernst.arc_c_f
 
     def heater_resistance_at(self, heater_temp_k: float) -> float:
@@ -226,45 +235,48 @@ class ElementModel:
                 ks = self._storage_k * math.sqrt(self.node_po2_bar)
                 self.node_balance += (self._storage - old_storage) * ks / (1.0 + ks)
         if self.spec.diffusion_layers:
-            f = self._factors
             self._g_o2, self._g_h2, self._g_co, self._g_hc = self._path_conductances(
-                self._layer_terms, temp_k, pressure_kpa, (f["O2"], f["H2"], f["CO"], f["HC"]))
+                self._layer_terms, temp_k, pressure_kpa)
             # Products step() uses as they stand in _node_flux (same rounding).
             self._half_g_h2 = 0.5 * self._g_h2
             self._half_g_co = 0.5 * self._g_co
             self._hc_demand_g = O2_DEMAND["HC"] * self._g_hc
         self._holdup_mol = self._node_volume_m3 * self._conc
         if self._ref_leak_layer is not None:
-            self._g_leak, = self._path_conductances(self._leak_terms, temp_k, pressure_kpa, (1.0,))
+            self._g_leak, = self._path_conductances(self._leak_terms, temp_k, pressure_kpa)
             self._four_f_g_leak = FOUR_F * self._g_leak
             self._ref_keep_dt = -1.0  # the reference's per-step decay is recomputed on the next step
         self.arc_r_ohm, self.arc_c_f = self.arc(temp_k)
         self._rt_4f = R_J_PER_MOL_K * temp_k / FOUR_F
-        pump = self.spec.pump_cell
-        if pump is not None:
-            ref_k = self.spec.nernst_cell.ref_temp_c + ZERO_C_IN_K
-            self._two_i0 = 2.0 * pump.exchange_current_a_at_ref * math.exp(
-                -pump.exchange_e_ev / K_B_EV_PER_K * (1.0 / temp_k - 1.0 / ref_k))
+        if self._has_pump:
+            self._two_i0 = self._two_i0_at_ref * math.exp(self._minus_exchange_e_k * (1.0 / temp_k - self._inv_ref_k))
 
     @staticmethod
-    def _layer_constants(layers, species: tuple[str, ...]) -> tuple:
-        """What transport.path_conductance takes from the layers and species data, per species."""
-        return tuple((D_IN_N2_CM2_S[sp] * 1e-4, math.pi * MOLAR_MASS_KG[sp],
-                      tuple((layer.pore_diameter_um * 1e-6 / 3.0, layer.area_over_length_um) for layer in layers))
-                     for sp in species)
+    def _transport_terms(layers, species: tuple[str, ...], factors: tuple[float, ...]) -> tuple:
+        """What transport.path_conductance takes from the species data and the layers."""
+        return (tuple((D_IN_N2_CM2_S[sp] * 1e-4, math.pi * MOLAR_MASS_KG[sp], factor)
+                      for sp, factor in zip(species, factors)),
+                tuple((layer.pore_diameter_um * 1e-6 / 3.0, layer.area_over_length_um) for layer in layers))
 
     @staticmethod
-    def _path_conductances(terms: tuple, temp_k: float, pressure_kpa: float,
-                           factors: tuple[float, ...]) -> tuple[float, ...]:
+    def _path_conductances(terms: tuple, temp_k: float, pressure_kpa: float) -> list[float]:
         """transport.path_conductance(layers, species, temp_k, pressure_kpa, factor) for several
         species at once: the same arithmetic in the same order, with the temperature and pressure
         terms the species share computed once (this runs at every 0.2 K while the element heats)."""
+        species, layers = terms
         conc = molar_concentration(temp_k, pressure_kpa)
         t_term = (temp_k / D_REF_T_K) ** 1.75      # molecular D ∝ T^1.75 / p
         p_term = D_REF_P_KPA / pressure_kpa
         eight_rt = 8.0 * R_J_PER_MOL_K * temp_k     # Knudsen D ∝ sqrt(8RT / (pi M))
+        if len(layers) == 1:
+            (pore_third, area_over_length), = layers
+            # one layer: resistance = 0.0 + 1/(c D A/L) is 1/(c D A/L) exactly
+            return [factor / (1.0 / (conc * (1.0 / (1.0 / (d_ref * t_term * p_term)
+                                                     + 1.0 / (pore_third * math.sqrt(eight_rt / pi_m))))
+                                     * area_over_length * 1e-6))
+                    for d_ref, pi_m, factor in species]
         out = []
-        for (d_ref, pi_m, layers), factor in zip(terms, factors):
+        for d_ref, pi_m, factor in species:
             d_m = d_ref * t_term * p_term
             mean_speed = math.sqrt(eight_rt / pi_m)
             resistance = 0.0
@@ -272,7 +284,7 @@ class ElementModel:
                 d_eff = 1.0 / (1.0 / d_m + 1.0 / (pore_third * mean_speed))
                 resistance += 1.0 / (conc * d_eff * area_over_length * 1e-6)
             out.append(factor / resistance)
-        return tuple(out)
+        return out
 
     def _set_heat_loss(self, gas_temp_c: float, flow_mps: float) -> None:
         """Convective conductance and gas temperature terms of the heat loss, for one world."""

@@ -41,6 +41,11 @@ class FrontEnd(ABC):
         """The emulator's true values (simulation only); None elsewhere."""
         return None
 
+    def stored_settings(self) -> str | None:
+        """Controller settings stored on the device (TOML text), for front ends that keep them
+        (a bench rig's flash); None where there are none."""
+        return None
+
     def close(self) -> None:
         self.safe()
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from emulator.errors import EmulatorInputError
+from hal.types import FrontEndError
 
-from . import cmd_calibrate, cmd_element, cmd_simulate
+from . import cmd_calibrate, cmd_element, cmd_run, cmd_simulate
 
-COMMANDS = (cmd_simulate, cmd_element, cmd_calibrate)
+COMMANDS = (cmd_simulate, cmd_run, cmd_element, cmd_calibrate)
 EXIT_USAGE = 2  # argparse's own code for bad usage; bad input values are bad usage too
+EXIT_FRONTEND = 3  # the front end could not be reached or stopped answering
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # EmulatorInputError included: bad files, bad options, bad overrides
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except FrontEndError as exc:  # a front end that cannot be opened or stopped answering
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return EXIT_FRONTEND
 
 
 if __name__ == "__main__":

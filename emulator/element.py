@@ -30,6 +30,7 @@ from .transport import molar_concentration, path_conductance
 from .world import World
 
 FOUR_F = 4.0 * F_C_PER_MOL
+_DEMAND_H2, _DEMAND_CO, _DEMAND_HC = O2_DEMAND["H2"], O2_DEMAND["CO"], O2_DEMAND["HC"]
 AIR_PRESSURE_BAR = 1.01325
 # Conductances and equilibrium constants are refreshed when the cell moves this far (K):
 # Ip_air changes ~0.03 %/K, so 0.2 K keeps the cached values within 0.006 %.
@@ -205,10 +206,18 @@ class ElementModel:
         return (self.s_h2 + self.s_h2o + 0.5 * HC_HYDROGEN * hc, self.s_co + self.s_co2 + HC_CARBON * hc)
 
     def _surface_changed(self) -> None:
-        """Cache what step() needs of the surface gas (s_*); call whenever the s_* change."""
-        self._s_balance = self._surface_balance()
-        self._h_pool, self._c_pool = self._pools()
+        """Cache what step() needs of the surface gas (s_*); call whenever the s_* change.
+        (_surface_balance and _pools written out.)"""
+        s_h2, s_co, s_hc = self.s_h2, self.s_co, self.s_hc
+        self._s_balance = self.s_o2 - _DEMAND_H2 * s_h2 - _DEMAND_CO * s_co - _DEMAND_HC * s_hc
+        self._h_pool = s_h2 + self.s_h2o + 0.5 * HC_HYDROGEN * s_hc
+        self._c_pool = s_co + self.s_co2 + HC_CARBON * s_hc
         self._one_minus_s_o2 = 1.0 - self.s_o2
+
+    def _outer_equilibrium(self) -> float:
+        """_equilibrium(_surface_balance(), outer_po2_bar) from the cached surface terms."""
+        return equilibrium_po2(self._s_balance, self._h_pool, self._c_pool, self._p_bar, self._kw, self._kc,
+                               self.outer_po2_bar)
 
     def _equilibrium(self, balance: float, guess_bar: float) -> float:
         h_pool, c_pool = self._pools()
@@ -334,7 +343,7 @@ class ElementModel:
 
         if abs(temp_k - self._cache_temp_k) > REFRESH_K or world.pressure_kpa != self._pressure_kpa:
             self._refresh(temp_k, world.pressure_kpa)
-            self.outer_po2_bar = self._equilibrium(self._s_balance, self.outer_po2_bar)
+            self.outer_po2_bar = self._outer_equilibrium()
 
         # Measuring node: _step_node written out, i.e. _node_flux at the old pO2, the balance update,
         # then equilibrium_po2 (Newton on u = ln sqrt(pO2), warm-started at the old pO2, whose first
@@ -449,18 +458,21 @@ class ElementModel:
             return
         keep = math.exp(-(self._exchange_still + self._exchange_per_mps * flow_mps) * dt_s)
         ex = self._exhaust
-        self.s_o2 = ex.o2 + (self.s_o2 - ex.o2) * keep
-        self.s_h2 = ex.h2 + (self.s_h2 - ex.h2) * keep
-        self.s_co = ex.co + (self.s_co - ex.co) * keep
-        self.s_hc = ex.hc + (self.s_hc - ex.hc) * keep
-        self.s_h2o = ex.h2o + (self.s_h2o - ex.h2o) * keep
-        self.s_co2 = ex.co2 + (self.s_co2 - ex.co2) * keep
-        if abs(self.s_o2 - ex.o2) + abs(self.s_h2 - ex.h2) + abs(self.s_co - ex.co) + abs(self.s_hc - ex.hc) < 1e-12:
-            self.s_o2, self.s_h2, self.s_co, self.s_hc = ex.o2, ex.h2, ex.co, ex.hc
+        e_o2, e_h2, e_co, e_hc = ex.o2, ex.h2, ex.co, ex.hc
+        o2 = e_o2 + (self.s_o2 - e_o2) * keep
+        h2 = e_h2 + (self.s_h2 - e_h2) * keep
+        co = e_co + (self.s_co - e_co) * keep
+        hc = e_hc + (self.s_hc - e_hc) * keep
+        if abs(o2 - e_o2) + abs(h2 - e_h2) + abs(co - e_co) + abs(hc - e_hc) < 1e-12:
+            self.s_o2, self.s_h2, self.s_co, self.s_hc = e_o2, e_h2, e_co, e_hc
             self.s_h2o, self.s_co2 = ex.h2o, ex.co2
             self._surface_settled = True
+        else:
+            self.s_o2, self.s_h2, self.s_co, self.s_hc = o2, h2, co, hc
+            self.s_h2o = ex.h2o + (self.s_h2o - ex.h2o) * keep
+            self.s_co2 = ex.co2 + (self.s_co2 - ex.co2) * keep
         self._surface_changed()
-        self.outer_po2_bar = self._equilibrium(self._s_balance, self.outer_po2_bar)
+        self.outer_po2_bar = self._outer_equilibrium()
 
     def _step_thermal(self, dt_s: float, world: World, heater_v: float) -> None:
         if world.gas_temp_c != self._loss_gas_c or world.flow_mps != self._loss_flow_mps:

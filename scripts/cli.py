@@ -11,9 +11,9 @@ import sys
 
 from hal.types import FrontEndError
 
-from . import cmd_calibrate, cmd_element, cmd_run, cmd_simulate
+from . import cmd_calibrate, cmd_element, cmd_run, cmd_serve, cmd_simulate
 
-COMMANDS = (cmd_simulate, cmd_run, cmd_element, cmd_calibrate)
+COMMANDS = (cmd_simulate, cmd_run, cmd_element, cmd_calibrate, cmd_serve)
 EXIT_USAGE = 2  # argparse's own code for bad usage; bad input values are bad usage too
 EXIT_FRONTEND = 3  # the front end could not be reached or stopped answering
 

@@ -269,23 +269,31 @@ class AnalogFrontEnd:
         # Saturated: the source sits at its rail and passes what the cell lets through. V(I) rises
         # monotonically (Nernst term + ohmic + asinh overvoltage): safeguarded Newton on [lo, hi],
         # started from the last current, so a steady saturation costs one or two evaluations.
+        # element.pump_voltage(I) and element.pump_slope_ohm(I) are written out, with the terms
+        # that do not depend on I taken out of the loop.
         element = self.element
+        rt_4f = element._rt_4f
+        nernst_v = rt_4f * math.log(element.outer_po2_bar / element.node_po2_bar)
+        pump_r = element._pump_r_ohm
+        two_i0 = element._two_i0
+        eight_rt_4f = 8.0 * rt_4f
         rail = compliance if needed_v > 0.0 else -compliance
         lo, hi = (0.0, command) if command > 0.0 else (command, 0.0)
-        v_zero = element.pump_voltage(0.0)
+        v_zero = nernst_v + 0.0 * pump_r + eight_rt_4f * math.asinh(0.0 / two_i0)
         if (rail > 0.0 and v_zero >= rail) or (rail < 0.0 and v_zero <= rail):
             current = 0.0  # the cell's own EMF already exceeds the rail
         else:
             current = min(max(self.pump_actual_a, lo), hi)
+            two_i0_sq = two_i0 * two_i0
             for _ in range(40):
-                error = element.pump_voltage(current) - rail
+                error = nernst_v + current * pump_r + eight_rt_4f * math.asinh(current / two_i0) - rail
                 if error > 0.0:
                     hi = current
                 else:
                     lo = current
                 if abs(error) < 1e-7 or hi - lo < 1e-12:
                     break
-                slope = element.pump_slope_ohm(current)
+                slope = pump_r + eight_rt_4f / math.sqrt(current * current + two_i0_sq)
                 guess = current - error / slope
                 current = guess if lo < guess < hi else 0.5 * (lo + hi)
         self.pump_actual_a = current

@@ -58,6 +58,14 @@ class Conversion:
             return 0.0
         return 1.0 - math.exp(self._ln_air * ip_a / self.ip_air_a)
 
+    def o2_fraction_of_lambda(self, lam: float) -> float:
+        """Free O2 in lean exhaust at lambda (the inverse of lambda_from_o2); 0 when rich."""
+        if lam <= 1.0:
+            return 0.0
+        a = self.o2_per_carbon
+        o2 = (lam - 1.0) * a
+        return o2 / (1.0 + self.h_c / 2.0 + o2 + N2_PER_O2 * lam * a)
+
     def lambda_from_o2(self, x_o2: float) -> float:
         """Lean exhaust per carbon: CO2 1, H2O y/2, O2 (lambda-1)a, N2 3.774 lambda a."""
         a = self.o2_per_carbon

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .chemistry import VoltageToLambda, metal_oxide_po2_bar
 from .conversion import Conversion
 from .diagnostics import CODES, Persist
 from .heater import HeaterControl
@@ -65,6 +66,14 @@ class Controller:
         self.pump = PumpLoop(s.pump.kp_a_per_v, s.pump.ki_a_per_v_s, s.pump.nernst_target_v,
                              s.pump.current_min_a, s.pump.current_max_a)
         self.conversion = Conversion(self.profile, s)
+        self.mode = self.profile.mode
+        self.uses_pump = self.mode != "potentiometric"
+        self._voltage_to_lambda = None
+        if self.mode == "potentiometric":
+            buffer = self.profile.reference_buffer
+            conv = self.conversion
+            self._voltage_to_lambda = VoltageToLambda(conv.h_c, conv.o_c, lambda tk: metal_oxide_po2_bar(buffer, tk))
+        self._cell_v_filtered = math.nan
         self.output = Output()
         self.events: list[Event] = []
         self.retries: dict[str, int] = {}
@@ -188,6 +197,11 @@ class Controller:
         tau = conv.lambda_fast_filter_s if t_s < self._fast_until_s else conv.lambda_filter_s
         self._ip_filtered_a += change * (dt / (tau + dt))
         self._nernst_error_v += (nernst_v - self.pump.target_v - self._nernst_error_v) * (dt / (0.02 + dt))
+        if self._voltage_to_lambda is not None:
+            # Potentiometric: the cell voltage is the signal; filter it like the pump current.
+            if self._cell_v_filtered != self._cell_v_filtered:
+                self._cell_v_filtered = nernst_v
+            self._cell_v_filtered += (nernst_v - self._cell_v_filtered) * (dt / (conv.lambda_filter_s * 0.2 + dt))
 
         pump = self.pump
         if pump.enabled:
@@ -251,7 +265,8 @@ class Controller:
             self.output.heater_duty = heater.duty_for(heater.voltage_v, supply_v)
             if self.output.heater_duty > 0.0:
                 self._heater_on_s = t_s
-            enable = temp_c == temp_c and temp_c >= s.heater.target_temp_c - s.pump.enable_margin_c
+            enable = (self.uses_pump and temp_c == temp_c
+                      and temp_c >= s.heater.target_temp_c - s.pump.enable_margin_c)
             if enable and not self.pump.enabled:
                 self.pump.reset()
                 self.pump.enabled = True
@@ -298,6 +313,11 @@ class Controller:
             return self._raise("nernst_open", "heater hot while the cell reads open")
         # Line checks first: an open line also corrupts the temperature reading.
         if self.pump.enabled or state is State.CLOSED_LOOP:
+            if not self.uses_pump:
+                if p["nernst_open"].update(looks_open, t_s):
+                    return self._raise("nernst_open")
+                if looks_open:
+                    return
             open_nernst = looks_open
             if p["nernst_open"].update(open_nernst, t_s):
                 return self._raise("nernst_open")
@@ -313,9 +333,10 @@ class Controller:
             self._warn("pump_saturated", p["pump_saturated"].update(self.pump.saturated != 0, t_s), t_s)
         if p["overtemp"].update(temp_c > target + s.heater.overtemp_margin_c, t_s):
             return self._raise("overtemp")
-        if state is State.CLOSED_LOOP:
+        if state is State.CLOSED_LOOP and self.uses_pump:
             far = abs(self._nernst_error_v) > d.nernst_range_v
             self._warn("nernst_out_of_range", p["nernst_out_of_range"].update(far, t_s), t_s)
+        if state is State.CLOSED_LOOP:
             if p["undertemp"].update(temp_c < target - s.heater.undertemp_margin_c, t_s):
                 self._record("undertemp")
                 self._last_state = state
@@ -372,6 +393,10 @@ class Controller:
         s = self.settings
         temp_c = self.heater.temp_c
         window = s.conversion.valid_nernst_window_v
+        if not self.uses_pump:
+            # Potentiometric: valid once the heater holds the cell near its target temperature.
+            return (self.state is State.CLOSED_LOOP and temp_c >= s.heater.target_temp_c - s.conversion.valid_margin_c
+                    and self._now_s - self._state_since_s >= s.conversion.valid_settle_s)
         # The filtered error says the loop holds; the latest reading guards against a line that
         # has just opened (the filter would take a few ticks to see it).
         return (self.pump.enabled and self.state is not State.FAULT
@@ -382,8 +407,13 @@ class Controller:
 
     def status(self) -> Status:
         nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v = self._last
-        if self.pump.enabled:
-            lam, o2_pct, afr = self.conversion.convert(self._ip_filtered_a, self.heater.temp_c)
+        temp_c = self.heater.temp_c
+        if self._voltage_to_lambda is not None and self.state is State.CLOSED_LOOP:
+            lam = self._voltage_to_lambda(self._cell_v_filtered, temp_c + 273.15)
+            x_o2 = self.conversion.o2_fraction_of_lambda(lam)
+            o2_pct, afr = 100.0 * x_o2, lam * self.conversion.afr_stoich
+        elif self.pump.enabled:
+            lam, o2_pct, afr = self.conversion.convert(self._ip_filtered_a, temp_c)
         else:
             lam = o2_pct = afr = math.nan
         fault = self.fault_code or next(iter(sorted(self.warnings)), "")

@@ -34,6 +34,9 @@ class SensorProfile:
     temp_exponent: float = 0.0          # Ip ∝ T^x at fixed gas (mixed diffusion); 0: no compensation
     reference_temp_c: float = 780.0     # the cell temperature the characteristic holds at
     calibrated: bool = False            # True: characteristic from a gas-bench calibration
+    mode: str = "wideband"              # wideband | potentiometric | hc
+    reference_buffer: tuple[float, float, float] | None = None  # potentiometric: muO2 = a + bT + cT ln T
+    hc_target_o2: float = 0.05          # hc: compartment O2 (mole fraction) the pump loop holds
     source: str = ""
 
     def temp_from_esr(self, esr_ohm: float) -> float:
@@ -80,6 +83,7 @@ def profile_names() -> list[str]:
 # A straight line through (-1 mA, 0.8) and (0, 1.0): lets a profile without any characteristic run
 # its loops on a gas bench, which is how its characteristic is obtained. Never used for readings.
 BENCH_PLACEHOLDER = {"ip_a": [-1e-3, 0.0], "lambda": [0.8, 1.0]}
+MODES = ("wideband", "potentiometric", "hc")
 
 
 def load_profile(name_or_path: str, calibrated: bool = True, for_bench: bool = False) -> SensorProfile:
@@ -97,11 +101,14 @@ def load_profile(name_or_path: str, calibrated: bool = True, for_bench: bool = F
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError("file", f"not valid TOML: {exc}", source) from None
     try:
+        mode = data.get("mode", "wideband")
+        if mode not in MODES:
+            raise SettingsError("mode", f"{mode!r} is not one of: {', '.join(MODES)}", source)
         char = data.get("characteristic", {})
         cal = data.get("calibration") if calibrated else None
         curve = cal if cal is not None else char
-        if "ip_a" not in curve and for_bench:
-            curve = BENCH_PLACEHOLDER
+        if "ip_a" not in curve and (for_bench or mode != "wideband"):
+            curve = BENCH_PLACEHOLDER  # only wideband readings go through a pump-current characteristic
         if "ip_a" not in curve:
             raise KeyError("characteristic.ip_a")
         base = cal if cal is not None else data
@@ -109,12 +116,14 @@ def load_profile(name_or_path: str, calibrated: bool = True, for_bench: bool = F
             name=data["name"], description=data.get("description", ""),
             nernst_target_v=float(data["nernst_target_v"]), ri_target_ohm=float(data["ri_target_ohm"]),
             esr_ohm=tuple(float(v) for v in data["esr_ohm"]), esr_temp_c=tuple(float(v) for v in data["esr_temp_c"]),
-            ip_air_a=float(base["ip_air_a"]), pressure_k_kpa=float(base["pressure_k_kpa"]),
+            ip_air_a=float(base.get("ip_air_a", 2.5e-3)), pressure_k_kpa=float(base.get("pressure_k_kpa", 80.0)),
             heater_r_cold_ohm=float(data["heater_r_cold_ohm"]), heater_alpha_per_k=float(data["heater_alpha_per_k"]),
             char_ip_a=tuple(float(v) for v in curve["ip_a"]), char_lambda=tuple(float(v) for v in curve["lambda"]),
             temp_exponent=float(cal.get("temp_exponent", 0.0)) if cal is not None else 0.0,
             reference_temp_c=float(base.get("reference_temp_c", 780.0)),
-            calibrated=cal is not None, source=source)
+            calibrated=cal is not None, mode=mode,
+            reference_buffer=tuple(float(v) for v in data["reference_buffer"]) if "reference_buffer" in data else None,
+            hc_target_o2=float(data.get("hc_target_o2", 0.05)), source=source)
     except KeyError as exc:
         raise SettingsError(str(exc.args[0]), "is required in a sensor profile", source) from None
     _check_profile(profile, source)
@@ -135,3 +144,5 @@ def _check_profile(p: SensorProfile, source: str) -> None:
     need(p.char_ip_a[-1] >= 0.0, "characteristic.ip_a", "must reach 0 A (the lean side uses the O2 law)")
     need(1e-4 < p.ip_air_a < 0.02, "ip_air_a", "must be 0.1 to 20 mA")
     need(p.pressure_k_kpa >= 0.0, "pressure_k_kpa", "must be >= 0")
+    need(p.mode != "potentiometric" or (p.reference_buffer is not None and len(p.reference_buffer) == 3),
+         "reference_buffer", "a potentiometric profile needs the reference's muO2 = [a, b, c] (J/mol)")

@@ -18,7 +18,7 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 FUEL_CHOICES = ("gasoline", "e85", "ethanol", "methanol", "propane", "methane", "diesel", "iso-octane", "custom")
-ELEMENT_CHOICES = ("lsu49", "barrier-layer", "outer-ref")
+ELEMENT_CHOICES = ("lsu49", "barrier-layer", "outer-ref", "sealed-ref")
 TEMP_SOURCES = ("ri", "ri+heater")
 
 

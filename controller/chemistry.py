@@ -1,0 +1,148 @@
+"""The firmware's exhaust chemistry, for sensors whose signal is an equilibrium cell voltage
+(potentiometric elements): lambda from the cell voltage, the cell temperature and the fuel.
+
+The working electrode is catalytic: the gas at it reaches equilibrium, so its oxygen partial
+pressure follows from the gas's hydrogen, carbon and oxygen content: with x = sqrt(pO2),
+H2O/H2 = Kw·x and CO2/CO = Kc·x. Rich exhaust per carbon atom of CH_yO_z fuel comes from the
+carbon, hydrogen and oxygen balances with the frozen water-gas constant 3.5 (Brettschneider), the
+convention instruments use. Kw, Kc: van 't Hoff fits of the equilibrium constants in
+reference/physics.md §2. Written for the firmware, independent of the emulator's code.
+"""
+
+from __future__ import annotations
+
+import math
+
+R = 8.314462618
+FARADAY = 96485.332
+O2_IN_AIR = 0.2095
+N2_PER_O2 = 3.774
+FROZEN_WGS = 3.5
+LAMBDA_RANGE = (0.3, 20.0)
+
+# log10 K = A + B/T (T in K, K in bar^-1/2): H2 + 1/2 O2 = H2O and CO + 1/2 O2 = CO2.
+WATER = (-2.95766, 13018.76)
+CARBON_MONOXIDE = (-4.48985, 14705.85)
+
+
+def _k(coefficients: tuple[float, float], temp_k: float) -> float:
+    a, b = coefficients
+    return 10.0 ** (a + b / temp_k)
+
+
+def exhaust_per_carbon(lambda_value: float, h_c: float, o_c: float) -> tuple[float, float, float, float, float, float]:
+    """(O2, H2, CO, H2O, CO2, N2) moles per carbon atom before the electrode."""
+    a = 1.0 + h_c / 4.0 - o_c / 2.0
+    n2 = N2_PER_O2 * lambda_value * a
+    if lambda_value >= 1.0:
+        return (lambda_value - 1.0) * a, 0.0, 0.0, h_c / 2.0, 1.0, n2
+    oxygen = 2.0 * lambda_value * a + o_c - 1.0   # O atoms for CO2 + H2O beyond the one in CO
+    half_h = h_c / 2.0
+    # CO2 = c solves (1-K)c^2 - (1 + O + K(y/2 - O))c + O = 0 with CO = 1-c, H2O = O-c.
+    qa = 1.0 - FROZEN_WGS
+    qb = -(1.0 + oxygen + FROZEN_WGS * (half_h - oxygen))
+    disc = math.sqrt(max(qb * qb - 4.0 * qa * oxygen, 0.0))
+    co2 = (-qb - disc) / (2.0 * qa) if qa else oxygen / -qb
+    if not 0.0 <= co2 <= 1.0:
+        co2 = (-qb + disc) / (2.0 * qa)
+    h2o = oxygen - co2
+    return 0.0, half_h - h2o, 1.0 - co2, h2o, co2, n2
+
+
+def electrode_po2_bar(lambda_value: float, h_c: float, o_c: float, temp_k: float, pressure_bar: float = 1.01325) -> float:
+    """Equilibrium pO2 at a catalytic electrode in this exhaust."""
+    o2, h2, co, h2o, co2, n2 = exhaust_per_carbon(lambda_value, h_c, o_c)
+    total = o2 + h2 + co + h2o + co2 + n2
+    if lambda_value > 1.0:
+        return o2 / total * pressure_bar
+    kw, kc = _k(WATER, temp_k), _k(CARBON_MONOXIDE, temp_k)
+    hydrogen = (h2 + h2o) / total
+    carbon = (co + co2) / total
+    demand = 0.5 * (h2 + co) / total - o2 / total   # O2 the reducers still need, > 0 when rich
+    # demand = (h/2)/(1 + kw x) + (c/2)/(1 + kc x) - x^2/p falls as x rises: Newton on ln x,
+    # started where the water couple alone would put it, kept inside a shrinking bracket.
+    lo, hi = math.log(1e-25), 0.0
+    u = min(max(math.log(max(0.5 * hydrogen / (kw * max(demand, 1e-12)), 1e-25)), lo), hi)
+    for _ in range(80):
+        x = math.exp(u)
+        ah, ac = 1.0 + kw * x, 1.0 + kc * x
+        f = 0.5 * hydrogen / ah + 0.5 * carbon / ac - x * x / pressure_bar - demand
+        if f > 0.0:
+            lo = u
+        else:
+            hi = u
+        slope = -(0.5 * hydrogen * kw * x / (ah * ah) + 0.5 * carbon * kc * x / (ac * ac) + 2.0 * x * x / pressure_bar)
+        step = -f / slope if slope < 0.0 else 0.0
+        u_next = u + step
+        if not lo < u_next < hi:
+            u_next = 0.5 * (lo + hi)
+        if abs(u_next - u) < 1e-12:
+            u = u_next
+            break
+        u = u_next
+    x = math.exp(u)
+    return x * x
+
+
+def cell_voltage(lambda_value: float, h_c: float, o_c: float, temp_k: float, reference_po2_bar: float) -> float:
+    """(RT/4F) ln(pO2,ref / pO2,electrode)."""
+    return R * temp_k / (4.0 * FARADAY) * math.log(reference_po2_bar / electrode_po2_bar(lambda_value, h_c, o_c, temp_k))
+
+
+def lambda_from_voltage(voltage_v: float, h_c: float, o_c: float, temp_k: float, reference_po2_bar: float) -> float:
+    """Invert cell_voltage: the cell voltage falls as lambda rises (monotonic), bisect on ln lambda."""
+    lo, hi = math.log(LAMBDA_RANGE[0]), math.log(LAMBDA_RANGE[1])
+    if voltage_v >= cell_voltage(LAMBDA_RANGE[0], h_c, o_c, temp_k, reference_po2_bar):
+        return LAMBDA_RANGE[0]
+    if voltage_v <= cell_voltage(LAMBDA_RANGE[1], h_c, o_c, temp_k, reference_po2_bar):
+        return LAMBDA_RANGE[1]
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if cell_voltage(math.exp(mid), h_c, o_c, temp_k, reference_po2_bar) > voltage_v:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp(0.5 * (lo + hi))
+
+
+def metal_oxide_po2_bar(coefficients: tuple[float, float, float], temp_k: float) -> float:
+    """pO2 over a metal/metal-oxide buffer: muO2 = a + b T + c T ln T (J/mol)."""
+    a, b, c = coefficients
+    return math.exp((a + b * temp_k + c * temp_k * math.log(temp_k)) / (R * temp_k))
+
+
+class VoltageToLambda:
+    """Fast inversion for a running firmware: a table of cell voltage vs lambda at the present cell
+    temperature (rebuilt when it moves by more than `rebuild_k`), interpolated in ln lambda."""
+
+    def __init__(self, h_c: float, o_c: float, reference, points: int = 240, rebuild_k: float = 1.0):
+        self.h_c, self.o_c = h_c, o_c
+        self.reference = reference          # callable temp_k -> reference pO2 (bar)
+        lo, hi = math.log(LAMBDA_RANGE[0]), math.log(LAMBDA_RANGE[1])
+        self.ln_lambdas = [lo + (hi - lo) * i / (points - 1) for i in range(points)]
+        self.rebuild_k = rebuild_k
+        self.table_temp_k = math.nan
+        self.volts: list[float] = []
+
+    def _rebuild(self, temp_k: float) -> None:
+        pref = self.reference(temp_k)
+        self.volts = [cell_voltage(math.exp(u), self.h_c, self.o_c, temp_k, pref) for u in self.ln_lambdas]
+        self.table_temp_k = temp_k
+
+    def __call__(self, voltage_v: float, temp_k: float) -> float:
+        if not abs(temp_k - self.table_temp_k) <= self.rebuild_k:
+            self._rebuild(temp_k)
+        volts = self.volts   # falling with lambda
+        if voltage_v >= volts[0]:
+            return LAMBDA_RANGE[0]
+        if voltage_v <= volts[-1]:
+            return LAMBDA_RANGE[1]
+        lo, hi = 0, len(volts) - 1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if volts[mid] > voltage_v:
+                lo = mid
+            else:
+                hi = mid
+        w = (voltage_v - volts[lo]) / (volts[hi] - volts[lo])
+        return math.exp(self.ln_lambdas[lo] + w * (self.ln_lambdas[hi] - self.ln_lambdas[lo]))

@@ -14,8 +14,8 @@ signals, so the firmware sees realistic numbers rather than the element's truth.
   over-current limit; insulation leakage from the heater into the Nernst input.
 Line faults (open pump, open Nernst, open or shorted heater, supply drop) act here, on the wiring.
 Noise is seeded: the same seed gives the same run. Deviates come from a seeded table of standard
-normals drawn once (two tables of coprime lengths, summed), which keeps the
-per-sample cost to two indexes and a multiply.
+normals drawn once (two tables of coprime lengths, summed), combined a few thousand at a time, which
+keeps the per-sample cost to one index per deviate.
 """
 
 from __future__ import annotations
@@ -82,9 +82,11 @@ NOISE_BATCH = 4096       # deviates computed at a time (a reading takes 5 or 6)
 ESR_ADC_BITS = 16
 
 
-def _lsb(lo: float, hi: float, bits: int) -> tuple[float, float]:
-    """(offset, lsb) of a converter as _quantise uses them: code = offset + round((v - offset)/lsb)*lsb."""
-    return (0.0 if lo < 0.0 < hi else lo), (hi - lo) / (1 << bits)
+def _converter(lo: float, hi: float, bits: int) -> tuple[float, float, float, float]:
+    """(lo, hi, offset, lsb) of a converter, for _quantise written out: lo or hi outside the range,
+    else offset + round((value - offset) / lsb) * lsb, the offset being 0 for a bipolar converter
+    (exactly _quantise's round(value / lsb) * lsb) and lo otherwise."""
+    return lo, hi, (0.0 if lo < 0.0 < hi else lo), (hi - lo) / (1 << bits)
 
 
 def _quantise(value: float, lo: float, hi: float, bits: int) -> float:
@@ -109,7 +111,7 @@ class AnalogFrontEnd:
         "heater_current_a", "last_world",
         "_noise_a", "_noise_b", "_noise_i", "_noise_j", "_deviates", "_deviate_pos",
         "_ref_pumped", "_has_pump", "_heater_leak_ohm", "_sqrt_duty_of", "_sqrt_duty",
-        "_pump_dac", "_duty_dac", "_nernst_lsb", "_pump_lsb", "_esr_lsb", "_esr_arc_r", "_esr_arc_ohm",
+        "_pump_dac", "_duty_dac", "_nernst_adc", "_pump_adc", "_esr_adc", "_esr_arc_r", "_esr_arc_ohm",
     )
 
     def __init__(self, element: ElementModel, spec: FrontEndSpec | None = None, seed: int = 0):
@@ -143,13 +145,12 @@ class AnalogFrontEnd:
         self._heater_leak_ohm = element.spec.coupling.heater_leak_ohm
         self._sqrt_duty_of = 0.0      # sqrt(heater_duty), cached for the duty it was taken of
         self._sqrt_duty = 0.0
-        # ADC codes as _quantise computes them: (offset, lsb) per converter; the offset is 0 for a
-        # bipolar converter (a code for exactly zero), else the range's low end.
-        self._pump_dac = (s.pump_dac_min_a, s.pump_dac_max_a, *_lsb(s.pump_dac_min_a, s.pump_dac_max_a, s.pump_dac_bits))
-        self._duty_dac = (0.0, 1.0, *_lsb(0.0, 1.0, s.heater_duty_bits))
-        self._nernst_lsb = _lsb(s.nernst_adc_min_v, s.nernst_adc_max_v, s.nernst_adc_bits)
-        self._pump_lsb = _lsb(-s.pump_adc_range_a, s.pump_adc_range_a, s.pump_adc_bits)
-        self._esr_lsb = _lsb(0.0, s.esr_inject_v, ESR_ADC_BITS)
+        # The converters, for _quantise written out (see _converter).
+        self._pump_dac = _converter(s.pump_dac_min_a, s.pump_dac_max_a, s.pump_dac_bits)
+        self._duty_dac = _converter(0.0, 1.0, s.heater_duty_bits)
+        self._nernst_adc = _converter(s.nernst_adc_min_v, s.nernst_adc_max_v, s.nernst_adc_bits)
+        self._pump_adc = _converter(-s.pump_adc_range_a, s.pump_adc_range_a, s.pump_adc_bits)
+        self._esr_adc = _converter(0.0, s.esr_inject_v, ESR_ADC_BITS)
         self._esr_arc_r = math.nan        # the arc resistance _esr_arc_ohm was computed for
         self._esr_arc_ohm = 0.0
 
@@ -192,8 +193,9 @@ class AnalogFrontEnd:
     def advance(self, dt_s: float, world: World, supply_v: float, faults: Faults = NO_FAULTS) -> None:
         """Drive the element for dt_s with the present commands.
 
-        The common cases of _settle_pump (source within compliance), _settle_reference and
-        _settle_heater (no heater fault) are written out here: this runs once per emulator step.
+        This runs once per emulator step, so the common cases are written out here: the pump source
+        within its compliance (else _saturate_pump; a pump-open fault or no pump cell: _settle_pump)
+        and the heater without a fault (else _settle_heater).
         """
         self.faults = faults
         self.supply_v = supply_v
@@ -238,7 +240,8 @@ class AnalogFrontEnd:
             v_rms = supply_v * sqrt_duty
             self.heater_terminal_v = v_rms
             # element.heater_r_ohm
-            r = element._r_lead + element._r_heat_cold * (1.0 + element._alpha * (element.heater_temp_k - ZERO_C_IN_K - 20.0))
+            r = element._r_lead + element._r_heat_cold * (
+                1.0 + element._alpha * (element.heater_temp_k - ZERO_C_IN_K - 20.0))
             on_current = supply_v / r
             limit_a = self.spec.heater_current_limit_a
             if on_current > limit_a:
@@ -299,14 +302,6 @@ class AnalogFrontEnd:
         self.pump_actual_a = current
         self.pump_drive_v = rail
 
-    def _settle_reference(self, faults: Faults) -> None:
-        if faults.nernst_open or not self.excitation_on or self.element.spec.reference.kind != "pumped":
-            self.ref_actual_a = 0.0
-            return
-        element = self.element
-        limit = self.spec.ref_compliance_v / (element.ri_ohm + element.arc_r_ohm)
-        self.ref_actual_a = min(self.spec.ref_current_a, limit)
-
     def _settle_heater(self, supply_v: float, faults: Faults) -> None:
         s = self.spec
         duty = self.heater_duty
@@ -345,7 +340,7 @@ class AnalogFrontEnd:
         self._noise_j = (j + NOISE_BATCH) % len_b
 
     def _gauss(self) -> float:
-        """The next standard normal deviate of the seeded sequence."""
+        """The next standard normal deviate of the seeded sequence (sample() reads them inline)."""
         if self._deviate_pos >= len(self._deviates):
             self._more_deviates()
         pos = self._deviate_pos
@@ -353,9 +348,9 @@ class AnalogFrontEnd:
         return self._deviates[pos]
 
     def sample(self, t_s: float, interval_s: float = 0.002) -> FrontEndReading:
-        """One reading. Runs once per firmware tick, so the converters (_quantise), the noise draws
-        (_gauss: Nernst, pump, ESR when excited, heater V, heater A, supply, in this order) and the
-        ESR demodulation are written out; the arithmetic is theirs, in the same order."""
+        """One reading. This runs once per firmware tick, so the converters (_quantise) and the noise
+        draws (_gauss, in this order: Nernst, pump, ESR when excited, heater V, heater A, supply) are
+        written out, with the same arithmetic."""
         s = self.spec
         element = self.element
         faults = self.faults
@@ -379,27 +374,26 @@ class AnalogFrontEnd:
             z_dc = ri + element.arc_r_ohm
             nernst = terminal + (s.nernst_bias_v - terminal) * z_dc / (z_dc + s.nernst_bias_ohm)
         value = nernst + s.nernst_noise_v * deviates[p]
-        lo, hi = s.nernst_adc_min_v, s.nernst_adc_max_v
+        lo, hi, offset, lsb = self._nernst_adc
         if value <= lo:
             nernst_v = lo
         elif value >= hi:
             nernst_v = hi
         else:
-            offset, lsb = self._nernst_lsb
             nernst_v = offset + round((value - offset) / lsb) * lsb
 
-        hi = s.pump_adc_range_a
         value = self.pump_actual_a + s.pump_noise_a * deviates[p + 1]
-        if value <= -hi:
-            pump_a = -hi
+        lo, hi, offset, lsb = self._pump_adc
+        if value <= lo:
+            pump_a = lo
         elif value >= hi:
             pump_a = hi
         else:
-            offset, lsb = self._pump_lsb
             pump_a = offset + round((value - offset) / lsb) * lsb
 
         if self.excitation_on:
-            # ESR (_measure_esr written out): the AC amplitude at the node, its ADC, the inverse.
+            # ESR: the AC amplitude the injected square wave leaves at the Nernst node, its ADC, and
+            # the demodulator's inverse.
             if faults.nernst_open:
                 z_node = s.nernst_bias_ohm
             else:
@@ -407,9 +401,7 @@ class AnalogFrontEnd:
                 # bias (it only changes when the element refreshes its arc).
                 if element.arc_r_ohm != self._esr_arc_r:
                     self._set_esr_arc()
-                z = element.ri_ohm
-                if self._esr_arc_ohm is not None:
-                    z += self._esr_arc_ohm
+                z = element.ri_ohm + self._esr_arc_ohm
                 z_node = z * s.nernst_bias_ohm / (z + s.nernst_bias_ohm)
             inject_v = s.esr_inject_v
             value = inject_v * z_node / (s.esr_inject_ohm + z_node)
@@ -418,20 +410,19 @@ class AnalogFrontEnd:
             if samples < 3.0:
                 samples = 3.0
             value = value + s.esr_adc_noise_v * math.sqrt(2.0 / samples) * deviates[p + 2]
-            if value <= 0.0:
-                ri_ohm = 0.0
+            lo, hi, offset, lsb = self._esr_adc
+            if value <= lo:
+                v_ac = lo
+            elif value >= hi:
+                v_ac = hi
             else:
-                if value >= inject_v:
-                    v_ac = inject_v
-                else:
-                    offset, lsb = self._esr_lsb
-                    v_ac = offset + round((value - offset) / lsb) * lsb
-                if v_ac <= 0.0:
-                    ri_ohm = 0.0
-                elif v_ac >= inject_v * 0.999:
-                    ri_ohm = 1e9
-                else:
-                    ri_ohm = s.esr_inject_ohm / (inject_v / v_ac - 1.0)
+                v_ac = offset + round((value - offset) / lsb) * lsb
+            if v_ac <= 0.0:
+                ri_ohm = 0.0
+            elif v_ac >= inject_v * 0.999:
+                ri_ohm = 1e9
+            else:
+                ri_ohm = s.esr_inject_ohm / (inject_v / v_ac - 1.0)
             k = 3
         else:
             ri_ohm = math.nan
@@ -453,4 +444,5 @@ class AnalogFrontEnd:
         element = self.element
         arc_r = self._esr_arc_r = element.arc_r_ohm
         tau = arc_r * element.arc_c_f
-        self._esr_arc_ohm = arc_r * math.tanh(0.25 / (self.spec.esr_frequency_hz * tau)) if tau > 0.0 else None
+        # (0.0 without an arc: ri + 0.0 is ri)
+        self._esr_arc_ohm = arc_r * math.tanh(0.25 / (self.spec.esr_frequency_hz * tau)) if tau > 0.0 else 0.0

@@ -95,15 +95,10 @@ class ElementModel:
         self._leak_terms = (self._transport_terms((self._ref_leak_layer,), ("O2",), (1.0,))
                             if self._ref_leak_layer is not None else None)
         self._check_conductances()
-        nernst = spec.nernst_cell
+
+        # Constants of the spec, bound once for step() and _refresh() (the spec is frozen).
         self._arc_e_k = nernst.arc_e_ev / K_B_EV_PER_K
         self._inv_ref_k = 1.0 / (nernst.ref_temp_c + ZERO_C_IN_K)
-        pump = spec.pump_cell
-        if pump is not None:
-            self._two_i0_at_ref = 2.0 * pump.exchange_current_a_at_ref
-            self._minus_exchange_e_k = -pump.exchange_e_ev / K_B_EV_PER_K
-
-        # Constants of the spec, bound once for step() (the spec is frozen).
         tube = spec.protection_tube
         self._exchange_still = tube.exchange_still_per_s
         self._exchange_per_mps = tube.exchange_per_mps
@@ -122,6 +117,9 @@ class ElementModel:
         pump = spec.pump_cell
         self._has_pump = pump is not None
         self._pump_r_at_ref = pump.r_ohm_at_ref if pump is not None else math.inf
+        if pump is not None:
+            self._two_i0_at_ref = 2.0 * pump.exchange_current_a_at_ref
+            self._minus_exchange_e_k = -pump.exchange_e_ev / K_B_EV_PER_K
         coupling = spec.coupling
         self._shared_r = coupling.shared_r_ohm
         self._kappa = coupling.effective_kappa
@@ -311,9 +309,9 @@ class ElementModel:
 
         This is the emulator's innermost loop (once per 2 ms of virtual time), so the common path is
         written out here with locals: one thermal substep (_step_thermal), the node's flux and
-        equilibrium (_node_flux + equilibrium_po2), the pumped reference (_step_reference) and the
-        outputs (_update_outputs). The helper methods do the same arithmetic, in the same order, and
-        serve the rare paths (dt > 5 ms, a settling surface gas, a cold start of the solver).
+        equilibrium (_step_node: _node_flux + equilibrium_po2), the reference (_reference_po2) and
+        the outputs (_update_outputs). The helper methods do the same arithmetic in the same order,
+        and serve the rare paths (dt > 5 ms, a cold start of the solver) and emulator.steady.
         """
         if world.lambda_value != self._lambda or world.hc_ppm != self._hc_ppm:
             self._set_exhaust(world)
@@ -403,14 +401,15 @@ class ElementModel:
                 if dfdu <= 0.0:
                     break
                 step = f / dfdu
+                if -1e-10 < step < 1e-10:  # converged: this is the last step
+                    s = math.exp(u - step)
+                    break
                 if step > 3.0:
                     step = 3.0
                 elif step < -3.0:
                     step = -3.0
                 u -= step
                 s = math.exp(u)
-                if -1e-10 < step < 1e-10:
-                    break
                 wh = kw * s
                 wc = kc * s
                 ws = ks * s
@@ -425,7 +424,8 @@ class ElementModel:
                 node_po2 = PO2_FLOOR_BAR
             self.node_po2_bar = node_po2
 
-        # Reference (as _step_reference / _reference_po2).
+        # Reference: a pumped one fills towards the level where the pumped-in O2 balances the leak
+        # to the exhaust (first order, time constant V c / G_leak, ~3 s); then _reference_po2.
         kind = self._ref_kind
         if kind == "pumped":
             if dt_s != self._ref_keep_dt:
@@ -531,16 +531,6 @@ class ElementModel:
         holdup = self._node_volume_m3 * self._conc
         self.node_balance += net / slope * (1.0 - math.exp(-slope * dt_s / holdup))
         self.node_po2_bar = self._node_equilibrium(self.node_balance, self.node_po2_bar)
-
-    def _step_reference(self, dt_s: float, ref_current_a: float) -> None:
-        if self._ref_leak_layer is None:
-            self.ref_po2_bar = self._reference_po2()
-            return
-        volume = self.spec.reference.volume_mm3 * 1e-9
-        target = self._surface_balance() + ref_current_a / (FOUR_F * self._g_leak)
-        keep = math.exp(-self._g_leak * dt_s / (volume * self._conc))
-        self.ref_fraction = min(target + (self.ref_fraction - target) * keep, 1.0)
-        self.ref_po2_bar = self._reference_po2()
 
     def _reference_po2(self) -> float:
         kind = self.spec.reference.kind

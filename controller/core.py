@@ -55,6 +55,7 @@ class Status:
     supply_v: float
     fault: str          # active fault or warning code, "" when none
     saturation: int     # -1 rich limit, +1 lean limit, 0 none
+    hc_ppm: float = math.nan   # mixed-potential HC elements only
 
 
 class Controller:
@@ -74,6 +75,7 @@ class Controller:
             conv = self.conversion
             self._voltage_to_lambda = VoltageToLambda(conv.h_c, conv.o_c, lambda tk: metal_oxide_po2_bar(buffer, tk))
         self._cell_v_filtered = math.nan
+        self._hc_delta_v = math.nan
         self.output = Output()
         self.events: list[Event] = []
         self.retries: dict[str, int] = {}
@@ -177,7 +179,7 @@ class Controller:
 
     def tick(self, t_s: float, nernst_v: float, pump_current_a: float, ri_ohm: float = math.nan,
              heater_v: float = math.nan, heater_a: float = math.nan, supply_v: float = math.nan,
-             pump_v: float = math.nan) -> Output:
+             pump_v: float = math.nan, sense_v: float = math.nan) -> Output:
         last = self._last_t_s
         dt = t_s - last if last is not None else self._pump_period_s
         if dt <= 0.0:
@@ -197,6 +199,12 @@ class Controller:
         tau = conv.lambda_fast_filter_s if t_s < self._fast_until_s else conv.lambda_filter_s
         self._ip_filtered_a += change * (dt / (tau + dt))
         self._nernst_error_v += (nernst_v - self.pump.target_v - self._nernst_error_v) * (dt / (0.02 + dt))
+        if self.mode == "hc" and sense_v == sense_v:
+            # The measuring cell minus the control cell: the mixed-potential part alone.
+            delta = sense_v - nernst_v
+            if self._hc_delta_v != self._hc_delta_v:
+                self._hc_delta_v = delta
+            self._hc_delta_v += (delta - self._hc_delta_v) * (dt / (conv.lambda_filter_s + dt))
         if self._voltage_to_lambda is not None:
             # Potentiometric: the cell voltage is the signal; filter it like the pump current.
             if self._cell_v_filtered != self._cell_v_filtered:
@@ -227,6 +235,8 @@ class Controller:
         nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v = self._last
         temp_c = self.heater.estimate.update(heater_v, heater_a)
         self.heater.track_rate(dt)
+        if self.mode == "hc" and temp_c == temp_c:
+            self.pump.target_v = self._hc_control_target_v(temp_c)
         state = self.state
         self._last_state = state
 
@@ -386,6 +396,23 @@ class Controller:
         self._last_state = self.state
         self.trigger("retry")
 
+    def _hc_control_target_v(self, temp_c: float) -> float:
+        """Control-cell voltage that means the compartment holds hc.target_o2_pct, against air."""
+        s = self.settings
+        p_ratio = 101.325 / s.conversion.exhaust_pressure_kpa
+        x_target = s.hc.target_o2_pct / 100.0
+        return 8.314462618 * (temp_c + 273.15) / (4.0 * 96485.332) * math.log(0.2095 * p_ratio / x_target)
+
+    def hc_ppm_from(self, delta_v: float, temp_c: float) -> float:
+        """HC (ppm) from the measuring cell's mixed-potential voltage through the settings' curve:
+        ppm = c0 (10^(-(dV - offset) / S(T)) - 1), S(T) = S_ref (1 + k (T - T_ref))."""
+        h = self.settings.hc
+        slope_mv = h.s_mv_per_decade * (1.0 + h.s_temp_coeff_per_k * (temp_c - h.ref_temp_c))
+        if not slope_mv > 0.0:
+            return math.nan
+        ppm = h.c0_ppm * (10.0 ** (-(delta_v * 1000.0 - h.offset_mv) / slope_mv) - 1.0)
+        return ppm if ppm > 0.0 else 0.0
+
     # --- reporting ------------------------------------------------------------------------------
 
     @property
@@ -412,11 +439,14 @@ class Controller:
             lam = self._voltage_to_lambda(self._cell_v_filtered, temp_c + 273.15)
             x_o2 = self.conversion.o2_fraction_of_lambda(lam)
             o2_pct, afr = 100.0 * x_o2, lam * self.conversion.afr_stoich
-        elif self.pump.enabled:
+        elif self.pump.enabled and self.mode == "wideband":
             lam, o2_pct, afr = self.conversion.convert(self._ip_filtered_a, temp_c)
         else:
             lam = o2_pct = afr = math.nan
+        hc_ppm = math.nan
+        if self.mode == "hc" and self.lambda_valid:
+            hc_ppm = self.hc_ppm_from(self._hc_delta_v, temp_c)
         fault = self.fault_code or next(iter(sorted(self.warnings)), "")
         return Status(self._now_s, self.state.value, lam, o2_pct, afr, self.lambda_valid, nernst_v, pump_a,
                       self.heater.estimate.ri_filtered, self.heater.temp_c, self.heater.voltage_v,
-                      self.output.heater_duty, supply_v, fault, self.pump.saturated)
+                      self.output.heater_duty, supply_v, fault, self.pump.saturated, hc_ppm)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .settings import SettingsError
+from .settings import Settings, SettingsError
 
 
 @dataclass(frozen=True)
@@ -146,3 +146,17 @@ def _check_profile(p: SensorProfile, source: str) -> None:
     need(p.pressure_k_kpa >= 0.0, "pressure_k_kpa", "must be >= 0")
     need(p.mode != "potentiometric" or (p.reference_buffer is not None and len(p.reference_buffer) == 3),
          "reference_buffer", "a potentiometric profile needs the reference's muO2 = [a, b, c] (J/mol)")
+
+
+def settings_for_element(element: str, values: dict | None = None) -> Settings:
+    """Default settings for a sensor type: the schema's defaults, then the profile's recommended
+    values (its [settings] table: e.g. a cooler operating temperature, a calibrated HC curve), then
+    `values`."""
+    path = _profile_dir() / f"{element}.toml"
+    recommended: dict = {}
+    if path.exists():
+        table = tomllib.loads(path.read_text()).get("settings", {})
+        for section, entries in table.items():
+            for key, value in entries.items():
+                recommended[f"{section}.{key}"] = value
+    return Settings({**recommended, "sensor.element": element, **(values or {})}, f"profile {element}")

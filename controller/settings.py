@@ -18,7 +18,7 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 FUEL_CHOICES = ("gasoline", "e85", "ethanol", "methanol", "propane", "methane", "diesel", "iso-octane", "custom")
-ELEMENT_CHOICES = ("lsu49", "barrier-layer", "outer-ref", "sealed-ref")
+ELEMENT_CHOICES = ("lsu49", "barrier-layer", "outer-ref", "sealed-ref", "hc-mixed")
 TEMP_SOURCES = ("ri", "ri+heater")
 
 
@@ -130,6 +130,14 @@ SCHEMA: tuple[Field, ...] = (
     F("conversion", "valid_margin_c", 100.0, "°C", 5, 300, "lambda valid above target minus this"),
     F("conversion", "valid_settle_s", 0.3, "s", 0, 10, "lambda valid only once the pump loop has run this long"),
     F("conversion", "valid_nernst_window_v", 0.08, "V", 0.01, 0.5, "lambda valid while the Nernst error is within this"),
+
+    F("hc", "target_o2_pct", 5.0, "%", 1.0, 15.0,
+      "compartment O2 the pump loop holds (mixed-potential HC sensors; >= lambda 1.3 equivalent)"),
+    F("hc", "s_mv_per_decade", 60.0, "mV/decade", 5.0, 300.0, "HC curve: measuring-cell slope at hc.ref_temp_c"),
+    F("hc", "s_temp_coeff_per_k", -0.002, "1/K", -0.02, 0.02, "HC curve: relative change of the slope per kelvin"),
+    F("hc", "c0_ppm", 100.0, "ppm", 1.0, 10000.0, "HC curve: concentration scale (linear below, logarithmic above)"),
+    F("hc", "offset_mv", 0.0, "mV", -100.0, 100.0, "HC curve: measuring-cell offset at zero HC"),
+    F("hc", "ref_temp_c", 650.0, "°C", 300.0, 900.0, "HC curve: temperature the slope is given at"),
 
     F("diagnostics", "persist_s", 0.15, "s", 0, 5, "a condition must last this long to become a fault"),
     F("diagnostics", "retry_s", 2.0, "s", 0.1, 600, "wait before retrying after a recoverable fault"),

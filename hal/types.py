@@ -18,6 +18,7 @@ class Sample:
     heater_a: float = math.nan   # RMS heater current
     supply_v: float = math.nan   # heater supply
     pump_v: float = math.nan     # pump-driver output voltage, when the board measures it
+    sense_v: float = math.nan    # a second cell's voltage (the measuring cell of a mixed-potential element)
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ import math
 import statistics
 
 from controller.core import Controller
-from controller.profiles import SensorProfile, load_profile
+from controller.profiles import SensorProfile, load_profile, settings_for_element
 from controller.runtime import Runtime
 from controller.settings import Settings
 from emulator.scenario import scenario_from_dict
@@ -57,7 +57,7 @@ def _plateau_means(element: str, settings: Settings, steps: list[dict], seed: in
 
 
 def calibrate(element: str, seed: int = 0) -> dict:
-    settings = Settings({"sensor.element": element, "sensor.characteristic": "nominal"})
+    settings = settings_for_element(element, {"sensor.characteristic": "nominal"})
     rich = [{"lambda": lam} for lam in RICH_LAMBDAS + ZERO_LAMBDAS]
     probes = [{"lambda": "air"}, {"lambda": PROBE_LAMBDA}, {"pressure_kpa": HIGH_KPA}, {"pressure_kpa": P0_KPA}]
     means = _plateau_means(element, settings, rich + probes, seed)

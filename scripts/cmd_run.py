@@ -12,6 +12,7 @@ import math
 import sys
 
 from controller.core import Controller
+from controller.profiles import settings_for_element
 from controller.settings import ELEMENT_CHOICES, Settings, load_settings, settings_from_toml_text
 from emulator.errors import EmulatorInputError
 from hal.registry import known_schemes, open_frontend
@@ -52,7 +53,7 @@ def choose_settings(args: argparse.Namespace, frontend) -> tuple[Settings, str]:
     if element and element not in ELEMENT_CHOICES:
         raise EmulatorInputError(SOURCE, "--settings", f"the front end's element {element!r} has no sensor profile; "
                                                        f"give --settings with sensor.element one of {', '.join(ELEMENT_CHOICES)}")
-    return Settings({"sensor.element": element} if element else {}), "defaults"
+    return (settings_for_element(element) if element else Settings()), "defaults"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from controller.core import Controller
+from controller.profiles import settings_for_element
 from controller.settings import ELEMENT_CHOICES, Settings, load_settings
 from emulator.errors import EmulatorInputError
 from hal.registry import open_frontend
@@ -72,7 +73,7 @@ def build_settings(settings_path: str | None, element: str) -> tuple[Settings, s
         raise EmulatorInputError(SOURCE, "--element",
                                  f"the firmware has no sensor profile for element {element!r}; profiles: "
                                  f"{', '.join(ELEMENT_CHOICES)}; give --settings with sensor.element set to one")
-    return Settings({"sensor.element": element}), None
+    return settings_for_element(element), None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -239,4 +239,8 @@ def image_length(data: bytes) -> int:
 
 
 def image_crc(data: bytes) -> int:
-    return zlib.crc32(data)
+    """The image's CRC as SETTINGS_INFO, VERIFY_REPLY and SETTINGS_COMMIT carry it: the CRC-32 over
+    header + payload, i.e. the value stored in the image's trailer. (A CRC-32 over a whole image,
+    trailer included, is the constant residue 0x2144DF1C for every valid image: useless as an id.)
+    `data` is an image, optionally followed by erased flash."""
+    return zlib.crc32(data[:image_length(data) - CRC.size])

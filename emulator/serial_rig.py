@@ -1,0 +1,638 @@
+"""The emulated bench rig: a board's firmware, emulated, on a pseudo-terminal.
+
+`RigServer` opens a pty (os.openpty, slave in raw mode), exposes the slave's path (and an optional
+symlink) and runs an element in wall-clock time behind the lambdarig wire protocol (hal/wire.py,
+docs/protocol.md): identity, sample streaming at 1..1000 Hz, set-points, the watchdog, reset and the
+two-slot settings flash (emulator/flash_store.py), persistent in a file.
+
+The loop (one thread, or the foreground with `serve()`):
+  1. advance the physics (emulator.rig.EmulatedRig) to each due sample time on time.monotonic and
+     stream SAMPLE frames; then to now;
+  2. read what the host sent (non-blocking), split frames (hal.wire.FrameReader: corrupt frames
+     are dropped and counted), answer requests, apply set-points;
+  3. the watchdog: no valid host frame for watchdog_ms -> heater off, pump 0 (EmulatedRig.safe()),
+     STATUS_WATCHDOG_TRIPPED until the next SETPOINT; streaming goes on;
+  4. write pending output without blocking;
+  5. wait for input or the next deadline, never more than 1 ms.
+
+The host side of the pty may close and reopen at any time: while no host has it open (the master
+reads EIO / polls POLLHUP) nothing is written (a new host starts on a clean line), nothing crashes
+and the watchdog makes the outputs safe.
+
+Only hal.wire is imported from hal (the codec both ends share).
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import math
+import os
+import select
+import signal
+import sys
+import tempfile
+import termios
+import threading
+import time
+import tty
+from collections import deque
+from dataclasses import dataclass
+
+from hal import wire
+
+from .flash_store import FlashError, FlashStore
+from .rig import EmulatedRig
+from .scenario import Scenario, load_scenario
+
+FIRMWARE_VERSION = (0, 1, 0)
+CAPABILITIES = wire.CAP_RI | wire.CAP_HEATER_SENSE | wire.CAP_PUMP_V | wire.CAP_WATCHDOG | wire.CAP_SETTINGS
+MAX_RATE_HZ = 1000
+DEFAULT_WATCHDOG_MS = 100
+MIN_WATCHDOG_MS = 10            # 1..9 ms is refused (E_OUT_OF_RANGE); 0 turns it off
+DEFAULT_FLASH_FILE = "lambdarig-rig-flash.bin"
+MAX_WAIT_S = 0.001              # the loop never sleeps longer than this
+TX_BACKLOG_MAX = 16384          # bytes queued for a slow host; frames beyond are dropped (counted)
+MAX_SAMPLE_BACKLOG_S = 0.05     # behind by more than this: skip the missed samples (counted)
+JITTER_WINDOW = 20000           # recent sample latencies kept for the statistics
+SETPOINT_EXCITATION = 0x01
+
+
+@dataclass
+class Counters:
+    rx_bytes: int = 0
+    rx_frames: int = 0           # valid frames from the host
+    rx_dropped: int = 0          # corrupt frames dropped (bad COBS, CRC, version, length, overrun)
+    tx_frames: int = 0
+    tx_dropped: int = 0          # frames not sent: no host on the line, or the host does not read
+    samples: int = 0             # SAMPLE frames produced
+    samples_skipped: int = 0     # samples not produced because the loop fell behind
+    errors_sent: int = 0
+    setpoints: int = 0
+    setpoints_rejected: int = 0
+    watchdog_trips: int = 0
+    host_disconnects: int = 0    # the pty's host side went away (EIO / POLLHUP)
+    resets: int = 0
+    loops: int = 0
+
+
+def _pad(text: str, size: int = 16) -> bytes:
+    return text.encode("ascii", "replace")[:size].ljust(size, b"\0")
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return math.nan
+    k = min(len(sorted_values) - 1, max(0, int(round(q * (len(sorted_values) - 1)))))
+    return sorted_values[k]
+
+
+class RigServer:
+    """An emulated bench board on a pseudo-terminal. `with RigServer(...) as rig: rig.path ...`"""
+
+    def __init__(self, element: str = "lsu49", scenario: str | Scenario = "default",
+                 flash_path: str | os.PathLike | None = None, serial_number: str = "LR0001", seed: int = 0,
+                 watchdog_ms: int = DEFAULT_WATCHDOG_MS, link: str | os.PathLike | None = None,
+                 die_after_flash_ops: int | None = None):
+        if not 0 <= watchdog_ms <= 0xFFFF or 0 < watchdog_ms < MIN_WATCHDOG_MS:
+            raise ValueError(f"watchdog_ms {watchdog_ms}: 0 (off) or {MIN_WATCHDOG_MS}..65535")
+        if not serial_number or len(serial_number.encode("ascii", "replace")) > 16:
+            raise ValueError(f"serial number {serial_number!r}: 1..16 ASCII characters")
+        self.scenario = load_scenario(scenario) if isinstance(scenario, (str, os.PathLike)) else scenario
+        self.rig = EmulatedRig(element, self.scenario, seed=seed)
+        self.element_name = self.rig.spec.name
+        self.serial_number = serial_number
+        self.default_watchdog_ms = watchdog_ms
+        self.lock = threading.RLock()      # held while the loop touches the physics
+        self.counters = Counters()
+
+        self._temp_dir = None
+        if flash_path is None:
+            self._temp_dir = tempfile.TemporaryDirectory(prefix="lambdarig-rig-")
+            flash_path = os.path.join(self._temp_dir.name, DEFAULT_FLASH_FILE)
+        self.flash_path = os.fspath(flash_path)
+        self.flash = FlashStore(self.flash_path, die_after_ops=die_after_flash_ops)
+
+        spec = self.rig.frontend.spec
+        self.pump_min_a = spec.pump_dac_min_a
+        self.pump_max_a = spec.pump_dac_max_a
+        self._identity = wire.IDENTITY_FMT.pack(
+            wire.PROTOCOL_VERSION, *FIRMWARE_VERSION, CAPABILITIES, MAX_RATE_HZ,
+            self.pump_min_a, self.pump_max_a, _pad(serial_number), _pad(self.element_name))
+
+        # The pty: the master is ours; the slave is closed once raw, so the host's close is seen
+        # (EIO on the master) and nothing we write piles up for the next host while none is there.
+        try:
+            self._master, slave = os.openpty()
+        except OSError:
+            self.flash.close()
+            raise
+        try:
+            tty.setraw(slave)
+            attrs = termios.tcgetattr(slave)
+            attrs[2] &= ~termios.HUPCL                  # no hang-up games on the host's close
+            termios.tcsetattr(slave, termios.TCSANOW, attrs)
+            self.path = os.ttyname(slave)
+        except BaseException:
+            os.close(self._master)
+            self.flash.close()
+            raise
+        finally:
+            os.close(slave)
+        os.set_blocking(self._master, False)
+        self.link = None
+        if link is not None:
+            self.link = os.fspath(link)
+            try:
+                if os.path.islink(self.link):
+                    os.unlink(self.link)
+                os.symlink(self.path, self.link)
+            except OSError as exc:
+                link_path, self.link = self.link, None      # not ours: _close_fds must not remove it
+                self._close_fds()
+                raise ValueError(f"--link {link_path}: cannot create the symlink: {exc.strerror or exc}") from None
+
+        self._reader = wire.FrameReader()
+        self._tx = bytearray()
+        self._host_present = False
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._closed = False
+        self.t0 = time.monotonic()
+        self._boot_state()
+        self._latency: deque[float] = deque(maxlen=JITTER_WINDOW)   # sample emission lateness, s
+        self._loop_gap: deque[float] = deque(maxlen=JITTER_WINDOW)  # time between loop passes, s
+        self._work: deque[float] = deque(maxlen=JITTER_WINDOW)      # time a loop pass works (not waiting), s
+        self.watchdog_trip_latency_s: list[float] = []              # trip time - deadline, each trip
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def _boot_state(self) -> None:
+        """Power-up / RESET state: outputs safe, no stream, default watchdog (armed by the first
+        valid host frame), settings loaded from flash."""
+        with self.lock:
+            self.rig.safe()
+            self.rig.apply(excitation=True)
+        self.streaming = False
+        self.rate_hz = 0
+        self._next_sample_t = 0.0
+        self._sample_seq = 0
+        self.applied_seq = 0
+        self.watchdog_ms = self.default_watchdog_ms
+        self.watchdog_tripped = False
+        self._last_rx_t: float | None = None     # monotonic time of the last valid host frame
+        self.flash.boot()
+        self.settings = self.flash.active_image()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def outputs(self) -> tuple[float, float, bool]:
+        """(pump current command A, heater duty, excitation) on the emulated board right now."""
+        with self.lock:
+            fe = self.rig.frontend
+            return fe.pump_command_a, fe.heater_duty, fe.excitation_on
+
+    def truth(self):
+        with self.lock:
+            return self.rig.truth()
+
+    def stats(self) -> dict:
+        """Counters plus timing: sample lateness (jitter) and loop gaps, in milliseconds."""
+        lat = sorted(self._latency)
+        gaps = sorted(self._loop_gap)
+        work = sorted(self._work)
+        out = dict(vars(self.counters))
+        out.update(
+            sample_late_ms_p50=_percentile(lat, 0.5) * 1e3, sample_late_ms_p99=_percentile(lat, 0.99) * 1e3,
+            sample_late_ms_max=(lat[-1] * 1e3 if lat else math.nan),
+            loop_gap_ms_p50=_percentile(gaps, 0.5) * 1e3, loop_gap_ms_p99=_percentile(gaps, 0.99) * 1e3,
+            loop_gap_ms_max=(gaps[-1] * 1e3 if gaps else math.nan),
+            loop_work_ms_p99=_percentile(work, 0.99) * 1e3, loop_work_ms_max=(work[-1] * 1e3 if work else math.nan),
+            watchdog_trip_late_ms=[x * 1e3 for x in self.watchdog_trip_latency_s],
+            rx_dropped_reader=self._reader.dropped,
+        )
+        return out
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> "RigServer":
+        if self._thread is not None:
+            raise RuntimeError("rig server already started")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"rig {self.path}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5.0)
+        self._thread = None
+        self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with self.lock:
+            self.rig.safe()
+        self._close_fds()
+
+    def _close_fds(self) -> None:
+        if self.link is not None:
+            try:
+                if os.path.islink(self.link) and os.readlink(self.link) == self.path:
+                    os.unlink(self.link)
+            except OSError:
+                pass
+        try:
+            os.close(self._master)
+        except OSError:
+            pass
+        self.flash.close()
+        if self._temp_dir is not None:
+            self._temp_dir.cleanup()
+            self._temp_dir = None
+
+    def __enter__(self) -> "RigServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def serve(self) -> None:
+        """Run the loop in the calling thread until stop() (e.g. from a signal handler)."""
+        try:
+            self._run()
+        finally:
+            self.close()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        stop = self._stop
+        master = self._master
+        monotonic = time.monotonic
+        use_select = master < 1024
+        poller = None
+        if not use_select:
+            poller = select.poll()
+            poller.register(master, select.POLLIN)
+        last = monotonic()
+        try:
+            while not stop.is_set():
+                now = monotonic()
+                self._loop_gap.append(now - last)
+                last = now
+                self.counters.loops += 1
+                self._tick(now)
+                self._work.append(monotonic() - now)
+                # Wait for input or the next deadline, at most MAX_WAIT_S.
+                wait = MAX_WAIT_S
+                if self.streaming:
+                    wait = min(wait, self._next_sample_t - (monotonic() - self.t0))
+                if self._last_rx_t is not None and self.watchdog_ms:
+                    wait = min(wait, self._last_rx_t + self.watchdog_ms * 1e-3 - monotonic())
+                if wait <= 0.0:
+                    continue
+                if not self._host_present:
+                    time.sleep(wait)          # the master polls as hung up: nothing to wait on
+                    continue
+                try:
+                    if use_select:
+                        wlist = [master] if self._tx else []
+                        select.select([master], wlist, [], wait)
+                    else:
+                        poller.modify(master, select.POLLIN | (select.POLLOUT if self._tx else 0))
+                        poller.poll(max(1, int(wait * 1e3)))
+                except (OSError, ValueError):
+                    if stop.is_set():
+                        break
+                    time.sleep(wait)
+        finally:
+            with self.lock:
+                self.rig.safe()
+
+    def _tick(self, now: float) -> None:
+        t = now - self.t0
+        # 1. physics and the samples due (each taken at its scheduled time).
+        with self.lock:
+            if self.streaming:
+                if t - self._next_sample_t > MAX_SAMPLE_BACKLOG_S:
+                    period = 1.0 / self.rate_hz
+                    missed = int((t - self._next_sample_t) / period)
+                    self.counters.samples_skipped += missed
+                    self._next_sample_t += missed * period
+                while self.streaming and self._next_sample_t <= t:
+                    ts = self._next_sample_t
+                    self.rig.advance_to(ts)
+                    self._send_sample(ts)
+                    self._latency.append(t - ts)
+                    self._next_sample_t = ts + 1.0 / self.rate_hz
+            self.rig.advance_to(t)
+        # 2. the host's requests.
+        self._receive(now)
+        # 3. the watchdog.
+        if self._last_rx_t is not None and self.watchdog_ms:
+            deadline = self._last_rx_t + self.watchdog_ms * 1e-3
+            check = time.monotonic()
+            if check >= deadline:
+                with self.lock:
+                    self.rig.advance_to(check - self.t0)
+                    self.rig.safe()
+                self.watchdog_tripped = True
+                self._last_rx_t = None        # trips once; re-armed by the next valid frame
+                self.counters.watchdog_trips += 1
+                self.watchdog_trip_latency_s.append(check - deadline)
+        # 4. output.
+        self._flush()
+
+    # -- I/O ------------------------------------------------------------------------------------
+
+    def _host_gone(self) -> None:
+        if self._host_present:
+            self.counters.host_disconnects += 1
+        self._host_present = False
+        if self._tx:
+            self.counters.tx_dropped += self._tx.count(0)
+            self._tx.clear()
+        # Bytes already in the pty stay queued for the next host (a tcflush on the master cannot
+        # reach them, and TCIFLUSH would eat a new host's first request): pyserial flushes its
+        # input on open, and the framing resynchronises anyway.
+
+    def _receive(self, now: float) -> None:
+        chunks = []
+        while True:
+            try:
+                data = os.read(self._master, 4096)
+            except BlockingIOError:
+                self._host_present = True
+                break
+            except OSError as exc:
+                if exc.errno in (errno.EIO, errno.EBADF, errno.ENXIO):
+                    self._host_gone()
+                    break
+                raise
+            if not data:
+                self._host_gone()
+                break
+            self._host_present = True
+            chunks.append(data)
+            if len(data) < 4096:
+                break
+        if not chunks:
+            return
+        data = b"".join(chunks)
+        self.counters.rx_bytes += len(data)
+        before = self._reader.dropped
+        frames = self._reader.feed(data)
+        self.counters.rx_dropped += self._reader.dropped - before
+        for frame in frames:
+            self.counters.rx_frames += 1
+            self._last_rx_t = time.monotonic()
+            self._handle(frame)
+
+    def _send(self, frame_type: int, seq: int, payload: bytes = b"") -> None:
+        if not self._host_present:
+            self.counters.tx_dropped += 1
+            return
+        data = wire.encode_frame(frame_type, seq, payload)
+        if len(self._tx) + len(data) > TX_BACKLOG_MAX:
+            self.counters.tx_dropped += 1
+            return
+        self._tx += data
+        self.counters.tx_frames += 1
+
+    def _flush(self) -> None:
+        if not self._tx:
+            return
+        try:
+            n = os.write(self._master, self._tx)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            if exc.errno in (errno.EIO, errno.EBADF, errno.ENXIO):
+                self._host_gone()
+                return
+            raise
+        del self._tx[:n]
+
+    def _send_sample(self, ts: float) -> None:
+        r = self.rig.sample(1.0 / self.rate_hz)
+        fe = self.rig.frontend
+        status = 0
+        if self.watchdog_tripped:
+            status |= wire.STATUS_WATCHDOG_TRIPPED
+        if fe.heater_duty == 0.0 and fe.pump_command_a == 0.0:
+            status |= wire.STATUS_OUTPUTS_SAFE
+        payload = wire.SAMPLE_FMT.pack(
+            int(ts * 1e6) & 0xFFFFFFFF, r.nernst_v, r.pump_current_a, r.ri_ohm, r.heater_v, r.heater_a,
+            r.supply_v, r.pump_v, status, self.applied_seq)
+        self._send(wire.SAMPLE, self._sample_seq, payload)
+        self._sample_seq = (self._sample_seq + 1) & 0xFFFF
+        self.counters.samples += 1
+
+    def _error(self, frame: wire.Frame, code: int, text: str = "") -> None:
+        text = text or wire.ERROR_TEXT.get(code, "")
+        payload = wire.ERROR_HEAD.pack(code, frame.type) + text.encode("utf-8")[:200]
+        self.counters.errors_sent += 1
+        self._send(wire.ERROR, frame.seq, payload)
+
+    def _ack(self, frame: wire.Frame) -> None:
+        self._send(wire.ACK, frame.seq, wire.ACK_FMT.pack(0))
+
+    # -- requests -------------------------------------------------------------------------------
+
+    def _handle(self, frame: wire.Frame) -> None:
+        handler = self._HANDLERS.get(frame.type)
+        if handler is None:
+            self._error(frame, wire.E_UNKNOWN_TYPE, f"unknown message type 0x{frame.type:02X}")
+            return
+        expected = self._LENGTHS.get(frame.type)
+        if expected is not None and len(frame.payload) != expected:
+            self._error(frame, wire.E_BAD_LENGTH,
+                        f"type 0x{frame.type:02X}: payload of {len(frame.payload)} bytes, expected {expected}")
+            return
+        handler(self, frame)
+
+    def _on_hello(self, frame: wire.Frame) -> None:
+        self._send(wire.reply_type(wire.HELLO), frame.seq, self._identity)
+
+    def _on_stream_start(self, frame: wire.Frame) -> None:
+        (rate,) = wire.STREAM_START_FMT.unpack(frame.payload)
+        if not 1 <= rate <= MAX_RATE_HZ:
+            self._error(frame, wire.E_OUT_OF_RANGE, f"rate {rate} Hz: 1..{MAX_RATE_HZ}")
+            return
+        self._ack(frame)
+        was = self.streaming
+        self.rate_hz = rate
+        self.streaming = True
+        if not was:
+            self._next_sample_t = self.elapsed()   # the first sample right away
+
+    def _on_stream_stop(self, frame: wire.Frame) -> None:
+        self.streaming = False
+        self._ack(frame)
+
+    def _on_ping(self, frame: wire.Frame) -> None:
+        self._ack(frame)
+
+    def _on_setpoint(self, frame: wire.Frame) -> None:
+        pump_a, duty, flags = wire.SETPOINT_FMT.unpack(frame.payload)
+        problem = ""
+        if not math.isfinite(pump_a) or not self.pump_min_a <= pump_a <= self.pump_max_a:
+            problem = f"pump current {pump_a!r} A: {self.pump_min_a:g}..{self.pump_max_a:g} A"
+        elif not math.isfinite(duty) or not 0.0 <= duty <= 1.0:
+            problem = f"heater duty {duty!r}: 0..1"
+        elif flags & ~SETPOINT_EXCITATION:
+            problem = f"flags 0x{flags:02X}: only bit 0 (excitation) is defined"
+        if problem:
+            self.counters.setpoints_rejected += 1
+            self._error(frame, wire.E_OUT_OF_RANGE, problem)
+            return
+        with self.lock:
+            self.rig.advance_to(self.elapsed())
+            self.rig.apply(pump_a, duty, bool(flags & SETPOINT_EXCITATION))
+        self.applied_seq = frame.seq
+        self.watchdog_tripped = False
+        self.counters.setpoints += 1
+
+    def _on_settings_info(self, frame: wire.Frame) -> None:
+        info = self.flash.info()
+        slot = 0xFF if info.active_slot is None else info.active_slot
+        payload = wire.SETTINGS_INFO_FMT.pack(slot, info.image_length, info.image_crc, info.generation,
+                                              info.slot_size // 256)
+        self._send(wire.reply_type(wire.SETTINGS_INFO), frame.seq, payload)
+
+    def _on_settings_read(self, frame: wire.Frame) -> None:
+        which, offset, length = wire.SETTINGS_READ_FMT.unpack(frame.payload)
+        if length > wire.MAX_READ:
+            self._error(frame, wire.E_OUT_OF_RANGE, f"read length {length}: at most {wire.MAX_READ}")
+            return
+        try:
+            data = self.flash.read(which, offset, length)
+        except FlashError as exc:
+            self._error(frame, exc.code, str(exc))
+            return
+        self._send(wire.reply_type(wire.SETTINGS_READ), frame.seq, data)
+
+    def _flash_op(self, frame: wire.Frame, op, *args) -> None:
+        try:
+            op(*args)
+        except FlashError as exc:
+            self._error(frame, exc.code, str(exc))
+            return
+        self._ack(frame)
+
+    def _on_settings_erase(self, frame: wire.Frame) -> None:
+        self._flash_op(frame, self.flash.erase)
+
+    def _on_settings_write(self, frame: wire.Frame) -> None:
+        if len(frame.payload) < wire.SETTINGS_WRITE_HEAD.size:
+            self._error(frame, wire.E_BAD_LENGTH, "SETTINGS_WRITE: no offset")
+            return
+        (offset,) = wire.SETTINGS_WRITE_HEAD.unpack_from(frame.payload)
+        data = frame.payload[wire.SETTINGS_WRITE_HEAD.size:]
+        if not data or len(data) > wire.MAX_WRITE:
+            self._error(frame, wire.E_BAD_LENGTH, f"SETTINGS_WRITE: {len(data)} data bytes, 1..{wire.MAX_WRITE}")
+            return
+        self._flash_op(frame, self.flash.write, offset, data)
+
+    def _on_settings_verify(self, frame: wire.Frame) -> None:
+        state = self.flash.verify()
+        payload = wire.VERIFY_REPLY_FMT.pack(1 if state.image_valid else 0, state.image_length, state.image_crc)
+        self._send(wire.reply_type(wire.SETTINGS_VERIFY), frame.seq, payload)
+
+    def _on_settings_commit(self, frame: wire.Frame) -> None:
+        (expected,) = wire.COMMIT_FMT.unpack(frame.payload)
+        try:
+            self.flash.commit(expected)
+        except FlashError as exc:
+            self._error(frame, exc.code, str(exc))
+            return
+        self.settings = self.flash.active_image()
+        self._ack(frame)
+
+    def _on_reset(self, frame: wire.Frame) -> None:
+        self._ack(frame)
+        self._flush()
+        self.counters.resets += 1
+        self._boot_state()
+
+    def _on_watchdog(self, frame: wire.Frame) -> None:
+        (ms,) = wire.WATCHDOG_FMT.unpack(frame.payload)
+        if 0 < ms < MIN_WATCHDOG_MS:
+            self._error(frame, wire.E_OUT_OF_RANGE, f"watchdog {ms} ms: 0 (off) or {MIN_WATCHDOG_MS}..65535 ms")
+            return
+        self.watchdog_ms = ms
+        self._ack(frame)
+
+    _HANDLERS = {
+        wire.HELLO: _on_hello, wire.STREAM_START: _on_stream_start, wire.STREAM_STOP: _on_stream_stop,
+        wire.PING: _on_ping, wire.SETPOINT: _on_setpoint, wire.SETTINGS_INFO: _on_settings_info,
+        wire.SETTINGS_READ: _on_settings_read, wire.SETTINGS_ERASE: _on_settings_erase,
+        wire.SETTINGS_WRITE: _on_settings_write, wire.SETTINGS_VERIFY: _on_settings_verify,
+        wire.SETTINGS_COMMIT: _on_settings_commit, wire.RESET: _on_reset, wire.WATCHDOG: _on_watchdog,
+    }
+    # Exact payload lengths (None: variable, checked by the handler).
+    _LENGTHS = {
+        wire.HELLO: 0, wire.STREAM_START: wire.STREAM_START_FMT.size, wire.STREAM_STOP: 0, wire.PING: 0,
+        wire.SETPOINT: wire.SETPOINT_FMT.size, wire.SETTINGS_INFO: 0,
+        wire.SETTINGS_READ: wire.SETTINGS_READ_FMT.size, wire.SETTINGS_ERASE: 0, wire.SETTINGS_WRITE: None,
+        wire.SETTINGS_VERIFY: 0, wire.SETTINGS_COMMIT: wire.COMMIT_FMT.size, wire.RESET: 0,
+        wire.WATCHDOG: wire.WATCHDOG_FMT.size,
+    }
+
+
+# --- the command line: `lambdarig serve rig` --------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--element", default="lsu49", help="element name or .toml file (default: lsu49)")
+    parser.add_argument("--scenario", default="default",
+                        help="scenario name or .toml file; its last values hold after it ends (default: default)")
+    parser.add_argument("--link", default=None, help="also make this symlink to the pty (e.g. /tmp/lambdarig0)")
+    parser.add_argument("--flash", default=DEFAULT_FLASH_FILE,
+                        help=f"the rig's settings flash, a file (default: ./{DEFAULT_FLASH_FILE})")
+    parser.add_argument("--serial-number", default="LR0001", help="the serial number the rig reports (default: LR0001)")
+    parser.add_argument("--seed", type=int, default=0, help="noise seed (default: 0)")
+    parser.add_argument("--watchdog-ms", type=int, default=DEFAULT_WATCHDOG_MS,
+                        help=f"watchdog after power-up and reset, ms; 0 off (default: {DEFAULT_WATCHDOG_MS})")
+    parser.add_argument("--die-after-flash-ops", type=int, default=None, help=argparse.SUPPRESS)
+
+
+def serve(args: argparse.Namespace) -> int:
+    if args.seed < 0:
+        raise ValueError(f"--seed {args.seed}: must be >= 0")
+    server = RigServer(element=args.element, scenario=args.scenario, flash_path=args.flash,
+                       serial_number=args.serial_number, seed=args.seed, watchdog_ms=args.watchdog_ms,
+                       link=args.link, die_after_flash_ops=args.die_after_flash_ops)
+
+    def on_signal(signum, _frame):
+        server.request_stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print(server.path, flush=True)
+        if server.link:
+            print(server.link, flush=True)
+        server.serve()
+        st = server.stats()
+        print("lambdarig serve rig: stopped; " + ", ".join(
+            f"{k} {st[k]:.3g}" if isinstance(st[k], float) else f"{k} {st[k]}"
+            for k in ("rx_frames", "rx_dropped", "tx_frames", "tx_dropped", "samples", "samples_skipped",
+                      "watchdog_trips", "host_disconnects", "sample_late_ms_p99", "sample_late_ms_max",
+                      "loop_gap_ms_p99", "loop_gap_ms_max", "loop_work_ms_max")), file=sys.stderr, flush=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    parser = argparse.ArgumentParser(prog="serial_rig")
+    add_arguments(parser)
+    sys.exit(serve(parser.parse_args()))

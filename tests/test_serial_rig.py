@@ -1,0 +1,461 @@
+"""The emulated bench rig over a real pseudo-terminal, with pyserial and the shared codec."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import serial
+
+from emulator.flash_store import FlashStore
+from emulator.serial_rig import RigServer
+from hal import wire
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Host:
+    """A minimal host: pyserial, non-blocking reads, own framing, deadline loops."""
+
+    def __init__(self, path: str):
+        self.port = serial.Serial(path, timeout=0)
+        self.reader = wire.FrameReader()
+        self.seq = 0
+        self.pending: list[wire.Frame] = []
+
+    def close(self) -> None:
+        self.port.close()
+
+    def send(self, frame_type: int, payload: bytes = b"", seq: int | None = None) -> int:
+        if seq is None:
+            self.seq = (self.seq + 1) & 0xFFFF
+            seq = self.seq
+        self.port.write(wire.encode_frame(frame_type, seq, payload))
+        return seq
+
+    def poll(self) -> list[wire.Frame]:
+        data = self.port.read(65536)
+        frames = self.reader.feed(data) if data else []
+        self.pending += frames
+        return frames
+
+    def collect(self, seconds: float) -> list[wire.Frame]:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if not self.poll():
+                time.sleep(0.0005)
+        out, self.pending = self.pending, []
+        return out
+
+    def wait_reply(self, seq: int, timeout: float = 1.0) -> wire.Frame:
+        end = time.monotonic() + timeout
+        while True:
+            for i, frame in enumerate(self.pending):
+                if frame.type != wire.SAMPLE and frame.seq == seq:
+                    del self.pending[i]
+                    return frame
+            if time.monotonic() > end:
+                raise TimeoutError(f"no reply to seq {seq} within {timeout} s")
+            if not self.poll():
+                time.sleep(0.0005)
+
+    def request(self, frame_type: int, payload: bytes = b"", timeout: float = 1.0) -> wire.Frame:
+        return self.wait_reply(self.send(frame_type, payload), timeout)
+
+    def samples(self) -> list[wire.Frame]:
+        out = [f for f in self.pending if f.type == wire.SAMPLE]
+        self.pending = [f for f in self.pending if f.type != wire.SAMPLE]
+        return out
+
+
+def expect_ack(frame: wire.Frame) -> None:
+    assert frame.type == wire.ACK, frame
+    assert wire.ACK_FMT.unpack(frame.payload) == (0,)
+
+
+def expect_error(frame: wire.Frame, code: int) -> str:
+    assert frame.type == wire.ERROR, frame
+    got, _ = wire.ERROR_HEAD.unpack_from(frame.payload)
+    assert got == code, (got, frame.payload)
+    return frame.payload[wire.ERROR_HEAD.size:].decode()
+
+
+def setpoint(pump_a: float, duty: float, excitation: bool = True) -> bytes:
+    return wire.SETPOINT_FMT.pack(pump_a, duty, 1 if excitation else 0)
+
+
+@pytest.fixture
+def rig(tmp_path):
+    server = RigServer(scenario="free-air", flash_path=tmp_path / "flash.bin", serial_number="LR0042",
+                       link=tmp_path / "lambdarig0").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def host(rig):
+    h = Host(rig.path)
+    try:
+        yield h
+    finally:
+        h.close()
+
+
+def wait_for(predicate, timeout: float, step: float = 0.0005):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+def test_identity_and_link(rig, host, tmp_path):
+    assert os.path.realpath(tmp_path / "lambdarig0") == os.path.realpath(rig.path)
+    reply = host.request(wire.HELLO)
+    assert reply.type == wire.reply_type(wire.HELLO)
+    proto, major, minor, patch, caps, max_rate, pump_min, pump_max, serial_number, element = \
+        wire.IDENTITY_FMT.unpack(reply.payload)
+    assert (proto, major, minor, patch) == (1, 0, 1, 0)
+    assert caps == wire.CAP_RI | wire.CAP_HEATER_SENSE | wire.CAP_PUMP_V | wire.CAP_WATCHDOG | wire.CAP_SETTINGS
+    assert max_rate == 1000
+    assert pump_min == pytest.approx(rig.rig.frontend.spec.pump_dac_min_a)
+    assert pump_max == pytest.approx(rig.rig.frontend.spec.pump_dac_max_a)
+    assert serial_number.rstrip(b"\0") == b"LR0042" and element.rstrip(b"\0") == b"lsu49"
+    expect_ack(host.request(wire.PING))
+    expect_error(host.request(0x3E), wire.E_UNKNOWN_TYPE)
+    expect_error(host.request(wire.PING, b"x"), wire.E_BAD_LENGTH)
+
+
+def test_link_removed_on_stop(tmp_path):
+    server = RigServer(flash_path=tmp_path / "flash.bin", link=tmp_path / "rig").start()
+    assert os.path.islink(tmp_path / "rig")
+    server.stop()
+    assert not os.path.lexists(tmp_path / "rig")
+
+
+def test_stream_500hz_for_one_second(rig, host):
+    expect_ack(host.request(wire.STREAM_START, wire.STREAM_START_FMT.pack(500)))
+    frames = []
+    t_start = time.monotonic()
+    while time.monotonic() - t_start < 1.0:
+        host.send(wire.PING)          # keeps the watchdog fed
+        frames += host.collect(0.02)
+    expect_ack(host.wait_reply(host.send(wire.STREAM_STOP), timeout=2.0))
+    frames += host.collect(0.02)      # what came before the ACK, and nothing after it
+    samples = [f for f in frames if f.type == wire.SAMPLE]
+    skipped = rig.counters.samples_skipped              # only when the rig thread is starved of CPU
+    assert 490 <= len(samples) + skipped <= 530, (len(samples), skipped)
+    seqs = [f.seq for f in samples]
+    assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:])), "sample seq must increase by 1"
+    t_us = [wire.SAMPLE_FMT.unpack(f.payload)[0] for f in samples]
+    steps = [(b - a) & 0xFFFFFFFF for a, b in zip(t_us, t_us[1:])]
+    if not skipped:
+        assert all(1999 <= s <= 2001 for s in steps), (min(steps), max(steps))
+    values = wire.SAMPLE_FMT.unpack(samples[-1].payload)
+    assert all(math.isfinite(v) for v in values[1:8])            # excitation on: Ri measured too
+    stats = rig.stats()
+    assert stats["sample_late_ms_p99"] < 10.0, stats
+
+
+def test_setpoint_applied_and_heater_warms(rig, host):
+    expect_ack(host.request(wire.STREAM_START, wire.STREAM_START_FMT.pack(200)))
+    temp_before = rig.truth().temp_c
+    seq = None
+    t_start = time.monotonic()
+    while time.monotonic() - t_start < 1.0:
+        seq = host.send(wire.SETPOINT, setpoint(0.0, 0.8))
+        host.poll()
+        time.sleep(0.01)
+    time.sleep(0.02)
+    host.poll()
+    samples = host.samples()
+    last = wire.SAMPLE_FMT.unpack(samples[-1].payload)
+    assert last[-1] == seq                                       # applied_seq echoes the SETPOINT
+    assert not last[-2] & wire.STATUS_OUTPUTS_SAFE
+    heater_v, heater_a = last[4], last[5]
+    assert heater_v > 5.0 and heater_a > 0.5                     # the heater is driven
+    assert rig.outputs()[1] == pytest.approx(0.8, abs=1e-3)
+    assert rig.truth().temp_c > temp_before + 20.0               # and the element warms (free air)
+
+
+def test_bad_setpoints_are_refused_and_not_applied(rig, host):
+    host.send(wire.SETPOINT, setpoint(1e-3, 0.25))
+    assert wait_for(lambda: rig.outputs()[1] > 0.2, 1.0)
+    applied = rig.applied_seq
+    for bad in (setpoint(1e-3, 1.5), setpoint(1e-3, -0.1), setpoint(0.5, 0.1), setpoint(math.nan, 0.1),
+                setpoint(1e-3, math.inf), wire.SETPOINT_FMT.pack(0.0, 0.1, 0x80)):
+        text = expect_error(host.request(wire.SETPOINT, bad), wire.E_OUT_OF_RANGE)
+        assert text
+    expect_error(host.request(wire.SETPOINT, setpoint(0.0, 0.1)[:-1]), wire.E_BAD_LENGTH)
+    pump, duty, _ = rig.outputs()
+    assert duty == pytest.approx(0.25, abs=1e-3) and pump == pytest.approx(1e-3, rel=1e-3)
+    assert rig.applied_seq == applied
+    assert rig.counters.setpoints_rejected == 6
+
+
+def test_garbage_and_damaged_frames_are_dropped(rig, host):
+    rng = random.Random(5)
+    dropped_before = rig.counters.rx_dropped
+    expected_drops = 0
+    for i in range(40):
+        kind = i % 5
+        frame = wire.encode_frame(wire.PING, 1000 + i)
+        if kind == 0:       # garbage, ended by a delimiter
+            host.port.write(bytes(rng.randrange(1, 256) for _ in range(rng.randrange(1, 40))) + b"\0")
+            expected_drops += 1
+        elif kind == 1:     # a flipped bit
+            damaged = bytearray(frame)
+            pos = rng.randrange(0, len(damaged) - 1)
+            damaged[pos] ^= 1 << rng.randrange(8)
+            if 0 in damaged[:-1]:           # the flip made a delimiter: two damaged pieces
+                expected_drops += 1
+            host.port.write(bytes(damaged))
+            expected_drops += 1
+        elif kind == 2:     # truncated: the end and its delimiter lost
+            host.port.write(frame[:len(frame) // 2] + b"\0")
+            expected_drops += 1
+        elif kind == 3:     # duplicated: both copies answered
+            host.port.write(frame + frame)
+        # A valid request after each: it must be answered.
+        seq = host.send(wire.PING)
+        expect_ack(host.wait_reply(seq))
+        if kind == 3:
+            assert host.wait_reply(1000 + i).type == wire.ACK
+            assert host.wait_reply(1000 + i).type == wire.ACK
+    assert rig.counters.rx_dropped - dropped_before == expected_drops
+    # A long run of garbage without any delimiter is discarded too, then the line recovers.
+    host.port.write(bytes(rng.randrange(1, 256) for _ in range(3000)) + b"\0")
+    expect_ack(host.request(wire.PING))
+
+
+def test_watchdog_makes_outputs_safe_in_time(rig, host):
+    expect_ack(host.request(wire.WATCHDOG, wire.WATCHDOG_FMT.pack(50)))
+    expect_ack(host.request(wire.STREAM_START, wire.STREAM_START_FMT.pack(500)))
+    for _ in range(10):
+        time.sleep(0.005)
+        host.send(wire.SETPOINT, setpoint(2e-3, 0.6))
+    t_last = time.monotonic()           # the host goes silent after this frame
+    assert wait_for(lambda: rig.outputs()[1] > 0.5, 0.04)
+    safe = wait_for(lambda: rig.outputs()[:2] == (0.0, 0.0), 1.0, step=0.0002)
+    t_safe = time.monotonic()
+    assert safe
+    elapsed_ms = (t_safe - t_last) * 1e3
+    assert 49.0 <= elapsed_ms <= 50 + 8.0, elapsed_ms
+    assert all(late < 2.0 for late in rig.stats()["watchdog_trip_late_ms"]), rig.stats()
+    # Streaming goes on, flagged.
+    host.collect(0.05)
+    time.sleep(0.02)
+    host.poll()
+    status = [wire.SAMPLE_FMT.unpack(f.payload)[-2] for f in host.samples()]
+    assert status and all(s & wire.STATUS_WATCHDOG_TRIPPED and s & wire.STATUS_OUTPUTS_SAFE for s in status[-5:])
+    # The next SETPOINT clears the flag and drives again.
+    host.send(wire.SETPOINT, setpoint(0.0, 0.3))
+    assert wait_for(lambda: not rig.watchdog_tripped and rig.outputs()[1] > 0.2, 1.0)
+    expect_ack(host.request(wire.WATCHDOG, wire.WATCHDOG_FMT.pack(0)))     # off: no trip
+    time.sleep(0.15)
+    assert rig.outputs()[1] > 0.2
+    expect_error(host.request(wire.WATCHDOG, wire.WATCHDOG_FMT.pack(3)), wire.E_OUT_OF_RANGE)
+
+
+def test_host_vanishes_and_returns(rig):
+    host = Host(rig.path)
+    expect_ack(host.request(wire.STREAM_START, wire.STREAM_START_FMT.pack(1000)))
+    host.send(wire.SETPOINT, setpoint(1e-3, 0.5))
+    assert wait_for(lambda: rig.outputs()[1] > 0.4, 1.0)
+    host.close()                        # the host disappears mid-stream
+    assert wait_for(lambda: rig.counters.host_disconnects >= 1, 1.0)
+    assert wait_for(lambda: rig.outputs()[:2] == (0.0, 0.0), 0.2)   # the watchdog (100 ms)
+    time.sleep(0.1)
+    assert rig._thread is not None and rig._thread.is_alive()
+    host = Host(rig.path)               # a new host: a clean line, the rig answers
+    try:
+        reply = host.request(wire.HELLO)
+        assert reply.type == wire.reply_type(wire.HELLO)
+        host.collect(0.05)
+        assert host.reader.dropped == 0, "stale bytes from before the host left"
+    finally:
+        host.close()
+
+
+def test_reset(rig, host):
+    expect_ack(host.request(wire.WATCHDOG, wire.WATCHDOG_FMT.pack(1000)))
+    expect_ack(host.request(wire.STREAM_START, wire.STREAM_START_FMT.pack(100)))
+    host.send(wire.SETPOINT, setpoint(1e-3, 0.5))
+    assert wait_for(lambda: rig.outputs()[1] > 0.4, 1.0)
+    expect_ack(host.request(wire.RESET))
+    assert wait_for(lambda: not rig.streaming, 0.5)
+    assert rig.outputs()[:2] == (0.0, 0.0)
+    assert rig.watchdog_ms == 100 and rig.applied_seq == 0
+    host.collect(0.05)
+    assert not host.collect(0.05)       # no samples after the reset
+
+
+def flash_over_pty(host: Host, image: bytes, chunk: int = 48) -> None:
+    expect_ack(host.request(wire.SETTINGS_ERASE))
+    for offset in range(0, len(image), chunk):
+        payload = wire.SETTINGS_WRITE_HEAD.pack(offset) + image[offset:offset + chunk]
+        expect_ack(host.request(wire.SETTINGS_WRITE, payload))
+    valid, length, crc = wire.VERIFY_REPLY_FMT.unpack(host.request(wire.SETTINGS_VERIFY).payload)
+    assert (valid, length, crc) == (1, len(image), wire.image_crc(image))
+    expect_ack(host.request(wire.SETTINGS_COMMIT, wire.COMMIT_FMT.pack(crc)))
+
+
+def read_settings(host: Host) -> bytes | None:
+    info = host.request(wire.SETTINGS_INFO)
+    assert info.type == wire.reply_type(wire.SETTINGS_INFO)
+    slot, length, crc, generation, slot_size_256 = wire.SETTINGS_INFO_FMT.unpack(info.payload)
+    if slot == 0xFF:
+        assert length == 0
+        return None
+    data = b""
+    while len(data) < length:
+        n = min(wire.MAX_READ, length - len(data))
+        reply = host.request(wire.SETTINGS_READ, wire.SETTINGS_READ_FMT.pack(0, len(data), n))
+        assert reply.type == wire.reply_type(wire.SETTINGS_READ)
+        data += reply.payload
+    wire.check_image(data)
+    assert wire.image_crc(data) == crc
+    return data
+
+
+def test_settings_flash_over_pty(rig, host, tmp_path):
+    assert read_settings(host) is None
+    image = wire.pack_image(1, bytes(range(256)) * 3)          # 780 bytes: several chunks, reads
+    flash_over_pty(host, image)
+    assert read_settings(host) == image
+    slot, length, crc, generation, size = wire.SETTINGS_INFO_FMT.unpack(host.request(wire.SETTINGS_INFO).payload)
+    assert (slot, length, generation, size) == (0, len(image), 1, 4096 // 256)
+    # Refusals: writing over written bytes, committing a wrong crc or a bad image.
+    second = wire.pack_image(2, b"second")
+    expect_ack(host.request(wire.SETTINGS_ERASE))
+    expect_ack(host.request(wire.SETTINGS_WRITE, wire.SETTINGS_WRITE_HEAD.pack(0) + second))
+    expect_error(host.request(wire.SETTINGS_WRITE, wire.SETTINGS_WRITE_HEAD.pack(0) + b"\xff\xff"),
+                 wire.E_NOT_ERASED)
+    expect_error(host.request(wire.SETTINGS_COMMIT, wire.COMMIT_FMT.pack(wire.image_crc(second) ^ 1)),
+                 wire.E_CRC_MISMATCH)
+    expect_error(host.request(wire.SETTINGS_WRITE, wire.SETTINGS_WRITE_HEAD.pack(4090) + b"0123456789"),
+                 wire.E_OUT_OF_RANGE)
+    expect_error(host.request(wire.SETTINGS_READ, wire.SETTINGS_READ_FMT.pack(0, 0, 300)), wire.E_OUT_OF_RANGE)
+    expect_ack(host.request(wire.SETTINGS_ERASE))
+    expect_ack(host.request(wire.SETTINGS_WRITE, wire.SETTINGS_WRITE_HEAD.pack(0) + second[:10]))
+    valid, _, _ = wire.VERIFY_REPLY_FMT.unpack(host.request(wire.SETTINGS_VERIFY).payload)
+    assert valid == 0
+    expect_error(host.request(wire.SETTINGS_COMMIT, wire.COMMIT_FMT.pack(wire.image_crc(second))),
+                 wire.E_IMAGE_INVALID)
+    assert read_settings(host) == image                          # untouched by all of that
+    # The reset reloads from flash; a restarted rig on the same file boots the same settings.
+    expect_ack(host.request(wire.RESET))
+    assert rig.settings == image
+
+
+# --- power loss during a flash, with a subprocess rig ---------------------------------------------
+
+OLD = wire.pack_image(1, b"old: heater.ramp_v_per_s=0.4")
+NEW = wire.pack_image(1, b"new: heater.ramp_v_per_s=0.3, pump.target_mv=450")
+CHUNK = 16
+
+
+class SubprocessRig:
+    def __init__(self, flash: Path, die_after: int | None = None):
+        cmd = [sys.executable, "-m", "scripts.cli", "serve", "rig", "--flash", str(flash), "--scenario", "free-air"]
+        if die_after is not None:
+            cmd += ["--die-after-flash-ops", str(die_after)]
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10.0)
+        if not ready:
+            self.close()
+            raise TimeoutError("the rig did not print its pty path within 10 s")
+        path = self.proc.stdout.readline().decode().strip()
+        assert path.startswith("/dev/"), (path, self.proc.stderr.read() if self.proc.poll() is not None else "")
+        self.host = Host(path)
+
+    def close(self) -> int:
+        if hasattr(self, "host"):
+            self.host.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            return self.proc.wait(5.0)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(5.0)
+
+
+def flash_until_death(rig: SubprocessRig, image: bytes) -> str:
+    """Run the flash sequence; 'died' when the rig went away mid-way, 'done' when it completed."""
+    try:
+        flash_over_pty(rig.host, image, CHUNK)
+    except (TimeoutError, serial.SerialException, OSError):
+        code = rig.proc.wait(5.0)
+        assert code == 70, (code, rig.proc.stderr.read())
+        return "died"
+    return "done"
+
+
+def test_cli_prints_pty_and_link_and_stops_cleanly(tmp_path):
+    link = tmp_path / "lambdarig0"
+    cmd = [sys.executable, "-m", "scripts.cli", "serve", "rig", "--flash", str(tmp_path / "flash.bin"),
+           "--link", str(link), "--serial-number", "LR0777", "--scenario", "free-air"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 10.0)
+        assert ready, "no output within 10 s"
+        path = proc.stdout.readline().strip()
+        assert path.startswith("/dev/") and proc.stdout.readline().strip() == str(link)
+        assert os.path.realpath(link) == os.path.realpath(path)
+        host = Host(str(link))
+        try:
+            identity = wire.IDENTITY_FMT.unpack(host.request(wire.HELLO, timeout=2.0).payload)
+            assert identity[8].rstrip(b"\0") == b"LR0777"
+            host.send(wire.SETPOINT, setpoint(0.0, 0.5))
+        finally:
+            host.close()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(5.0) == 0
+        assert "stopped" in proc.stderr.read()
+        assert not os.path.lexists(link)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5.0)
+
+
+def test_power_loss_at_every_flash_op_boots_old_or_new(tmp_path):
+    flash = tmp_path / "flash.bin"
+    with FlashStore(flash) as store:                             # the old settings, committed
+        store.erase()
+        store.write(0, OLD)
+        store.commit(wire.image_crc(OLD))
+    n_ops = 2 + math.ceil(len(NEW) / CHUNK) + 1                  # erase (record, data), writes, record
+    rig = SubprocessRig(flash, die_after=1)
+    try:
+        for k in range(1, n_ops + 1):
+            # The rig dies in the middle of op k (half its bytes written, the last one being the
+            # commit record: torn), is restarted, and must boot the old settings, valid.
+            assert flash_until_death(rig, NEW) == "died", f"op {k}"
+            rig.close()
+            rig = SubprocessRig(flash, die_after=k + 1)
+            booted = read_settings(rig.host)
+            assert booted == OLD, f"power loss in op {k}/{n_ops}: booted {booted!r}"
+        # Past the last op the flash completes, and the next boot has the new settings.
+        assert flash_until_death(rig, NEW) == "done"
+        assert read_settings(rig.host) == NEW
+        assert rig.close() == 0
+        rig = SubprocessRig(flash)
+        assert read_settings(rig.host) == NEW
+    finally:
+        rig.close()

@@ -76,7 +76,8 @@ class Runtime:
                 if not fe.wait_until(t):
                     late += 1
                 s = fe.sample()
-                out = tick(t, s.nernst_v, s.pump_current_a, s.ri_ohm, s.heater_v, s.heater_a, s.supply_v, s.pump_v)
+                out = tick(t, s.nernst_v, s.pump_current_a, s.ri_ohm, s.heater_v, s.heater_a, s.supply_v, s.pump_v,
+                           s.sense_v)
                 command.pump_current_a = out.pump_current_a
                 command.heater_duty = out.heater_duty
                 command.excitation = out.excitation

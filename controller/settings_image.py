@@ -197,3 +197,9 @@ def decode_image(image: bytes, expected_serial: str | None = None) -> Settings:
     for another device is refused (an image made for any device, serial "", is accepted). None: not
     checked. Raises SettingsError naming the field or part that is wrong."""
     return decode_image_with_serial(image, expected_serial)[0]
+
+
+def image_to_toml(image: bytes, expected_serial: str | None = None) -> str:
+    """TOML text of an image's settings: the decoder a serial front end's `stored_settings()` needs
+    (hal.serial_frontend.register_settings_decoder(image_to_toml); hal cannot import controller)."""
+    return decode_image(image, expected_serial).to_toml()

@@ -5,6 +5,10 @@ signals, so the firmware sees realistic numbers rather than the element's truth.
   voltage; the current that actually flows is measured across a shunt by an ADC, with noise.
 - Nernst: the DC terminal voltage through an input network (bias resistor to a bias voltage, so an
   open or cold cell reads the bias), an ADC with noise.
+- Sense (elements with a mixed-potential measuring cell only): the measuring cell's DC terminal
+  voltage through the same kind of input network and ADC, with its own noise. Its deviate is drawn
+  after all the others and only for such elements, so every other element's noise sequence is the
+  same as without the channel. The Nernst-open fault opens the reference lead both cells share.
 - Ri (ESR): a square wave injected through a resistor, demodulated from the Nernst node as real
   front ends do (ESR = R_inj / (V_inj / V_ac - 1)); the electrode arc partly charges within each
   half period (a bias), the bias resistor loads the node, ADC noise averages over the samples taken
@@ -59,6 +63,7 @@ class FrontEndSpec:
     heater_current_noise_a: float = 3e-3
     heater_voltage_noise_v: float = 5e-3
     supply_noise_v: float = 10e-3
+    sense_noise_v: float = 0.25e-3       # rms per sample of the measuring-cell input (as the Nernst input)
 
 
 @dataclass(slots=True)
@@ -73,6 +78,7 @@ class FrontEndReading:
     heater_a: float          # RMS heater current
     supply_v: float
     pump_v: float            # pump-driver output voltage (at the compliance rail when saturated)
+    sense_v: float = math.nan  # measuring-cell voltage (mixed-potential elements; NaN for the others)
 
 
 # Two tables of coprime prime lengths, summed: the combined sequence repeats after ~4.3e9 draws.
@@ -110,7 +116,8 @@ class AnalogFrontEnd:
         "pump_actual_a", "pump_drive_v", "ref_actual_a", "heater_element_v", "heater_terminal_v",
         "heater_current_a", "last_world",
         "_noise_a", "_noise_b", "_noise_i", "_noise_j", "_deviates", "_deviate_pos",
-        "_ref_pumped", "_has_pump", "_heater_leak_ohm", "_sqrt_duty_of", "_sqrt_duty",
+        "_ref_pumped", "_has_pump", "_heater_leak_ohm", "_sqrt_duty_of", "_sqrt_duty", "_has_sense",
+        "_draws_per_sample",
         "_pump_dac", "_duty_dac", "_nernst_adc", "_pump_adc", "_esr_adc", "_esr_arc_r", "_esr_arc_ohm",
     )
 
@@ -143,6 +150,9 @@ class AnalogFrontEnd:
         self._ref_pumped = element.spec.reference.kind == "pumped"
         self._has_pump = element.spec.pump_cell is not None
         self._heater_leak_ohm = element.spec.coupling.heater_leak_ohm
+        # A measuring cell adds one deviate per reading, drawn last.
+        self._has_sense = element.spec.measuring_cell is not None
+        self._draws_per_sample = 7 if self._has_sense else 6
         self._sqrt_duty_of = 0.0      # sqrt(heater_duty), cached for the duty it was taken of
         self._sqrt_duty = 0.0
         # The converters, for _quantise written out (see _converter).
@@ -349,15 +359,15 @@ class AnalogFrontEnd:
 
     def sample(self, t_s: float, interval_s: float = 0.002) -> FrontEndReading:
         """One reading. This runs once per firmware tick, so the converters (_quantise) and the noise
-        draws (_gauss, in this order: Nernst, pump, ESR when excited, heater V, heater A, supply) are
-        written out, with the same arithmetic."""
+        draws (_gauss, in this order: Nernst, pump, ESR when excited, heater V, heater A, supply, and
+        the measuring cell's when the element has one) are written out, with the same arithmetic."""
         s = self.spec
         element = self.element
         faults = self.faults
         # Deviates (_gauss) at p: Nernst, pump, [ESR when excited,] heater V, heater A, supply.
         deviates = self._deviates
         p = self._deviate_pos
-        if p + 6 > len(deviates):
+        if p + self._draws_per_sample > len(deviates):
             self._more_deviates()
             deviates = self._deviates
             p = 0
@@ -436,8 +446,35 @@ class AnalogFrontEnd:
             heater_a = 0.0
         supply_v = self.supply_v + s.supply_noise_v * deviates[p + k + 2]
 
+        if self._has_sense:
+            self._deviate_pos = p + k + 4
+            return FrontEndReading(t_s, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v, self.pump_drive_v,
+                                   self._sense_reading(deviates[p + k + 3]))
         self._deviate_pos = p + k + 3
         return FrontEndReading(t_s, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v, self.pump_drive_v)
+
+    def _sense_reading(self, deviate: float) -> float:
+        """The measuring cell through its input network (bias divider, as the Nernst input), its noise
+        and the ADC. The heater leakage reaches it as it reaches the Nernst input (same layer)."""
+        s = self.spec
+        element = self.element
+        if self.faults.nernst_open:
+            sense = s.nernst_bias_v
+        else:
+            ri = element.ri_ohm
+            leak_a = self.supply_v * self.heater_duty / self._heater_leak_ohm
+            terminal = element.nernst_emf_v + element.sense_dv_v + leak_a * ri
+            if element._sense_kappa:
+                terminal += self.pump_actual_a * element._sense_kappa * element._pump_r_ohm
+            z_dc = ri + element.arc_r_ohm
+            sense = terminal + (s.nernst_bias_v - terminal) * z_dc / (z_dc + s.nernst_bias_ohm)
+        value = sense + s.sense_noise_v * deviate
+        lo, hi, offset, lsb = self._nernst_adc
+        if value <= lo:
+            return lo
+        if value >= hi:
+            return hi
+        return offset + round((value - offset) / lsb) * lsb
 
     def _set_esr_arc(self) -> None:
         """The arc's share of the demodulated impedance, for the element's present arc."""

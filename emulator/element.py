@@ -14,6 +14,14 @@ Physics (reference/physics.md):
 - Nernst EMF = RT/4F ln(pO2_ref / pO2_node); Ri = two-term Arrhenius (grain interior + boundary);
 - pump-cell voltage = Nernst term (outer vs node) + Ip R_pump(T) + Butler-Volmer overvoltage;
 - heat: heater track -> electrolyte -> gas (convection ∝ sqrt(flow)) and pipe wall (radiation).
+
+Non-catalytic node (family "hc", physics.md §8, docs/hc-sensor.md): the node's O2, H2, CO and HC are
+tracked apart (no instant equilibrium). Each crosses the diffusion layers with its own conductance
+(Stefan term for O2), the pump current removes O2 (Ip/4F), and the partly catalytic inner pumping
+electrode burns each reducer at a finite first-order rate, consuming O2 stoichiometrically. The
+control cell (inner pumping electrode vs reference) reads the free O2; the measuring cell adds the
+mixed-potential term ΔV (sense_emf_v). The catalytic path is untouched: the non-catalytic one is a
+separate branch (_step_mixed).
 """
 
 from __future__ import annotations
@@ -36,6 +44,14 @@ AIR_PRESSURE_BAR = 1.01325
 # Ip_air changes ~0.03 %/K, so 0.2 K keeps the cached values within 0.006 %.
 REFRESH_K = 0.2
 MAX_THERMAL_STEP_S = 0.005
+# Non-catalytic node: below this free-O2 pressure (bar) the control electrode's potential is taken as
+# the larger of the free-O2 value and the gas's equilibrium value (a node emptied of O2 by pumping,
+# or filled with reducers, reads rich like a Pt electrode would). Lean operation never gets here.
+MIXED_EQ_BELOW_BAR = 1e-6
+# The β·log10(x_O2/x_O2,0) term of the measuring cell is evaluated with x_O2 at least this.
+SENSE_O2_FLOOR = 1e-6
+# The mixed-potential slope's temperature law is evaluated within this range (K).
+SENSE_T_RANGE_K = (573.15, 1373.15)
 
 
 class ElementModel:
@@ -66,6 +82,11 @@ class ElementModel:
         "_four_f_g_leak", "_rt_4f", "_two_i0", "_ref_keep_dt", "_ref_keep",
         # cached per world (_set_heat_loss)
         "_loss_gas_c", "_loss_flow_mps", "_gas_k", "_gas_k4", "_g_conv",
+        # non-catalytic node (family "hc"): state, outputs, constants, per-temperature cache
+        "_mixed", "_has_sense", "n_o2", "n_h2", "n_co", "n_hc", "sense_dv_v",
+        "_burn_ref", "_burn_e_k", "_inv_burn_ref_k", "_o2_half", "_s_ref_v", "_s_coeff", "_s_ref_k", "_c0",
+        "_w_hc", "_w_co", "_w_h2", "_beta_v", "_x_o2_ref", "_sense_kappa",
+        "_k_h2", "_k_co", "_k_hc", "_s_v", "_r_o2", "_r_h2", "_r_co", "_r_hc", "_inv_4f_holdup",
     )
 
     def __init__(self, spec: ElementSpec, fuel: Fuel, world: World):
@@ -127,7 +148,47 @@ class ElementModel:
         # _update_outputs): the resistances the flowing pump current sees. No pump cell, no current.
         self._pump_r_ohm = math.inf
         self._coupling_r_ohm = 0.0
+        self._init_mixed(spec)
         self.reset(world)
+
+    def _init_mixed(self, spec: ElementSpec) -> None:
+        """Constants of a non-catalytic node (partial catalysis) and of a measuring cell."""
+        node = spec.measuring_node
+        self._mixed = node is not None and not node.catalytic
+        cell = spec.measuring_cell
+        self._has_sense = cell is not None
+        self.n_o2 = self.n_h2 = self.n_co = self.n_hc = 0.0
+        self.sense_dv_v = math.nan
+        self._k_h2 = self._k_co = self._k_hc = 0.0
+        self._r_o2 = self._r_h2 = self._r_co = self._r_hc = self._inv_4f_holdup = 0.0
+        self._s_v = math.nan
+        cat = spec.partial_catalysis
+        if cat is not None:
+            self._burn_ref = (cat.h2_per_s, cat.co_per_s, cat.hc_per_s)
+            self._burn_e_k = (cat.h2_e_ev / K_B_EV_PER_K, cat.co_e_ev / K_B_EV_PER_K, cat.hc_e_ev / K_B_EV_PER_K)
+            self._inv_burn_ref_k = 1.0 / (cat.ref_temp_c + ZERO_C_IN_K)
+            self._o2_half = cat.o2_half_fraction
+        else:
+            self._burn_ref = (0.0, 0.0, 0.0)
+            self._burn_e_k = (0.0, 0.0, 0.0)
+            self._inv_burn_ref_k = 0.0
+            self._o2_half = 1e-3
+        if cell is not None:
+            self._s_ref_v = cell.s_mv_per_decade * 1e-3
+            self._s_coeff = cell.s_temp_coeff_per_k
+            self._s_ref_k = cell.ref_temp_c + ZERO_C_IN_K
+            self._c0 = cell.c0_ppm * 1e-6
+            self._w_hc, self._w_co, self._w_h2 = cell.w_hc, cell.w_co, cell.w_h2
+            self._beta_v = cell.beta_mv_per_decade * 1e-3
+            self._x_o2_ref = cell.o2_ref_fraction
+            self._sense_kappa = cell.kappa
+        else:
+            self._s_ref_v = self._s_coeff = self._s_ref_k = 0.0
+            self._c0 = 1.0
+            self._w_hc = self._w_co = self._w_h2 = 0.0
+            self._beta_v = 0.0
+            self._x_o2_ref = 1.0
+            self._sense_kappa = 0.0
 
     def _check_conductances(self) -> None:
         """_path_conductances must stay transport.path_conductance, to the last bit."""
@@ -184,6 +245,10 @@ class ElementModel:
         self.ref_fraction = O2_IN_DRY_AIR  # the pumped reference starts filled with air
         self.ref_po2_bar = self._reference_po2()
         self.outer_po2_bar = self._equilibrium(self._surface_balance(), 0.0)
+        if self._mixed:
+            # the compartment is full of the surface gas, nothing burnt yet
+            self.n_o2, self.n_h2, self.n_co, self.n_hc = self.s_o2, self.s_h2, self.s_co, self.s_hc
+            self.node_po2_bar = self._mixed_control_po2()
         self.pump_current_a = 0.0
         self.ref_current_a = 0.0
         self.heater_v = 0.0
@@ -257,6 +322,28 @@ class ElementModel:
         self._rt_4f = R_J_PER_MOL_K * temp_k / FOUR_F
         if self._has_pump:
             self._two_i0 = self._two_i0_at_ref * math.exp(self._minus_exchange_e_k * (1.0 / temp_k - self._inv_ref_k))
+        if self._mixed or self._has_sense:
+            self._refresh_mixed(temp_k)
+
+    def _refresh_mixed(self, temp_k: float) -> None:
+        """Per-temperature terms of the non-catalytic node and the measuring cell."""
+        if self._mixed:
+            inv = 1.0 / temp_k - self._inv_burn_ref_k
+            (k_h2, k_co, k_hc), (e_h2, e_co, e_hc) = self._burn_ref, self._burn_e_k
+            self._k_h2 = k_h2 * math.exp(-e_h2 * inv)
+            self._k_co = k_co * math.exp(-e_co * inv)
+            self._k_hc = k_hc * math.exp(-e_hc * inv)
+            holdup = self._holdup_mol
+            # exchange rates through the layers, 1/s per unit mole-fraction difference
+            self._r_o2 = self._g_o2 / holdup
+            self._r_h2 = self._g_h2 / holdup
+            self._r_co = self._g_co / holdup
+            self._r_hc = self._g_hc / holdup
+            self._inv_4f_holdup = 1.0 / (FOUR_F * holdup)
+        if self._has_sense:
+            lo, hi = SENSE_T_RANGE_K
+            t = lo if temp_k < lo else hi if temp_k > hi else temp_k
+            self._s_v = self._s_ref_v * math.exp(self._s_coeff * (t - self._s_ref_k))
 
     @staticmethod
     def _transport_terms(layers, species: tuple[str, ...], factors: tuple[float, ...]) -> tuple:
@@ -349,6 +436,8 @@ class ElementModel:
         node_po2 = self.node_po2_bar
         if not self._node_volume_m3:
             node_po2 = self.node_po2_bar = self.outer_po2_bar
+        elif self._mixed:
+            node_po2 = self._step_mixed(dt_s, pump_current_a)
         elif node_po2 <= PO2_FLOOR_BAR:
             self._step_node(dt_s, pump_current_a)  # the solver's cold start
             node_po2 = self.node_po2_bar
@@ -532,6 +621,110 @@ class ElementModel:
         self.node_balance += net / slope * (1.0 - math.exp(-slope * dt_s / holdup))
         self.node_po2_bar = self._node_equilibrium(self.node_balance, self.node_po2_bar)
 
+    # --- non-catalytic node (family "hc") -----------------------------------------------------------
+
+    def _step_mixed(self, dt_s: float, pump_current_a: float) -> float:
+        """Advance the node's O2, H2, CO and HC by dt_s; returns (and sets) the control electrode's pO2.
+
+        Reducers: dx/dt = r·(x_surface − x) − k·θ·x, with r = G/(V c) the exchange through the layers,
+        k the burn rate at the inner pumping electrode and θ = x_O2/(x_O2 + o2_half) (no O2, no burn);
+        exact exponential steps for the step's θ. O2: dx/dt = r·ln((1 − x)/(1 − x_surface)) − Ip/(4F V c)
+        − Σ demand·k·θ·x̄ (x̄: each reducer's mean over the step, so O2 and reducers burn in exact
+        stoichiometry), an exponential step linearised at the present x (stable for any step). Pumping
+        out more O2 than there is electrolyses H2O/CO2: the deficit appears as H2 and CO.
+        """
+        x_o2 = self.n_o2
+        theta = x_o2 / (x_o2 + self._o2_half) if x_o2 > 0.0 else 0.0
+        # The three reducers, written out (same arithmetic for each): exact step towards x_inf,
+        # and the O2 their burn takes (demand x rate x mean over the step).
+        burn_o2 = 0.0
+        x0 = self.n_h2
+        kb = self._k_h2 * theta
+        a = self._r_h2 + kb
+        x_inf = self._r_h2 * self.s_h2 / a
+        at = a * dt_s
+        keep = math.exp(-at)
+        self.n_h2 = x_inf + (x0 - x_inf) * keep
+        if kb > 0.0:
+            burn_o2 += _DEMAND_H2 * kb * (x_inf + (x0 - x_inf) * ((1.0 - keep) / at if at > 1e-12 else 1.0))
+        x0 = self.n_co
+        kb = self._k_co * theta
+        a = self._r_co + kb
+        x_inf = self._r_co * self.s_co / a
+        at = a * dt_s
+        keep = math.exp(-at)
+        self.n_co = x_inf + (x0 - x_inf) * keep
+        if kb > 0.0:
+            burn_o2 += _DEMAND_CO * kb * (x_inf + (x0 - x_inf) * ((1.0 - keep) / at if at > 1e-12 else 1.0))
+        x0 = self.n_hc
+        kb = self._k_hc * theta
+        a = self._r_hc + kb
+        x_inf = self._r_hc * self.s_hc / a
+        at = a * dt_s
+        keep = math.exp(-at)
+        self.n_hc = x_inf + (x0 - x_inf) * keep
+        if kb > 0.0:
+            burn_o2 += _DEMAND_HC * kb * (x_inf + (x0 - x_inf) * ((1.0 - keep) / at if at > 1e-12 else 1.0))
+        one_minus = 1.0 - x_o2 if x_o2 < 0.999 else 0.001
+        rate = self._r_o2
+        net = (rate * math.log(one_minus / self._one_minus_s_o2) - pump_current_a * self._inv_4f_holdup
+               - burn_o2)
+        slope = rate / one_minus
+        x_o2 += net / slope * (1.0 - math.exp(-slope * dt_s))
+        if x_o2 < 0.0:
+            # electrolysis of H2O and CO2 in the proportion they are present: 2 H2 or CO per O2
+            h2o, co2 = self.s_h2o, self.s_co2
+            share_h2 = h2o / (h2o + co2) if h2o + co2 > 0.0 else 1.0
+            deficit = -2.0 * x_o2
+            self.n_h2 += deficit * share_h2
+            self.n_co += deficit * (1.0 - share_h2)
+            x_o2 = 0.0
+        self.n_o2 = x_o2
+        po2 = self.node_po2_bar = self._mixed_control_po2()
+        if self._has_sense:
+            self._mixed_sense()
+        return po2
+
+    def _mixed_control_po2(self) -> float:
+        """pO2 (bar) the inner pumping electrode (control cell) responds to: the node's free O2 (the
+        electrode is near equilibrium for O2 when lean); when free O2 is nearly gone, not below the
+        gas's equilibrium value (a node full of reducers reads rich)."""
+        p_bar = self._p_bar
+        po2 = self.n_o2 * p_bar
+        if po2 < MIXED_EQ_BELOW_BAR:
+            balance = (self.n_o2 - _DEMAND_H2 * self.n_h2 - _DEMAND_CO * self.n_co - _DEMAND_HC * self.n_hc)
+            guess = self.node_po2_bar if getattr(self, "node_po2_bar", 0.0) else 0.0
+            eq = equilibrium_po2(balance, self._h_pool, self._c_pool, p_bar, self._kw, self._kc,
+                                 guess if guess < MIXED_EQ_BELOW_BAR else 0.0)
+            if eq > po2:
+                po2 = eq
+        return po2 if po2 > PO2_FLOOR_BAR else PO2_FLOOR_BAR
+
+    def _mixed_sense(self) -> None:
+        """Mixed-potential shift of the measuring electrode vs an equilibrium electrode in the same gas:
+        ΔV = −S(T)·log10(1 + c_eq/c0) + β·log10(x_O2/x_O2,0), c_eq = Σ w_i·x_i (physics.md §8)."""
+        c_eq = self._w_hc * self.n_hc + self._w_co * self.n_co + self._w_h2 * self.n_h2
+        x_o2 = self.n_o2 if self.n_o2 > SENSE_O2_FLOOR else SENSE_O2_FLOOR
+        self.sense_dv_v = (-self._s_v * math.log10(1.0 + c_eq / self._c0)
+                           + self._beta_v * math.log10(x_o2 / self._x_o2_ref))
+
+    def _mixed_steady(self, x_o2: float) -> float:
+        """Steady node at free O2 x_o2: sets the reducers to their steady values (inflow = burn +
+        outflow) and returns the net O2 inflow (mol/s) the pump must remove to hold x_o2."""
+        self.n_o2 = x_o2
+        theta = x_o2 / (x_o2 + self._o2_half) if x_o2 > 0.0 else 0.0
+        holdup = self._holdup_mol
+        burn_o2 = 0.0
+        for name, rate, k_burn, surface, demand in (("n_h2", self._r_h2, self._k_h2, self.s_h2, _DEMAND_H2),
+                                                     ("n_co", self._r_co, self._k_co, self.s_co, _DEMAND_CO),
+                                                     ("n_hc", self._r_hc, self._k_hc, self.s_hc, _DEMAND_HC)):
+            kb = k_burn * theta
+            x = rate * surface / (rate + kb)
+            setattr(self, name, x)
+            burn_o2 += demand * kb * x
+        one_minus = 1.0 - x_o2 if x_o2 < 0.999 else 0.001
+        return holdup * (self._r_o2 * math.log(one_minus / (1.0 - self.s_o2)) - burn_o2)
+
     def _reference_po2(self) -> float:
         kind = self.spec.reference.kind
         if kind == "air":
@@ -546,6 +739,8 @@ class ElementModel:
         temp_k = self.cell_temp_k
         self.ri_ohm = self.ri_at(temp_k)
         self.nernst_emf_v = R_J_PER_MOL_K * temp_k / FOUR_F * math.log(self.ref_po2_bar / self.node_po2_bar)
+        if self._has_sense and self._mixed:
+            self._mixed_sense()
         # Per-step values of pump_r_ohm and coupling_r_ohm, for the front end's hot path.
         if self._has_pump:
             self._pump_r_ohm = self.pump_r_ohm
@@ -582,6 +777,46 @@ class ElementModel:
         if not self._has_pump:
             pump_current_a = 0.0
         return self.nernst_emf_v + ref_current_a * self.ri_ohm + pump_current_a * self.coupling_r_ohm
+
+    # --- the non-catalytic node and the measuring cell (family "hc") --------------------------------
+
+    @property
+    def has_measuring_cell(self) -> bool:
+        return self._has_sense
+
+    @property
+    def sense_emf_v(self) -> float:
+        """Measuring-cell EMF (V), NaN without a measuring cell: the control cell's Nernst term plus the
+        mixed-potential shift ΔV (≤ 0 with oxidisable gas: more HC reads lower than the control cell)."""
+        return self.nernst_emf_v + self.sense_dv_v
+
+    def sense_terminal_v(self, pump_current_a: float) -> float:
+        """DC voltage at the measuring-cell terminals (no excitation, no heater leakage): EMF + the
+        share of the pump cell's electrolyte drop the measuring cell sees."""
+        if not self._has_pump or not self._sense_kappa:
+            return self.sense_emf_v
+        return self.sense_emf_v + pump_current_a * self._sense_kappa * self.pump_r_ohm
+
+    @property
+    def node_o2_fraction(self) -> float:
+        """Free O2 in the measuring node (mole fraction): tracked in a non-catalytic node, the
+        equilibrium value in a catalytic one."""
+        if self._mixed:
+            return self.n_o2
+        return self.node_po2_bar / self._p_bar
+
+    @property
+    def node_hc_ppm(self) -> float:
+        """HC (C3H6) in the measuring node, ppm (0 in a catalytic node: it burns at the electrode)."""
+        return 1e6 * self.n_hc if self._mixed else 0.0
+
+    @property
+    def node_co_ppm(self) -> float:
+        return 1e6 * self.n_co if self._mixed else 0.0
+
+    @property
+    def node_h2_ppm(self) -> float:
+        return 1e6 * self.n_h2 if self._mixed else 0.0
 
     def pump_voltage(self, pump_current_a: float) -> float:
         """Voltage the pump cell needs to pass this current now (outer electrode positive):

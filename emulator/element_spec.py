@@ -40,6 +40,41 @@ class MeasuringNode:
 
 
 @dataclass(frozen=True)
+class PartialCatalysis:
+    """A partly catalytic electrode in a non-catalytic node (the Pt-Au inner pumping electrode of a
+    mixed-potential element): it burns each reducer with the node's O2 at a finite first-order rate,
+    k(T) = k_ref·exp(−(E/k_B)(1/T − 1/T_ref)), slowed when O2 runs short by x_O2/(x_O2 + o2_half)."""
+
+    h2_per_s: float
+    co_per_s: float
+    hc_per_s: float
+    h2_e_ev: float
+    co_e_ev: float
+    hc_e_ev: float
+    ref_temp_c: float
+    o2_half_fraction: float
+
+
+@dataclass(frozen=True)
+class MeasuringCell:
+    """The mixed-potential measuring cell (non-equilibrium electrode in the node vs the reference).
+
+    Its reading is the control-cell Nernst term plus ΔV = −S(T)·log10(1 + c_eq/c0) +
+    β·log10(x_O2/x_O2,0), with c_eq = Σ w_i·ppm_i in the node and S(T) = S_ref·exp(s_temp_coeff·(T − T_ref))."""
+
+    s_mv_per_decade: float       # S at ref_temp_c
+    s_temp_coeff_per_k: float    # d ln S / dT
+    ref_temp_c: float
+    c0_ppm: float                # concentration scale: linear response below, logarithmic above
+    w_hc: float                  # cross-sensitivity weights, per ppm, HC (C3H6) = 1
+    w_co: float
+    w_h2: float
+    beta_mv_per_decade: float    # dependence on the node's O2
+    o2_ref_fraction: float       # x_O2,0: the O2 at which the β term is zero
+    kappa: float                 # share of the pump cell's electrolyte drop seen by the measuring cell
+
+
+@dataclass(frozen=True)
 class ProtectionTube:
     exchange_still_per_s: float  # gas exchange by diffusion through the tube holes with no flow
     exchange_per_mps: float      # extra exchange per m/s of exhaust velocity (flushing)
@@ -123,6 +158,8 @@ class ElementSpec:
     heater: Heater
     thermal: Thermal
     path: str = ""
+    measuring_cell: MeasuringCell | None = None        # family "hc" only
+    partial_catalysis: PartialCatalysis | None = None  # non-catalytic measuring node only
 
 
 def _package_dir() -> Path:
@@ -177,10 +214,20 @@ def parse_element(data: dict[str, Any], source: str) -> ElementSpec:
                              node_table.number("oxygen_storage_mol", 0.0, 1e-6, default=0.0, unit="mol"),
                              node_table.number("storage_half_po2_bar", 1e-30, 1.0, default=1e-9, unit="bar"))
         node_table.finish()
-        if not node.catalytic:
-            # A mixed-potential node needs species tracked apart and a finite burn rate (issue 7).
+        # A non-catalytic node tracks O2 and the reducers apart, burnt at finite rates: it exists for
+        # the mixed-potential measuring cell, and an HC element needs it (a catalytic compartment
+        # would burn the HC before the measuring electrode saw it).
+        if family == "hc" and node.catalytic:
             raise EmulatorInputError(source, "measuring_node.catalytic",
-                                     "false is not supported yet (mixed-potential nodes); allowed: true")
+                                     "must be false for family \"hc\" (the mixed-potential measuring electrode "
+                                     "must see unburnt gas)")
+        if family != "hc" and not node.catalytic:
+            raise EmulatorInputError(source, "measuring_node.catalytic",
+                                     f"false is only supported for family \"hc\" (a non-catalytic node with a "
+                                     f"mixed-potential measuring cell); family {family!r}: allowed true")
+        if not node.catalytic and node.oxygen_storage_mol:
+            raise EmulatorInputError(source, "measuring_node.oxygen_storage_mol",
+                                     "must be 0 for a non-catalytic node (the store is a catalytic-electrode model)")
 
     layers = []
     for layer in top.tables("diffusion_layer", required=family != "potentiometric"):
@@ -262,6 +309,41 @@ def parse_element(data: dict[str, Any], source: str) -> ElementSpec:
                       thermal_table.number("emissivity_area_mm2", 0.0, 1000.0, unit="mm²"))
     thermal_table.finish()
 
+    catalysis = None
+    non_catalytic = node is not None and not node.catalytic
+    cat_table = top.sub("partial_catalysis", required=non_catalytic)
+    if cat_table is not None:
+        if not non_catalytic:
+            raise EmulatorInputError(source, "partial_catalysis",
+                                     "only for a non-catalytic measuring node (measuring_node.catalytic = false)")
+        catalysis = PartialCatalysis(cat_table.number("h2_per_s", 0.0, 1e5, unit="1/s"),
+                                     cat_table.number("co_per_s", 0.0, 1e5, unit="1/s"),
+                                     cat_table.number("hc_per_s", 0.0, 1e5, unit="1/s"),
+                                     cat_table.number("h2_e_ev", 0.0, 3.0, unit="eV"),
+                                     cat_table.number("co_e_ev", 0.0, 3.0, unit="eV"),
+                                     cat_table.number("hc_e_ev", 0.0, 3.0, unit="eV"),
+                                     cat_table.number("ref_temp_c", 300, 1100, default=op_temp, unit="°C"),
+                                     cat_table.number("o2_half_fraction", 1e-9, 0.2, default=1e-3))
+        cat_table.finish()
+
+    cell = None
+    cell_table = top.sub("measuring_cell", required=family == "hc")
+    if cell_table is not None:
+        if family != "hc":
+            raise EmulatorInputError(source, "measuring_cell", f"only for family \"hc\", not {family!r}")
+        cell = MeasuringCell(cell_table.number("s_mv_per_decade", 1.0, 300.0, unit="mV/decade"),
+                             cell_table.number("s_temp_coeff_per_k", -0.05, 0.05, unit="1/K"),
+                             cell_table.number("ref_temp_c", 300, 1100, default=op_temp, unit="°C"),
+                             cell_table.number("c0_ppm", 0.1, 1e5, unit="ppm"),
+                             cell_table.number("w_hc", 0.0, 10.0, default=1.0),
+                             cell_table.number("w_co", 0.0, 10.0),
+                             cell_table.number("w_h2", 0.0, 10.0),
+                             cell_table.number("beta_mv_per_decade", -200.0, 200.0, default=0.0, unit="mV/decade"),
+                             cell_table.number("o2_ref_fraction", 1e-4, 0.5, default=0.05),
+                             cell_table.number("kappa", 0.0, 1.0, default=0.0))
+        cell_table.finish()
+
     top.finish()
     return ElementSpec(name, family, description, origin, target, op_temp, node, tuple(layers), factors, tube,
-                       reference, nernst, pump, coupling, heater, thermal, path=source)
+                       reference, nernst, pump, coupling, heater, thermal, path=source, measuring_cell=cell,
+                       partial_catalysis=catalysis)

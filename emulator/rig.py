@@ -32,6 +32,11 @@ class Truth:
     pump_current_a: float    # the current that actually flows
     heater_r_ohm: float
     pressure_kpa: float
+    # The measuring node: free O2 (%; the equilibrium value in a catalytic node) and, in a
+    # mixed-potential element's compartment, the HC left after the partial burn (ppm; else 0).
+    node_o2_pct: float = math.nan
+    node_hc_ppm: float = math.nan
+    sense_emf_v: float = math.nan    # measuring-cell EMF (mixed-potential elements; NaN for the others)
 
 
 class EmulatedRig:
@@ -100,4 +105,5 @@ class EmulatedRig:
         e = self.element
         world = self.scenario.world_at(self.t_s)
         return Truth(world.lambda_value, e.exhaust_o2_pct, world.hc_ppm, e.temp_c, e.heater_temp_c, e.ri_ohm,
-                     e.nernst_emf_v, e.pump_current_a, e.heater_r_ohm, world.pressure_kpa)
+                     e.nernst_emf_v, e.pump_current_a, e.heater_r_ohm, world.pressure_kpa,
+                     100.0 * e.node_o2_fraction, e.node_hc_ppm, e.sense_emf_v)

@@ -11,9 +11,11 @@ import sys
 
 from hal.types import FrontEndError
 
-from . import cmd_calibrate, cmd_element, cmd_run, cmd_serve, cmd_simulate
+from . import (cmd_calibrate, cmd_element, cmd_flash, cmd_ports, cmd_run, cmd_serve, cmd_settings,
+               cmd_simulate, cmd_udev)
 
-COMMANDS = (cmd_simulate, cmd_run, cmd_element, cmd_calibrate, cmd_serve)
+COMMANDS = (cmd_simulate, cmd_run, cmd_element, cmd_calibrate, cmd_serve, cmd_flash, cmd_settings,
+            cmd_ports, cmd_udev)
 EXIT_USAGE = 2  # argparse's own code for bad usage; bad input values are bad usage too
 EXIT_FRONTEND = 3  # the front end could not be reached or stopped answering
 

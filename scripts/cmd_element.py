@@ -129,6 +129,19 @@ def format_table(state: SteadyState, afr: float | None, afr_stoich: float, gas_t
         ("AFR stoichiometric", f"{afr_stoich:.2f}", ""),
         ("AFR", "air" if afr is None else f"{afr:.2f}", ""),
     ]
+    if state.has_measuring_cell:
+        # Mixed-potential (hc) elements: the Nernst rows are the control cell (inner pumping
+        # electrode vs reference), which the pump loop holds; the measuring cell reads below it
+        # by the mixed-potential shift.
+        rows[3:3] = [
+            ("measuring-cell voltage (sense)", f"{state.sense_v * 1e3:.1f}", "mV"),
+            ("measuring-cell EMF", f"{state.sense_emf_v * 1e3:.1f}", "mV"),
+            ("sense - Nernst (mixed potential)", f"{(state.sense_v - state.nernst_v) * 1e3:.2f}", "mV"),
+            ("compartment O2", f"{state.node_o2_pct:.3f}", "%"),
+            ("compartment HC", f"{state.node_hc_ppm:.1f}", "ppm"),
+            ("compartment CO", f"{state.node_co_ppm:.1f}", "ppm"),
+            ("compartment H2", f"{state.node_h2_ppm:.1f}", "ppm"),
+        ]
     label_width = max(len(label) for label, _, _ in rows)
     value_width = max(len(value) for _, value, _ in rows)
     header = (f"{state.element}: lambda {lam}, {state.fuel}, {state.pressure_kpa:g} kPa, "

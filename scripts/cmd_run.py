@@ -42,6 +42,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _use_firmware_settings_decoder() -> None:
+    """hal never imports the firmware: tell the serial front end how the firmware's settings image
+    reads, so `stored_settings()` can hand the rig's flash to the controller."""
+    from controller.settings_image import image_to_toml
+    from hal.serial_frontend import register_settings_decoder
+    register_settings_decoder(image_to_toml)
+
+
 def choose_settings(args: argparse.Namespace, frontend) -> tuple[Settings, str]:
     if args.settings is not None:
         return load_settings(args.settings), args.settings
@@ -66,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
                                                   f"{', '.join(known_schemes())} (e.g. sim:lsu49)")
     if args.settings is not None:
         load_settings(args.settings)  # refuse bad settings before touching any hardware
+    if url.startswith("serial:"):
+        _use_firmware_settings_decoder()
     frontend = open_frontend(url)
     try:
         settings, source = choose_settings(args, frontend)

@@ -1,0 +1,39 @@
+"""Meters for the Nernst cell: DC volts only (no current source, so no ESR and no reference pumping).
+
+Keysight 34465A (SCPI-99 CONFigure/READ):
+    setup     *RST; *CLS; :CONF:VOLT:DC AUTO; :SENS:VOLT:DC:NPLC <n> (each followed by :SYST:ERR?)
+    read      :READ? -> V
+    shutdown  nothing to switch off
+"""
+
+from __future__ import annotations
+
+from .base import Choice, Instrument, Param
+
+
+class Meter(Instrument):
+    KIND = "meter"
+
+    def read_voltage(self) -> float:  # pragma: no cover - per model
+        raise NotImplementedError
+
+    def safe_shutdown(self) -> None:
+        """A meter sources nothing: nothing to do."""
+
+
+class Keysight34465A(Meter):
+    MODEL = "keysight_34465a"
+    DESCRIPTION = "Keysight 34465A digital multimeter"
+    NPLC_VALUES = (0.02, 0.2, 1.0, 10.0, 100.0)
+    PARAMS = {
+        "nplc": Param(":SENS:VOLT:DC:NPLC {:g}", Choice(NPLC_VALUES), "integration time, power-line cycles"),
+    }
+
+    def setup(self, *, nplc: float = 0.2) -> None:
+        self.validate("nplc", nplc)
+        self.reset()
+        self.command(":CONF:VOLT:DC AUTO", check=True, function="VOLT:DC", range="AUTO")
+        self.set("nplc", nplc, check=True)
+
+    def read_voltage(self) -> float:
+        return self.query_float(":READ?")

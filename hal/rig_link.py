@@ -1,0 +1,624 @@
+"""The host end of the bench-rig wire protocol (hal/wire.py) over any pyserial URL.
+
+    link = RigLink("/dev/lambdarig0")            # or "/dev/pts/5", "socket://127.0.0.1:5000", "loop://"
+    ident = link.identity()
+    link.set_watchdog(100)
+    link.start_stream(500)
+    sample = link.read_sample(0.1)               # hal.types.Sample, t_s on the rig's clock
+    link.send_setpoint(1e-3, 0.4, True)
+    link.close()
+
+I/O rules (reference/hil.md §6): the port is opened with `timeout=0` (non-blocking reads) and, where
+the transport supports it, `exclusive=True` (a POSIX flock: a second opener fails with a clear
+message). Framing is our own: bytes go through hal.wire.FrameReader, which resynchronises at the next
+0x00 after garbage; waits are deadline loops on time.monotonic that sleep in select() on the port's
+file descriptor (never readline, never a busy loop).
+
+Both directions at once: SAMPLE frames that arrive while a request waits for its reply are queued
+(the newest is kept for read_sample), and replies that arrive while streaming are matched to their
+request by sequence number. Requests are retried a bounded number of times when no reply comes;
+only idempotent ones are simply re-sent (SETTINGS_WRITE at the same offset with the same data is;
+SETTINGS_COMMIT is not: after a lost reply the link asks SETTINGS_INFO whether the commit happened).
+
+Errors: an ERROR reply raises RigError(code, text, request); a rig that stays silent past the
+retries raises LinkLost; a port that cannot be opened (missing, busy, no permission) raises
+FrontEndError; a port that vanishes (the rig unplugged or its server stopped) raises LinkLost. Every
+message names the port and the request.
+
+Not thread-safe: one thread drives a link.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import select
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import serial
+
+from . import wire
+from .types import FrontEndError, LinkLost, Sample
+
+REQUEST_NAMES = {
+    wire.HELLO: "HELLO", wire.STREAM_START: "STREAM_START", wire.STREAM_STOP: "STREAM_STOP",
+    wire.PING: "PING", wire.SETPOINT: "SETPOINT", wire.SETTINGS_INFO: "SETTINGS_INFO",
+    wire.SETTINGS_READ: "SETTINGS_READ", wire.SETTINGS_ERASE: "SETTINGS_ERASE",
+    wire.SETTINGS_WRITE: "SETTINGS_WRITE", wire.SETTINGS_VERIFY: "SETTINGS_VERIFY",
+    wire.SETTINGS_COMMIT: "SETTINGS_COMMIT", wire.RESET: "RESET", wire.WATCHDOG: "WATCHDOG",
+}
+ERROR_NAMES = {wire.E_UNKNOWN_TYPE: "E_UNKNOWN_TYPE", wire.E_BAD_LENGTH: "E_BAD_LENGTH",
+               wire.E_OUT_OF_RANGE: "E_OUT_OF_RANGE", wire.E_NOT_ERASED: "E_NOT_ERASED",
+               wire.E_IMAGE_INVALID: "E_IMAGE_INVALID", wire.E_CRC_MISMATCH: "E_CRC_MISMATCH",
+               wire.E_BUSY: "E_BUSY"}
+
+# pyserial URL schemes whose transport has no flock (exclusive= is not passed to them).
+NO_LOCK_SCHEMES = {"socket", "loop", "rfc2217", "cp2110"}
+
+READ_CHUNK = 4096
+POLL_S = 0.0005            # sleep step for transports without a file descriptor (loop://)
+SAMPLE_QUEUE = 1024        # samples kept for pop_samples(); older ones are discarded
+WRITE_TIMEOUT_S = 0.05     # a port that does not take a frame within this is treated as lost
+T_WRAP = 1 << 32           # the rig's t_us counter wraps here (~71.6 min)
+
+
+def request_name(frame_type: int) -> str:
+    return REQUEST_NAMES.get(frame_type, f"type 0x{frame_type:02X}")
+
+
+class RigError(FrontEndError):
+    """The rig answered a request with ERROR."""
+
+    def __init__(self, code: int, text: str, request: str, port: str = ""):
+        self.code = code
+        self.text = text
+        self.request = request
+        self.port = port
+        name = ERROR_NAMES.get(code, f"error {code}")
+        meaning = wire.ERROR_TEXT.get(code, "")
+        detail = text or meaning
+        if meaning and text and meaning not in text:
+            detail = f"{meaning}: {text}"
+        where = f"{port}: " if port else ""
+        super().__init__(f"{where}the rig refused {request}: {name} ({detail})")
+
+
+@dataclass(frozen=True)
+class RigIdentity:
+    protocol_version: int
+    firmware_version: str
+    serial_number: str
+    capabilities: int
+    max_rate_hz: int
+    pump_min_a: float
+    pump_max_a: float
+    element: str
+
+    def has(self, capability: int) -> bool:
+        return bool(self.capabilities & capability)
+
+    def capability_names(self) -> list[str]:
+        names = {wire.CAP_RI: "ri", wire.CAP_HEATER_SENSE: "heater_sense", wire.CAP_PUMP_V: "pump_v",
+                 wire.CAP_WATCHDOG: "watchdog", wire.CAP_SETTINGS: "settings"}
+        return [name for bit, name in names.items() if self.capabilities & bit]
+
+
+@dataclass(frozen=True)
+class SettingsInfo:
+    active_slot: int
+    length: int          # bytes of the active image (0: none)
+    crc: int
+    generation: int
+    slot_size: int       # bytes per slot
+
+
+@dataclass(slots=True)
+class RigSample:
+    """One decoded SAMPLE frame with its link metadata."""
+
+    sample: Sample        # t_s on the rig's clock, unwrapped
+    status: int
+    applied_seq: int
+    seq: int
+    rx_monotonic: float   # time.monotonic() when it was decoded on the host
+
+
+def _decode_identity(payload: bytes) -> RigIdentity:
+    if len(payload) < wire.IDENTITY_FMT.size:
+        raise wire.WireError(f"IDENTITY of {len(payload)} bytes, expected {wire.IDENTITY_FMT.size}")
+    (proto, major, minor, patch, caps, max_rate, pump_min, pump_max, serial_raw,
+     element_raw) = wire.IDENTITY_FMT.unpack_from(payload)
+    text = lambda raw: raw.split(b"\x00", 1)[0].decode("ascii", "replace").strip()  # noqa: E731
+    return RigIdentity(proto, f"{major}.{minor}.{patch}", text(serial_raw), caps, max_rate,
+                       float(pump_min), float(pump_max), text(element_raw))
+
+
+def _scheme(url: str) -> str:
+    head, sep, _ = url.partition("://")
+    return head.lower() if sep else ""
+
+
+class RigLink:
+    """One open connection to a bench rig. See the module docstring."""
+
+    def __init__(self, url: str, *, timeout_s: float = 0.2, retries: int = 3, exclusive: bool = True,
+                 baudrate: int = 1_000_000, write_timeout_s: float = WRITE_TIMEOUT_S):
+        if not isinstance(url, str) or not url.strip():
+            raise ValueError(f"rig port must be a device path or pyserial URL, got {url!r}")
+        if not (isinstance(timeout_s, (int, float)) and 0 < timeout_s <= 60):
+            raise ValueError(f"rig link: timeout_s must be > 0 and <= 60 s, got {timeout_s!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 20:
+            raise ValueError(f"rig link: retries must be an integer 0..20, got {retries!r}")
+        self.url = url.strip()
+        self.port = self.url
+        self.timeout_s = float(timeout_s)
+        self.max_retries = retries    # re-sends allowed per request (the counter is .retries)
+        self._reader = wire.FrameReader()
+        self._seq = 0
+        self._replies: dict[int, wire.Frame] = {}      # seq -> reply frame, for requests in flight
+        self._waiting: set[int] = set()                # seqs of requests whose reply is wanted
+        self._async_errors: collections.deque = collections.deque(maxlen=64)
+        self._samples: collections.deque[RigSample] = collections.deque(maxlen=SAMPLE_QUEUE)
+        self.latest: RigSample | None = None
+        self.on_frame: Callable[[wire.Frame], None] | None = None   # optional tap (tests, logging)
+        # counters
+        self.retries = 0              # re-sends made so far
+        self.stale_replies = 0
+        self.samples_received = 0
+        self.sample_gaps = 0          # SAMPLE frames missing from the rig's sequence
+        self.clock_resets = 0         # the rig's clock went backwards (rig reset)
+        self.watchdog_trips = 0       # SAMPLEs whose status says the watchdog tripped (edges)
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.setpoints_sent = 0
+        self.last_setpoint_seq: int | None = None
+        self._last_sample_seq: int | None = None
+        self._last_t_raw: int | None = None
+        self._t_offset = 0
+        self._tripped = False
+        self._error: BaseException | None = None      # the port failure that ended this link
+        self.closed = False
+        self._ser = self._open(exclusive, baudrate, write_timeout_s)
+        try:
+            self._fd = self._ser.fileno()
+        except Exception:
+            self._fd = None
+
+    # --- opening ----------------------------------------------------------------------------------
+
+    def _open(self, exclusive: bool, baudrate: int, write_timeout_s: float):
+        url = self.url
+        kwargs = dict(timeout=0, write_timeout=write_timeout_s, baudrate=baudrate)
+        if _scheme(url) not in NO_LOCK_SCHEMES:
+            kwargs["exclusive"] = bool(exclusive)
+        try:
+            return serial.serial_for_url(url, **kwargs)
+        except serial.SerialException as exc:
+            text = str(exc)
+            errno_ = getattr(exc, "errno", None)
+            if "exclusively lock" in text or errno_ == 11:
+                raise FrontEndError(f"rig port {url} is in use by another program (it holds the exclusive "
+                                    f"lock); close the other `lambdarig run`/`flash`/terminal on it first "
+                                    f"({text})") from exc
+            if errno_ == 2 or "No such file" in text:
+                raise FrontEndError(f"rig port {url} does not exist: is the board plugged in, or the emulated "
+                                    f"rig (`lambdarig serve rig`) running? ({text})") from exc
+            if errno_ == 13 or "Permission denied" in text:
+                raise FrontEndError(f"no permission to open rig port {url}: install the udev rules "
+                                    f"(`lambdarig udev install`) or join the 'dialout' group ({text})") from exc
+            raise FrontEndError(f"cannot open rig port {url}: {text}") from exc
+        except (ValueError, OSError) as exc:
+            raise FrontEndError(f"cannot open rig port {url}: {exc}") from exc
+
+    # --- low-level I/O ----------------------------------------------------------------------------
+
+    def _lost(self, exc: BaseException, doing: str) -> LinkLost:
+        self._error = exc
+        return LinkLost(f"rig port {self.port} vanished while {doing}: the rig was unplugged, reset or its "
+                        f"server stopped ({exc})")
+
+    def _check_open(self, doing: str) -> None:
+        if self.closed:
+            raise LinkLost(f"rig port {self.port} is closed (while {doing})")
+        if self._error is not None:
+            raise LinkLost(f"rig port {self.port} vanished earlier ({self._error}); "
+                           f"cannot continue {doing}")
+
+    def _write(self, data: bytes, doing: str) -> None:
+        self._check_open(doing)
+        try:
+            self._ser.write(data)
+        except serial.SerialTimeoutException as exc:
+            raise LinkLost(f"rig port {self.port} does not take data (write timed out while {doing}): "
+                           f"the rig stopped reading") from exc
+        except (serial.SerialException, OSError) as exc:
+            raise self._lost(exc, doing) from exc
+        self.bytes_out += len(data)
+
+    def _send(self, frame_type: int, payload: bytes = b"", seq: int | None = None) -> int:
+        if seq is None:
+            self._seq = (self._seq + 1) & 0xFFFF
+            seq = self._seq
+        self._write(wire.encode_frame(frame_type, seq, payload), f"sending {request_name(frame_type)}")
+        return seq
+
+    def _read_available(self) -> int:
+        """Read whatever the port has (non-blocking) and dispatch the frames; number of frames."""
+        self._check_open("reading")
+        n = 0
+        while True:
+            try:
+                data = self._ser.read(READ_CHUNK)
+            except (serial.SerialException, OSError) as exc:
+                raise self._lost(exc, "reading") from exc
+            if not data:
+                return n
+            self.bytes_in += len(data)
+            now = time.monotonic()
+            for frame in self._reader.feed(data):
+                n += 1
+                self._dispatch(frame, now)
+            if len(data) < READ_CHUNK:
+                return n
+
+    def _wait_readable(self, timeout_s: float) -> None:
+        if timeout_s <= 0:
+            return
+        if self._fd is not None:
+            try:
+                select.select([self._fd], [], [], timeout_s)
+            except (OSError, ValueError) as exc:
+                raise self._lost(exc, "waiting for data") from exc
+        else:
+            time.sleep(min(timeout_s, POLL_S))
+
+    def poll(self, timeout_s: float = 0.0) -> int:
+        """Dispatch the frames that are waiting; when there are none, wait up to timeout_s for some.
+        Returns the number of frames dispatched."""
+        n = self._read_available()
+        if n or timeout_s <= 0:
+            return n
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return n
+            self._wait_readable(left)
+            n = self._read_available()
+            if n:
+                return n
+
+    def _dispatch(self, frame: wire.Frame, now: float) -> None:
+        tap = self.on_frame
+        if tap is not None:
+            tap(frame)
+        if frame.type == wire.SAMPLE:
+            self._on_sample(frame, now)
+        elif frame.seq in self._waiting:
+            self._replies[frame.seq] = frame
+        elif frame.type == wire.ERROR:
+            # an answer to a frame nobody waits for: a SETPOINT the rig refused, or a late reply
+            self._async_errors.append(frame)
+        else:
+            self.stale_replies += 1
+
+    def _on_sample(self, frame: wire.Frame, now: float) -> None:
+        payload = frame.payload
+        if len(payload) < wire.SAMPLE_FMT.size:
+            self._reader.dropped += 1
+            return
+        (t_us, nernst, pump_a, ri, heater_v, heater_a, supply_v, pump_v, status,
+         applied) = wire.SAMPLE_FMT.unpack_from(payload)
+        last = self._last_t_raw
+        if last is not None:
+            delta = (t_us - last) % T_WRAP
+            if delta >= T_WRAP // 2:       # went backwards: the rig restarted its clock
+                self.clock_resets += 1
+                self._t_offset = 0
+                self._last_sample_seq = None
+            elif t_us < last:              # wrapped
+                self._t_offset += T_WRAP
+        self._last_t_raw = t_us
+        last_seq = self._last_sample_seq
+        if last_seq is not None:
+            gap = (frame.seq - last_seq - 1) & 0xFFFF
+            if gap < 0x8000:
+                self.sample_gaps += gap
+            # else a duplicate / reordered frame: not a gap
+        self._last_sample_seq = frame.seq
+        tripped = bool(status & wire.STATUS_WATCHDOG_TRIPPED)
+        if tripped and not self._tripped:
+            self.watchdog_trips += 1
+        self._tripped = tripped
+        sample = Sample((t_us + self._t_offset) * 1e-6, nernst, pump_a, ri, heater_v, heater_a, supply_v, pump_v)
+        rs = RigSample(sample, status, applied, frame.seq, now)
+        self.latest = rs
+        self._samples.append(rs)
+        self.samples_received += 1
+
+    # --- request / response -----------------------------------------------------------------------
+
+    def request(self, frame_type: int, payload: bytes = b"", *, idempotent: bool = True,
+                timeout_s: float | None = None, retries: int | None = None) -> wire.Frame:
+        """Send a request and return its reply frame (type T|0x80 or ACK). RigError for ERROR,
+        LinkLost when no reply comes after the retries (only idempotent requests are re-sent)."""
+        timeout_s = self.timeout_s if timeout_s is None else timeout_s
+        retries = self.max_retries if retries is None else retries
+        attempts = 1 + (retries if idempotent else 0)
+        name = request_name(frame_type)
+        seqs: list[int] = []
+        samples_before = self.samples_received
+        try:
+            for attempt in range(attempts):
+                if attempt:
+                    self.retries += 1
+                seq = self._send(frame_type, payload)
+                seqs.append(seq)
+                self._waiting.add(seq)
+                reply = self._await(seqs, time.monotonic() + timeout_s)
+                if reply is not None:
+                    return self._check_reply(reply, frame_type)
+        finally:
+            for seq in seqs:
+                self._waiting.discard(seq)
+                self._replies.pop(seq, None)
+        streaming = self.samples_received > samples_before
+        why = ("the rig keeps streaming samples, so it does not receive our frames or ignores them"
+               if streaming else "the rig is silent (not powered, not running the firmware, or the wrong port)")
+        raise LinkLost(f"no reply to {name} from the rig on {self.port} after {len(seqs)} attempt(s) of "
+                       f"{timeout_s:g} s: {why}")
+
+    def send_request(self, frame_type: int, payload: bytes = b"") -> int:
+        """Send a request without waiting; its reply is kept for take_reply(seq). Returns the seq."""
+        seq = self._send(frame_type, payload)
+        self._waiting.add(seq)
+        return seq
+
+    def take_reply(self, seq: int, *, forget: bool = True) -> wire.Frame | None:
+        """The reply to a send_request() that has arrived (None if not yet). forget=True stops
+        waiting for it."""
+        frame = self._replies.pop(seq, None) if forget else self._replies.get(seq)
+        if forget:
+            self._waiting.discard(seq)
+        return frame
+
+    def _await(self, seqs: list[int], deadline: float) -> wire.Frame | None:
+        replies = self._replies
+        while True:
+            for seq in seqs:
+                frame = replies.get(seq)
+                if frame is not None:
+                    return frame
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if not self._read_available():
+                self._wait_readable(left)
+
+    def _check_reply(self, reply: wire.Frame, frame_type: int) -> wire.Frame:
+        name = request_name(frame_type)
+        if reply.type == wire.ERROR:
+            code, req = (wire.ERROR_HEAD.unpack_from(reply.payload) if len(reply.payload) >= wire.ERROR_HEAD.size
+                         else (0, frame_type))
+            text = reply.payload[wire.ERROR_HEAD.size:].decode("utf-8", "replace")
+            raise RigError(code, text, name, self.port)
+        if reply.type == wire.ACK:
+            status = reply.payload[0] if reply.payload else 0
+            if status != 0:
+                raise RigError(status, f"ACK with status {status}", name, self.port)
+            return reply
+        if reply.type != wire.reply_type(frame_type):
+            raise FrontEndError(f"{self.port}: unexpected reply type 0x{reply.type:02X} to {name} "
+                                f"(expected 0x{wire.reply_type(frame_type):02X} or ACK)")
+        return reply
+
+    def _unpack(self, fmt, frame: wire.Frame, name: str) -> tuple:
+        if len(frame.payload) < fmt.size:
+            raise FrontEndError(f"{self.port}: reply to {name} has {len(frame.payload)} bytes, "
+                                f"expected {fmt.size}")
+        return fmt.unpack_from(frame.payload)
+
+    def async_errors(self) -> list[RigError]:
+        """ERROR frames the rig sent that answered no pending request (e.g. a refused SETPOINT)."""
+        out = []
+        while self._async_errors:
+            frame = self._async_errors.popleft()
+            code, req = (wire.ERROR_HEAD.unpack_from(frame.payload) if len(frame.payload) >= 2 else (0, 0))
+            text = frame.payload[wire.ERROR_HEAD.size:].decode("utf-8", "replace")
+            out.append(RigError(code, text, f"{request_name(req)} (seq {frame.seq})", self.port))
+        return out
+
+    # --- the API ----------------------------------------------------------------------------------
+
+    def identity(self) -> RigIdentity:
+        reply = self.request(wire.HELLO)
+        try:
+            return _decode_identity(reply.payload)
+        except (wire.WireError, UnicodeDecodeError) as exc:
+            raise FrontEndError(f"{self.port}: bad IDENTITY reply to HELLO: {exc}") from exc
+
+    def ping(self) -> float:
+        """Round trip time of one PING, seconds."""
+        t0 = time.monotonic()
+        self.request(wire.PING)
+        return time.monotonic() - t0
+
+    def settings_info(self) -> SettingsInfo:
+        reply = self.request(wire.SETTINGS_INFO)
+        slot, length, crc, generation, size256 = self._unpack(wire.SETTINGS_INFO_FMT, reply, "SETTINGS_INFO")
+        return SettingsInfo(slot, length, crc, generation, size256 * 256)
+
+    def settings_read(self, slot: int, offset: int, length: int) -> bytes:
+        """Bytes of a slot (0 active, 1 inactive), chunked into reads of at most MAX_READ."""
+        out = bytearray()
+        while len(out) < length:
+            n = min(wire.MAX_READ, length - len(out))
+            reply = self.request(wire.SETTINGS_READ, wire.SETTINGS_READ_FMT.pack(slot, offset + len(out), n))
+            data = reply.payload
+            if len(data) != n:
+                raise FrontEndError(f"{self.port}: SETTINGS_READ of {n} bytes at offset {offset + len(out)} "
+                                    f"returned {len(data)}")
+            out += data
+        return bytes(out)
+
+    def settings_read_active(self) -> bytes:
+        """Exactly the active settings image (b"" when the rig has none)."""
+        info = self.settings_info()
+        if info.length == 0:
+            return b""
+        return self.settings_read(0, 0, info.length)
+
+    def settings_erase(self) -> None:
+        self.request(wire.SETTINGS_ERASE, timeout_s=max(self.timeout_s, 1.0))
+
+    def settings_write(self, offset: int, data: bytes) -> None:
+        """Write data into the erased inactive slot at offset, in chunks of MAX_WRITE. A retried
+        chunk that the rig refuses as 'not erased' is accepted when reading it back shows it was
+        written by the lost first attempt."""
+        data = bytes(data)
+        pos = 0
+        while pos < len(data):
+            chunk = data[pos:pos + wire.MAX_WRITE]
+            at = offset + pos
+            retries_before = self.retries
+            try:
+                self.request(wire.SETTINGS_WRITE, wire.SETTINGS_WRITE_HEAD.pack(at) + chunk)
+            except RigError as exc:
+                if not (exc.code == wire.E_NOT_ERASED and self.retries > retries_before
+                        and self.settings_read(1, at, len(chunk)) == chunk):
+                    raise
+            pos += len(chunk)
+
+    def settings_verify(self) -> tuple[bool, int, int]:
+        reply = self.request(wire.SETTINGS_VERIFY)
+        valid, length, crc = self._unpack(wire.VERIFY_REPLY_FMT, reply, "SETTINGS_VERIFY")
+        return bool(valid), length, crc
+
+    def settings_commit(self, crc: int) -> None:
+        """Make the inactive slot active. Not idempotent (a second commit would swap back), so it is
+        never blindly re-sent: after a lost reply, SETTINGS_INFO tells whether it happened."""
+        before = self.settings_info()
+        payload = wire.COMMIT_FMT.pack(crc & 0xFFFFFFFF)
+        for attempt in range(1 + self.max_retries):
+            try:
+                self.request(wire.SETTINGS_COMMIT, payload, idempotent=False)
+                return
+            except RigError:
+                raise
+            except LinkLost:
+                if self._error is not None:
+                    raise
+                self.retries += 1
+                after = self.settings_info()   # raises LinkLost itself if the rig is gone
+                if after.generation != before.generation or after.active_slot != before.active_slot:
+                    if after.crc == (crc & 0xFFFFFFFF):
+                        return
+                    raise FrontEndError(f"{self.port}: SETTINGS_COMMIT reply lost and the active image now has "
+                                        f"CRC 0x{after.crc:08X}, expected 0x{crc & 0xFFFFFFFF:08X}")
+        raise LinkLost(f"no reply to SETTINGS_COMMIT from the rig on {self.port} and the commit did not happen "
+                       f"after {1 + self.max_retries} attempt(s)")
+
+    def reset(self) -> None:
+        """RESET: the rig acknowledges, then restarts (outputs safe, stream stopped, settings reloaded)."""
+        self.request(wire.RESET)
+        self._last_t_raw = None
+        self._last_sample_seq = None
+        self._t_offset = 0
+        self._samples.clear()
+
+    def set_watchdog(self, ms: int) -> None:
+        if isinstance(ms, bool) or not isinstance(ms, int) or not 0 <= ms <= 0xFFFF:
+            raise ValueError(f"watchdog must be 0 (off) .. 65535 ms, got {ms!r}")
+        self.request(wire.WATCHDOG, wire.WATCHDOG_FMT.pack(ms))
+
+    def start_stream(self, rate_hz: int) -> None:
+        if isinstance(rate_hz, bool) or not isinstance(rate_hz, int) or not 1 <= rate_hz <= 0xFFFF:
+            raise ValueError(f"stream rate must be an integer 1..65535 Hz, got {rate_hz!r}")
+        self.request(wire.STREAM_START, wire.STREAM_START_FMT.pack(rate_hz))
+
+    def stop_stream(self) -> None:
+        self.request(wire.STREAM_STOP)
+
+    def read_sample(self, timeout_s: float = 0.0) -> Sample | None:
+        """The newest SAMPLE that arrived since the last call (older queued ones are discarded),
+        waiting up to timeout_s for one; None when none came."""
+        self._read_available()
+        if not self._samples and timeout_s > 0:
+            deadline = time.monotonic() + timeout_s
+            while not self._samples:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                if not self._read_available():
+                    self._wait_readable(left)
+        if not self._samples:
+            return None
+        newest = self._samples[-1]
+        self._samples.clear()
+        return newest.sample
+
+    def pop_samples(self) -> list[RigSample]:
+        """Every queued SAMPLE (oldest first, at most SAMPLE_QUEUE), with status and applied_seq."""
+        self._read_available()
+        out = list(self._samples)
+        self._samples.clear()
+        return out
+
+    def send_setpoint(self, pump_current_a: float, heater_duty: float, excitation: bool) -> int:
+        """SETPOINT (not answered; the rig echoes the seq as applied_seq). Returns the seq."""
+        for name, value in (("pump_current_a", pump_current_a), ("heater_duty", heater_duty)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"set-point {name} must be a finite number, got {value!r}")
+        seq = self._send(wire.SETPOINT, wire.SETPOINT_FMT.pack(pump_current_a, heater_duty, 1 if excitation else 0))
+        self.setpoints_sent += 1
+        self.last_setpoint_seq = seq
+        return seq
+
+    # --- counters and closing ---------------------------------------------------------------------
+
+    @property
+    def frames(self) -> int:
+        return self._reader.frames
+
+    @property
+    def dropped(self) -> int:
+        """Corrupt frames discarded by the framer (bad COBS/CRC/length, garbage runs)."""
+        return self._reader.dropped
+
+    def counters(self) -> dict:
+        return {"frames": self.frames, "dropped": self.dropped, "retries": self.retries,
+                "sample_gaps": self.sample_gaps, "samples": self.samples_received,
+                "stale_replies": self.stale_replies, "clock_resets": self.clock_resets,
+                "watchdog_trips": self.watchdog_trips, "setpoints": self.setpoints_sent,
+                "bytes_in": self.bytes_in, "bytes_out": self.bytes_out}
+
+    @property
+    def is_open(self) -> bool:
+        return not self.closed and self._error is None
+
+    def close(self, stop_stream: bool = True) -> None:
+        """Best effort: stop the stream, then close the port. Never raises."""
+        if self.closed:
+            return
+        if stop_stream and self._error is None:
+            try:
+                self.request(wire.STREAM_STOP, timeout_s=min(self.timeout_s, 0.1), retries=1)
+            except Exception:
+                pass
+        self.closed = True
+        try:
+            self._ser.close()
+        except Exception:
+            pass
+
+    def __enter__(self) -> "RigLink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("lost" if self._error else "open")
+        return f"RigLink({self.port!r}, {state})"

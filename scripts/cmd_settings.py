@@ -1,0 +1,104 @@
+"""`lambdarig settings read|diff`: the settings stored in a bench rig, as TOML, or compared with a file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from controller.settings import load_settings
+
+from .flash import diff_settings, open_rig, read_rig_settings, value_text
+
+EXIT_NO_SETTINGS = 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("settings", help="read a bench rig's stored settings, or diff them with a file",
+                                   description="The controller settings stored in a bench rig's flash.")
+    actions = parser.add_subparsers(dest="settings_action", metavar="ACTION")
+    actions.required = True
+    port_help = ("the rig: /dev/ttyACM0, serial:///dev/lambdarig-<serial>, the pty `lambdarig serve rig` prints, "
+                 "a pyserial URL, or auto")
+
+    read = actions.add_parser("read", help="print the rig's settings as TOML",
+                              description="Print the rig's active settings as TOML (exit 1 when it has none).")
+    read.add_argument("--port", required=True, metavar="URL", help=port_help)
+    read.add_argument("--out", default=None, metavar="FILE", help="write the TOML to FILE instead of printing it")
+    read.set_defaults(func=run_read)
+
+    diff = actions.add_parser("diff", help="show what flashing SETTINGS.toml would change",
+                              description="Show the fields whose value in SETTINGS.toml differs from the rig's "
+                                          "(rig without settings: from the defaults it runs with). Exit 0.")
+    diff.add_argument("settings", metavar="SETTINGS.toml", help="controller settings file")
+    diff.add_argument("--port", required=True, metavar="URL", help=port_help)
+    diff.add_argument("--json", action="store_true", help="print one JSON object")
+    diff.set_defaults(func=run_diff)
+
+
+def run(args: argparse.Namespace) -> int:
+    return args.func(args)
+
+
+def _read(port: str):
+    link = open_rig(port)
+    try:
+        return read_rig_settings(link)
+    finally:
+        link.close()
+
+
+def run_read(args: argparse.Namespace) -> int:
+    if args.out is not None and Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out}: is a directory; give a file name")
+    found = _read(args.port)
+    if not found.stored:
+        print(f"lambdarig: the rig {found.serial_number} has no stored settings (its flash is empty); "
+              f"it runs with the defaults for {found.element or 'its element'}. "
+              f"`lambdarig flash SETTINGS.toml --port {args.port}` stores some.", file=sys.stderr)
+        return EXIT_NO_SETTINGS
+    made_for = found.image_serial or "any device"
+    header = (f"# read from rig {found.serial_number} ({found.element}) on {args.port}: generation "
+              f"{found.generation}, image made for {made_for}\n")
+    text = header + found.settings.to_toml()
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            Path(args.out).write_text(text)
+        except OSError as exc:
+            raise ValueError(f"--out {args.out}: cannot write: {exc.strerror}") from None
+        print(f"wrote the settings of rig {found.serial_number} (generation {found.generation}) to {args.out}")
+    return 0
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    wanted = load_settings(args.settings)   # validated before the port is opened
+    found = _read(args.port)
+    changes = diff_settings(found.settings, wanted)
+    element_note = None
+    if found.element and wanted.sensor.element != found.element:
+        element_note = (f"the file is for element {wanted.sensor.element!r}, the rig has {found.element!r}: "
+                        f"`lambdarig flash` refuses it without --force-element")
+    if args.json:
+        print(json.dumps({
+            "serial_number": found.serial_number, "element": found.element, "stored": found.stored,
+            "generation": found.generation, "settings_file": args.settings,
+            "changes": [{"field": c.name, "rig": c.rig, "file": c.file, "unit": c.unit} for c in changes],
+            "element_mismatch": element_note}))
+        return 0
+    origin = (f"rig {found.serial_number} (generation {found.generation})" if found.stored else
+              f"rig {found.serial_number} (no stored settings: the defaults it runs with)")
+    if not changes:
+        print(f"no differences: {args.settings} matches the settings of {origin}")
+    else:
+        rows = [("FIELD", "RIG", "FILE", "UNIT")] + [(c.name, value_text(c.rig), value_text(c.file), c.unit)
+                                                     for c in changes]
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        print(f"{origin} -> {args.settings}: {len(changes)} field(s) would change")
+        for row in rows:
+            print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    if element_note:
+        print(f"note: {element_note}")
+    return 0

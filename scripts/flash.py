@@ -1,0 +1,291 @@
+"""Flashing controller settings into a bench rig, and reading them back: the procedure behind
+`lambdarig flash` and `lambdarig settings read|diff` (scripts/cmd_flash.py, scripts/cmd_settings.py).
+
+The flash sequence (docs/settings.md):
+
+  0. before the port is opened: the settings file is loaded and validated (unknown key, range,
+     schema version: SettingsError naming the field and the allowed range);
+  1. identity: protocol version, settings capability; the rig's serial must match --device-serial
+     when given; the settings' sensor.element must match the rig's element unless forced;
+  2. the image is built for this rig's serial number and decoded again (a self-check); it must fit
+     a slot. Nothing has been written yet: every refusal above leaves the rig untouched;
+  3. erase the inactive slot; 4. write the image in chunks of hal.wire.MAX_WRITE bytes;
+  5. read the inactive slot back and compare byte for byte (and decode it);
+  6. verify: the rig's own check of the inactive slot (valid, length, CRC);
+  7. commit with the image CRC: the one atomic switch of the active slot;
+  8. confirm: SETTINGS_INFO shows the new CRC, length and a higher generation, the active slot reads
+     back as the image, and HELLO still answers with the same serial number.
+
+The active slot is never touched before step 7, so a failure (or a power loss) at any step leaves the
+rig with valid settings: the old ones before the commit, the old or the new ones during it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from controller.settings import FIELDS, SCHEMA, SCHEMA_VERSION, Settings, SettingsError
+from controller.settings_image import decode_image, decode_image_with_serial, encode_settings
+from hal import wire
+from hal.types import FrontEndError
+
+STEPS = ("identity", "check", "erase", "write", "read back", "verify", "commit", "confirm")
+FLASH_TIMEOUT_S = 0.5   # per request attempt: erase and write touch flash, slower than a PING on a board
+
+
+class FlashFailed(FrontEndError):
+    """A flash that failed after it started talking to the rig; says which step and what the rig
+    holds now."""
+
+    def __init__(self, step: str, message: str):
+        self.step = step
+        super().__init__(message)
+
+
+def resolve_port(url: str) -> tuple[str, dict]:
+    """(pyserial port, RigLink options) from --port: a device path, a pyserial URL, a serial
+    front-end URL (serial:///dev/..., serial://socket://...) or 'auto' / 'serial:auto' (the one
+    bench board found by its USB ids)."""
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError("--port: give the rig's port, e.g. /dev/ttyACM0, serial:///dev/lambdarig-LR0001, "
+                         "the path `lambdarig serve rig` prints, or auto")
+    url = url.strip()
+    options: dict = {}
+    port = url
+    if url.lower().startswith("serial:"):
+        from hal.serial_frontend import parse_serial_url
+        port, query = parse_serial_url(url)
+        for key, value in query.items():
+            if key == "timeout_s":
+                options["timeout_s"] = float(value)
+            elif key == "retries":
+                options["retries"] = int(value)
+            elif key == "exclusive":
+                raise ValueError("--port: flashing always takes the port exclusively; drop 'exclusive' from the URL")
+            # rate_hz, watchdog_ms, link_timeout_s, reconnect: streaming options, no meaning here
+    if port == "auto":
+        from hal.ports import find_rig
+        found = find_rig()
+        port = found[len("serial://"):]
+    return port, options
+
+
+def open_rig(url: str, timeout_s: float = FLASH_TIMEOUT_S):
+    """A RigLink on --port, opened exclusively (no `run` or second flash can share it)."""
+    from hal.rig_link import RigLink
+    port, options = resolve_port(url)
+    options.setdefault("timeout_s", timeout_s)
+    return RigLink(port, exclusive=True, **options)
+
+
+@dataclass
+class FlashReport:
+    port: str
+    serial_number: str
+    element: str
+    firmware_version: str
+    image_length: int
+    image_crc: int
+    schema_version: int
+    chunks: int
+    slot_size: int
+    active_slot_before: int | None
+    active_slot_after: int | None
+    generation_before: int
+    generation_after: int
+    previous_crc: int | None
+    unchanged: bool               # the rig already held exactly this image (flashed anyway)
+    forced_element: bool
+    seconds: float
+    steps: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["image_crc"] = f"0x{self.image_crc:08X}"
+        data["previous_crc"] = None if self.previous_crc is None else f"0x{self.previous_crc:08X}"
+        data["ok"] = True
+        return data
+
+
+def _slot(value: int) -> int | None:
+    return None if value == 0xFF else value
+
+
+def check_rig_for(settings: Settings, identity, device_serial: str | None, force_element: bool) -> None:
+    """Refusals that need the rig's identity; all before anything is written."""
+    if identity.protocol_version != wire.PROTOCOL_VERSION:
+        raise FrontEndError(f"the rig speaks protocol version {identity.protocol_version}; this host speaks "
+                            f"{wire.PROTOCOL_VERSION}")
+    if not identity.capabilities & wire.CAP_SETTINGS:
+        raise FrontEndError(f"the rig {identity.serial_number!r} (firmware {identity.firmware_version}) has "
+                            "no settings flash (capability 'settings' not reported)")
+    if device_serial is not None and device_serial != identity.serial_number:
+        raise SettingsError("--device-serial", f"the rig on this port is {identity.serial_number!r}, not "
+                                               f"{device_serial!r}; nothing was written", "flash")
+    element = settings.sensor.element
+    if identity.element and element != identity.element and not force_element:
+        raise SettingsError("sensor.element", f"the settings are for element {element!r} but the rig "
+                                              f"{identity.serial_number!r} has {identity.element!r}; nothing was "
+                                              "written (give --force-element to flash them anyway)", "flash")
+
+
+def build_image(settings: Settings, serial_number: str) -> bytes:
+    image = encode_settings(settings, serial_number)
+    if decode_image(image, serial_number) != settings:   # self-check: the codec must round-trip
+        raise SettingsError("image", "the encoded image does not decode to the same settings (codec fault); "
+                                     "nothing was written", "flash")
+    return image
+
+
+def flash_settings(link, settings: Settings, *, device_serial: str | None = None, force_element: bool = False,
+                   progress: Callable[[str], None] | None = None) -> FlashReport:
+    """Run the flash sequence on an open RigLink. Refusals before writing raise SettingsError
+    (ValueError) or FrontEndError; failures after raise FlashFailed naming the step."""
+    t0 = time.monotonic()
+    steps: list[str] = []
+
+    def done(step: str, text: str) -> None:
+        steps.append(step)
+        if progress is not None:
+            progress(f"{step}: {text}")
+
+    identity = link.identity()
+    check_rig_for(settings, identity, device_serial, force_element)
+    done("identity", f"{identity.serial_number} ({identity.element or 'element unknown'}, firmware "
+                     f"{identity.firmware_version})")
+    image = build_image(settings, identity.serial_number)
+    crc = wire.image_crc(image)
+    before = link.settings_info()
+    if len(image) > before.slot_size:
+        raise FrontEndError(f"the settings image has {len(image)} bytes; the rig's slots hold {before.slot_size}")
+    done("check", f"image {len(image)} bytes, CRC 0x{crc:08X}, fits the {before.slot_size}-byte slot")
+
+    port = getattr(link, "port", "")
+    step = "erase"
+    keeps = (f"the rig's active settings were not touched (generation {before.generation})"
+             if before.length else "the rig still has no settings")
+    try:
+        link.settings_erase()
+        done(step, "inactive slot erased")
+        step = "write"
+        chunks = 0
+        for offset in range(0, len(image), wire.MAX_WRITE):
+            link.settings_write(offset, image[offset:offset + wire.MAX_WRITE])
+            chunks += 1
+        done(step, f"{len(image)} bytes in {chunks} chunk(s)")
+        step = "read back"
+        back = link.settings_read(1, 0, len(image))
+        if back != image:
+            where = next((i for i, (a, b) in enumerate(zip(back, image)) if a != b), min(len(back), len(image)))
+            raise FlashFailed(step, f"flash failed at step 'read back': the inactive slot differs from the image "
+                                    f"at byte {where} of {len(image)}; nothing was committed, {keeps}")
+        decode_image(back, identity.serial_number)
+        done(step, "inactive slot matches the image")
+        step = "verify"
+        valid, length, rig_crc = link.settings_verify()
+        if not (valid and length == len(image) and rig_crc == crc):
+            raise FlashFailed(step, f"flash failed at step 'verify': the rig reports the inactive slot as "
+                                    f"{'valid' if valid else 'invalid'}, {length} bytes, CRC 0x{rig_crc:08X}; "
+                                    f"expected {len(image)} bytes, CRC 0x{crc:08X}; nothing was committed, {keeps}")
+        done(step, f"the rig checks the inactive slot: valid, CRC 0x{rig_crc:08X}")
+        step = "commit"
+        link.settings_commit(crc)
+        done(step, "acknowledged")
+    except FlashFailed:
+        raise
+    except (FrontEndError, SettingsError) as exc:
+        if step == "commit":
+            consequence = ("the commit may or may not have happened: the rig holds either the old or the new "
+                           "settings, both valid; check with `lambdarig settings read --port "
+                           f"{port or 'PORT'}`")
+        else:
+            consequence = f"nothing was committed, {keeps}"
+        raise FlashFailed(step, f"flash failed at step '{step}': {exc}; {consequence}") from exc
+
+    step = "confirm"
+    try:
+        after = link.settings_info()
+        problems = []
+        if after.crc != crc or after.length != len(image):
+            problems.append(f"active image CRC 0x{after.crc:08X}, {after.length} bytes (expected 0x{crc:08X}, "
+                            f"{len(image)} bytes)")
+        if after.generation <= before.generation:
+            problems.append(f"generation {after.generation} did not increase from {before.generation}")
+        if not problems and link.settings_read_active() != image:
+            problems.append("the active slot does not read back as the image")
+        confirm_identity = link.identity()
+        if confirm_identity.serial_number != identity.serial_number:
+            problems.append(f"the rig now reports serial {confirm_identity.serial_number!r}, "
+                            f"not {identity.serial_number!r}")
+    except FrontEndError as exc:
+        raise FlashFailed(step, f"flash: the commit was acknowledged but confirming failed: {exc}") from exc
+    if problems:
+        raise FlashFailed(step, "flash: the commit was acknowledged but the rig does not confirm it: "
+                                + "; ".join(problems))
+    done(step, f"active slot {_slot(after.active_slot)}, generation {after.generation}, CRC 0x{after.crc:08X}")
+    return FlashReport(
+        port=port, serial_number=identity.serial_number, element=identity.element,
+        firmware_version=identity.firmware_version, image_length=len(image), image_crc=crc,
+        schema_version=SCHEMA_VERSION, chunks=chunks, slot_size=before.slot_size,
+        active_slot_before=_slot(before.active_slot) if before.length else None,
+        active_slot_after=_slot(after.active_slot), generation_before=before.generation,
+        generation_after=after.generation, previous_crc=before.crc if before.length else None,
+        unchanged=bool(before.length) and before.crc == crc,
+        forced_element=bool(identity.element) and settings.sensor.element != identity.element,
+        seconds=time.monotonic() - t0, steps=steps)
+
+
+# --- reading -----------------------------------------------------------------------------------------
+
+@dataclass
+class RigSettings:
+    settings: Settings
+    stored: bool              # False: the rig has no settings; `settings` are the defaults it would run with
+    serial_number: str
+    element: str
+    generation: int
+    image_serial: str = ""    # the serial the stored image was made for ("" = any)
+
+
+def read_rig_settings(link) -> RigSettings:
+    """The rig's active settings, decoded and validated for this rig's serial number; the defaults for
+    its element when it has none (what `lambdarig run` would use)."""
+    identity = link.identity()
+    if not identity.capabilities & wire.CAP_SETTINGS:
+        raise FrontEndError(f"the rig {identity.serial_number!r} has no settings flash")
+    info = link.settings_info()
+    image = link.settings_read_active() if info.length else b""
+    if not image:
+        defaults = Settings({"sensor.element": identity.element} if identity.element in
+                            FIELDS["sensor.element"].choices else {})
+        return RigSettings(defaults, False, identity.serial_number, identity.element, info.generation)
+    try:
+        settings, made_for = decode_image_with_serial(image, identity.serial_number)
+    except SettingsError as exc:
+        raise SettingsError(exc.field, exc.problem, f"the rig {identity.serial_number!r}'s stored settings "
+                                                    f"(generation {info.generation})") from None
+    return RigSettings(settings, True, identity.serial_number, identity.element, info.generation, made_for)
+
+
+@dataclass(frozen=True)
+class Change:
+    name: str
+    rig: object
+    file: object
+    unit: str
+
+
+def diff_settings(rig: Settings, wanted: Settings) -> list[Change]:
+    """The fields whose value differs, in schema order."""
+    return [Change(f.name, rig.get(f.name), wanted.get(f.name), f.unit)
+            for f in SCHEMA if rig.get(f.name) != wanted.get(f.name)]
+
+
+def value_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)

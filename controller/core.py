@@ -58,14 +58,27 @@ class Status:
     hc_ppm: float = math.nan   # mixed-potential HC elements only
 
 
+def pump_gains(settings: Settings, profile: SensorProfile) -> tuple[float, float]:
+    """The pump loop's gains at the configured rate. Continuous-time gains describe the loop the
+    designer wants; a slow front end (VISA at 50 Hz) cannot sample fast enough for them, so the
+    proportional gain is capped at max_step_gain / (plant gain x period) and the integral scaled
+    with it (same zero), which keeps the sampled loop stable."""
+    p = settings.pump
+    period_s = 1.0 / settings.rates.pump_hz
+    cap = p.max_step_gain / (profile.pump_plant_v_per_as * period_s)
+    if p.kp_a_per_v <= cap:
+        return p.kp_a_per_v, p.ki_a_per_v_s
+    return cap, p.ki_a_per_v_s * cap / p.kp_a_per_v
+
+
 class Controller:
     def __init__(self, settings: Settings | None = None, profile: SensorProfile | None = None):
         self.settings = settings or Settings()
         s = self.settings
         self.profile = profile or load_profile(s.sensor.element, s.sensor.characteristic == "calibrated")
         self.heater = HeaterControl(s, self.profile)
-        self.pump = PumpLoop(s.pump.kp_a_per_v, s.pump.ki_a_per_v_s, s.pump.nernst_target_v,
-                             s.pump.current_min_a, s.pump.current_max_a)
+        kp, ki = pump_gains(s, self.profile)
+        self.pump = PumpLoop(kp, ki, s.pump.nernst_target_v, s.pump.current_min_a, s.pump.current_max_a)
         self.conversion = Conversion(self.profile, s)
         self.mode = self.profile.mode
         self.uses_pump = self.mode != "potentiometric"

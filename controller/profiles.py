@@ -37,6 +37,7 @@ class SensorProfile:
     mode: str = "wideband"              # wideband | potentiometric | hc
     reference_buffer: tuple[float, float, float] | None = None  # potentiometric: muO2 = a + bT + cT ln T
     hc_target_o2: float = 0.05          # hc: compartment O2 (mole fraction) the pump loop holds
+    pump_plant_v_per_as: float = 6000.0  # Nernst slew per amp of pump imbalance near the set-point
     source: str = ""
 
     def temp_from_esr(self, esr_ohm: float) -> float:
@@ -123,7 +124,8 @@ def load_profile(name_or_path: str, calibrated: bool = True, for_bench: bool = F
             reference_temp_c=float(base.get("reference_temp_c", 780.0)),
             calibrated=cal is not None, mode=mode,
             reference_buffer=tuple(float(v) for v in data["reference_buffer"]) if "reference_buffer" in data else None,
-            hc_target_o2=float(data.get("hc_target_o2", 0.05)), source=source)
+            hc_target_o2=float(data.get("hc_target_o2", 0.05)),
+            pump_plant_v_per_as=float(data.get("pump_plant_v_per_as", 6000.0)), source=source)
     except KeyError as exc:
         raise SettingsError(str(exc.args[0]), "is required in a sensor profile", source) from None
     _check_profile(profile, source)

@@ -116,6 +116,8 @@ SCHEMA: tuple[Field, ...] = (
     F("pump", "ki_a_per_v_s", 1.0, "A/(V·s)", 0, 1000, "pump loop integral gain"),
     F("pump", "current_min_a", -9e-3, "A", -10e-3, 0, "most negative pump current (rich limit)"),
     F("pump", "current_max_a", 6e-3, "A", 0, 10e-3, "most positive pump current (lean limit)"),
+    F("pump", "max_step_gain", 0.3, "", 0.01, 1.0,
+      "cap on kp x plant gain x loop period: keeps the loop stable when a front end runs it slowly"),
     F("pump", "enable_margin_c", 150.0, "°C", 0, 400, "pump loop runs above target minus this"),
 
     F("conversion", "fuel", "gasoline", doc="fuel for AFR and lambda", choices=FUEL_CHOICES),

@@ -57,11 +57,26 @@ def choose_settings(args: argparse.Namespace, frontend) -> tuple[Settings, str]:
         stored = frontend.stored_settings()
         if stored is not None:
             return settings_from_toml_text(stored, f"{frontend.info().name} (stored settings)"), "device"
-    element = frontend.info().element
+    info = frontend.info()
+    element = info.element
     if element and element not in ELEMENT_CHOICES:
         raise EmulatorInputError(SOURCE, "--settings", f"the front end's element {element!r} has no sensor profile; "
                                                        f"give --settings with sensor.element one of {', '.join(ELEMENT_CHOICES)}")
-    return (settings_for_element(element) if element else Settings()), "defaults"
+    settings = settings_for_element(element) if element else Settings()
+    return adapt_to_frontend(settings, info), "defaults"
+
+
+def adapt_to_frontend(settings: Settings, info) -> Settings:
+    """Default settings for what the front end can do: a station that runs its loop slower than the
+    firmware's 500 Hz (VISA) sets the rates; without Ri the heater's resistance is the thermometer."""
+    changes = {}
+    loop_hz = info.details.get("loop_hz") if info.details else None
+    if loop_hz and loop_hz < settings.rates.pump_hz:
+        changes.update(rates__pump_hz=float(loop_hz), rates__heater_hz=min(settings.rates.heater_hz, float(loop_hz) / 5),
+                       rates__telemetry_hz=min(settings.rates.telemetry_hz, float(loop_hz)))
+    if not info.measures_ri:
+        changes["heater__temp_source"] = "ri+heater"
+    return settings.changed(**changes) if changes else settings
 
 
 def run(args: argparse.Namespace) -> int:

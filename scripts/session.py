@@ -63,7 +63,9 @@ def run_session(frontend, controller: Controller, duration_s: float, *, json_out
     if not (json_out or quiet):
         status_line = StatusLine(sys.stderr)
         sinks.append(status_line)
-    log = CsvLog(log_path, with_truth=info.has_truth, t0_s=t0_s) if log_path is not None else None
+    header = frontend.snapshot_lines() if hasattr(frontend, "snapshot_lines") else ()
+    log = (CsvLog(log_path, with_truth=info.has_truth, t0_s=t0_s, with_hc=controller.mode == "hc", header_lines=header)
+           if log_path is not None else None)
     if log is not None:
         sinks.append(log)
     recorder = None

@@ -64,14 +64,24 @@ class CsvLog:
     flushes and closes, and is idempotent. `t0_s` is subtracted from the status time so the log starts
     at 0 on a front end whose clock does not."""
 
-    def __init__(self, path: str | Path, with_truth: bool, t0_s: float = 0.0):
+    def __init__(self, path: str | Path, with_truth: bool, t0_s: float = 0.0, with_hc: bool = False,
+                 header_lines: list[str] | tuple[str, ...] = ()):
         self.path = Path(path)
         self.with_truth = with_truth
+        self.with_hc = with_hc
         self.t0_s = t0_s
         self.rows = 0
         self._file: TextIO | None = open(self.path, "w", newline="", encoding="utf-8")
+        for line in header_lines:  # e.g. an instrument station's settings in force ("# ..." lines)
+            self._file.write(line.rstrip("\n") + "\n")
         self._writer = csv.writer(self._file)
-        self._writer.writerow(CSV_COLUMNS + TRUTH_COLUMNS if with_truth else CSV_COLUMNS)
+        columns = list(CSV_COLUMNS)
+        if with_truth:
+            columns += TRUTH_COLUMNS
+        if with_hc:
+            # Mixed-potential HC elements: the reading, and in simulation its truth.
+            columns += ["hc_ppm"] + (["true_hc_ppm"] if with_truth else [])
+        self._writer.writerow(columns)
 
     def __call__(self, status, truth) -> None:
         s = status
@@ -83,6 +93,10 @@ class CsvLog:
                 row += ["", "", ""]
             else:
                 row += [_fixed(truth.lambda_value, 5), _sig(truth.o2_pct), _sig(truth.temp_c)]
+        if self.with_hc:
+            row.append(_sig(s.hc_ppm))
+            if self.with_truth:
+                row.append("" if truth is None else _sig(truth.hc_ppm))
         self._writer.writerow(row)
         self.rows += 1
 

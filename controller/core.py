@@ -349,7 +349,8 @@ class Controller:
             # board does not measure its pump voltage, the current does not follow the command.
             at_rail = abs(self._pump_v) >= d.pump_rail_v and abs(pump_a) < d.pump_mismatch_a
             not_following = abs(command) > d.pump_mismatch_a and abs(pump_a) < 0.25 * abs(command)
-            if p["pump_open"].update(at_rail or not_following, t_s):
+            # Before closed loop a cool cell legitimately cannot pass the current asked of it.
+            if p["pump_open"].update((at_rail or not_following) and state is State.CLOSED_LOOP, t_s):
                 return self._raise("pump_open")
             if open_nernst:
                 return  # the temperature is unknown while the Nernst line looks open
@@ -414,7 +415,8 @@ class Controller:
         s = self.settings
         p_ratio = 101.325 / s.conversion.exhaust_pressure_kpa
         x_target = s.hc.target_o2_pct / 100.0
-        return 8.314462618 * (temp_c + 273.15) / (4.0 * 96485.332) * math.log(0.2095 * p_ratio / x_target)
+        nernst_v = 8.314462618 * (temp_c + 273.15) / (4.0 * 96485.332) * math.log(0.2095 * p_ratio / x_target)
+        return nernst_v + s.hc.control_offset_mv / 1000.0
 
     def hc_ppm_from(self, delta_v: float, temp_c: float) -> float:
         """HC (ppm) from the measuring cell's mixed-potential voltage through the settings' curve:

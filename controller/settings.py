@@ -135,6 +135,8 @@ SCHEMA: tuple[Field, ...] = (
 
     F("hc", "target_o2_pct", 5.0, "%", 1.0, 15.0,
       "compartment O2 the pump loop holds (mixed-potential HC sensors; >= lambda 1.3 equivalent)"),
+    F("hc", "control_offset_mv", 0.0, "mV", -50.0, 50.0,
+      "control-cell reading in free air with no pump current (board and cell offset; from calibration)"),
     F("hc", "s_mv_per_decade", 60.0, "mV/decade", 5.0, 300.0, "HC curve: measuring-cell slope at hc.ref_temp_c"),
     F("hc", "s_temp_coeff_per_k", -0.002, "1/K", -0.02, 0.02, "HC curve: relative change of the slope per kelvin"),
     F("hc", "c0_ppm", 100.0, "ppm", 1.0, 10000.0, "HC curve: concentration scale (linear below, logarithmic above)"),

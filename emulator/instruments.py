@@ -54,6 +54,7 @@ from typing import Callable
 
 import numpy as np
 
+from .constants import ZERO_C_IN_K
 from .element import ElementModel
 from .element_spec import ElementSpec, load_element
 from .errors import EmulatorInputError
@@ -1487,8 +1488,8 @@ class InstrumentStation:
         with self.lock:
             self._advance_to(self.now())
             element = self.element
-            element.cell_temp_k = temp_c + 273.15
-            element.heater_temp_k = (heater_temp_c if heater_temp_c is not None else temp_c) + 273.15
+            element.cell_temp_k = temp_c + ZERO_C_IN_K
+            element.heater_temp_k = (heater_temp_c if heater_temp_c is not None else temp_c) + ZERO_C_IN_K
             self._step(1e-6)
             self.arc_v = self.ref_current * element.arc_r_ohm
 

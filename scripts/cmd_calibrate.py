@@ -8,7 +8,9 @@ from pathlib import Path
 
 from controller.profiles import _profile_dir, profile_names
 
-from .calibrate import calibrate, calibration_toml, with_calibration
+from controller.profiles import load_profile
+
+from .calibrate import calibrate, calibrate_hc, calibration_toml, with_calibration, with_hc_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,6 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if load_profile(args.element, for_bench=True).mode == "hc":
+        values = calibrate_hc(args.element, args.seed)
+        print(json.dumps(values, indent=2) if args.json else "\n".join(f"{k} = {v!r}" for k, v in values.items()))
+        if args.write_profile:
+            path = Path(_profile_dir()) / f"{args.element}.toml"
+            path.write_text(with_hc_settings(path.read_text(), values))
+            print(f"wrote {path}")
+        return 0
     result = calibrate(args.element, args.seed)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -8,9 +8,11 @@ Open a front end by URL through the registry, the way python-can opens buses:
         fe.wait_until(1.0)
         reading = fe.sample()
 
-Built-in backends: ``sim`` (emulated element, virtual time; hal/sim.py). The serial and visa
-backends are not built yet. Third-party backends plug in through the entry-point group
-``lambdarig.frontends`` or ``register_frontend``; see hal/registry.py.
+Built-in backends: ``sim:ELEMENT`` (emulated element, virtual time; hal/sim.py),
+``serial://PORT`` (a bench rig speaking the wire protocol of docs/protocol.md; hal/serial_frontend.py)
+and ``visa:STATION.toml`` (lab instruments through pyvisa; hal/visa_frontend.py). Third-party
+backends plug in through the entry-point group ``lambdarig.frontends`` or ``register_frontend``;
+see hal/registry.py.
 """
 
 from .frontend import FrontEnd

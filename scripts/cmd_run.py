@@ -37,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="ignore settings stored on the device and use the defaults")
     parser.add_argument("--log", default=None, metavar="FILE.csv", help="write telemetry as CSV")
     parser.add_argument("--plot", default=None, metavar="FILE.png", help="write a PNG plot of the run")
+    parser.add_argument("--reconnect-s", default="5", metavar="S",
+                        help="after a lost link, wait this long for the front end to come back and resume "
+                             "(front ends that can: serial); 0 ends the run (default 5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     parser.add_argument("--quiet", action="store_true", help="no live status line")
     parser.set_defaults(func=run)
@@ -83,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     duration_s = math.inf if args.duration is None else parse_number(args.duration, "--duration", *DURATION_RANGE_S,
                                                                    unit="s")
     log_path, plot_path = check_outputs(args.log, args.plot)
+    reconnect_s = parse_number(args.reconnect_s, "--reconnect-s", 0.0, 3600.0, unit="s")
     url = args.hal.strip()
     if ":" not in url:
         raise EmulatorInputError(SOURCE, "--hal", f"{args.hal!r} is not a front end URL; schemes: "
@@ -105,4 +109,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"lambdarig run: {info.name} ({info.kind}), settings from {source}", file=sys.stderr)
     label = {"frontend": info.name, "element": info.element or settings.sensor.element}
     return run_session(frontend, controller, duration_s, json_out=args.json, quiet=args.quiet,
-                       log_path=log_path, plot_path=plot_path, title=f"lambdarig run: {info.name}", label=label)
+                       log_path=log_path, plot_path=plot_path, title=f"lambdarig run: {info.name}", label=label,
+                       reconnect_s=reconnect_s)

@@ -13,6 +13,7 @@ from pathlib import Path
 from controller.core import Controller
 from controller.runtime import RunResult, Runtime
 from emulator.errors import EmulatorInputError
+from hal.types import FrontEndError
 
 from .telemetry import PLOT_MAX_POINTS, CsvLog, LambdaAccuracy, Recorder, StatusLine, plot_run
 
@@ -49,8 +50,45 @@ def check_outputs(log_text: str | None, plot_text: str | None) -> tuple[Path | N
     return log_path, plot_path
 
 
+def _reconnect_and_resume(frontend, controller: Controller, runtime: Runtime, result: RunResult,
+                          duration_s: float, reconnect_s: float, quiet: bool, t0_s: float) -> RunResult:
+    """A front end that can reconnect (a rig that came back on its port): wait up to reconnect_s for
+    it, restart the firmware (a lost link is never retried by itself: a human may have unplugged the
+    board) and run on for what is left of the run. The events of every part are kept."""
+    resumed = False
+    while (result.link_lost and reconnect_s > 0 and getattr(frontend, "reconnect_enabled", False)
+           and not result.interrupted):
+        elapsed = frontend.now() - t0_s
+        if elapsed >= duration_s:
+            break
+        if not quiet:
+            print(f"lambdarig: link lost at {elapsed:.2f} s; waiting up to {reconnect_s:g} s for the front end",
+                  file=sys.stderr)
+        try:
+            frontend.reconnect(timeout_s=reconnect_s)
+        except FrontEndError as exc:
+            result.message = f"{result.message}; not reconnected: {exc}"
+            break
+        if not quiet:
+            print("lambdarig: reconnected; restarting the firmware", file=sys.stderr)
+        controller.stop()
+        controller.start()
+        result = runtime.run(duration_s - (frontend.now() - t0_s))
+        resumed = True
+    if resumed:
+        # The firmware kept every event; report them all on the session's clock.
+        result.events = [{"code": e.code, "t_s": round(e.t_s - t0_s, 4), "severity": e.severity, "text": e.text}
+                         for e in controller.events]
+        result.faults = [{"code": e["code"], "t_s": e["t_s"]} for e in result.events]
+        result.sim_s = frontend.now() - t0_s
+        if result.time_to_ready_s is not None and controller.time_to_ready_s is not None:
+            result.time_to_ready_s = round(controller.time_to_ready_s - t0_s, 4)
+    return result
+
+
 def run_session(frontend, controller: Controller, duration_s: float, *, json_out: bool, quiet: bool,
-                log_path: Path | None, plot_path: Path | None, title: str, label: dict) -> int:
+                log_path: Path | None, plot_path: Path | None, title: str, label: dict,
+                reconnect_s: float = 0.0) -> int:
     """Run the firmware on an opened front end with the telemetry sinks the options ask for, print
     the summary (or one JSON object), and return the exit code. The front end is made safe and
     closed on every way out."""
@@ -78,6 +116,8 @@ def run_session(frontend, controller: Controller, duration_s: float, *, json_out
     escaped_interrupt = False
     try:
         result = runtime.run(duration_s)
+        result = _reconnect_and_resume(frontend, controller, runtime, result, duration_s, reconnect_s,
+                                       quiet or json_out, t0_s)
     except KeyboardInterrupt:  # Ctrl-C outside the loop's own handler (e.g. in the final telemetry)
         frontend.safe()
         escaped_interrupt = True
@@ -107,7 +147,7 @@ def run_session(frontend, controller: Controller, duration_s: float, *, json_out
     elif recorder is not None:
         plot_path = None
 
-    link_lost = result.link_lost or any(e["code"] == "link_loss" for e in result.events)
+    link_lost = result.link_lost  # a link that came back and ran to the end is not a lost run
     message = result.message
     if link_lost and not message:
         message = "link lost; outputs made safe"

@@ -1,0 +1,42 @@
+"""`lambdarig run --hal serial://...` over a real pty: the rig vanishes mid-run and comes back on the
+same symlink; the run reconnects, restarts the firmware, carries on and says what happened."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from emulator.serial_rig import RigServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_run_reconnects_when_the_rig_returns(tmp_path):
+    link = tmp_path / "rig"
+    rig = RigServer(flash_path=tmp_path / "flash.bin", link=link).start()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "scripts.cli", "run", "--hal", f"serial://{link}",
+                             "--duration", "6", "--json", "--reconnect-s", "5"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = None
+    try:
+        time.sleep(2.5)
+        rig.stop()            # the board vanishes (pty closed)
+        time.sleep(0.5)
+        second = RigServer(flash_path=tmp_path / "flash.bin", link=link).start()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        rig.stop()
+        if second is not None:
+            second.stop()
+    assert proc.returncode == 0, err
+    report = json.loads(out)
+    assert [f["code"] for f in report["faults"]] == ["link_loss"]
+    assert report["final_state"] == "stopped"
+    assert 5.5 <= report["sim_s"] <= 6.5
+    assert "vanished" in report["events"][0]["text"]

@@ -2,11 +2,16 @@
 LSU 4.9 (same scenarios, same seeds).
 
     python benchmarks/control_quality.py
+    python benchmarks/control_quality.py --seed-elements   # section 7 only, no JSON written
 
 Measures warm-up (time to valid lambda, heater-rule compliance, temperature error and overshoot),
 steady-state accuracy on lambda plateaus (Nernst hold, lambda and O2 error), temperature under
 exhaust swings, step response against the element's own response time, fault detection and false
-faults. Prints tables with goals and PASS/FAIL, and writes benchmarks/results/control_quality.json.
+faults. Section 7 runs the other element families (issue 7) with their recommended settings: the
+sealed-reference potentiometric element's lambda error from 0.4 to 0.95 (also ±30 °C off its heater
+target), the mixed-potential HC element's HC error (50..2000 ppm at lambda 1.3..2.0) and compartment
+O2 hold, and every seed element closed loop in its natural scenario (events, time to closed loop).
+Prints tables with goals and PASS/FAIL, and writes benchmarks/results/control_quality.json.
 
 Definitions:
 - V_eff, the effective heater voltage actually applied: true supply x sqrt(quantised duty), recorded
@@ -41,6 +46,7 @@ from _common import print_table, write_result
 from reference_controller import RusefiController
 
 from controller.core import Controller
+from controller.profiles import settings_for_element
 from controller.runtime import Runtime
 from controller.settings import Settings
 from emulator.element import ElementModel
@@ -400,6 +406,251 @@ def false_faults(runs: dict[str, Record]) -> dict:
     return out
 
 
+# --- 7. seed elements -------------------------------------------------------------------------------
+# The other element families (issue 7): sealed-ref (potentiometric, lambda from the cell voltage) and
+# hc-mixed (pumped compartment, HC from a mixed-potential cell), and closed-loop runs of every seed
+# element. Settings always from controller.profiles.settings_for_element (the profile's recommended
+# values, e.g. hc-mixed's 650 °C target and its calibrated HC curve).
+
+SEED_ELEMENTS = {"lsu49": "default", "outer-ref": "default", "barrier-layer": "default",
+                 "sealed-ref": "rich-sweep", "hc-mixed": "hc-steps"}
+SEED_AVG_S = 1.5                       # the last 1.5 s of each plateau
+SEED_RICH = [0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+SEED_RICH_WARM_S, SEED_RICH_PLATEAU_S = 16.0, 4.0
+SEED_TEMP_OFFSETS_C = (0.0, -30.0, 30.0)
+SEED_LAMBDA_GOAL = 0.01                # |lambda error| in lambda
+SEED_HC_PPM = [50, 100, 200, 500, 1000, 2000]
+SEED_HC_LAMBDAS = [1.3, 1.6, 2.0]
+SEED_HC_WARM_S, SEED_HC_PLATEAU_S = 14.0, 3.0
+SEED_HC_GOAL_PCT = 10.0                # HC within ±10 % of truth
+SEED_O2_GOAL_PCT = 5.0                 # compartment O2 within 5 % of its target (relative)
+
+
+class SeedRecord:
+    """One closed-loop run of any element with its recommended settings: telemetry with truth
+    (lambda, HC, the measuring node's O2, temperature) at the telemetry rate, and the largest pump
+    current ever commanded."""
+
+    def __init__(self, element: str, scenario, settings: Settings, duration_s: float | None = None):
+        fe = open_frontend(f"sim:{element}", scenario=scenario, seed=SEED)
+        ctl = Controller(settings)
+        self.element = element
+        self.scenario = fe.scenario
+        self.pump_command_max_a = 0.0
+        raw_apply = fe.apply
+
+        def apply(command) -> None:
+            raw_apply(command)
+            if abs(command.pump_current_a) > self.pump_command_max_a:
+                self.pump_command_max_a = abs(command.pump_current_a)
+
+        fe.apply = apply
+        rows = []
+
+        def sink(status, truth) -> None:
+            rows.append((status.t_s, status.lambda_value, status.lambda_valid, status.hc_ppm, truth.lambda_value,
+                         truth.hc_ppm, truth.node_o2_pct, truth.temp_c, status.state))
+
+        self.result = Runtime(fe, ctl, [sink]).run(duration_s or self.scenario.duration_s)
+        rows.pop()  # emitted after stop()
+        self.ctl = ctl
+        cols = list(zip(*rows))
+        self.t = np.array(cols[0])
+        self.lam = np.array(cols[1], dtype=float)
+        self.valid = np.array(cols[2], dtype=bool)
+        self.hc = np.array(cols[3], dtype=float)
+        self.lam_true = np.array(cols[4], dtype=float)
+        self.hc_true = np.array(cols[5], dtype=float)
+        self.node_o2_true = np.array(cols[6], dtype=float)
+        self.temp_true = np.array(cols[7], dtype=float)
+        self.state = list(cols[8])
+
+    def window(self, end_s: float, length_s: float = SEED_AVG_S):
+        return (self.t >= end_s - length_s - 1e-9) & (self.t < end_s - 1e-9)
+
+    def closed_loop_s(self) -> float:
+        return next((float(t) for t, s in zip(self.t, self.state) if s == "closed_loop"), math.nan)
+
+
+def rich_sweep_scenario():
+    at = [{"t_s": SEED_RICH_WARM_S + k * SEED_RICH_PLATEAU_S, "lambda": lam} for k, lam in enumerate(SEED_RICH)]
+    return scenario_from_dict({"name": "seed-rich-steps", "duration_s": SEED_RICH_WARM_S + len(SEED_RICH) * SEED_RICH_PLATEAU_S,
+                               "ambient_c": 20, "supply_v": 13.5, "lambda": 0.9, "gas_temp_c": 400, "flow_mps": 10,
+                               "seed": SEED, "at": at}, "scenario seed-rich-steps")
+
+
+def hc_plateaus() -> list[tuple[float, float, float]]:
+    """(start s, lambda, HC ppm) of every plateau, HC steps within each lambda block."""
+    out, t = [], SEED_HC_WARM_S
+    for lam in SEED_HC_LAMBDAS:
+        for ppm in SEED_HC_PPM:
+            out.append((t, lam, ppm))
+            t += SEED_HC_PLATEAU_S
+    return out
+
+
+def hc_scenario():
+    plateaus = hc_plateaus()
+    at = [{"t_s": t, "lambda": lam, "hc_ppm": ppm} for t, lam, ppm in plateaus]
+    return scenario_from_dict({"name": "seed-hc-steps", "duration_s": plateaus[-1][0] + SEED_HC_PLATEAU_S,
+                               "ambient_c": 20, "supply_v": 13.5, "lambda": SEED_HC_LAMBDAS[0], "hc_ppm": 0,
+                               "gas_temp_c": 350, "flow_mps": 10, "seed": SEED, "at": at}, "scenario seed-hc-steps")
+
+
+def sealed_ref_sweep() -> dict:
+    """Lambda error per rich step at the element's heater target and ±30 °C off it."""
+    base = settings_for_element("sealed-ref")
+    target = base.heater.target_temp_c
+    runs = []
+    for offset in SEED_TEMP_OFFSETS_C:
+        rec = SeedRecord("sealed-ref", rich_sweep_scenario(), base.changed(heater__target_temp_c=target + offset))
+        steps = []
+        for k, lam in enumerate(SEED_RICH):
+            sel = rec.window(SEED_RICH_WARM_S + (k + 1) * SEED_RICH_PLATEAU_S)
+            err = rec.lam[sel] - rec.lam_true[sel]
+            max_abs = float(np.max(np.abs(err))) if sel.any() else math.nan  # NaN (no reading) stays NaN
+            steps.append({"lambda": lam, "error_mean": round(float(np.mean(err)), 5), "error_max_abs": round(max_abs, 5),
+                          "valid_share": round(float(np.mean(rec.valid[sel])), 3),
+                          "cell_temp_c": round(float(np.mean(rec.temp_true[sel])), 1),
+                          "ok": bool(max_abs <= SEED_LAMBDA_GOAL)})
+        runs.append({"heater_target_c": target + offset, "offset_c": offset, "steps": steps,
+                     "pump_command_max_a": rec.pump_command_max_a, "events": rec.result.events})
+    return {"target_c": target, "runs": runs}
+
+
+def hc_mixed_steps() -> dict:
+    """HC error per plateau and the compartment O2 (truth) against the target, lambda 1.3..2.0."""
+    settings = settings_for_element("hc-mixed")
+    target_o2 = settings.hc.target_o2_pct
+    rec = SeedRecord("hc-mixed", hc_scenario(), settings)
+    plateaus = hc_plateaus()
+    rows = []
+    for t0, lam, ppm in plateaus:
+        sel = rec.window(t0 + SEED_HC_PLATEAU_S)
+        err_pct = (rec.hc[sel] - rec.hc_true[sel]) / rec.hc_true[sel] * 100.0
+        max_abs = float(np.max(np.abs(err_pct))) if sel.any() else math.nan
+        whole = (rec.t >= t0) & (rec.t < t0 + SEED_HC_PLATEAU_S - 1e-9)
+        rows.append({"lambda": lam, "hc_ppm": ppm, "hc_mean_ppm": round(float(np.mean(rec.hc[sel])), 2),
+                     "error_mean_pct": round(float(np.mean(err_pct)), 3), "error_max_abs_pct": round(max_abs, 3),
+                     "valid_share": round(float(np.mean(rec.valid[sel])), 3),
+                     "node_o2_dev_max_pct": round(float(np.max(np.abs(rec.node_o2_true[whole] / target_o2 - 1.0))) * 100.0, 3),
+                     "ok": bool(max_abs <= SEED_HC_GOAL_PCT)})
+    # Compartment O2 from the first plateau to the end: every HC step and lambda change included.
+    span = rec.t >= plateaus[0][0]
+    dev = (rec.node_o2_true[span] / target_o2 - 1.0) * 100.0
+    worst = int(np.argmax(np.abs(dev)))
+    outside = np.abs(dev) > SEED_O2_GOAL_PCT
+    ends = np.zeros_like(span)
+    for t0, _, _ in plateaus:
+        ends |= rec.window(t0 + SEED_HC_PLATEAU_S)
+    o2 = {"target_pct": target_o2, "max_dev_pct": round(float(np.abs(dev[worst])), 3),
+          "worst_at_s": round(float(rec.t[span][worst]), 3), "worst_o2_pct": round(float(rec.node_o2_true[span][worst]), 4),
+          "min_pct": round(float(rec.node_o2_true[span].min()), 4), "max_pct": round(float(rec.node_o2_true[span].max()), 4),
+          "time_outside_s": round(float(outside.sum()) / rec.ctl.settings.rates.telemetry_hz, 3),
+          "plateau_end_max_dev_pct": round(float(np.max(np.abs(rec.node_o2_true[ends] / target_o2 - 1.0))) * 100.0, 3),
+          "ok": bool(np.abs(dev[worst]) <= SEED_O2_GOAL_PCT)}
+    return {"plateaus": rows, "compartment_o2": o2, "cell_temp_c": round(float(np.mean(rec.temp_true[span])), 1),
+            "events": rec.result.events}
+
+
+def seed_closed_loop() -> list[dict]:
+    """Each element's natural scenario, closed loop: events (faults and warnings) and warm-up times."""
+    out = []
+    for element, scenario in SEED_ELEMENTS.items():
+        rec = SeedRecord(element, scenario, settings_for_element(element))
+        out.append({"element": element, "scenario": scenario, "mode": rec.ctl.mode, "duration_s": rec.scenario.duration_s,
+                    "closed_loop_s": round(rec.closed_loop_s(), 3), "valid_s": rec.result.time_to_ready_s,
+                    "final_state": rec.result.final_state,
+                    "events": [{"code": e["code"], "t_s": e["t_s"], "severity": e["severity"]} for e in rec.result.events],
+                    "pump_command_max_a": rec.pump_command_max_a})
+    return out
+
+
+def seed_elements(fails: list[str]) -> dict:
+    """Section 7: print the tables, append failed goals to `fails`, return the JSON part."""
+    sr = sealed_ref_sweep()
+    hc = hc_mixed_steps()
+    cl = seed_closed_loop()
+
+    temps = ", ".join(f"{r['heater_target_c']:g} °C target: cell {min(s['cell_temp_c'] for s in r['steps']):.0f}.."
+                      f"{max(s['cell_temp_c'] for s in r['steps']):.0f} °C" for r in sr["runs"])
+    print("\n7. Seed elements (settings from settings_for_element)\n")
+    print(f"   sealed-ref: rich steps of {SEED_RICH_PLATEAU_S:g} s after {SEED_RICH_WARM_S:g} s, 400 °C gas, 10 m/s; "
+          f"λ error = reported - true over the last {SEED_AVG_S:g} s; goal |error| <= {SEED_LAMBDA_GOAL:g} at every sample\n")
+    head = ["λ"]
+    for r in sr["runs"]:
+        head += [f"{r['heater_target_c']:g} °C mean", "max |err|"]
+    head += [f"goal <= {SEED_LAMBDA_GOAL:g}"]
+    rows = []
+    for k, lam in enumerate(SEED_RICH):
+        row = [f"{lam:g}"]
+        for r in sr["runs"]:
+            s = r["steps"][k]
+            row += [fmt(s["error_mean"], "+.4f"), fmt(s["error_max_abs"], ".4f")]
+        ok = all(r["steps"][k]["ok"] for r in sr["runs"])
+        row.append(pf(ok))
+        rows.append(row)
+        for r in sr["runs"]:
+            s = r["steps"][k]
+            if not s["ok"]:
+                fails.append(f"seed sealed-ref λ {lam:g} at {r['heater_target_c']:g} °C: |error| {s['error_max_abs']} > "
+                             f"{SEED_LAMBDA_GOAL:g} (mean {s['error_mean']:+}, valid {s['valid_share']})")
+    print_table(head, rows)
+    pump_max = max(r["pump_command_max_a"] for r in sr["runs"])
+    print(f"   {temps}; pump current ever commanded: {pump_max * 1e3:g} mA; "
+          f"events: {sum(len(r['events']) for r in sr['runs'])}")
+    if pump_max != 0.0:
+        fails.append(f"seed sealed-ref: pump current commanded in potentiometric mode ({pump_max * 1e3:.3f} mA)")
+
+    o2 = hc["compartment_o2"]
+    print(f"\n   hc-mixed: HC plateaus of {SEED_HC_PLATEAU_S:g} s after {SEED_HC_WARM_S:g} s, 350 °C gas, 10 m/s; "
+          f"HC error = (reported - true) / true over the last {SEED_AVG_S:g} s, goal ±{SEED_HC_GOAL_PCT:g} % at every "
+          f"sample; compartment O2 (truth) vs {o2['target_pct']:g} %, goal within {SEED_O2_GOAL_PCT:g} % (relative)\n")
+    head = ["HC ppm"]
+    for lam in SEED_HC_LAMBDAS:
+        head += [f"λ {lam:g} mean %", "max |err| %", "O2 dev %"]
+    head += [f"goal ±{SEED_HC_GOAL_PCT:g} %"]
+    rows = []
+    by = {(p["lambda"], p["hc_ppm"]): p for p in hc["plateaus"]}
+    for ppm in SEED_HC_PPM:
+        row = [ppm]
+        for lam in SEED_HC_LAMBDAS:
+            p = by[(lam, ppm)]
+            row += [fmt(p["error_mean_pct"], "+.2f"), fmt(p["error_max_abs_pct"], ".2f"), fmt(p["node_o2_dev_max_pct"], ".2f")]
+            if not p["ok"]:
+                fails.append(f"seed hc-mixed HC {ppm} ppm at λ {lam:g}: |error| {p['error_max_abs_pct']} % > "
+                             f"{SEED_HC_GOAL_PCT:g} % (mean {p['error_mean_pct']:+} %, valid {p['valid_share']})")
+        row.append(pf(all(by[(lam, ppm)]["ok"] for lam in SEED_HC_LAMBDAS)))
+        rows.append(row)
+    print_table(head, rows)
+    print(f"   'O2 dev %': largest |O2/target - 1| over the whole plateau (its first sample follows the step). "
+          f"Cell {hc['cell_temp_c']:.0f} °C; events: {len(hc['events'])}")
+    print(f"   compartment O2 from {SEED_HC_WARM_S:g} s to the end: {o2['min_pct']:.3f}..{o2['max_pct']:.3f} %, "
+          f"max deviation {o2['max_dev_pct']:.2f} % ({o2['worst_o2_pct']:.3f} % at {o2['worst_at_s']:.2f} s), "
+          f"{o2['time_outside_s']:.2f} s outside ±{SEED_O2_GOAL_PCT:g} %; plateau ends {o2['plateau_end_max_dev_pct']:.2f} %"
+          f" -> {pf(o2['ok'])}")
+    if not o2["ok"]:
+        fails.append(f"seed hc-mixed compartment O2: max deviation {o2['max_dev_pct']} % > {SEED_O2_GOAL_PCT:g} % "
+                     f"({o2['worst_o2_pct']} % at {o2['worst_at_s']} s; {o2['time_outside_s']} s outside; plateau ends "
+                     f"{o2['plateau_end_max_dev_pct']} %)")
+
+    print("\n   closed loop, each element's natural scenario: events (faults and warnings), goal 0\n")
+    rows = []
+    for r in cl:
+        n = len(r["events"])
+        rows.append([r["element"], r["mode"], r["scenario"], fmt(float(r["duration_s"]), "g"), fmt(r["closed_loop_s"]),
+                     fmt(r["valid_s"]), r["final_state"], n, pf(n == 0),
+                     ", ".join(f"{e['code']}({e['severity']})@{e['t_s']:.2f}" for e in r["events"]) or "-"])
+        if n:
+            fails.append(f"seed {r['element']} ({r['scenario']}): {n} events " +
+                         ", ".join(f"{e['code']}@{e['t_s']}" for e in r["events"]))
+    print_table(["element", "mode", "scenario", "s", "closed loop s", "valid s", "final", "events", "goal 0", "which"],
+                rows)
+    return {"sealed_ref": sr, "hc_mixed": hc, "closed_loop": cl,
+            "goals": {"lambda_error_max": SEED_LAMBDA_GOAL, "hc_error_pct": SEED_HC_GOAL_PCT,
+                      "compartment_o2_dev_pct": SEED_O2_GOAL_PCT, "events": 0}}
+
+
 # --- main -----------------------------------------------------------------------------------------
 
 def fmt(x, spec=".2f") -> str:
@@ -582,6 +833,9 @@ def main() -> None:
                  sum(warm["rusEFI"][sc]["heater_rules"]["violations"] for sc in ("cold-start", "default"))])
     print_table(["figure", "ours", "rusEFI"], rows)
 
+    # 7. Seed elements -----------------------------------------------------------------------------
+    results["seed_elements"] = seed_elements(fails)
+
     wall = time.perf_counter() - wall0
     print(f"\nGoals failed (ours): {len(fails)}")
     for f in fails:
@@ -606,5 +860,20 @@ def _clean(x):
     return x
 
 
+def main_seed_elements() -> None:
+    wall0 = time.perf_counter()
+    fails: list[str] = []
+    seed_elements(fails)
+    print(f"\nGoals failed (section 7): {len(fails)}")
+    for f in fails:
+        print(f"  FAIL {f}")
+    print(f"\nwall time {time.perf_counter() - wall0:.1f} s")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:] == ["--seed-elements"]:
+        main_seed_elements()
+    else:
+        main()

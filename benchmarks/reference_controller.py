@@ -196,7 +196,7 @@ class RusefiController:
 
     def tick(self, t_s: float, nernst_v: float, pump_current_a: float, ri_ohm: float = math.nan,
              heater_v: float = math.nan, heater_a: float = math.nan, supply_v: float = math.nan,
-             pump_v: float = math.nan) -> RefOutput:
+             pump_v: float = math.nan, sense_v: float = math.nan) -> RefOutput:
         last = self._last_t_s
         dt = t_s - last if last is not None and t_s > last else 0.002
         self._last_t_s = t_s

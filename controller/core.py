@@ -137,13 +137,11 @@ class Controller:
         self.heater.new_warm_up(self._now_s - self._heater_on_s)
 
     def on_enter_RAMP(self) -> None:
-        if self.state is not State.CLOSED_LOOP:
-            self._warm_up_since_s = self._now_s if self._state_before_ramp_not_condensation() else self._warm_up_since_s
+        if self._last_state is not State.CONDENSATION:
+            # A warm-up that skipped condensation (warm cell, re-warm after cooling) starts here.
+            self._warm_up_since_s = self._now_s
         self._entered()
         self.heater.start_ramp()
-
-    def _state_before_ramp_not_condensation(self) -> bool:
-        return self._last_state is not State.CONDENSATION
 
     def on_enter_CLOSED_LOOP(self) -> None:
         self._entered()

@@ -54,6 +54,20 @@ SENSE_O2_FLOOR = 1e-6
 SENSE_T_RANGE_K = (573.15, 1373.15)
 
 
+def _reducer_step(x0: float, x_surface: float, exchange_per_s: float, burn_per_s: float,
+                  dt_s: float) -> tuple[float, float]:
+    """One species in a non-catalytic node: exchange with the surface gas and a first-order burn.
+    Returns (the fraction after dt_s, burn rate x the mean fraction over the step)."""
+    a = exchange_per_s + burn_per_s
+    x_inf = exchange_per_s * x_surface / a
+    at = a * dt_s
+    keep = math.exp(-at)
+    x1 = x_inf + (x0 - x_inf) * keep
+    if burn_per_s <= 0.0:
+        return x1, 0.0
+    return x1, burn_per_s * (x_inf + (x0 - x_inf) * ((1.0 - keep) / at if at > 1e-12 else 1.0))
+
+
 class ElementModel:
     # Slots: step() reads and writes some hundred attributes per call, and with this many an
     # instance __dict__ cannot use CPython's fast (shared-key) attribute access.
@@ -635,36 +649,12 @@ class ElementModel:
         """
         x_o2 = self.n_o2
         theta = x_o2 / (x_o2 + self._o2_half) if x_o2 > 0.0 else 0.0
-        # The three reducers, written out (same arithmetic for each): exact step towards x_inf,
-        # and the O2 their burn takes (demand x rate x mean over the step).
-        burn_o2 = 0.0
-        x0 = self.n_h2
-        kb = self._k_h2 * theta
-        a = self._r_h2 + kb
-        x_inf = self._r_h2 * self.s_h2 / a
-        at = a * dt_s
-        keep = math.exp(-at)
-        self.n_h2 = x_inf + (x0 - x_inf) * keep
-        if kb > 0.0:
-            burn_o2 += _DEMAND_H2 * kb * (x_inf + (x0 - x_inf) * ((1.0 - keep) / at if at > 1e-12 else 1.0))
-        x0 = self.n_co
-        kb = self._k_co * theta
-        a = self._r_co + kb
-        x_inf = self._r_co * self.s_co / a
-        at = a * dt_s
-        keep = math.exp(-at)
-        self.n_co = x_inf + (x0 - x_inf) * keep
-        if kb > 0.0:
-            burn_o2 += _DEMAND_CO * kb * (x_inf + (x0 - x_inf) * ((1.0 - keep) / at if at > 1e-12 else 1.0))
-        x0 = self.n_hc
-        kb = self._k_hc * theta
-        a = self._r_hc + kb
-        x_inf = self._r_hc * self.s_hc / a
-        at = a * dt_s
-        keep = math.exp(-at)
-        self.n_hc = x_inf + (x0 - x_inf) * keep
-        if kb > 0.0:
-            burn_o2 += _DEMAND_HC * kb * (x_inf + (x0 - x_inf) * ((1.0 - keep) / at if at > 1e-12 else 1.0))
+        # Each reducer: an exact step towards its balance of inflow and burn, and the O2 that burn
+        # takes over the step (demand x rate x mean fraction).
+        self.n_h2, burn_h2 = _reducer_step(self.n_h2, self.s_h2, self._r_h2, self._k_h2 * theta, dt_s)
+        self.n_co, burn_co = _reducer_step(self.n_co, self.s_co, self._r_co, self._k_co * theta, dt_s)
+        self.n_hc, burn_hc = _reducer_step(self.n_hc, self.s_hc, self._r_hc, self._k_hc * theta, dt_s)
+        burn_o2 = _DEMAND_H2 * burn_h2 + _DEMAND_CO * burn_co + _DEMAND_HC * burn_hc
         one_minus = 1.0 - x_o2 if x_o2 < 0.999 else 0.001
         rate = self._r_o2
         net = (rate * math.log(one_minus / self._one_minus_s_o2) - pump_current_a * self._inv_4f_holdup

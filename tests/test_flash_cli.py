@@ -326,3 +326,37 @@ def test_port_auto_uses_discovery(rig, tmp_path, monkeypatch, capsys):
     assert f"on {rig.path}" in capsys.readouterr().out
     assert main(["settings", "diff", path, "--port", "auto"], monkeypatch) == 0
     assert "no differences" in capsys.readouterr().out
+
+
+def test_run_uses_the_rigs_flashed_settings_unless_told_otherwise(rig, tmp_path, monkeypatch, capsys):
+    """After a flash, `run --hal serial://...` runs the firmware with the rig's settings (the flashed
+    800 °C target shows in its log header line); --default-settings ignores them."""
+    from controller.settings_image import image_to_toml
+
+    path = toml_file(tmp_path, GOOD)
+    assert main(["flash", path, "--port", rig.path], monkeypatch) == 0
+    capsys.readouterr()
+    assert main(["run", "--hal", f"serial://{rig.path}", "--duration", "0.3", "--json"], monkeypatch) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["final_state"] == "stopped"
+    _, image = rig_info(rig)
+    stored = settings_from_toml_text(image_to_toml(image))
+    assert stored.heater.target_temp_c == 800.0 and stored.conversion.fuel == "e85"
+
+    from scripts import cmd_run
+    seen = {}
+    real_controller = cmd_run.Controller
+
+    def spy(settings, *args, **kwargs):
+        seen["settings"] = settings
+        return real_controller(settings, *args, **kwargs)
+
+    monkeypatch.setattr(cmd_run, "Controller", spy)
+    assert main(["run", "--hal", f"serial://{rig.path}", "--duration", "0.2", "--quiet"], monkeypatch) == 0
+    assert "settings from device" in capsys.readouterr().err
+    assert seen["settings"].heater.target_temp_c == 800.0
+    assert main(["run", "--hal", f"serial://{rig.path}", "--duration", "0.2", "--quiet", "--default-settings"],
+                monkeypatch) == 0
+    assert "settings from defaults" in capsys.readouterr().err
+    assert seen["settings"].heater.target_temp_c == 780.0

@@ -14,6 +14,7 @@ import sys
 from controller.core import Controller
 from controller.profiles import settings_for_element
 from controller.settings import ELEMENT_CHOICES, Settings, load_settings, settings_from_toml_text
+from controller.settings_image import decode_image
 from emulator.errors import EmulatorInputError
 from hal.registry import known_schemes, open_frontend
 
@@ -45,18 +46,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _use_firmware_settings_decoder() -> None:
-    """hal never imports the firmware: tell the serial front end how the firmware's settings image
-    reads, so `stored_settings()` can hand the rig's flash to the controller."""
-    from controller.settings_image import image_to_toml
-    from hal.serial_frontend import register_settings_decoder
-    register_settings_decoder(image_to_toml)
-
-
 def choose_settings(args: argparse.Namespace, frontend) -> tuple[Settings, str]:
     if args.settings is not None:
         return load_settings(args.settings), args.settings
     if not args.default_settings:
+        read_image = getattr(frontend, "stored_settings_image", None)
+        if read_image is not None:
+            # A rig keeps the firmware's settings image: decode it here, on the firmware side, and
+            # refuse an image made for another device.
+            image = read_image()
+            if image is not None:
+                serial = frontend.info().details.get("serial_number") or None
+                return decode_image(image, serial), "device"
         stored = frontend.stored_settings()
         if stored is not None:
             return settings_from_toml_text(stored, f"{frontend.info().name} (stored settings)"), "device"
@@ -93,8 +94,6 @@ def run(args: argparse.Namespace) -> int:
                                                   f"{', '.join(known_schemes())} (e.g. sim:lsu49)")
     if args.settings is not None:
         load_settings(args.settings)  # refuse bad settings before touching any hardware
-    if url.startswith("serial:"):
-        _use_firmware_settings_decoder()
     frontend = open_frontend(url)
     try:
         settings, source = choose_settings(args, frontend)

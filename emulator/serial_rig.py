@@ -116,8 +116,11 @@ class RigServer:
         spec = self.rig.frontend.spec
         self.pump_min_a = spec.pump_dac_min_a
         self.pump_max_a = spec.pump_dac_max_a
+        # A mixed-potential element has a second (measuring) cell: its voltage rides in each SAMPLE.
+        self.has_sense = bool(getattr(self.rig.element, "has_measuring_cell", False))
+        capabilities = CAPABILITIES | (wire.CAP_SENSE if self.has_sense else 0)
         self._identity = wire.IDENTITY_FMT.pack(
-            wire.PROTOCOL_VERSION, *FIRMWARE_VERSION, CAPABILITIES, MAX_RATE_HZ,
+            wire.PROTOCOL_VERSION, *FIRMWARE_VERSION, capabilities, MAX_RATE_HZ,
             self.pump_min_a, self.pump_max_a, _pad(serial_number), _pad(self.element_name))
 
         # The pty: the master is ours; the slave is closed once raw, so the host's close is seen
@@ -432,6 +435,8 @@ class RigServer:
         payload = wire.SAMPLE_FMT.pack(
             int(ts * 1e6) & 0xFFFFFFFF, r.nernst_v, r.pump_current_a, r.ri_ohm, r.heater_v, r.heater_a,
             r.supply_v, r.pump_v, status, self.applied_seq)
+        if self.has_sense:
+            payload += wire.SAMPLE_SENSE.pack(r.sense_v)
         self._send(wire.SAMPLE, self._sample_seq, payload)
         self._sample_seq = (self._sample_seq + 1) & 0xFFFF
         self.counters.samples += 1

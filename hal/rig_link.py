@@ -101,7 +101,7 @@ class RigIdentity:
 
     def capability_names(self) -> list[str]:
         names = {wire.CAP_RI: "ri", wire.CAP_HEATER_SENSE: "heater_sense", wire.CAP_PUMP_V: "pump_v",
-                 wire.CAP_WATCHDOG: "watchdog", wire.CAP_SETTINGS: "settings"}
+                 wire.CAP_WATCHDOG: "watchdog", wire.CAP_SETTINGS: "settings", wire.CAP_SENSE: "sense"}
         return [name for bit, name in names.items() if self.capabilities & bit]
 
 
@@ -311,6 +311,9 @@ class RigLink:
             return
         (t_us, nernst, pump_a, ri, heater_v, heater_a, supply_v, pump_v, status,
          applied) = wire.SAMPLE_FMT.unpack_from(payload)
+        sense_v = math.nan
+        if len(payload) >= wire.SAMPLE_FMT.size + wire.SAMPLE_SENSE.size:
+            (sense_v,) = wire.SAMPLE_SENSE.unpack_from(payload, wire.SAMPLE_FMT.size)
         last = self._last_t_raw
         if last is not None:
             delta = (t_us - last) % T_WRAP
@@ -332,7 +335,8 @@ class RigLink:
         if tripped and not self._tripped:
             self.watchdog_trips += 1
         self._tripped = tripped
-        sample = Sample((t_us + self._t_offset) * 1e-6, nernst, pump_a, ri, heater_v, heater_a, supply_v, pump_v)
+        sample = Sample((t_us + self._t_offset) * 1e-6, nernst, pump_a, ri, heater_v, heater_a, supply_v, pump_v,
+                        sense_v)
         rs = RigSample(sample, status, applied, frame.seq, now)
         self.latest = rs
         self._samples.append(rs)

@@ -351,7 +351,7 @@ class SerialFrontEnd(FrontEnd):
         self._last_returned = latest
         s = latest.sample
         return Sample(latest.rx_monotonic - self._t0, s.nernst_v, s.pump_current_a, s.ri_ohm, s.heater_v,
-                      s.heater_a, s.supply_v, s.pump_v)
+                      s.heater_a, s.supply_v, s.pump_v, s.sense_v)
 
     def _check_applied(self, link: RigLink, latest, now: float) -> None:
         """The rig echoes the seq of the last SETPOINT it applied: a SAMPLE that arrives more than

@@ -75,12 +75,17 @@ CAP_HEATER_SENSE = 1 << 1  # measures heater voltage and current
 CAP_PUMP_V = 1 << 2        # measures the pump-driver voltage
 CAP_WATCHDOG = 1 << 3
 CAP_SETTINGS = 1 << 4      # two-slot settings flash
+CAP_SENSE = 1 << 5         # a second cell voltage (mixed-potential measuring cell): SAMPLE_SENSE after SAMPLE_FMT
 
 STREAM_START_FMT = struct.Struct("<H")
 SETPOINT_FMT = struct.Struct("<ffB")
 # SAMPLE: t_us u32 (rig clock, wraps), nernst_v, pump_current_a, ri_ohm, heater_v, heater_a,
 # supply_v, pump_v (f32, NaN when not measured), status u8, applied_seq u16 (last SETPOINT applied).
 SAMPLE_FMT = struct.Struct("<I7fBH")
+# Optional trailing field of a SAMPLE (boards with CAP_SENSE): sense_v f32. A host reads the 35-byte
+# prefix of any SAMPLE and the trailing field when the payload is long enough, so v1 hosts and boards
+# without the field keep working.
+SAMPLE_SENSE = struct.Struct("<f")
 STATUS_WATCHDOG_TRIPPED = 1 << 0   # outputs were made safe by the watchdog since the last SETPOINT
 STATUS_OUTPUTS_SAFE = 1 << 1       # heater off and pump 0 right now
 SETTINGS_INFO_FMT = struct.Struct("<BIIIH")   # active slot, image length, image crc, generation, slot size/256

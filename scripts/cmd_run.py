@@ -14,7 +14,7 @@ import sys
 from controller.core import Controller
 from controller.profiles import settings_for_element
 from controller.settings import ELEMENT_CHOICES, Settings, load_settings, settings_from_toml_text
-from controller.settings_image import decode_image
+from .settings_image import decode_image
 from emulator.errors import EmulatorInputError
 from hal.registry import known_schemes, open_frontend
 

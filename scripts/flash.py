@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from controller.settings import FIELDS, SCHEMA, SCHEMA_VERSION, Settings, SettingsError
-from controller.settings_image import decode_image, decode_image_with_serial, encode_settings
+from .settings_image import decode_image, decode_image_with_serial, encode_settings
 from hal import wire
 from hal.types import FrontEndError
 

@@ -16,7 +16,7 @@ import pytest
 from rig_cli_helpers import main
 
 from controller.settings import SCHEMA_VERSION, Settings, load_settings, settings_from_toml_text
-from controller.settings_image import decode_image, encode_settings
+from scripts.settings_image import decode_image, encode_settings
 from emulator.serial_rig import RigServer
 from hal import wire
 from hal.rig_link import RigLink
@@ -331,7 +331,7 @@ def test_port_auto_uses_discovery(rig, tmp_path, monkeypatch, capsys):
 def test_run_uses_the_rigs_flashed_settings_unless_told_otherwise(rig, tmp_path, monkeypatch, capsys):
     """After a flash, `run --hal serial://...` runs the firmware with the rig's settings (the flashed
     800 °C target shows in its log header line); --default-settings ignores them."""
-    from controller.settings_image import image_to_toml
+    from scripts.settings_image import image_to_toml
 
     path = toml_file(tmp_path, GOOD)
     assert main(["flash", path, "--port", rig.path], monkeypatch) == 0

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from controller import settings_image as si
+from scripts import settings_image as si
 from controller.settings import FIELDS, SCHEMA, SCHEMA_VERSION, Settings, SettingsError
 from hal import wire
 

@@ -21,8 +21,8 @@ or count), a record whose tag is not the field's type, a choice index out of ran
 then every value goes through `Settings`, so a value out of range is refused with the field and its
 range named, exactly as from a TOML file.
 
-This is the only controller module that imports hal (the wire codec both ends share): the payload is
-the firmware's, the container is the link's.
+It lives with the tools, not in `controller/`: it joins the firmware's settings (the payload) to the
+link's container (hal.wire), and the firmware's logic imports nothing from hal.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import Any
 
 from hal import wire
 
-from .settings import SCHEMA, SCHEMA_VERSION, Field, Settings, SettingsError
+from controller.settings import SCHEMA, SCHEMA_VERSION, Field, Settings, SettingsError
 
 SOURCE = "settings image"
 SERIAL_BYTES = 16

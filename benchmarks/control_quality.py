@@ -45,17 +45,17 @@ import _common  # noqa: F401  (sets the import path)
 from _common import print_table, write_result
 from reference_controller import RusefiController
 
-from controller.core import Controller
-from controller.profiles import settings_for_element
-from controller.runtime import Runtime
-from controller.settings import Settings
-from emulator.element import ElementModel
-from emulator.element_spec import load_element
-from emulator.fuels import NAMED_FUELS
-from emulator.scenario import builtin_scenarios, load_scenario, scenario_from_dict
-from emulator.steady import steady_state
-from emulator.world import World
-from hal.registry import open_frontend
+from lambdarig.controller.core import Controller
+from lambdarig.controller.profiles import settings_for_element
+from lambdarig.controller.runtime import Runtime
+from lambdarig.controller.settings import Settings
+from lambdarig.emulator.element import ElementModel
+from lambdarig.emulator.element_spec import load_element
+from lambdarig.emulator.fuels import NAMED_FUELS
+from lambdarig.emulator.scenario import builtin_scenarios, load_scenario, scenario_from_dict
+from lambdarig.emulator.steady import steady_state
+from lambdarig.emulator.world import World
+from lambdarig.hal.registry import open_frontend
 
 SEED = 0
 TARGET_C = 780.0

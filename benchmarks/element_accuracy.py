@@ -16,12 +16,12 @@ import tomllib
 import _common
 from _common import print_table, write_result
 
-from emulator.element import ElementModel
-from emulator.element_spec import load_element
-from emulator.fuels import NAMED_FUELS
-from emulator.steady import steady_state
-from emulator.transport import knudsen_pressure_k_kpa
-from emulator.world import World
+from lambdarig.emulator.element import ElementModel
+from lambdarig.emulator.element_spec import load_element
+from lambdarig.emulator.fuels import NAMED_FUELS
+from lambdarig.emulator.steady import steady_state
+from lambdarig.emulator.transport import knudsen_pressure_k_kpa
+from lambdarig.emulator.world import World
 
 REF = tomllib.loads((_common.ROOT / "tests/data/lsu49_reference.toml").read_text())
 GASOLINE = NAMED_FUELS["gasoline"]

@@ -14,12 +14,12 @@ import time
 import _common  # noqa: F401  (sets the import path)
 from _common import print_table, write_result
 
-from emulator.element import ElementModel
-from emulator.element_spec import element_names, load_element
-from emulator.fuels import NAMED_FUELS
-from emulator.rig import EmulatedRig
-from emulator.scenario import load_scenario
-from emulator.world import World
+from lambdarig.emulator.element import ElementModel
+from lambdarig.emulator.element_spec import element_names, load_element
+from lambdarig.emulator.fuels import NAMED_FUELS
+from lambdarig.emulator.rig import EmulatedRig
+from lambdarig.emulator.scenario import load_scenario
+from lambdarig.emulator.world import World
 
 STEP_S = 0.002  # the pump loop's period at the default 500 Hz
 

@@ -21,9 +21,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from emulator.element_spec import load_element  # noqa: E402
-from emulator.fuels import NAMED_FUELS  # noqa: E402
-from emulator.steady import steady_state  # noqa: E402
+from lambdarig.emulator.element_spec import load_element  # noqa: E402
+from lambdarig.emulator.fuels import NAMED_FUELS  # noqa: E402
+from lambdarig.emulator.steady import steady_state  # noqa: E402
 
 REFERENCE = tomllib.loads((ROOT / "tests/data/lsu49_reference.toml").read_text())
 

@@ -26,10 +26,10 @@ import time
 
 from _common import ROOT, print_table, write_result  # (importing _common sets the import path)
 
-from controller.core import Controller
-from controller.runtime import Runtime
-from hal.registry import open_frontend
-from hal.types import Command, LinkLost
+from lambdarig.controller.core import Controller
+from lambdarig.controller.runtime import Runtime
+from lambdarig.hal.registry import open_frontend
+from lambdarig.hal.types import Command, LinkLost
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -44,7 +44,7 @@ class RigProcess:
 
     def __init__(self, flash: str):
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        self.proc = subprocess.Popen([sys.executable, "-m", "emulator.serial_rig", "--flash", flash],
+        self.proc = subprocess.Popen([sys.executable, "-m", "lambdarig.emulator.serial_rig", "--flash", flash],
                                      cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
         self.path = self.proc.stdout.readline().strip()
         if not self.path.startswith("/dev/"):
@@ -105,7 +105,7 @@ def run(seconds: float, rate_hz: int, rig_mode: str) -> dict:
         if rig_mode == "process":
             rig = RigProcess(flash)
         else:
-            from emulator.serial_rig import RigServer
+            from lambdarig.emulator.serial_rig import RigServer
             rig = RigServer(flash_path=flash).start()
         try:
             fe = open_frontend(f"serial://{rig.path}", rate_hz=rate_hz)

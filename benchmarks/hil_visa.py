@@ -4,7 +4,7 @@ SMU) through real pyvisa + pyvisa-py over loopback TCP, on the wall clock.
 
     python benchmarks/hil_visa.py [--seconds 20] [--station process|thread] [--loop-hz 50]
 
---station process (default) runs the instruments as their own process (`python -m scripts serve
+--station process (default) runs the instruments as their own process (`python -m lambdarig serve
 instruments`), as lab instruments are their own devices; --station thread runs them in this
 process, sharing the GIL with the host (what the tests do). Reports:
 - the loop rate achieved (goal >= 50 Hz) and the capability (back-to-back sample + apply, no sleep);
@@ -34,11 +34,11 @@ from pathlib import Path
 import _common  # noqa: F401  (puts the repository on sys.path)
 from _common import ROOT, print_table, write_result
 
-from controller.core import Controller
-from controller.runtime import Runtime
-from controller.settings import Settings
-from hal.types import Command, FrontEndError, LinkLost
-from hal.visa_frontend import VisaFrontEnd
+from lambdarig.controller.core import Controller
+from lambdarig.controller.runtime import Runtime
+from lambdarig.controller.settings import Settings
+from lambdarig.hal.types import Command, FrontEndError, LinkLost
+from lambdarig.hal.visa_frontend import VisaFrontEnd
 
 # Pump-loop gains stable at 50 Hz (the 500 Hz defaults are not); see docs/station.md.
 STATION_SETTINGS = {"rates.heater_hz": 10.0, "rates.telemetry_hz": 10.0, "pump.kp_a_per_v": 0.003,
@@ -62,12 +62,12 @@ def stats_ms(values: list[float]) -> dict:
 
 
 class StationProcess:
-    """`python -m scripts serve instruments` in its own process; .path is its station file."""
+    """`python -m lambdarig serve instruments` in its own process; .path is its station file."""
 
     def __init__(self, station_file: Path, loop_hz: float):
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.path = station_file
-        self.proc = subprocess.Popen([sys.executable, "-m", "scripts", "serve", "instruments", "--station-out",
+        self.proc = subprocess.Popen([sys.executable, "-m", "lambdarig", "serve", "instruments", "--station-out",
                                       str(station_file), "--loop-hz", f"{loop_hz:g}"],
                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 20.0
@@ -100,7 +100,7 @@ class StationProcess:
 
 class StationThread:
     def __init__(self, station_file: Path, loop_hz: float):
-        from emulator.instruments import InstrumentStation
+        from lambdarig.emulator.instruments import InstrumentStation
         self.station = InstrumentStation("lsu49", "default", seed=0).start()
         self.path = self.station.write_station_file(station_file, loop_hz=loop_hz)
 

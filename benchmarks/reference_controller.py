@@ -53,8 +53,8 @@ try:  # run as a script from benchmarks/ or imported with the repo root on the p
 except ImportError:  # pragma: no cover
     pass
 
-from controller.core import Status
-from controller.settings import Settings
+from lambdarig.controller.core import Status
+from lambdarig.controller.settings import Settings
 
 # lsu49.md §6: LSU 4.9 ESR (ohm) -> temperature (°C), rusEFI firmware/sampling.cpp.
 ESR_BINS_OHM = (80, 100, 150, 200, 250, 300, 350, 400, 450, 550, 650, 800, 1000, 1200, 2500, 4500)

@@ -19,10 +19,10 @@ import time
 import _common  # noqa: F401  (sets the import path)
 from _common import print_table, write_result
 
-from controller.core import Controller
-from controller.runtime import Runtime
-from hal.registry import open_frontend
-from hal.types import Command
+from lambdarig.controller.core import Controller
+from lambdarig.controller.runtime import Runtime
+from lambdarig.hal.registry import open_frontend
+from lambdarig.hal.types import Command
 
 SCENARIO = "default"
 SEED = 0

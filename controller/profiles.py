@@ -74,7 +74,7 @@ class SensorProfile:
 
 
 def _profile_dir() -> Path:
-    return Path(str(resources.files("controller.profile_data")))
+    return Path(str(resources.files("lambdarig.controller.profile_data")))
 
 
 def profile_names() -> list[str]:

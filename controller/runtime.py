@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from hal.frontend import FrontEnd
-from hal.types import Command, FrontEndError, LinkLost
+from lambdarig.hal.frontend import FrontEnd
+from lambdarig.hal.types import Command, FrontEndError, LinkLost
 
 from .core import Controller, Status
 

@@ -163,7 +163,7 @@ class ElementSpec:
 
 
 def _package_dir() -> Path:
-    return Path(str(resources.files("emulator.elements")))
+    return Path(str(resources.files("lambdarig.emulator.elements")))
 
 
 def element_names() -> list[str]:

@@ -16,7 +16,7 @@ little-endian, written in one pwrite + fsync. It is the single atomic step that 
 slot: a torn record fails its record crc (an erased one is all 0xFF).
 
 Boot: a slot is valid when its record is valid, its data holds a valid settings image
-(hal.wire.check_image) and the record's crc equals the image's crc. The active slot is the valid one
+(lambdarig.protocol.wire.check_image) and the record's crc equals the image's crc. The active slot is the valid one
 with the highest generation (slot 0 on a tie); with none, there are no settings.
 
 The host only ever erases and writes the *inactive* slot (erasing a slot also erases its record
@@ -39,7 +39,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Callable
 
-from hal import wire
+from lambdarig.protocol import wire
 
 RECORD = struct.Struct("<III")          # generation, image crc, record crc
 RECORD_SECTOR = 16
@@ -50,7 +50,7 @@ MAX_SLOT_SIZE = 0xFFFF * 256            # SETTINGS_INFO carries slot size / 256 
 
 
 class FlashError(Exception):
-    """A refused flash operation; `code` is a hal.wire error code (E_NOT_ERASED, ...)."""
+    """A refused flash operation; `code` is a lambdarig.protocol.wire error code (E_NOT_ERASED, ...)."""
 
     def __init__(self, code: int, message: str):
         self.code = code

@@ -15,7 +15,7 @@ Physics: one `ElementModel` is stepped in wall-clock time by a background thread
 of at most 2 ms), and also brought up to the present before every command, so a reading taken right
 after a set-point change sees exactly the time that has passed. The world comes from a scenario
 (`world_at`, `faults_at`, holding its last values after it ends). What flows is decided by the
-wiring, as in emulator/analog_frontend.py:
+wiring, as in emulator/board.py:
 - pump SMU, current source: the current flows if the cell needs no more than the compliance voltage
   (element.pump_voltage); otherwise the SMU sits at its compliance rail and passes the current the
   cell lets through there (Newton on pump_voltage / pump_slope_ohm), with the compliance flag set;
@@ -73,7 +73,7 @@ DEFAULT_STEP_S = 0.001          # physics thread period
 MAX_STEP_S = 0.002              # longest element step
 MIN_STEP_S = 20e-6              # shorter catch-ups are left for later
 MAX_CATCHUP_STEPS = 500         # a long stall (suspended process) is caught up in coarser steps
-HEATER_SHORT_OHM = 0.05         # as emulator/analog_frontend.py
+HEATER_SHORT_OHM = 0.05         # as emulator/board.py
 METER_INPUT_OHM = 10e6          # DMM input resistance (10 GΩ with INP:IMP:AUTO ON)
 METER_INPUT_HIGH_OHM = 10e9
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .analog_frontend import AnalogFrontEnd, FrontEndReading, FrontEndSpec
+from .board import AnalogFrontEnd, FrontEndReading, FrontEndSpec
 from .element import ElementModel
 from .element_spec import ElementSpec, load_element
 from .scenario import Scenario

@@ -23,7 +23,7 @@ from .world import FAULT_KINDS, NO_FAULTS, Faults, World
 
 AIR = math.inf
 MAX_DURATION_S = 86400.0
-SCENARIO_PACKAGE = "emulator.scenarios"
+SCENARIO_PACKAGE = "lambdarig.emulator.scenarios"
 
 # Scripted channels in World's positional order (ambient_c follows them): TOML key, range, unit.
 CHANNELS: tuple[tuple[str, float, float, str], ...] = (

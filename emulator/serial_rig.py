@@ -1,14 +1,14 @@
 """The emulated bench rig: a board's firmware, emulated, on a pseudo-terminal.
 
 `RigServer` opens a pty (os.openpty, slave in raw mode), exposes the slave's path (and an optional
-symlink) and runs an element in wall-clock time behind the lambdarig wire protocol (hal/wire.py,
+symlink) and runs an element in wall-clock time behind the lambdarig wire protocol (protocol/wire.py,
 docs/protocol.md): identity, sample streaming at 1..1000 Hz, set-points, the watchdog, reset and the
 two-slot settings flash (emulator/flash_store.py), persistent in a file.
 
 The loop (one thread, or the foreground with `serve()`):
   1. advance the physics (emulator.rig.EmulatedRig) to each due sample time on time.monotonic and
      stream SAMPLE frames; then to now;
-  2. read what the host sent (non-blocking), split frames (hal.wire.FrameReader: corrupt frames
+  2. read what the host sent (non-blocking), split frames (lambdarig.protocol.wire.FrameReader: corrupt frames
      are dropped and counted), answer requests, apply set-points;
   3. the watchdog: no valid host frame for watchdog_ms -> heater off, pump 0 (EmulatedRig.safe()),
      STATUS_WATCHDOG_TRIPPED until the next SETPOINT; streaming goes on;
@@ -19,7 +19,7 @@ The host side of the pty may close and reopen at any time: while no host has it 
 reads EIO / polls POLLHUP) nothing is written (a new host starts on a clean line), nothing crashes
 and the watchdog makes the outputs safe.
 
-Only hal.wire is imported from hal (the codec both ends share).
+Only lambdarig.protocol.wire is imported from hal (the codec both ends share).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import tty
 from collections import deque
 from dataclasses import dataclass
 
-from hal import wire
+from lambdarig.protocol import wire
 
 from .flash_store import FlashError, FlashStore
 from .rig import EmulatedRig

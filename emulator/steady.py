@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 from .constants import F_C_PER_MOL, R_J_PER_MOL_K, SIGMA_W_PER_M2_K4, ZERO_C_IN_K
 from .element import ElementModel
-from .analog_frontend import FrontEndSpec
+from .board import FrontEndSpec
 from .element_spec import ElementSpec
 from .fuels import Fuel
 from .world import World

@@ -2,7 +2,7 @@
 
 Open a front end by URL through the registry, the way python-can opens buses:
 
-    from hal import open_frontend, Command
+    from lambdarig.hal import open_frontend, Command
     with open_frontend("sim:lsu49?scenario=default&seed=3") as fe:   # made safe on every way out
         fe.apply(Command(pump_current_a=0.0, heater_duty=0.3))
         fe.wait_until(1.0)

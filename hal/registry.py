@@ -44,9 +44,9 @@ ENTRY_POINT_GROUP = "lambdarig.frontends"
 
 # Built-in backends: scheme -> "module:Class", imported lazily. serial and visa join when built.
 BUILTIN_FRONTENDS: dict[str, str] = {
-    "sim": "hal.sim:SimFrontEnd",
-    "serial": "hal.serial_frontend:SerialFrontEnd",
-    "visa": "hal.visa_frontend:VisaFrontEnd",
+    "sim": "lambdarig.hal.sim:SimFrontEnd",
+    "serial": "lambdarig.hal.serial_frontend:SerialFrontEnd",
+    "visa": "lambdarig.hal.visa_frontend:VisaFrontEnd",
 }
 
 _SCHEME_RE = re.compile(r"[a-z][a-z0-9+.\-]*\Z")

@@ -1,4 +1,4 @@
-"""The host end of the bench-rig wire protocol (hal/wire.py) over any pyserial URL.
+"""The host end of the bench-rig wire protocol (protocol/wire.py) over any pyserial URL.
 
     link = RigLink("/dev/lambdarig0")            # or "/dev/pts/5", "socket://127.0.0.1:5000", "loop://"
     ident = link.identity()
@@ -10,7 +10,7 @@
 
 I/O rules (reference/hil.md §6): the port is opened with `timeout=0` (non-blocking reads) and, where
 the transport supports it, `exclusive=True` (a POSIX flock: a second opener fails with a clear
-message). Framing is our own: bytes go through hal.wire.FrameReader, which resynchronises at the next
+message). Framing is our own: bytes go through lambdarig.protocol.wire.FrameReader, which resynchronises at the next
 0x00 after garbage; waits are deadline loops on time.monotonic that sleep in select() on the port's
 file descriptor (never readline, never a busy loop).
 
@@ -39,7 +39,7 @@ from typing import Callable
 
 import serial
 
-from . import wire
+from lambdarig.protocol import wire
 from .types import FrontEndError, LinkLost, Sample
 
 REQUEST_NAMES = {

@@ -1,4 +1,4 @@
-"""The serial backend: a bench rig (or the emulated one) over USB serial, speaking hal/wire.py.
+"""The serial backend: a bench rig (or the emulated one) over USB serial, speaking protocol/wire.py.
 
 URL: ``serial://PORT?rate_hz=500&watchdog_ms=100&timeout_s=0.2&link_timeout_s=0.1&reconnect=1``
 
@@ -14,7 +14,7 @@ URL: ``serial://PORT?rate_hz=500&watchdog_ms=100&timeout_s=0.2&link_timeout_s=0.
   true). Query keys that are not ours stay in a pyserial URL that has a query of its own
   (``socket://host:port?logging=debug``); on a device path they are an error.
 
-Opening: HELLO (the protocol version must match hal.wire.PROTOCOL_VERSION), a safe SETPOINT, the
+Opening: HELLO (the protocol version must match lambdarig.protocol.wire.PROTOCOL_VERSION), a safe SETPOINT, the
 watchdog, then STREAM_START at rate_hz, and the first SAMPLE. Real time: `now()` is time.monotonic()
 since open; `wait_until(t)` sleeps in select() on the port (handling frames as they arrive) until
 shortly before t, spins the last 0.3 ms, and returns False for a tick that was already late.
@@ -24,7 +24,7 @@ message that says what happened: the port vanished (unplugged, server stopped), 
 (no SAMPLE, no answer to a PING), it stopped streaming but answers (reset / stream stopped), its clock
 restarted (reset), or it does not apply our set-points (frames from the host do not reach it).
 
-Settings: `stored_settings_image()` returns the rig's active settings image (raw bytes, hal.wire
+Settings: `stored_settings_image()` returns the rig's active settings image (raw bytes, lambdarig.protocol.wire
 container); `stored_settings()` turns it into TOML text through a decoder the firmware side
 registers with `register_settings_decoder(fn)` (hal never imports controller), else returns None.
 """
@@ -37,7 +37,7 @@ import time
 from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode
 
-from . import wire
+from lambdarig.protocol import wire
 from .frontend import FrontEnd
 from .rig_link import RigIdentity, RigLink
 from .types import Command, FrontEndError, FrontEndInfo, LinkLost, Sample
@@ -59,7 +59,7 @@ _settings_decoder: Callable[[bytes], str] | None = None
 
 
 def register_settings_decoder(decoder: Callable[[bytes], str] | None) -> None:
-    """The firmware side registers how a settings image (bytes, hal.wire container) becomes the TOML
+    """The firmware side registers how a settings image (bytes, lambdarig.protocol.wire container) becomes the TOML
     text `stored_settings()` returns (e.g. scripts.settings_image). None unregisters."""
     global _settings_decoder
     if decoder is not None and not callable(decoder):
@@ -425,7 +425,7 @@ class SerialFrontEnd(FrontEnd):
                      "rate_hz": self.rate_hz, "watchdog_ms": self.watchdog_ms})
 
     def stored_settings_image(self) -> bytes | None:
-        """The rig's active settings image (hal.wire container, checked), None when it has none."""
+        """The rig's active settings image (lambdarig.protocol.wire container, checked), None when it has none."""
         ident = self._identity
         if ident is not None and not ident.has(wire.CAP_SETTINGS):
             return None

@@ -14,7 +14,7 @@ URL: ``sim:ELEMENT?scenario=NAME&seed=N&link_loss_s=T&max_step_s=S&override=SECT
 Time is virtual: wait_until(t) integrates the physics up to t and never sleeps, so the firmware
 runs as fast as the CPU allows, deterministically for a given seed.
 
-sample() returns the emulator's own reading object (emulator.analog_frontend.FrontEndReading),
+sample() returns the emulator's own reading object (lambdarig.emulator.board.FrontEndReading),
 not a hal.types.Sample: it has exactly the same attribute names, and building a second object per
 sample would cost time in the 500 Hz loop. The sim's Sample is duck-typed: code reading samples
 uses attributes only, never isinstance.
@@ -26,9 +26,9 @@ import math
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from emulator.rig import DEFAULT_MAX_STEP_S, EmulatedRig, Truth
-from emulator.element_spec import load_element
-from emulator.scenario import Scenario, load_scenario
+from lambdarig.emulator.rig import DEFAULT_MAX_STEP_S, EmulatedRig, Truth
+from lambdarig.emulator.element_spec import load_element
+from lambdarig.emulator.scenario import Scenario, load_scenario
 
 from .frontend import FrontEnd
 from .types import Command, FrontEndError, FrontEndInfo, LinkLost, Sample

@@ -1,7 +1,7 @@
-"""`python -m scripts` runs the `lambdarig` command line."""
+"""`python -m lambdarig` runs the `lambdarig` command line."""
 
 import sys
 
-from .cli import main
+from lambdarig.cli import main
 
 sys.exit(main())

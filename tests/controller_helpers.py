@@ -15,11 +15,11 @@ import functools
 import math
 from dataclasses import dataclass, field
 
-from controller.core import Controller, Status
-from controller.runtime import Runtime, RunResult
-from controller.settings import Settings
-from emulator.scenario import scenario_from_dict
-from hal.registry import open_frontend
+from lambdarig.controller.core import Controller, Status
+from lambdarig.controller.runtime import Runtime, RunResult
+from lambdarig.controller.settings import Settings
+from lambdarig.emulator.scenario import scenario_from_dict
+from lambdarig.hal.registry import open_frontend
 
 # The emulated 16-bit bipolar pump DAC (-10..+10 mA): one code.
 PUMP_DAC_LSB_A = 20e-3 / 65535
@@ -203,6 +203,6 @@ def record_sim_run(scenario, duration_s: float, seed: int = 0, settings: Setting
 @functools.lru_cache(maxsize=None)
 def builtin_run(name: str, seed: int = 0) -> SimRun:
     """A whole built-in scenario with default settings, recorded; shared between tests (read only)."""
-    from emulator.scenario import load_scenario
+    from lambdarig.emulator.scenario import load_scenario
 
     return record_sim_run(name, load_scenario(name).duration_s, seed=seed)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from emulator.rig import EmulatedRig
-from emulator.scenario import Scenario, scenario_from_dict
+from lambdarig.emulator.rig import EmulatedRig
+from lambdarig.emulator.scenario import Scenario, scenario_from_dict
 
 PUMP_PERIOD_S = 0.002          # 500 Hz pump loop
 HEATER_PERIOD_S = 0.05         # 20 Hz heater loop

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.cli import main
+from lambdarig.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 LSU49_TOML = REPO / "emulator" / "elements" / "lsu49.toml"
@@ -119,7 +119,7 @@ def test_argparse_errors_exit_2(capsys):
 
 
 def test_module_entry_point_prints_json():
-    result = subprocess.run([sys.executable, "-m", "scripts.cli", "element", "lsu49", "--json"],
+    result = subprocess.run([sys.executable, "-m", "lambdarig", "element", "lsu49", "--json"],
                             cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.core import Status
-from scripts.cli import main
-from scripts.telemetry import CSV_COLUMNS, TRUTH_COLUMNS, CsvLog, LambdaAccuracy, StatusLine
+from lambdarig.controller.core import Status
+from lambdarig.cli import main
+from lambdarig.cli.telemetry import CSV_COLUMNS, TRUTH_COLUMNS, CsvLog, LambdaAccuracy, StatusLine
 
 REPO = Path(__file__).resolve().parents[1]
 HEADER = ["t_s", "state", "lambda", "o2_pct", "afr", "nernst_v", "pump_current_a", "ri_ohm", "temp_c",
@@ -249,7 +249,7 @@ def _env() -> dict:
 
 
 def test_subprocess_json():
-    proc = subprocess.run([sys.executable, "-m", "scripts.cli", "simulate", "--duration", "12", "--json"],
+    proc = subprocess.run([sys.executable, "-m", "lambdarig", "simulate", "--duration", "12", "--json"],
                           cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
@@ -260,7 +260,7 @@ def test_subprocess_json():
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
 def test_ctrl_c_exit_130_with_summary_and_closed_log(tmp_path):
     log = tmp_path / "run.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "scripts.cli", "simulate", "--duration", "86400", "--json",
+    proc = subprocess.Popen([sys.executable, "-m", "lambdarig", "simulate", "--duration", "86400", "--json",
                              "--log", str(log)], cwd=REPO, env=_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from controller.conversion import LAMBDA_MAX, Conversion
-from controller.profiles import load_profile
-from controller.settings import Settings
+from lambdarig.controller.conversion import LAMBDA_MAX, Conversion
+from lambdarig.controller.profiles import load_profile
+from lambdarig.controller.settings import Settings
 from controller_helpers import Bench
 
 P0_KPA = 101.325

@@ -10,8 +10,8 @@ import math
 
 import pytest
 
-from controller.diagnostics import CODES
-from controller.statemachine import HEATING
+from lambdarig.controller.diagnostics import CODES
+from lambdarig.controller.statemachine import HEATING
 from controller_helpers import builtin_run, fault_scenario, record_sim_run
 
 FAULT_T = 15.0

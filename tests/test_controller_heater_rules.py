@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from controller.settings import Settings
+from lambdarig.controller.settings import Settings
 from controller_helpers import Bench, builtin_run
 
 RATE = 0.4

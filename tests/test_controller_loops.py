@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from controller.heater import HeaterControl, TemperatureEstimate
-from controller.profiles import load_profile
-from controller.pump import PumpLoop
-from controller.settings import Settings
+from lambdarig.controller.heater import HeaterControl, TemperatureEstimate
+from lambdarig.controller.profiles import load_profile
+from lambdarig.controller.pump import PumpLoop
+from lambdarig.controller.settings import Settings
 from controller_helpers import Bench, esr_for_temp
 
 DT_PUMP = 0.002

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from controller.settings import (FIELDS, SCHEMA, SCHEMA_VERSION, SECTIONS, Settings, SettingsError,
+from lambdarig.controller.settings import (FIELDS, SCHEMA, SCHEMA_VERSION, SECTIONS, Settings, SettingsError,
                                  load_settings, save_settings, settings_from_toml_text)
 
 NUMERIC = [f for f in SCHEMA if f.choices is None and not isinstance(f.default, (bool, str))]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.core import Controller
-from controller.settings import Settings
-from controller.statemachine import HEATING, State, TRANSITIONS, build_machine, mermaid_diagram, state_doc
+from lambdarig.controller.core import Controller
+from lambdarig.controller.settings import Settings
+from lambdarig.controller.statemachine import HEATING, State, TRANSITIONS, build_machine, mermaid_diagram, state_doc
 from controller_helpers import Bench
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "controller-states.md"

@@ -12,10 +12,10 @@ import math
 
 import pytest
 
-from emulator.element_spec import load_element
-from emulator.fuels import NAMED_FUELS
-from emulator.rig import EmulatedRig
-from emulator.steady import steady_state
+from lambdarig.emulator.element_spec import load_element
+from lambdarig.emulator.fuels import NAMED_FUELS
+from lambdarig.emulator.rig import EmulatedRig
+from lambdarig.emulator.steady import steady_state
 from helpers_loop import (CONDENSATION_V, Controller, bosch_warmup_v, duty_for, mean, percentile, scenario)
 
 GASOLINE = NAMED_FUELS["gasoline"]

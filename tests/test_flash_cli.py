@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from rig_cli_helpers import main
 
-from controller.settings import SCHEMA_VERSION, Settings, load_settings, settings_from_toml_text
-from scripts.settings_image import decode_image, encode_settings
-from emulator.serial_rig import RigServer
-from hal import wire
-from hal.rig_link import RigLink
-from scripts.flash import STEPS
+from lambdarig.controller.settings import SCHEMA_VERSION, Settings, load_settings, settings_from_toml_text
+from lambdarig.controller.settings_image import decode_image, encode_settings
+from lambdarig.emulator.serial_rig import RigServer
+from lambdarig.protocol import wire
+from lambdarig.hal.rig_link import RigLink
+from lambdarig.cli.flash import STEPS
 
 ROOT = Path(__file__).resolve().parents[1]
 SERIAL = "LR-TEST-7"
@@ -247,7 +247,7 @@ class SubprocessRig:
     """`lambdarig serve rig` in a subprocess (so a simulated power cut can end it)."""
 
     def __init__(self, flash: Path, die_after: int | None = None):
-        cmd = [sys.executable, "-m", "scripts.cli", "serve", "rig", "--flash", str(flash), "--scenario", "free-air",
+        cmd = [sys.executable, "-m", "lambdarig", "serve", "rig", "--flash", str(flash), "--scenario", "free-air",
                "--serial-number", SERIAL]
         if die_after is not None:
             cmd += ["--die-after-flash-ops", str(die_after)]
@@ -312,7 +312,7 @@ def test_power_loss_at_every_flash_operation_leaves_old_or_new_settings(tmp_path
 def test_port_auto_uses_discovery(rig, tmp_path, monkeypatch, capsys):
     from serial.tools.list_ports_common import ListPortInfo
 
-    from hal import ports
+    from lambdarig.hal import ports
 
     path = toml_file(tmp_path, GOOD)
     monkeypatch.setattr(ports, "system_ports", lambda: [])
@@ -331,7 +331,7 @@ def test_port_auto_uses_discovery(rig, tmp_path, monkeypatch, capsys):
 def test_run_uses_the_rigs_flashed_settings_unless_told_otherwise(rig, tmp_path, monkeypatch, capsys):
     """After a flash, `run --hal serial://...` runs the firmware with the rig's settings (the flashed
     800 °C target shows in its log header line); --default-settings ignores them."""
-    from scripts.settings_image import image_to_toml
+    from lambdarig.controller.settings_image import image_to_toml
 
     path = toml_file(tmp_path, GOOD)
     assert main(["flash", path, "--port", rig.path], monkeypatch) == 0
@@ -344,7 +344,7 @@ def test_run_uses_the_rigs_flashed_settings_unless_told_otherwise(rig, tmp_path,
     stored = settings_from_toml_text(image_to_toml(image))
     assert stored.heater.target_temp_c == 800.0 and stored.conversion.fuel == "e85"
 
-    from scripts import cmd_run
+    from lambdarig.cli import cmd_run
     seen = {}
     real_controller = cmd_run.Controller
 

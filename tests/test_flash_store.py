@@ -7,8 +7,8 @@ import zlib
 
 import pytest
 
-from emulator.flash_store import RECORD_SECTOR, FlashError, FlashStore
-from hal import wire
+from lambdarig.emulator.flash_store import RECORD_SECTOR, FlashError, FlashStore
+from lambdarig.protocol import wire
 
 SLOT = 1024
 OLD = wire.pack_image(1, b"old settings " * 5)

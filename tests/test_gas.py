@@ -6,12 +6,12 @@ import math
 
 import pytest
 
-from emulator.constants import F_C_PER_MOL, N2_PER_O2_IN_AIR, R_J_PER_MOL_K, ZERO_C_IN_K
-from emulator.equilibrium import equilibrium_po2, k_co, k_water, po2_ni_nio
-from emulator.errors import EmulatorInputError
-from emulator.exhaust import exhaust, lambda_of
-from emulator.fuels import NAMED_FUELS, custom_fuel, parse_fuel
-from emulator.scenario import scenario_from_dict
+from lambdarig.emulator.constants import F_C_PER_MOL, N2_PER_O2_IN_AIR, R_J_PER_MOL_K, ZERO_C_IN_K
+from lambdarig.emulator.equilibrium import equilibrium_po2, k_co, k_water, po2_ni_nio
+from lambdarig.emulator.errors import EmulatorInputError
+from lambdarig.emulator.exhaust import exhaust, lambda_of
+from lambdarig.emulator.fuels import NAMED_FUELS, custom_fuel, parse_fuel
+from lambdarig.emulator.scenario import scenario_from_dict
 
 GASOLINE = NAMED_FUELS["gasoline"]
 AIR_PO2_BAR = 0.2095 * 1.01325

@@ -8,12 +8,12 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-import hal
-from hal import (SAFE_COMMAND, Command, FrontEnd, FrontEndError, FrontEndInfo, LinkLost, known_schemes,
+from lambdarig import hal
+from lambdarig.hal import (SAFE_COMMAND, Command, FrontEnd, FrontEndError, FrontEndInfo, LinkLost, known_schemes,
                  open_frontend, register_frontend)
-from hal import registry
-from emulator.analog_frontend import FrontEndReading
-from emulator.errors import EmulatorInputError
+from lambdarig.hal import registry
+from lambdarig.emulator.board import FrontEndReading
+from lambdarig.emulator.errors import EmulatorInputError
 
 WARM_DUTY = 0.4  # about 8.5 V effective from 13.5 V
 # The emulated 16-bit pump DAC spans -10..+10 mA with 2^16-1 steps, so 0 A is not a code: safe()
@@ -230,7 +230,7 @@ def test_unknown_element_or_scenario_is_emulator_input_error():
 
 
 def test_element_overrides_and_scenario_object():
-    from emulator.scenario import load_scenario
+    from lambdarig.emulator.scenario import load_scenario
 
     scenario = load_scenario("free-air")
     with open_frontend("sim:lsu49", scenario=scenario, seed=1, max_step_s=0.001) as fe:

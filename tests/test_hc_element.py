@@ -14,17 +14,17 @@ import math
 
 import pytest
 
-from emulator.analog_frontend import AnalogFrontEnd
-from emulator.constants import F_C_PER_MOL, O2_IN_DRY_AIR, R_J_PER_MOL_K, ZERO_C_IN_K
-from emulator.element import ElementModel
-from emulator.element_spec import element_path, load_element, parse_element
-from emulator.errors import EmulatorInputError
-from emulator.fuels import NAMED_FUELS
-from emulator.rig import EmulatedRig
-from emulator.scenario import load_scenario
-from emulator.steady import steady_state
-from emulator.tomlcheck import load_toml
-from emulator.world import World
+from lambdarig.emulator.board import AnalogFrontEnd
+from lambdarig.emulator.constants import F_C_PER_MOL, O2_IN_DRY_AIR, R_J_PER_MOL_K, ZERO_C_IN_K
+from lambdarig.emulator.element import ElementModel
+from lambdarig.emulator.element_spec import element_path, load_element, parse_element
+from lambdarig.emulator.errors import EmulatorInputError
+from lambdarig.emulator.fuels import NAMED_FUELS
+from lambdarig.emulator.rig import EmulatedRig
+from lambdarig.emulator.scenario import load_scenario
+from lambdarig.emulator.steady import steady_state
+from lambdarig.emulator.tomlcheck import load_toml
+from lambdarig.emulator.world import World
 from helpers_loop import Controller, HeaterPI, PumpPI, mean, scenario
 
 GASOLINE = NAMED_FUELS["gasoline"]
@@ -337,7 +337,7 @@ def test_hc_steps_scenario():
 
 
 def test_cli_element_prints_the_compartment(capsys):
-    from scripts.cli import main
+    from lambdarig.cli import main
     assert main(["element", "hc-mixed", "--lambda", "1.5", "--hc-ppm", "500", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["sense_v"] < data["nernst_v"]

@@ -21,10 +21,10 @@ import pytest
 pyvisa = pytest.importorskip("pyvisa")
 pytest.importorskip("pyvisa_py")
 
-from hal.instruments import (MODELS, Keithley2400, Keithley2450, Keysight34465A, KeysightE3631A,  # noqa: E402
+from lambdarig.hal.instruments import (MODELS, Keithley2400, Keithley2450, Keysight34465A, KeysightE3631A,  # noqa: E402
                              KeysightE36312A, RigolDP832)
-from hal.types import FrontEndError, LinkLost  # noqa: E402
-from hal.visa_frontend import disable_nagle  # noqa: E402
+from lambdarig.hal.types import FrontEndError, LinkLost  # noqa: E402
+from lambdarig.hal.visa_frontend import disable_nagle  # noqa: E402
 
 IDN_2400 = "KEITHLEY INSTRUMENTS INC.,MODEL 2400,4105252,C32   Oct  4 2010 14:20:11/A02  /S/K"
 IDN_2450 = "KEITHLEY INSTRUMENTS,MODEL 2450,04096331,1.7.3b"

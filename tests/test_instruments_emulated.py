@@ -21,7 +21,7 @@ import pytest
 pyvisa = pytest.importorskip("pyvisa")
 pytest.importorskip("pyvisa_py")
 
-from emulator.instruments import InstrumentStation, ST_COMPLIANCE, ST_FRONT, ST_I_SOURCE, ST_V_MEAS  # noqa: E402
+from lambdarig.emulator.instruments import InstrumentStation, ST_COMPLIANCE, ST_FRONT, ST_I_SOURCE, ST_V_MEAS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_MS = 300
@@ -181,8 +181,8 @@ def test_station_file_schema(bench, tmp_path):
 
 
 def test_emulator_imports_neither_controller_nor_hal():
-    code = ("import sys, emulator.instruments, emulator.scpi; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('controller', 'hal')]; "
+    code = ("import sys, lambdarig.emulator.instruments, lambdarig.emulator.scpi; "
+            "bad = [m for m in sys.modules if m.startswith(('lambdarig.controller', 'lambdarig.hal'))]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, env={**os.environ, "PYTHONPATH": str(REPO)},
                    timeout=30)
@@ -190,7 +190,7 @@ def test_emulator_imports_neither_controller_nor_hal():
 
 def test_serve_cli_writes_station_and_stops_on_sigint(tmp_path, rm):
     out = tmp_path / "st.toml"
-    proc = subprocess.Popen([sys.executable, "-m", "scripts", "serve", "instruments", "--station-out", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "lambdarig", "serve", "instruments", "--station-out", str(out),
                              "--nernst-model", "none", "--pump-model", "keithley2450", "--seed", "3"],
                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from emulator.constants import ZERO_C_IN_K
-from emulator.element import ElementModel
-from emulator.element_spec import load_element
-from emulator.fuels import NAMED_FUELS
-from emulator.steady import steady_state
-from emulator.transport import knudsen_pressure_k_kpa
-from emulator.world import World
+from lambdarig.emulator.constants import ZERO_C_IN_K
+from lambdarig.emulator.element import ElementModel
+from lambdarig.emulator.element_spec import load_element
+from lambdarig.emulator.fuels import NAMED_FUELS
+from lambdarig.emulator.steady import steady_state
+from lambdarig.emulator.transport import knudsen_pressure_k_kpa
+from lambdarig.emulator.world import World
 
 REFERENCE = tomllib.loads((Path(__file__).parent / "data" / "lsu49_reference.toml").read_text(encoding="utf-8"))
 BOSCH_POINTS = list(zip(REFERENCE["bosch_lambda"], REFERENCE["bosch_ip_ma"]))

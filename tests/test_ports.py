@@ -9,8 +9,8 @@ import json
 import pytest
 from serial.tools.list_ports_common import ListPortInfo
 
-from hal import ports
-from hal.types import FrontEndError
+from lambdarig.hal import ports
+from lambdarig.hal.types import FrontEndError
 
 from rig_cli_helpers import main
 

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from emulator.serial_rig import RigServer
+from lambdarig.emulator.serial_rig import RigServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,7 +19,7 @@ def test_run_reconnects_when_the_rig_returns(tmp_path):
     link = tmp_path / "rig"
     rig = RigServer(flash_path=tmp_path / "flash.bin", link=link).start()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "scripts.cli", "run", "--hal", f"serial://{link}",
+    proc = subprocess.Popen([sys.executable, "-m", "lambdarig", "run", "--hal", f"serial://{link}",
                              "--duration", "6", "--json", "--reconnect-s", "5"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     second = None

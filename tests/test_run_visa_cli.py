@@ -7,7 +7,7 @@ import json
 
 from rig_cli_helpers import main
 
-from emulator.instruments import InstrumentStation
+from lambdarig.emulator.instruments import InstrumentStation
 
 
 def test_run_on_an_emulated_station(tmp_path, monkeypatch, capsys):

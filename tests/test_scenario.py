@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from emulator.errors import EmulatorInputError
-from emulator.fuels import NAMED_FUELS
-from emulator.scenario import builtin_path, builtin_scenarios, load_scenario, scenario_from_dict
-from emulator.world import FAULT_KINDS, NO_FAULTS, World
+from lambdarig.emulator.errors import EmulatorInputError
+from lambdarig.emulator.fuels import NAMED_FUELS
+from lambdarig.emulator.scenario import builtin_path, builtin_scenarios, load_scenario, scenario_from_dict
+from lambdarig.emulator.world import FAULT_KINDS, NO_FAULTS, World
 
 EXPECTED_BUILTINS = {"default", "cold-start", "lambda-sweep", "step-response", "exhaust-swings",
                      "pressure", "faults", "free-air"}

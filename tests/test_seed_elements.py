@@ -11,10 +11,10 @@ import math
 
 import pytest
 
-from emulator.element_spec import element_names, load_element
-from emulator.fuels import NAMED_FUELS
-from emulator.rig import EmulatedRig
-from emulator.steady import steady_state
+from lambdarig.emulator.element_spec import element_names, load_element
+from lambdarig.emulator.fuels import NAMED_FUELS
+from lambdarig.emulator.rig import EmulatedRig
+from lambdarig.emulator.steady import steady_state
 from helpers_loop import Controller, PumpPI, mean, percentile, scenario
 
 GASOLINE = NAMED_FUELS["gasoline"]

@@ -20,15 +20,15 @@ import tty
 
 import pytest
 
-from controller.core import Controller
-from controller.runtime import Runtime
-from emulator.serial_rig import RigServer
-from hal import wire
-from hal import serial_frontend
-from hal.registry import open_frontend
-from hal.rig_link import RigError, RigIdentity, RigLink
-from hal.serial_frontend import SerialFrontEnd, parse_serial_url
-from hal.types import Command, FrontEndError, LinkLost
+from lambdarig.controller.core import Controller
+from lambdarig.controller.runtime import Runtime
+from lambdarig.emulator.serial_rig import RigServer
+from lambdarig.protocol import wire
+from lambdarig.hal import serial_frontend
+from lambdarig.hal.registry import open_frontend
+from lambdarig.hal.rig_link import RigError, RigIdentity, RigLink
+from lambdarig.hal.serial_frontend import SerialFrontEnd, parse_serial_url
+from lambdarig.hal.types import Command, FrontEndError, LinkLost
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -682,7 +682,7 @@ def test_lost_replies_and_requests_during_a_flash_are_recovered(rig):
 
 
 def test_serial_auto_uses_port_discovery(rig, monkeypatch):
-    from hal import ports
+    from lambdarig.hal import ports
     monkeypatch.setattr(ports, "find_rig", lambda *a, **k: f"serial://{rig.path}")
     fe = open_frontend("serial:auto")
     try:

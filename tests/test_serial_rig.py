@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import serial
 
-from emulator.flash_store import FlashStore
-from emulator.serial_rig import RigServer
-from hal import wire
+from lambdarig.emulator.flash_store import FlashStore
+from lambdarig.emulator.serial_rig import RigServer
+from lambdarig.protocol import wire
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -369,7 +369,7 @@ CHUNK = 16
 
 class SubprocessRig:
     def __init__(self, flash: Path, die_after: int | None = None):
-        cmd = [sys.executable, "-m", "scripts.cli", "serve", "rig", "--flash", str(flash), "--scenario", "free-air"]
+        cmd = [sys.executable, "-m", "lambdarig", "serve", "rig", "--flash", str(flash), "--scenario", "free-air"]
         if die_after is not None:
             cmd += ["--die-after-flash-ops", str(die_after)]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -407,7 +407,7 @@ def flash_until_death(rig: SubprocessRig, image: bytes) -> str:
 
 def test_cli_prints_pty_and_link_and_stops_cleanly(tmp_path):
     link = tmp_path / "lambdarig0"
-    cmd = [sys.executable, "-m", "scripts.cli", "serve", "rig", "--flash", str(tmp_path / "flash.bin"),
+    cmd = [sys.executable, "-m", "lambdarig", "serve", "rig", "--flash", str(tmp_path / "flash.bin"),
            "--link", str(link), "--serial-number", "LR0777", "--scenario", "free-air"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

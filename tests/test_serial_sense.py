@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 import time
 
-from emulator.serial_rig import RigServer
-from hal import wire
-from hal.rig_link import RigLink
+from lambdarig.emulator.serial_rig import RigServer
+from lambdarig.protocol import wire
+from lambdarig.hal.rig_link import RigLink
 
 
 def _stream(element: str, tmp_path):
@@ -42,11 +42,11 @@ def test_wideband_rig_sends_no_sense_field(tmp_path):
 def test_hc_element_runs_on_the_rig_through_the_serial_front_end(tmp_path):
     """The firmware's hc mode over the real serial link: warm-up and closed loop in real time on the
     emulated hc-mixed rig in 500 ppm HC at lambda 1.5, with HC readings once valid."""
-    from controller.core import Controller
-    from controller.profiles import settings_for_element
-    from controller.runtime import Runtime
-    from emulator.scenario import scenario_from_dict
-    from hal.registry import open_frontend
+    from lambdarig.controller.core import Controller
+    from lambdarig.controller.profiles import settings_for_element
+    from lambdarig.controller.runtime import Runtime
+    from lambdarig.emulator.scenario import scenario_from_dict
+    from lambdarig.hal.registry import open_frontend
 
     world = scenario_from_dict({"duration_s": 30, "lambda": 1.5, "hc_ppm": 500, "gas_temp_c": 400,
                                 "flow_mps": 10}, "hc 500 ppm")

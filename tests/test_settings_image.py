@@ -7,9 +7,9 @@ import struct
 
 import pytest
 
-from scripts import settings_image as si
-from controller.settings import FIELDS, SCHEMA, SCHEMA_VERSION, Settings, SettingsError
-from hal import wire
+from lambdarig.controller import settings_image as si
+from lambdarig.controller.settings import FIELDS, SCHEMA, SCHEMA_VERSION, Settings, SettingsError
+from lambdarig.protocol import wire
 
 
 def record_offset(name: str) -> int:
@@ -215,7 +215,7 @@ def test_encode_needs_settings():
 
 
 def test_image_to_toml_round_trips_through_the_toml_loader():
-    from controller.settings import settings_from_toml_text
+    from lambdarig.controller.settings import settings_from_toml_text
     settings = Settings({"conversion.fuel": "methanol", "heater.target_temp_c": 765.25})
     text = si.image_to_toml(si.encode_settings(settings, "LR1"), "LR1")
     assert settings_from_toml_text(text) == settings

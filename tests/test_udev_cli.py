@@ -12,7 +12,7 @@ import pytest
 from rig_cli_helpers import main
 from udev_rule_parser import check_rules
 
-from scripts import cmd_udev
+from lambdarig.cli import cmd_udev
 
 UDEV = Path(__file__).resolve().parents[1] / "udev"
 NAMES = ["60-lambdarig-instruments.rules", "60-lambdarig.rules"]
@@ -27,8 +27,8 @@ def test_rule_files_come_from_the_repository():
 
 
 def test_rule_files_fall_back_to_the_installed_package(tmp_path, monkeypatch):
-    # Installed without the repository layout next to scripts/: importlib.resources of `lambdarig_udev`.
-    pytest.importorskip("lambdarig_udev")
+    # Installed without the repository layout next to scripts/: importlib.resources of `lambdarig.udev`.
+    pytest.importorskip("lambdarig.udev")
     monkeypatch.setattr(cmd_udev, "__file__", str(tmp_path / "scripts" / "cmd_udev.py"))
     files = cmd_udev.rule_files()
     assert [f.name for f in files] == NAMES

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from udev_rule_parser import Rule, check_rules, parse_rules
 
-from hal import ports
+from lambdarig.hal import ports
 
 UDEV = Path(__file__).resolve().parents[1] / "udev"
 BOARD_RULES = UDEV / "60-lambdarig.rules"

@@ -18,9 +18,9 @@ import pytest
 pytest.importorskip("pyvisa")
 pytest.importorskip("pyvisa_py")
 
-from hal.registry import open_frontend  # noqa: E402
-from hal.types import Command, FrontEndError, LinkLost  # noqa: E402
-from hal.visa_frontend import VisaFrontEnd, parse_visa_url  # noqa: E402
+from lambdarig.hal.registry import open_frontend  # noqa: E402
+from lambdarig.hal.types import Command, FrontEndError, LinkLost  # noqa: E402
+from lambdarig.hal.visa_frontend import VisaFrontEnd, parse_visa_url  # noqa: E402
 from test_instrument_drivers import (CLEAR, IDN_2400, IDN_2450, IDN_DP832, OK, RESET, SETUP_2400,  # noqa: E402
                                      ExpectServer, with_checks)
 
@@ -204,13 +204,13 @@ def test_url_and_options_are_checked(tmp_path):
 # Part 2: end to end against the emulated station (emulator.instruments.InstrumentStation)
 # ------------------------------------------------------------------------------------------------
 
-instruments = pytest.importorskip("emulator.instruments")
+instruments = pytest.importorskip("lambdarig.emulator.instruments")
 InstrumentStation = instruments.InstrumentStation
 
-from controller.core import Controller  # noqa: E402
-from controller.runtime import Runtime  # noqa: E402
-from controller.settings import Settings  # noqa: E402
-from hal.station import load_station, save_station  # noqa: E402
+from lambdarig.controller.core import Controller  # noqa: E402
+from lambdarig.controller.runtime import Runtime  # noqa: E402
+from lambdarig.controller.settings import Settings  # noqa: E402
+from lambdarig.hal.station import load_station, save_station  # noqa: E402
 
 IDN_EMU_2400 = "KEITHLEY INSTRUMENTS INC.,MODEL 2400"
 IDN_EMU_2450 = "KEITHLEY INSTRUMENTS,MODEL 2450"

@@ -11,12 +11,12 @@ import argparse
 import math
 import sys
 
-from controller.core import Controller
-from controller.profiles import settings_for_element
-from controller.settings import ELEMENT_CHOICES, Settings, load_settings, settings_from_toml_text
-from .settings_image import decode_image
-from emulator.errors import EmulatorInputError
-from hal.registry import known_schemes, open_frontend
+from lambdarig.controller.core import Controller
+from lambdarig.controller.profiles import settings_for_element
+from lambdarig.controller.settings import ELEMENT_CHOICES, Settings, load_settings, settings_from_toml_text
+from lambdarig.controller.settings_image import decode_image
+from lambdarig.emulator.errors import EmulatorInputError
+from lambdarig.hal.registry import known_schemes, open_frontend
 
 from .cmd_element import parse_number
 from .session import SOURCE, check_outputs, run_session

@@ -6,9 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from controller.profiles import _profile_dir, profile_names
+from lambdarig.controller.profiles import _profile_dir, profile_names
 
-from controller.profiles import load_profile
+from lambdarig.controller.profiles import load_profile
 
 from .calibrate import calibrate, calibrate_hc, calibration_toml, with_calibration, with_hc_settings
 

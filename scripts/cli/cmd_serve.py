@@ -13,8 +13,8 @@ import argparse
 import importlib
 
 SERVERS = {
-    "rig": ("emulator.serial_rig", "an emulated bench rig on a pseudo-terminal (wire protocol, watchdog, flash)"),
-    "instruments": ("emulator.instruments", "emulated SCPI instruments on 127.0.0.1 and a station file"),
+    "rig": ("lambdarig.emulator.serial_rig", "an emulated bench rig on a pseudo-terminal (wire protocol, watchdog, flash)"),
+    "instruments": ("lambdarig.emulator.instruments", "emulated SCPI instruments on 127.0.0.1 and a station file"),
 }
 
 

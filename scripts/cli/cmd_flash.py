@@ -1,5 +1,5 @@
 """`lambdarig flash SETTINGS.toml --port URL`: validate settings, write them into the rig's inactive
-flash slot, read back, verify, commit, confirm (scripts/flash.py; docs/settings.md)."""
+flash slot, read back, verify, commit, confirm (scripts/cli/flash.py; docs/settings.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from controller.settings import load_settings
+from lambdarig.controller.settings import load_settings
 
 from .flash import FlashReport, flash_settings, open_rig
 

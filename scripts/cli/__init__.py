@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hal.types import FrontEndError
+from lambdarig.hal.types import FrontEndError
 
 from . import (cmd_calibrate, cmd_element, cmd_flash, cmd_ports, cmd_run, cmd_serve, cmd_settings,
                cmd_simulate, cmd_udev)

@@ -1,5 +1,5 @@
 """Flashing controller settings into a bench rig, and reading them back: the procedure behind
-`lambdarig flash` and `lambdarig settings read|diff` (scripts/cmd_flash.py, scripts/cmd_settings.py).
+`lambdarig flash` and `lambdarig settings read|diff` (scripts/cli/cmd_flash.py, scripts/cli/cmd_settings.py).
 
 The flash sequence (docs/settings.md):
 
@@ -9,7 +9,7 @@ The flash sequence (docs/settings.md):
      when given; the settings' sensor.element must match the rig's element unless forced;
   2. the image is built for this rig's serial number and decoded again (a self-check); it must fit
      a slot. Nothing has been written yet: every refusal above leaves the rig untouched;
-  3. erase the inactive slot; 4. write the image in chunks of hal.wire.MAX_WRITE bytes;
+  3. erase the inactive slot; 4. write the image in chunks of lambdarig.protocol.wire.MAX_WRITE bytes;
   5. read the inactive slot back and compare byte for byte (and decode it);
   6. verify: the rig's own check of the inactive slot (valid, length, CRC);
   7. commit with the image CRC: the one atomic switch of the active slot;
@@ -26,10 +26,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from controller.settings import FIELDS, SCHEMA, SCHEMA_VERSION, Settings, SettingsError
-from .settings_image import decode_image, decode_image_with_serial, encode_settings
-from hal import wire
-from hal.types import FrontEndError
+from lambdarig.controller.settings import FIELDS, SCHEMA, SCHEMA_VERSION, Settings, SettingsError
+from lambdarig.controller.settings_image import decode_image, decode_image_with_serial, encode_settings
+from lambdarig.protocol import wire
+from lambdarig.hal.types import FrontEndError
 
 STEPS = ("identity", "check", "erase", "write", "read back", "verify", "commit", "confirm")
 FLASH_TIMEOUT_S = 0.5   # per request attempt: erase and write touch flash, slower than a PING on a board
@@ -55,7 +55,7 @@ def resolve_port(url: str) -> tuple[str, dict]:
     options: dict = {}
     port = url
     if url.lower().startswith("serial:"):
-        from hal.serial_frontend import parse_serial_url
+        from lambdarig.hal.serial_frontend import parse_serial_url
         port, query = parse_serial_url(url)
         for key, value in query.items():
             if key == "timeout_s":
@@ -66,7 +66,7 @@ def resolve_port(url: str) -> tuple[str, dict]:
                 raise ValueError("--port: flashing always takes the port exclusively; drop 'exclusive' from the URL")
             # rate_hz, watchdog_ms, link_timeout_s, reconnect: streaming options, no meaning here
     if port == "auto":
-        from hal.ports import find_rig
+        from lambdarig.hal.ports import find_rig
         found = find_rig()
         port = found[len("serial://"):]
     return port, options
@@ -74,7 +74,7 @@ def resolve_port(url: str) -> tuple[str, dict]:
 
 def open_rig(url: str, timeout_s: float = FLASH_TIMEOUT_S):
     """A RigLink on --port, opened exclusively (no `run` or second flash can share it)."""
-    from hal.rig_link import RigLink
+    from lambdarig.hal.rig_link import RigLink
     port, options = resolve_port(url)
     options.setdefault("timeout_s", timeout_s)
     return RigLink(port, exclusive=True, **options)

@@ -10,10 +10,10 @@ import math
 import sys
 from pathlib import Path
 
-from controller.core import Controller
-from controller.runtime import RunResult, Runtime
-from emulator.errors import EmulatorInputError
-from hal.types import FrontEndError
+from lambdarig.controller.core import Controller
+from lambdarig.controller.runtime import RunResult, Runtime
+from lambdarig.emulator.errors import EmulatorInputError
+from lambdarig.hal.types import FrontEndError
 
 from .telemetry import PLOT_MAX_POINTS, CsvLog, LambdaAccuracy, Recorder, StatusLine, plot_run
 

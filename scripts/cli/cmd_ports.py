@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from hal import ports as hal_ports
-from hal.types import FrontEndError
+from lambdarig.hal import ports as hal_ports
+from lambdarig.hal.types import FrontEndError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

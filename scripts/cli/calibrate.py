@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 import statistics
 
-from controller.core import Controller
-from controller.profiles import SensorProfile, load_profile, settings_for_element
-from controller.runtime import Runtime
-from controller.settings import Settings
-from emulator.scenario import scenario_from_dict
-from hal.registry import open_frontend
+from lambdarig.controller.core import Controller
+from lambdarig.controller.profiles import SensorProfile, load_profile, settings_for_element
+from lambdarig.controller.runtime import Runtime
+from lambdarig.controller.settings import Settings
+from lambdarig.emulator.scenario import scenario_from_dict
+from lambdarig.hal.registry import open_frontend
 
 RICH_LAMBDAS = (0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.97, 0.99, 0.995)
 ZERO_LAMBDAS = (0.998, 1.0, 1.002, 1.005, 1.01)

@@ -1,6 +1,6 @@
 """The controller settings as a binary image for a rig's flash, and back.
 
-The image is the wire protocol's settings container (hal/wire.py: magic "LRSI", container version,
+The image is the wire protocol's settings container (protocol/wire.py: magic "LRSI", container version,
 settings schema version, payload length, payload, CRC-32), so the rig can check an image without
 knowing what is inside. This module owns the payload: a small self-describing layout, in schema
 order, all little-endian (docs/settings.md has the same table):
@@ -22,7 +22,7 @@ then every value goes through `Settings`, so a value out of range is refused wit
 range named, exactly as from a TOML file.
 
 It lives with the tools, not in `controller/`: it joins the firmware's settings (the payload) to the
-link's container (hal.wire), and the firmware's logic imports nothing from hal.
+link's container (lambdarig.protocol.wire), and the firmware's logic imports nothing from hal.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ import struct
 import zlib
 from typing import Any
 
-from hal import wire
+from lambdarig.protocol import wire
 
-from controller.settings import SCHEMA, SCHEMA_VERSION, Field, Settings, SettingsError
+from lambdarig.controller.settings import SCHEMA, SCHEMA_VERSION, Field, Settings, SettingsError
 
 SOURCE = "settings image"
 SERIAL_BYTES = 16

@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from controller.core import Controller
-from controller.profiles import settings_for_element
-from controller.settings import ELEMENT_CHOICES, Settings, load_settings
-from emulator.errors import EmulatorInputError
-from hal.registry import open_frontend
+from lambdarig.controller.core import Controller
+from lambdarig.controller.profiles import settings_for_element
+from lambdarig.controller.settings import ELEMENT_CHOICES, Settings, load_settings
+from lambdarig.emulator.errors import EmulatorInputError
+from lambdarig.hal.registry import open_frontend
 
 from .cmd_element import parse_number
 from .session import SOURCE, check_outputs, run_session

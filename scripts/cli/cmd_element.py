@@ -6,10 +6,10 @@ import argparse
 import json
 import math
 
-from emulator.element_spec import element_names, element_summary, load_element
-from emulator.errors import EmulatorInputError
-from emulator.fuels import parse_fuel
-from emulator.steady import SteadyState, steady_state
+from lambdarig.emulator.element_spec import element_names, element_summary, load_element
+from lambdarig.emulator.errors import EmulatorInputError
+from lambdarig.emulator.fuels import parse_fuel
+from lambdarig.emulator.steady import SteadyState, steady_state
 
 SOURCE = "command line"
 # Same ranges as scenario files, so what works here works in a scenario.

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from controller.settings import load_settings
+from lambdarig.controller.settings import load_settings
 
 from .flash import diff_settings, open_rig, read_rig_settings, value_text
 

@@ -43,14 +43,14 @@ class RuleFile:
 
 def rule_files() -> list[RuleFile]:
     """The rule files, sorted by name: from the repository's udev/ when running from a checkout,
-    else from the installed package `lambdarig_udev` (importlib.resources)."""
+    else from the installed package `lambdarig.udev` (importlib.resources)."""
     repo = Path(__file__).resolve().parents[1] / "udev"
     found = sorted(repo.glob("*.rules")) if repo.is_dir() else []
     if found:
         return [RuleFile(p.name, p.read_text(), p) for p in found]
     try:
         from importlib import resources
-        entries = sorted((e for e in resources.files("lambdarig_udev").iterdir() if e.name.endswith(".rules")),
+        entries = sorted((e for e in resources.files("lambdarig.udev").iterdir() if e.name.endswith(".rules")),
                          key=lambda e: e.name)
     except (ImportError, ModuleNotFoundError, FileNotFoundError, TypeError) as exc:
         raise ValueError(f"the udev rules are not installed with this lambdarig ({exc}); "

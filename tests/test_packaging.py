@@ -1,0 +1,41 @@
+"""`pip install .` puts one package, `lambdarig`, into site-packages: nothing that a user's own
+`controller.py` or another distribution's `scripts/` could shadow or overwrite."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_install_puts_only_lambdarig_into_site_packages(tmp_path):
+    target = tmp_path / "site"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
+                           "--target", str(target), str(REPO)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    if proc.returncode != 0 and "No matching distribution found for setuptools" in proc.stderr:
+        pytest.skip("no package index for the build backend")
+    assert proc.returncode == 0, proc.stderr
+    top = sorted(p.name for p in target.iterdir() if p.name != "bin")
+    assert top == ["lambdarig", "lambdarig-0.2.0.dist-info"], top
+    # Imported from the installed copy, run from an unrelated folder with a shadowing controller.py.
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "controller.py").write_text("raise SystemExit('the user file shadowed the firmware')\n")
+    code = ("import lambdarig, lambdarig.controller.core, lambdarig.emulator.element_spec as es, "
+            "lambdarig.udev, importlib.resources as r; "
+            "print(lambdarig.__file__); "
+            "print(sorted(es.element_names())[:1]); "
+            "print(sorted(f.name for f in r.files('lambdarig.udev').iterdir() if f.name.endswith('.rules')))")
+    run = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(target)!r}); {code}"],
+                         cwd=work, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith(str(target / "lambdarig")), lines
+    assert "60-lambdarig.rules" in lines[2]

@@ -39,9 +39,8 @@ from __future__ import annotations
 import math
 import time
 
-import numpy as np
-
 import _common  # noqa: F401  (sets the import path)
+import numpy as np
 from _common import print_table, write_result
 from reference_controller import RusefiController
 
@@ -743,7 +742,7 @@ def main() -> None:
                          f"away from heater-off spans {s['temp_error_max_heater_driving_c']:.1f} °C; "
                          f"heater off {100 * s['heater_off_share']:.0f} % of the time; heater-off equilibrium {eq}")
     print_table(["controller", "closed loop s", "window from s", "|T-780| max °C", "worst at s", "T range °C",
-                 f"|T-780| heater on", "heater off", "goal ±5", "stopped at s", "events"], rows)
+                 "|T-780| heater on", "heater off", "goal ±5", "stopped at s", "events"], rows)
     print(f"   'heater on': samples with duty > 0 for {HEATER_ON_S:g} s before and {HEATER_ON_AFTER_S:g} s after "
           "(away from spans where the gas alone heats the cell past target)")
     print("   cell temperature with the heater off (gas alone): " + ", ".join(f"{k}: {v} °C" for k, v in eq.items()))

@@ -83,7 +83,7 @@ def time_to_link_loss(fe, event) -> tuple[float, str]:
     return float("nan"), "no link loss within 5 s"
 
 
-def measure_link_loss(fe, rig: "RigProcess") -> dict:
+def measure_link_loss(fe, rig: RigProcess) -> dict:
     """A hung rig (SIGSTOP: no byte, no watchdog) and a vanished one (SIGKILL: the pty closes)."""
     out = {}
     pid = rig.proc.pid

@@ -11,8 +11,8 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.types import Command, FrontEndError, LinkLost

@@ -203,7 +203,7 @@ class Settings:
     def as_dict(self) -> dict[str, Any]:
         return dict(self._values)
 
-    def changed(self, **updates: Any) -> "Settings":
+    def changed(self, **updates: Any) -> Settings:
         """A copy with `section__key=value` updates (double underscore for the dot)."""
         values = dict(self._values)
         values.update({name.replace("__", "."): value for name, value in updates.items()})

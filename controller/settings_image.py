@@ -32,9 +32,8 @@ import struct
 import zlib
 from typing import Any
 
-from lambdarig.protocol import wire
-
 from lambdarig.controller.settings import SCHEMA, SCHEMA_VERSION, Field, Settings, SettingsError
+from lambdarig.protocol import wire
 
 SOURCE = "settings image"
 SERIAL_BYTES = 16

@@ -28,8 +28,21 @@ from __future__ import annotations
 
 import math
 
-from .constants import (D_IN_N2_CM2_S, D_REF_P_KPA, D_REF_T_K, F_C_PER_MOL, HC_CARBON, HC_HYDROGEN, K_B_EV_PER_K,
-                        MOLAR_MASS_KG, O2_DEMAND, O2_IN_DRY_AIR, R_J_PER_MOL_K, SIGMA_W_PER_M2_K4, ZERO_C_IN_K)
+from .constants import (
+    D_IN_N2_CM2_S,
+    D_REF_P_KPA,
+    D_REF_T_K,
+    F_C_PER_MOL,
+    HC_CARBON,
+    HC_HYDROGEN,
+    K_B_EV_PER_K,
+    MOLAR_MASS_KG,
+    O2_DEMAND,
+    O2_IN_DRY_AIR,
+    R_J_PER_MOL_K,
+    SIGMA_W_PER_M2_K4,
+    ZERO_C_IN_K,
+)
 from .element_spec import DiffusionLayer, ElementSpec
 from .equilibrium import METAL_OXIDE_BUFFERS, PO2_FLOOR_BAR, equilibrium_po2, k_co, k_water
 from .exhaust import exhaust, lambda_of

@@ -31,7 +31,7 @@ class Gas:
         self.co2 = co2
         self.n2 = n2
 
-    def copy(self) -> "Gas":
+    def copy(self) -> Gas:
         return Gas(self.o2, self.h2, self.co, self.hc, self.h2o, self.co2, self.n2)
 
     def as_dict(self) -> dict[str, float]:

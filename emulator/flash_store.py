@@ -36,8 +36,8 @@ import fcntl
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from lambdarig.protocol import wire
 
@@ -146,7 +146,7 @@ class FlashStore:
             os.close(self._fd)       # releases the lock
             self._fd = None
 
-    def __enter__(self) -> "FlashStore":
+    def __enter__(self) -> FlashStore:
         return self
 
     def __exit__(self, *exc) -> None:

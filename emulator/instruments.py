@@ -48,9 +48,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -59,8 +59,20 @@ from .element import ElementModel
 from .element_spec import ElementSpec, load_element
 from .errors import EmulatorInputError
 from .scenario import Scenario, load_scenario
-from .scpi import (NOT_A_NUMBER, Ctx, LineServer, ScpiError, ScpiInstrument, check_loopback, fmt_e, match_keyword,
-                   parse_bool, parse_chanlist, parse_number, parse_string)
+from .scpi import (
+    NOT_A_NUMBER,
+    Ctx,
+    LineServer,
+    ScpiError,
+    ScpiInstrument,
+    check_loopback,
+    fmt_e,
+    match_keyword,
+    parse_bool,
+    parse_chanlist,
+    parse_number,
+    parse_string,
+)
 from .world import Faults
 
 ROLES = ("pump", "heater", "nernst")
@@ -131,7 +143,7 @@ class PumpCellLoad:
     """The pump cell between SMU HI (outer pump electrode) and LO (the common pin): positive SMU
     current is the element's positive pump current (pumps oxygen out of the measuring node)."""
 
-    def __init__(self, station: "InstrumentStation"):
+    def __init__(self, station: InstrumentStation):
         self.station = station
         self._last_a = 0.0
 
@@ -171,7 +183,7 @@ class NernstCellLoad:
     """The Nernst cell between SMU HI (reference electrode) and LO (the common pin) as
     EMF + Ri + (R_ct || C_dl): positive current pumps oxygen into the pumped reference."""
 
-    def __init__(self, station: "InstrumentStation"):
+    def __init__(self, station: InstrumentStation):
         self.station = station
 
     def open_voltage(self) -> float:
@@ -220,7 +232,7 @@ class NernstCellLoad:
 class StationInstrument(ScpiInstrument):
     kind = "instrument"
 
-    def __init__(self, station: "InstrumentStation", role: str, model_key: str, idn: str):
+    def __init__(self, station: InstrumentStation, role: str, model_key: str, idn: str):
         self.station = station
         self.role = role
         self.model_key = model_key
@@ -327,7 +339,7 @@ def _sense_function(token: str) -> str:
 class Smu(StationInstrument):
     kind = "smu"
 
-    def __init__(self, station: "InstrumentStation", role: str, model: SmuModel, load):
+    def __init__(self, station: InstrumentStation, role: str, model: SmuModel, load):
         self.m = model
         self.load = load
         self._plus = model.plus
@@ -816,7 +828,7 @@ class SupplyPoint:
 class Supply(StationInstrument):
     kind = "supply"
 
-    def __init__(self, station: "InstrumentStation", role: str, model: SupplyModel, wired_channel: int | None = None):
+    def __init__(self, station: InstrumentStation, role: str, model: SupplyModel, wired_channel: int | None = None):
         self.m = model
         self.wired = (wired_channel or model.heater_channel) - 1
         if not 0 <= self.wired < len(model.channels):
@@ -1171,7 +1183,7 @@ class Meter(StationInstrument):
     RANGES = (0.1, 1.0, 10.0, 100.0, 1000.0)
     NPLC = (0.001, 0.002, 0.006, 0.02, 0.06, 0.2, 1.0, 10.0, 100.0)
 
-    def __init__(self, station: "InstrumentStation", role: str, load: NernstCellLoad):
+    def __init__(self, station: InstrumentStation, role: str, load: NernstCellLoad):
         self.load = load
         self._last: str | None = None
         super().__init__(station, role, "keysight_34465a", f"Keysight Technologies,34465A,MYEMU0001,{FIRMWARE}")
@@ -1376,7 +1388,7 @@ class InstrumentStation:
 
     # -- life cycle ---------------------------------------------------------------------------------
 
-    def start(self) -> "InstrumentStation":
+    def start(self) -> InstrumentStation:
         if self._servers:
             raise RuntimeError("the station is already running")
         try:
@@ -1415,7 +1427,7 @@ class InstrumentStation:
                 self.t_s = max(self.t_s, time.monotonic() - self._t0)
             self._t0 = None
 
-    def __enter__(self) -> "InstrumentStation":
+    def __enter__(self) -> InstrumentStation:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -219,7 +219,7 @@ class RigServer:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> "RigServer":
+    def start(self) -> RigServer:
         if self._thread is not None:
             raise RuntimeError("rig server already started")
         self._stop.clear()
@@ -258,7 +258,7 @@ class RigServer:
             self._temp_dir.cleanup()
             self._temp_dir = None
 
-    def __enter__(self) -> "RigServer":
+    def __enter__(self) -> RigServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

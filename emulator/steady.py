@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from .board import FrontEndSpec
 from .constants import F_C_PER_MOL, R_J_PER_MOL_K, SIGMA_W_PER_M2_K4, ZERO_C_IN_K
 from .element import ElementModel
-from .board import FrontEndSpec
 from .element_spec import ElementSpec
 from .fuels import Fuel
 from .world import World

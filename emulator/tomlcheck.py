@@ -88,13 +88,13 @@ class TableReader:
                                      f"{value!r} is not one of: {', '.join(choices)}")
         return value
 
-    def sub(self, key: str, required: bool = True) -> "TableReader | None":
+    def sub(self, key: str, required: bool = True) -> TableReader | None:
         value = self._get(key, REQUIRED if required else None)
         if value is None:
             return None
         return TableReader(value, self.source, f"{self._field(key)}.")
 
-    def tables(self, key: str, required: bool = True) -> list["TableReader"]:
+    def tables(self, key: str, required: bool = True) -> list[TableReader]:
         value = self._get(key, REQUIRED if required else [])
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
             raise EmulatorInputError(self.source, self._field(key), "must be a list of tables ([[...]])")

@@ -49,7 +49,7 @@ class FrontEnd(ABC):
     def close(self) -> None:
         self.safe()
 
-    def __enter__(self) -> "FrontEnd":
+    def __enter__(self) -> FrontEnd:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -34,8 +34,9 @@ from __future__ import annotations
 import importlib
 import re
 import threading
+from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Callable
+from typing import Any
 
 from .frontend import FrontEnd
 from .types import FrontEndError

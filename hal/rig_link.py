@@ -34,12 +34,13 @@ import collections
 import math
 import select
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import serial
 
 from lambdarig.protocol import wire
+
 from .types import FrontEndError, LinkLost, Sample
 
 REQUEST_NAMES = {
@@ -617,7 +618,7 @@ class RigLink:
         except Exception:
             pass
 
-    def __enter__(self) -> "RigLink":
+    def __enter__(self) -> RigLink:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -34,10 +34,12 @@ from __future__ import annotations
 import collections
 import math
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from lambdarig.protocol import wire
+
 from .frontend import FrontEnd
 from .rig_link import RigIdentity, RigLink
 from .types import Command, FrontEndError, FrontEndInfo, LinkLost, Sample
@@ -175,7 +177,7 @@ class SerialFrontEnd(FrontEnd):
         self._t0 = time.monotonic()
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> "SerialFrontEnd":
+    def from_url(cls, url: str, **options: Any) -> SerialFrontEnd:
         port, query = parse_serial_url(url)
         unknown = sorted(set(options) - set(OPTION_KEYS))
         if unknown:

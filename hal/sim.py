@@ -26,8 +26,8 @@ import math
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from lambdarig.emulator.rig import DEFAULT_MAX_STEP_S, EmulatedRig, Truth
 from lambdarig.emulator.element_spec import load_element
+from lambdarig.emulator.rig import DEFAULT_MAX_STEP_S, EmulatedRig, Truth
 from lambdarig.emulator.scenario import Scenario, load_scenario
 
 from .frontend import FrontEnd
@@ -150,7 +150,7 @@ class SimFrontEnd(FrontEnd):
         self.safe_count = 0
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> "SimFrontEnd":
+    def from_url(cls, url: str, **options: Any) -> SimFrontEnd:
         element, merged = parse_sim_url(url)
         for key in options:
             if key not in OPTION_KEYS:

@@ -118,7 +118,7 @@ class Station:
             roles["nernst"] = self.nernst
         return roles
 
-    def changed(self, role: str | None = None, **values: Any) -> "Station":
+    def changed(self, role: str | None = None, **values: Any) -> Station:
         """A copy with station keys (role None) or one role's keys replaced, validated again."""
         data = station_to_dict(self)
         table = data["station"] if role is None else data.setdefault(role, {})

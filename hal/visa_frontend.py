@@ -173,7 +173,7 @@ class VisaFrontEnd(FrontEnd):
     # -- opening ------------------------------------------------------------------------------------
 
     @classmethod
-    def from_url(cls, url: str, visa_library: str | None = None, **options: Any) -> "VisaFrontEnd":
+    def from_url(cls, url: str, visa_library: str | None = None, **options: Any) -> VisaFrontEnd:
         path, merged = parse_visa_url(url)
         for key in options:
             if key not in OPTION_KEYS:

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 
 from lambdarig.controller.core import Controller, Status
-from lambdarig.controller.runtime import Runtime, RunResult
+from lambdarig.controller.runtime import RunResult, Runtime
 from lambdarig.controller.settings import Settings
 from lambdarig.emulator.scenario import scenario_from_dict
 from lambdarig.hal.registry import open_frontend
@@ -200,7 +200,7 @@ def record_sim_run(scenario, duration_s: float, seed: int = 0, settings: Setting
     return run
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def builtin_run(name: str, seed: int = 0) -> SimRun:
     """A whole built-in scenario with default settings, recorded; shared between tests (read only)."""
     from lambdarig.emulator.scenario import load_scenario

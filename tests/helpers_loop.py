@@ -104,7 +104,7 @@ class Record:
     ri_ohm: list[float] = field(default_factory=list)
     temp_c: list[float] = field(default_factory=list)
 
-    def window(self, t0: float, t1: float = math.inf) -> "Record":
+    def window(self, t0: float, t1: float = math.inf) -> Record:
         out = Record()
         for i, t in enumerate(self.t_s):
             if t0 <= t < t1:

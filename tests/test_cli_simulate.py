@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from lambdarig.controller.core import Status
 from lambdarig.cli import main
 from lambdarig.cli.telemetry import CSV_COLUMNS, TRUTH_COLUMNS, CsvLog, LambdaAccuracy, StatusLine
+from lambdarig.controller.core import Status
 
 REPO = Path(__file__).resolve().parents[1]
 HEADER = ["t_s", "state", "lambda", "o2_pct", "afr", "nernst_v", "pump_current_a", "ri_ohm", "temp_c",

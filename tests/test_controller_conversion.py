@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from controller_helpers import Bench
 
 from lambdarig.controller.conversion import LAMBDA_MAX, Conversion
 from lambdarig.controller.profiles import load_profile
 from lambdarig.controller.settings import Settings
-from controller_helpers import Bench
 
 P0_KPA = 101.325
 

@@ -9,10 +9,10 @@ import functools
 import math
 
 import pytest
+from controller_helpers import builtin_run, fault_scenario, record_sim_run
 
 from lambdarig.controller.diagnostics import CODES
 from lambdarig.controller.statemachine import HEATING
-from controller_helpers import builtin_run, fault_scenario, record_sim_run
 
 FAULT_T = 15.0
 FAULT_LEN = 1.5
@@ -29,7 +29,7 @@ KINDS = {
 HEATING_NAMES = {s.name for s in HEATING}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fault_run(kind: str):
     fault = {"t_s": FAULT_T, "kind": kind, "clear_s": CLEAR_T}
     return record_sim_run(fault_scenario([fault], DURATION), DURATION)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from controller_helpers import Bench, builtin_run
 
 from lambdarig.controller.settings import Settings
-from controller_helpers import Bench, builtin_run
 
 RATE = 0.4
 TOL = 1e-9

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
+from controller_helpers import Bench, esr_for_temp
 
 from lambdarig.controller.heater import HeaterControl, TemperatureEstimate
 from lambdarig.controller.profiles import load_profile
 from lambdarig.controller.pump import PumpLoop
 from lambdarig.controller.settings import Settings
-from controller_helpers import Bench, esr_for_temp
 
 DT_PUMP = 0.002
 DT_HEATER = 0.05

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from lambdarig.cli import main
 from lambdarig.controller.core import Controller
 from lambdarig.controller.profiles import settings_for_element
 from lambdarig.controller.runtime import Runtime
 from lambdarig.controller.settings import ELEMENT_CHOICES, Settings
 from lambdarig.emulator.scenario import scenario_from_dict
 from lambdarig.hal.registry import open_frontend
-from lambdarig.cli import main
 
 AVG_S = 1.5            # judge the last 1.5 s of each plateau
 LAMBDA_TOL = 0.01      # sealed-ref: |lambda error| in lambda

@@ -7,8 +7,17 @@ import os
 
 import pytest
 
-from lambdarig.controller.settings import (FIELDS, SCHEMA, SCHEMA_VERSION, SECTIONS, Settings, SettingsError,
-                                 load_settings, save_settings, settings_from_toml_text)
+from lambdarig.controller.settings import (
+    FIELDS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SECTIONS,
+    Settings,
+    SettingsError,
+    load_settings,
+    save_settings,
+    settings_from_toml_text,
+)
 
 NUMERIC = [f for f in SCHEMA if f.choices is None and not isinstance(f.default, (bool, str))]
 CHOICE = [f for f in SCHEMA if f.choices]

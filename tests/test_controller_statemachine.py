@@ -7,11 +7,11 @@ import math
 from pathlib import Path
 
 import pytest
+from controller_helpers import Bench
 
 from lambdarig.controller.core import Controller
 from lambdarig.controller.settings import Settings
-from lambdarig.controller.statemachine import HEATING, State, TRANSITIONS, build_machine, mermaid_diagram, state_doc
-from controller_helpers import Bench
+from lambdarig.controller.statemachine import HEATING, TRANSITIONS, State, build_machine, mermaid_diagram, state_doc
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "controller-states.md"
 

@@ -11,12 +11,12 @@ import dataclasses
 import math
 
 import pytest
+from helpers_loop import CONDENSATION_V, Controller, bosch_warmup_v, duty_for, mean, percentile, scenario
 
 from lambdarig.emulator.element_spec import load_element
 from lambdarig.emulator.fuels import NAMED_FUELS
 from lambdarig.emulator.rig import EmulatedRig
 from lambdarig.emulator.steady import steady_state
-from helpers_loop import (CONDENSATION_V, Controller, bosch_warmup_v, duty_for, mean, percentile, scenario)
 
 GASOLINE = NAMED_FUELS["gasoline"]
 CONDENSATION_S = 3.0

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from rig_cli_helpers import main
 
+from lambdarig.cli.flash import STEPS
 from lambdarig.controller.settings import SCHEMA_VERSION, Settings, load_settings, settings_from_toml_text
 from lambdarig.controller.settings_image import decode_image, encode_settings
 from lambdarig.emulator.serial_rig import RigServer
-from lambdarig.protocol import wire
 from lambdarig.hal.rig_link import RigLink
-from lambdarig.cli.flash import STEPS
+from lambdarig.protocol import wire
 
 ROOT = Path(__file__).resolve().parents[1]
 SERIAL = "LR-TEST-7"

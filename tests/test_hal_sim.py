@@ -9,11 +9,20 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from lambdarig import hal
-from lambdarig.hal import (SAFE_COMMAND, Command, FrontEnd, FrontEndError, FrontEndInfo, LinkLost, known_schemes,
-                 open_frontend, register_frontend)
-from lambdarig.hal import registry
 from lambdarig.emulator.board import FrontEndReading
 from lambdarig.emulator.errors import EmulatorInputError
+from lambdarig.hal import (
+    SAFE_COMMAND,
+    Command,
+    FrontEnd,
+    FrontEndError,
+    FrontEndInfo,
+    LinkLost,
+    known_schemes,
+    open_frontend,
+    register_frontend,
+    registry,
+)
 
 WARM_DUTY = 0.4  # about 8.5 V effective from 13.5 V
 # The emulated 16-bit pump DAC spans -10..+10 mA with 2^16-1 steps, so 0 A is not a code: safe()
@@ -253,7 +262,7 @@ class TinyFrontEnd(FrontEnd):
         self.safe_calls = 0
 
     @classmethod
-    def from_url(cls, url: str, **options) -> "TinyFrontEnd":
+    def from_url(cls, url: str, **options) -> TinyFrontEnd:
         return cls(url, options)
 
     def sample(self):

@@ -13,6 +13,7 @@ import json
 import math
 
 import pytest
+from helpers_loop import Controller, HeaterPI, PumpPI, mean, scenario
 
 from lambdarig.emulator.board import AnalogFrontEnd
 from lambdarig.emulator.constants import F_C_PER_MOL, O2_IN_DRY_AIR, R_J_PER_MOL_K, ZERO_C_IN_K
@@ -25,7 +26,6 @@ from lambdarig.emulator.scenario import load_scenario
 from lambdarig.emulator.steady import steady_state
 from lambdarig.emulator.tomlcheck import load_toml
 from lambdarig.emulator.world import World
-from helpers_loop import Controller, HeaterPI, PumpPI, mean, scenario
 
 GASOLINE = NAMED_FUELS["gasoline"]
 HC_STEPS_PPM = (50, 100, 200, 500, 1000, 2000)

@@ -21,8 +21,15 @@ import pytest
 pyvisa = pytest.importorskip("pyvisa")
 pytest.importorskip("pyvisa_py")
 
-from lambdarig.hal.instruments import (MODELS, Keithley2400, Keithley2450, Keysight34465A, KeysightE3631A,  # noqa: E402
-                             KeysightE36312A, RigolDP832)
+from lambdarig.hal.instruments import (  # noqa: E402
+    MODELS,
+    Keithley2400,
+    Keithley2450,
+    Keysight34465A,
+    KeysightE3631A,
+    KeysightE36312A,
+    RigolDP832,
+)
 from lambdarig.hal.types import FrontEndError, LinkLost  # noqa: E402
 from lambdarig.hal.visa_frontend import disable_nagle  # noqa: E402
 
@@ -69,7 +76,7 @@ class ExpectServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             self._conns.append(conn)
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
@@ -80,7 +87,7 @@ class ExpectServer:
         while not self._stop.is_set():
             try:
                 data = conn.recv(4096)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return

@@ -21,7 +21,7 @@ import pytest
 pyvisa = pytest.importorskip("pyvisa")
 pytest.importorskip("pyvisa_py")
 
-from lambdarig.emulator.instruments import InstrumentStation, ST_COMPLIANCE, ST_FRONT, ST_I_SOURCE, ST_V_MEAS  # noqa: E402
+from lambdarig.emulator.instruments import ST_COMPLIANCE, ST_FRONT, ST_I_SOURCE, ST_V_MEAS, InstrumentStation  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_MS = 300

@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from rig_cli_helpers import main
 from serial.tools.list_ports_common import ListPortInfo
 
 from lambdarig.hal import ports
 from lambdarig.hal.types import FrontEndError
-
-from rig_cli_helpers import main
 
 
 def usb_port(device, vid, pid, serial=None, product=None, manufacturer=None, location="1-1:1.0"):

@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 
 import pytest
+from helpers_loop import Controller, PumpPI, mean, percentile, scenario
 
 from lambdarig.emulator.element_spec import element_names, load_element
 from lambdarig.emulator.fuels import NAMED_FUELS
 from lambdarig.emulator.rig import EmulatedRig
 from lambdarig.emulator.steady import steady_state
-from helpers_loop import Controller, PumpPI, mean, percentile, scenario
 
 GASOLINE = NAMED_FUELS["gasoline"]
 NO_BARRIER = ["coupling.barrier_present=false"]

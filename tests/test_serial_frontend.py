@@ -23,12 +23,12 @@ import pytest
 from lambdarig.controller.core import Controller
 from lambdarig.controller.runtime import Runtime
 from lambdarig.emulator.serial_rig import RigServer
-from lambdarig.protocol import wire
 from lambdarig.hal import serial_frontend
 from lambdarig.hal.registry import open_frontend
 from lambdarig.hal.rig_link import RigError, RigIdentity, RigLink
 from lambdarig.hal.serial_frontend import SerialFrontEnd, parse_serial_url
 from lambdarig.hal.types import Command, FrontEndError, LinkLost
+from lambdarig.protocol import wire
 
 pytestmark = pytest.mark.timeout(90)
 

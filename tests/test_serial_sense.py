@@ -7,8 +7,8 @@ import math
 import time
 
 from lambdarig.emulator.serial_rig import RigServer
-from lambdarig.protocol import wire
 from lambdarig.hal.rig_link import RigLink
+from lambdarig.protocol import wire
 
 
 def _stream(element: str, tmp_path):

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdarig.hal.station import (Station, StationError, load_station, save_station, station_from_text,
-                         station_to_toml)
+from lambdarig.hal.station import Station, StationError, load_station, save_station, station_from_text, station_to_toml
 
 VALID = '''\
 [station]

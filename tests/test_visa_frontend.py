@@ -18,11 +18,21 @@ import pytest
 pytest.importorskip("pyvisa")
 pytest.importorskip("pyvisa_py")
 
+from test_instrument_drivers import (  # noqa: E402
+    CLEAR,
+    IDN_2400,
+    IDN_2450,
+    IDN_DP832,
+    OK,
+    RESET,
+    SETUP_2400,
+    ExpectServer,
+    with_checks,
+)
+
 from lambdarig.hal.registry import open_frontend  # noqa: E402
 from lambdarig.hal.types import Command, FrontEndError, LinkLost  # noqa: E402
 from lambdarig.hal.visa_frontend import VisaFrontEnd, parse_visa_url  # noqa: E402
-from test_instrument_drivers import (CLEAR, IDN_2400, IDN_2450, IDN_DP832, OK, RESET, SETUP_2400,  # noqa: E402
-                                     ExpectServer, with_checks)
 
 # ------------------------------------------------------------------------------------------------
 # Part 1: protocol

@@ -30,8 +30,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..types import FrontEndError, LinkLost
 
@@ -60,7 +61,7 @@ class Range:
             raise ValueError(f"{name}: {value:g} is outside the allowed range {self.text()}")
         return float(value)
 
-    def narrowed(self, lo: float, hi: float) -> "Range":
+    def narrowed(self, lo: float, hi: float) -> Range:
         return Range(max(self.lo, lo), min(self.hi, hi), self.unit)
 
 

@@ -11,8 +11,7 @@ import sys
 
 from lambdarig.hal.types import FrontEndError
 
-from . import (cmd_calibrate, cmd_element, cmd_flash, cmd_ports, cmd_run, cmd_serve, cmd_settings,
-               cmd_simulate, cmd_udev)
+from . import cmd_calibrate, cmd_element, cmd_flash, cmd_ports, cmd_run, cmd_serve, cmd_settings, cmd_simulate, cmd_udev
 
 COMMANDS = (cmd_simulate, cmd_run, cmd_element, cmd_calibrate, cmd_serve, cmd_flash, cmd_settings,
             cmd_ports, cmd_udev)

@@ -6,9 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from lambdarig.controller.profiles import _profile_dir, profile_names
-
-from lambdarig.controller.profiles import load_profile
+from lambdarig.controller.profiles import _profile_dir, load_profile, profile_names
 
 from .calibrate import calibrate, calibrate_hc, calibration_toml, with_calibration, with_hc_settings
 

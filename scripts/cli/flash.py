@@ -23,13 +23,13 @@ rig with valid settings: the old ones before the commit, the old or the new ones
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 from lambdarig.controller.settings import FIELDS, SCHEMA, SCHEMA_VERSION, Settings, SettingsError
 from lambdarig.controller.settings_image import decode_image, decode_image_with_serial, encode_settings
-from lambdarig.protocol import wire
 from lambdarig.hal.types import FrontEndError
+from lambdarig.protocol import wire
 
 STEPS = ("identity", "check", "erase", "write", "read back", "verify", "commit", "confirm")
 FLASH_TIMEOUT_S = 0.5   # per request attempt: erase and write touch flash, slower than a PING on a board

@@ -20,8 +20,9 @@ from __future__ import annotations
 import csv
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 CSV_COLUMNS = ("t_s", "state", "lambda", "o2_pct", "afr", "nernst_v", "pump_current_a", "ri_ohm", "temp_c",
                "heater_v", "heater_duty", "supply_v", "fault")
@@ -106,7 +107,7 @@ class CsvLog:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> "CsvLog":
+    def __enter__(self) -> CsvLog:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -106,7 +106,7 @@ class Record:
             t = rig.t_s
             tick_t.append(t)
             tick_state.append(ctl.state.value)
-            tick_v.append(supply_at(t) * math.sqrt(rig.frontend.heater_duty))
+            tick_v.append(supply_at(t) * math.sqrt(rig.board.heater_duty))
             tick_duty.append(command.heater_duty)
             tick_pump.append(command.pump_current_a)
 

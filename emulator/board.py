@@ -1,4 +1,5 @@
-"""The analog front end between firmware and element: what a real interface board does to the
+"""The emulated analog board between firmware and element (the "front end" in the electronics
+sense; the HAL's FrontEnd is the software seam): what a real interface board does to the
 signals, so the firmware sees realistic numbers rather than the element's truth.
 
 - Pump: a current DAC (range, resolution) driving the pump cell through a source with a compliance
@@ -35,7 +36,7 @@ from .world import NO_FAULTS, Faults, World
 
 
 @dataclass(frozen=True)
-class FrontEndSpec:
+class BoardSpec:
     pump_dac_min_a: float = -10e-3
     pump_dac_max_a: float = 10e-3
     pump_dac_bits: int = 16
@@ -67,7 +68,7 @@ class FrontEndSpec:
 
 
 @dataclass(slots=True)
-class FrontEndReading:
+class BoardReading:
     """One sample as the board reports it."""
 
     t_s: float
@@ -108,7 +109,7 @@ def _quantise(value: float, lo: float, hi: float, bits: int) -> float:
     return lo + round((value - lo) / lsb) * lsb
 
 
-class AnalogFrontEnd:
+class AnalogBoard:
     # Slots: fast attribute access on the per-step and per-sample paths (more than ~30 instance
     # attributes would otherwise put them in a plain dict).
     __slots__ = (
@@ -121,9 +122,9 @@ class AnalogFrontEnd:
         "_pump_dac", "_duty_dac", "_nernst_adc", "_pump_adc", "_esr_adc", "_esr_arc_r", "_esr_arc_ohm",
     )
 
-    def __init__(self, element: ElementModel, spec: FrontEndSpec | None = None, seed: int = 0):
+    def __init__(self, element: ElementModel, spec: BoardSpec | None = None, seed: int = 0):
         self.element = element
-        self.spec = s = spec or FrontEndSpec()
+        self.spec = s = spec or BoardSpec()
         rng = np.random.default_rng(seed)
         self._noise_a = rng.standard_normal(NOISE_TABLE_LENGTHS[0])
         self._noise_b = rng.standard_normal(NOISE_TABLE_LENGTHS[1])
@@ -191,7 +192,7 @@ class AnalogFrontEnd:
         return duty
 
     def set_excitation(self, on: bool) -> None:
-        """ESR excitation and reference pumping (a front end switches both with the cell's bias)."""
+        """ESR excitation and reference pumping (a board switches both with the cell's bias)."""
         self.excitation_on = bool(on)
 
     def safe(self) -> None:
@@ -357,7 +358,7 @@ class AnalogFrontEnd:
         self._deviate_pos = pos + 1
         return self._deviates[pos]
 
-    def sample(self, t_s: float, interval_s: float = 0.002) -> FrontEndReading:
+    def sample(self, t_s: float, interval_s: float = 0.002) -> BoardReading:
         """One reading. This runs once per firmware tick, so the converters (_quantise) and the noise
         draws (_gauss, in this order: Nernst, pump, ESR when excited, heater V, heater A, supply, and
         the measuring cell's when the element has one) are written out, with the same arithmetic."""
@@ -448,10 +449,10 @@ class AnalogFrontEnd:
 
         if self._has_sense:
             self._deviate_pos = p + k + 4
-            return FrontEndReading(t_s, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v, self.pump_drive_v,
+            return BoardReading(t_s, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v, self.pump_drive_v,
                                    self._sense_reading(deviates[p + k + 3]))
         self._deviate_pos = p + k + 3
-        return FrontEndReading(t_s, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v, self.pump_drive_v)
+        return BoardReading(t_s, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v, self.pump_drive_v)
 
     def _sense_reading(self, deviate: float) -> float:
         """The measuring cell through its input network (bias divider, as the Nernst input), its noise

@@ -119,7 +119,7 @@ OFF_POINT = OperatingPoint(0.0, 0.0, False)
 def _solve_increasing(f: Callable[[float], float], slope: Callable[[float], float], target: float,
                       lo: float, hi: float, guess: float) -> float:
     """x in [lo, hi] with f(x) = target for increasing f (safeguarded Newton, as
-    AnalogFrontEnd._saturate_pump); an end of the bracket when target lies outside f's range there."""
+    AnalogBoard._saturate_pump); an end of the bracket when target lies outside f's range there."""
     if f(lo) >= target:
         return lo
     if f(hi) <= target:

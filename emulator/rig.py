@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .board import AnalogFrontEnd, FrontEndReading, FrontEndSpec
+from .board import AnalogBoard, BoardReading, BoardSpec
 from .element import ElementModel
 from .element_spec import ElementSpec, load_element
 from .scenario import Scenario
@@ -40,7 +40,7 @@ class Truth:
 
 
 class EmulatedRig:
-    def __init__(self, element: str | ElementSpec, scenario: Scenario, frontend: FrontEndSpec | None = None,
+    def __init__(self, element: str | ElementSpec, scenario: Scenario, board: BoardSpec | None = None,
                  seed: int | None = None, max_step_s: float = DEFAULT_MAX_STEP_S):
         self.spec = load_element(element) if isinstance(element, str) else element
         self.scenario = scenario
@@ -48,27 +48,27 @@ class EmulatedRig:
         self.t_s = 0.0
         self.world = scenario.world_at(0.0)
         self.element = ElementModel(self.spec, scenario.fuel, self.world)
-        self.frontend = AnalogFrontEnd(self.element, frontend, scenario.seed if seed is None else seed)
+        self.board = AnalogBoard(self.element, board, scenario.seed if seed is None else seed)
         self._last_step_s = max_step_s
 
     def apply(self, pump_current_a: float | None = None, heater_duty: float | None = None,
               excitation: bool | None = None) -> None:
         if pump_current_a is not None:
-            self.frontend.set_pump_current(pump_current_a)
+            self.board.set_pump_current(pump_current_a)
         if heater_duty is not None:
-            self.frontend.set_heater_duty(heater_duty)
+            self.board.set_heater_duty(heater_duty)
         if excitation is not None:
-            self.frontend.set_excitation(excitation)
+            self.board.set_excitation(excitation)
 
     def safe(self) -> None:
-        self.frontend.safe()
+        self.board.safe()
 
     def advance_to(self, t_s: float) -> None:
         remaining = t_s - self.t_s
         if remaining <= 0.0:
             return
         scenario = self.scenario
-        frontend = self.frontend
+        board = self.board
         t = self.t_s
         steps = math.ceil(remaining / self.max_step_s - 1e-9)
         if steps <= 1:
@@ -79,7 +79,7 @@ class EmulatedRig:
             supply_v = world.supply_v
             if faults.supply_drop and faults.supply_drop_v < supply_v:
                 supply_v = faults.supply_drop_v
-            frontend.advance(remaining, world, supply_v, faults)
+            board.advance(remaining, world, supply_v, faults)
             self.world = world
             self.t_s = t_s
             self._last_step_s = remaining
@@ -92,14 +92,14 @@ class EmulatedRig:
             supply_v = world.supply_v
             if faults.supply_drop and faults.supply_drop_v < supply_v:
                 supply_v = faults.supply_drop_v
-            frontend.advance(dt, world, supply_v, faults)
+            board.advance(dt, world, supply_v, faults)
             t += dt
         self.world = world
         self.t_s = t_s
         self._last_step_s = dt
 
-    def sample(self, interval_s: float | None = None) -> FrontEndReading:
-        return self.frontend.sample(self.t_s, interval_s or self._last_step_s)
+    def sample(self, interval_s: float | None = None) -> BoardReading:
+        return self.board.sample(self.t_s, interval_s or self._last_step_s)
 
     def truth(self) -> Truth:
         e = self.element

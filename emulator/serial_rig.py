@@ -113,7 +113,7 @@ class RigServer:
         self.flash_path = os.fspath(flash_path)
         self.flash = FlashStore(self.flash_path, die_after_ops=die_after_flash_ops)
 
-        spec = self.rig.frontend.spec
+        spec = self.rig.board.spec
         self.pump_min_a = spec.pump_dac_min_a
         self.pump_max_a = spec.pump_dac_max_a
         # A mixed-potential element has a second (measuring) cell: its voltage rides in each SAMPLE.
@@ -193,7 +193,7 @@ class RigServer:
     def outputs(self) -> tuple[float, float, bool]:
         """(pump current command A, heater duty, excitation) on the emulated board right now."""
         with self.lock:
-            fe = self.rig.frontend
+            fe = self.rig.board
             return fe.pump_command_a, fe.heater_duty, fe.excitation_on
 
     def truth(self):
@@ -426,7 +426,7 @@ class RigServer:
 
     def _send_sample(self, ts: float) -> None:
         r = self.rig.sample(1.0 / self.rate_hz)
-        fe = self.rig.frontend
+        fe = self.rig.board
         status = 0
         if self.watchdog_tripped:
             status |= wire.STATUS_WATCHDOG_TRIPPED

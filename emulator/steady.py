@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from .board import FrontEndSpec
+from .board import BoardSpec
 from .constants import F_C_PER_MOL, R_J_PER_MOL_K, SIGMA_W_PER_M2_K4, ZERO_C_IN_K
 from .element import ElementModel
 from .element_spec import ElementSpec
@@ -104,7 +104,7 @@ def steady_state(spec: ElementSpec, fuel: Fuel, lambda_value: float, pressure_kp
     model._update_outputs()
     ref_current_a = spec.reference.pump_current_a if spec.reference.kind == "pumped" else 0.0
     # A cold cell cannot pass the full reference current: the source runs into its compliance.
-    ref_current_a = min(ref_current_a, FrontEndSpec().ref_compliance_v / (model.ri_ohm + model.arc_r_ohm))
+    ref_current_a = min(ref_current_a, BoardSpec().ref_compliance_v / (model.ri_ohm + model.arc_r_ohm))
     if spec.reference.kind == "pumped":
         model.ref_fraction = min(model._surface_balance() + ref_current_a / (FOUR_F * model._g_leak), 1.0)
     model.ref_po2_bar = model._reference_po2()

@@ -14,7 +14,7 @@ URL: ``sim:ELEMENT?scenario=NAME&seed=N&link_loss_s=T&max_step_s=S&override=SECT
 Time is virtual: wait_until(t) integrates the physics up to t and never sleeps, so the firmware
 runs as fast as the CPU allows, deterministically for a given seed.
 
-sample() returns the emulator's own reading object (lambdarig.emulator.board.FrontEndReading),
+sample() returns the emulator's own reading object (lambdarig.emulator.board.BoardReading),
 not a hal.types.Sample: it has exactly the same attribute names, and building a second object per
 sample would cost time in the 500 Hz loop. The sim's Sample is duck-typed: code reading samples
 uses attributes only, never isinstance.
@@ -190,7 +190,7 @@ class SimFrontEnd(FrontEnd):
         return LinkLost(f"sim link lost at {self._link_loss_s:g} s (now {self._rig.t_s:.6g} s): cannot {what}")
 
     def sample(self) -> Sample:
-        """The board's reading now (a duck-typed Sample: emulator FrontEndReading, same fields)."""
+        """The board's reading now (a duck-typed Sample: emulator BoardReading, same fields)."""
         rig = self._rig
         t = rig.t_s
         if t >= self._cutoff_s:
@@ -199,7 +199,7 @@ class SimFrontEnd(FrontEnd):
         self._last_sample_t = t
         interval = t - last if last is not None and t > last else FIRST_SAMPLE_INTERVAL_S
         # rig.sample(interval) without the extra call: interval is never 0 here
-        return rig.frontend.sample(t, interval)
+        return rig.board.sample(t, interval)
 
     def apply(self, command: Command) -> None:
         """Set pump current, heater duty (clamped to 0..1) and excitation.
@@ -215,7 +215,7 @@ class SimFrontEnd(FrontEnd):
         if rig.t_s >= self._cutoff_s:
             raise self._refuse("apply a command")
         # rig.apply(...) without the extra call
-        frontend = rig.frontend
+        frontend = rig.board
         frontend.set_pump_current(pump_a)
         frontend.set_heater_duty(0.0 if duty < 0.0 else 1.0 if duty > 1.0 else duty)
         excitation = command.excitation
@@ -247,7 +247,7 @@ class SimFrontEnd(FrontEnd):
 
     def info(self) -> FrontEndInfo:
         rig = self._rig
-        dac = rig.frontend.spec
+        dac = rig.board.spec
         scenario = rig.scenario
         return FrontEndInfo(
             kind="sim", name=self._name, element=rig.spec.name,

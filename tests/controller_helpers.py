@@ -143,7 +143,7 @@ class SimRun:
     error: BaseException | None = None
 
     def board_safe(self) -> bool:
-        fe = self.frontend.rig.frontend
+        fe = self.frontend.rig.board
         return abs(fe.pump_command_a) <= PUMP_DAC_LSB_A and fe.heater_duty == 0.0
 
     def codes(self) -> list[str]:
@@ -173,7 +173,7 @@ def record_sim_run(scenario, duration_s: float, seed: int = 0, settings: Setting
     fe = open_frontend("sim:lsu49", **options)
     ctl = Controller(settings)
     run = SimRun(fe, ctl)
-    board = fe.rig.frontend
+    board = fe.rig.board
     orig_sample, orig_apply = fe.sample, fe.apply
     last = {}
 

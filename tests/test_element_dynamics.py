@@ -208,7 +208,7 @@ def fault_run():
     ticks: list[Tick] = []
 
     def observe(t, reading, controller):
-        ticks.append(Tick(t, reading, rig.frontend.heater_duty, rig.truth().temp_c, controller.pump_command_a))
+        ticks.append(Tick(t, reading, rig.board.heater_duty, rig.truth().temp_c, controller.pump_command_a))
 
     Controller(rig, CONDENSATION_S).run_until(48.0, observer=observe)
     return ticks

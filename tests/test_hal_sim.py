@@ -9,7 +9,7 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from lambdarig import hal
-from lambdarig.emulator.board import FrontEndReading
+from lambdarig.emulator.board import BoardReading
 from lambdarig.emulator.errors import EmulatorInputError
 from lambdarig.hal import (
     SAFE_COMMAND,
@@ -98,8 +98,8 @@ def test_context_manager_and_sample_fields():
 
 
 def test_emulator_reading_is_a_duck_typed_sample():
-    """The sim returns the emulator's FrontEndReading as its Sample: the fields must stay the same."""
-    assert [f.name for f in dataclasses.fields(FrontEndReading)] == [f.name for f in dataclasses.fields(hal.Sample)]
+    """The sim returns the emulator's BoardReading as its Sample: the fields must stay the same."""
+    assert [f.name for f in dataclasses.fields(BoardReading)] == [f.name for f in dataclasses.fields(hal.Sample)]
 
 
 # --- commands, physics, safety ----------------------------------------------------------------
@@ -109,16 +109,16 @@ def test_heater_warms_element_and_safe_turns_everything_off():
     with open_frontend("sim:lsu49?scenario=free-air") as fe:
         t0 = fe.truth().temp_c
         fe.apply(Command(pump_current_a=1e-3, heater_duty=WARM_DUTY, excitation=True))
-        assert fe.rig.frontend.heater_duty == pytest.approx(WARM_DUTY, abs=1e-3)
-        assert fe.rig.frontend.pump_command_a == pytest.approx(1e-3, rel=1e-3)
+        assert fe.rig.board.heater_duty == pytest.approx(WARM_DUTY, abs=1e-3)
+        assert fe.rig.board.pump_command_a == pytest.approx(1e-3, rel=1e-3)
         fe.wait_until(2.0)
         t1 = fe.truth().temp_c
         assert t1 > t0 + 50.0
         assert fe.sample().heater_a > 0.5
 
         fe.safe()
-        assert fe.rig.frontend.heater_duty == 0.0
-        assert abs(fe.rig.frontend.pump_command_a) <= PUMP_DAC_LSB_A
+        assert fe.rig.board.heater_duty == 0.0
+        assert abs(fe.rig.board.pump_command_a) <= PUMP_DAC_LSB_A
         assert fe.safe_count >= 1 and fe.last_safe_s == pytest.approx(2.0)
         fe.wait_until(2.5)
         assert fe.sample().heater_a == pytest.approx(0.0, abs=0.02)
@@ -127,10 +127,10 @@ def test_heater_warms_element_and_safe_turns_everything_off():
 def test_duty_is_clamped():
     with open_frontend("sim:lsu49") as fe:
         fe.apply(Command(0.0, 1.7, True))
-        assert fe.rig.frontend.heater_duty == 1.0
+        assert fe.rig.board.heater_duty == 1.0
         fe.apply(Command(0.0, -0.5, False))
-        assert fe.rig.frontend.heater_duty == 0.0
-        assert fe.rig.frontend.excitation_on is False
+        assert fe.rig.board.heater_duty == 0.0
+        assert fe.rig.board.excitation_on is False
         fe.wait_until(0.01)
         assert math.isnan(fe.sample().ri_ohm)       # excitation off: no ESR
 
@@ -140,12 +140,12 @@ def test_duty_is_clamped():
 def test_non_finite_command_raises_and_changes_nothing(bad):
     with open_frontend("sim:lsu49") as fe:
         fe.apply(Command(2e-3, 0.25, True))
-        before = (fe.rig.frontend.pump_command_a, fe.rig.frontend.heater_duty, fe.rig.frontend.excitation_on)
+        before = (fe.rig.board.pump_command_a, fe.rig.board.heater_duty, fe.rig.board.excitation_on)
         bad = dataclasses.replace(bad, excitation=False)
         with pytest.raises(ValueError, match="finite"):
             fe.apply(bad)
-        assert (fe.rig.frontend.pump_command_a, fe.rig.frontend.heater_duty,
-                fe.rig.frontend.excitation_on) == before
+        assert (fe.rig.board.pump_command_a, fe.rig.board.heater_duty,
+                fe.rig.board.excitation_on) == before
 
 
 def test_wait_until_rejects_non_finite_future():
@@ -163,8 +163,8 @@ def test_context_manager_makes_safe_on_exception():
             fe.apply(Command(3e-3, 0.8, True))
             fe.wait_until(0.05)
             raise RuntimeError("boom")
-    assert fe.rig.frontend.heater_duty == 0.0
-    assert abs(fe.rig.frontend.pump_command_a) <= PUMP_DAC_LSB_A
+    assert fe.rig.board.heater_duty == 0.0
+    assert abs(fe.rig.board.pump_command_a) <= PUMP_DAC_LSB_A
 
 
 def test_link_loss():
@@ -180,7 +180,7 @@ def test_link_loss():
         fe.apply(SAFE_COMMAND)
     assert fe.wait_until(0.2) is True                # the virtual clock keeps running
     fe.safe()                                        # never raises ...
-    assert fe.rig.frontend.heater_duty == 0.0        # ... and the emulated board obeyed
+    assert fe.rig.board.heater_duty == 0.0        # ... and the emulated board obeyed
     assert fe.last_safe_s == pytest.approx(0.2)
     fe.close()
     fe.close()                                       # idempotent, no raise

@@ -15,7 +15,7 @@ import math
 import pytest
 from helpers_loop import Controller, HeaterPI, PumpPI, mean, scenario
 
-from lambdarig.emulator.board import AnalogFrontEnd
+from lambdarig.emulator.board import AnalogBoard
 from lambdarig.emulator.constants import F_C_PER_MOL, O2_IN_DRY_AIR, R_J_PER_MOL_K, ZERO_C_IN_K
 from lambdarig.emulator.element import ElementModel
 from lambdarig.emulator.element_spec import element_path, load_element, parse_element
@@ -200,7 +200,7 @@ def test_other_elements_have_no_measuring_cell():
         assert "sense_v" not in state.as_dict()
         model = ElementModel(element, GASOLINE, World(lambda_value=1.0))
         assert math.isnan(model.sense_emf_v)
-        frontend = AnalogFrontEnd(model)
+        frontend = AnalogBoard(model)
         assert frontend._draws_per_sample == 6
         assert math.isnan(frontend.sample(0.0).sense_v)
 
@@ -308,7 +308,7 @@ def test_pumping_beyond_the_limit_goes_rich_without_breaking(spec):
 def test_truth_and_readings_carry_the_compartment(spec):
     sc = scenario(duration_s=5.0, hc_ppm=300.0, **{"lambda": 1.5})
     rig = EmulatedRig(spec, sc, seed=8)
-    assert rig.frontend._draws_per_sample == 7
+    assert rig.board._draws_per_sample == 7
     element = rig.element
     element.cell_temp_k = element.heater_temp_k = spec.operating_temp_c + ZERO_C_IN_K  # hot, loop off
     rig.advance_to(0.5)

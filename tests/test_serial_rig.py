@@ -130,8 +130,8 @@ def test_identity_and_link(rig, host, tmp_path):
     assert (proto, major, minor, patch) == (1, 0, 1, 0)
     assert caps == wire.CAP_RI | wire.CAP_HEATER_SENSE | wire.CAP_PUMP_V | wire.CAP_WATCHDOG | wire.CAP_SETTINGS
     assert max_rate == 1000
-    assert pump_min == pytest.approx(rig.rig.frontend.spec.pump_dac_min_a)
-    assert pump_max == pytest.approx(rig.rig.frontend.spec.pump_dac_max_a)
+    assert pump_min == pytest.approx(rig.rig.board.spec.pump_dac_min_a)
+    assert pump_max == pytest.approx(rig.rig.board.spec.pump_dac_max_a)
     assert serial_number.rstrip(b"\0") == b"LR0042" and element.rstrip(b"\0") == b"lsu49"
     expect_ack(host.request(wire.PING))
     expect_error(host.request(0x3E), wire.E_UNKNOWN_TYPE)

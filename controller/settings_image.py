@@ -1,8 +1,8 @@
 """The controller settings as a binary image for a rig's flash, and back.
 
-The image is the wire protocol's settings container (protocol/wire.py: magic "LRSI", container version,
-settings schema version, payload length, payload, CRC-32), so the rig can check an image without
-knowing what is inside. This module owns the payload: a small self-describing layout, in schema
+The image is the wire protocol's settings container (lambdarig.protocol.image: magic "LRSI", container
+version, settings schema version, payload length, payload, CRC-32), so the rig can check an image
+without knowing what is inside. This module owns the payload: a small self-describing layout, in schema
 order, all little-endian (docs/settings.md has the same table):
 
     offset  size  field
@@ -21,8 +21,8 @@ or count), a record whose tag is not the field's type, a choice index out of ran
 then every value goes through `Settings`, so a value out of range is refused with the field and its
 range named, exactly as from a TOML file.
 
-It lives with the tools, not in `controller/`: it joins the firmware's settings (the payload) to the
-link's container (lambdarig.protocol.wire), and the firmware's logic imports nothing from hal.
+It lives with the firmware's settings, whose schema it encodes; the container around it is the
+protocol's, which both ends of the wire share (the firmware imports lambdarig.protocol, never hal).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ import zlib
 from typing import Any
 
 from lambdarig.controller.settings import SCHEMA, SCHEMA_VERSION, Field, Settings, SettingsError
-from lambdarig.protocol import wire
+from lambdarig.protocol.errors import WireError
+from lambdarig.protocol.image import check_image, pack_image
 
 SOURCE = "settings image"
 SERIAL_BYTES = 16
@@ -59,6 +60,10 @@ def field_tag(field: Field) -> int:
     if isinstance(field.default, int):
         return TAG_I32
     return TAG_F64
+
+
+def _choices(field: Field) -> tuple[str, ...]:
+    return field.choices or ()
 
 
 def _fingerprint_text() -> str:
@@ -104,7 +109,7 @@ def encode_payload(settings: Settings, device_serial: str = "") -> bytes:
         tag = field_tag(field)
         value = settings.get(field.name)
         if tag == TAG_CHOICE:
-            value = field.choices.index(value)
+            value = _choices(field).index(value)
         elif tag == TAG_BOOL:
             value = 1 if value else 0
         out.append(tag)
@@ -114,7 +119,7 @@ def encode_payload(settings: Settings, device_serial: str = "") -> bytes:
 
 def encode_settings(settings: Settings, device_serial: str = "") -> bytes:
     """A complete settings image (container + payload) for the rig with `device_serial` ("" = any rig)."""
-    return wire.pack_image(SCHEMA_VERSION, encode_payload(settings, device_serial))
+    return pack_image(SCHEMA_VERSION, encode_payload(settings, device_serial))
 
 
 def image_serial(image: bytes) -> str:
@@ -124,8 +129,8 @@ def image_serial(image: bytes) -> str:
 
 def _open(image: bytes) -> tuple[str, bytes]:
     try:
-        schema_version, payload = wire.check_image(bytes(image))
-    except wire.WireError as exc:
+        schema_version, payload = check_image(bytes(image))
+    except WireError as exc:
         raise SettingsError("image", str(exc), SOURCE) from None
     if schema_version != SCHEMA_VERSION:
         raise SettingsError("schema_version", f"the image has settings schema version {schema_version}; "
@@ -172,10 +177,11 @@ def decode_image_with_serial(image: bytes, expected_serial: str | None = None) -
         (raw,) = fmt.unpack_from(payload, offset + 1)
         offset += 1 + fmt.size
         if tag == TAG_CHOICE:
-            if raw >= len(field.choices):
+            choices = _choices(field)
+            if raw >= len(choices):
                 raise SettingsError(field.name, f"choice index {raw} is not {field.allowed()} "
-                                                f"(indices 0..{len(field.choices) - 1})", SOURCE)
-            values[field.name] = field.choices[raw]
+                                                f"(indices 0..{len(choices) - 1})", SOURCE)
+            values[field.name] = choices[raw]
         elif tag == TAG_BOOL:
             if raw not in (0, 1):
                 raise SettingsError(field.name, f"boolean byte {raw} must be 0 or 1", SOURCE)

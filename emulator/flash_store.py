@@ -11,12 +11,12 @@ NOR semantics: erase sets bytes to 0xFF; a write can only clear bits (new = old 
 refused (E_NOT_ERASED) when any bit would have to go from 0 to 1. Every mutating operation is one
 `os.pwrite` followed by `os.fsync` before it returns.
 
-A commit record is generation u32, image crc u32, record crc u32 (CRC-32 over the first 8 bytes),
-little-endian, written in one pwrite + fsync. It is the single atomic step that switches the active
+A commit record (lambdarig.protocol.commit_record: generation, image crc, record crc) is written
+in one pwrite + fsync. It is the single atomic step that switches the active
 slot: a torn record fails its record crc (an erased one is all 0xFF).
 
 Boot: a slot is valid when its record is valid, its data holds a valid settings image
-(lambdarig.protocol.wire.check_image) and the record's crc equals the image's crc. The active slot is the valid one
+(lambdarig.protocol.image.check_image) and the record's crc equals the image's crc. The active slot is the valid one
 with the highest generation (slot 0 on a tie); with none, there are no settings.
 
 The host only ever erases and writes the *inactive* slot (erasing a slot also erases its record
@@ -34,23 +34,29 @@ from __future__ import annotations
 
 import fcntl
 import os
-import struct
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lambdarig.protocol import wire
+from lambdarig.protocol.codes import (
+    E_CRC_MISMATCH,
+    E_IMAGE_INVALID,
+    E_NOT_ERASED,
+    E_OUT_OF_RANGE,
+    MAX_SLOT_SIZE,
+    SLOT_SIZE_UNIT,
+)
+from lambdarig.protocol.commit_record import RECORD_SIZE, CommitRecord
+from lambdarig.protocol.errors import WireError
+from lambdarig.protocol.image import check_image, image_crc, image_length
 
-RECORD = struct.Struct("<III")          # generation, image crc, record crc
 RECORD_SECTOR = 16
 ERASED = 0xFF
 DIE_EXIT_CODE = 70
-MIN_SLOT_SIZE = 256
-MAX_SLOT_SIZE = 0xFFFF * 256            # SETTINGS_INFO carries slot size / 256 in a u16
+MIN_SLOT_SIZE = SLOT_SIZE_UNIT
 
 
 class FlashError(Exception):
-    """A refused flash operation; `code` is a lambdarig.protocol.wire error code (E_NOT_ERASED, ...)."""
+    """A refused flash operation; `code` is a lambdarig.protocol.codes error code (E_NOT_ERASED, ...)."""
 
     def __init__(self, code: int, message: str):
         self.code = code
@@ -89,7 +95,7 @@ def _exit_like_power_loss() -> None:
 class FlashStore:
     def __init__(self, path: str | os.PathLike, slot_size: int = 4096, *, die_after_ops: int | None = None,
                  die: Callable[[], None] | None = None, die_fraction: float = 0.5):
-        if slot_size % 256 or not MIN_SLOT_SIZE <= slot_size <= MAX_SLOT_SIZE:
+        if slot_size % SLOT_SIZE_UNIT or not MIN_SLOT_SIZE <= slot_size <= MAX_SLOT_SIZE:
             raise ValueError(f"flash slot size {slot_size}: must be a multiple of 256 in "
                              f"[{MIN_SLOT_SIZE}, {MAX_SLOT_SIZE}]")
         if die_after_ops is not None and die_after_ops < 1:
@@ -189,34 +195,34 @@ class FlashStore:
         o = int.from_bytes(old, "little")
         d = int.from_bytes(data, "little")
         if o & d != d:
-            raise FlashError(wire.E_NOT_ERASED, f"flash not erased at offset {offset} "
+            raise FlashError(E_NOT_ERASED, f"flash not erased at offset {offset} "
                                                 f"(a write would need a 0->1 bit change)")
         self._mutate(offset, bytes(data))
 
     # -- slots ----------------------------------------------------------------------------------
 
     def slot_state(self, slot: int) -> SlotState:
-        raw = self._read(self._record_offset(slot), RECORD.size)
+        raw = self._read(self._record_offset(slot), RECORD_SIZE)
         record_valid = False
         generation = record_crc = 0
         problem = ""
-        if raw == bytes([ERASED]) * RECORD.size:
+        if raw == bytes([ERASED]) * RECORD_SIZE:
             problem = "no commit record (erased)"
         else:
-            gen, crc, check = RECORD.unpack(raw)
-            if zlib.crc32(raw[:8]) == check:
-                record_valid, generation, record_crc = True, gen, crc
-            else:
-                problem = "commit record torn (record crc mismatch)"
+            try:
+                record = CommitRecord.unpack(raw)
+                record_valid, generation, record_crc = True, record.generation, record.image_crc
+            except WireError as exc:
+                problem = str(exc)
         data = self._read(self._data_offset(slot), self.slot_size)
         image_valid = False
         length = icrc = 0
         try:
-            wire.check_image(data)
+            check_image(data)
             image_valid = True
-            length = wire.image_length(data)
-            icrc = wire.image_crc(data)
-        except wire.WireError as exc:
+            length = image_length(data)
+            icrc = image_crc(data)
+        except WireError as exc:
             problem = problem or str(exc)
         if record_valid and image_valid and record_crc != icrc:
             problem = "commit record names another image crc"
@@ -261,15 +267,15 @@ class FlashStore:
         """Raw bytes of the active (which=0) or inactive (which=1) slot, clipped to the slot.
         Reading the active slot without settings: FlashError E_IMAGE_INVALID."""
         if which not in (0, 1):
-            raise FlashError(wire.E_OUT_OF_RANGE, f"slot selector {which}: 0 (active) or 1 (inactive)")
+            raise FlashError(E_OUT_OF_RANGE, f"slot selector {which}: 0 (active) or 1 (inactive)")
         if which == 0:
             if self.active is None:
-                raise FlashError(wire.E_IMAGE_INVALID, "no settings: no active slot")
+                raise FlashError(E_IMAGE_INVALID, "no settings: no active slot")
             slot = self.active.slot
         else:
             slot = self.inactive_slot
         if offset < 0 or length < 0 or offset > self.slot_size:
-            raise FlashError(wire.E_OUT_OF_RANGE, f"read at {offset}: outside the slot of {self.slot_size} bytes")
+            raise FlashError(E_OUT_OF_RANGE, f"read at {offset}: outside the slot of {self.slot_size} bytes")
         length = min(length, self.slot_size - offset)
         return self._read(self._data_offset(slot) + offset, length)
 
@@ -282,7 +288,7 @@ class FlashStore:
     def write(self, offset: int, data: bytes) -> None:
         """Program bytes of the inactive slot (NOR rules)."""
         if offset < 0 or offset + len(data) > self.slot_size:
-            raise FlashError(wire.E_OUT_OF_RANGE, f"write of {len(data)} bytes at {offset}: "
+            raise FlashError(E_OUT_OF_RANGE, f"write of {len(data)} bytes at {offset}: "
                                                   f"outside the slot of {self.slot_size} bytes")
         if not data:
             return
@@ -298,20 +304,19 @@ class FlashStore:
         slot = self.inactive_slot
         state = self.slot_state(slot)
         if not state.image_valid:
-            raise FlashError(wire.E_IMAGE_INVALID, f"inactive slot {slot}: {state.problem}")
+            raise FlashError(E_IMAGE_INVALID, f"inactive slot {slot}: {state.problem}")
         if state.image_crc != expected_crc:
-            raise FlashError(wire.E_CRC_MISMATCH, f"inactive slot {slot}: image crc 0x{state.image_crc:08X}, "
+            raise FlashError(E_CRC_MISMATCH, f"inactive slot {slot}: image crc 0x{state.image_crc:08X}, "
                                                   f"expected 0x{expected_crc:08X}")
         generation = self.generation + 1
-        head = struct.pack("<II", generation, state.image_crc)
-        record = head + struct.pack("<I", zlib.crc32(head))
+        record = CommitRecord(generation, state.image_crc).pack()
         offset = self._record_offset(slot)
-        if self._read(offset, RECORD.size) != bytes([ERASED]) * RECORD.size:
+        if self._read(offset, RECORD_SIZE) != bytes([ERASED]) * RECORD_SIZE:
             # Committed twice without an erase: the sector goes back to 0xFF first (the slot is
             # inactive, so its record is older or torn: losing it changes nothing at boot).
             self._mutate(offset, bytes([ERASED]) * RECORD_SECTOR)
         self._program(offset, record)
         self.boot()
         if self.active_slot != slot:      # cannot happen unless the file changed under us
-            raise FlashError(wire.E_IMAGE_INVALID, f"slot {slot} did not become active after commit")
+            raise FlashError(E_IMAGE_INVALID, f"slot {slot} did not become active after commit")
         return self.info()

@@ -1,15 +1,16 @@
 """The emulated bench rig: a board's firmware, emulated, on a pseudo-terminal.
 
 `RigServer` opens a pty (os.openpty, slave in raw mode), exposes the slave's path (and an optional
-symlink) and runs an element in wall-clock time behind the lambdarig wire protocol (protocol/wire.py,
+symlink) and runs an element in wall-clock time behind the lambdarig wire protocol (lambdarig.protocol,
 docs/protocol.md): identity, sample streaming at 1..1000 Hz, set-points, the watchdog, reset and the
 two-slot settings flash (emulator/flash_store.py), persistent in a file.
 
 The loop (one thread, or the foreground with `serve()`):
   1. advance the physics (emulator.rig.EmulatedRig) to each due sample time on time.monotonic and
      stream SAMPLE frames; then to now;
-  2. read what the host sent (non-blocking), split frames (lambdarig.protocol.wire.FrameReader: corrupt frames
-     are dropped and counted), answer requests, apply set-points;
+  2. read what the host sent (non-blocking), split frames (lambdarig.protocol.framing.FrameReader: corrupt
+     frames are dropped and counted), decode each into its typed request (lambdarig.protocol.messages, the
+     classes the host packs with), answer it, apply set-points;
   3. the watchdog: no valid host frame for watchdog_ms -> heater off, pump 0 (EmulatedRig.safe()),
      STATUS_WATCHDOG_TRIPPED until the next SETPOINT; streaming goes on;
   4. write pending output without blocking;
@@ -19,7 +20,7 @@ The host side of the pty may close and reopen at any time: while no host has it 
 reads EIO / polls POLLHUP) nothing is written (a new host starts on a clean line), nothing crashes
 and the watchdog makes the outputs safe.
 
-Only lambdarig.protocol.wire is imported from hal (the codec both ends share).
+Nothing from lambdarig.hal is imported: the protocol package is the one thing both ends share.
 """
 
 from __future__ import annotations
@@ -37,16 +38,57 @@ import threading
 import time
 import tty
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from lambdarig.protocol import wire
+from lambdarig.protocol.codes import (
+    CAP_HEATER_SENSE,
+    CAP_PUMP_V,
+    CAP_RI,
+    CAP_SENSE,
+    CAP_SETTINGS,
+    CAP_WATCHDOG,
+    E_BAD_LENGTH,
+    E_OUT_OF_RANGE,
+    ERROR_TEXT,
+    SETPOINT,
+    STATUS_OUTPUTS_SAFE,
+    STATUS_WATCHDOG_TRIPPED,
+)
+from lambdarig.protocol.errors import WireError
+from lambdarig.protocol.framing import PROTOCOL_VERSION, Frame, FrameReader, encode_frame
+from lambdarig.protocol.messages import (
+    Ack,
+    Error,
+    Hello,
+    Identity,
+    Message,
+    Ping,
+    Request,
+    Reset,
+    SampleMessage,
+    SetPoint,
+    SettingsCommit,
+    SettingsData,
+    SettingsErase,
+    SettingsInfo,
+    SettingsInfoReply,
+    SettingsRead,
+    SettingsVerify,
+    SettingsWrite,
+    StreamStart,
+    StreamStop,
+    VerifyReply,
+    Watchdog,
+    decode_request,
+)
 
 from .flash_store import FlashError, FlashStore
 from .rig import EmulatedRig
 from .scenario import Scenario, load_scenario
 
 FIRMWARE_VERSION = (0, 1, 0)
-CAPABILITIES = wire.CAP_RI | wire.CAP_HEATER_SENSE | wire.CAP_PUMP_V | wire.CAP_WATCHDOG | wire.CAP_SETTINGS
+CAPABILITIES = CAP_RI | CAP_HEATER_SENSE | CAP_PUMP_V | CAP_WATCHDOG | CAP_SETTINGS
 MAX_RATE_HZ = 1000
 DEFAULT_WATCHDOG_MS = 100
 MIN_WATCHDOG_MS = 10            # 1..9 ms is refused (E_OUT_OF_RANGE); 0 turns it off
@@ -55,7 +97,6 @@ MAX_WAIT_S = 0.001              # the loop never sleeps longer than this
 TX_BACKLOG_MAX = 16384          # bytes queued for a slow host; frames beyond are dropped (counted)
 MAX_SAMPLE_BACKLOG_S = 0.05     # behind by more than this: skip the missed samples (counted)
 JITTER_WINDOW = 20000           # recent sample latencies kept for the statistics
-SETPOINT_EXCITATION = 0x01
 
 
 @dataclass
@@ -74,10 +115,6 @@ class Counters:
     host_disconnects: int = 0    # the pty's host side went away (EIO / POLLHUP)
     resets: int = 0
     loops: int = 0
-
-
-def _pad(text: str, size: int = 16) -> bytes:
-    return text.encode("ascii", "replace")[:size].ljust(size, b"\0")
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -118,10 +155,9 @@ class RigServer:
         self.pump_max_a = spec.pump_dac_max_a
         # A mixed-potential element has a second (measuring) cell: its voltage rides in each SAMPLE.
         self.has_sense = bool(getattr(self.rig.element, "has_measuring_cell", False))
-        capabilities = CAPABILITIES | (wire.CAP_SENSE if self.has_sense else 0)
-        self._identity = wire.IDENTITY_FMT.pack(
-            wire.PROTOCOL_VERSION, *FIRMWARE_VERSION, capabilities, MAX_RATE_HZ,
-            self.pump_min_a, self.pump_max_a, _pad(serial_number), _pad(self.element_name))
+        capabilities = CAPABILITIES | (CAP_SENSE if self.has_sense else 0)
+        self.identity = Identity(PROTOCOL_VERSION, *FIRMWARE_VERSION, capabilities, MAX_RATE_HZ, self.pump_min_a,
+                                 self.pump_max_a, serial_number, self.element_name[:16])
 
         # The pty: the master is ours; the slave is closed once raw, so the host's close is seen
         # (EIO on the master) and nothing we write piles up for the next host while none is there.
@@ -155,7 +191,7 @@ class RigServer:
                 self._close_fds()
                 raise ValueError(f"--link {link_path}: cannot create the symlink: {exc.strerror or exc}") from None
 
-        self._reader = wire.FrameReader()
+        self._reader = FrameReader()
         self._tx = bytearray()
         self._host_present = False
         self._thread: threading.Thread | None = None
@@ -399,11 +435,11 @@ class RigServer:
             self._last_rx_t = time.monotonic()
             self._handle(frame)
 
-    def _send(self, frame_type: int, seq: int, payload: bytes = b"") -> None:
+    def _send(self, message: Message, seq: int) -> None:
         if not self._host_present:
             self.counters.tx_dropped += 1
             return
-        data = wire.encode_frame(frame_type, seq, payload)
+        data = encode_frame(message.TYPE, seq, message.pack())
         if len(self._tx) + len(data) > TX_BACKLOG_MAX:
             self.counters.tx_dropped += 1
             return
@@ -429,48 +465,42 @@ class RigServer:
         fe = self.rig.board
         status = 0
         if self.watchdog_tripped:
-            status |= wire.STATUS_WATCHDOG_TRIPPED
+            status |= STATUS_WATCHDOG_TRIPPED
         if fe.heater_duty == 0.0 and fe.pump_command_a == 0.0:
-            status |= wire.STATUS_OUTPUTS_SAFE
-        payload = wire.SAMPLE_FMT.pack(
+            status |= STATUS_OUTPUTS_SAFE
+        message = SampleMessage(
             int(ts * 1e6) & 0xFFFFFFFF, r.nernst_v, r.pump_current_a, r.ri_ohm, r.heater_v, r.heater_a,
-            r.supply_v, r.pump_v, status, self.applied_seq)
-        if self.has_sense:
-            payload += wire.SAMPLE_SENSE.pack(r.sense_v)
-        self._send(wire.SAMPLE, self._sample_seq, payload)
+            r.supply_v, r.pump_v, status, self.applied_seq, sense_v=r.sense_v if self.has_sense else None)
+        self._send(message, self._sample_seq)
         self._sample_seq = (self._sample_seq + 1) & 0xFFFF
         self.counters.samples += 1
 
-    def _error(self, frame: wire.Frame, code: int, text: str = "") -> None:
-        text = text or wire.ERROR_TEXT.get(code, "")
-        payload = wire.ERROR_HEAD.pack(code, frame.type) + text.encode("utf-8")[:200]
+    def _error(self, frame: Frame, code: int, text: str = "") -> None:
         self.counters.errors_sent += 1
-        self._send(wire.ERROR, frame.seq, payload)
+        self._send(Error(code, frame.type, text or ERROR_TEXT.get(code, "")), frame.seq)
 
-    def _ack(self, frame: wire.Frame) -> None:
-        self._send(wire.ACK, frame.seq, wire.ACK_FMT.pack(0))
+    def _ack(self, frame: Frame) -> None:
+        self._send(Ack(0), frame.seq)
 
     # -- requests -------------------------------------------------------------------------------
 
-    def _handle(self, frame: wire.Frame) -> None:
-        handler = self._HANDLERS.get(frame.type)
-        if handler is None:
-            self._error(frame, wire.E_UNKNOWN_TYPE, f"unknown message type 0x{frame.type:02X}")
+    def _handle(self, frame: Frame) -> None:
+        try:
+            request = decode_request(frame)
+        except WireError as exc:
+            if frame.type == SETPOINT and exc.code != E_BAD_LENGTH:
+                self.counters.setpoints_rejected += 1
+            self._error(frame, exc.code, str(exc))
             return
-        expected = self._LENGTHS.get(frame.type)
-        if expected is not None and len(frame.payload) != expected:
-            self._error(frame, wire.E_BAD_LENGTH,
-                        f"type 0x{frame.type:02X}: payload of {len(frame.payload)} bytes, expected {expected}")
-            return
-        handler(self, frame)
+        self._HANDLERS[type(request)](self, frame, request)
 
-    def _on_hello(self, frame: wire.Frame) -> None:
-        self._send(wire.reply_type(wire.HELLO), frame.seq, self._identity)
+    def _on_hello(self, frame: Frame, request: Hello) -> None:
+        self._send(self.identity, frame.seq)
 
-    def _on_stream_start(self, frame: wire.Frame) -> None:
-        (rate,) = wire.STREAM_START_FMT.unpack(frame.payload)
+    def _on_stream_start(self, frame: Frame, request: StreamStart) -> None:
+        rate = request.rate_hz
         if not 1 <= rate <= MAX_RATE_HZ:
-            self._error(frame, wire.E_OUT_OF_RANGE, f"rate {rate} Hz: 1..{MAX_RATE_HZ}")
+            self._error(frame, E_OUT_OF_RANGE, f"rate {rate} Hz: 1..{MAX_RATE_HZ}")
             return
         self._ack(frame)
         was = self.streaming
@@ -479,53 +509,43 @@ class RigServer:
         if not was:
             self._next_sample_t = self.elapsed()   # the first sample right away
 
-    def _on_stream_stop(self, frame: wire.Frame) -> None:
+    def _on_stream_stop(self, frame: Frame, request: StreamStop) -> None:
         self.streaming = False
         self._ack(frame)
 
-    def _on_ping(self, frame: wire.Frame) -> None:
+    def _on_ping(self, frame: Frame, request: Ping) -> None:
         self._ack(frame)
 
-    def _on_setpoint(self, frame: wire.Frame) -> None:
-        pump_a, duty, flags = wire.SETPOINT_FMT.unpack(frame.payload)
-        problem = ""
-        if not math.isfinite(pump_a) or not self.pump_min_a <= pump_a <= self.pump_max_a:
-            problem = f"pump current {pump_a!r} A: {self.pump_min_a:g}..{self.pump_max_a:g} A"
-        elif not math.isfinite(duty) or not 0.0 <= duty <= 1.0:
-            problem = f"heater duty {duty!r}: 0..1"
-        elif flags & ~SETPOINT_EXCITATION:
-            problem = f"flags 0x{flags:02X}: only bit 0 (excitation) is defined"
-        if problem:
+    def _on_setpoint(self, frame: Frame, request: SetPoint) -> None:
+        # The protocol's own rules (finite, duty 0..1, reserved flags) were checked by decoding;
+        # the DAC range is this board's.
+        pump_a = request.pump_current_a
+        if not self.pump_min_a <= pump_a <= self.pump_max_a:
             self.counters.setpoints_rejected += 1
-            self._error(frame, wire.E_OUT_OF_RANGE, problem)
+            self._error(frame, E_OUT_OF_RANGE, f"pump current {pump_a!r} A: {self.pump_min_a:g}..{self.pump_max_a:g} A")
             return
         with self.lock:
             self.rig.advance_to(self.elapsed())
-            self.rig.apply(pump_a, duty, bool(flags & SETPOINT_EXCITATION))
+            self.rig.apply(pump_a, request.heater_duty, request.excitation)
         self.applied_seq = frame.seq
         self.watchdog_tripped = False
         self.counters.setpoints += 1
 
-    def _on_settings_info(self, frame: wire.Frame) -> None:
+    def _on_settings_info(self, frame: Frame, request: SettingsInfo) -> None:
         info = self.flash.info()
-        slot = 0xFF if info.active_slot is None else info.active_slot
-        payload = wire.SETTINGS_INFO_FMT.pack(slot, info.image_length, info.image_crc, info.generation,
-                                              info.slot_size // 256)
-        self._send(wire.reply_type(wire.SETTINGS_INFO), frame.seq, payload)
+        reply = SettingsInfoReply(info.active_slot, info.image_length, info.image_crc, info.generation,
+                                  info.slot_size)
+        self._send(reply, frame.seq)
 
-    def _on_settings_read(self, frame: wire.Frame) -> None:
-        which, offset, length = wire.SETTINGS_READ_FMT.unpack(frame.payload)
-        if length > wire.MAX_READ:
-            self._error(frame, wire.E_OUT_OF_RANGE, f"read length {length}: at most {wire.MAX_READ}")
-            return
+    def _on_settings_read(self, frame: Frame, request: SettingsRead) -> None:
         try:
-            data = self.flash.read(which, offset, length)
+            data = self.flash.read(request.slot, request.offset, request.length)
         except FlashError as exc:
             self._error(frame, exc.code, str(exc))
             return
-        self._send(wire.reply_type(wire.SETTINGS_READ), frame.seq, data)
+        self._send(SettingsData(data), frame.seq)
 
-    def _flash_op(self, frame: wire.Frame, op, *args) -> None:
+    def _flash_op(self, frame: Frame, op, *args) -> None:
         try:
             op(*args)
         except FlashError as exc:
@@ -533,63 +553,44 @@ class RigServer:
             return
         self._ack(frame)
 
-    def _on_settings_erase(self, frame: wire.Frame) -> None:
+    def _on_settings_erase(self, frame: Frame, request: SettingsErase) -> None:
         self._flash_op(frame, self.flash.erase)
 
-    def _on_settings_write(self, frame: wire.Frame) -> None:
-        if len(frame.payload) < wire.SETTINGS_WRITE_HEAD.size:
-            self._error(frame, wire.E_BAD_LENGTH, "SETTINGS_WRITE: no offset")
-            return
-        (offset,) = wire.SETTINGS_WRITE_HEAD.unpack_from(frame.payload)
-        data = frame.payload[wire.SETTINGS_WRITE_HEAD.size:]
-        if not data or len(data) > wire.MAX_WRITE:
-            self._error(frame, wire.E_BAD_LENGTH, f"SETTINGS_WRITE: {len(data)} data bytes, 1..{wire.MAX_WRITE}")
-            return
-        self._flash_op(frame, self.flash.write, offset, data)
+    def _on_settings_write(self, frame: Frame, request: SettingsWrite) -> None:
+        self._flash_op(frame, self.flash.write, request.offset, request.data)
 
-    def _on_settings_verify(self, frame: wire.Frame) -> None:
+    def _on_settings_verify(self, frame: Frame, request: SettingsVerify) -> None:
         state = self.flash.verify()
-        payload = wire.VERIFY_REPLY_FMT.pack(1 if state.image_valid else 0, state.image_length, state.image_crc)
-        self._send(wire.reply_type(wire.SETTINGS_VERIFY), frame.seq, payload)
+        self._send(VerifyReply(state.image_valid, state.image_length, state.image_crc), frame.seq)
 
-    def _on_settings_commit(self, frame: wire.Frame) -> None:
-        (expected,) = wire.COMMIT_FMT.unpack(frame.payload)
+    def _on_settings_commit(self, frame: Frame, request: SettingsCommit) -> None:
         try:
-            self.flash.commit(expected)
+            self.flash.commit(request.expected_crc)
         except FlashError as exc:
             self._error(frame, exc.code, str(exc))
             return
         self.settings = self.flash.active_image()
         self._ack(frame)
 
-    def _on_reset(self, frame: wire.Frame) -> None:
+    def _on_reset(self, frame: Frame, request: Reset) -> None:
         self._ack(frame)
         self._flush()
         self.counters.resets += 1
         self._boot_state()
 
-    def _on_watchdog(self, frame: wire.Frame) -> None:
-        (ms,) = wire.WATCHDOG_FMT.unpack(frame.payload)
+    def _on_watchdog(self, frame: Frame, request: Watchdog) -> None:
+        ms = request.timeout_ms
         if 0 < ms < MIN_WATCHDOG_MS:
-            self._error(frame, wire.E_OUT_OF_RANGE, f"watchdog {ms} ms: 0 (off) or {MIN_WATCHDOG_MS}..65535 ms")
+            self._error(frame, E_OUT_OF_RANGE, f"watchdog {ms} ms: 0 (off) or {MIN_WATCHDOG_MS}..65535 ms")
             return
         self.watchdog_ms = ms
         self._ack(frame)
 
-    _HANDLERS = {
-        wire.HELLO: _on_hello, wire.STREAM_START: _on_stream_start, wire.STREAM_STOP: _on_stream_stop,
-        wire.PING: _on_ping, wire.SETPOINT: _on_setpoint, wire.SETTINGS_INFO: _on_settings_info,
-        wire.SETTINGS_READ: _on_settings_read, wire.SETTINGS_ERASE: _on_settings_erase,
-        wire.SETTINGS_WRITE: _on_settings_write, wire.SETTINGS_VERIFY: _on_settings_verify,
-        wire.SETTINGS_COMMIT: _on_settings_commit, wire.RESET: _on_reset, wire.WATCHDOG: _on_watchdog,
-    }
-    # Exact payload lengths (None: variable, checked by the handler).
-    _LENGTHS = {
-        wire.HELLO: 0, wire.STREAM_START: wire.STREAM_START_FMT.size, wire.STREAM_STOP: 0, wire.PING: 0,
-        wire.SETPOINT: wire.SETPOINT_FMT.size, wire.SETTINGS_INFO: 0,
-        wire.SETTINGS_READ: wire.SETTINGS_READ_FMT.size, wire.SETTINGS_ERASE: 0, wire.SETTINGS_WRITE: None,
-        wire.SETTINGS_VERIFY: 0, wire.SETTINGS_COMMIT: wire.COMMIT_FMT.size, wire.RESET: 0,
-        wire.WATCHDOG: wire.WATCHDOG_FMT.size,
+    _HANDLERS: dict[type[Request], Callable[..., None]] = {
+        Hello: _on_hello, StreamStart: _on_stream_start, StreamStop: _on_stream_stop, Ping: _on_ping,
+        SetPoint: _on_setpoint, SettingsInfo: _on_settings_info, SettingsRead: _on_settings_read,
+        SettingsErase: _on_settings_erase, SettingsWrite: _on_settings_write, SettingsVerify: _on_settings_verify,
+        SettingsCommit: _on_settings_commit, Reset: _on_reset, Watchdog: _on_watchdog,
     }
 
 

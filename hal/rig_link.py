@@ -1,4 +1,4 @@
-"""The host end of the bench-rig wire protocol (protocol/wire.py) over any pyserial URL.
+"""The host end of the bench-rig wire protocol (lambdarig.protocol) over any pyserial URL.
 
     link = RigLink("/dev/lambdarig0")            # or "/dev/pts/5", "socket://127.0.0.1:5000", "loop://"
     ident = link.identity()
@@ -10,9 +10,10 @@
 
 I/O rules (reference/hil.md §6): the port is opened with `timeout=0` (non-blocking reads) and, where
 the transport supports it, `exclusive=True` (a POSIX flock: a second opener fails with a clear
-message). Framing is our own: bytes go through lambdarig.protocol.wire.FrameReader, which resynchronises at the next
-0x00 after garbage; waits are deadline loops on time.monotonic that sleep in select() on the port's
-file descriptor (never readline, never a busy loop).
+message). Framing is our own: bytes go through lambdarig.protocol.framing.FrameReader, which resynchronises at
+the next 0x00 after garbage; requests and replies are the typed messages of lambdarig.protocol.messages;
+waits are deadline loops on time.monotonic that sleep in select() on the port's file descriptor (never
+readline, never a busy loop).
 
 Both directions at once: SAMPLE frames that arrive while a request waits for its reply are queued
 (the newest is kept for read_sample), and replies that arrive while streaming are matched to their
@@ -36,24 +37,49 @@ import select
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import serial
 
-from lambdarig.protocol import wire
+from lambdarig.protocol.codes import (
+    E_NOT_ERASED,
+    ERROR_NAMES,
+    ERROR_TEXT,
+    MAX_READ,
+    MAX_WRITE,
+    SAMPLE,
+    STATUS_WATCHDOG_TRIPPED,
+)
+from lambdarig.protocol.errors import WireError
+from lambdarig.protocol.framing import Frame, FrameReader, encode_frame
+from lambdarig.protocol.messages import (
+    Ack,
+    Error,
+    Hello,
+    Identity,
+    Message,
+    Ping,
+    Request,
+    Reset,
+    SampleMessage,
+    SetPoint,
+    SettingsCommit,
+    SettingsData,
+    SettingsErase,
+    SettingsInfo,
+    SettingsInfoReply,
+    SettingsRead,
+    SettingsVerify,
+    SettingsWrite,
+    StreamStart,
+    StreamStop,
+    VerifyReply,
+    Watchdog,
+    decode_reply,
+    message_name,
+)
 
 from .types import FrontEndError, LinkLost, Sample
-
-REQUEST_NAMES = {
-    wire.HELLO: "HELLO", wire.STREAM_START: "STREAM_START", wire.STREAM_STOP: "STREAM_STOP",
-    wire.PING: "PING", wire.SETPOINT: "SETPOINT", wire.SETTINGS_INFO: "SETTINGS_INFO",
-    wire.SETTINGS_READ: "SETTINGS_READ", wire.SETTINGS_ERASE: "SETTINGS_ERASE",
-    wire.SETTINGS_WRITE: "SETTINGS_WRITE", wire.SETTINGS_VERIFY: "SETTINGS_VERIFY",
-    wire.SETTINGS_COMMIT: "SETTINGS_COMMIT", wire.RESET: "RESET", wire.WATCHDOG: "WATCHDOG",
-}
-ERROR_NAMES = {wire.E_UNKNOWN_TYPE: "E_UNKNOWN_TYPE", wire.E_BAD_LENGTH: "E_BAD_LENGTH",
-               wire.E_OUT_OF_RANGE: "E_OUT_OF_RANGE", wire.E_NOT_ERASED: "E_NOT_ERASED",
-               wire.E_IMAGE_INVALID: "E_IMAGE_INVALID", wire.E_CRC_MISMATCH: "E_CRC_MISMATCH",
-               wire.E_BUSY: "E_BUSY"}
 
 # pyserial URL schemes whose transport has no flock (exclusive= is not passed to them).
 NO_LOCK_SCHEMES = {"socket", "loop", "rfc2217", "cp2110"}
@@ -64,9 +90,7 @@ SAMPLE_QUEUE = 1024        # samples kept for pop_samples(); older ones are disc
 WRITE_TIMEOUT_S = 0.05     # a port that does not take a frame within this is treated as lost
 T_WRAP = 1 << 32           # the rig's t_us counter wraps here (~71.6 min)
 
-
-def request_name(frame_type: int) -> str:
-    return REQUEST_NAMES.get(frame_type, f"type 0x{frame_type:02X}")
+ReplyT = TypeVar("ReplyT", bound=Message)
 
 
 class RigError(FrontEndError):
@@ -78,41 +102,12 @@ class RigError(FrontEndError):
         self.request = request
         self.port = port
         name = ERROR_NAMES.get(code, f"error {code}")
-        meaning = wire.ERROR_TEXT.get(code, "")
+        meaning = ERROR_TEXT.get(code, "")
         detail = text or meaning
         if meaning and text and meaning not in text:
             detail = f"{meaning}: {text}"
         where = f"{port}: " if port else ""
         super().__init__(f"{where}the rig refused {request}: {name} ({detail})")
-
-
-@dataclass(frozen=True)
-class RigIdentity:
-    protocol_version: int
-    firmware_version: str
-    serial_number: str
-    capabilities: int
-    max_rate_hz: int
-    pump_min_a: float
-    pump_max_a: float
-    element: str
-
-    def has(self, capability: int) -> bool:
-        return bool(self.capabilities & capability)
-
-    def capability_names(self) -> list[str]:
-        names = {wire.CAP_RI: "ri", wire.CAP_HEATER_SENSE: "heater_sense", wire.CAP_PUMP_V: "pump_v",
-                 wire.CAP_WATCHDOG: "watchdog", wire.CAP_SETTINGS: "settings", wire.CAP_SENSE: "sense"}
-        return [name for bit, name in names.items() if self.capabilities & bit]
-
-
-@dataclass(frozen=True)
-class SettingsInfo:
-    active_slot: int
-    length: int          # bytes of the active image (0: none)
-    crc: int
-    generation: int
-    slot_size: int       # bytes per slot
 
 
 @dataclass(slots=True)
@@ -124,16 +119,6 @@ class RigSample:
     applied_seq: int
     seq: int
     rx_monotonic: float   # time.monotonic() when it was decoded on the host
-
-
-def _decode_identity(payload: bytes) -> RigIdentity:
-    if len(payload) < wire.IDENTITY_FMT.size:
-        raise wire.WireError(f"IDENTITY of {len(payload)} bytes, expected {wire.IDENTITY_FMT.size}")
-    (proto, major, minor, patch, caps, max_rate, pump_min, pump_max, serial_raw,
-     element_raw) = wire.IDENTITY_FMT.unpack_from(payload)
-    text = lambda raw: raw.split(b"\x00", 1)[0].decode("ascii", "replace").strip()  # noqa: E731
-    return RigIdentity(proto, f"{major}.{minor}.{patch}", text(serial_raw), caps, max_rate,
-                       float(pump_min), float(pump_max), text(element_raw))
 
 
 def _scheme(url: str) -> str:
@@ -156,14 +141,14 @@ class RigLink:
         self.port = self.url
         self.timeout_s = float(timeout_s)
         self.max_retries = retries    # re-sends allowed per request (the counter is .retries)
-        self._reader = wire.FrameReader()
+        self._reader = FrameReader()
         self._seq = 0
-        self._replies: dict[int, wire.Frame] = {}      # seq -> reply frame, for requests in flight
+        self._replies: dict[int, Frame] = {}           # seq -> reply frame, for requests in flight
         self._waiting: set[int] = set()                # seqs of requests whose reply is wanted
-        self._async_errors: collections.deque = collections.deque(maxlen=64)
+        self._async_errors: collections.deque[Frame] = collections.deque(maxlen=64)
         self._samples: collections.deque[RigSample] = collections.deque(maxlen=SAMPLE_QUEUE)
         self.latest: RigSample | None = None
-        self.on_frame: Callable[[wire.Frame], None] | None = None   # optional tap (tests, logging)
+        self.on_frame: Callable[[Frame], None] | None = None   # optional tap (tests, logging)
         # counters
         self.retries = 0              # re-sends made so far
         self.stale_replies = 0
@@ -238,12 +223,10 @@ class RigLink:
             raise self._lost(exc, doing) from exc
         self.bytes_out += len(data)
 
-    def _send(self, frame_type: int, payload: bytes = b"", seq: int | None = None) -> int:
-        if seq is None:
-            self._seq = (self._seq + 1) & 0xFFFF
-            seq = self._seq
-        self._write(wire.encode_frame(frame_type, seq, payload), f"sending {request_name(frame_type)}")
-        return seq
+    def _send(self, message: Request) -> int:
+        self._seq = (self._seq + 1) & 0xFFFF
+        self._write(encode_frame(message.TYPE, self._seq, message.pack()), f"sending {message.NAME}")
+        return self._seq
 
     def _read_available(self) -> int:
         """Read whatever the port has (non-blocking) and dispatch the frames; number of frames."""
@@ -291,30 +274,27 @@ class RigLink:
             if n:
                 return n
 
-    def _dispatch(self, frame: wire.Frame, now: float) -> None:
+    def _dispatch(self, frame: Frame, now: float) -> None:
         tap = self.on_frame
         if tap is not None:
             tap(frame)
-        if frame.type == wire.SAMPLE:
+        if frame.type == SAMPLE:
             self._on_sample(frame, now)
         elif frame.seq in self._waiting:
             self._replies[frame.seq] = frame
-        elif frame.type == wire.ERROR:
+        elif frame.type == Error.TYPE:
             # an answer to a frame nobody waits for: a SETPOINT the rig refused, or a late reply
             self._async_errors.append(frame)
         else:
             self.stale_replies += 1
 
-    def _on_sample(self, frame: wire.Frame, now: float) -> None:
-        payload = frame.payload
-        if len(payload) < wire.SAMPLE_FMT.size:
-            self._reader.dropped += 1
+    def _on_sample(self, frame: Frame, now: float) -> None:
+        try:
+            message = SampleMessage.unpack(frame.payload)
+        except WireError:
+            self._reader.dropped += 1       # a SAMPLE of another layout: dropped like a corrupt frame
             return
-        (t_us, nernst, pump_a, ri, heater_v, heater_a, supply_v, pump_v, status,
-         applied) = wire.SAMPLE_FMT.unpack_from(payload)
-        sense_v = math.nan
-        if len(payload) >= wire.SAMPLE_FMT.size + wire.SAMPLE_SENSE.size:
-            (sense_v,) = wire.SAMPLE_SENSE.unpack_from(payload, wire.SAMPLE_FMT.size)
+        t_us = message.t_us
         last = self._last_t_raw
         if last is not None:
             delta = (t_us - last) % T_WRAP
@@ -332,39 +312,40 @@ class RigLink:
                 self.sample_gaps += gap
             # else a duplicate / reordered frame: not a gap
         self._last_sample_seq = frame.seq
-        tripped = bool(status & wire.STATUS_WATCHDOG_TRIPPED)
+        tripped = bool(message.status & STATUS_WATCHDOG_TRIPPED)
         if tripped and not self._tripped:
             self.watchdog_trips += 1
         self._tripped = tripped
-        sample = Sample((t_us + self._t_offset) * 1e-6, nernst, pump_a, ri, heater_v, heater_a, supply_v, pump_v,
-                        sense_v)
-        rs = RigSample(sample, status, applied, frame.seq, now)
+        sample = Sample((t_us + self._t_offset) * 1e-6, message.nernst_v, message.pump_current_a, message.ri_ohm,
+                        message.heater_v, message.heater_a, message.supply_v, message.pump_v,
+                        math.nan if message.sense_v is None else message.sense_v)
+        rs = RigSample(sample, message.status, message.applied_seq, frame.seq, now)
         self.latest = rs
         self._samples.append(rs)
         self.samples_received += 1
 
     # --- request / response -----------------------------------------------------------------------
 
-    def request(self, frame_type: int, payload: bytes = b"", *, idempotent: bool = True,
-                timeout_s: float | None = None, retries: int | None = None) -> wire.Frame:
-        """Send a request and return its reply frame (type T|0x80 or ACK). RigError for ERROR,
+    def request(self, message: Request, *, idempotent: bool = True, timeout_s: float | None = None,
+                retries: int | None = None) -> Message:
+        """Send a request and return its decoded reply (its typed reply, or Ack). RigError for ERROR,
         LinkLost when no reply comes after the retries (only idempotent requests are re-sent)."""
         timeout_s = self.timeout_s if timeout_s is None else timeout_s
         retries = self.max_retries if retries is None else retries
         attempts = 1 + (retries if idempotent else 0)
-        name = request_name(frame_type)
+        name = message.NAME
         seqs: list[int] = []
         samples_before = self.samples_received
         try:
             for attempt in range(attempts):
                 if attempt:
                     self.retries += 1
-                seq = self._send(frame_type, payload)
+                seq = self._send(message)
                 seqs.append(seq)
                 self._waiting.add(seq)
                 reply = self._await(seqs, time.monotonic() + timeout_s)
                 if reply is not None:
-                    return self._check_reply(reply, frame_type)
+                    return self._check_reply(reply, message)
         finally:
             for seq in seqs:
                 self._waiting.discard(seq)
@@ -375,13 +356,13 @@ class RigLink:
         raise LinkLost(f"no reply to {name} from the rig on {self.port} after {len(seqs)} attempt(s) of "
                        f"{timeout_s:g} s: {why}")
 
-    def send_request(self, frame_type: int, payload: bytes = b"") -> int:
-        """Send a request without waiting; its reply is kept for take_reply(seq). Returns the seq."""
-        seq = self._send(frame_type, payload)
+    def send_request(self, message: Request) -> int:
+        """Send a request without waiting; its reply frame is kept for take_reply(seq). Returns the seq."""
+        seq = self._send(message)
         self._waiting.add(seq)
         return seq
 
-    def take_reply(self, seq: int, *, forget: bool = True) -> wire.Frame | None:
+    def take_reply(self, seq: int, *, forget: bool = True) -> Frame | None:
         """The reply to a send_request() that has arrived (None if not yet). forget=True stops
         waiting for it."""
         frame = self._replies.pop(seq, None) if forget else self._replies.get(seq)
@@ -389,7 +370,7 @@ class RigLink:
             self._waiting.discard(seq)
         return frame
 
-    def _await(self, seqs: list[int], deadline: float) -> wire.Frame | None:
+    def _await(self, seqs: list[int], deadline: float) -> Frame | None:
         replies = self._replies
         while True:
             for seq in seqs:
@@ -402,66 +383,58 @@ class RigLink:
             if not self._read_available():
                 self._wait_readable(left)
 
-    def _check_reply(self, reply: wire.Frame, frame_type: int) -> wire.Frame:
-        name = request_name(frame_type)
-        if reply.type == wire.ERROR:
-            code, req = (wire.ERROR_HEAD.unpack_from(reply.payload) if len(reply.payload) >= wire.ERROR_HEAD.size
-                         else (0, frame_type))
-            text = reply.payload[wire.ERROR_HEAD.size:].decode("utf-8", "replace")
-            raise RigError(code, text, name, self.port)
-        if reply.type == wire.ACK:
-            status = reply.payload[0] if reply.payload else 0
-            if status != 0:
-                raise RigError(status, f"ACK with status {status}", name, self.port)
-            return reply
-        if reply.type != wire.reply_type(frame_type):
-            raise FrontEndError(f"{self.port}: unexpected reply type 0x{reply.type:02X} to {name} "
-                                f"(expected 0x{wire.reply_type(frame_type):02X} or ACK)")
+    def _check_reply(self, frame: Frame, request: Request) -> Message:
+        name = request.NAME
+        try:
+            reply = decode_reply(type(request), frame)
+        except WireError as exc:
+            raise FrontEndError(f"{self.port}: bad reply to {name}: {exc}") from exc
+        if isinstance(reply, Error):
+            raise RigError(reply.code, reply.text, name, self.port)
+        if isinstance(reply, Ack) and reply.status != 0:
+            raise RigError(reply.status, f"ACK with status {reply.status}", name, self.port)
         return reply
 
-    def _unpack(self, fmt, frame: wire.Frame, name: str) -> tuple:
-        if len(frame.payload) < fmt.size:
-            raise FrontEndError(f"{self.port}: reply to {name} has {len(frame.payload)} bytes, "
-                                f"expected {fmt.size}")
-        return fmt.unpack_from(frame.payload)
+    def _typed_reply(self, request: Request, expected: type[ReplyT]) -> ReplyT:
+        """request() for a request whose success is its typed reply (an Ack instead is a fault)."""
+        reply = self.request(request)
+        if not isinstance(reply, expected):
+            raise FrontEndError(f"{self.port}: {request.NAME} answered with {reply.NAME}, expected {expected.NAME}")
+        return reply
 
     def async_errors(self) -> list[RigError]:
         """ERROR frames the rig sent that answered no pending request (e.g. a refused SETPOINT)."""
         out = []
         while self._async_errors:
             frame = self._async_errors.popleft()
-            code, req = (wire.ERROR_HEAD.unpack_from(frame.payload) if len(frame.payload) >= 2 else (0, 0))
-            text = frame.payload[wire.ERROR_HEAD.size:].decode("utf-8", "replace")
-            out.append(RigError(code, text, f"{request_name(req)} (seq {frame.seq})", self.port))
+            try:
+                error = Error.unpack(frame.payload)
+            except WireError as exc:
+                error = Error(0, 0, f"undecodable ERROR: {exc}")
+            out.append(RigError(error.code, error.text, f"{message_name(error.request_type)} (seq {frame.seq})",
+                                self.port))
         return out
 
     # --- the API ----------------------------------------------------------------------------------
 
-    def identity(self) -> RigIdentity:
-        reply = self.request(wire.HELLO)
-        try:
-            return _decode_identity(reply.payload)
-        except (wire.WireError, UnicodeDecodeError) as exc:
-            raise FrontEndError(f"{self.port}: bad IDENTITY reply to HELLO: {exc}") from exc
+    def identity(self) -> Identity:
+        return self._typed_reply(Hello(), Identity)
 
     def ping(self) -> float:
         """Round trip time of one PING, seconds."""
         t0 = time.monotonic()
-        self.request(wire.PING)
+        self.request(Ping())
         return time.monotonic() - t0
 
-    def settings_info(self) -> SettingsInfo:
-        reply = self.request(wire.SETTINGS_INFO)
-        slot, length, crc, generation, size256 = self._unpack(wire.SETTINGS_INFO_FMT, reply, "SETTINGS_INFO")
-        return SettingsInfo(slot, length, crc, generation, size256 * 256)
+    def settings_info(self) -> SettingsInfoReply:
+        return self._typed_reply(SettingsInfo(), SettingsInfoReply)
 
     def settings_read(self, slot: int, offset: int, length: int) -> bytes:
         """Bytes of a slot (0 active, 1 inactive), chunked into reads of at most MAX_READ."""
         out = bytearray()
         while len(out) < length:
-            n = min(wire.MAX_READ, length - len(out))
-            reply = self.request(wire.SETTINGS_READ, wire.SETTINGS_READ_FMT.pack(slot, offset + len(out), n))
-            data = reply.payload
+            n = min(MAX_READ, length - len(out))
+            data = self._typed_reply(SettingsRead(slot, offset + len(out), n), SettingsData).data
             if len(data) != n:
                 raise FrontEndError(f"{self.port}: SETTINGS_READ of {n} bytes at offset {offset + len(out)} "
                                     f"returned {len(data)}")
@@ -471,12 +444,12 @@ class RigLink:
     def settings_read_active(self) -> bytes:
         """Exactly the active settings image (b"" when the rig has none)."""
         info = self.settings_info()
-        if info.length == 0:
+        if info.image_length == 0:
             return b""
-        return self.settings_read(0, 0, info.length)
+        return self.settings_read(0, 0, info.image_length)
 
     def settings_erase(self) -> None:
-        self.request(wire.SETTINGS_ERASE, timeout_s=max(self.timeout_s, 1.0))
+        self.request(SettingsErase(), timeout_s=max(self.timeout_s, 1.0))
 
     def settings_write(self, offset: int, data: bytes) -> None:
         """Write data into the erased inactive slot at offset, in chunks of MAX_WRITE. A retried
@@ -485,30 +458,29 @@ class RigLink:
         data = bytes(data)
         pos = 0
         while pos < len(data):
-            chunk = data[pos:pos + wire.MAX_WRITE]
+            chunk = data[pos:pos + MAX_WRITE]
             at = offset + pos
             retries_before = self.retries
             try:
-                self.request(wire.SETTINGS_WRITE, wire.SETTINGS_WRITE_HEAD.pack(at) + chunk)
+                self.request(SettingsWrite(at, chunk))
             except RigError as exc:
-                if not (exc.code == wire.E_NOT_ERASED and self.retries > retries_before
+                if not (exc.code == E_NOT_ERASED and self.retries > retries_before
                         and self.settings_read(1, at, len(chunk)) == chunk):
                     raise
             pos += len(chunk)
 
-    def settings_verify(self) -> tuple[bool, int, int]:
-        reply = self.request(wire.SETTINGS_VERIFY)
-        valid, length, crc = self._unpack(wire.VERIFY_REPLY_FMT, reply, "SETTINGS_VERIFY")
-        return bool(valid), length, crc
+    def settings_verify(self) -> VerifyReply:
+        """The rig's check of the image in its inactive slot (valid, image_length, image_crc)."""
+        return self._typed_reply(SettingsVerify(), VerifyReply)
 
     def settings_commit(self, crc: int) -> None:
         """Make the inactive slot active. Not idempotent (a second commit would swap back), so it is
         never blindly re-sent: after a lost reply, SETTINGS_INFO tells whether it happened."""
         before = self.settings_info()
-        payload = wire.COMMIT_FMT.pack(crc & 0xFFFFFFFF)
-        for attempt in range(1 + self.max_retries):
+        commit = SettingsCommit(crc & 0xFFFFFFFF)
+        for _attempt in range(1 + self.max_retries):
             try:
-                self.request(wire.SETTINGS_COMMIT, payload, idempotent=False)
+                self.request(commit, idempotent=False)
                 return
             except RigError:
                 raise
@@ -518,16 +490,16 @@ class RigLink:
                 self.retries += 1
                 after = self.settings_info()   # raises LinkLost itself if the rig is gone
                 if after.generation != before.generation or after.active_slot != before.active_slot:
-                    if after.crc == (crc & 0xFFFFFFFF):
+                    if after.image_crc == (crc & 0xFFFFFFFF):
                         return
                     raise FrontEndError(f"{self.port}: SETTINGS_COMMIT reply lost and the active image now has "
-                                        f"CRC 0x{after.crc:08X}, expected 0x{crc & 0xFFFFFFFF:08X}")
+                                        f"CRC 0x{after.image_crc:08X}, expected 0x{crc & 0xFFFFFFFF:08X}") from None
         raise LinkLost(f"no reply to SETTINGS_COMMIT from the rig on {self.port} and the commit did not happen "
                        f"after {1 + self.max_retries} attempt(s)")
 
     def reset(self) -> None:
         """RESET: the rig acknowledges, then restarts (outputs safe, stream stopped, settings reloaded)."""
-        self.request(wire.RESET)
+        self.request(Reset())
         self._last_t_raw = None
         self._last_sample_seq = None
         self._t_offset = 0
@@ -536,15 +508,15 @@ class RigLink:
     def set_watchdog(self, ms: int) -> None:
         if isinstance(ms, bool) or not isinstance(ms, int) or not 0 <= ms <= 0xFFFF:
             raise ValueError(f"watchdog must be 0 (off) .. 65535 ms, got {ms!r}")
-        self.request(wire.WATCHDOG, wire.WATCHDOG_FMT.pack(ms))
+        self.request(Watchdog(ms))
 
     def start_stream(self, rate_hz: int) -> None:
         if isinstance(rate_hz, bool) or not isinstance(rate_hz, int) or not 1 <= rate_hz <= 0xFFFF:
             raise ValueError(f"stream rate must be an integer 1..65535 Hz, got {rate_hz!r}")
-        self.request(wire.STREAM_START, wire.STREAM_START_FMT.pack(rate_hz))
+        self.request(StreamStart(rate_hz))
 
     def stop_stream(self) -> None:
-        self.request(wire.STREAM_STOP)
+        self.request(StreamStop())
 
     def read_sample(self, timeout_s: float = 0.0) -> Sample | None:
         """The newest SAMPLE that arrived since the last call (older queued ones are discarded),
@@ -576,7 +548,7 @@ class RigLink:
         for name, value in (("pump_current_a", pump_current_a), ("heater_duty", heater_duty)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"set-point {name} must be a finite number, got {value!r}")
-        seq = self._send(wire.SETPOINT, wire.SETPOINT_FMT.pack(pump_current_a, heater_duty, 1 if excitation else 0))
+        seq = self._send(SetPoint(pump_current_a, heater_duty, bool(excitation)))
         self.setpoints_sent += 1
         self.last_setpoint_seq = seq
         return seq
@@ -609,7 +581,7 @@ class RigLink:
             return
         if stop_stream and self._error is None:
             try:
-                self.request(wire.STREAM_STOP, timeout_s=min(self.timeout_s, 0.1), retries=1)
+                self.request(StreamStop(), timeout_s=min(self.timeout_s, 0.1), retries=1)
             except Exception:
                 pass
         self.closed = True

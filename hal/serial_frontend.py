@@ -1,4 +1,4 @@
-"""The serial backend: a bench rig (or the emulated one) over USB serial, speaking protocol/wire.py.
+"""The serial backend: a bench rig (or the emulated one) over USB serial, speaking lambdarig.protocol.
 
 URL: ``serial://PORT?rate_hz=500&watchdog_ms=100&timeout_s=0.2&link_timeout_s=0.1&reconnect=1``
 
@@ -14,7 +14,7 @@ URL: ``serial://PORT?rate_hz=500&watchdog_ms=100&timeout_s=0.2&link_timeout_s=0.
   true). Query keys that are not ours stay in a pyserial URL that has a query of its own
   (``socket://host:port?logging=debug``); on a device path they are an error.
 
-Opening: HELLO (the protocol version must match lambdarig.protocol.wire.PROTOCOL_VERSION), a safe SETPOINT, the
+Opening: HELLO (the protocol version must match lambdarig.protocol.PROTOCOL_VERSION), a safe SETPOINT, the
 watchdog, then STREAM_START at rate_hz, and the first SAMPLE. Real time: `now()` is time.monotonic()
 since open; `wait_until(t)` sleeps in select() on the port (handling frames as they arrive) until
 shortly before t, spins the last 0.3 ms, and returns False for a tick that was already late.
@@ -24,7 +24,7 @@ message that says what happened: the port vanished (unplugged, server stopped), 
 (no SAMPLE, no answer to a PING), it stopped streaming but answers (reset / stream stopped), its clock
 restarted (reset), or it does not apply our set-points (frames from the host do not reach it).
 
-Settings: `stored_settings_image()` returns the rig's active settings image (raw bytes, lambdarig.protocol.wire
+Settings: `stored_settings_image()` returns the rig's active settings image (raw bytes, lambdarig.protocol.image
 container); `stored_settings()` turns it into TOML text through a decoder the firmware side
 registers with `register_settings_decoder(fn)` (hal never imports controller), else returns None.
 """
@@ -38,10 +38,14 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from lambdarig.protocol import wire
+from lambdarig.protocol.codes import CAP_HEATER_SENSE, CAP_PUMP_V, CAP_RI, CAP_SETTINGS, CAP_WATCHDOG
+from lambdarig.protocol.errors import WireError
+from lambdarig.protocol.framing import PROTOCOL_VERSION
+from lambdarig.protocol.image import check_image
+from lambdarig.protocol.messages import Identity, Ping
 
 from .frontend import FrontEnd
-from .rig_link import RigIdentity, RigLink
+from .rig_link import RigLink
 from .types import Command, FrontEndError, FrontEndInfo, LinkLost, Sample
 
 DEFAULT_RATE_HZ = 500
@@ -61,7 +65,7 @@ _settings_decoder: Callable[[bytes], str] | None = None
 
 
 def register_settings_decoder(decoder: Callable[[bytes], str] | None) -> None:
-    """The firmware side registers how a settings image (bytes, lambdarig.protocol.wire container) becomes the TOML
+    """The firmware side registers how a settings image (bytes, lambdarig.protocol.image container) becomes the TOML
     text `stored_settings()` returns (e.g. scripts.settings_image). None unregisters."""
     global _settings_decoder
     if decoder is not None and not callable(decoder):
@@ -167,7 +171,7 @@ class SerialFrontEnd(FrontEnd):
         self.reconnects = 0
         self.clamped = 0                # set-points clamped to the rig's pump limits
         self._link: RigLink | None = None
-        self._identity: RigIdentity | None = None
+        self._identity: Identity | None = None
         self._closed = False
         self._last_returned: object = None
         self._probe_seq: int | None = None
@@ -210,10 +214,10 @@ class SerialFrontEnd(FrontEnd):
 
     def _handshake(self, link: RigLink) -> None:
         ident = link.identity()
-        if ident.protocol_version != wire.PROTOCOL_VERSION:
-            update = "host" if ident.protocol_version > wire.PROTOCOL_VERSION else "board firmware"
+        if ident.protocol_version != PROTOCOL_VERSION:
+            update = "host" if ident.protocol_version > PROTOCOL_VERSION else "board firmware"
             raise RigMismatch(f"rig on {link.port} speaks protocol version {ident.protocol_version}, this host "
-                              f"speaks {wire.PROTOCOL_VERSION}: update the {update} (rig firmware "
+                              f"speaks {PROTOCOL_VERSION}: update the {update} (rig firmware "
                               f"{ident.firmware_version}, serial {ident.serial_number})")
         if ident.max_rate_hz and self.rate_hz > ident.max_rate_hz:
             raise _bad("rate_hz", f"{self.rate_hz} Hz is above the rig's maximum of {ident.max_rate_hz} Hz "
@@ -222,7 +226,7 @@ class SerialFrontEnd(FrontEnd):
             raise RigMismatch(f"a different rig answered on {link.port} after reconnecting: serial "
                               f"{ident.serial_number}, expected {self._identity.serial_number}")
         link.send_setpoint(0.0, 0.0, True)
-        if ident.has(wire.CAP_WATCHDOG):
+        if ident.has(CAP_WATCHDOG):
             link.set_watchdog(self.watchdog_ms)
         link.start_stream(self.rate_hz)
         if link.read_sample(max(FIRST_SAMPLE_TIMEOUT_S, 20.0 / self.rate_hz)) is None:
@@ -270,7 +274,7 @@ class SerialFrontEnd(FrontEnd):
         return link
 
     @property
-    def identity(self) -> RigIdentity | None:
+    def identity(self) -> Identity | None:
         return self._identity
 
     def now(self) -> float:
@@ -315,7 +319,7 @@ class SerialFrontEnd(FrontEnd):
             return
         if self._probe_seq is None:
             try:
-                self._probe_seq = link.send_request(wire.PING)
+                self._probe_seq = link.send_request(Ping())
             except LinkLost:
                 raise
         if quiet < self.link_timeout_s:
@@ -414,8 +418,8 @@ class SerialFrontEnd(FrontEnd):
         port = self._link.port if self._link is not None else self._port
         return FrontEndInfo(
             kind="serial", name=self._name, element=ident.element if ident else "",
-            measures_ri=bool(caps & wire.CAP_RI), measures_heater=bool(caps & wire.CAP_HEATER_SENSE),
-            measures_pump_v=bool(caps & wire.CAP_PUMP_V),
+            measures_ri=bool(caps & CAP_RI), measures_heater=bool(caps & CAP_HEATER_SENSE),
+            measures_pump_v=bool(caps & CAP_PUMP_V),
             pump_current_min_a=ident.pump_min_a if ident else -10e-3,
             pump_current_max_a=ident.pump_max_a if ident else 10e-3,
             virtual_time=False, has_truth=False,
@@ -427,17 +431,17 @@ class SerialFrontEnd(FrontEnd):
                      "rate_hz": self.rate_hz, "watchdog_ms": self.watchdog_ms})
 
     def stored_settings_image(self) -> bytes | None:
-        """The rig's active settings image (lambdarig.protocol.wire container, checked), None when it has none."""
+        """The rig's active settings image (lambdarig.protocol.image container, checked), None when it has none."""
         ident = self._identity
-        if ident is not None and not ident.has(wire.CAP_SETTINGS):
+        if ident is not None and not ident.has(CAP_SETTINGS):
             return None
         link = self.link
         image = link.settings_read_active()
         if not image:
             return None
         try:
-            wire.check_image(image)
-        except wire.WireError as exc:
+            check_image(image)
+        except WireError as exc:
             raise FrontEndError(f"the rig on {link.port} holds an invalid active settings image: {exc}") from exc
         return image
 

@@ -9,7 +9,7 @@ The flash sequence (docs/settings.md):
      when given; the settings' sensor.element must match the rig's element unless forced;
   2. the image is built for this rig's serial number and decoded again (a self-check); it must fit
      a slot. Nothing has been written yet: every refusal above leaves the rig untouched;
-  3. erase the inactive slot; 4. write the image in chunks of lambdarig.protocol.wire.MAX_WRITE bytes;
+  3. erase the inactive slot; 4. write the image in chunks of lambdarig.protocol.codes.MAX_WRITE bytes;
   5. read the inactive slot back and compare byte for byte (and decode it);
   6. verify: the rig's own check of the inactive slot (valid, length, CRC);
   7. commit with the image CRC: the one atomic switch of the active slot;
@@ -29,7 +29,9 @@ from dataclasses import asdict, dataclass, field
 from lambdarig.controller.settings import FIELDS, SCHEMA, SCHEMA_VERSION, Settings, SettingsError
 from lambdarig.controller.settings_image import decode_image, decode_image_with_serial, encode_settings
 from lambdarig.hal.types import FrontEndError
-from lambdarig.protocol import wire
+from lambdarig.protocol.codes import CAP_SETTINGS, MAX_WRITE
+from lambdarig.protocol.framing import PROTOCOL_VERSION
+from lambdarig.protocol.image import image_crc
 
 STEPS = ("identity", "check", "erase", "write", "read back", "verify", "commit", "confirm")
 FLASH_TIMEOUT_S = 0.5   # per request attempt: erase and write touch flash, slower than a PING on a board
@@ -109,16 +111,12 @@ class FlashReport:
         return data
 
 
-def _slot(value: int) -> int | None:
-    return None if value == 0xFF else value
-
-
 def check_rig_for(settings: Settings, identity, device_serial: str | None, force_element: bool) -> None:
     """Refusals that need the rig's identity; all before anything is written."""
-    if identity.protocol_version != wire.PROTOCOL_VERSION:
+    if identity.protocol_version != PROTOCOL_VERSION:
         raise FrontEndError(f"the rig speaks protocol version {identity.protocol_version}; this host speaks "
-                            f"{wire.PROTOCOL_VERSION}")
-    if not identity.capabilities & wire.CAP_SETTINGS:
+                            f"{PROTOCOL_VERSION}")
+    if not identity.has(CAP_SETTINGS):
         raise FrontEndError(f"the rig {identity.serial_number!r} (firmware {identity.firmware_version}) has "
                             "no settings flash (capability 'settings' not reported)")
     if device_serial is not None and device_serial != identity.serial_number:
@@ -156,7 +154,7 @@ def flash_settings(link, settings: Settings, *, device_serial: str | None = None
     done("identity", f"{identity.serial_number} ({identity.element or 'element unknown'}, firmware "
                      f"{identity.firmware_version})")
     image = build_image(settings, identity.serial_number)
-    crc = wire.image_crc(image)
+    crc = image_crc(image)
     before = link.settings_info()
     if len(image) > before.slot_size:
         raise FrontEndError(f"the settings image has {len(image)} bytes; the rig's slots hold {before.slot_size}")
@@ -165,14 +163,14 @@ def flash_settings(link, settings: Settings, *, device_serial: str | None = None
     port = getattr(link, "port", "")
     step = "erase"
     keeps = (f"the rig's active settings were not touched (generation {before.generation})"
-             if before.length else "the rig still has no settings")
+             if before.image_length else "the rig still has no settings")
     try:
         link.settings_erase()
         done(step, "inactive slot erased")
         step = "write"
         chunks = 0
-        for offset in range(0, len(image), wire.MAX_WRITE):
-            link.settings_write(offset, image[offset:offset + wire.MAX_WRITE])
+        for offset in range(0, len(image), MAX_WRITE):
+            link.settings_write(offset, image[offset:offset + MAX_WRITE])
             chunks += 1
         done(step, f"{len(image)} bytes in {chunks} chunk(s)")
         step = "read back"
@@ -184,7 +182,8 @@ def flash_settings(link, settings: Settings, *, device_serial: str | None = None
         decode_image(back, identity.serial_number)
         done(step, "inactive slot matches the image")
         step = "verify"
-        valid, length, rig_crc = link.settings_verify()
+        verified = link.settings_verify()
+        valid, length, rig_crc = verified.valid, verified.image_length, verified.image_crc
         if not (valid and length == len(image) and rig_crc == crc):
             raise FlashFailed(step, f"flash failed at step 'verify': the rig reports the inactive slot as "
                                     f"{'valid' if valid else 'invalid'}, {length} bytes, CRC 0x{rig_crc:08X}; "
@@ -208,9 +207,9 @@ def flash_settings(link, settings: Settings, *, device_serial: str | None = None
     try:
         after = link.settings_info()
         problems = []
-        if after.crc != crc or after.length != len(image):
-            problems.append(f"active image CRC 0x{after.crc:08X}, {after.length} bytes (expected 0x{crc:08X}, "
-                            f"{len(image)} bytes)")
+        if after.image_crc != crc or after.image_length != len(image):
+            problems.append(f"active image CRC 0x{after.image_crc:08X}, {after.image_length} bytes "
+                            f"(expected 0x{crc:08X}, {len(image)} bytes)")
         if after.generation <= before.generation:
             problems.append(f"generation {after.generation} did not increase from {before.generation}")
         if not problems and link.settings_read_active() != image:
@@ -224,15 +223,15 @@ def flash_settings(link, settings: Settings, *, device_serial: str | None = None
     if problems:
         raise FlashFailed(step, "flash: the commit was acknowledged but the rig does not confirm it: "
                                 + "; ".join(problems))
-    done(step, f"active slot {_slot(after.active_slot)}, generation {after.generation}, CRC 0x{after.crc:08X}")
+    done(step, f"active slot {after.active_slot}, generation {after.generation}, CRC 0x{after.image_crc:08X}")
     return FlashReport(
         port=port, serial_number=identity.serial_number, element=identity.element,
         firmware_version=identity.firmware_version, image_length=len(image), image_crc=crc,
         schema_version=SCHEMA_VERSION, chunks=chunks, slot_size=before.slot_size,
-        active_slot_before=_slot(before.active_slot) if before.length else None,
-        active_slot_after=_slot(after.active_slot), generation_before=before.generation,
-        generation_after=after.generation, previous_crc=before.crc if before.length else None,
-        unchanged=bool(before.length) and before.crc == crc,
+        active_slot_before=before.active_slot if before.image_length else None,
+        active_slot_after=after.active_slot, generation_before=before.generation,
+        generation_after=after.generation, previous_crc=before.image_crc if before.image_length else None,
+        unchanged=bool(before.image_length) and before.image_crc == crc,
         forced_element=bool(identity.element) and settings.sensor.element != identity.element,
         seconds=time.monotonic() - t0, steps=steps)
 
@@ -253,10 +252,10 @@ def read_rig_settings(link) -> RigSettings:
     """The rig's active settings, decoded and validated for this rig's serial number; the defaults for
     its element when it has none (what `lambdarig run` would use)."""
     identity = link.identity()
-    if not identity.capabilities & wire.CAP_SETTINGS:
+    if not identity.has(CAP_SETTINGS):
         raise FrontEndError(f"the rig {identity.serial_number!r} has no settings flash")
     info = link.settings_info()
-    image = link.settings_read_active() if info.length else b""
+    image = link.settings_read_active() if info.image_length else b""
     if not image:
         defaults = Settings({"sensor.element": identity.element} if identity.element in
                             FIELDS["sensor.element"].choices else {})

@@ -1,4 +1,4 @@
-"""The emulated bench rig over a real pseudo-terminal, with pyserial and the shared codec."""
+"""The emulated bench rig over a real pseudo-terminal, with pyserial and the shared typed messages."""
 
 from __future__ import annotations
 
@@ -17,7 +17,50 @@ import serial
 
 from lambdarig.emulator.flash_store import FlashStore
 from lambdarig.emulator.serial_rig import RigServer
-from lambdarig.protocol import wire
+from lambdarig.protocol.codes import (
+    CAP_HEATER_SENSE,
+    CAP_PUMP_V,
+    CAP_RI,
+    CAP_SETTINGS,
+    CAP_WATCHDOG,
+    E_BAD_LENGTH,
+    E_CRC_MISMATCH,
+    E_IMAGE_INVALID,
+    E_NOT_ERASED,
+    E_OUT_OF_RANGE,
+    E_UNKNOWN_TYPE,
+    MAX_READ,
+    PING,
+    SAMPLE,
+    SETPOINT,
+    STATUS_OUTPUTS_SAFE,
+    STATUS_WATCHDOG_TRIPPED,
+)
+from lambdarig.protocol.framing import Frame, FrameReader, encode_frame
+from lambdarig.protocol.image import check_image, image_crc, pack_image
+from lambdarig.protocol.messages import (
+    Ack,
+    Error,
+    Hello,
+    Identity,
+    Message,
+    Ping,
+    Reset,
+    SampleMessage,
+    SetPoint,
+    SettingsCommit,
+    SettingsData,
+    SettingsErase,
+    SettingsInfo,
+    SettingsInfoReply,
+    SettingsRead,
+    SettingsVerify,
+    SettingsWrite,
+    StreamStart,
+    StreamStop,
+    VerifyReply,
+    Watchdog,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,27 +70,31 @@ class Host:
 
     def __init__(self, path: str):
         self.port = serial.Serial(path, timeout=0)
-        self.reader = wire.FrameReader()
+        self.reader = FrameReader()
         self.seq = 0
-        self.pending: list[wire.Frame] = []
+        self.pending: list[Frame] = []
 
     def close(self) -> None:
         self.port.close()
 
-    def send(self, frame_type: int, payload: bytes = b"", seq: int | None = None) -> int:
+    def send_raw(self, frame_type: int, payload: bytes = b"", seq: int | None = None) -> int:
+        """A frame with any payload, e.g. one the protocol does not allow."""
         if seq is None:
             self.seq = (self.seq + 1) & 0xFFFF
             seq = self.seq
-        self.port.write(wire.encode_frame(frame_type, seq, payload))
+        self.port.write(encode_frame(frame_type, seq, payload))
         return seq
 
-    def poll(self) -> list[wire.Frame]:
+    def send(self, message: Message, seq: int | None = None) -> int:
+        return self.send_raw(message.TYPE, message.pack(), seq)
+
+    def poll(self) -> list[Frame]:
         data = self.port.read(65536)
         frames = self.reader.feed(data) if data else []
         self.pending += frames
         return frames
 
-    def collect(self, seconds: float) -> list[wire.Frame]:
+    def collect(self, seconds: float) -> list[Frame]:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             if not self.poll():
@@ -55,11 +102,11 @@ class Host:
         out, self.pending = self.pending, []
         return out
 
-    def wait_reply(self, seq: int, timeout: float = 1.0) -> wire.Frame:
+    def wait_reply(self, seq: int, timeout: float = 1.0) -> Frame:
         end = time.monotonic() + timeout
         while True:
             for i, frame in enumerate(self.pending):
-                if frame.type != wire.SAMPLE and frame.seq == seq:
+                if frame.type != SAMPLE and frame.seq == seq:
                     del self.pending[i]
                     return frame
             if time.monotonic() > end:
@@ -67,29 +114,28 @@ class Host:
             if not self.poll():
                 time.sleep(0.0005)
 
-    def request(self, frame_type: int, payload: bytes = b"", timeout: float = 1.0) -> wire.Frame:
-        return self.wait_reply(self.send(frame_type, payload), timeout)
+    def request(self, message: Message, timeout: float = 1.0) -> Frame:
+        return self.wait_reply(self.send(message), timeout)
 
-    def samples(self) -> list[wire.Frame]:
-        out = [f for f in self.pending if f.type == wire.SAMPLE]
-        self.pending = [f for f in self.pending if f.type != wire.SAMPLE]
+    def request_raw(self, frame_type: int, payload: bytes = b"", timeout: float = 1.0) -> Frame:
+        return self.wait_reply(self.send_raw(frame_type, payload), timeout)
+
+    def samples(self) -> list[SampleMessage]:
+        out = [SampleMessage.unpack(f.payload) for f in self.pending if f.type == SAMPLE]
+        self.pending = [f for f in self.pending if f.type != SAMPLE]
         return out
 
 
-def expect_ack(frame: wire.Frame) -> None:
-    assert frame.type == wire.ACK, frame
-    assert wire.ACK_FMT.unpack(frame.payload) == (0,)
+def expect_ack(frame: Frame) -> None:
+    assert frame.type == Ack.TYPE, frame
+    assert Ack.unpack(frame.payload) == Ack(0)
 
 
-def expect_error(frame: wire.Frame, code: int) -> str:
-    assert frame.type == wire.ERROR, frame
-    got, _ = wire.ERROR_HEAD.unpack_from(frame.payload)
-    assert got == code, (got, frame.payload)
-    return frame.payload[wire.ERROR_HEAD.size:].decode()
-
-
-def setpoint(pump_a: float, duty: float, excitation: bool = True) -> bytes:
-    return wire.SETPOINT_FMT.pack(pump_a, duty, 1 if excitation else 0)
+def expect_error(frame: Frame, code: int) -> str:
+    assert frame.type == Error.TYPE, frame
+    error = Error.unpack(frame.payload)
+    assert error.code == code, error
+    return error.text
 
 
 @pytest.fixture
@@ -123,19 +169,19 @@ def wait_for(predicate, timeout: float, step: float = 0.0005):
 
 def test_identity_and_link(rig, host, tmp_path):
     assert os.path.realpath(tmp_path / "lambdarig0") == os.path.realpath(rig.path)
-    reply = host.request(wire.HELLO)
-    assert reply.type == wire.reply_type(wire.HELLO)
-    proto, major, minor, patch, caps, max_rate, pump_min, pump_max, serial_number, element = \
-        wire.IDENTITY_FMT.unpack(reply.payload)
-    assert (proto, major, minor, patch) == (1, 0, 1, 0)
-    assert caps == wire.CAP_RI | wire.CAP_HEATER_SENSE | wire.CAP_PUMP_V | wire.CAP_WATCHDOG | wire.CAP_SETTINGS
-    assert max_rate == 1000
-    assert pump_min == pytest.approx(rig.rig.board.spec.pump_dac_min_a)
-    assert pump_max == pytest.approx(rig.rig.board.spec.pump_dac_max_a)
-    assert serial_number.rstrip(b"\0") == b"LR0042" and element.rstrip(b"\0") == b"lsu49"
-    expect_ack(host.request(wire.PING))
-    expect_error(host.request(0x3E), wire.E_UNKNOWN_TYPE)
-    expect_error(host.request(wire.PING, b"x"), wire.E_BAD_LENGTH)
+    reply = host.request(Hello())
+    assert reply.type == Identity.TYPE == 0x81
+    identity = Identity.unpack(reply.payload)
+    assert identity.protocol_version == 1 and identity.firmware_version == "0.1.0"
+    assert identity.capabilities == CAP_RI | CAP_HEATER_SENSE | CAP_PUMP_V | CAP_WATCHDOG | CAP_SETTINGS
+    assert identity.max_rate_hz == 1000
+    assert identity.pump_min_a == pytest.approx(rig.rig.board.spec.pump_dac_min_a)
+    assert identity.pump_max_a == pytest.approx(rig.rig.board.spec.pump_dac_max_a)
+    assert identity.serial_number == "LR0042" and identity.element == "lsu49"
+    expect_ack(host.request(Ping()))
+    expect_error(host.request_raw(0x3E), E_UNKNOWN_TYPE)
+    expect_error(host.request_raw(SAMPLE), E_UNKNOWN_TYPE)        # a rig-to-host type sent to the rig
+    expect_error(host.request_raw(PING, b"x"), E_BAD_LENGTH)
 
 
 def test_link_removed_on_stop(tmp_path):
@@ -146,59 +192,62 @@ def test_link_removed_on_stop(tmp_path):
 
 
 def test_stream_500hz_for_one_second(rig, host):
-    expect_ack(host.request(wire.STREAM_START, wire.STREAM_START_FMT.pack(500)))
+    expect_ack(host.request(StreamStart(500)))
     frames = []
     t_start = time.monotonic()
     while time.monotonic() - t_start < 1.0:
-        host.send(wire.PING)          # keeps the watchdog fed
+        host.send(Ping())          # keeps the watchdog fed
         frames += host.collect(0.02)
-    expect_ack(host.wait_reply(host.send(wire.STREAM_STOP), timeout=2.0))
+    expect_ack(host.wait_reply(host.send(StreamStop()), timeout=2.0))
     frames += host.collect(0.02)      # what came before the ACK, and nothing after it
-    samples = [f for f in frames if f.type == wire.SAMPLE]
+    samples = [SampleMessage.unpack(f.payload) for f in frames if f.type == SAMPLE]
     skipped = rig.counters.samples_skipped              # only when the rig thread is starved of CPU
     assert 490 <= len(samples) + skipped <= 530, (len(samples), skipped)
-    seqs = [f.seq for f in samples]
+    seqs = [f.seq for f in frames if f.type == SAMPLE]
     assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:])), "sample seq must increase by 1"
-    t_us = [wire.SAMPLE_FMT.unpack(f.payload)[0] for f in samples]
+    t_us = [s.t_us for s in samples]
     steps = [(b - a) & 0xFFFFFFFF for a, b in zip(t_us, t_us[1:])]
     if not skipped:
         assert all(1999 <= s <= 2001 for s in steps), (min(steps), max(steps))
-    values = wire.SAMPLE_FMT.unpack(samples[-1].payload)
-    assert all(math.isfinite(v) for v in values[1:8])            # excitation on: Ri measured too
+    last = samples[-1]
+    values = (last.nernst_v, last.pump_current_a, last.ri_ohm, last.heater_v, last.heater_a, last.supply_v, last.pump_v)
+    assert all(math.isfinite(v) for v in values)                  # excitation on: Ri measured too
     stats = rig.stats()
     assert stats["sample_late_ms_p99"] < 10.0, stats
 
 
 def test_setpoint_applied_and_heater_warms(rig, host):
-    expect_ack(host.request(wire.STREAM_START, wire.STREAM_START_FMT.pack(200)))
+    expect_ack(host.request(StreamStart(200)))
     temp_before = rig.truth().temp_c
     seq = None
     t_start = time.monotonic()
     while time.monotonic() - t_start < 1.0:
-        seq = host.send(wire.SETPOINT, setpoint(0.0, 0.8))
+        seq = host.send(SetPoint(0.0, 0.8))
         host.poll()
         time.sleep(0.01)
     time.sleep(0.02)
     host.poll()
     samples = host.samples()
-    last = wire.SAMPLE_FMT.unpack(samples[-1].payload)
-    assert last[-1] == seq                                       # applied_seq echoes the SETPOINT
-    assert not last[-2] & wire.STATUS_OUTPUTS_SAFE
-    heater_v, heater_a = last[4], last[5]
+    last = samples[-1]
+    assert last.applied_seq == seq                               # applied_seq echoes the SETPOINT
+    assert not last.status & STATUS_OUTPUTS_SAFE
+    heater_v, heater_a = last.heater_v, last.heater_a
     assert heater_v > 5.0 and heater_a > 0.5                     # the heater is driven
     assert rig.outputs()[1] == pytest.approx(0.8, abs=1e-3)
     assert rig.truth().temp_c > temp_before + 20.0               # and the element warms (free air)
 
 
 def test_bad_setpoints_are_refused_and_not_applied(rig, host):
-    host.send(wire.SETPOINT, setpoint(1e-3, 0.25))
+    host.send(SetPoint(1e-3, 0.25))
     assert wait_for(lambda: rig.outputs()[1] > 0.2, 1.0)
     applied = rig.applied_seq
-    for bad in (setpoint(1e-3, 1.5), setpoint(1e-3, -0.1), setpoint(0.5, 0.1), setpoint(math.nan, 0.1),
-                setpoint(1e-3, math.inf), wire.SETPOINT_FMT.pack(0.0, 0.1, 0x80)):
-        text = expect_error(host.request(wire.SETPOINT, bad), wire.E_OUT_OF_RANGE)
+    reserved_flag = bytearray(SetPoint(0.0, 0.1).pack())
+    reserved_flag[-1] |= 0x80
+    for bad in (SetPoint(1e-3, 1.5).pack(), SetPoint(1e-3, -0.1).pack(), SetPoint(0.5, 0.1).pack(),
+                SetPoint(math.nan, 0.1).pack(), SetPoint(1e-3, math.inf).pack(), bytes(reserved_flag)):
+        text = expect_error(host.request_raw(SETPOINT, bad), E_OUT_OF_RANGE)
         assert text
-    expect_error(host.request(wire.SETPOINT, setpoint(0.0, 0.1)[:-1]), wire.E_BAD_LENGTH)
+    expect_error(host.request_raw(SETPOINT, SetPoint(0.0, 0.1).pack()[:-1]), E_BAD_LENGTH)
     pump, duty, _ = rig.outputs()
     assert duty == pytest.approx(0.25, abs=1e-3) and pump == pytest.approx(1e-3, rel=1e-3)
     assert rig.applied_seq == applied
@@ -211,7 +260,7 @@ def test_garbage_and_damaged_frames_are_dropped(rig, host):
     expected_drops = 0
     for i in range(40):
         kind = i % 5
-        frame = wire.encode_frame(wire.PING, 1000 + i)
+        frame = Ping().encode(1000 + i)
         if kind == 0:       # garbage, ended by a delimiter
             host.port.write(bytes(rng.randrange(1, 256) for _ in range(rng.randrange(1, 40))) + b"\0")
             expected_drops += 1
@@ -229,23 +278,23 @@ def test_garbage_and_damaged_frames_are_dropped(rig, host):
         elif kind == 3:     # duplicated: both copies answered
             host.port.write(frame + frame)
         # A valid request after each: it must be answered.
-        seq = host.send(wire.PING)
+        seq = host.send(Ping())
         expect_ack(host.wait_reply(seq))
         if kind == 3:
-            assert host.wait_reply(1000 + i).type == wire.ACK
-            assert host.wait_reply(1000 + i).type == wire.ACK
+            assert host.wait_reply(1000 + i).type == Ack.TYPE
+            assert host.wait_reply(1000 + i).type == Ack.TYPE
     assert rig.counters.rx_dropped - dropped_before == expected_drops
     # A long run of garbage without any delimiter is discarded too, then the line recovers.
     host.port.write(bytes(rng.randrange(1, 256) for _ in range(3000)) + b"\0")
-    expect_ack(host.request(wire.PING))
+    expect_ack(host.request(Ping()))
 
 
 def test_watchdog_makes_outputs_safe_in_time(rig, host):
-    expect_ack(host.request(wire.WATCHDOG, wire.WATCHDOG_FMT.pack(50)))
-    expect_ack(host.request(wire.STREAM_START, wire.STREAM_START_FMT.pack(500)))
+    expect_ack(host.request(Watchdog(50)))
+    expect_ack(host.request(StreamStart(500)))
     for _ in range(10):
         time.sleep(0.005)
-        host.send(wire.SETPOINT, setpoint(2e-3, 0.6))
+        host.send(SetPoint(2e-3, 0.6))
     t_last = time.monotonic()           # the host goes silent after this frame
     assert wait_for(lambda: rig.outputs()[1] > 0.5, 0.04)
     safe = wait_for(lambda: rig.outputs()[:2] == (0.0, 0.0), 1.0, step=0.0002)
@@ -258,21 +307,21 @@ def test_watchdog_makes_outputs_safe_in_time(rig, host):
     host.collect(0.05)
     time.sleep(0.02)
     host.poll()
-    status = [wire.SAMPLE_FMT.unpack(f.payload)[-2] for f in host.samples()]
-    assert status and all(s & wire.STATUS_WATCHDOG_TRIPPED and s & wire.STATUS_OUTPUTS_SAFE for s in status[-5:])
+    status = [s.status for s in host.samples()]
+    assert status and all(s & STATUS_WATCHDOG_TRIPPED and s & STATUS_OUTPUTS_SAFE for s in status[-5:])
     # The next SETPOINT clears the flag and drives again.
-    host.send(wire.SETPOINT, setpoint(0.0, 0.3))
+    host.send(SetPoint(0.0, 0.3))
     assert wait_for(lambda: not rig.watchdog_tripped and rig.outputs()[1] > 0.2, 1.0)
-    expect_ack(host.request(wire.WATCHDOG, wire.WATCHDOG_FMT.pack(0)))     # off: no trip
+    expect_ack(host.request(Watchdog(0)))     # off: no trip
     time.sleep(0.15)
     assert rig.outputs()[1] > 0.2
-    expect_error(host.request(wire.WATCHDOG, wire.WATCHDOG_FMT.pack(3)), wire.E_OUT_OF_RANGE)
+    expect_error(host.request(Watchdog(3)), E_OUT_OF_RANGE)
 
 
 def test_host_vanishes_and_returns(rig):
     host = Host(rig.path)
-    expect_ack(host.request(wire.STREAM_START, wire.STREAM_START_FMT.pack(1000)))
-    host.send(wire.SETPOINT, setpoint(1e-3, 0.5))
+    expect_ack(host.request(StreamStart(1000)))
+    host.send(SetPoint(1e-3, 0.5))
     assert wait_for(lambda: rig.outputs()[1] > 0.4, 1.0)
     host.close()                        # the host disappears mid-stream
     assert wait_for(lambda: rig.counters.host_disconnects >= 1, 1.0)
@@ -281,8 +330,8 @@ def test_host_vanishes_and_returns(rig):
     assert rig._thread is not None and rig._thread.is_alive()
     host = Host(rig.path)               # a new host: a clean line, the rig answers
     try:
-        reply = host.request(wire.HELLO)
-        assert reply.type == wire.reply_type(wire.HELLO)
+        reply = host.request(Hello())
+        assert reply.type == Identity.TYPE
         host.collect(0.05)
         assert host.reader.dropped == 0, "stale bytes from before the host left"
     finally:
@@ -290,11 +339,11 @@ def test_host_vanishes_and_returns(rig):
 
 
 def test_reset(rig, host):
-    expect_ack(host.request(wire.WATCHDOG, wire.WATCHDOG_FMT.pack(1000)))
-    expect_ack(host.request(wire.STREAM_START, wire.STREAM_START_FMT.pack(100)))
-    host.send(wire.SETPOINT, setpoint(1e-3, 0.5))
+    expect_ack(host.request(Watchdog(1000)))
+    expect_ack(host.request(StreamStart(100)))
+    host.send(SetPoint(1e-3, 0.5))
     assert wait_for(lambda: rig.outputs()[1] > 0.4, 1.0)
-    expect_ack(host.request(wire.RESET))
+    expect_ack(host.request(Reset()))
     assert wait_for(lambda: not rig.streaming, 0.5)
     assert rig.outputs()[:2] == (0.0, 0.0)
     assert rig.watchdog_ms == 100 and rig.applied_seq == 0
@@ -303,67 +352,63 @@ def test_reset(rig, host):
 
 
 def flash_over_pty(host: Host, image: bytes, chunk: int = 48) -> None:
-    expect_ack(host.request(wire.SETTINGS_ERASE))
+    expect_ack(host.request(SettingsErase()))
     for offset in range(0, len(image), chunk):
-        payload = wire.SETTINGS_WRITE_HEAD.pack(offset) + image[offset:offset + chunk]
-        expect_ack(host.request(wire.SETTINGS_WRITE, payload))
-    valid, length, crc = wire.VERIFY_REPLY_FMT.unpack(host.request(wire.SETTINGS_VERIFY).payload)
-    assert (valid, length, crc) == (1, len(image), wire.image_crc(image))
-    expect_ack(host.request(wire.SETTINGS_COMMIT, wire.COMMIT_FMT.pack(crc)))
+        expect_ack(host.request(SettingsWrite(offset, image[offset:offset + chunk])))
+    verified = VerifyReply.unpack(host.request(SettingsVerify()).payload)
+    assert verified == VerifyReply(True, len(image), image_crc(image))
+    expect_ack(host.request(SettingsCommit(verified.image_crc)))
 
 
 def read_settings(host: Host) -> bytes | None:
-    info = host.request(wire.SETTINGS_INFO)
-    assert info.type == wire.reply_type(wire.SETTINGS_INFO)
-    slot, length, crc, generation, slot_size_256 = wire.SETTINGS_INFO_FMT.unpack(info.payload)
-    if slot == 0xFF:
-        assert length == 0
+    reply = host.request(SettingsInfo())
+    assert reply.type == SettingsInfoReply.TYPE == 0xA0
+    info = SettingsInfoReply.unpack(reply.payload)
+    if info.active_slot is None:
+        assert info.image_length == 0
         return None
     data = b""
-    while len(data) < length:
-        n = min(wire.MAX_READ, length - len(data))
-        reply = host.request(wire.SETTINGS_READ, wire.SETTINGS_READ_FMT.pack(0, len(data), n))
-        assert reply.type == wire.reply_type(wire.SETTINGS_READ)
-        data += reply.payload
-    wire.check_image(data)
-    assert wire.image_crc(data) == crc
+    while len(data) < info.image_length:
+        n = min(MAX_READ, info.image_length - len(data))
+        reply = host.request(SettingsRead(0, len(data), n))
+        assert reply.type == SettingsData.TYPE == 0xA1
+        data += SettingsData.unpack(reply.payload).data
+    check_image(data)
+    assert image_crc(data) == info.image_crc
     return data
 
 
 def test_settings_flash_over_pty(rig, host, tmp_path):
     assert read_settings(host) is None
-    image = wire.pack_image(1, bytes(range(256)) * 3)          # 780 bytes: several chunks, reads
+    image = pack_image(1, bytes(range(256)) * 3)          # 780 bytes: several chunks, reads
     flash_over_pty(host, image)
     assert read_settings(host) == image
-    slot, length, crc, generation, size = wire.SETTINGS_INFO_FMT.unpack(host.request(wire.SETTINGS_INFO).payload)
-    assert (slot, length, generation, size) == (0, len(image), 1, 4096 // 256)
+    info = SettingsInfoReply.unpack(host.request(SettingsInfo()).payload)
+    assert info == SettingsInfoReply(0, len(image), image_crc(image), 1, 4096)
     # Refusals: writing over written bytes, committing a wrong crc or a bad image.
-    second = wire.pack_image(2, b"second")
-    expect_ack(host.request(wire.SETTINGS_ERASE))
-    expect_ack(host.request(wire.SETTINGS_WRITE, wire.SETTINGS_WRITE_HEAD.pack(0) + second))
-    expect_error(host.request(wire.SETTINGS_WRITE, wire.SETTINGS_WRITE_HEAD.pack(0) + b"\xff\xff"),
-                 wire.E_NOT_ERASED)
-    expect_error(host.request(wire.SETTINGS_COMMIT, wire.COMMIT_FMT.pack(wire.image_crc(second) ^ 1)),
-                 wire.E_CRC_MISMATCH)
-    expect_error(host.request(wire.SETTINGS_WRITE, wire.SETTINGS_WRITE_HEAD.pack(4090) + b"0123456789"),
-                 wire.E_OUT_OF_RANGE)
-    expect_error(host.request(wire.SETTINGS_READ, wire.SETTINGS_READ_FMT.pack(0, 0, 300)), wire.E_OUT_OF_RANGE)
-    expect_ack(host.request(wire.SETTINGS_ERASE))
-    expect_ack(host.request(wire.SETTINGS_WRITE, wire.SETTINGS_WRITE_HEAD.pack(0) + second[:10]))
-    valid, _, _ = wire.VERIFY_REPLY_FMT.unpack(host.request(wire.SETTINGS_VERIFY).payload)
-    assert valid == 0
-    expect_error(host.request(wire.SETTINGS_COMMIT, wire.COMMIT_FMT.pack(wire.image_crc(second))),
-                 wire.E_IMAGE_INVALID)
+    second = pack_image(2, b"second")
+    expect_ack(host.request(SettingsErase()))
+    expect_ack(host.request(SettingsWrite(0, second)))
+    expect_error(host.request(SettingsWrite(0, b"\xff\xff")), E_NOT_ERASED)
+    expect_error(host.request(SettingsCommit(image_crc(second) ^ 1)), E_CRC_MISMATCH)
+    expect_error(host.request(SettingsWrite(4090, b"0123456789")), E_OUT_OF_RANGE)
+    expect_error(host.request(SettingsRead(0, 0, 300)), E_OUT_OF_RANGE)     # more than MAX_READ
+    expect_error(host.request(SettingsRead(2, 0, 16)), E_OUT_OF_RANGE)      # no slot 2
+    expect_error(host.request_raw(SettingsWrite.TYPE, SettingsWrite(0, b"x").pack()[:4]), E_BAD_LENGTH)
+    expect_ack(host.request(SettingsErase()))
+    expect_ack(host.request(SettingsWrite(0, second[:10])))
+    assert not VerifyReply.unpack(host.request(SettingsVerify()).payload).valid
+    expect_error(host.request(SettingsCommit(image_crc(second))), E_IMAGE_INVALID)
     assert read_settings(host) == image                          # untouched by all of that
     # The reset reloads from flash; a restarted rig on the same file boots the same settings.
-    expect_ack(host.request(wire.RESET))
+    expect_ack(host.request(Reset()))
     assert rig.settings == image
 
 
 # --- power loss during a flash, with a subprocess rig ---------------------------------------------
 
-OLD = wire.pack_image(1, b"old: heater.ramp_v_per_s=0.4")
-NEW = wire.pack_image(1, b"new: heater.ramp_v_per_s=0.3, pump.target_mv=450")
+OLD = pack_image(1, b"old: heater.ramp_v_per_s=0.4")
+NEW = pack_image(1, b"new: heater.ramp_v_per_s=0.3, pump.target_mv=450")
 CHUNK = 16
 
 
@@ -419,9 +464,9 @@ def test_cli_prints_pty_and_link_and_stops_cleanly(tmp_path):
         assert os.path.realpath(link) == os.path.realpath(path)
         host = Host(str(link))
         try:
-            identity = wire.IDENTITY_FMT.unpack(host.request(wire.HELLO, timeout=2.0).payload)
-            assert identity[8].rstrip(b"\0") == b"LR0777"
-            host.send(wire.SETPOINT, setpoint(0.0, 0.5))
+            identity = Identity.unpack(host.request(Hello(), timeout=2.0).payload)
+            assert identity.serial_number == "LR0777"
+            host.send(SetPoint(0.0, 0.5))
         finally:
             host.close()
         proc.send_signal(signal.SIGINT)
@@ -439,7 +484,7 @@ def test_power_loss_at_every_flash_op_boots_old_or_new(tmp_path):
     with FlashStore(flash) as store:                             # the old settings, committed
         store.erase()
         store.write(0, OLD)
-        store.commit(wire.image_crc(OLD))
+        store.commit(image_crc(OLD))
     n_ops = 2 + math.ceil(len(NEW) / CHUNK) + 1                  # erase (record, data), writes, record
     rig = SubprocessRig(flash, die_after=1)
     try:

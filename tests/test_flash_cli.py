@@ -20,7 +20,8 @@ from lambdarig.controller.settings import SCHEMA_VERSION, Settings, load_setting
 from lambdarig.controller.settings_image import decode_image, encode_settings
 from lambdarig.emulator.serial_rig import RigServer
 from lambdarig.hal.rig_link import RigLink
-from lambdarig.protocol import wire
+from lambdarig.protocol.codes import MAX_WRITE
+from lambdarig.protocol.image import image_crc
 
 ROOT = Path(__file__).resolve().parents[1]
 SERIAL = "LR-TEST-7"
@@ -74,7 +75,7 @@ def test_flash_writes_verifies_commits_and_confirms(rig, tmp_path, monkeypatch, 
     info, image = rig_info(rig)
     expected = encode_settings(load_settings(path), SERIAL)
     assert image == expected
-    assert info.generation == 1 and info.crc == wire.image_crc(expected) and info.length == len(expected)
+    assert info.generation == 1 and info.image_crc == image_crc(expected) and info.image_length == len(expected)
     assert decode_image(image, SERIAL) == load_settings(path)
     assert rig.settings == expected  # what the emulated firmware booted into
 
@@ -87,9 +88,9 @@ def test_flash_json_and_second_flash_switches_slot(rig, tmp_path, monkeypatch, c
     assert first["serial_number"] == SERIAL and first["element"] == "lsu49"
     assert first["generation_before"] == 0 and first["generation_after"] == 1
     assert first["active_slot_before"] is None and first["active_slot_after"] == 0
-    assert first["image_crc"] == f"0x{wire.image_crc(encode_settings(load_settings(path), SERIAL)):08X}"
+    assert first["image_crc"] == f"0x{image_crc(encode_settings(load_settings(path), SERIAL)):08X}"
     assert first["schema_version"] == SCHEMA_VERSION and first["unchanged"] is False
-    assert first["chunks"] == -(-first["image_length"] // wire.MAX_WRITE)
+    assert first["chunks"] == -(-first["image_length"] // MAX_WRITE)
 
     other = toml_file(tmp_path, GOOD.replace("800.0", "790.0"), "other.toml")
     assert main(["flash", other, "--port", rig.path, "--json"], monkeypatch) == 0
@@ -218,7 +219,7 @@ def test_image_made_for_another_rig_is_refused_when_read(rig, monkeypatch, capsy
     try:
         link.settings_erase()
         link.settings_write(0, image)
-        link.settings_commit(wire.image_crc(image))
+        link.settings_commit(image_crc(image))
     finally:
         link.close()
     assert main(["settings", "read", "--port", rig.path], monkeypatch) == 2
@@ -280,7 +281,7 @@ def test_power_loss_at_every_flash_operation_leaves_old_or_new_settings(tmp_path
         assert main(["flash", old, "--port", rig.path], monkeypatch) == 0
         capsys.readouterr()
         rig.close()
-        image_ops = 2 + -(-len(encode_settings(new_settings, SERIAL)) // wire.MAX_WRITE) + 1  # erases, writes, record
+        image_ops = 2 + -(-len(encode_settings(new_settings, SERIAL)) // MAX_WRITE) + 1  # erases, writes, record
         for op in range(1, image_ops + 1):
             rig = SubprocessRig(flash, die_after=op)
             code = main(["flash", new, "--port", rig.path], monkeypatch)

@@ -8,11 +8,12 @@ import zlib
 import pytest
 
 from lambdarig.emulator.flash_store import RECORD_SECTOR, FlashError, FlashStore
-from lambdarig.protocol import wire
+from lambdarig.protocol.codes import E_CRC_MISMATCH, E_IMAGE_INVALID, E_NOT_ERASED, E_OUT_OF_RANGE
+from lambdarig.protocol.image import check_image, image_crc, pack_image
 
 SLOT = 1024
-OLD = wire.pack_image(1, b"old settings " * 5)
-NEW = wire.pack_image(2, b"the new settings, longer than the old ones " * 7)
+OLD = pack_image(1, b"old settings " * 5)
+NEW = pack_image(2, b"the new settings, longer than the old ones " * 7)
 
 
 class PowerCut(Exception):
@@ -30,7 +31,7 @@ def flash_sequence(store: FlashStore, image: bytes, chunk: int = 64) -> None:
         store.write(offset, image[offset:offset + chunk])
     state = store.verify()
     assert state.image_valid, state.problem
-    store.commit(wire.image_crc(image))
+    store.commit(image_crc(image))
 
 
 def make_store(path, image: bytes | None = None, **kw) -> FlashStore:
@@ -76,11 +77,11 @@ def test_write_only_clears_bits_and_refuses_non_erased(tmp_path):
         assert store.read(1, 0, 2) == b"\xa0\x0f"
         with pytest.raises(FlashError) as err:
             store.write(0, b"\x0f\x0f")                     # needs 0 -> 1
-        assert err.value.code == wire.E_NOT_ERASED
+        assert err.value.code == E_NOT_ERASED
         assert store.read(1, 0, 2) == b"\xa0\x0f"           # unchanged
         with pytest.raises(FlashError) as err:
             store.write(SLOT - 1, b"ab")
-        assert err.value.code == wire.E_OUT_OF_RANGE
+        assert err.value.code == E_OUT_OF_RANGE
         store.erase()
         assert store.read(1, 0, 4) == b"\xff" * 4
 
@@ -90,14 +91,14 @@ def test_commit_refuses_invalid_image_and_wrong_crc(tmp_path):
         store.erase()
         store.write(0, NEW[:40])                            # half an image
         with pytest.raises(FlashError) as err:
-            store.commit(wire.image_crc(NEW))
-        assert err.value.code == wire.E_IMAGE_INVALID
+            store.commit(image_crc(NEW))
+        assert err.value.code == E_IMAGE_INVALID
         store.write(40, NEW[40:])
         with pytest.raises(FlashError) as err:
-            store.commit(wire.image_crc(NEW) ^ 1)
-        assert err.value.code == wire.E_CRC_MISMATCH
+            store.commit(image_crc(NEW) ^ 1)
+        assert err.value.code == E_CRC_MISMATCH
         assert store.active_image() == OLD and store.generation == 1
-        store.commit(wire.image_crc(NEW))
+        store.commit(image_crc(NEW))
         assert store.active_image() == NEW
 
 
@@ -105,7 +106,7 @@ def test_reads_select_active_or_inactive_slot(tmp_path):
     with make_store(tmp_path / "flash.bin") as store:
         with pytest.raises(FlashError) as err:
             store.read(0, 0, 16)                            # no settings: no active slot
-        assert err.value.code == wire.E_IMAGE_INVALID
+        assert err.value.code == E_IMAGE_INVALID
         flash_sequence(store, OLD)
         assert store.read(0, 0, len(OLD)) == OLD
         assert store.read(0, SLOT - 4, 100) == b"\xff" * 4   # clipped to the slot
@@ -120,7 +121,7 @@ def test_torn_commit_record_boots_old(tmp_path):
         store.write(0, NEW)
     # Tear the record by hand: generation and crc written, the record crc not.
     record_at = 2 * SLOT + 1 * RECORD_SECTOR
-    head = struct.pack("<II", 2, wire.image_crc(NEW))
+    head = struct.pack("<II", 2, image_crc(NEW))
     with open(path, "r+b") as f:
         f.seek(record_at)
         f.write(head + struct.pack("<I", zlib.crc32(head))[:2])
@@ -173,8 +174,8 @@ def test_power_loss_at_every_op_boots_old_or_new(tmp_path, start, fraction):
             image = booted.active_image()
             assert image in (start, NEW), f"op {k}/{n_ops}: booted {image!r}"
             if image is not None:
-                wire.check_image(image)
-                assert booted.info().image_crc == wire.image_crc(image)
+                check_image(image)
+                assert booted.info().image_crc == image_crc(image)
             # Only the commit record's write may switch to the new settings, and only when complete.
             expect_new = k == n_ops and fraction == 1.0
             assert (image == NEW) == expect_new, f"op {k}/{n_ops}"

@@ -9,6 +9,7 @@ the line. Nothing here fakes the rig.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import random
@@ -25,10 +26,14 @@ from lambdarig.controller.runtime import Runtime
 from lambdarig.emulator.serial_rig import RigServer
 from lambdarig.hal import serial_frontend
 from lambdarig.hal.registry import open_frontend
-from lambdarig.hal.rig_link import RigError, RigIdentity, RigLink
+from lambdarig.hal.rig_link import RigError, RigLink
 from lambdarig.hal.serial_frontend import SerialFrontEnd, parse_serial_url
 from lambdarig.hal.types import Command, FrontEndError, LinkLost
-from lambdarig.protocol import wire
+from lambdarig.protocol.codes import ACK, CAP_WATCHDOG, E_OUT_OF_RANGE, SAMPLE, SETTINGS_COMMIT, SETTINGS_WRITE
+from lambdarig.protocol.errors import WireError
+from lambdarig.protocol.framing import PROTOCOL_VERSION, decode_body
+from lambdarig.protocol.image import image_crc, pack_image
+from lambdarig.protocol.messages import Identity, SampleMessage, VerifyReply
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -231,8 +236,8 @@ def test_open_identity_info_and_stream(rig):
         assert info.details["port"] == rig.path
         assert fe.truth() is None
         ident = fe.link.identity()
-        assert isinstance(ident, RigIdentity) and ident.protocol_version == wire.PROTOCOL_VERSION
-        assert ident.max_rate_hz >= 500 and ident.has(wire.CAP_WATCHDOG)
+        assert isinstance(ident, Identity) and ident.protocol_version == PROTOCOL_VERSION
+        assert ident.max_rate_hz >= 500 and ident.has(CAP_WATCHDOG)
         assert 0 < fe.link.ping() < 0.1
         # the clock is monotonic seconds since open; samples arrive at 500 Hz
         assert 0 <= fe.now() < 1.0
@@ -304,8 +309,7 @@ def test_protocol_version_mismatch_is_refused(rig, monkeypatch):
 
     def future_rig(self):
         ident = real(self)
-        return RigIdentity(wire.PROTOCOL_VERSION + 1, *[getattr(ident, f) for f in (
-            "firmware_version", "serial_number", "capabilities", "max_rate_hz", "pump_min_a", "pump_max_a", "element")])
+        return dataclasses.replace(ident, protocol_version=PROTOCOL_VERSION + 1)
 
     monkeypatch.setattr(RigLink, "identity", future_rig)
     with pytest.raises(FrontEndError, match=r"protocol version 2, this host speaks 1: update the host"):
@@ -332,24 +336,25 @@ def test_errors_replies_and_settings_flash(rig):
     with RigLink(rig.path) as link:
         with pytest.raises(RigError, match=rf"{rig.path}: the rig refused WATCHDOG: E_OUT_OF_RANGE") as err:
             link.set_watchdog(5)
-        assert err.value.code == wire.E_OUT_OF_RANGE and err.value.request == "WATCHDOG"
+        assert err.value.code == E_OUT_OF_RANGE and err.value.request == "WATCHDOG"
         with pytest.raises(RigError, match="STREAM_START"):
             link.start_stream(2000)
         with pytest.raises(ValueError):
             link.send_setpoint(math.nan, 0.0, True)
         # the flash sequence the `flash` command uses, through the public API; > MAX_WRITE bytes
-        image = wire.pack_image(1, bytes(range(256)) * 3)
+        image = pack_image(1, bytes(range(256)) * 3)
         info0 = link.settings_info()
-        assert info0.length == 0 and info0.slot_size >= len(image)
+        assert info0.image_length == 0 and info0.active_slot is None and info0.slot_size >= len(image)
         link.settings_erase()
         link.settings_write(0, image)
-        valid, length, crc = link.settings_verify()
-        assert valid and length == len(image) and crc == wire.image_crc(image)
+        verified = link.settings_verify()
+        crc = verified.image_crc
+        assert verified == VerifyReply(True, len(image), image_crc(image))
         with pytest.raises(RigError, match="SETTINGS_COMMIT"):
             link.settings_commit(crc ^ 1)
         link.settings_commit(crc)
         info1 = link.settings_info()
-        assert (info1.length, info1.crc) == (len(image), crc) and info1.generation > info0.generation
+        assert (info1.image_length, info1.image_crc) == (len(image), crc) and info1.generation > info0.generation
         assert link.settings_read_active() == image
         # streaming and requests at the same time: replies are matched, samples queued
         link.start_stream(500)
@@ -632,8 +637,8 @@ def test_host_to_rig_direction_broken_is_detected(rig):
 
 def _frame_info(frame: bytes):
     try:
-        return wire.decode_body(frame[:-1])
-    except wire.WireError:
+        return decode_body(frame[:-1])
+    except WireError:
         return None
 
 
@@ -642,7 +647,7 @@ def test_lost_replies_and_requests_during_a_flash_are_recovered(rig):
     link asks SETTINGS_INFO whether it happened; a lost COMMIT request is re-sent after that check."""
     relay = Relay(rig.path)
     requests: dict[int, int] = {}                          # seq -> request type, host -> rig
-    drop = {"reply_to": {wire.SETTINGS_WRITE, wire.SETTINGS_COMMIT}, "request": set()}
+    drop = {"reply_to": {SETTINGS_WRITE, SETTINGS_COMMIT}, "request": set()}
 
     def to_rig(frame: bytes) -> bytes:
         f = _frame_info(frame)
@@ -655,7 +660,7 @@ def test_lost_replies_and_requests_during_a_flash_are_recovered(rig):
 
     def to_host(frame: bytes) -> bytes:
         f = _frame_info(frame)
-        if f is not None and f.type == wire.ACK and requests.get(f.seq) in drop["reply_to"]:
+        if f is not None and f.type == ACK and requests.get(f.seq) in drop["reply_to"]:
             drop["reply_to"].discard(requests[f.seq])
             return b""
         return frame
@@ -663,18 +668,18 @@ def test_lost_replies_and_requests_during_a_flash_are_recovered(rig):
     relay.mutate, relay.mutate_to_rig = to_host, to_rig
     try:
         with RigLink(relay.url, timeout_s=0.05) as link:
-            for n, image in enumerate((wire.pack_image(1, b"first " * 100), wire.pack_image(1, b"second " * 90))):
+            for n, image in enumerate((pack_image(1, b"first " * 100), pack_image(1, b"second " * 90))):
                 if n == 1:
-                    drop["request"] = {wire.SETTINGS_COMMIT}
+                    drop["request"] = {SETTINGS_COMMIT}
                 before = link.settings_info()
                 retries = link.retries
                 link.settings_erase()
                 link.settings_write(0, image)
-                assert link.settings_verify() == (True, len(image), wire.image_crc(image))
-                link.settings_commit(wire.image_crc(image))
+                assert link.settings_verify() == VerifyReply(True, len(image), image_crc(image))
+                link.settings_commit(image_crc(image))
                 after = link.settings_info()
                 assert after.generation == before.generation + 1        # committed exactly once
-                assert after.crc == wire.image_crc(image) and link.settings_read_active() == image
+                assert after.image_crc == image_crc(image) and link.settings_read_active() == image
                 assert link.retries > retries
             assert not drop["reply_to"] and not drop["request"]          # every loss really happened
     finally:
@@ -706,13 +711,13 @@ def test_rig_clock_wrap_is_unwrapped_and_a_clock_restart_is_a_reset(rig):
 
     def retime(frame: bytes) -> bytes:
         f = _frame_info(frame)
-        if f is None or f.type != wire.SAMPLE:
+        if f is None or f.type != SAMPLE:
             return frame
-        fields = list(wire.SAMPLE_FMT.unpack(f.payload))
+        sample = SampleMessage.unpack(f.payload)
         if shift["us"] is None:
-            shift["us"] = (1 << 32) - fields[0] - 200_000          # wraps 0.2 s from now
-        fields[0] = (fields[0] + shift["us"] - (5_000_000 if shift["back"] else 0)) & 0xFFFFFFFF
-        return wire.encode_frame(wire.SAMPLE, f.seq, wire.SAMPLE_FMT.pack(*fields))
+            shift["us"] = (1 << 32) - sample.t_us - 200_000        # wraps 0.2 s from now
+        t_us = (sample.t_us + shift["us"] - (5_000_000 if shift["back"] else 0)) & 0xFFFFFFFF
+        return dataclasses.replace(sample, t_us=t_us).encode(f.seq)
 
     relay.mutate = retime
     try:

@@ -8,7 +8,7 @@ import time
 
 from lambdarig.emulator.serial_rig import RigServer
 from lambdarig.hal.rig_link import RigLink
-from lambdarig.protocol import wire
+from lambdarig.protocol.codes import CAP_SENSE
 
 
 def _stream(element: str, tmp_path):
@@ -27,14 +27,14 @@ def _stream(element: str, tmp_path):
 
 def test_hc_rig_streams_the_measuring_cell(tmp_path):
     identity, samples = _stream("hc-mixed", tmp_path)
-    assert identity.capabilities & wire.CAP_SENSE
+    assert identity.capabilities & CAP_SENSE
     assert len(samples) > 10
     assert all(math.isfinite(s.sample.sense_v) for s in samples)
 
 
 def test_wideband_rig_sends_no_sense_field(tmp_path):
     identity, samples = _stream("lsu49", tmp_path)
-    assert not identity.capabilities & wire.CAP_SENSE
+    assert not identity.capabilities & CAP_SENSE
     assert len(samples) > 10
     assert all(math.isnan(s.sample.sense_v) for s in samples)
 

@@ -9,7 +9,7 @@ import pytest
 
 from lambdarig.controller import settings_image as si
 from lambdarig.controller.settings import FIELDS, SCHEMA, SCHEMA_VERSION, Settings, SettingsError
-from lambdarig.protocol import wire
+from lambdarig.protocol.image import check_image, pack_image
 
 
 def record_offset(name: str) -> int:
@@ -27,7 +27,7 @@ def patched_image(settings: Settings, name: str, record: bytes, serial: str = ""
     offset = record_offset(name)
     size = 1 + si._VALUE[si.field_tag(FIELDS[name])].size
     payload[offset:offset + size] = record
-    return wire.pack_image(SCHEMA_VERSION, bytes(payload))
+    return pack_image(SCHEMA_VERSION, bytes(payload))
 
 
 def refused(image: bytes, expected_serial: str | None = None) -> SettingsError:
@@ -39,7 +39,7 @@ def refused(image: bytes, expected_serial: str | None = None) -> SettingsError:
 def test_defaults_round_trip():
     image = si.encode_settings(Settings())
     assert si.decode_image(image) == Settings()
-    schema_version, payload = wire.check_image(image)
+    schema_version, payload = check_image(image)
     assert schema_version == SCHEMA_VERSION
     assert len(payload) == si.payload_size()
 
@@ -74,7 +74,7 @@ def test_floats_are_bit_exact():
 
 
 def test_layout_matches_the_documented_table():
-    payload = wire.check_image(si.encode_settings(Settings({"sensor.element": "outer-ref"}), "LR-0042"))[1]
+    payload = check_image(si.encode_settings(Settings({"sensor.element": "outer-ref"}), "LR-0042"))[1]
     assert payload[:16] == b"LR-0042" + b"\x00" * 9
     assert struct.unpack_from("<I", payload, 16)[0] == si.schema_fingerprint()
     assert struct.unpack_from("<H", payload, 20)[0] == len(SCHEMA)
@@ -121,7 +121,7 @@ def test_unusable_device_serial_is_refused_when_encoding(serial):
 
 def test_wrong_schema_version_is_refused_naming_both_versions():
     payload = si.encode_payload(Settings())
-    error = refused(wire.pack_image(SCHEMA_VERSION + 1, payload))
+    error = refused(pack_image(SCHEMA_VERSION + 1, payload))
     assert error.field == "schema_version"
     assert str(SCHEMA_VERSION + 1) in str(error) and str(SCHEMA_VERSION) in str(error)
 
@@ -187,20 +187,20 @@ def test_wrong_record_tag_is_refused():
 def test_other_field_list_is_refused():
     payload = bytearray(si.encode_payload(Settings()))
     struct.pack_into("<I", payload, 16, si.schema_fingerprint() ^ 1)
-    error = refused(wire.pack_image(SCHEMA_VERSION, bytes(payload)))
+    error = refused(pack_image(SCHEMA_VERSION, bytes(payload)))
     assert error.field == "image" and "fingerprint" in str(error)
     payload = bytearray(si.encode_payload(Settings()))
     struct.pack_into("<H", payload, 20, len(SCHEMA) - 1)
-    error = refused(wire.pack_image(SCHEMA_VERSION, bytes(payload)))
+    error = refused(pack_image(SCHEMA_VERSION, bytes(payload)))
     assert "fields" in str(error)
 
 
 def test_payload_length_errors_are_refused():
     payload = si.encode_payload(Settings())
-    assert refused(wire.pack_image(SCHEMA_VERSION, payload + b"\x00")).field == "image"
-    error = refused(wire.pack_image(SCHEMA_VERSION, payload[:-3]))
+    assert refused(pack_image(SCHEMA_VERSION, payload + b"\x00")).field == "image"
+    error = refused(pack_image(SCHEMA_VERSION, payload[:-3]))
     assert error.field == SCHEMA[-1].name
-    assert refused(wire.pack_image(SCHEMA_VERSION, payload[:10])).field == "image"
+    assert refused(pack_image(SCHEMA_VERSION, payload[:10])).field == "image"
 
 
 def test_fingerprint_depends_on_the_field_list(monkeypatch):

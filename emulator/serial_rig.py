@@ -316,9 +316,8 @@ class RigServer:
         stop = self._stop
         master = self._master
         monotonic = time.monotonic
-        use_select = master < 1024
-        poller = None
-        if not use_select:
+        poller: select.poll | None = None
+        if master >= 1024:                     # select() cannot watch descriptors past FD_SETSIZE
             poller = select.poll()
             poller.register(master, select.POLLIN)
         last = monotonic()
@@ -342,7 +341,7 @@ class RigServer:
                     time.sleep(wait)          # the master polls as hung up: nothing to wait on
                     continue
                 try:
-                    if use_select:
+                    if poller is None:
                         wlist = [master] if self._tx else []
                         select.select([master], wlist, [], wait)
                     else:

@@ -189,11 +189,13 @@ class SampleMessage(Message):
         if len(payload) not in (SAMPLE_LAYOUT.size, with_sense):
             raise WireError(f"{cls.NAME}: payload of {len(payload)} bytes, expected {SAMPLE_LAYOUT.size} "
                             f"or {with_sense} (with sense_v)", E_BAD_LENGTH)
-        fields = SAMPLE_LAYOUT.unpack_from(payload)
+        (t_us, nernst_v, pump_current_a, ri_ohm, heater_v, heater_a, supply_v, pump_v, status,
+         applied_seq) = SAMPLE_LAYOUT.unpack_from(payload)
         sense_v = None
         if len(payload) == with_sense:
             (sense_v,) = SAMPLE_SENSE_LAYOUT.unpack_from(payload, SAMPLE_LAYOUT.size)
-        return cls(*fields, sense_v=sense_v)
+        return cls(t_us, nernst_v, pump_current_a, ri_ohm, heater_v, heater_a, supply_v, pump_v, status, applied_seq,
+                   sense_v)
 
 
 SETTINGS_INFO_LAYOUT = struct.Struct("<BIIIH")

@@ -78,8 +78,8 @@ def run_diff(args: argparse.Namespace) -> int:
     found = _read(args.port)
     changes = diff_settings(found.settings, wanted)
     element_note = None
-    if found.element and wanted.sensor.element != found.element:
-        element_note = (f"the file is for element {wanted.sensor.element!r}, the rig has {found.element!r}: "
+    if found.element and wanted.get("sensor.element") != found.element:
+        element_note = (f"the file is for element {wanted.get('sensor.element')!r}, the rig has {found.element!r}: "
                         f"`lambdarig flash` refuses it without --force-element")
     if args.json:
         print(json.dumps({

@@ -122,7 +122,7 @@ def check_rig_for(settings: Settings, identity, device_serial: str | None, force
     if device_serial is not None and device_serial != identity.serial_number:
         raise SettingsError("--device-serial", f"the rig on this port is {identity.serial_number!r}, not "
                                                f"{device_serial!r}; nothing was written", "flash")
-    element = settings.sensor.element
+    element = settings.get("sensor.element")
     if identity.element and element != identity.element and not force_element:
         raise SettingsError("sensor.element", f"the settings are for element {element!r} but the rig "
                                               f"{identity.serial_number!r} has {identity.element!r}; nothing was "
@@ -232,7 +232,7 @@ def flash_settings(link, settings: Settings, *, device_serial: str | None = None
         active_slot_after=after.active_slot, generation_before=before.generation,
         generation_after=after.generation, previous_crc=before.image_crc if before.image_length else None,
         unchanged=bool(before.image_length) and before.image_crc == crc,
-        forced_element=bool(identity.element) and settings.sensor.element != identity.element,
+        forced_element=bool(identity.element) and settings.get("sensor.element") != identity.element,
         seconds=time.monotonic() - t0, steps=steps)
 
 

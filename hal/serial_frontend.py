@@ -66,7 +66,7 @@ _settings_decoder: Callable[[bytes], str] | None = None
 
 def register_settings_decoder(decoder: Callable[[bytes], str] | None) -> None:
     """The firmware side registers how a settings image (bytes, lambdarig.protocol.image container) becomes the TOML
-    text `stored_settings()` returns (e.g. scripts.settings_image). None unregisters."""
+    text `stored_settings()` returns (lambdarig.controller.settings_image.image_to_toml). None unregisters."""
     global _settings_decoder
     if decoder is not None and not callable(decoder):
         raise ValueError(f"settings decoder must be callable(bytes) -> str, got {decoder!r}")

@@ -316,9 +316,10 @@ class RigLink:
         if tripped and not self._tripped:
             self.watchdog_trips += 1
         self._tripped = tripped
-        sample = Sample((t_us + self._t_offset) * 1e-6, message.nernst_v, message.pump_current_a, message.ri_ohm,
-                        message.heater_v, message.heater_a, message.supply_v, message.pump_v,
-                        math.nan if message.sense_v is None else message.sense_v)
+        sample = Sample(t_s=(t_us + self._t_offset) * 1e-6, nernst_v=message.nernst_v,
+                        pump_current_a=message.pump_current_a, ri_ohm=message.ri_ohm, heater_v=message.heater_v,
+                        heater_a=message.heater_a, supply_v=message.supply_v, pump_v=message.pump_v,
+                        sense_v=math.nan if message.sense_v is None else message.sense_v)
         rs = RigSample(sample, message.status, message.applied_seq, frame.seq, now)
         self.latest = rs
         self._samples.append(rs)

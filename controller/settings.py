@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
 from typing import Any
+
+from lambdarig.common.errors import InputError
 
 SCHEMA_VERSION = 1
 FUEL_CHOICES = ("gasoline", "e85", "ethanol", "methanol", "propane", "methane", "diesel", "iso-octane", "custom")
@@ -22,14 +25,13 @@ ELEMENT_CHOICES = ("lsu49", "barrier-layer", "outer-ref", "sealed-ref", "hc-mixe
 TEMP_SOURCES = ("ri", "ri+heater")
 
 
-class SettingsError(ValueError):
-    """A settings value or file that cannot be used; names the field and what is allowed."""
+class SettingsError(InputError):
+    """A settings value, file or image that cannot be used: an InputError whose source defaults to
+    "settings" (hence its own argument order: field and problem first)."""
 
-    def __init__(self, field: str, problem: str, source: str = "settings"):
-        self.field = field
-        self.problem = problem
-        self.source = source
-        super().__init__(f"{source}: {field}: {problem}")
+    def __init__(self, field: str, problem: str, source: str = "settings", *, allowed: str | None = None,
+                 suggestions: Iterable[str] = ()):
+        super().__init__(source, field, problem, allowed=allowed, suggestions=suggestions)
 
 
 @dataclass(frozen=True)

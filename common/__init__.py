@@ -21,7 +21,7 @@ Files (lambdarig.common.toml_file)
 
 Tables (lambdarig.common.tables)
     TableReader(table, source, prefix="", *, error=InputError, keys=None)
-        .number(key, lo, hi, default=REQUIRED, unit="", lo_open=False)   .optional_number(key, lo, hi, unit)
+        .number(key, lo, hi, default=REQUIRED, unit="", lo_open=False, also="")   .optional_number(key, lo, hi, unit)
         .integer(key, lo, hi, default)
         .boolean(key, default)   .text(key, choices=None, default)   .value(key, default) (raw)
         .sub(key, required=True, keys=None) -> TableReader | None   (nested table, fields "key.sub")

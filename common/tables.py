@@ -54,9 +54,9 @@ class TableReader:
         return self.table[key]
 
     def number(self, key: str, lo: float | None, hi: float | None, default: Any = REQUIRED, unit: str = "", *,
-               lo_open: bool = False) -> float:
-        value = self.value(key, default, requirement=check.range_text(lo, hi, unit, lo_open=lo_open))
-        return check.number(value, self.at(key), lo, hi, unit, lo_open=lo_open)
+               lo_open: bool = False, also: str = "") -> float:
+        value = self.value(key, default, requirement=check.range_text(lo, hi, unit, lo_open=lo_open) + also)
+        return check.number(value, self.at(key), lo, hi, unit, lo_open=lo_open, also=also)
 
     def optional_number(self, key: str, lo: float | None, hi: float | None, unit: str = "", *,
                         lo_open: bool = False) -> float | None:

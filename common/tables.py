@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import validators as check
-from .errors import InputError
+from .errors import InputError, nearest
 from .validators import Place
 
 REQUIRED: Any = object()   # default meaning "no default: the key must be there"
@@ -49,9 +49,17 @@ class TableReader:
         self.taken.add(key)
         if key not in self.table:
             if default is REQUIRED:
-                raise self.at(key).refuse("is required" + (f": {requirement}" if requirement else ""))
+                raise self.at(key).refuse("is required" + (f": {requirement}" if requirement else "")
+                                          + self._misspelling_hint(key))
             return default
         return self.table[key]
+
+    def _misspelling_hint(self, missing: str) -> str:
+        # Without `keys=` an unknown key is only found by finish(), after the required ones; a key
+        # close to the missing one is then most likely its misspelling (or a key read later).
+        strays = [k for k in self.table if k not in self.taken and (self.keys is None or k not in self.keys)]
+        close = nearest(missing, strays, count=1)
+        return f"; is {close[0]!r} (in this table) a misspelling of it?" if close else ""
 
     def number(self, key: str, lo: float | None, hi: float | None, default: Any = REQUIRED, unit: str = "", *,
                lo_open: bool = False, also: str = "") -> float:

@@ -58,7 +58,9 @@ def parse_toml_text(text: str, source: str, *, error: type[InputError] = InputEr
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        problem = f"not valid TOML: {exc}"   # tomllib's message carries the line and column
+        problem = f"not valid TOML: {exc}"   # tomllib's message carries the line and column ...
+        if "line" not in problem:            # ... except at the end of the document
+            problem += f" (the document ends on line {text.count(chr(10)) + 1})"
     except RecursionError:
         problem = "not valid TOML here: arrays or tables nested too deeply to read"
     except ValueError as exc:

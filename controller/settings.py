@@ -127,7 +127,8 @@ SCHEMA: tuple[Field, ...] = (
     F("conversion", "lambda_fast_hold_s", 0.15, "s", 0, 2, "how long the fast filter stays after a change"),
     F("conversion", "valid_margin_c", 100.0, "°C", 5, 300, "lambda valid above target minus this"),
     F("conversion", "valid_settle_s", 0.3, "s", 0, 10, "lambda valid only once the pump loop has run this long"),
-    F("conversion", "valid_nernst_window_v", 0.08, "V", 0.01, 0.5, "lambda valid while the Nernst error is within this"),
+    F("conversion", "valid_nernst_window_v", 0.08, "V", 0.01, 0.5,
+      "lambda valid while the Nernst error is within this"),
 
     F("hc", "target_o2_pct", 5.0, "%", 1.0, 15.0,
       "compartment O2 the pump loop holds (mixed-potential HC sensors; >= lambda 1.3 equivalent)"),
@@ -145,7 +146,8 @@ SCHEMA: tuple[Field, ...] = (
     F("diagnostics", "heater_open_max_a", 0.05, "A", 0, 2, "heater open: current below this while driven"),
     F("diagnostics", "heater_short_max_ohm", 1.0, "Ω", 0, 10, "heater short: terminal resistance below this"),
     F("diagnostics", "heater_min_duty", 0.02, "", 0, 1, "heater checks need at least this duty"),
-    F("diagnostics", "pump_mismatch_a", 80e-6, "A", 1e-6, 5e-3, "pump line open: measured current off the command by more"),
+    F("diagnostics", "pump_mismatch_a", 80e-6, "A", 1e-6, 5e-3,
+      "pump line open: measured current off the command by more"),
     F("diagnostics", "pump_rail_v", 2.3, "V", 0.5, 20, "pump line open: driver at or beyond this with no current"),
     F("diagnostics", "nernst_open_v", 1.1, "V", 0.5, 3, "Nernst line open: reading at or above this when hot"),
     F("diagnostics", "heater_temp_margin_c", 60.0, "°C", 0, 300,
@@ -254,9 +256,10 @@ def _unknown_setting(name: Any, source: str) -> SettingsError:
         keys = [f.key for f in SCHEMA if f.section == section]
         return SettingsError(str(name), "unknown setting", source, allowed=", ".join(keys),
                              suggestions=[f"{section}.{k}" for k in nearest(key, keys)])
+    same_key = [f"{near}.{key}" for near in nearest(section, SECTIONS) if f"{near}.{key}" in FIELDS]
     return SettingsError(str(name), f"unknown setting: no section {section!r}", source,
                          allowed="section.key with section one of: " + ", ".join(SECTIONS),
-                         suggestions=nearest(str(name), FIELDS))
+                         suggestions=same_key or nearest(str(name), FIELDS))
 
 
 def _settings_from_document(data: dict[str, Any], source: str) -> Settings:
@@ -272,7 +275,8 @@ def _settings_from_document(data: dict[str, Any], source: str) -> Settings:
                 raise top.key(section).refuse("unknown section", allowed=", ".join(SECTIONS),
                                               suggestions=nearest(section, SECTIONS))
             # A key written above every [section] header: point at where it belongs.
-            close_keys = nearest(section, {f.key for f in SCHEMA})
+            all_keys = {f.key for f in SCHEMA}
+            close_keys = (section,) if section in all_keys else nearest(section, all_keys)
             raise top.key(section).refuse("unknown key outside any section (settings live in [section] tables)",
                                           allowed="schema_version, or a section: " + ", ".join(SECTIONS),
                                           suggestions=[f.name for f in SCHEMA if f.key in close_keys][:3])

@@ -26,6 +26,9 @@ from .errors import EmulatorInputError
 FAMILIES = ("wideband", "potentiometric", "hc")
 REFERENCE_KINDS = ("air", "pumped", "sealed")
 SPECIES_WITH_FACTORS = ("O2", "H2", "CO", "HC")
+TOP_KEYS = ("name", "family", "description", "source", "nernst_target_v", "operating_temp_c", "measuring_node",
+            "diffusion_layer", "diffusion_species_factor", "protection_tube", "reference", "nernst_cell", "pump_cell",
+            "coupling", "heater", "thermal", "partial_catalysis", "measuring_cell")
 
 
 @dataclass(frozen=True)
@@ -176,8 +179,8 @@ def element_names() -> list[str]:
 
 def element_path(name_or_path: str) -> Path:
     candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" and candidate.exists():
-        return candidate
+    if candidate.suffix == ".toml" or "/" in name_or_path or "\\" in name_or_path:
+        return candidate   # a path: read_toml_file says what is wrong with it, if anything
     path = _package_dir() / f"{name_or_path}.toml"
     if not path.exists():
         known = element_names()
@@ -209,7 +212,7 @@ def load_element(name_or_path: str, overrides: list[str] | None = None) -> Eleme
 
 
 def parse_element(data: dict[str, Any], source: str) -> ElementSpec:
-    top = TableReader(data, source, error=EmulatorInputError)
+    top = TableReader(data, source, error=EmulatorInputError, keys=TOP_KEYS)
     name = top.text("name")
     family = top.text("family", FAMILIES)
     description = top.text("description", default="")

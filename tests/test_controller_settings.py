@@ -246,7 +246,8 @@ def test_schema_version_boolean_refused():
     ({"supply.off_v": 11.0, "supply.on_v": 10.0}, "supply.off_v"),
     ({"supply.on_v": 13.0, "supply.max_v": 13.0}, "supply.max_v"),
     ({"supply.on_v": 14.0, "supply.max_v": 13.0}, "supply.max_v"),
-    ({"heater.boost_max_v": 11.0, "heater.continuous_max_v": 11.5, "heater.feedforward_v": 7.0}, "heater.continuous_max_v"),
+    ({"heater.boost_max_v": 11.0, "heater.continuous_max_v": 11.5, "heater.feedforward_v": 7.0},
+     "heater.continuous_max_v"),
     ({"heater.boost_max_v": 8.0, "heater.continuous_max_v": 8.0, "heater.feedforward_v": 7.0}, "heater.ramp_start_v"),
     ({"heater.continuous_max_v": 7.0}, "heater.feedforward_v"),
     ({"pump.enable_margin_c": 50.0, "conversion.valid_margin_c": 100.0}, "pump.enable_margin_c"),
@@ -394,3 +395,35 @@ def test_load_missing_file_creates_nothing(tmp_path):
     assert info.value.field == "file"
     assert not missing.exists() and not missing.parent.exists()
     assert os.listdir(tmp_path) == []
+
+
+def test_misspelt_names_get_the_nearest_valid_one():
+    with pytest.raises(SettingsError) as info:
+        settings_from_toml_text("[heater]\ntarget_temp_ce = 780\n", "s.toml")
+    assert (info.value.field, info.value.problem) == ("heater.target_temp_ce", "unknown setting")
+    assert info.value.suggestions[0] == "target_temp_c"
+    assert "did you mean 'target_temp_c'?" in str(info.value) and "ramp_rate_v_per_s" in info.value.allowed
+    with pytest.raises(SettingsError) as info:
+        settings_from_toml_text("[heatr]\ntarget_temp_c = 780\n", "s.toml")
+    assert info.value.suggestions == ("heater",)
+    with pytest.raises(SettingsError) as info:
+        settings_from_toml_text("target_temp_c = 780\n", "s.toml")       # above every [section]
+    assert info.value.suggestions == ("heater.target_temp_c",)
+    with pytest.raises(SettingsError) as info:
+        Settings({"heater.target_temp": 780.0})
+    assert info.value.suggestions[0] == "heater.target_temp_c"
+    with pytest.raises(SettingsError) as info:
+        Settings().changed(heatre__target_temp_c=780.0)
+    assert info.value.field == "heatre.target_temp_c" and info.value.suggestions == ("heater.target_temp_c",)
+    with pytest.raises(SettingsError) as info:
+        Settings({"conversion.fuel": "gasolin"})
+    assert info.value.suggestions == ("gasoline",)
+
+
+def test_settings_errors_are_input_errors_under_the_root():
+    from lambdarig.common.errors import InputError, LambdarigError
+
+    with pytest.raises(InputError) as info:
+        settings_from_toml_text("[heater]\ntarget_temp_c = 1e9\n", "s.toml")
+    assert isinstance(info.value, LambdarigError) and isinstance(info.value, SettingsError)
+    assert info.value.allowed == "600 to 900 °C"

@@ -13,7 +13,7 @@ a misspelt required key could be reported as missing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from . import validators as check
 from .errors import InputError, nearest
@@ -85,6 +85,12 @@ class TableReader:
         if choices is not None:
             return check.choice(value, self.at(key), choices)
         return check.text(value, self.at(key))
+
+    @overload
+    def sub(self, key: str, required: Literal[True] = True, *, keys: Sequence[str] | None = None) -> TableReader: ...
+
+    @overload
+    def sub(self, key: str, required: bool, *, keys: Sequence[str] | None = None) -> TableReader | None: ...
 
     def sub(self, key: str, required: bool = True, *, keys: Sequence[str] | None = None) -> TableReader | None:
         value = self.value(key, REQUIRED if required else None, requirement="a table")

@@ -65,7 +65,9 @@ class Field:
         if isinstance(self.default, str):
             return check.choice(value, at, self.choices) if self.choices else check.text(value, at)
         if isinstance(self.default, int):
-            return check.integer(value, at, int(self.lo), int(self.hi), whole_floats=True)
+            lo = None if self.lo is None else int(self.lo)
+            hi = None if self.hi is None else int(self.hi)
+            return check.integer(value, at, lo, hi, whole_floats=True)
         return check.number(value, at, self.lo, self.hi, self.unit)
 
 
@@ -176,6 +178,17 @@ class Section(SimpleNamespace):
 
 class Settings:
     """Validated settings. Read as `settings.heater.target_temp_c`; immutable; `changed()` copies."""
+
+    # Set once in __init__: the values by dotted name, and one namespace per section (SECTIONS).
+    _values: MappingProxyType[str, Any]
+    sensor: Section
+    rates: Section
+    supply: Section
+    heater: Section
+    pump: Section
+    conversion: Section
+    hc: Section
+    diagnostics: Section
 
     def __init__(self, values: dict[str, Any] | None = None, source: str = "settings"):
         merged = {f.name: f.default for f in SCHEMA}

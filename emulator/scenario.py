@@ -173,9 +173,9 @@ class Scenario:
             self._seg_slope.append(slopes)
         # Constant segments share one World object each (world_at returns it; callers must not
         # mutate a World they are given). None for a ramp: world_at builds a new World there.
-        self._seg_world = [World(*v, ambient_c) if slope is None else None
+        self._seg_world = [_world(v, ambient_c) if slope is None else None
                            for v, slope in zip(self._seg_v, self._seg_slope)]
-        self._world_before = World(*self._initial, ambient_c)  # t < 0
+        self._world_before = _world(self._initial, ambient_c)  # t < 0
         self._seg_last = 0
         # The segment world_at used last: [t0, t1), its start values, slopes and World (hot path).
         self._set_current_segment(0)
@@ -223,7 +223,7 @@ class Scenario:
         self._cur_t0 = times[i]
         self._cur_t1 = times[i + 1] if i + 1 < len(times) else math.inf
         self._cur_v = self._seg_v[i]
-        self._cur_slope = self._seg_slope[i]
+        self._cur_slope: tuple[float, ...] = self._seg_slope[i] or ()  # () only where a World is cached
         self._cur_world = self._seg_world[i]
 
     def world_at(self, t_s: float) -> World:
@@ -293,6 +293,11 @@ class Scenario:
 
 # ---------------------------------------------------------------------------------------------
 # Loading
+
+
+def _world(values: tuple[float, ...], ambient_c: float) -> World:
+    """A World from channel values in CHANNEL_KEYS order."""
+    return World(values[0], values[1], values[2], values[3], values[4], values[5], ambient_c)
 
 
 def scenario_from_dict(data: dict, source: str) -> Scenario:

@@ -427,3 +427,8 @@ def test_settings_errors_are_input_errors_under_the_root():
         settings_from_toml_text("[heater]\ntarget_temp_c = 1e9\n", "s.toml")
     assert isinstance(info.value, LambdarigError) and isinstance(info.value, SettingsError)
     assert info.value.allowed == "600 to 900 °C"
+
+
+def test_every_section_is_declared_on_settings_for_type_checkers():
+    declared = {name for name, kind in Settings.__annotations__.items() if kind == "Section"}
+    assert declared == set(SECTIONS)

@@ -12,6 +12,9 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
+SUGGEST_CUTOFF = 0.6   # difflib's own default for get_close_matches
+SUGGEST_SPREAD = 0.1   # suggest only names this close to the best match's score
+
 
 class LambdarigError(Exception):
     """Root of every error the package raises on purpose."""
@@ -78,11 +81,24 @@ def _or_list(names: tuple[str, ...]) -> str:
 
 
 def nearest(name: object, candidates: Iterable[str], count: int = 3) -> tuple[str, ...]:
-    """The valid names closest to a mistyped one, best first (case-insensitive); () when none is close."""
+    """The valid names closest to a mistyped one, best first (case-insensitive); () when none is close.
+
+    Only names about as close as the best are given: one clear answer is not diluted by far ones."""
     if not isinstance(name, str):
         return ()
     by_folded: dict[str, str] = {}
     for candidate in candidates:
         by_folded.setdefault(candidate.lower(), candidate)
-    found = difflib.get_close_matches(name.lower(), list(by_folded), n=count, cutoff=0.6)
-    return tuple(by_folded[match] for match in found)
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(name.lower())
+    scored = []
+    for folded, candidate in by_folded.items():
+        matcher.set_seq1(folded)
+        score = matcher.ratio()
+        if score >= SUGGEST_CUTOFF:
+            scored.append((-score, candidate))
+    scored.sort()
+    if not scored:
+        return ()
+    best = -scored[0][0]
+    return tuple(candidate for neg_score, candidate in scored[:count] if -neg_score >= best - SUGGEST_SPREAD)

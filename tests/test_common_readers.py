@@ -174,6 +174,15 @@ def test_keys_up_front_refuse_unknown_keys_before_anything_is_read():
     assert error.allowed == "duration_s, seed"
 
 
+def test_finish_refuses_a_known_key_nothing_read():
+    top = TableReader({"kind": "sealed", "pump_current_a": 1e-6}, "e.toml", "reference",
+                      keys=("kind", "pump_current_a", "buffer"))
+    assert top.text("kind") == "sealed"
+    error = refused(top.finish)
+    assert error.field == "reference.pump_current_a" and error.problem == "does not apply here"
+    assert error.allowed == "kind"
+
+
 def test_table_reader_refuses_a_non_table():
     assert refused(TableReader, [1, 2], "f.toml").field == "file"
     assert refused(TableReader, 3, "f.toml", "heater").field == "heater"

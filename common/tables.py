@@ -49,8 +49,7 @@ class TableReader:
         self.taken.add(key)
         if key not in self.table:
             if default is REQUIRED:
-                raise self.at(key).refuse("is required" + (f": {requirement}" if requirement else "")
-                                          + self._misspelling_hint(key))
+                raise self.at(key).refuse("is required" + self._misspelling_hint(key), allowed=requirement or None)
             return default
         return self.table[key]
 

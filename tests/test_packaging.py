@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,11 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_install_puts_only_lambdarig_into_site_packages(tmp_path):
     target = tmp_path / "site"
+    # Build from a copy: setuptools leaves a build/ folder in the tree it builds from.
+    source = tmp_path / "src"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__"))
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile",
-                           "--target", str(target), str(REPO)], capture_output=True, text=True, timeout=300,
+                           "--target", str(target), str(source)], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     if proc.returncode != 0 and "No matching distribution found for setuptools" in proc.stderr:
         pytest.skip("no package index for the build backend")

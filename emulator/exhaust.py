@@ -1,4 +1,4 @@
-"""Exhaust-gas composition from lambda and fuel (physics.md §4).
+"""Exhaust-gas composition from lambda and fuel.
 
 Lean: complete combustion plus excess air. Rich: carbon, hydrogen and oxygen balances closed by the
 water-gas constant K = CO*H2O/(CO2*H2) = 3.5 (frozen shift, Brettschneider). Unburnt hydrocarbons,
@@ -14,7 +14,6 @@ from .constants import HC_CARBON, HC_HYDROGEN, N2_PER_O2_IN_AIR, O2_DEMAND, O2_I
 from .fuels import Fuel
 
 WATER_GAS_K = 3.5
-LAMBDA_AIR = math.inf
 
 
 class Gas:
@@ -135,8 +134,3 @@ def lambda_of(gas: Gas, fuel: Fuel) -> float:
     # Oxygen supplied as air per carbon, relative to the stoichiometric demand of the fuel.
     o2_needed_more = -gas.oxygen_balance / carbon  # per carbon, > 0 when rich
     return 1.0 - o2_needed_more / fuel.o2_per_carbon
-
-
-def o2_percent(gas: Gas) -> float:
-    """Free oxygen, % of wet gas (what a lean reading shows)."""
-    return 100.0 * gas.o2

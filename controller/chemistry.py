@@ -84,6 +84,12 @@ def equilibrium_po2_bar(demand: float, hydrogen: float, carbon: float, kw: float
             hi = u
         slope = -(0.5 * hydrogen * kw * x / (ah * ah) + 0.5 * carbon * kc * x / (ac * ac) + 2.0 * x * x / pressure_bar)
         step = -f / slope if slope < 0.0 else 0.0
+        if -1e-12 < step < 1e-12:
+            # Converged. (Tested before the bracket: at the root the step can fall below one ulp
+            # of u, so u + step lands on the bracket's edge, and a bisection from there would walk
+            # away from the root by up to 1e-12.)
+            u += step
+            break
         u_next = u + step
         if not lo < u_next < hi:
             u_next = 0.5 * (lo + hi)

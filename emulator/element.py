@@ -6,7 +6,7 @@ temperatures (heater track, electrolyte). Inputs per step: the world, the pump a
 currents that actually flow, the heater terminal voltage. Everything here is plain floats: this runs
 thousands of times per simulated second.
 
-Physics (reference/physics.md):
+Physics:
 - surface gas: first-order exchange with the exhaust, rate = still-gas diffusion + flushing ∝ flow;
 - measuring node: species fluxes through the diffusion layers (Stefan flow for O2), the pump current
   removing O2 (4 e- per O2), instant equilibrium at the catalytic electrode, so the node's state is
@@ -15,7 +15,7 @@ Physics (reference/physics.md):
 - pump-cell voltage = Nernst term (outer vs node) + Ip R_pump(T) + Butler-Volmer overvoltage;
 - heat: heater track -> electrolyte -> gas (convection ∝ sqrt(flow)) and pipe wall (radiation).
 
-Non-catalytic node (family "hc", physics.md §8, docs/hc-sensor.md): the node's O2, H2, CO and HC are
+Non-catalytic node (family "hc", docs/hc-sensor.md): the node's O2, H2, CO and HC are
 tracked apart (no instant equilibrium). Each crosses the diffusion layers with its own conductance
 (Stefan term for O2), the pump current removes O2 (Ip/4F), and the partly catalytic inner pumping
 electrode burns each reducer at a finite first-order rate, consuming O2 stoichiometrically. The
@@ -740,7 +740,7 @@ class ElementModel:
 
     def _mixed_sense(self) -> None:
         """Mixed-potential shift of the measuring electrode vs an equilibrium electrode in the same gas:
-        ΔV = −S(T)·log10(1 + c_eq/c0) + β·log10(x_O2/x_O2,0), c_eq = Σ w_i·x_i (physics.md §8)."""
+        ΔV = −S(T)·log10(1 + c_eq/c0) + β·log10(x_O2/x_O2,0), c_eq = Σ w_i·x_i (docs/hc-sensor.md)."""
         c_eq = self._w_hc * self.n_hc + self._w_co * self.n_co + self._w_h2 * self.n_h2
         x_o2 = self.n_o2 if self.n_o2 > SENSE_O2_FLOOR else SENSE_O2_FLOOR
         self.sense_dv_v = (-self._s_v * math.log10(1.0 + c_eq / self._c0)

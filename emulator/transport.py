@@ -1,6 +1,7 @@
-"""Gas transport through porous diffusion layers: molecular and Knudsen diffusion in series
-(physics.md §3). Pressure matters through the Knudsen share: molecular D goes with T^1.75/p,
-Knudsen D with sqrt(T/M) and not with p, and 1/D_eff = 1/D_m + 1/D_K ("mixed diffusion control").
+"""Gas transport through porous diffusion layers: molecular and Knudsen diffusion in series (Luo et
+al. 1994, Sci. China A). Pressure matters through the Knudsen share: molecular D goes with
+T^1.75/p, Knudsen D with sqrt(T/M) and not with p, and 1/D_eff = 1/D_m + 1/D_K ("mixed diffusion
+control").
 """
 
 from __future__ import annotations

@@ -10,8 +10,6 @@ import math
 
 from .constants import D_IN_N2_CM2_S, D_REF_P_KPA, D_REF_T_K, MOLAR_MASS_KG, R_J_PER_MOL_K
 
-SPECIES = ("O2", "H2", "CO", "HC")
-
 
 def molecular_d_m2_s(species: str, temp_k: float, pressure_kpa: float) -> float:
     return D_IN_N2_CM2_S[species] * 1e-4 * (temp_k / D_REF_T_K) ** 1.75 * (D_REF_P_KPA / pressure_kpa)

@@ -127,7 +127,7 @@ def _with_unburnt(base: Gas, n: float) -> Gas:
 
 
 def lambda_of(gas: Gas, fuel: Fuel) -> float:
-    """Lambda of a gas (inverse of `exhaust`, by its oxygen balance): used to report truth."""
+    """Lambda of a gas, from its oxygen balance: the inverse of `exhaust`, which tests hold it to."""
     carbon = gas.co2 + gas.co + HC_CARBON * gas.hc
     if carbon <= 0.0:
         return math.inf

@@ -81,6 +81,10 @@ def _reducer_step(x0: float, x_surface: float, exchange_per_s: float, burn_per_s
     return x1, burn_per_s * (x_inf + (x0 - x_inf) * ((1.0 - keep) / at if at > 1e-12 else 1.0))
 
 
+def _no_buffer(temp_k: float) -> float:
+    raise RuntimeError("only a sealed reference has a metal/metal-oxide buffer")
+
+
 class ElementModel:
     # Slots: step() reads and writes some hundred attributes per call, and with this many an
     # instance __dict__ cannot use CPython's fast (shared-key) attribute access.
@@ -137,12 +141,12 @@ class ElementModel:
         self._ref_leak_layer = (
             DiffusionLayer("reference leak", ref.leak_pore_diameter_um, ref.leak_area_over_length_um)
             if ref.kind == "pumped" else None)
-        self._buffer = METAL_OXIDE_BUFFERS.get(ref.buffer) if ref.kind == "sealed" else None
+        self._buffer = METAL_OXIDE_BUFFERS[ref.buffer] if ref.kind == "sealed" else _no_buffer
         f = self._factors
         self._layer_terms = self._transport_terms(spec.diffusion_layers, ("O2", "H2", "CO", "HC"),
                                                   (f["O2"], f["H2"], f["CO"], f["HC"]))
         self._leak_terms = (self._transport_terms((self._ref_leak_layer,), ("O2",), (1.0,))
-                            if self._ref_leak_layer is not None else None)
+                            if self._ref_leak_layer is not None else ())
         self._check_conductances()
 
         # Constants of the spec, bound once for step() and _refresh() (the spec is frozen).
@@ -255,8 +259,6 @@ class ElementModel:
         temp_k = world.ambient_c + ZERO_C_IN_K
         self.cell_temp_k = temp_k
         self.heater_temp_k = temp_k
-        self._lambda = None
-        self._hc_ppm = None
         self._set_exhaust(world)
         ex = self._exhaust
         self.s_o2, self.s_h2, self.s_co, self.s_hc = ex.o2, ex.h2, ex.co, ex.hc

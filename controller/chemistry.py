@@ -7,7 +7,7 @@ H2O/H2 = Kw·x and CO2/CO = Kc·x. Rich exhaust per carbon atom of CH_yO_z fuel 
 carbon, hydrogen and oxygen balances with the frozen water-gas constant 3.5 (Brettschneider), the
 convention instruments use. Kw, Kc: van 't Hoff fits of the GRI-Mech 3.0 equilibrium constants
 (900-1800 K). Written for the firmware, independent of the emulator's code (the firmware may not
-import it); tests/test_hotpath_equivalence.py holds the two to the same answers.
+import it); tests/test_hotpath_equilibrium.py holds the two to the same answers.
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ def _quantise(value: float, lo: float, hi: float, bits: int) -> float:
 
     The readable converter. The board's per-tick paths (set_pump_current, set_heater_duty, sample,
     _sense_reading) write it out with a _converter tuple, because five calls per tick would cost
-    about 1.5 % of the simulation's speed; tests/test_hotpath_equivalence.py holds every written-out
+    about 1.5 % of the simulation's speed; tests/test_hotpath_board.py holds every written-out
     copy to this function, bit for bit."""
     if value <= lo:
         return lo
@@ -210,7 +210,8 @@ class AnalogBoard:
 
         This runs once per emulator step, so the common cases are written out here: the pump source
         within its compliance (else _saturate_pump; a pump-open fault or no pump cell: _settle_pump)
-        and the heater without a fault (else _settle_heater).
+        and the heater without a fault (else _settle_heater). tests/test_hotpath_board_drive.py
+        holds them to _settle_pump and _settle_heater, bit for bit.
         """
         self.faults = faults
         self.supply_v = supply_v
@@ -355,7 +356,7 @@ class AnalogBoard:
 
     def _gauss(self) -> float:
         """The next standard normal deviate of the seeded sequence: the readable form of the draws
-        sample() reads inline (tests/test_hotpath_equivalence.py holds sample() to it)."""
+        sample() reads inline (tests/test_hotpath_board.py holds sample() to it)."""
         if self._deviate_pos >= len(self._deviates):
             self._more_deviates()
         pos = self._deviate_pos

@@ -427,9 +427,9 @@ class ElementModel:
         written out here with locals: one thermal substep (_step_thermal), the node's flux and
         equilibrium (_step_node: _node_flux + equilibrium_po2), the reference (_step_reference) and
         the outputs (_update_outputs). step_by_parts() is the same step composed of those helpers,
-        with the same arithmetic in the same order; tests/test_hotpath_equivalence.py checks that
-        the two agree to the last bit. The helpers also serve the rare paths (dt > 5 ms, a cold
-        start of the solver) and emulator.steady. Written out, the step takes about half the time.
+        with the same arithmetic in the same order; tests/test_hotpath_element.py checks that the
+        two agree to the last bit. The helpers also serve the rare paths (dt > 5 ms, a cold start of
+        the solver) and emulator.steady. Written out, the step takes about half the time.
         """
         if world.lambda_value != self._lambda or world.hc_ppm != self._hc_ppm:
             self._set_exhaust(world)
@@ -575,7 +575,7 @@ class ElementModel:
                       heater_v: float) -> None:
         """step() composed of its readable parts, in the same order and with the same arithmetic:
         step() is this with the common path written out for speed. Nothing in the emulator calls
-        it; tests/test_hotpath_equivalence.py holds step() to it, bit for bit."""
+        it; tests/test_hotpath_element.py holds step() to it, bit for bit."""
         if world.lambda_value != self._lambda or world.hc_ppm != self._hc_ppm:
             self._set_exhaust(world)
         self.pump_current_a = pump_current_a

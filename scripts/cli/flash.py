@@ -31,6 +31,7 @@ from lambdarig.controller.settings_image import decode_image, decode_image_with_
 from lambdarig.hal.types import FrontEndError
 from lambdarig.protocol import wire
 
+STEPS = ("identity", "check", "erase", "write", "read back", "verify", "commit", "confirm")
 FLASH_TIMEOUT_S = 0.5   # per request attempt: erase and write touch flash, slower than a PING on a board
 
 

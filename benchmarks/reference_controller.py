@@ -168,7 +168,7 @@ class RusefiController:
         self._now_s = 0.0
         self._last = (math.nan,) * 4           # nernst_v, pump_a, supply_v, ri sample
 
-    # --- sampler (sampling.cpp, pump_control.cpp) ------------------------------------------------------------------------
+    # --- sampler (sampling.cpp, pump_control.cpp) ------------------------------------------------------
 
     @property
     def esr_ohm(self) -> float:

@@ -7,7 +7,7 @@ LSU 4.9 (same scenarios, same seeds).
 Measures warm-up (time to valid lambda, heater-rule compliance, temperature error and overshoot),
 steady-state accuracy on lambda plateaus (Nernst hold, lambda and O2 error), temperature under
 exhaust swings, step response against the element's own response time, fault detection and false
-faults. Section 7 runs the other element families (issue 7) with their recommended settings: the
+faults. Section 7 runs the other element families with their recommended settings: the
 sealed-reference potentiometric element's lambda error from 0.4 to 0.95 (also ±30 °C off its heater
 target), the mixed-potential HC element's HC error (50..2000 ppm at lambda 1.3..2.0) and compartment
 O2 hold, and every seed element closed loop in its natural scenario (events, time to closed loop).
@@ -406,7 +406,7 @@ def false_faults(runs: dict[str, Record]) -> dict:
 
 
 # --- 7. seed elements -------------------------------------------------------------------------------
-# The other element families (issue 7): sealed-ref (potentiometric, lambda from the cell voltage) and
+# The other element families: sealed-ref (potentiometric, lambda from the cell voltage) and
 # hc-mixed (pumped compartment, HC from a mixed-potential cell), and closed-loop runs of every seed
 # element. Settings always from controller.profiles.settings_for_element (the profile's recommended
 # values, e.g. hc-mixed's 650 °C target and its calibrated HC curve).

@@ -1,4 +1,4 @@
-"""Element accuracy: the emulated elements against the reference figures of issue 3.
+"""Element accuracy: the emulated elements against the published LSU 4.9 figures.
 
     python benchmarks/element_accuracy.py
 
@@ -108,7 +108,7 @@ def cavity_time_constant_s(spec) -> float:
 
 def open_loop_time_constants(spec) -> dict:
     """Physical time constants: the tube's gas exchange at 0/10 m/s, and the node's own mixing time
-    V*c/G_O2 with no pumping (physics.md §7: 41-207 ms for 0.1-0.5 mm³)."""
+    V*c/G_O2 with no pumping (derived: 41-207 ms for 0.1-0.5 mm³)."""
     model = ElementModel(spec, GASOLINE, World(lambda_value=1.5, gas_temp_c=780.0))
     model._refresh(1053.15, 101.325)
     tube = spec.protection_tube

@@ -5,16 +5,17 @@ Duck-type compatible with controller.core.Controller for controller.runtime.Runt
     from benchmarks.reference_controller import RusefiController
     Runtime(open_frontend("sim:lsu49"), RusefiController()).run(60)
 
-Numbers and structure from /work/shared/reference/anchors.md (cited as §N) and lsu49.md §6:
+Numbers and structure from the rusEFI wideband firmware (rusefi/wideband; each rule names the file
+it comes from):
 
-- Rates (§1): pump loop every 2 ms (500 Hz); heater loop every 50 ms (20 Hz), starting 1000 ms after
-  boot; the sampler (ESR, Nernst DC, pump current) runs all the time.
-- ESR (§4): ESR = R_inj / (3.3 V / V_ac - 1), the AC amplitude smoothed by an EMA with alpha 0.002 at
-  2.5 kHz (tau ~200 ms), starting from 0 (which is why the heater waits 1 s after boot).
-  Temperature from the LSU 4.9 ESR table (lsu49.md §6), linear interpolation, clamped; ESR above
-  5000 ohm reads 0 °C.
-- Heater (§2): heating-allowed gate without an ECU (CAN state Unknown): supply < 7.0 V resets a
-  stability timer, supply > 9.5 V allows heating once the timer has run 0.5 s; not allowed forces
+- Rates (pump_control.cpp, heater_thread.cpp): pump loop every 2 ms (500 Hz); heater loop every
+  50 ms (20 Hz), starting 1000 ms after boot; the sampler (ESR, Nernst DC, pump current) runs all the time.
+- ESR (sampling.cpp): ESR = R_inj / (3.3 V / V_ac - 1), the AC amplitude smoothed by an EMA with
+  alpha 0.002 at 2.5 kHz (tau ~200 ms), starting from 0 (which is why the heater waits 1 s after boot).
+  Temperature from the LSU 4.9 ESR table (firmware/sampling.cpp), linear interpolation, clamped;
+  ESR above 5000 ohm reads 0 °C.
+- Heater (heater_control.cpp): heating-allowed gate without an ECU (CAN state Unknown): supply
+  < 7.0 V resets a stability timer, supply > 9.5 V allows heating once the timer has run 0.5 s; not allowed forces
   Preheat (and resets the preheat timer). Preheat 2.0 V; after 5 s (or T > target - 30 °C) the
   WarmupRamp starts at 7 V and adds 0.02 V per 50 ms tick (0.4 V/s) up to 12 V; ClosedLoop when
   T > target - 30 °C; WarmupRamp longer than 60 s -> Stopped (SensorDidntHeat); in ClosedLoop,
@@ -27,18 +28,18 @@ Numbers and structure from /work/shared/reference/anchors.md (cited as §N) and 
   clamp, so a negative PID result (cell hotter than target, e.g. in hot exhaust) heats as hard as the
   positive one would; a newer heater_control.cpp guards with `if (heaterVoltage > 0)`:
   `RusefiController(positive_only=True)` applies that guard.
-- PID (§2, firmware/pid.cpp): integrator += err·dt·kI, clamped; derivative on the error (no filter,
-  last error starts at 0); the state persists across heater states and pump enable/disable.
-- Pump (§3): PI on the Nernst DC, target 0.450 V, kP 50 mA/V, kI 10 000 mA/(V·s), kD 0, integrator
-  ±10 mA, output in mA, no feed-forward, no output clamp (the board's DAC clamps). Enabled when the
+- PID (heater_control.cpp, firmware/pid.cpp): integrator += err·dt·kI, clamped; derivative on the
+  error (no filter, last error starts at 0); the state persists across heater states and pump enable/disable.
+- Pump (pump_control.cpp): PI on the Nernst DC, target 0.450 V, kP 50 mA/V, kI 10 000 mA/(V·s),
+  kD 0, integrator ±10 mA, output in mA, no feed-forward, no output clamp (the board's DAC clamps). Enabled when the
   heater is in ClosedLoop or T >= target - 200 °C; otherwise 0 mA is commanded.
-- Lambda (§5): from the *measured* pump current through an EMA with alpha 0.02 per 2.5 kHz sample
-  (tau ~20 ms); phi = 0.99559 - 0.28299·Ip (rich, Ip < 0) or 0.99559 - 0.44817·Ip (lean), Ip in mA;
-  Ip > 1.11 mA -> lambda 2.0, Ip < -3.5 mA -> lambda 0.5; lambda = 1/phi. No O2 %. Valid (§5, master):
+- Lambda (lambda_conversion.cpp): from the *measured* pump current through an EMA with alpha 0.02
+  per 2.5 kHz sample (tau ~20 ms); phi = 0.99559 - 0.28299·Ip (rich, Ip < 0) or 0.99559 - 0.44817·Ip (lean), Ip in mA;
+  Ip > 1.11 mA -> lambda 2.0, Ip < -3.5 mA -> lambda 0.5; lambda = 1/phi. No O2 %. Valid (master):
   0.35 V < Nernst DC < 0.55 V and lambda > 0.6 and heater ClosedLoop.
 
 It runs on *our* emulated board (±10 mA pump DAC, ±12 mA sense), not on rusEFI's (±5.14 mA DAC,
-±2.67 mA sense, §3): the comparison is of control laws, not of boards.
+±2.67 mA sense, pump_control.cpp): the comparison is of control laws, not of boards.
 """
 
 from __future__ import annotations
@@ -56,28 +57,28 @@ except ImportError:  # pragma: no cover
 from lambdarig.controller.core import Status
 from lambdarig.controller.settings import Settings
 
-# lsu49.md §6: LSU 4.9 ESR (ohm) -> temperature (°C), rusEFI firmware/sampling.cpp.
+# LSU 4.9 ESR (ohm) -> temperature (°C), rusEFI firmware/sampling.cpp.
 ESR_BINS_OHM = (80, 100, 150, 200, 250, 300, 350, 400, 450, 550, 650, 800, 1000, 1200, 2500, 4500)
 ESR_TEMPS_C = (1030, 972, 888, 840, 806, 780, 761, 744, 729, 703, 686, 665, 642, 628, 567, 500)
 
-TARGET_TEMP_C = 780.0        # §2 table, LSU 4.9
+TARGET_TEMP_C = 780.0        # heater_control.cpp table, LSU 4.9
 TARGET_ESR_OHM = 300.0
-NERNST_TARGET_V = 0.450      # §3
-INJECT_OHM = 22e3            # §4, LSU 4.9 on F1 boards
+NERNST_TARGET_V = 0.450      # pump_control.cpp
+INJECT_OHM = 22e3            # sampling.cpp, LSU 4.9 on F1 boards
 INJECT_V = 3.3
 R_VM_OHM = 0.0               # F1 boards (F0: 10 ohm)
 
-HEATER_BOOT_DELAY_S = 1.0    # §1 heater thread sleeps 1000 ms at boot
-HEATER_PERIOD_S = 0.050      # §1 HEATER_CONTROL_PERIOD
-PREHEAT_S = 5.0              # §2
+HEATER_BOOT_DELAY_S = 1.0    # heater_thread.cpp: the heater thread sleeps 1000 ms at boot
+HEATER_PERIOD_S = 0.050      # heater_thread.cpp: HEATER_CONTROL_PERIOD
+PREHEAT_S = 5.0              # heater_control.cpp
 WARMUP_TIMEOUT_S = 60.0
 BATTERY_OFF_V, BATTERY_ON_V, BATTERY_STABLE_S = 7.0, 9.5, 0.5
 PREHEAT_V, RAMP_START_V, RAMP_STEP_V, RAMP_MAX_V, OUTPUT_MAX_V = 2.0, 7.0, 0.02, 12.0, 12.0
 NOMINAL_V = 7.5
 TEMP_PERSIST_S = 0.5
 
-ESR_TAU_S = 1.0 / (2500.0 * 0.002)   # §4: alpha 0.002 at 2.5 kHz
-PUMP_ALPHA_PER_SAMPLE, SAMPLE_HZ = 0.02, 2500.0   # §3 pump-current EMA
+ESR_TAU_S = 1.0 / (2500.0 * 0.002)   # sampling.cpp: alpha 0.002 at 2.5 kHz
+PUMP_ALPHA_PER_SAMPLE, SAMPLE_HZ = 0.02, 2500.0   # pump_control.cpp pump-current EMA
 
 
 class HeaterState(Enum):
@@ -117,7 +118,7 @@ class Pid:
 
 
 def temp_from_esr(esr_ohm: float) -> float:
-    """lsu49.md §6 table, linear interpolation clamped at the ends; > 5000 ohm reads 0 °C."""
+    """The sampling.cpp table, linear interpolation clamped at the ends; > 5000 ohm reads 0 °C."""
     if esr_ohm > 5000.0 or esr_ohm != esr_ohm:
         return 0.0
     bins = ESR_BINS_OHM
@@ -131,7 +132,7 @@ def temp_from_esr(esr_ohm: float) -> float:
 
 
 def lambda_from_ip_ma(ip_ma: float) -> float:
-    """§5 two-slope phi fit for LSU 4.9 (firmware/lambda_conversion.cpp)."""
+    """lambda_conversion.cpp two-slope phi fit for LSU 4.9 (firmware/lambda_conversion.cpp)."""
     if ip_ma > 1.11:
         return 2.0
     if ip_ma < -3.5:
@@ -149,8 +150,8 @@ class RusefiController:
         self.state = HeaterState.PREHEAT
         self.time_to_ready_s: float | None = None
         self.output = RefOutput()
-        self.heater_pid = Pid(0.3, 0.3, 0.01, 3.0, HEATER_PERIOD_S)        # §2
-        self.pump_pid = Pid(50.0, 10000.0, 0.0, 10.0, 0.002)               # §3 (mA)
+        self.heater_pid = Pid(0.3, 0.3, 0.01, 3.0, HEATER_PERIOD_S)        # heater_control.cpp
+        self.pump_pid = Pid(50.0, 10000.0, 0.0, 10.0, 0.002)               # pump_control.cpp (mA)
         self.fault = ""
         self._stopped = False                  # set by stop()/link_lost(): outputs held at 0
         self._next_heater_s = HEATER_BOOT_DELAY_S
@@ -167,7 +168,7 @@ class RusefiController:
         self._now_s = 0.0
         self._last = (math.nan,) * 4           # nernst_v, pump_a, supply_v, ri sample
 
-    # --- sampler (§4, §3) ------------------------------------------------------------------------
+    # --- sampler (sampling.cpp, pump_control.cpp) ------------------------------------------------------
 
     @property
     def esr_ohm(self) -> float:
@@ -216,7 +217,7 @@ class RusefiController:
             self._next_heater_s += HEATER_PERIOD_S
             self._heater_tick(t_s, supply_v)
 
-        # Pump loop (§3): enabled in closed loop or when T >= target - 200 °C; else 0 mA.
+        # Pump loop (pump_control.cpp): enabled in closed loop or when T >= target - 200 °C; else 0 mA.
         temp_c = self.temp_c
         if self.state is HeaterState.CLOSED_LOOP or temp_c >= TARGET_TEMP_C - 200.0:
             self.output.pump_current_a = self.pump_pid.output(NERNST_TARGET_V, nernst_v) * 1e-3
@@ -245,7 +246,7 @@ class RusefiController:
         self.output.heater_duty = min(duty, 1.0)
 
     def _next_state(self, t_s: float, supply_v: float, temp_c: float) -> HeaterState:
-        # Heating-allowed gate with no ECU on CAN (HeaterAllow::Unknown), §2.
+        # Heating-allowed gate with no ECU on CAN (HeaterAllow::Unknown), heater_control.cpp.
         allowed = False
         if supply_v < BATTERY_OFF_V:
             self._battery_since_s = t_s

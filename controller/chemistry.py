@@ -5,8 +5,9 @@ The working electrode is catalytic: the gas at it reaches equilibrium, so its ox
 pressure follows from the gas's hydrogen, carbon and oxygen content: with x = sqrt(pO2),
 H2O/H2 = Kw·x and CO2/CO = Kc·x. Rich exhaust per carbon atom of CH_yO_z fuel comes from the
 carbon, hydrogen and oxygen balances with the frozen water-gas constant 3.5 (Brettschneider), the
-convention instruments use. Kw, Kc: van 't Hoff fits of the equilibrium constants in
-reference/physics.md §2. Written for the firmware, independent of the emulator's code.
+convention instruments use. Kw, Kc: van 't Hoff fits of the GRI-Mech 3.0 equilibrium constants
+(900-1800 K). Written for the firmware, independent of the emulator's code (the firmware may not
+import it); tests/test_hotpath_equilibrium.py holds the two to the same answers.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def exhaust_per_carbon(lambda_value: float, h_c: float, o_c: float) -> tuple[flo
     return 0.0, half_h - h2o, 1.0 - co2, h2o, co2, n2
 
 
-def electrode_po2_bar(lambda_value: float, h_c: float, o_c: float, temp_k: float, pressure_bar: float = 1.01325) -> float:
+def electrode_po2_bar(lambda_value: float, h_c: float, o_c: float, temp_k: float,
+                      pressure_bar: float = 1.01325) -> float:
     """Equilibrium pO2 at a catalytic electrode in this exhaust."""
     o2, h2, co, h2o, co2, n2 = exhaust_per_carbon(lambda_value, h_c, o_c)
     total = o2 + h2 + co + h2o + co2 + n2
@@ -59,8 +61,17 @@ def electrode_po2_bar(lambda_value: float, h_c: float, o_c: float, temp_k: float
     hydrogen = (h2 + h2o) / total
     carbon = (co + co2) / total
     demand = 0.5 * (h2 + co) / total - o2 / total   # O2 the reducers still need, > 0 when rich
-    # demand = (h/2)/(1 + kw x) + (c/2)/(1 + kc x) - x^2/p falls as x rises: Newton on ln x,
-    # started where the water couple alone would put it, kept inside a shrinking bracket.
+    return equilibrium_po2_bar(demand, hydrogen, carbon, kw, kc, pressure_bar)
+
+
+def equilibrium_po2_bar(demand: float, hydrogen: float, carbon: float, kw: float, kc: float,
+                        pressure_bar: float) -> float:
+    """pO2 (bar) where a gas with hydrogen pool `hydrogen` (H2 + H2O) and carbon pool `carbon`
+    (CO + CO2), mole fractions, that still needs `demand` O2 reaches equilibrium: with x = sqrt(pO2),
+    H2O/H2 = kw x and CO2/CO = kc x, so demand = (h/2)/(1 + kw x) + (c/2)/(1 + kc x) - x^2/p.
+    Searched within 1e-50..1 bar."""
+    # The right-hand side falls as x rises: Newton on ln x, started where the water couple alone
+    # would put it, kept inside a shrinking bracket.
     lo, hi = math.log(1e-25), 0.0
     u = min(max(math.log(max(0.5 * hydrogen / (kw * max(demand, 1e-12)), 1e-25)), lo), hi)
     for _ in range(80):
@@ -73,6 +84,12 @@ def electrode_po2_bar(lambda_value: float, h_c: float, o_c: float, temp_k: float
             hi = u
         slope = -(0.5 * hydrogen * kw * x / (ah * ah) + 0.5 * carbon * kc * x / (ac * ac) + 2.0 * x * x / pressure_bar)
         step = -f / slope if slope < 0.0 else 0.0
+        if -1e-12 < step < 1e-12:
+            # Converged. (Tested before the bracket: at the root the step can fall below one ulp
+            # of u, so u + step lands on the bracket's edge, and a bisection from there would walk
+            # away from the root by up to 1e-12.)
+            u += step
+            break
         u_next = u + step
         if not lo < u_next < hi:
             u_next = 0.5 * (lo + hi)
@@ -86,23 +103,8 @@ def electrode_po2_bar(lambda_value: float, h_c: float, o_c: float, temp_k: float
 
 def cell_voltage(lambda_value: float, h_c: float, o_c: float, temp_k: float, reference_po2_bar: float) -> float:
     """(RT/4F) ln(pO2,ref / pO2,electrode)."""
-    return R * temp_k / (4.0 * FARADAY) * math.log(reference_po2_bar / electrode_po2_bar(lambda_value, h_c, o_c, temp_k))
-
-
-def lambda_from_voltage(voltage_v: float, h_c: float, o_c: float, temp_k: float, reference_po2_bar: float) -> float:
-    """Invert cell_voltage: the cell voltage falls as lambda rises (monotonic), bisect on ln lambda."""
-    lo, hi = math.log(LAMBDA_RANGE[0]), math.log(LAMBDA_RANGE[1])
-    if voltage_v >= cell_voltage(LAMBDA_RANGE[0], h_c, o_c, temp_k, reference_po2_bar):
-        return LAMBDA_RANGE[0]
-    if voltage_v <= cell_voltage(LAMBDA_RANGE[1], h_c, o_c, temp_k, reference_po2_bar):
-        return LAMBDA_RANGE[1]
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if cell_voltage(math.exp(mid), h_c, o_c, temp_k, reference_po2_bar) > voltage_v:
-            lo = mid
-        else:
-            hi = mid
-    return math.exp(0.5 * (lo + hi))
+    electrode_po2 = electrode_po2_bar(lambda_value, h_c, o_c, temp_k)
+    return R * temp_k / (4.0 * FARADAY) * math.log(reference_po2_bar / electrode_po2)
 
 
 def metal_oxide_po2_bar(coefficients: tuple[float, float, float], temp_k: float) -> float:

@@ -4,7 +4,8 @@ Rich side: the sensor profile's characteristic (pump current vs lambda), interpo
 1/lambda, which the rich branch follows closely. Lean side: the diffusion law through free O2,
 x_O2 = 1 - (1 - 0.2095)^(Ip/Ip_air), then lambda from the exhaust O2 by the fuel's combustion
 balance. The two meet at Ip = 0, where the profile's zero-current lambda holds. Exhaust pressure is
-compensated on the current (physics.md §3), not on lambda.
+compensated on the current (the diffusion barrier's Knudsen share makes Ip depend on pressure), not
+on lambda.
 """
 
 from __future__ import annotations

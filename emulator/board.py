@@ -98,7 +98,12 @@ def _converter(lo: float, hi: float, bits: int) -> tuple[float, float, float, fl
 
 def _quantise(value: float, lo: float, hi: float, bits: int) -> float:
     """An ADC/DAC code: 2**bits steps over [lo, hi], with a code for exactly zero when lo < 0 < hi
-    (a bipolar converter), clamped to the range."""
+    (a bipolar converter), clamped to the range.
+
+    The readable converter. The board's per-tick paths (set_pump_current, set_heater_duty, sample,
+    _sense_reading) write it out with a _converter tuple, because five calls per tick would cost
+    about 1.5 % of the simulation's speed; tests/test_hotpath_board.py holds every written-out
+    copy to this function, bit for bit."""
     if value <= lo:
         return lo
     if value >= hi:
@@ -115,7 +120,7 @@ class AnalogBoard:
     __slots__ = (
         "element", "spec", "pump_command_a", "heater_duty", "excitation_on", "faults", "supply_v",
         "pump_actual_a", "pump_drive_v", "ref_actual_a", "heater_element_v", "heater_terminal_v",
-        "heater_current_a", "last_world",
+        "heater_current_a",
         "_noise_a", "_noise_b", "_noise_i", "_noise_j", "_deviates", "_deviate_pos",
         "_ref_pumped", "_has_pump", "_heater_leak_ohm", "_sqrt_duty_of", "_sqrt_duty", "_has_sense",
         "_draws_per_sample",
@@ -145,7 +150,6 @@ class AnalogBoard:
         self.heater_element_v = 0.0
         self.heater_terminal_v = 0.0
         self.heater_current_a = 0.0
-        self.last_world: World | None = None
 
         # Constants of the spec and the element for the per-step and per-sample paths.
         self._ref_pumped = element.spec.reference.kind == "pumped"
@@ -206,11 +210,11 @@ class AnalogBoard:
 
         This runs once per emulator step, so the common cases are written out here: the pump source
         within its compliance (else _saturate_pump; a pump-open fault or no pump cell: _settle_pump)
-        and the heater without a fault (else _settle_heater).
+        and the heater without a fault (else _settle_heater). tests/test_hotpath_board_drive.py
+        holds them to _settle_pump and _settle_heater, bit for bit.
         """
         self.faults = faults
         self.supply_v = supply_v
-        self.last_world = world
         element = self.element
 
         # Pump current source: element.pump_voltage(command) written out (Nernst term of outer vs
@@ -351,7 +355,8 @@ class AnalogBoard:
         self._noise_j = (j + NOISE_BATCH) % len_b
 
     def _gauss(self) -> float:
-        """The next standard normal deviate of the seeded sequence (sample() reads them inline)."""
+        """The next standard normal deviate of the seeded sequence: the readable form of the draws
+        sample() reads inline (tests/test_hotpath_board.py holds sample() to it)."""
         if self._deviate_pos >= len(self._deviates):
             self._more_deviates()
         pos = self._deviate_pos

@@ -7,13 +7,12 @@ F_C_PER_MOL = 96485.332
 K_B_EV_PER_K = 8.617333e-5
 SIGMA_W_PER_M2_K4 = 5.670374e-8
 ZERO_C_IN_K = 273.15
-P_STD_KPA = 101.325
 
 O2_IN_DRY_AIR = 0.2095
 N2_PER_O2_IN_AIR = 3.774
 
-# Binary diffusion coefficients in N2 at 1053 K and 1 atm, cm^2/s (reference/physics.md §3,
-# GRI-Mech 3.0 transport data). HC is represented by propene/propane (C3), the usual test gas.
+# Binary diffusion coefficients in N2 at 1053 K and 1 atm, cm^2/s (derived from the GRI-Mech 3.0
+# transport data). HC is represented by propene/propane (C3), the usual test gas.
 D_REF_T_K = 1053.0
 D_REF_P_KPA = 101.325
 D_IN_N2_CM2_S = {
@@ -41,12 +40,3 @@ MOLAR_MASS_KG = {
 O2_DEMAND = {"H2": 0.5, "CO": 0.5, "HC": 4.5}
 HC_CARBON = 3.0
 HC_HYDROGEN = 6.0
-
-
-def kelvin(temp_c: float) -> float:
-    return temp_c + ZERO_C_IN_K
-
-
-def thermal_voltage_4f(temp_k: float) -> float:
-    """RT/4F in volts: the Nernst slope per natural-log unit of pO2."""
-    return R_J_PER_MOL_K * temp_k / (4.0 * F_C_PER_MOL)

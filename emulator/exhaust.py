@@ -1,4 +1,4 @@
-"""Exhaust-gas composition from lambda and fuel (physics.md §4).
+"""Exhaust-gas composition from lambda and fuel.
 
 Lean: complete combustion plus excess air. Rich: carbon, hydrogen and oxygen balances closed by the
 water-gas constant K = CO*H2O/(CO2*H2) = 3.5 (frozen shift, Brettschneider). Unburnt hydrocarbons,
@@ -14,7 +14,6 @@ from .constants import HC_CARBON, HC_HYDROGEN, N2_PER_O2_IN_AIR, O2_DEMAND, O2_I
 from .fuels import Fuel
 
 WATER_GAS_K = 3.5
-LAMBDA_AIR = math.inf
 
 
 class Gas:
@@ -128,15 +127,10 @@ def _with_unburnt(base: Gas, n: float) -> Gas:
 
 
 def lambda_of(gas: Gas, fuel: Fuel) -> float:
-    """Lambda of a gas (inverse of `exhaust`, by its oxygen balance): used to report truth."""
+    """Lambda of a gas, from its oxygen balance: the inverse of `exhaust`, which tests hold it to."""
     carbon = gas.co2 + gas.co + HC_CARBON * gas.hc
     if carbon <= 0.0:
         return math.inf
     # Oxygen supplied as air per carbon, relative to the stoichiometric demand of the fuel.
     o2_needed_more = -gas.oxygen_balance / carbon  # per carbon, > 0 when rich
     return 1.0 - o2_needed_more / fuel.o2_per_carbon
-
-
-def o2_percent(gas: Gas) -> float:
-    """Free oxygen, % of wet gas (what a lean reading shows)."""
-    return 100.0 * gas.o2

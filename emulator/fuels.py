@@ -1,4 +1,4 @@
-"""Fuels as CH_yO_z per carbon atom, and their stoichiometric air-fuel ratios (physics.md §4)."""
+"""Fuels as CH_yO_z per carbon atom, and their stoichiometric air-fuel ratios."""
 
 from __future__ import annotations
 

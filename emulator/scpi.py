@@ -661,10 +661,6 @@ class LineServer:
                 self._conns.discard(conn)
             _close(conn)
 
-    def connection_count(self) -> int:
-        with self._conns_lock:
-            return len(self._conns)
-
     def disconnect(self) -> None:
         with self._conns_lock:
             conns = list(self._conns)

@@ -128,7 +128,7 @@ def steady_state(spec: ElementSpec, fuel: Fuel, lambda_value: float, pressure_kp
             if done:
                 break
         model.node_po2_bar = node_po2
-        model.node_balance = None
+        model.node_balance = math.nan  # a held node has no dynamic balance
     elif spec.pump_cell is not None and model._node_volume_m3:
         for _ in range(50):
             emf = target - ref_current_a * ri - pump_current_a * model.coupling_r_ohm
@@ -140,7 +140,7 @@ def steady_state(spec: ElementSpec, fuel: Fuel, lambda_value: float, pressure_kp
             if done:
                 break
         model.node_po2_bar = node_po2
-        model.node_balance = None
+        model.node_balance = math.nan  # a held node has no dynamic balance
     model._update_outputs()
     power_w, heater_v, heater_r = still_gas_heater_power(model, temp_c, gas_temp_c)
     hc = {}

@@ -1,6 +1,7 @@
-"""Gas transport through porous diffusion layers: molecular and Knudsen diffusion in series
-(physics.md §3). Pressure matters through the Knudsen share: molecular D goes with T^1.75/p,
-Knudsen D with sqrt(T/M) and not with p, and 1/D_eff = 1/D_m + 1/D_K ("mixed diffusion control").
+"""Gas transport through porous diffusion layers: molecular and Knudsen diffusion in series (Luo et
+al. 1994, Sci. China A). Pressure matters through the Knudsen share: molecular D goes with
+T^1.75/p, Knudsen D with sqrt(T/M) and not with p, and 1/D_eff = 1/D_m + 1/D_K ("mixed diffusion
+control").
 """
 
 from __future__ import annotations
@@ -8,8 +9,6 @@ from __future__ import annotations
 import math
 
 from .constants import D_IN_N2_CM2_S, D_REF_P_KPA, D_REF_T_K, MOLAR_MASS_KG, R_J_PER_MOL_K
-
-SPECIES = ("O2", "H2", "CO", "HC")
 
 
 def molecular_d_m2_s(species: str, temp_k: float, pressure_kpa: float) -> float:

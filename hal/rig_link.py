@@ -8,7 +8,7 @@
     link.send_setpoint(1e-3, 0.4, True)
     link.close()
 
-I/O rules (reference/hil.md §6): the port is opened with `timeout=0` (non-blocking reads) and, where
+I/O rules (pyserial 3.5): the port is opened with `timeout=0` (non-blocking reads) and, where
 the transport supports it, `exclusive=True` (a POSIX flock: a second opener fails with a clear
 message). Framing is our own: bytes go through lambdarig.protocol.framing.FrameReader, which resynchronises at
 the next 0x00 after garbage; requests and replies are the typed messages of lambdarig.protocol.messages;

@@ -378,11 +378,6 @@ class SerialFrontEnd(FrontEnd):
         latest = self._link.latest if self._link is not None else None
         return None if latest is None else latest.sample.t_s
 
-    @property
-    def last_status(self) -> int | None:
-        latest = self._link.latest if self._link is not None else None
-        return None if latest is None else latest.status
-
     def apply(self, command: Command) -> None:
         pump = command.pump_current_a
         duty = command.heater_duty

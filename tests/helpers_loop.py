@@ -18,7 +18,7 @@ HEATER_PERIOD_S = 0.05         # 20 Hz heater loop
 NERNST_TARGET_V = 0.45
 RI_TARGET_OHM = 300.0          # LSU 4.9 operating point, 780 °C
 
-# Bosch warm-up (lsu49.md §7): condensation at <= 2 V, then 8.5 V rising 0.4 V/s, capped at 13 V.
+# Bosch warm-up (TPI 2005): condensation at <= 2 V, then 8.5 V rising 0.4 V/s, capped at 13 V.
 CONDENSATION_V = 2.0
 RAMP_START_V = 8.5
 RAMP_V_PER_S = 0.4

@@ -1,4 +1,4 @@
-"""Controller modes beyond wideband (issue 7): `potentiometric` (sealed-ref, seed 002) and `hc`
+"""Controller modes beyond wideband: `potentiometric` (sealed-ref, seed 002) and `hc`
 (hc-mixed, seed 003), closed loop on the emulated elements with the settings the profiles recommend
 (controller.profiles.settings_for_element), and the simulate CLI for every element.
 

@@ -20,7 +20,7 @@ from lambdarig.emulator.steady import steady_state
 
 GASOLINE = NAMED_FUELS["gasoline"]
 CONDENSATION_S = 3.0
-# A running engine: hot, flowing exhaust (the protection tube is flushed, physics.md §7).
+# A running engine: hot, flowing exhaust (the protection tube is flushed).
 EXHAUST = {"gas_temp_c": 350.0, "flow_mps": 10.0}
 
 
@@ -72,7 +72,7 @@ def test_bosch_warmup_reaches_740c_in_10_to_13_s():
 
 
 def test_still_air_heater_power_at_operating_point(lsu49):
-    """The Ri loop holds 300 Ω in still 20 °C air with ~7.5 W at the heater terminals (lsu49.md §7)."""
+    """The Ri loop holds 300 Ω in still 20 °C air with ~7.5 W at the heater terminals (Bosch heater data)."""
     sc = scenario(duration_s=40.0, gas_temp_c=20.0, flow_mps=0.0, **{"lambda": "air"})
     rig = EmulatedRig(lsu49, sc, seed=2)
     controller = Controller(rig, CONDENSATION_S)

@@ -1,4 +1,5 @@
-"""Exhaust gas, fuels and electrode equilibrium against reference/physics.md §2, §4 and §10."""
+"""Exhaust gas, fuels and electrode equilibrium against published and derived figures: exhaust
+composition (Brettschneider, water-gas K = 3.5), GRI-Mech 3.0 equilibrium, Ni/NiO (O'Neill 1993)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ GASOLINE = NAMED_FUELS["gasoline"]
 AIR_PO2_BAR = 0.2095 * 1.01325
 P_BAR = 1.01325
 
-# physics.md §4: wet mole fractions (%), gasoline y = 1.85, z = 0.
+# Derived (K = 3.5): wet mole fractions (%), gasoline y = 1.85, z = 0.
 #        lambda: (CO2,   H2O,   CO,    H2,    O2,    N2)
 COMPOSITION_TABLE = {
     0.40: (1.05, 3.06, 23.15, 19.32, 0.0, 53.42),
@@ -35,11 +36,11 @@ COMPOSITION_TABLE = {
 }
 SPECIES = ("co2", "h2o", "co", "h2", "o2", "n2")
 
-# physics.md §4: stoichiometric AFR per fuel.
+# Stoichiometric AFR per fuel (derived from H/C and O/C).
 AFR_TABLE = {"gasoline": 14.57, "propane": 15.67, "methane": 17.23, "ethanol": 9.00, "methanol": 6.47,
              "iso-octane": 15.12, "diesel": 14.49}
 
-# physics.md §2: Nernst voltage vs air with full equilibrium at the electrode, mV at 700 / 780 / 850 °C.
+# Derived (GRI-Mech 3.0): Nernst voltage vs air with full equilibrium at the electrode, mV at 700 / 780 / 850 °C.
 NERNST_VS_AIR_MV = {
     0.40: (1073, 1055, 1035),
     0.50: (1031, 1003, 978),
@@ -149,7 +150,7 @@ def test_stoichiometric_afr(name, expected):
 
 
 def test_custom_fuel_afr_between_neighbours():
-    # CH2 (between gasoline 1.85 and iso-octane 2.25): 14.78 per physics.md §4.
+    # CH2 (between gasoline 1.85 and iso-octane 2.25): 14.78 (derived).
     assert parse_fuel("custom:h_c=2.0,o_c=0").afr_stoich == pytest.approx(14.78, abs=0.01)
     assert parse_fuel("h_c=3,o_c=0.5").afr_stoich == pytest.approx(NAMED_FUELS["ethanol"].afr_stoich, abs=1e-9)
 
@@ -180,7 +181,7 @@ def test_equilibrium_nernst_voltage_vs_air(lambda_value):
 
 
 def test_equilibrium_constants_match_table():
-    # physics.md §2, log10 Kw / log10 Kc at 1053 K: 9.41 / 9.47, at 900 K 11.50 / 11.86.
+    # GRI-Mech 3.0, log10 Kw / log10 Kc at 1053 K: 9.41 / 9.47, at 900 K 11.50 / 11.86.
     assert math.log10(k_water(1053.0)) == pytest.approx(9.41, abs=0.02)
     assert math.log10(k_co(1053.0)) == pytest.approx(9.47, abs=0.02)
     assert math.log10(k_water(900.0)) == pytest.approx(11.50, abs=0.02)
@@ -200,7 +201,7 @@ def test_equilibrium_po2_is_a_root_and_monotonic_in_balance():
         assert abs(residual) < 1e-9
         assert po2 > previous
         previous = po2
-    # 450 mV vs air <-> pO2 ~ 5e-10 bar is within 1e-4 of stoichiometric (physics.md §1).
+    # 450 mV vs air <-> pO2 ~ 5e-10 bar is within 1e-4 of stoichiometric (derived).
     gas = exhaust(0.9999, GASOLINE)
     assert _nernst_vs_air_mv(0.9999, 780.0) > 450.0
     assert _nernst_vs_air_mv(1.0001, 780.0) < 450.0
@@ -209,7 +210,7 @@ def test_equilibrium_po2_is_a_root_and_monotonic_in_balance():
 
 def test_ni_nio_buffer_po2_at_780c():
     assert po2_ni_nio(780.0 + ZERO_C_IN_K) == pytest.approx(4.6e-15, rel=0.10)
-    # and the rest of the physics.md §10 row
+    # and the rest of the Ni/NiO row (O'Neill 1993)
     for temp_c, expected in ((600.0, 7.3e-20), (700.0, 5.6e-17), (850.0, 1.3e-13), (900.0, 1.1e-12)):
         assert po2_ni_nio(temp_c + ZERO_C_IN_K) == pytest.approx(expected, rel=0.10)
 

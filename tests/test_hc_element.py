@@ -3,7 +3,7 @@
 A measuring gas compartment behind a gas access hole, held at a constant O2 (5 %, lambda >= 1.3
 equivalent) by a pumping cell whose inner electrode is only partly catalytic; a Pt-Au measuring
 electrode in the compartment shows a mixed potential that falls (in the sense_v convention) with the
-oxidisable gases; a catalytic Pt reference in air. physics.md §8 (mixed potential), §3 (diffusion).
+oxidisable gases; a catalytic Pt reference in air. Physics: docs/hc-sensor.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""LSU 4.9 steady-state acceptance figures (reference/lsu49.md §4-§7, physics.md §3, §5).
+"""LSU 4.9 steady-state acceptance figures (Bosch Ip-lambda table, lean O2 law, rusEFI ESR table,
+heater data; the diffusion pressure law).
 
 At 780 °C, 101.325 kPa, gasoline (H/C 1.85). The reference numbers come from
 tests/data/lsu49_reference.toml (read here only; the emulator never reads it).
@@ -64,7 +65,7 @@ def test_pump_current_rises_with_lambda(spec):
     currents = [steady_state(spec, GASOLINE, lam).pump_current_a for lam in lambdas]
     currents.append(steady_state(spec, GASOLINE, math.inf).pump_current_a)
     assert all(b > a for a, b in zip(currents, currents[1:]))
-    # The zero crossing is at stoichiometry (table: 1.003, model: 1.000 within the residual, physics.md §3).
+    # The zero crossing is at stoichiometry (table: 1.003, model: 1.000 within the residual).
     crossing = next(lam for lam, ip in zip(lambdas, currents) if ip > 0.0)
     assert 0.99 < crossing <= 1.01
 
@@ -76,7 +77,7 @@ def _lean_lambdas() -> list[float]:
 
 
 def test_lean_o2_follows_the_diffusion_law(spec):
-    """x_O2 = 1 - (1 - 0.2095)^(Ip/Ip_air) (lsu49.md §5) with the element's own air current."""
+    """x_O2 = 1 - (1 - 0.2095)^(Ip/Ip_air) (the lean diffusion law) with the element's own air current."""
     ip_air = steady_state(spec, GASOLINE, math.inf).pump_current_a
     worst = 0.0
     for lam in _lean_lambdas():
@@ -84,7 +85,7 @@ def test_lean_o2_follows_the_diffusion_law(spec):
         law_pct = 100.0 * (1.0 - (1.0 - AIR_O2) ** (state.pump_current_a / ip_air))
         assert law_pct == pytest.approx(state.o2_pct, abs=0.1), f"lambda {lam:.3f}"
         worst = max(worst, abs(law_pct - state.o2_pct))
-    # A linear law misfits by up to 12 % near air (lsu49.md §5): the element must not be linear.
+    # A linear law misfits by up to 12 % near air: the element must not be linear.
     state = steady_state(spec, GASOLINE, 5.391)
     linear_pct = 100.0 * AIR_O2 * state.pump_current_a / ip_air
     assert abs(linear_pct - state.o2_pct) > 0.3  # three times the tolerance above
@@ -119,7 +120,7 @@ def test_esr_checkpoints_cover_the_range():
 def test_ri_falls_with_temperature_at_about_table_slope(spec):
     model = ElementModel(spec, GASOLINE, World(1.0))
     slope = (model.ri_at(OPERATING_K + 1.0) - model.ri_at(OPERATING_K - 1.0)) / 2.0
-    assert -2.8 < slope < -1.8  # lsu49.md §6: about -2.3 Ω/K at 300 Ω
+    assert -2.8 < slope < -1.8  # rusEFI ESR table: about -2.3 Ω/K at 300 Ω
 
 
 # --- heater ---------------------------------------------------------------------------------------
@@ -134,7 +135,7 @@ def test_heater_resistance_cold(spec):
 def test_heater_power_to_hold_operating_point_in_still_air(spec):
     state = steady_state(spec, GASOLINE, math.inf, gas_temp_c=20.0)
     assert state.heater_power_w == pytest.approx(7.5, abs=0.3)
-    # 7.5 V, 7.5 W in air at equilibrium -> about 7.5 Ω hot (lsu49.md §7)
+    # 7.5 V, 7.5 W in air at equilibrium -> about 7.5 Ω hot (Bosch heater data)
     assert state.heater_r_ohm == pytest.approx(7.5, rel=0.05)
     assert state.heater_v == pytest.approx(math.sqrt(state.heater_power_w * state.heater_r_ohm), rel=1e-9)
 
@@ -151,7 +152,7 @@ PRESSURES_KPA = [60.0 + 10.0 * i for i in range(20)]  # 60 .. 250 kPa
 
 
 def _pressure_law(p_kpa: float, k_kpa: float, p0_kpa: float = P0_KPA) -> float:
-    """physics.md §3: Ip(p)/Ip(p0) = [p/(k + p)]·[(k + p0)/p0]."""
+    """Pressure law (Knudsen and molecular diffusion in series, derived): Ip(p)/Ip(p0) = [p/(k + p)]·[(k + p0)/p0]."""
     return p_kpa / (k_kpa + p_kpa) * (k_kpa + p0_kpa) / p0_kpa
 
 
@@ -171,7 +172,7 @@ def test_pump_current_magnitude_rises_with_pressure(spec, lambda_value):
 def test_pressure_sensitivity_follows_knudsen_law(spec, lambda_value):
     assert len(spec.diffusion_layers) == 1
     k_kpa = knudsen_pressure_k_kpa(spec.diffusion_layers[0].pore_diameter_um, OPERATING_K)
-    assert 30.0 < k_kpa < 140.0  # physics.md §3: 0.6..1.3 bar for 1..0.5 µm pores
+    assert 30.0 < k_kpa < 140.0  # derived: 0.6..1.3 bar for 1..0.5 µm pores
     ip0 = steady_state(spec, GASOLINE, lambda_value).pump_current_a
     for p in PRESSURES_KPA:
         ratio = steady_state(spec, GASOLINE, lambda_value, pressure_kpa=p).pump_current_a / ip0

@@ -1,8 +1,8 @@
 """Seed elements: barrier-layer (claim set 001) and outer-ref (claim set 000), and every element file.
 
-physics.md §9: pump current through a shared resistance, or through the electrolyte the two cells
-share (kappa), adds V_x = Ip·(R_sh + kappa·R_pump(T)) to the Nernst reading; an insulating barrier
-layer between the cells takes kappa to ~0.
+The lumped cross-talk model (no primary source): pump current through a shared resistance, or
+through the electrolyte the two cells share (kappa), adds V_x = Ip·(R_sh + kappa·R_pump(T)) to the
+Nernst reading; an insulating barrier layer between the cells takes kappa to ~0.
 """
 
 from __future__ import annotations

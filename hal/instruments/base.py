@@ -61,9 +61,6 @@ class Range:
             raise ValueError(f"{name}: {value:g} is outside the allowed range {self.text()}")
         return float(value)
 
-    def narrowed(self, lo: float, hi: float) -> Range:
-        return Range(max(self.lo, lo), min(self.hi, hi), self.unit)
-
 
 @dataclass(frozen=True)
 class Choice:
@@ -185,16 +182,6 @@ class Instrument:
 
     # -- validation --------------------------------------------------------------------------------
 
-    def param_range(self, name: str) -> Range | None:
-        """The range a parameter accepts here: the model's, narrowed by the station's limit."""
-        validator = self.param_validator(name)
-        if not isinstance(validator, Range):
-            return None
-        if name in self.limits:
-            lo, hi, _ = self.limits[name]
-            return validator.narrowed(lo, hi)
-        return validator
-
     def param_validator(self, name: str):
         return self.PARAMS[name].validator
 
@@ -299,17 +286,6 @@ class Instrument:
             return parse_float(reply)
         except ValueError:
             raise FrontEndError(f"{self.who()}: reply {reply!r} to {command!r} is not a number") from None
-
-    def query_floats(self, command: str, count: int | None = None) -> list[float]:
-        reply = self.query(command)
-        try:
-            values = [parse_float(part) for part in reply.split(",")]
-        except ValueError:
-            raise FrontEndError(f"{self.who()}: reply {reply!r} to {command!r} is not a list of numbers") from None
-        if count is not None and len(values) < count:
-            raise FrontEndError(f"{self.who()}: reply {reply!r} to {command!r} has {len(values)} values, "
-                                f"expected {count}")
-        return values
 
     def check_errors(self, after: str | None = None) -> None:
         """Pop the error queue (`:SYST:ERR?`); raise FrontEndError on the first real error."""

@@ -1,9 +1,9 @@
 """`lambdarig serve rig|instruments`: emulated hardware peers, running an element in real time.
 
 - `serve rig`: an emulated bench board on a pseudo-terminal speaking the lambdarig wire protocol
-  (emulator/serial_rig.py, issue 5).
+  (emulator/serial_rig.py).
 - `serve instruments`: emulated SCPI instruments on 127.0.0.1 and a station file pointing at them
-  (emulator/instruments.py, issue 6).
+  (emulator/instruments.py).
 Each server module provides `add_arguments(parser)` and `serve(args) -> int`.
 """
 

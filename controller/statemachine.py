@@ -6,7 +6,9 @@ fault), never once per tick: a trigger costs microseconds, the pump loop runs 50
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
+from typing import Any
 
 from transitions import Machine
 
@@ -42,6 +44,8 @@ def build_machine(model, initial: State = State.WAIT_SUPPLY) -> Machine:
 
 
 class _DiagramModel:
+    get_graph: Callable[..., Any]   # added by GraphMachine when the model is attached
+
     def is_warm(self) -> bool:
         return False
 

@@ -161,12 +161,12 @@ def _check_profile(p: SensorProfile, source: str) -> None:
          "reference_buffer", "a potentiometric profile needs the reference's muO2 = [a, b, c] (J/mol)")
 
 
-def settings_for_element(element: str, values: dict | None = None) -> Settings:
+def settings_for_element(element: str, values: dict[str, Any] | None = None) -> Settings:
     """Default settings for a sensor type: the schema's defaults, then the profile's recommended
     values (its [settings] table: e.g. a cooler operating temperature, a calibrated HC curve), then
     `values`."""
     path = _profile_dir() / f"{element}.toml"
-    recommended: dict = {}
+    recommended: dict[str, Any] = {}
     if path.exists():
         table = tomllib.loads(path.read_text()).get("settings", {})
         for section, entries in table.items():

@@ -38,7 +38,7 @@ TRANSITIONS = [
 ]
 
 
-def build_machine(model, initial: State = State.WAIT_SUPPLY) -> Machine:
+def build_machine(model: object, initial: State = State.WAIT_SUPPLY) -> Machine:
     return Machine(model=model, states=State, transitions=TRANSITIONS, initial=initial,
                    auto_transitions=False, queued=True, send_event=False)
 

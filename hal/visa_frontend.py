@@ -167,8 +167,8 @@ class VisaFrontEnd(FrontEnd):
         self._sagging = False
         self.heater_mode = ""
         self.late_ticks = 0
-        self.compliance_events: list[dict] = []
-        self.supply_events: list[dict] = []
+        self.compliance_events: list[dict[str, Any]] = []
+        self.supply_events: list[dict[str, Any]] = []
         self.safe_errors: list[str] = []
         self.safe_confirmed: dict[str, bool] = {}
         self.safe_count = 0

@@ -243,8 +243,8 @@ class VisaFrontEnd(FrontEnd):
     def _open_role(self, rm: ResourceManager, role: str, cfg: Any) -> None:
         try:
             resource = rm.open_resource(cfg.resource, read_termination=cfg.read_termination,
-                                             write_termination=cfg.write_termination, timeout=cfg.timeout_ms,
-                                             open_timeout=max(cfg.timeout_ms, 1000))
+                                        write_termination=cfg.write_termination, timeout=cfg.timeout_ms,
+                                        open_timeout=max(cfg.timeout_ms, 1000))
         except Exception as exc:
             raise LinkLost(f"{role} ({cfg.model}) at {cfg.resource}: cannot open: {type(exc).__name__}: {exc}") from exc
         self.resources[role] = resource
@@ -320,7 +320,7 @@ class VisaFrontEnd(FrontEnd):
         nernst_v = math.nan
         nernst = self._nernst_driver()
         if nernst is not None:
-            if self.measures_esr and self._excitation and k % self.esr_every == 0:
+            if isinstance(nernst, SMU) and self.measures_esr and self._excitation and k % self.esr_every == 0:
                 nernst_v = self._measure_esr(nernst)
             else:
                 nernst_v = nernst.read_voltage()
@@ -354,12 +354,11 @@ class VisaFrontEnd(FrontEnd):
         return Sample(t, nernst_v, reading.current_a, self._ri, self._heater_v, self._heater_a, supply_v,
                       reading.voltage_v)
 
-    def _measure_esr(self, nernst: SMU | Meter) -> float:
+    def _measure_esr(self, nernst: SMU) -> float:
         """The Nernst reading V1 at the reference current and V2 at reference + step, in one
         program message (the instrument takes them back to back); sets the ESR; returns V1."""
         cfg = self.station.nernst
-        assert cfg is not None  # measures_esr: the station has a nernst role
-        assert isinstance(nernst, SMU)  # measures_esr: the nernst role is an SMU (a meter has no step)
+        assert cfg is not None  # a nernst driver exists only for a station with a nernst role
         first, second = nernst.step_read(cfg.reference_current_a, cfg.esr_step_a)
         v1, v2 = first.voltage_v, second.voltage_v
         self.esr_v = (v1, v2)

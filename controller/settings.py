@@ -179,16 +179,6 @@ class Section(SimpleNamespace):
 class Settings:
     """Validated settings. Read as `settings.heater.target_temp_c`; immutable; `changed()` copies."""
 
-    # One Section per name in SECTIONS, set by __init__ (declared here for the type checker).
-    sensor: Section
-    rates: Section
-    supply: Section
-    heater: Section
-    pump: Section
-    conversion: Section
-    hc: Section
-    diagnostics: Section
-
     def __init__(self, values: dict[str, Any] | None = None, source: str = "settings"):
         merged = {f.name: f.default for f in SCHEMA}
         for name, value in (values or {}).items():

@@ -66,12 +66,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, unquote
 
 from .frontend import FrontEnd
-from .instruments import MODELS, SMU, Instrument, Meter, SMUReading, Supply
+from .instruments import MODELS, SMU, Instrument, Meter, Supply
 from .station import Station, load_station
 from .types import Command, FrontEndError, FrontEndInfo, LinkLost, Sample
 
 if TYPE_CHECKING:
     from pyvisa import ResourceManager
+
+    from .instruments import SMUReading
 
 log = logging.getLogger("lambdarig.visa")
 DriverT = TypeVar("DriverT", bound=Instrument)

@@ -473,7 +473,8 @@ class SeedRecord:
 
 def rich_sweep_scenario():
     at = [{"t_s": SEED_RICH_WARM_S + k * SEED_RICH_PLATEAU_S, "lambda": lam} for k, lam in enumerate(SEED_RICH)]
-    return scenario_from_dict({"name": "seed-rich-steps", "duration_s": SEED_RICH_WARM_S + len(SEED_RICH) * SEED_RICH_PLATEAU_S,
+    return scenario_from_dict({"name": "seed-rich-steps",
+                               "duration_s": SEED_RICH_WARM_S + len(SEED_RICH) * SEED_RICH_PLATEAU_S,
                                "ambient_c": 20, "supply_v": 13.5, "lambda": 0.9, "gas_temp_c": 400, "flow_mps": 10,
                                "seed": SEED, "at": at}, "scenario seed-rich-steps")
 
@@ -508,7 +509,8 @@ def sealed_ref_sweep() -> dict:
             sel = rec.window(SEED_RICH_WARM_S + (k + 1) * SEED_RICH_PLATEAU_S)
             err = rec.lam[sel] - rec.lam_true[sel]
             max_abs = float(np.max(np.abs(err))) if sel.any() else math.nan  # NaN (no reading) stays NaN
-            steps.append({"lambda": lam, "error_mean": round(float(np.mean(err)), 5), "error_max_abs": round(max_abs, 5),
+            steps.append({"lambda": lam, "error_mean": round(float(np.mean(err)), 5),
+                          "error_max_abs": round(max_abs, 5),
                           "valid_share": round(float(np.mean(rec.valid[sel])), 3),
                           "cell_temp_c": round(float(np.mean(rec.temp_true[sel])), 1),
                           "ok": bool(max_abs <= SEED_LAMBDA_GOAL)})
@@ -532,7 +534,8 @@ def hc_mixed_steps() -> dict:
         rows.append({"lambda": lam, "hc_ppm": ppm, "hc_mean_ppm": round(float(np.mean(rec.hc[sel])), 2),
                      "error_mean_pct": round(float(np.mean(err_pct)), 3), "error_max_abs_pct": round(max_abs, 3),
                      "valid_share": round(float(np.mean(rec.valid[sel])), 3),
-                     "node_o2_dev_max_pct": round(float(np.max(np.abs(rec.node_o2_true[whole] / target_o2 - 1.0))) * 100.0, 3),
+                     "node_o2_dev_max_pct":
+                         round(float(np.max(np.abs(rec.node_o2_true[whole] / target_o2 - 1.0))) * 100.0, 3),
                      "ok": bool(max_abs <= SEED_HC_GOAL_PCT)})
     # Compartment O2 from the first plateau to the end: every HC step and lambda change included.
     span = rec.t >= plateaus[0][0]
@@ -543,8 +546,10 @@ def hc_mixed_steps() -> dict:
     for t0, _, _ in plateaus:
         ends |= rec.window(t0 + SEED_HC_PLATEAU_S)
     o2 = {"target_pct": target_o2, "max_dev_pct": round(float(np.abs(dev[worst])), 3),
-          "worst_at_s": round(float(rec.t[span][worst]), 3), "worst_o2_pct": round(float(rec.node_o2_true[span][worst]), 4),
-          "min_pct": round(float(rec.node_o2_true[span].min()), 4), "max_pct": round(float(rec.node_o2_true[span].max()), 4),
+          "worst_at_s": round(float(rec.t[span][worst]), 3),
+          "worst_o2_pct": round(float(rec.node_o2_true[span][worst]), 4),
+          "min_pct": round(float(rec.node_o2_true[span].min()), 4),
+          "max_pct": round(float(rec.node_o2_true[span].max()), 4),
           "time_outside_s": round(float(outside.sum()) / rec.ctl.settings.rates.telemetry_hz, 3),
           "plateau_end_max_dev_pct": round(float(np.max(np.abs(rec.node_o2_true[ends] / target_o2 - 1.0))) * 100.0, 3),
           "ok": bool(np.abs(dev[worst]) <= SEED_O2_GOAL_PCT)}
@@ -557,10 +562,12 @@ def seed_closed_loop() -> list[dict]:
     out = []
     for element, scenario in SEED_ELEMENTS.items():
         rec = SeedRecord(element, scenario, settings_for_element(element))
-        out.append({"element": element, "scenario": scenario, "mode": rec.ctl.mode, "duration_s": rec.scenario.duration_s,
+        out.append({"element": element, "scenario": scenario, "mode": rec.ctl.mode,
+                    "duration_s": rec.scenario.duration_s,
                     "closed_loop_s": round(rec.closed_loop_s(), 3), "valid_s": rec.result.time_to_ready_s,
                     "final_state": rec.result.final_state,
-                    "events": [{"code": e["code"], "t_s": e["t_s"], "severity": e["severity"]} for e in rec.result.events],
+                    "events": [{"code": e["code"], "t_s": e["t_s"], "severity": e["severity"]}
+                               for e in rec.result.events],
                     "pump_command_max_a": rec.pump_command_max_a})
     return out
 
@@ -575,7 +582,8 @@ def seed_elements(fails: list[str]) -> dict:
                       f"{max(s['cell_temp_c'] for s in r['steps']):.0f} °C" for r in sr["runs"])
     print("\n7. Seed elements (settings from settings_for_element)\n")
     print(f"   sealed-ref: rich steps of {SEED_RICH_PLATEAU_S:g} s after {SEED_RICH_WARM_S:g} s, 400 °C gas, 10 m/s; "
-          f"λ error = reported - true over the last {SEED_AVG_S:g} s; goal |error| <= {SEED_LAMBDA_GOAL:g} at every sample\n")
+          f"λ error = reported - true over the last {SEED_AVG_S:g} s; "
+          f"goal |error| <= {SEED_LAMBDA_GOAL:g} at every sample\n")
     head = ["λ"]
     for r in sr["runs"]:
         head += [f"{r['heater_target_c']:g} °C mean", "max |err|"]
@@ -592,7 +600,8 @@ def seed_elements(fails: list[str]) -> dict:
         for r in sr["runs"]:
             s = r["steps"][k]
             if not s["ok"]:
-                fails.append(f"seed sealed-ref λ {lam:g} at {r['heater_target_c']:g} °C: |error| {s['error_max_abs']} > "
+                fails.append(f"seed sealed-ref λ {lam:g} at {r['heater_target_c']:g} °C: "
+                             f"|error| {s['error_max_abs']} > "
                              f"{SEED_LAMBDA_GOAL:g} (mean {s['error_mean']:+}, valid {s['valid_share']})")
     print_table(head, rows)
     pump_max = max(r["pump_command_max_a"] for r in sr["runs"])
@@ -615,7 +624,8 @@ def seed_elements(fails: list[str]) -> dict:
         row = [ppm]
         for lam in SEED_HC_LAMBDAS:
             p = by[(lam, ppm)]
-            row += [fmt(p["error_mean_pct"], "+.2f"), fmt(p["error_max_abs_pct"], ".2f"), fmt(p["node_o2_dev_max_pct"], ".2f")]
+            row += [fmt(p["error_mean_pct"], "+.2f"), fmt(p["error_max_abs_pct"], ".2f"),
+                    fmt(p["node_o2_dev_max_pct"], ".2f")]
             if not p["ok"]:
                 fails.append(f"seed hc-mixed HC {ppm} ppm at λ {lam:g}: |error| {p['error_max_abs_pct']} % > "
                              f"{SEED_HC_GOAL_PCT:g} % (mean {p['error_mean_pct']:+} %, valid {p['valid_share']})")
@@ -626,7 +636,8 @@ def seed_elements(fails: list[str]) -> dict:
           f"Cell {hc['cell_temp_c']:.0f} °C; events: {len(hc['events'])}")
     print(f"   compartment O2 from {SEED_HC_WARM_S:g} s to the end: {o2['min_pct']:.3f}..{o2['max_pct']:.3f} %, "
           f"max deviation {o2['max_dev_pct']:.2f} % ({o2['worst_o2_pct']:.3f} % at {o2['worst_at_s']:.2f} s), "
-          f"{o2['time_outside_s']:.2f} s outside ±{SEED_O2_GOAL_PCT:g} %; plateau ends {o2['plateau_end_max_dev_pct']:.2f} %"
+          f"{o2['time_outside_s']:.2f} s outside ±{SEED_O2_GOAL_PCT:g} %; "
+          f"plateau ends {o2['plateau_end_max_dev_pct']:.2f} %"
           f" -> {pf(o2['ok'])}")
     if not o2["ok"]:
         fails.append(f"seed hc-mixed compartment O2: max deviation {o2['max_dev_pct']} % > {SEED_O2_GOAL_PCT:g} % "
@@ -703,8 +714,7 @@ def main() -> None:
     print("\n2. Steady state: plateaus of 4 s at 350 °C gas, 10 m/s (last 2 s of each); "
           "goals: Nernst 450 ± 5 mV p99, λ error <= 0.2 % (0.65..2) / 1 % (to 10), O2 ± 0.1 %-pt\n")
     rows = []
-    for k, lam in enumerate(PLATEAUS):
-        o, r = st["ours"][k], st["rusEFI"][k]
+    for o, r in zip(st["ours"], st["rusEFI"]):   # one entry per plateau
         goal = lambda_goal_pct(o["lambda"])
         n_ok = o["nernst_err_p99_mv"] <= 5.0
         l_ok = None if math.isnan(goal) else o["lambda_err_p99_pct"] <= goal
@@ -815,8 +825,7 @@ def main() -> None:
     rows.append(["|T-780| max, exhaust swings (°C)", fmt(sw["ours"]["temp_error_max_c"], ".1f"),
                  f"{fmt(sw['rusEFI']['temp_error_max_c'], '.1f')} "
                  f"({fmt(sw['rusEFI, V>0 guard']['temp_error_max_c'], '.1f')} with a V>0 guard)"])
-    for k, lam in enumerate(PLATEAUS):
-        o, r = st["ours"][k], st["rusEFI"][k]
+    for o, r in zip(st["ours"], st["rusEFI"]):   # one entry per plateau
         note = ""
         if r["lambda"] != "air" and r["lambda"] > 2.0:
             note = f" (rusEFI clamps: reads {r['lambda_mean']:.2f})"

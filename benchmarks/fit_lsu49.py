@@ -26,6 +26,7 @@ from lambdarig.emulator.fuels import NAMED_FUELS  # noqa: E402
 from lambdarig.emulator.steady import steady_state  # noqa: E402
 
 REFERENCE = tomllib.loads((ROOT / "tests/data/lsu49_reference.toml").read_text())
+LSU49 = load_element("lsu49")   # loaded once: the fit evaluates the residuals some fifty times
 
 
 def with_transport(spec, area: float, f_h2: float, f_co: float):
@@ -34,9 +35,9 @@ def with_transport(spec, area: float, f_h2: float, f_co: float):
     return dataclasses.replace(spec, diffusion_layers=(layer,), species_factor=factors)
 
 
-def residuals(params: np.ndarray, base=load_element("lsu49")) -> np.ndarray:
+def residuals(params: np.ndarray) -> np.ndarray:
     """Pump-current error at each Bosch point, in units of the allowed tolerance."""
-    spec = with_transport(base, *params)
+    spec = with_transport(LSU49, *params)
     fuel = NAMED_FUELS["gasoline"]
     out = []
     for lam, ip_ma in zip(REFERENCE["bosch_lambda"], REFERENCE["bosch_ip_ma"]):

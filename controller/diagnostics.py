@@ -55,7 +55,7 @@ class Persist:
 
     def __init__(self, hold_s: float):
         self.hold_s = hold_s
-        self.since_s = None
+        self.since_s: float | None = None
 
     def update(self, condition: bool, t_s: float) -> bool:
         if not condition:

@@ -13,6 +13,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from .settings import Settings, SettingsError
 
@@ -95,7 +96,8 @@ def load_profile(name_or_path: str, calibrated: bool = True, for_bench: bool = F
     if not (path.suffix == ".toml" and path.exists()):
         path = _profile_dir() / f"{name_or_path}.toml"
     if not path.exists():
-        raise SettingsError("sensor.element", f"no sensor profile {name_or_path!r}; known: {', '.join(profile_names())}")
+        raise SettingsError("sensor.element",
+                            f"no sensor profile {name_or_path!r}; known: {', '.join(profile_names())}")
     source = str(path)
     try:
         data = tomllib.loads(path.read_text())
@@ -123,13 +125,22 @@ def load_profile(name_or_path: str, calibrated: bool = True, for_bench: bool = F
             temp_exponent=float(cal.get("temp_exponent", 0.0)) if cal is not None else 0.0,
             reference_temp_c=float(base.get("reference_temp_c", 780.0)),
             calibrated=cal is not None, mode=mode,
-            reference_buffer=tuple(float(v) for v in data["reference_buffer"]) if "reference_buffer" in data else None,
+            reference_buffer=_reference_buffer(data),
             hc_target_o2=float(data.get("hc_target_o2", 0.05)),
             pump_plant_v_per_as=float(data.get("pump_plant_v_per_as", 6000.0)), source=source)
     except KeyError as exc:
         raise SettingsError(str(exc.args[0]), "is required in a sensor profile", source) from None
     _check_profile(profile, source)
     return profile
+
+
+def _reference_buffer(data: dict[str, Any]) -> tuple[float, float, float] | None:
+    """The [a, b, c] of muO2 = a + bT + cT ln T, or None when the profile has no three of them
+    (_check_profile refuses a potentiometric profile without them; other modes do not use it)."""
+    values = tuple(float(v) for v in data.get("reference_buffer", ()))
+    if len(values) != 3:
+        return None
+    return values[0], values[1], values[2]
 
 
 def _check_profile(p: SensorProfile, source: str) -> None:
@@ -146,16 +157,16 @@ def _check_profile(p: SensorProfile, source: str) -> None:
     need(p.char_ip_a[-1] >= 0.0, "characteristic.ip_a", "must reach 0 A (the lean side uses the O2 law)")
     need(1e-4 < p.ip_air_a < 0.02, "ip_air_a", "must be 0.1 to 20 mA")
     need(p.pressure_k_kpa >= 0.0, "pressure_k_kpa", "must be >= 0")
-    need(p.mode != "potentiometric" or (p.reference_buffer is not None and len(p.reference_buffer) == 3),
+    need(p.mode != "potentiometric" or p.reference_buffer is not None,
          "reference_buffer", "a potentiometric profile needs the reference's muO2 = [a, b, c] (J/mol)")
 
 
-def settings_for_element(element: str, values: dict | None = None) -> Settings:
+def settings_for_element(element: str, values: dict[str, Any] | None = None) -> Settings:
     """Default settings for a sensor type: the schema's defaults, then the profile's recommended
     values (its [settings] table: e.g. a cooler operating temperature, a calibrated HC curve), then
     `values`."""
     path = _profile_dir() / f"{element}.toml"
-    recommended: dict = {}
+    recommended: dict[str, Any] = {}
     if path.exists():
         table = tomllib.loads(path.read_text()).get("settings", {})
         for section, entries in table.items():

@@ -6,7 +6,9 @@ fault), never once per tick: a trigger costs microseconds, the pump loop runs 50
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
+from typing import Any
 
 from transitions import Machine
 
@@ -36,12 +38,14 @@ TRANSITIONS = [
 ]
 
 
-def build_machine(model, initial: State = State.WAIT_SUPPLY) -> Machine:
+def build_machine(model: object, initial: State = State.WAIT_SUPPLY) -> Machine:
     return Machine(model=model, states=State, transitions=TRANSITIONS, initial=initial,
                    auto_transitions=False, queued=True, send_event=False)
 
 
 class _DiagramModel:
+    get_graph: Callable[..., Any]   # added by GraphMachine when the model is attached
+
     def is_warm(self) -> bool:
         return False
 

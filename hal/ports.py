@@ -23,6 +23,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 from .types import FrontEndError
 
@@ -46,6 +47,28 @@ KIND_USB = "usb"
 KIND_OTHER = "other"
 
 _LINK_RE = re.compile(r"LINK=(\S+)")
+
+
+class PortInfo(Protocol):
+    """What discovery reads of a port: pyserial's ListPortInfo, or a test's stand-in. Link entries
+    also carry `hwid` ("LINK=<target>"), read where present."""
+
+    @property
+    def device(self) -> str: ...
+    @property
+    def vid(self) -> int | None: ...
+    @property
+    def pid(self) -> int | None: ...
+    @property
+    def serial_number(self) -> str | None: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def manufacturer(self) -> str | None: ...
+    @property
+    def product(self) -> str | None: ...
+    @property
+    def location(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -92,7 +115,7 @@ class PortCandidate:
     def url(self) -> str:
         return "serial://" + self.path
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["links"] = list(self.links)
         data.update(usb_id=self.usb_id, udev_link=self.udev_link, udev_rule_matches=self.udev_rule_matches,
@@ -100,7 +123,7 @@ class PortCandidate:
         return data
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
@@ -117,7 +140,7 @@ def classify(vid: int | None, pid: int | None, product: str | None, manufacturer
     return KIND_USB, ""
 
 
-def _link_target(info) -> str | None:
+def _link_target(info: PortInfo) -> str | None:
     """Where a link entry of comports(include_links=True) points, or None for a real port."""
     match = _LINK_RE.search(_text(getattr(info, "hwid", "")))
     if match:
@@ -128,17 +151,17 @@ def _link_target(info) -> str | None:
     return None
 
 
-def system_ports() -> list:
+def system_ports() -> list[PortInfo]:
     """pyserial's ports, with udev symlinks."""
     from serial.tools import list_ports  # imported here: the rest of hal/ports.py needs no pyserial
     return list(list_ports.comports(include_links=True))
 
 
-def discover(ports: Iterable | None = None, include_all: bool = False) -> list[PortCandidate]:
+def discover(ports: Iterable[PortInfo] | None = None, include_all: bool = False) -> list[PortCandidate]:
     """Classify ports (default: the system's), boards first, then adapters, other USB, others;
     sorted by device within each kind. `ports`: ListPortInfo-like objects (tests pass their own)."""
     ports = system_ports() if ports is None else list(ports)
-    real = []
+    real: list[PortInfo] = []
     links: dict[str, list[str]] = {}
     for info in ports:
         target = _link_target(info)
@@ -146,7 +169,7 @@ def discover(ports: Iterable | None = None, include_all: bool = False) -> list[P
             links.setdefault(target, []).append(info.device)
         else:
             real.append(info)
-    out = []
+    out: list[PortCandidate] = []
     for info in real:
         kind, adapter = classify(info.vid, info.pid, info.product, info.manufacturer)
         if kind == KIND_OTHER and not include_all:
@@ -164,7 +187,7 @@ def discover(ports: Iterable | None = None, include_all: bool = False) -> list[P
     return out
 
 
-def _natural(text: str) -> list:
+def _natural(text: str) -> list[int | str]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
@@ -196,7 +219,7 @@ def pick(candidates: list[PortCandidate]) -> PortCandidate:
                         f"pseudo-terminal, never listed: use the path it prints")
 
 
-def find_rig(ports: Iterable | None = None) -> str:
+def find_rig(ports: Iterable[PortInfo] | None = None) -> str:
     """URL `serial://<path>` of the one lambdarig bench board attached (its udev symlink if present).
     FrontEndError if there is none or more than one, naming them."""
     return pick(discover(ports)).url

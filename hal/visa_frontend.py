@@ -62,7 +62,7 @@ import math
 import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, unquote
 
 from .frontend import FrontEnd
@@ -70,7 +70,13 @@ from .instruments import MODELS, SMU, Instrument, Meter, Supply
 from .station import Station, load_station
 from .types import Command, FrontEndError, FrontEndInfo, LinkLost, Sample
 
+if TYPE_CHECKING:
+    from pyvisa import ResourceManager
+
+    from .instruments import SMUReading
+
 log = logging.getLogger("lambdarig.visa")
+DriverT = TypeVar("DriverT", bound=Instrument)
 
 OPTION_KEYS = ("visa_library", "heater_every", "esr_every", "error_every", "supply_sense", "on_compliance", "nplc")
 SUPPLY_SENSE = ("infer", "fixed")
@@ -143,7 +149,7 @@ class VisaFrontEnd(FrontEnd):
         self.supply_sense = supply_sense
         self.on_compliance = on_compliance
         self.nplc = nplc
-        self.rm = None
+        self.rm: ResourceManager | None = None
         self.resources: dict[str, Any] = {}
         self.nodelay: dict[str, bool] = {}
         self.drivers: dict[str, Instrument] = {}
@@ -163,8 +169,8 @@ class VisaFrontEnd(FrontEnd):
         self._sagging = False
         self.heater_mode = ""
         self.late_ticks = 0
-        self.compliance_events: list[dict] = []
-        self.supply_events: list[dict] = []
+        self.compliance_events: list[dict[str, Any]] = []
+        self.supply_events: list[dict[str, Any]] = []
         self.safe_errors: list[str] = []
         self.safe_confirmed: dict[str, bool] = {}
         self.safe_count = 0
@@ -215,15 +221,16 @@ class VisaFrontEnd(FrontEnd):
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise FrontEndError(f"visa front end needs pyvisa and pyvisa-py: {exc}") from exc
         try:
-            self.rm = pyvisa.ResourceManager(self.visa_library)
+            rm = pyvisa.ResourceManager(self.visa_library)
         except Exception as exc:
             raise FrontEndError(f"visa front end: cannot load the VISA library {self.visa_library!r}: "
                                 f"{type(exc).__name__}: {exc}") from exc
+        self.rm = rm
         try:
             for role in ROLE_ORDER:
                 cfg = self.station.roles().get(role)
                 if cfg is not None:
-                    self._open_role(role, cfg)
+                    self._open_role(rm, role, cfg)
             for driver in self.drivers.values():
                 driver.identify()
             self._setup()
@@ -235,11 +242,11 @@ class VisaFrontEnd(FrontEnd):
         log.info("station %r ready: %s", self.station.name,
                  "; ".join(f"{role}: {d.identity}" for role, d in self.drivers.items()))
 
-    def _open_role(self, role: str, cfg) -> None:
+    def _open_role(self, rm: ResourceManager, role: str, cfg: Any) -> None:
         try:
-            resource = self.rm.open_resource(cfg.resource, read_termination=cfg.read_termination,
-                                             write_termination=cfg.write_termination, timeout=cfg.timeout_ms,
-                                             open_timeout=max(cfg.timeout_ms, 1000))
+            resource = rm.open_resource(cfg.resource, read_termination=cfg.read_termination,
+                                        write_termination=cfg.write_termination, timeout=cfg.timeout_ms,
+                                        open_timeout=max(cfg.timeout_ms, 1000))
         except Exception as exc:
             raise LinkLost(f"{role} ({cfg.model}) at {cfg.resource}: cannot open: {type(exc).__name__}: {exc}") from exc
         self.resources[role] = resource
@@ -258,22 +265,34 @@ class VisaFrontEnd(FrontEnd):
             limits["source_current_a"] = (-reach, reach, "nernst.reference_current_a + nernst.esr_step_a")
         self.drivers[role] = driver_cls(resource, role, channel=channel, limits=limits, resource_name=cfg.resource)
 
+    def _driver(self, role: str, kind: type[DriverT]) -> DriverT:
+        """The role's driver as the kind the role needs (the station schema allows only such models)."""
+        driver = self.drivers[role]
+        if not isinstance(driver, kind):
+            raise FrontEndError(f"{driver.who()}: model {driver.MODEL!r} is not a {kind.KIND} ({role} role)")
+        return driver
+
+    def _nernst_driver(self) -> SMU | Meter | None:
+        driver = self.drivers.get("nernst")
+        if driver is None or isinstance(driver, (SMU, Meter)):
+            return driver
+        raise FrontEndError(f"{driver.who()}: model {driver.MODEL!r} is not an SMU or a meter (nernst role)")
+
     def _setup(self) -> None:
         st = self.station
-        pump = self.drivers["pump"]
-        assert isinstance(pump, SMU)
+        pump = self._driver("pump", SMU)
         pump.setup(current_range_a=pump.range_for(st.pump.current_limit_a), compliance_v=st.pump.compliance_v,
                    nplc=self.nplc, level_a=0.0)
         self._pump_sent = 0.0
-        nernst = self.drivers.get("nernst")
+        nernst = self._nernst_driver()
         if isinstance(nernst, SMU):
             cfg = st.nernst
+            assert cfg is not None  # a nernst driver exists only for a station with a nernst role
             nernst.setup(current_range_a=nernst.range_for(abs(cfg.reference_current_a) + cfg.esr_step_a),
                          compliance_v=cfg.compliance_v, nplc=self.nplc, level_a=cfg.reference_current_a)
         elif isinstance(nernst, Meter):
             nernst.setup()
-        heater = self.drivers["heater"]
-        assert isinstance(heater, Supply)
+        heater = self._driver("heater", Supply)
         heater.setup(current_limit_a=st.heater.current_limit_a, voltage_v=0.0)
         self._heater_sent = 0.0
 
@@ -301,16 +320,16 @@ class VisaFrontEnd(FrontEnd):
         self._tick = k + 1
         drivers = self.drivers
         nernst_v = math.nan
-        nernst = drivers.get("nernst")
+        nernst = self._nernst_driver()
         if nernst is not None:
-            if self.measures_esr and self._excitation and k % self.esr_every == 0:
+            if isinstance(nernst, SMU) and self.measures_esr and self._excitation and k % self.esr_every == 0:
                 nernst_v = self._measure_esr(nernst)
             else:
                 nernst_v = nernst.read_voltage()
                 if not self._excitation:
                     self._ri = math.nan
 
-        pump = drivers["pump"]
+        pump = self._driver("pump", SMU)
         reading = pump.read()
         if reading.compliance != self._in_compliance:
             self._compliance_changed(reading, t)
@@ -337,11 +356,11 @@ class VisaFrontEnd(FrontEnd):
         return Sample(t, nernst_v, reading.current_a, self._ri, self._heater_v, self._heater_a, supply_v,
                       reading.voltage_v)
 
-    def _measure_esr(self, nernst: Instrument) -> float:
+    def _measure_esr(self, nernst: SMU) -> float:
         """The Nernst reading V1 at the reference current and V2 at reference + step, in one
         program message (the instrument takes them back to back); sets the ESR; returns V1."""
         cfg = self.station.nernst
-        assert isinstance(nernst, SMU)
+        assert cfg is not None  # a nernst driver exists only for a station with a nernst role
         first, second = nernst.step_read(cfg.reference_current_a, cfg.esr_step_a)
         v1, v2 = first.voltage_v, second.voltage_v
         self.esr_v = (v1, v2)
@@ -354,8 +373,8 @@ class VisaFrontEnd(FrontEnd):
             self._ri = abs(v2 - v1) / cfg.esr_step_a
         return v1
 
-    def _compliance_changed(self, reading, t: float) -> None:
-        pump = self.drivers["pump"]
+    def _compliance_changed(self, reading: SMUReading, t: float) -> None:
+        pump = self._driver("pump", SMU)
         self._in_compliance = reading.compliance
         limit = self.station.pump.compliance_v
         if reading.compliance:
@@ -371,8 +390,7 @@ class VisaFrontEnd(FrontEnd):
             log.info("pump (%s): out of compliance", pump.identity)
 
     def _measure_heater(self, t: float) -> None:
-        heater = self.drivers["heater"]
-        assert isinstance(heater, Supply)
+        heater = self._driver("heater", Supply)
         v, a = heater.measure()
         self._heater_v, self._heater_a = v, a
         mode = heater.infer_mode(v, a)
@@ -409,7 +427,7 @@ class VisaFrontEnd(FrontEnd):
         if (pump_a - pump_a) or (duty - duty):  # NaN or infinite
             raise ValueError(f"command must be finite: pump_current_a={pump_a!r}, heater_duty={duty!r}")
         self._check_open("apply a command")
-        pump = self.drivers["pump"]
+        pump = self._driver("pump", SMU)
         pump.validate("source_current_a", pump_a)  # ValueError before anything is sent
         self._excitation = bool(command.excitation)
         try:
@@ -422,7 +440,7 @@ class VisaFrontEnd(FrontEnd):
             volts = min(self.station.supply_equivalent_v * math.sqrt(duty), self.station.heater.voltage_limit_v)
             volts = round(volts / HEATER_RESOLUTION_V) * HEATER_RESOLUTION_V
             if volts != self._heater_sent:
-                self.drivers["heater"].set_voltage(volts)
+                self._driver("heater", Supply).set_voltage(volts)
                 self._heater_sent = volts
         except FrontEndError:
             self.safe()
@@ -433,7 +451,10 @@ class VisaFrontEnd(FrontEnd):
         for role in ROLE_ORDER:
             driver = self.drivers.get(role)
             if isinstance(driver, SMU):
-                level = self.station.nernst.reference_current_a if role == "nernst" else 0.0
+                level = 0.0
+                if role == "nernst":
+                    assert self.station.nernst is not None  # a nernst driver: a nernst role
+                    level = self.station.nernst.reference_current_a
                 driver.set_current(level)
                 driver.output(True)
             elif isinstance(driver, Supply):
@@ -496,7 +517,7 @@ class VisaFrontEnd(FrontEnd):
                      "supply_sense": self.supply_sense, "on_compliance": self.on_compliance,
                      "snapshot": self.snapshot()})
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, dict[str, Any]]:
         return {role: driver.snapshot() for role, driver in self.drivers.items()}
 
     def snapshot_lines(self) -> list[str]:

@@ -80,10 +80,8 @@ def test_pump_anti_windup_small_error_recovers_fast():
     for _ in range(50_000):                    # 100 s at a small lean error
         loop.update(0.40, DT_PUMP)
     assert loop.output_a == MAX_A
-    for n in range(1, 100):
-        if loop.update(0.46, DT_PUMP) < MAX_A:
-            break
-    assert n == 1
+    steps_to_leave_limit = next((n for n in range(1, 100) if loop.update(0.46, DT_PUMP) < MAX_A), None)
+    assert steps_to_leave_limit == 1
 
 
 def test_pump_reset():

@@ -180,7 +180,8 @@ def test_hc_mixed_reads_hc_at_lambda_1_5(hc_run, k):
     errors = [(s.hc_ppm - tr.hc_ppm) / tr.hc_ppm for s, tr in window]
     assert all(tr.hc_ppm == ppm and tr.lambda_value == lam for _, tr in window)
     worst = max(errors, key=abs)
-    print(f"\nhc-mixed {ppm:g} ppm at λ {lam}: mean {100 * sum(errors) / len(errors):+.2f} %, worst {100 * worst:+.2f} %")
+    print(f"\nhc-mixed {ppm:g} ppm at λ {lam}: mean {100 * sum(errors) / len(errors):+.2f} %, "
+          f"worst {100 * worst:+.2f} %")
     assert all(abs(e) <= HC_TOL for e in errors), f"worst {100 * worst:+.2f} %"
 
 

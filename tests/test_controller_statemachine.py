@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from controller_helpers import Bench
+from transitions import MachineError
 
 from lambdarig.controller.core import Controller
 from lambdarig.controller.settings import Settings
@@ -62,7 +63,7 @@ def test_machine_has_no_auto_transitions():
     build_machine(model)
     assert model.state is State.WAIT_SUPPLY
     assert not hasattr(model, "to_CLOSED_LOOP")
-    with pytest.raises(Exception):
+    with pytest.raises(MachineError):
         model.trigger("heated")        # not allowed from WAIT_SUPPLY
     assert model.state is State.WAIT_SUPPLY
 
@@ -241,7 +242,7 @@ def test_stop_from_every_state():
     for target in ("WAIT_SUPPLY", "CONDENSATION", "RAMP", "CLOSED_LOOP"):
         bench = Bench(settings=Settings({"heater.condensation_s": 2.0}))
         if target != "WAIT_SUPPLY":
-            bench.run_until(lambda b: b.state == target, 40.0)
+            bench.run_until(lambda b, want=target: b.state == want, 40.0)
         bench.ctl.stop()
         bench.step()
         assert bench.state == "STOPPED" and outputs_zero(bench)

@@ -183,8 +183,8 @@ CLEAR = [("*CLS", None), (":SYST:ERR?", OK)]
 
 SETUP_2400 = [("*IDN?", IDN_2400)] + RESET + with_checks(
     ":SOUR:FUNC CURR", ":SOUR:CURR:MODE FIX", ":SOUR:CURR:RANG 0.01", ":SOUR:CURR:LEV 0", ":SENS:FUNC:CONC ON",
-    ':SENS:FUNC "VOLT","CURR"', ":SENS:VOLT:PROT 2.5", ":SENS:VOLT:RANG:AUTO ON", ":SENS:VOLT:NPLC 0.1", ":FORM:ELEM VOLT,CURR,RES,TIME,STAT",
-    ":OUTP ON")
+    ':SENS:FUNC "VOLT","CURR"', ":SENS:VOLT:PROT 2.5", ":SENS:VOLT:RANG:AUTO ON", ":SENS:VOLT:NPLC 0.1",
+    ":FORM:ELEM VOLT,CURR,RES,TIME,STAT", ":OUTP ON")
 
 
 def pump_2400(resource) -> Keithley2400:
@@ -388,7 +388,8 @@ def test_rigol_dp832_channel_ranges_refuse_before_sending(rm):
         with pytest.raises(ValueError, match=r"voltage_v: 13 is outside the allowed range 0 to 5 V"):
             ch3.set_voltage(13.0)
         ch1 = RigolDP832(resource, "heater", channel=1, limits={"voltage_v": (0, 13.0, "heater.voltage_limit_v")})
-        with pytest.raises(ValueError, match=r"13.5 is outside the station's limit 0 to 13 V \(heater.voltage_limit_v\)"):
+        with pytest.raises(ValueError,
+                           match=r"13.5 is outside the station's limit 0 to 13 V \(heater.voltage_limit_v\)"):
             ch1.set_voltage(13.5)
         with pytest.raises(ValueError, match=r"current_limit_a: 3.5 is outside the allowed range 0 to 3 A"):
             ch1.setup(current_limit_a=3.5)

@@ -39,6 +39,10 @@ from ..types import FrontEndError, LinkLost
 LOGGER_PREFIX = "lambdarig.visa"
 NO_ERROR_CODES = (0,)
 
+# A validator takes (label for messages, value) and returns the value as it will be sent, or
+# raises ValueError naming the label and what is allowed.
+Validator = Callable[[str, Any], Any]
+
 
 # --- validators -------------------------------------------------------------------------------
 
@@ -66,7 +70,7 @@ class Range:
 class Choice:
     """One of a discrete set (pymeasure's strict_discrete_set); numbers compare by value."""
 
-    values: tuple
+    values: tuple[Any, ...]
     unit: str = ""
 
     def text(self) -> str:
@@ -92,10 +96,12 @@ ON_OFF = Choice((True, False))
 @dataclass(frozen=True)
 class Param:
     """One settable instrument parameter: SCPI template (str.format with the value, and `ch` for
-    the channel), validator, and an optional map from the validated value to what is sent."""
+    the channel), validator, and an optional map from the validated value to what is sent.
+    A validator of None: the range depends on the instance (a supply's channel), so the driver's
+    `param_validator` gives it."""
 
     set_cmd: str
-    validator: Callable[[str, Any], Any]
+    validator: Validator | None
     doc: str = ""
     send: Callable[[Any], Any] | None = None   # e.g. True -> "ON"
 
@@ -182,8 +188,12 @@ class Instrument:
 
     # -- validation --------------------------------------------------------------------------------
 
-    def param_validator(self, name: str):
-        return self.PARAMS[name].validator
+    def param_validator(self, name: str) -> Validator:
+        validator = self.PARAMS[name].validator
+        if validator is None:
+            raise TypeError(f"{type(self).__name__}: parameter {name!r} has no validator; "
+                            f"the driver must give one in param_validator")
+        return validator
 
     def validate(self, name: str, value: Any) -> Any:
         """The value as it will be sent, or ValueError naming the role, model, parameter and range.
@@ -311,8 +321,7 @@ class Instrument:
         self.write("*CLS")
         self.check_errors()
 
-    def setup(self, **config: Any) -> None:  # pragma: no cover - per model
-        raise NotImplementedError
+    # setup(...) is per role, with the role's own keywords: see SMU, Supply and Meter.
 
     def safe_shutdown(self) -> None:  # pragma: no cover - per model
         raise NotImplementedError
@@ -345,9 +354,9 @@ class Instrument:
         if errors:
             raise FrontEndError(f"safe shutdown incomplete: {errors[0]}")
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """Model, identity, resource, channel and the settings in force (as last set)."""
-        snap = {"role": self.role, "model": self.MODEL, "idn": self.idn, "resource": self.resource_name}
+        snap: dict[str, Any] = {"role": self.role, "model": self.MODEL, "idn": self.idn, "resource": self.resource_name}
         if self.channel is not None:
             snap["channel"] = self.channel
         snap["settings"] = dict(self.settings)

@@ -14,6 +14,9 @@ from .base import Choice, Instrument, Param
 class Meter(Instrument):
     KIND = "meter"
 
+    def setup(self, *, nplc: float = 0.2) -> None:  # pragma: no cover - per model
+        raise NotImplementedError
+
     def read_voltage(self) -> float:  # pragma: no cover - per model
         raise NotImplementedError
 

@@ -21,7 +21,7 @@ Mode (CV/CC): `mode()` asks the DP832; every model also infers it from a measure
 from __future__ import annotations
 
 from ..types import FrontEndError
-from .base import ON_OFF, Instrument, Param, Range
+from .base import ON_OFF, Instrument, Param, Range, Validator
 
 ON_OFF_TEXT = {True: "ON", False: "OFF"}.__getitem__
 
@@ -38,7 +38,9 @@ class Supply(Instrument):
     MEAS_CURR = ""
     MEAS_BOTH = ""   # one query -> "V,I[,P]" or "V;I"
 
-    def param_validator(self, name: str):
+    def param_validator(self, name: str) -> Validator:
+        if self.channel is None:  # Instrument.__init__ refuses a supply without one of CHANNELS
+            raise ValueError(f"{self.role} ({self.MODEL}): no channel; one of {', '.join(map(str, self.CHANNELS))}")
         vmax, imax = self.CHANNEL_LIMITS[self.channel]
         if name == "voltage_v":
             return Range(0.0, vmax, "V")

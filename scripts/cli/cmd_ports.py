@@ -59,7 +59,8 @@ def _table(rows: list[list[str]]) -> list[str]:
                     enumerate(zip(row, widths))).rstrip() for row in rows]
 
 
-def format_listing(candidates, picked, pick_error) -> str:
+def format_listing(candidates: list[hal_ports.PortCandidate], picked: hal_ports.PortCandidate | None,
+                   pick_error: str | None) -> str:
     header = ["", "DEVICE", "VID:PID", "SERIAL", "DESCRIPTION", "UDEV LINK"]
     sections = [
         ("lambdarig bench boards", hal_ports.KIND_BOARD),
@@ -67,7 +68,7 @@ def format_listing(candidates, picked, pick_error) -> str:
         ("other USB serial ports", hal_ports.KIND_USB),
         ("other ports", hal_ports.KIND_OTHER),
     ]
-    lines = []
+    lines: list[str] = []
     for title, kind in sections:
         members = [c for c in candidates if c.kind == kind]
         if kind == hal_ports.KIND_BOARD or members:

@@ -170,7 +170,9 @@ def _copy(rule: RuleFile, dest: Path) -> str:
 
 
 def _udevadm(argv: tuple[str, ...]) -> tuple[bool, str]:
-    path = shutil.which("udevadm")
+    path = shutil.which(argv[0])
+    if path is None:  # checked by the caller, but PATH can change in between
+        return False, f"{argv[0]} not found on PATH"
     try:
         done = subprocess.run([path, *argv[1:]], capture_output=True, text=True, timeout=UDEVADM_TIMEOUT_S)
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -1,5 +1,5 @@
 """The visa backend: a lab instrument station (pump SMU, heater supply, optional Nernst SMU or
-meter) driven through pyvisa, described by a station file (hal/station.py, docs/station.md).
+meter) driven through pyvisa, described by a station file (protocol/station.py, docs/station.md).
 
 URL: ``visa:STATION.toml?visa_library=@py&heater_every=2&esr_every=5&error_every=1``
 (``visa:/abs/station.toml`` and ``visa:///abs/station.toml`` too; keyword options win over query keys)
@@ -65,9 +65,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from lambdarig.protocol.station import Station, load_station
+
 from .frontend import FrontEnd
 from .instruments import MODELS, SMU, Instrument, Meter, Supply
-from .station import Station, load_station
 from .types import Command, FrontEndError, FrontEndInfo, LinkLost, Sample
 
 log = logging.getLogger("lambdarig.visa")

@@ -1,4 +1,4 @@
-"""Emulated SCPI instruments (emulator/instruments.py, emulator/scpi.py) through the real stack:
+"""Emulated SCPI instruments (emulator/instruments/) through the real stack:
 pyvisa with the pyvisa-py (@py) backend over loopback TCP SOCKET resources, plus raw sockets.
 
 Never list_resources() on @py (it broadcasts on the network): resources are opened by exact name.
@@ -21,7 +21,8 @@ import pytest
 pyvisa = pytest.importorskip("pyvisa")
 pytest.importorskip("pyvisa_py")
 
-from lambdarig.emulator.instruments import ST_COMPLIANCE, ST_FRONT, ST_I_SOURCE, ST_V_MEAS, InstrumentStation  # noqa: E402
+from lambdarig.emulator.instruments import InstrumentStation  # noqa: E402
+from lambdarig.emulator.instruments.keithley2400 import ST_COMPLIANCE, ST_FRONT, ST_I_SOURCE, ST_V_MEAS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_MS = 300
@@ -181,7 +182,7 @@ def test_station_file_schema(bench, tmp_path):
 
 
 def test_emulator_imports_neither_controller_nor_hal():
-    code = ("import sys, lambdarig.emulator.instruments, lambdarig.emulator.scpi; "
+    code = ("import sys, lambdarig.emulator.instruments, lambdarig.emulator.instruments.cli; "
             "bad = [m for m in sys.modules if m.startswith(('lambdarig.controller', 'lambdarig.hal'))]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, env={**os.environ, "PYTHONPATH": str(REPO)},

@@ -1,4 +1,4 @@
-"""Station files (hal/station.py): a valid file loads; every bad field is refused naming the file,
+"""Station files (protocol/station.py): a valid file loads; every bad field is refused naming the file,
 the field and the allowed range or values; unknown keys; per-model and per-channel limits."""
 
 from __future__ import annotations
@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from lambdarig.hal.station import Station, StationError, load_station, save_station, station_from_text, station_to_toml
+from lambdarig.protocol.station import (
+    Station,
+    StationError,
+    load_station,
+    save_station,
+    station_from_text,
+    station_to_toml,
+)
 
 VALID = '''\
 [station]
@@ -165,7 +172,8 @@ def test_unknown_keys_and_tables_are_refused(tmp_path):
 def test_model_specific_limits(tmp_path):
     # Rigol DP832 channel 3 gives at most 5 V: a 13 V heater limit there is refused.
     ch3 = edit(VALID, "heater", "channel", "3")
-    refused(tmp_path, ch3, "heater.voltage_limit_v", "13 is outside the allowed range 0.1 to 5 V (rigol_dp832 channel 3)")
+    refused(tmp_path, ch3, "heater.voltage_limit_v",
+            "13 is outside the allowed range 0.1 to 5 V (rigol_dp832 channel 3)")
     assert load_station(write(tmp_path, edit(ch3, "heater", "voltage_limit_v", "5.0"))).heater.channel == 3
     # Keysight E36312A: channel 1 is 6 V / 5 A, channels 2 and 3 are 25 V / 1 A.
     e36312a = edit(VALID, "heater", "model", '"keysight_e36312a"')

@@ -220,7 +220,7 @@ InstrumentStation = instruments.InstrumentStation
 from lambdarig.controller.core import Controller  # noqa: E402
 from lambdarig.controller.runtime import Runtime  # noqa: E402
 from lambdarig.controller.settings import Settings  # noqa: E402
-from lambdarig.hal.station import load_station, save_station  # noqa: E402
+from lambdarig.protocol.station import load_station, save_station  # noqa: E402
 
 IDN_EMU_2400 = "KEITHLEY INSTRUMENTS INC.,MODEL 2400"
 IDN_EMU_2450 = "KEITHLEY INSTRUMENTS,MODEL 2450"

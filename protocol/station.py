@@ -3,6 +3,12 @@ SMU or meter), where it is, how to talk to it, and its safety limits.
 
     station = load_station("station.toml")      # StationError (a ValueError) on anything wrong
     station.pump.model, station.heater.channel, station.nernst  # None without a [nernst] table
+    save_station(station, "copy.toml")          # the one writer: annotated TOML, written atomically
+
+The file is what both ends of a station agree on: the emulated station (emulator/instruments)
+writes it with `save_station`, the VISA front end (hal/visa_frontend.py) reads it with
+`load_station`. So it lives in the protocol leaf and imports nothing from the HAL or the emulator;
+the limits of each model come from the instrument catalogue (protocol/instrument_models.py).
 
 Every key is typed and range-checked and unknown keys are refused, before any instrument is
 opened. Errors name the file, the field (e.g. `heater.voltage_limit_v`) and the allowed range or
@@ -14,14 +20,14 @@ docs/station.md lists every key.
 from __future__ import annotations
 
 import math
+import os
 import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .instruments import MODELS, ROLE_MODELS
-from .instruments.base import Range
+from .instrument_models import MODELS, ROLE_MODELS, ROLES, SmuModel, SupplyModel
 
 TERMINATIONS = {"\n": "\\n", "\r\n": "\\r\\n", "\r": "\\r"}
 TIMEOUT_MS_RANGE = (10, 60000)
@@ -32,6 +38,7 @@ HEATER_VOLTAGE_LIMIT_MIN_V = 0.1
 HEATER_CURRENT_LIMIT_MIN_A = 0.01
 NERNST_REFERENCE_RANGE_A = (-1e-3, 1e-3)
 NERNST_ESR_STEP_RANGE_A = (0.0, 1e-3)
+METER_COMPLIANCE_RANGE_V = (0.0, 210.0)
 DEFAULT_TIMEOUT_MS = 500
 DEFAULT_TERMINATION = "\n"
 
@@ -48,6 +55,24 @@ _RESOURCE_RES = (
 )
 RESOURCE_FORMS = ("TCPIP::host::port::SOCKET", "TCPIP::host::INSTR", "GPIB0::24::INSTR",
                   "USB0::vid::pid::serial::INSTR", "ASRL/dev/ttyUSB0::INSTR")
+
+TABLES = ("station", *ROLES)
+
+# What the writer puts beside a table or a key, so a written file explains itself.
+TABLE_NOTES = {
+    "pump": "SMU on the pump cell",
+    "heater": "supply channel on the heater",
+    "nernst": "optional: SMU (or meter) on the Nernst cell",
+}
+KEY_NOTES = {
+    "station.loop_hz": "controller loop rate the station can hold",
+    "station.supply_equivalent_v": "the firmware's duty d maps to heater volts V = supply_equivalent_v * sqrt(d)",
+    "pump.model": " | ".join(ROLE_MODELS["pump"]),
+    "heater.model": " | ".join(ROLE_MODELS["heater"]),
+    "nernst.model": " | ".join(ROLE_MODELS["nernst"]) + " (meter: no current, no ESR)",
+    "nernst.esr_step_a": "current step for ESR; 0 disables ESR",
+}
+NOTE_COLUMN = 29
 
 
 class StationError(ValueError):
@@ -70,8 +95,9 @@ class RoleConfig:
     timeout_ms: int = DEFAULT_TIMEOUT_MS
 
     @property
-    def driver(self) -> type:
-        return MODELS[self.model]
+    def kind(self) -> str:
+        """smu, supply or meter (protocol/instrument_models.py)."""
+        return MODELS[self.model].kind
 
 
 @dataclass(frozen=True)
@@ -95,7 +121,7 @@ class NernstConfig(RoleConfig):
 
     @property
     def is_meter(self) -> bool:
-        return self.driver.KIND == "meter"
+        return self.kind == "meter"
 
     @property
     def measures_esr(self) -> bool:
@@ -128,6 +154,19 @@ class Station:
 
 # --- reading tables ----------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Span:
+    """A closed range and its unit, as an error message states it."""
+
+    lo: float
+    hi: float
+    unit: str = ""
+
+    def text(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{self.lo:g} to {self.hi:g}{unit}"
+
+
 class _Table:
     """Takes typed values out of one TOML table; `finish()` refuses keys not taken."""
 
@@ -153,7 +192,7 @@ class _Table:
             return default
         return self.data[key]
 
-    def number(self, key: str, rng: Range, default: Any = REQUIRED, note: str = "") -> float:
+    def number(self, key: str, rng: _Span, default: Any = REQUIRED, note: str = "") -> float:
         value = self.raw(key, default)
         note = f" ({note})" if note else ""
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -216,6 +255,10 @@ def _common(table: _Table, role: str) -> dict[str, Any]:
             "timeout_ms": table.integer("timeout_ms", *TIMEOUT_MS_RANGE, default=DEFAULT_TIMEOUT_MS, unit="ms")}
 
 
+def _compliance_span(model: SmuModel) -> _Span:
+    return _Span(model.min_compliance_v, model.max_compliance_v, "V")
+
+
 PUMP_KEYS = ("model", "resource", "read_termination", "write_termination", "timeout_ms", "compliance_v",
              "current_limit_a")
 HEATER_KEYS = ("model", "resource", "channel", "read_termination", "write_termination", "timeout_ms",
@@ -228,10 +271,10 @@ STATION_KEYS = ("name", "loop_hz", "supply_equivalent_v")
 def _pump(data: Any, source: str) -> PumpConfig:
     t = _Table(data, "pump", source)
     common = _common(t, "pump")
-    driver = MODELS[common["model"]]
-    compliance = t.number("compliance_v", driver.COMPLIANCE_RANGE, note=common["model"])
-    limit = t.number("current_limit_a", Range(PUMP_CURRENT_LIMIT_MIN_A, driver.MAX_CURRENT_A, "A"),
-                     note=common["model"])
+    model = MODELS[common["model"]]
+    assert isinstance(model, SmuModel)  # ROLE_MODELS["pump"] holds SMUs only
+    compliance = t.number("compliance_v", _compliance_span(model), note=model.key)
+    limit = t.number("current_limit_a", _Span(PUMP_CURRENT_LIMIT_MIN_A, model.max_current_a, "A"), note=model.key)
     t.finish(PUMP_KEYS)
     return PumpConfig(**common, compliance_v=compliance, current_limit_a=limit)
 
@@ -239,17 +282,19 @@ def _pump(data: Any, source: str) -> PumpConfig:
 def _heater(data: Any, source: str) -> HeaterConfig:
     t = _Table(data, "heater", source)
     common = _common(t, "heater")
-    model = common["model"]
-    driver = MODELS[model]
+    model = MODELS[common["model"]]
+    assert isinstance(model, SupplyModel)  # ROLE_MODELS["heater"] holds supplies only
     channel = t.raw("channel")
-    if isinstance(channel, int) and not isinstance(channel, bool) and channel in driver.REFUSED_CHANNELS:
-        raise t.bad("channel", f"{channel}: {driver.REFUSED_CHANNELS[channel]} ({model})")
-    if isinstance(channel, bool) or not isinstance(channel, int) or channel not in driver.CHANNELS:
-        raise t.bad("channel", f"{channel!r} is not one of: {', '.join(map(str, driver.CHANNELS))} ({model})")
-    vmax, imax = driver.CHANNEL_LIMITS[channel]
-    note = f"{model} channel {channel}"
-    voltage = t.number("voltage_limit_v", Range(HEATER_VOLTAGE_LIMIT_MIN_V, vmax, "V"), note=note)
-    current = t.number("current_limit_a", Range(HEATER_CURRENT_LIMIT_MIN_A, imax, "A"), note=note)
+    is_number = isinstance(channel, int) and not isinstance(channel, bool)
+    if is_number and channel in model.refused_channels:
+        raise t.bad("channel", f"{channel}: {model.refused_channels[channel]} ({model.key})")
+    if not is_number or channel not in model.heater_channels:
+        raise t.bad("channel", f"{channel!r} is not one of: {', '.join(map(str, model.heater_channels))} "
+                               f"({model.key})")
+    output = model.channel(channel)
+    note = f"{model.key} channel {channel}"
+    voltage = t.number("voltage_limit_v", _Span(HEATER_VOLTAGE_LIMIT_MIN_V, output.max_voltage_v, "V"), note=note)
+    current = t.number("current_limit_a", _Span(HEATER_CURRENT_LIMIT_MIN_A, output.max_current_a, "A"), note=note)
     t.finish(HEATER_KEYS)
     return HeaterConfig(**common, channel=channel, voltage_limit_v=voltage, current_limit_a=current)
 
@@ -257,19 +302,19 @@ def _heater(data: Any, source: str) -> HeaterConfig:
 def _nernst(data: Any, source: str) -> NernstConfig:
     t = _Table(data, "nernst", source)
     common = _common(t, "nernst")
-    model = common["model"]
-    driver = MODELS[model]
-    if driver.KIND == "meter":
-        zero = Range(0.0, 0.0, "A")
-        note = f"{model} is a meter: it cannot source current"
+    model = MODELS[common["model"]]
+    if isinstance(model, SmuModel):
+        reference = t.number("reference_current_a", _Span(*NERNST_REFERENCE_RANGE_A, "A"))
+        step = t.number("esr_step_a", _Span(*NERNST_ESR_STEP_RANGE_A, "A"), default=0.0,
+                        note="0: no ESR measurement")
+        compliance = t.number("compliance_v", _compliance_span(model), note=model.key)
+    else:
+        zero = _Span(0.0, 0.0, "A")
+        note = f"{model.key} is a meter: it cannot source current"
         reference = t.number("reference_current_a", zero, default=0.0, note=note)
         step = t.number("esr_step_a", zero, default=0.0, note=note + ", so no ESR")
-        compliance = t.number("compliance_v", Range(0.0, 210.0, "V"), default=0.0, note=f"not used by {model}")
-    else:
-        reference = t.number("reference_current_a", Range(*NERNST_REFERENCE_RANGE_A, "A"))
-        step = t.number("esr_step_a", Range(*NERNST_ESR_STEP_RANGE_A, "A"), default=0.0,
-                        note="0: no ESR measurement")
-        compliance = t.number("compliance_v", driver.COMPLIANCE_RANGE, note=model)
+        compliance = t.number("compliance_v", _Span(*METER_COMPLIANCE_RANGE_V, "V"), default=0.0,
+                              note=f"not used by {model.key}")
     t.finish(NERNST_KEYS)
     return NernstConfig(**common, reference_current_a=reference, esr_step_a=step, compliance_v=compliance)
 
@@ -279,15 +324,15 @@ def station_from_dict(data: Any, source: str = "station") -> Station:
     if not isinstance(data, dict):
         raise StationError(source, "file", "must be a TOML document of tables")
     for key in data:
-        if key not in ("station", "pump", "heater", "nernst"):
-            raise StationError(source, key, "unknown table; known tables: station, pump, heater, nernst")
+        if key not in TABLES:
+            raise StationError(source, key, f"unknown table; known tables: {', '.join(TABLES)}")
     if "station" not in data:
         raise StationError(source, "station", "table is required")
     st = _Table(data["station"], "station", source)
     default_name = Path(source).stem if source not in ("", "station") else "station"
     name = st.text("name", default_name)
-    loop_hz = st.number("loop_hz", Range(*LOOP_HZ_RANGE, "Hz"))
-    supply = st.number("supply_equivalent_v", Range(*SUPPLY_EQUIVALENT_RANGE, "V"),
+    loop_hz = st.number("loop_hz", _Span(*LOOP_HZ_RANGE, "Hz"))
+    supply = st.number("supply_equivalent_v", _Span(*SUPPLY_EQUIVALENT_RANGE, "V"),
                        note="firmware duty d -> heater volts supply_equivalent_v * sqrt(d)")
     st.finish(STATION_KEYS)
     for role in ("pump", "heater"):
@@ -317,7 +362,7 @@ def station_from_text(text: str, source: str = "station") -> Station:
     return station_from_dict(data, source)
 
 
-def load_station(path: str | Path) -> Station:
+def load_station(path: str | os.PathLike[str]) -> Station:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -346,18 +391,31 @@ def _toml_value(value: Any) -> str:
     return str(value)
 
 
-def station_to_toml(station: Station) -> str:
-    lines = []
+def _noted(text: str, note: str | None) -> str:
+    return f"{text.ljust(NOTE_COLUMN - 1)} # {note}" if note else text
+
+
+def station_to_toml(station: Station, header: str = "") -> str:
+    """The station as TOML, each table and the keys that need it explained by a comment;
+    `header`: lines put first as comments (who wrote the file, and why)."""
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
     for table, values in station_to_dict(station).items():
-        lines.append(f"[{table}]")
-        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
-        lines.append("")
-    return "\n".join(lines)
+        if lines:
+            lines.append("")
+        lines.append(_noted(f"[{table}]", TABLE_NOTES.get(table)))
+        lines += [_noted(f"{key} = {_toml_value(value)}", KEY_NOTES.get(f"{table}.{key}"))
+                  for key, value in values.items()]
+    return "\n".join(lines) + "\n"
 
 
-def save_station(station: Station, path: str | Path) -> None:
-    Path(path).write_text(station_to_toml(station), encoding="utf-8")
+def save_station(station: Station, path: str | os.PathLike[str], header: str = "") -> Path:
+    """Write the station file atomically (a reader never sees half a file); returns its path."""
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(station_to_toml(station, header), encoding="utf-8")
+    os.replace(tmp, target)
+    return target
 
 
 __all__ = ["Station", "PumpConfig", "HeaterConfig", "NernstConfig", "RoleConfig", "StationError", "load_station",
-           "station_from_text", "station_from_dict", "station_to_toml", "save_station"]
+           "station_from_text", "station_from_dict", "station_to_dict", "station_to_toml", "save_station"]

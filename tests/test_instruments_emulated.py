@@ -23,6 +23,8 @@ pytest.importorskip("pyvisa_py")
 
 from lambdarig.emulator.instruments import InstrumentStation  # noqa: E402
 from lambdarig.emulator.instruments.keithley2400 import ST_COMPLIANCE, ST_FRONT, ST_I_SOURCE, ST_V_MEAS  # noqa: E402
+from lambdarig.protocol.instrument_models import KEITHLEY_2400  # noqa: E402
+from lambdarig.protocol.station import load_station, station_to_toml  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_MS = 300
@@ -179,6 +181,37 @@ def test_station_file_schema(bench, tmp_path):
     meter = bench(nernst_model="keysight_34465a")
     data = tomllib.loads(meter.station.station_toml())
     assert data["nernst"]["reference_current_a"] == 0.0 and data["nernst"]["esr_step_a"] == 0.0
+
+
+def test_station_file_is_written_by_the_schema_writer_and_reads_back(bench, tmp_path):
+    # One writer: the file is exactly what the station schema's own writer makes of what
+    # load_station reads back (the emulator has no TOML writer of its own).
+    b = bench(heater_model="keysight_e36312a", nernst_model="keysight_34465a")
+    path = b.station.write_station_file(tmp_path / "station.toml", loop_hz=40)
+    loaded = load_station(path)
+    assert loaded == b.station.station(40, source=str(path))
+    text = path.read_text()
+    assert text.startswith("# Written by `lambdarig serve instruments`")
+    header = "\n".join(line[2:] for line in text.splitlines() if line.startswith("# "))
+    assert text == station_to_toml(loaded, header=header)
+    assert "# keithley2400 | keithley2450" in text            # the schema's notes beside the keys
+    assert loaded.heater.channel == 2 and loaded.nernst is not None and loaded.nernst.is_meter
+    assert not list(tmp_path.glob("*.tmp"))                    # written atomically
+
+
+def test_a_model_outside_the_catalogue_names_the_nearest(bench):
+    with pytest.raises(ValueError, match=r"heater_model: 'rigol_dp831'.*did you mean 'rigol_dp832'"):
+        InstrumentStation(heater_model="rigol_dp831")
+    with pytest.raises(ValueError, match="nernst_model: 'rigol_dp832' is not a supported model"):
+        InstrumentStation(nernst_model="rigol_dp832")
+
+
+def test_2400_compliance_floor_is_the_catalogue_minimum(bench):
+    smu = bench().open("pump")
+    smu.write(":SENS:VOLT:PROT 0.0001")
+    assert codes(smu) == [-222]
+    smu.write(":SENS:VOLT:PROT MIN")
+    assert float(smu.query(":SENS:VOLT:PROT?")) == pytest.approx(KEITHLEY_2400.min_compliance_v)
 
 
 def test_emulator_imports_neither_controller_nor_hal():

@@ -9,12 +9,16 @@ bounds, so no settings file can break them.
 
 from __future__ import annotations
 
-import math
-import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
 from typing import Any
+
+from lambdarig.common import validators as check
+from lambdarig.common.errors import InputError, nearest
+from lambdarig.common.toml_file import parse_toml_text, read_toml_file
+from lambdarig.common.validators import Place
 
 SCHEMA_VERSION = 1
 FUEL_CHOICES = ("gasoline", "e85", "ethanol", "methanol", "propane", "methane", "diesel", "iso-octane", "custom")
@@ -22,14 +26,13 @@ ELEMENT_CHOICES = ("lsu49", "barrier-layer", "outer-ref", "sealed-ref", "hc-mixe
 TEMP_SOURCES = ("ri", "ri+heater")
 
 
-class SettingsError(ValueError):
-    """A settings value or file that cannot be used; names the field and what is allowed."""
+class SettingsError(InputError):
+    """A settings value, file or image that cannot be used: an InputError whose source defaults to
+    "settings" (hence its own argument order: field and problem first)."""
 
-    def __init__(self, field: str, problem: str, source: str = "settings"):
-        self.field = field
-        self.problem = problem
-        self.source = source
-        super().__init__(f"{source}: {field}: {problem}")
+    def __init__(self, field: str, problem: str, source: str = "settings", *, allowed: str | None = None,
+                 suggestions: Iterable[str] = ()):
+        super().__init__(source, field, problem, allowed=allowed, suggestions=suggestions)
 
 
 @dataclass(frozen=True)
@@ -56,21 +59,16 @@ class Field:
         return f"{self.lo:g} to {self.hi:g}{unit}"
 
     def check(self, value: Any, source: str) -> Any:
+        at = Place(source, self.name, SettingsError)
         if isinstance(self.default, bool):
-            if not isinstance(value, bool):
-                raise SettingsError(self.name, f"{value!r} must be true or false", source)
-            return value
+            return check.boolean(value, at)
         if isinstance(self.default, str):
-            if not isinstance(value, str) or (self.choices and value not in self.choices):
-                raise SettingsError(self.name, f"{value!r} is not {self.allowed()}", source)
-            return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise SettingsError(self.name, f"{value!r} is not a number; allowed range {self.allowed()}", source)
-        if isinstance(self.default, int) and value != int(value):
-            raise SettingsError(self.name, f"{value!r} is not a whole number; allowed range {self.allowed()}", source)
-        if not self.lo <= value <= self.hi:
-            raise SettingsError(self.name, f"{value:g} is outside the allowed range {self.allowed()}", source)
-        return int(value) if isinstance(self.default, int) else float(value)
+            return check.choice(value, at, self.choices) if self.choices else check.text(value, at)
+        if isinstance(self.default, int):
+            lo = None if self.lo is None else int(self.lo)
+            hi = None if self.hi is None else int(self.hi)
+            return check.integer(value, at, lo, hi, whole_floats=True)
+        return check.number(value, at, self.lo, self.hi, self.unit)
 
 
 F = Field
@@ -131,7 +129,8 @@ SCHEMA: tuple[Field, ...] = (
     F("conversion", "lambda_fast_hold_s", 0.15, "s", 0, 2, "how long the fast filter stays after a change"),
     F("conversion", "valid_margin_c", 100.0, "°C", 5, 300, "lambda valid above target minus this"),
     F("conversion", "valid_settle_s", 0.3, "s", 0, 10, "lambda valid only once the pump loop has run this long"),
-    F("conversion", "valid_nernst_window_v", 0.08, "V", 0.01, 0.5, "lambda valid while the Nernst error is within this"),
+    F("conversion", "valid_nernst_window_v", 0.08, "V", 0.01, 0.5,
+      "lambda valid while the Nernst error is within this"),
 
     F("hc", "target_o2_pct", 5.0, "%", 1.0, 15.0,
       "compartment O2 the pump loop holds (mixed-potential HC sensors; >= lambda 1.3 equivalent)"),
@@ -149,7 +148,8 @@ SCHEMA: tuple[Field, ...] = (
     F("diagnostics", "heater_open_max_a", 0.05, "A", 0, 2, "heater open: current below this while driven"),
     F("diagnostics", "heater_short_max_ohm", 1.0, "Ω", 0, 10, "heater short: terminal resistance below this"),
     F("diagnostics", "heater_min_duty", 0.02, "", 0, 1, "heater checks need at least this duty"),
-    F("diagnostics", "pump_mismatch_a", 80e-6, "A", 1e-6, 5e-3, "pump line open: measured current off the command by more"),
+    F("diagnostics", "pump_mismatch_a", 80e-6, "A", 1e-6, 5e-3,
+      "pump line open: measured current off the command by more"),
     F("diagnostics", "pump_rail_v", 2.3, "V", 0.5, 20, "pump line open: driver at or beyond this with no current"),
     F("diagnostics", "nernst_open_v", 1.1, "V", 0.5, 3, "Nernst line open: reading at or above this when hot"),
     F("diagnostics", "heater_temp_margin_c", 60.0, "°C", 0, 300,
@@ -179,11 +179,22 @@ class Section(SimpleNamespace):
 class Settings:
     """Validated settings. Read as `settings.heater.target_temp_c`; immutable; `changed()` copies."""
 
+    # Set once in __init__: the values by dotted name, and one namespace per section (SECTIONS).
+    _values: MappingProxyType[str, Any]
+    sensor: Section
+    rates: Section
+    supply: Section
+    heater: Section
+    pump: Section
+    conversion: Section
+    hc: Section
+    diagnostics: Section
+
     def __init__(self, values: dict[str, Any] | None = None, source: str = "settings"):
         merged = {f.name: f.default for f in SCHEMA}
         for name, value in (values or {}).items():
             if name not in FIELDS:
-                raise SettingsError(name, f"unknown setting; known sections: {', '.join(SECTIONS)}", source)
+                raise _unknown_setting(name, source)
             merged[name] = FIELDS[name].check(value, source)
         _check_relations(merged, source)
         object.__setattr__(self, "_values", MappingProxyType(merged))
@@ -252,32 +263,50 @@ def _check_relations(values: dict[str, Any], source: str) -> None:
          f"(>= conversion.valid_margin_c, {values['conversion.valid_margin_c']:g} °C)")
 
 
-def settings_from_toml_text(text: str, source: str = "settings") -> Settings:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError("file", f"not valid TOML: {exc}", source) from None
+def _unknown_setting(name: Any, source: str) -> SettingsError:
+    section, _, key = str(name).partition(".")
+    if section in SECTIONS:
+        keys = [f.key for f in SCHEMA if f.section == section]
+        return SettingsError(str(name), "unknown setting", source, allowed=", ".join(keys),
+                             suggestions=[f"{section}.{k}" for k in nearest(key, keys)])
+    same_key = [f"{near}.{key}" for near in nearest(section, SECTIONS) if f"{near}.{key}" in FIELDS]
+    return SettingsError(str(name), f"unknown setting: no section {section!r}", source,
+                         allowed="section.key with section one of: " + ", ".join(SECTIONS),
+                         suggestions=same_key or nearest(str(name), FIELDS))
+
+
+def _settings_from_document(data: dict[str, Any], source: str) -> Settings:
+    top = Place(source, "", SettingsError)
     version = data.pop("schema_version", SCHEMA_VERSION)
     if isinstance(version, bool) or version != SCHEMA_VERSION:
-        raise SettingsError("schema_version", f"{version!r} is not supported; allowed: {SCHEMA_VERSION}", source)
+        raise top.key("schema_version").refuse(f"{check.show(version)} is not supported",
+                                               allowed=str(SCHEMA_VERSION))
     values: dict[str, Any] = {}
     for section, table in data.items():
         if section not in SECTIONS:
-            raise SettingsError(section, f"unknown section; known sections: {', '.join(SECTIONS)}", source)
-        if not isinstance(table, dict):
-            raise SettingsError(section, "must be a table", source)
+            if isinstance(table, dict):
+                raise top.key(section).refuse("unknown section", allowed=", ".join(SECTIONS),
+                                              suggestions=nearest(section, SECTIONS))
+            # A key written above every [section] header: point at where it belongs.
+            all_keys = {f.key for f in SCHEMA}
+            close_keys = (section,) if section in all_keys else nearest(section, all_keys)
+            raise top.key(section).refuse("unknown key outside any section (settings live in [section] tables)",
+                                          allowed="schema_version, or a section: " + ", ".join(SECTIONS),
+                                          suggestions=[f.name for f in SCHEMA if f.key in close_keys][:3])
+        keys = [f.key for f in SCHEMA if f.section == section]
+        check.known_keys(check.table(table, top.key(section)), keys, top.key(section), what="setting")
         for key, value in table.items():
             values[f"{section}.{key}"] = value
     return Settings(values, source)
 
 
+def settings_from_toml_text(text: str, source: str = "settings") -> Settings:
+    return _settings_from_document(parse_toml_text(text, source, error=SettingsError), source)
+
+
 def load_settings(path: str | Path) -> Settings:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SettingsError("file", f"cannot read: {exc.strerror}", str(path)) from None
-    return settings_from_toml_text(text, str(path))
+    """Settings from a TOML file; SettingsError naming the file and field for anything wrong."""
+    return _settings_from_document(read_toml_file(path, error=SettingsError), str(path))
 
 
 def save_settings(settings: Settings, path: str | Path) -> None:

@@ -15,13 +15,20 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lambdarig.common.errors import nearest
+from lambdarig.common.overrides import apply_override
+from lambdarig.common.tables import TableReader
+from lambdarig.common.toml_file import read_toml_file
+
 from .equilibrium import METAL_OXIDE_BUFFERS
 from .errors import EmulatorInputError
-from .tomlcheck import TableReader, apply_override, load_toml
 
 FAMILIES = ("wideband", "potentiometric", "hc")
 REFERENCE_KINDS = ("air", "pumped", "sealed")
 SPECIES_WITH_FACTORS = ("O2", "H2", "CO", "HC")
+TOP_KEYS = ("name", "family", "description", "source", "nernst_target_v", "operating_temp_c", "measuring_node",
+            "diffusion_layer", "diffusion_species_factor", "protection_tube", "reference", "nernst_cell", "pump_cell",
+            "coupling", "heater", "thermal", "partial_catalysis", "measuring_cell")
 
 
 @dataclass(frozen=True)
@@ -172,33 +179,40 @@ def element_names() -> list[str]:
 
 def element_path(name_or_path: str) -> Path:
     candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" and candidate.exists():
-        return candidate
+    if candidate.suffix == ".toml" or "/" in name_or_path or "\\" in name_or_path:
+        return candidate   # a path: read_toml_file says what is wrong with it, if anything
     path = _package_dir() / f"{name_or_path}.toml"
     if not path.exists():
-        raise EmulatorInputError("element", "name",
-                                 f"unknown element {name_or_path!r}; known elements: {', '.join(element_names())}")
+        known = element_names()
+        raise EmulatorInputError(source="element", field="name", problem=f"unknown element {name_or_path!r}",
+                                 allowed=", ".join(known) + ", or a path to an element .toml file",
+                                 suggestions=nearest(name_or_path, known))
     return path
 
 
+def load_element_toml(name_or_path: str) -> dict[str, Any]:
+    """An element file's raw table (for what-if edits); EmulatorInputError when it cannot be read."""
+    return read_toml_file(element_path(name_or_path), error=EmulatorInputError)
+
+
 def element_summary(name: str) -> str:
-    data = load_toml(element_path(name))
+    data = load_element_toml(name)
     return f"{data.get('family', '?'):<14} {data.get('description', '')}"
 
 
 def load_element(name_or_path: str, overrides: list[str] | None = None) -> ElementSpec:
     path = element_path(name_or_path)
-    data = load_toml(path)
+    data = read_toml_file(path, error=EmulatorInputError)
     source = str(path)
     if overrides:
         data = copy.deepcopy(data)
         for assignment in overrides:
-            apply_override(data, assignment, f"{source} (override)")
+            apply_override(data, assignment, f"{source} (override)", error=EmulatorInputError)
     return parse_element(data, source)
 
 
 def parse_element(data: dict[str, Any], source: str) -> ElementSpec:
-    top = TableReader(data, source)
+    top = TableReader(data, source, error=EmulatorInputError, keys=TOP_KEYS)
     name = top.text("name")
     family = top.text("family", FAMILIES)
     description = top.text("description", default="")
@@ -257,7 +271,8 @@ def parse_element(data: dict[str, Any], source: str) -> ElementSpec:
                               pump_current_a=ref_table.number("pump_current_a", 0.0, 100e-6, unit="A"),
                               volume_mm3=ref_table.number("volume_mm3", 1e-4, 10.0, unit="mm³"),
                               leak_pore_diameter_um=ref_table.number("leak_pore_diameter_um", 0.005, 100.0, unit="µm"),
-                              leak_area_over_length_um=ref_table.number("leak_area_over_length_um", 1e-4, 1e3, unit="µm"))
+                              leak_area_over_length_um=ref_table.number("leak_area_over_length_um", 1e-4, 1e3,
+                                                                        unit="µm"))
     elif kind == "sealed":
         reference = Reference(kind, buffer=ref_table.text("buffer", tuple(METAL_OXIDE_BUFFERS)))
     else:

@@ -1,16 +1,12 @@
-"""The one error type for bad emulator input (element files, scenarios, fuels, CLI values)."""
+"""The emulator's error type for bad input (element files, scenarios, fuels, CLI values)."""
 
 from __future__ import annotations
 
+from lambdarig.common.errors import InputError
 
-class EmulatorInputError(ValueError):
-    """Bad input: names the source (file or option), the field and what is allowed.
+
+class EmulatorInputError(InputError):
+    """Bad emulator input: InputError(source, field, problem, *, allowed, suggestions).
 
     Raised before anything runs, so a bad file changes nothing.
     """
-
-    def __init__(self, source: str, field: str, problem: str):
-        self.source = source
-        self.field = field
-        self.problem = problem
-        super().__init__(f"{source}: {field}: {problem}")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lambdarig.common import validators as check
+from lambdarig.common.errors import nearest
+from lambdarig.common.validators import Place
+
 from .errors import EmulatorInputError
 
 # Air mass per mol O2 in air, g: (32.00 + 3.774 * 28.01) g.
@@ -46,9 +50,8 @@ NAMED_FUELS: dict[str, Fuel] = {
 
 def custom_fuel(h_c: float, o_c: float = 0.0, source: str = "fuel") -> Fuel:
     """A fuel given by its H/C and O/C atom ratios."""
-    for field, value, (lo, hi) in (("h_c", h_c, H_C_RANGE), ("o_c", o_c, O_C_RANGE)):
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not lo <= value <= hi:
-            raise EmulatorInputError(source, field, f"{value!r} is outside the allowed range {lo} to {hi}")
+    h_c = check.number(h_c, Place(source, "h_c", EmulatorInputError), *H_C_RANGE)
+    o_c = check.number(o_c, Place(source, "o_c", EmulatorInputError), *O_C_RANGE)
     if 1.0 + h_c / 4.0 - o_c / 2.0 <= 0.0:
         raise EmulatorInputError(source, "o_c", f"{o_c} leaves the fuel nothing to burn (needs 1 + h_c/4 - o_c/2 > 0)")
     return Fuel(f"custom(h_c={h_c:g},o_c={o_c:g})", float(h_c), float(o_c))
@@ -66,11 +69,13 @@ def parse_fuel(text: str, source: str = "fuel") -> Fuel:
             name, _, number = part.partition("=")
             name = name.strip()
             if name not in ("h_c", "o_c"):
-                raise EmulatorInputError(source, "fuel", f"unknown fuel parameter {name!r}; use h_c and o_c")
+                raise EmulatorInputError(source=source, field="fuel", problem=f"unknown fuel parameter {name!r}",
+                                         allowed="h_c and o_c", suggestions=nearest(name, ("h_c", "o_c")))
             try:
                 values[name] = float(number)
             except ValueError:
                 raise EmulatorInputError(source, f"fuel.{name}", f"{number.strip()!r} is not a number") from None
         return custom_fuel(values.get("h_c", 0.0), values.get("o_c", 0.0), source)
-    names = ", ".join(NAMED_FUELS)
-    raise EmulatorInputError(source, "fuel", f"unknown fuel {text!r}; known fuels: {names}, or custom:h_c=Y,o_c=Z")
+    raise EmulatorInputError(source=source, field="fuel", problem=f"unknown fuel {text!r}",
+                             allowed=f"{', '.join(NAMED_FUELS)}, or custom:h_c=Y,o_c=Z",
+                             suggestions=nearest(key, NAMED_FUELS))

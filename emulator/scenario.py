@@ -9,16 +9,21 @@ precomputed segments, and a cached segment index because time nearly always move
 from __future__ import annotations
 
 import math
-import tomllib
 from bisect import bisect_right
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lambdarig.common import validators as check
+from lambdarig.common.errors import InputError, nearest
+from lambdarig.common.tables import TableReader
+from lambdarig.common.toml_file import parse_toml_text, read_toml_file
+from lambdarig.common.validators import Place
+
 from .errors import EmulatorInputError
 from .exhaust import exhaust
-from .fuels import Fuel, custom_fuel, parse_fuel
+from .fuels import H_C_RANGE, NAMED_FUELS, O_C_RANGE, Fuel, custom_fuel, parse_fuel
 from .world import FAULT_KINDS, NO_FAULTS, Faults, World
 
 AIR = math.inf
@@ -28,11 +33,11 @@ SCENARIO_PACKAGE = "lambdarig.emulator.scenarios"
 # Scripted channels in World's positional order (ambient_c follows them): TOML key, range, unit.
 CHANNELS: tuple[tuple[str, float, float, str], ...] = (
     ("lambda", 0.4, 100.0, ""),
-    ("pressure_kpa", 20.0, 400.0, " kPa"),
-    ("gas_temp_c", -40.0, 1100.0, " °C"),
-    ("flow_mps", 0.0, 100.0, " m/s"),
-    ("supply_v", 0.0, 32.0, " V"),
-    ("hc_ppm", 0.0, 20000.0, " ppm"),
+    ("pressure_kpa", 20.0, 400.0, "kPa"),
+    ("gas_temp_c", -40.0, 1100.0, "°C"),
+    ("flow_mps", 0.0, 100.0, "m/s"),
+    ("supply_v", 0.0, 32.0, "V"),
+    ("hc_ppm", 0.0, 20000.0, "ppm"),
 )
 CHANNEL_KEYS = tuple(key for key, *_ in CHANNELS)
 LAMBDA, SUPPLY = 0, 4
@@ -45,6 +50,7 @@ TOP_KEYS = ("name", "description", "duration_s", "fuel", "ambient_c", "supply_v"
             "lambda", "pressure_kpa", "gas_temp_c", "flow_mps", "hc_ppm", "at", "fault")
 AT_KEYS = ("t_s", *CHANNEL_KEYS, "ramp_s")
 FAULT_KEYS = ("t_s", "kind", "clear_s", "value_v")
+FUEL_KEYS = ("h_c", "o_c")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,72 +64,35 @@ class FaultWindow:
 
 
 # ---------------------------------------------------------------------------------------------
-# Validation helpers: each raises EmulatorInputError(source, field, problem-with-allowed-values).
+# Checks the common validators have no word for: lambda may be "air"; a fuel is a name or a table.
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _number(source: str, field: str, value: Any, lo: float, hi: float, unit: str = "",
-            *, lo_open: bool = False, extra: str = "") -> float:
-    low_ok = _is_number(value) and (value > lo if lo_open else value >= lo)
-    if not (low_ok and value <= hi):
-        allowed = f"above {lo:g} and at most {hi:g}" if lo_open else f"from {lo:g} to {hi:g}"
-        raise EmulatorInputError(source, field, f"must be a number {allowed}{unit}{extra}, got {value!r}")
-    return float(value)
-
-
-def _lambda(source: str, field: str, value: Any) -> float:
-    if isinstance(value, str) and value.strip().lower() == "air":
-        return AIR
-    _, lo, hi, unit = CHANNELS[LAMBDA]
-    return _number(source, field, value, lo, hi, unit, extra=' or "air" (free air)')
-
-
-def _channel(source: str, field: str, index: int, value: Any) -> float:
-    if index == LAMBDA:
-        return _lambda(source, field, value)
+def _channel(at: Place, index: int, value: Any) -> float:
     _, lo, hi, unit = CHANNELS[index]
-    return _number(source, field, value, lo, hi, unit)
+    if index == LAMBDA:
+        if isinstance(value, str) and value.strip().lower() == "air":
+            return AIR
+        return check.number(value, at, lo, hi, unit, also=' or "air" (free air)')
+    return check.number(value, at, lo, hi, unit)
 
 
-def _check_keys(source: str, table: dict, allowed: tuple[str, ...], prefix: str) -> None:
-    for key in table:
-        if key not in allowed:
-            raise EmulatorInputError(source, f"{prefix}{key}", f"unknown key; allowed keys: {', '.join(allowed)}")
-
-
-def _string(source: str, field: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise EmulatorInputError(source, field, f"must be a string, got {value!r}")
-    return value
-
-
-def _array_of_tables(source: str, data: dict, key: str) -> list[dict]:
-    entries = data.get(key, [])
-    if not isinstance(entries, list):
-        raise EmulatorInputError(source, key, f"must be an array of tables: write each entry as [[{key}]]")
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise EmulatorInputError(source, f"{key}[{i}]", f"must be a table ([[{key}]]), got {entry!r}")
-    return entries
-
-
-def _fuel(source: str, value: Any) -> Fuel:
-    try:
-        if isinstance(value, str):
-            return parse_fuel(value, source)
-        if isinstance(value, dict):
-            _check_keys(source, value, ("h_c", "o_c"), "fuel.")
-            if "h_c" not in value:
-                raise EmulatorInputError(source, "fuel.h_c", "is required for a custom fuel (H/C atom ratio, 0 to 10)")
-            return custom_fuel(value["h_c"], value.get("o_c", 0.0), source)
-    except EmulatorInputError as exc:
-        # fuels.py names its fields bare (h_c); here they live under the `fuel` key.
-        field = exc.field if exc.field.startswith("fuel") else f"fuel.{exc.field}"
-        raise EmulatorInputError(source, field, exc.problem) from None
-    raise EmulatorInputError(source, "fuel", f"must be a fuel name or a table {{h_c = ..., o_c = ...}}, got {value!r}")
+def _fuel(at: Place, value: Any) -> Fuel:
+    if isinstance(value, str):
+        try:
+            return parse_fuel(value, at.source)
+        except EmulatorInputError as exc:
+            # fuels.py names its fields bare (h_c); here they live under the `fuel` key.
+            raise exc.replace(field=exc.field if exc.field.startswith("fuel") else f"fuel.{exc.field}") from None
+    if isinstance(value, dict):
+        table = TableReader(value, at.source, at.field, error=EmulatorInputError, keys=FUEL_KEYS)
+        h_c = table.number("h_c", *H_C_RANGE, also=" (H/C atom ratio of a custom fuel)")
+        o_c = table.number("o_c", *O_C_RANGE, default=0.0)
+        try:
+            return custom_fuel(h_c, o_c, at.source)
+        except EmulatorInputError as exc:
+            raise exc.replace(field=f"fuel.{exc.field}") from None
+    raise at.refuse(f"{check.show(value)} is not a fuel",
+                    allowed=f"a fuel name ({', '.join(NAMED_FUELS)}) or a table {{h_c = ..., o_c = ...}}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,9 +173,9 @@ class Scenario:
             self._seg_slope.append(slopes)
         # Constant segments share one World object each (world_at returns it; callers must not
         # mutate a World they are given). None for a ramp: world_at builds a new World there.
-        self._seg_world = [World(*v, ambient_c) if slope is None else None
+        self._seg_world = [_world(v, ambient_c) if slope is None else None
                            for v, slope in zip(self._seg_v, self._seg_slope)]
-        self._world_before = World(*self._initial, ambient_c)  # t < 0
+        self._world_before = _world(self._initial, ambient_c)  # t < 0
         self._seg_last = 0
         # The segment world_at used last: [t0, t1), its start values, slopes and World (hot path).
         self._set_current_segment(0)
@@ -254,7 +223,7 @@ class Scenario:
         self._cur_t0 = times[i]
         self._cur_t1 = times[i + 1] if i + 1 < len(times) else math.inf
         self._cur_v = self._seg_v[i]
-        self._cur_slope = self._seg_slope[i]
+        self._cur_slope: tuple[float, ...] = self._seg_slope[i] or ()  # () only where a World is cached
         self._cur_world = self._seg_world[i]
 
     def world_at(self, t_s: float) -> World:
@@ -326,83 +295,66 @@ class Scenario:
 # Loading
 
 
+def _world(values: tuple[float, ...], ambient_c: float) -> World:
+    """A World from channel values in CHANNEL_KEYS order."""
+    return World(values[0], values[1], values[2], values[3], values[4], values[5], ambient_c)
+
+
 def scenario_from_dict(data: dict, source: str) -> Scenario:
     """Validate a parsed scenario table (the TOML document) and build the Scenario."""
-    if not isinstance(data, dict):
-        raise EmulatorInputError(source, "scenario", f"must be a table, got {type(data).__name__}")
-    _check_keys(source, data, TOP_KEYS, "")
-
-    if "duration_s" not in data:
-        raise EmulatorInputError(source, "duration_s",
-                                 f"is required: scenario length in s, above 0 and at most {MAX_DURATION_S:g}")
-    duration_s = _number(source, "duration_s", data["duration_s"], 0.0, MAX_DURATION_S, " s", lo_open=True)
+    top = TableReader(data, source, error=EmulatorInputError, keys=TOP_KEYS)
+    duration_s = top.number("duration_s", 0.0, MAX_DURATION_S, unit="s", lo_open=True,
+                            also=" (the scenario's length)")
 
     default_name = source.removeprefix("scenario ") if source.startswith("scenario ") else Path(source).stem
-    name = _string(source, "name", data.get("name", default_name))
-    description = _string(source, "description", data.get("description", ""))
-    fuel = _fuel(source, data.get("fuel", "gasoline"))
-    ambient_c = _number(source, "ambient_c", data.get("ambient_c", 20.0), *AMBIENT_RANGE_C, " °C")
-    seed = data.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise EmulatorInputError(source, "seed", f"must be a whole number >= 0, got {seed!r}")
+    name = top.text("name", default=default_name)
+    description = top.text("description", default="")
+    fuel = _fuel(top.at("fuel"), top.value("fuel", "gasoline"))
+    ambient_c = top.number("ambient_c", *AMBIENT_RANGE_C, default=20.0, unit="°C")
+    seed = top.integer("seed", 0, None, default=0)
 
     defaults = {**DEFAULT_INITIAL, "gas_temp_c": ambient_c, "supply_v": 13.5}
-    tracks = [_Track(_channel(source, key, k, data.get(key, defaults[key]))) for k, key in enumerate(CHANNEL_KEYS)]
+    tracks = [_Track(_channel(top.at(key), k, top.value(key, defaults[key]))) for k, key in enumerate(CHANNEL_KEYS)]
 
+    within = f" (within duration_s = {duration_s:g} s)"
     changes: set[float] = set()
     previous_t_s = 0.0
-    for i, entry in enumerate(_array_of_tables(source, data, "at")):
-        where = f"at[{i}]."
-        _check_keys(source, entry, AT_KEYS, where)
-        if "t_s" not in entry:
-            raise EmulatorInputError(source, where + "t_s",
-                                     f"is required: time in s, from 0 to duration_s ({duration_s:g})")
-        t_s = _number(source, where + "t_s", entry["t_s"], 0.0, duration_s, " s (duration_s)")
+    for i, entry in enumerate(top.tables("at", required=False, keys=AT_KEYS)):
+        t_s = entry.number("t_s", 0.0, duration_s, unit="s", also=within)
         if t_s < previous_t_s:
-            raise EmulatorInputError(source, where + "t_s",
-                                     f"{t_s:g} s is before at[{i - 1}].t_s = {previous_t_s:g} s; "
-                                     "[[at]] entries must be in non-decreasing t_s order")
+            raise entry.at("t_s").refuse(f"{t_s:g} s is before at[{i - 1}].t_s = {previous_t_s:g} s; "
+                                         "[[at]] entries must be in non-decreasing t_s order",
+                                         allowed=f"{previous_t_s:g} to {duration_s:g} s")
         previous_t_s = t_s
-        ramp_s = _number(source, where + "ramp_s", entry.get("ramp_s", 0.0), 0.0, duration_s - t_s,
-                         f" s (a ramp must end by duration_s = {duration_s:g} s)")
+        ramp_s = entry.number("ramp_s", 0.0, duration_s - t_s, default=0.0, unit="s",
+                              also=f" (a ramp must end by duration_s = {duration_s:g} s)")
         for k, key in enumerate(CHANNEL_KEYS):
-            if key not in entry:
+            if not entry.has(key):
                 continue  # values not named hold
-            target = _channel(source, where + key, k, entry[key])
+            target = _channel(entry.at(key), k, entry.value(key))
             if ramp_s > 0.0 and k == LAMBDA:
                 if target == AIR:
-                    raise EmulatorInputError(source, where + key, 'cannot ramp to "air": free air is a step '
-                                             "(drop ramp_s, or set lambda in its own [[at]] entry)")
+                    raise entry.at(key).refuse('cannot ramp to "air": free air is a step',
+                                               allowed='ramp_s = 0, or lambda = "air" in its own [[at]] entry')
                 if tracks[k].value_at(t_s) == AIR:
-                    raise EmulatorInputError(source, where + key,
-                                             f'cannot ramp from "air" (lambda is air at {t_s:g} s); '
-                                             "step out of air first (ramp_s = 0)")
+                    raise entry.at(key).refuse(f'cannot ramp from "air" (lambda is air at {t_s:g} s)',
+                                               allowed="step out of air first (ramp_s = 0)")
             if tracks[k].set(t_s, target, ramp_s):
                 changes.add(t_s)
 
     faults: list[FaultWindow] = []
-    for i, entry in enumerate(_array_of_tables(source, data, "fault")):
-        where = f"fault[{i}]."
-        _check_keys(source, entry, FAULT_KEYS, where)
-        kinds = ", ".join(FAULT_KINDS)
-        if "t_s" not in entry:
-            raise EmulatorInputError(source, where + "t_s", f"is required: from 0 to duration_s ({duration_s:g})")
-        if "kind" not in entry:
-            raise EmulatorInputError(source, where + "kind", f"is required: one of {kinds}")
-        kind = entry["kind"]
-        if kind not in FAULT_KINDS:
-            raise EmulatorInputError(source, where + "kind", f"unknown fault kind {kind!r}; one of {kinds}")
-        on_s = _number(source, where + "t_s", entry["t_s"], 0.0, duration_s, " s (duration_s)")
+    for entry in top.tables("fault", required=False, keys=FAULT_KEYS):
+        on_s = entry.number("t_s", 0.0, duration_s, unit="s", also=within)
+        kind = entry.text("kind", FAULT_KINDS)
         off_s = math.inf
-        if "clear_s" in entry:
-            off_s = _number(source, where + "clear_s", entry["clear_s"], on_s, duration_s,
-                            " s (after t_s, within duration_s)", lo_open=True)
+        if entry.has("clear_s"):
+            off_s = entry.number("clear_s", on_s, duration_s, unit="s", lo_open=True,
+                                 also=" (after t_s, within duration_s)")
         value_v = SUPPLY_DROP_DEFAULT_V
-        if "value_v" in entry:
+        if entry.has("value_v"):
             if kind != "supply_drop":
-                raise EmulatorInputError(source, where + "value_v",
-                                         f'only applies to kind = "supply_drop", not {kind!r}')
-            value_v = _number(source, where + "value_v", entry["value_v"], 0.0, 32.0, " V")
+                raise entry.at("value_v").refuse(f'only applies to kind = "supply_drop", not {kind!r}')
+            value_v = entry.number("value_v", 0.0, 32.0, unit="V")
         faults.append(FaultWindow(kind, on_s, off_s, value_v))
         changes.add(on_s)
         if off_s != math.inf:
@@ -439,8 +391,8 @@ def builtin_scenarios() -> dict[str, str]:
     for entry in sorted(_scenario_dir().iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
             try:
-                description = tomllib.loads(entry.read_text(encoding="utf-8")).get("description", "")
-            except tomllib.TOMLDecodeError:
+                description = parse_toml_text(entry.read_text(encoding="utf-8"), entry.name).get("description", "")
+            except InputError:
                 description = "(unreadable scenario file)"
             found[entry.name.removesuffix(".toml")] = str(description).strip().split("\n")[0]
     return found
@@ -450,25 +402,15 @@ def builtin_path(name: str) -> Path:
     """The file of a built-in scenario; EmulatorInputError for an unknown name."""
     entry = _scenario_dir() / f"{name}.toml"
     if "/" in name or "\\" in name or not entry.is_file():
-        known = ", ".join(builtin_scenarios())
-        raise EmulatorInputError(f"scenario {name}", "scenario",
-                                 f"no built-in scenario {name!r}; built-ins: {known}, or give a path to a .toml file")
+        known = builtin_scenarios()
+        raise EmulatorInputError(source=f"scenario {name}", field="scenario", problem=f"no built-in scenario {name!r}",
+                                 allowed=", ".join(known) + ", or a path to a .toml file",
+                                 suggestions=nearest(name, known))
     return Path(str(entry))
 
 
 def _load_file(path: Path, source: str) -> Scenario:
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise EmulatorInputError(source, "file", "no such file") from None
-    except OSError as exc:
-        raise EmulatorInputError(source, "file", f"cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise EmulatorInputError(source, "file", "is not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise EmulatorInputError(source, "toml", f"not valid TOML: {exc}") from None
-    return scenario_from_dict(data, source)
+    return scenario_from_dict(read_toml_file(path, source, error=EmulatorInputError), source)
 
 
 def load_scenario(path_or_name: str) -> Scenario:

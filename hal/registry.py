@@ -19,14 +19,17 @@ It names a backend, resolved in this order:
    installing a package (use `register_frontend` to replace one on purpose).
 
 A backend is a class with a `from_url(url, **options)` classmethod returning a FrontEnd; a plain
-callable `factory(url, **options)` is accepted too. Errors:
+callable `factory(url, **options)` is accepted too. Errors (all under lambdarig's LambdarigError):
 
-- unknown scheme, or a backend that fails to import -> FrontEndError naming the scheme, the known
-  schemes and the import reason;
-- bad options (unknown key, bad value) -> ValueError from the backend, naming the option and the
+- an empty URL, or bad arguments to register_frontend -> InputError naming the field;
+- unknown or malformed scheme -> UnknownFrontEndError: an InputError (bad input, with the known
+  schemes and the nearest one) that is also a FrontEndError, as callers caught it before;
+- a backend that fails to import -> FrontEndError naming the scheme, the known schemes and the
+  import reason;
+- bad options (unknown key, bad value) -> InputError from the backend, naming the option and the
   allowed values;
 - anything else the backend raises while opening (e.g. the emulator's EmulatorInputError for an
-  unknown element, a ValueError) propagates unchanged.
+  unknown element) propagates unchanged.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ import threading
 from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
+
+from lambdarig.common.errors import InputError, nearest
 
 from .frontend import FrontEnd
 from .types import FrontEndError
@@ -51,6 +56,14 @@ BUILTIN_FRONTENDS: dict[str, str] = {
 }
 
 _SCHEME_RE = re.compile(r"[a-z][a-z0-9+.\-]*\Z")
+
+SOURCE = "front-end registry"
+URL_SOURCE = "front-end URL"
+
+
+class UnknownFrontEndError(InputError, FrontEndError):
+    """A front-end URL whose scheme names no backend: bad input, and a FrontEndError as before."""
+
 
 _lock = threading.Lock()
 _registered: dict[str, Any] = {}              # scheme -> "module:Class" | class | callable
@@ -80,8 +93,8 @@ def _plugin_table() -> dict[str, EntryPoint]:
 
 def _check_scheme(scheme: Any) -> str:
     if not isinstance(scheme, str) or not _SCHEME_RE.match(scheme.strip().lower()):
-        raise ValueError(f"front-end scheme must be a letter followed by letters, digits, '+', '-' or '.', "
-                         f"got {scheme!r}")
+        raise InputError(SOURCE, "scheme", f"{scheme!r} is not a scheme name",
+                         allowed="a letter followed by letters, digits, '+', '-' or '.'")
     return scheme.strip().lower()
 
 
@@ -94,10 +107,11 @@ def register_frontend(scheme: str, factory: str | Callable[..., FrontEnd]) -> No
     scheme = _check_scheme(scheme)
     if isinstance(factory, str):
         if factory.count(":") != 1 or not all(part.strip() for part in factory.split(":")):
-            raise ValueError(f"front-end factory for {scheme!r} must be 'module:Class', got {factory!r}")
+            raise InputError(SOURCE, f"factory for {scheme!r}", f"{factory!r} is not a 'module:Class' string",
+                             allowed="'module:Class'")
     elif not callable(factory) and not hasattr(factory, "from_url"):
-        raise ValueError(f"front-end factory for {scheme!r} must be 'module:Class', a class with from_url "
-                         f"or a callable, got {factory!r}")
+        raise InputError(SOURCE, f"factory for {scheme!r}", f"{factory!r} cannot open a front end",
+                         allowed="'module:Class', a class with from_url, or a callable")
     with _lock:
         _registered[scheme] = factory
 
@@ -138,7 +152,9 @@ def _resolve(scheme: str) -> Any:
         entry = _plugin_table().get(scheme)
         origin = f"entry point in {ENTRY_POINT_GROUP!r}"
     if entry is None:
-        raise FrontEndError(f"unknown front-end scheme {scheme!r}; known schemes: {_known_text()}")
+        raise UnknownFrontEndError(URL_SOURCE, "scheme", f"unknown front-end scheme {scheme!r}",
+                                   allowed=f"known schemes: {_known_text()}",
+                                   suggestions=nearest(scheme, known_schemes()))
     if isinstance(entry, (str, EntryPoint)):
         target = entry if isinstance(entry, str) else entry.value
         try:
@@ -152,13 +168,14 @@ def _resolve(scheme: str) -> Any:
 def split_url(url: str) -> tuple[str, str]:
     """(scheme, rest) of a front-end URL: 'sim:lsu49?seed=3' -> ('sim', 'lsu49?seed=3')."""
     if not isinstance(url, str) or not url.strip():
-        raise ValueError(f"front-end URL must be a non-empty string such as 'sim:lsu49', got {url!r}")
+        raise InputError(URL_SOURCE, "url", f"{url!r} is not a front-end URL", allowed="a URL such as 'sim:lsu49'")
     url = url.strip()
     scheme, _, rest = url.partition(":")
     scheme = scheme.strip().lower()
     if not _SCHEME_RE.match(scheme):
-        raise FrontEndError(f"front-end URL {url!r} has no valid scheme (text before ':'); "
-                            f"known schemes: {_known_text()}")
+        raise UnknownFrontEndError(URL_SOURCE, "scheme", f"{url!r} has no valid scheme (the text before ':')",
+                                   allowed=f"known schemes: {_known_text()}",
+                                   suggestions=nearest(scheme, known_schemes()))
     return scheme, rest
 
 

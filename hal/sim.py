@@ -26,6 +26,7 @@ import math
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from lambdarig.common.errors import InputError, nearest
 from lambdarig.emulator.element_spec import load_element
 from lambdarig.emulator.rig import DEFAULT_MAX_STEP_S, EmulatedRig, Truth
 from lambdarig.emulator.scenario import Scenario, load_scenario
@@ -43,8 +44,9 @@ QUERY_KEYS = ("scenario", "seed", "override", "link_loss_s", "max_step_s")
 _QUERY_TO_OPTION = {"override": "element_overrides"}
 
 
-def _bad(option: str, problem: str) -> ValueError:
-    return ValueError(f"sim front end: option {option!r}: {problem}")
+def _bad(option: str, problem: str, *, allowed: str | None = None, known: tuple[str, ...] = ()) -> InputError:
+    return InputError("sim front end", f"option {option!r}", problem, allowed=allowed,
+                      suggestions=nearest(option, known))
 
 
 def _seed(value: Any) -> int | None:
@@ -122,7 +124,7 @@ def parse_sim_url(url: str) -> tuple[str, dict[str, Any]]:
     options: dict[str, Any] = {}
     for key, value in parse_qsl(query, keep_blank_values=True):
         if key not in QUERY_KEYS:
-            raise _bad(key, f"unknown query key in {url!r}; allowed: {', '.join(QUERY_KEYS)}")
+            raise _bad(key, f"unknown query key in {url!r}", allowed=", ".join(QUERY_KEYS), known=QUERY_KEYS)
         option = _QUERY_TO_OPTION.get(key, key)
         if option == "element_overrides":
             options.setdefault(option, []).append(value)
@@ -154,7 +156,7 @@ class SimFrontEnd(FrontEnd):
         element, merged = parse_sim_url(url)
         for key in options:
             if key not in OPTION_KEYS:
-                raise _bad(key, f"unknown option; allowed: {', '.join(OPTION_KEYS)}")
+                raise _bad(key, "unknown option", allowed=", ".join(OPTION_KEYS), known=OPTION_KEYS)
         merged.update(options)
         seed = _seed(merged.get("seed"))
         link_loss_s = _link_loss(merged.get("link_loss_s"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from lambdarig.common.errors import LambdarigError
+
 
 @dataclass(slots=True)
 class Sample:
@@ -50,7 +52,7 @@ class FrontEndInfo:
     details: dict = field(default_factory=dict)
 
 
-class FrontEndError(RuntimeError):
+class FrontEndError(LambdarigError, RuntimeError):
     """A front end could not do what was asked (link lost, instrument error, ...)."""
 
 

@@ -16,13 +16,15 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+from lambdarig.common.errors import LambdarigError
+
 PROTOCOL_VERSION = 1
 MAX_BODY = 512
 HEADER = struct.Struct("<BBH")
 CRC = struct.Struct("<I")
 
 
-class WireError(ValueError):
+class WireError(LambdarigError, ValueError):
     """A frame that cannot be decoded (bad COBS, CRC, version, length)."""
 
 

@@ -141,7 +141,9 @@ def test_number_fields_refuse_nan_inf_strings_and_bools(f):
         with pytest.raises(SettingsError) as info:
             Settings({f.name: bad})
         assert info.value.field == f.name
-        assert "allowed range" in str(info.value)
+        assert f.allowed() in info.value.allowed        # integers: "a whole number, 0 to 100"
+        assert "not a" in info.value.problem            # not a number / not a finite number
+        assert f"{f.allowed()})" in str(info.value)
 
 
 @pytest.mark.parametrize("f", CHOICE, ids=lambda f: f.name)
@@ -152,7 +154,8 @@ def test_choice_fields(f):
         with pytest.raises(SettingsError) as info:
             Settings({f.name: bad})
         assert info.value.field == f.name
-        assert "one of" in str(info.value)
+        assert info.value.allowed == ", ".join(f.choices)
+        assert ", ".join(f.choices) in str(info.value)
 
 
 @pytest.mark.parametrize("f", BOOLEAN, ids=lambda f: f.name)
@@ -185,7 +188,8 @@ def test_integer_field_refuses_fraction():
     with pytest.raises(SettingsError) as info:
         settings_from_toml_text("[diagnostics]\nmax_retries = 2.5\n")
     assert info.value.field == "diagnostics.max_retries"
-    assert "allowed range" in str(info.value)
+    assert "not a whole number" in info.value.problem
+    assert "0 to 100" in str(info.value)
     whole = settings_from_toml_text("[diagnostics]\nmax_retries = 3.0\n")
     assert whole.diagnostics.max_retries == 3 and isinstance(whole.diagnostics.max_retries, int)
 
@@ -242,7 +246,8 @@ def test_schema_version_boolean_refused():
     ({"supply.off_v": 11.0, "supply.on_v": 10.0}, "supply.off_v"),
     ({"supply.on_v": 13.0, "supply.max_v": 13.0}, "supply.max_v"),
     ({"supply.on_v": 14.0, "supply.max_v": 13.0}, "supply.max_v"),
-    ({"heater.boost_max_v": 11.0, "heater.continuous_max_v": 11.5, "heater.feedforward_v": 7.0}, "heater.continuous_max_v"),
+    ({"heater.boost_max_v": 11.0, "heater.continuous_max_v": 11.5, "heater.feedforward_v": 7.0},
+     "heater.continuous_max_v"),
     ({"heater.boost_max_v": 8.0, "heater.continuous_max_v": 8.0, "heater.feedforward_v": 7.0}, "heater.ramp_start_v"),
     ({"heater.continuous_max_v": 7.0}, "heater.feedforward_v"),
     ({"pump.enable_margin_c": 50.0, "conversion.valid_margin_c": 100.0}, "pump.enable_margin_c"),
@@ -390,3 +395,40 @@ def test_load_missing_file_creates_nothing(tmp_path):
     assert info.value.field == "file"
     assert not missing.exists() and not missing.parent.exists()
     assert os.listdir(tmp_path) == []
+
+
+def test_misspelt_names_get_the_nearest_valid_one():
+    with pytest.raises(SettingsError) as info:
+        settings_from_toml_text("[heater]\ntarget_temp_ce = 780\n", "s.toml")
+    assert (info.value.field, info.value.problem) == ("heater.target_temp_ce", "unknown setting")
+    assert info.value.suggestions[0] == "target_temp_c"
+    assert "did you mean 'target_temp_c'?" in str(info.value) and "ramp_rate_v_per_s" in info.value.allowed
+    with pytest.raises(SettingsError) as info:
+        settings_from_toml_text("[heatr]\ntarget_temp_c = 780\n", "s.toml")
+    assert info.value.suggestions == ("heater",)
+    with pytest.raises(SettingsError) as info:
+        settings_from_toml_text("target_temp_c = 780\n", "s.toml")       # above every [section]
+    assert info.value.suggestions == ("heater.target_temp_c",)
+    with pytest.raises(SettingsError) as info:
+        Settings({"heater.target_temp": 780.0})
+    assert info.value.suggestions[0] == "heater.target_temp_c"
+    with pytest.raises(SettingsError) as info:
+        Settings().changed(heatre__target_temp_c=780.0)
+    assert info.value.field == "heatre.target_temp_c" and info.value.suggestions == ("heater.target_temp_c",)
+    with pytest.raises(SettingsError) as info:
+        Settings({"conversion.fuel": "gasolin"})
+    assert info.value.suggestions == ("gasoline",)
+
+
+def test_settings_errors_are_input_errors_under_the_root():
+    from lambdarig.common.errors import InputError, LambdarigError
+
+    with pytest.raises(InputError) as info:
+        settings_from_toml_text("[heater]\ntarget_temp_c = 1e9\n", "s.toml")
+    assert isinstance(info.value, LambdarigError) and isinstance(info.value, SettingsError)
+    assert info.value.allowed == "600 to 900 °C"
+
+
+def test_every_section_is_declared_on_settings_for_type_checkers():
+    declared = {name for name, kind in Settings.__annotations__.items() if kind == "Section"}
+    assert declared == set(SECTIONS)

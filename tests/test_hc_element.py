@@ -18,13 +18,12 @@ from helpers_loop import Controller, HeaterPI, PumpPI, mean, scenario
 from lambdarig.emulator.board import AnalogBoard
 from lambdarig.emulator.constants import F_C_PER_MOL, O2_IN_DRY_AIR, R_J_PER_MOL_K, ZERO_C_IN_K
 from lambdarig.emulator.element import ElementModel
-from lambdarig.emulator.element_spec import element_path, load_element, parse_element
+from lambdarig.emulator.element_spec import load_element, load_element_toml, parse_element
 from lambdarig.emulator.errors import EmulatorInputError
 from lambdarig.emulator.fuels import NAMED_FUELS
 from lambdarig.emulator.rig import EmulatedRig
 from lambdarig.emulator.scenario import load_scenario
 from lambdarig.emulator.steady import steady_state
-from lambdarig.emulator.tomlcheck import load_toml
 from lambdarig.emulator.world import World
 
 GASOLINE = NAMED_FUELS["gasoline"]
@@ -62,7 +61,7 @@ def test_element_loads_as_claimed(spec):
 
 
 def _raw(name: str) -> dict:
-    return copy.deepcopy(load_toml(element_path(name)))
+    return copy.deepcopy(load_element_toml(name))
 
 
 def test_loader_refuses_inconsistent_node_and_cells():

@@ -36,7 +36,8 @@ ALLOWED: dict[str, set[str]] = {
     "lambdarig.udev": set(),
     "lambdarig.protocol": {"lambdarig.common"},
     "lambdarig.emulator": {"lambdarig.protocol", "lambdarig.common"},
-    "lambdarig.hal.types": set(),
+    # The seam types' errors sit under the package's error root.
+    "lambdarig.hal.types": {"lambdarig.common"},
     "lambdarig.hal.frontend": {"lambdarig.hal.types", "lambdarig.common"},
     # The registry names its built-in backends, the sim backend among them.
     "lambdarig.hal": SEAM | {"lambdarig.hal.sim", "lambdarig.protocol", "lambdarig.common"},

@@ -83,7 +83,16 @@ def test_unknown_builtin_name_lists_the_known_ones():
     with pytest.raises(EmulatorInputError) as info:
         load_scenario("no-such-scenario")
     assert info.value.source == "scenario no-such-scenario"
-    assert "default" in info.value.problem
+    assert "no-such-scenario" in info.value.problem
+    assert "default" in info.value.allowed and "default" in str(info.value)
+
+
+def test_misspelt_builtin_name_gets_a_suggestion():
+    with pytest.raises(EmulatorInputError) as info:
+        load_scenario("cold-strat")
+    assert info.value.field == "scenario"
+    assert info.value.suggestions[0] == "cold-start"
+    assert "did you mean 'cold-start'" in str(info.value)
 
 
 def test_docs_full_example_loads(tmp_path):
@@ -231,18 +240,19 @@ def test_unknown_keys_are_named():
     ({"at": [{"t_s": 5, "ramp_s": -1}]}, "at[0].ramp_s", "0 to 55"),
     ({"fault": [{"t_s": 5, "kind": "supply_drop", "value_v": 40}]}, "fault[0].value_v", "0 to 32"),
     ({"fault": [{"t_s": -1, "kind": "pump_open"}]}, "fault[0].t_s", "0 to 60"),
-    ({"seed": -1}, "seed", ">= 0"),
-    ({"seed": 1.5}, "seed", ">= 0"),
+    ({"seed": -1}, "seed", "at least 0"),
+    ({"seed": 1.5}, "seed", "whole number"),
     ({"fuel": "kerosene"}, "fuel", "gasoline"),
-    ({"fuel": {"h_c": 20}}, "fuel.h_c", "0.0 to 10.0"),
+    ({"fuel": {"h_c": 20}}, "fuel.h_c", "0 to 10"),
     ({"fuel": {"o_c": 0.1}}, "fuel.h_c", "required"),
     ({"name": 3}, "name", "string"),
 ])
 def test_out_of_range_values_name_field_and_range(data, field, allowed):
     error = bad(data)
     assert error.field == field
-    assert allowed in error.problem
-    assert field in str(error) and "test.toml" in str(error)
+    assert error.problem
+    assert allowed in f"{error.problem} {error.allowed}"
+    assert field in str(error) and "test.toml" in str(error) and allowed in str(error)
 
 
 def test_t_s_out_of_order():
@@ -254,14 +264,16 @@ def test_t_s_out_of_order():
 def test_unknown_fault_kind_lists_the_kinds():
     error = bad({"fault": [{"t_s": 10, "kind": "heater_melt"}]})
     assert error.field == "fault[0].kind"
-    assert all(kind in error.problem for kind in FAULT_KINDS)
+    assert "heater_melt" in error.problem
+    assert all(kind in error.allowed for kind in FAULT_KINDS)
 
 
 @pytest.mark.parametrize("clear_s", [10, 9.5, 70])
 def test_clear_s_must_be_after_t_s_and_within_duration(clear_s):
     error = bad({"fault": [{"t_s": 10, "kind": "pump_open", "clear_s": clear_s}]})
     assert error.field == "fault[0].clear_s"
-    assert "above 10 and at most 60" in error.problem
+    assert "outside the allowed range" in error.problem
+    assert "above 10 and at most 60" in error.allowed
 
 
 def test_value_v_only_for_supply_drop():

@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lambdarig.common.errors import InputError, LambdarigError
 from lambdarig.hal.types import FrontEndError
 
 from . import cmd_calibrate, cmd_element, cmd_flash, cmd_ports, cmd_run, cmd_serve, cmd_settings, cmd_simulate, cmd_udev
 
 COMMANDS = (cmd_simulate, cmd_run, cmd_element, cmd_calibrate, cmd_serve, cmd_flash, cmd_settings,
             cmd_ports, cmd_udev)
+EXIT_FAILURE = 1  # any other refusal of the package (a LambdarigError that is neither of the below)
 EXIT_USAGE = 2  # argparse's own code for bad usage; bad input values are bad usage too
 EXIT_FRONTEND = 3  # the front end could not be reached or stopped answering
 
@@ -39,12 +41,21 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return args.func(args)
-    except ValueError as exc:  # EmulatorInputError included: bad files, bad options, bad overrides
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except InputError as exc:  # bad files, options, overrides, URLs: source, field, problem, suggestions
+        return _refuse(parser, exc, EXIT_USAGE)
     except FrontEndError as exc:  # a front end that cannot be opened or stopped answering
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return EXIT_FRONTEND
+        return _refuse(parser, exc, EXIT_FRONTEND)
+    except ValueError as exc:
+        # Still needed: the protocol's WireError and the ValueErrors of modules whose refusals are
+        # not InputErrors yet (flash port checks, udev) are bad usage too.
+        return _refuse(parser, exc, EXIT_USAGE)
+    except LambdarigError as exc:  # any other refusal of the package: a message, never a traceback
+        return _refuse(parser, exc, EXIT_FAILURE)
+
+
+def _refuse(parser: argparse.ArgumentParser, exc: Exception, code: int) -> int:
+    print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

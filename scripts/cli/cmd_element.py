@@ -6,6 +6,8 @@ import argparse
 import json
 import math
 
+from lambdarig.common import validators as check
+from lambdarig.common.validators import Place
 from lambdarig.emulator.element_spec import element_names, element_summary, load_element
 from lambdarig.emulator.errors import EmulatorInputError
 from lambdarig.emulator.fuels import parse_fuel
@@ -46,26 +48,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def parse_number(text: str, option: str, lo: float, hi: float, unit: str = "") -> float:
-    unit_text = f" {unit}" if unit else ""
-    try:
-        value = float(text)
-        if math.isnan(value):
-            raise ValueError(text)
-    except ValueError:
-        raise EmulatorInputError(SOURCE, option, f"{text!r} is not a number; allowed range {lo:g} to {hi:g}{unit_text}") from None
-    if not lo <= value <= hi:
-        raise EmulatorInputError(SOURCE, option, f"{text} is outside the allowed range {lo:g} to {hi:g}{unit_text}")
-    return value
+def option(name: str) -> Place:
+    return Place(SOURCE, name, EmulatorInputError)
+
+
+def parse_number(text: str, name: str, lo: float, hi: float, unit: str = "") -> float:
+    return check.number_text(text, option(name), lo, hi, unit)
 
 
 def parse_lambda(text: str) -> float:
     if text.strip().lower() == "air":
         return math.inf
-    try:
-        return parse_number(text, "--lambda", *LAMBDA_RANGE)
-    except EmulatorInputError as exc:
-        raise EmulatorInputError(SOURCE, "--lambda", f"{exc.problem}, or 'air'") from None
+    return check.number_text(text, option("--lambda"), *LAMBDA_RANGE, also=" or 'air'")
 
 
 def list_elements() -> int:
@@ -80,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         return list_elements()
     if not args.name:
-        raise EmulatorInputError(SOURCE, "NAME", f"give an element name or --list; known elements: {', '.join(element_names())}")
+        raise option("NAME").refuse("give an element name or --list", allowed=", ".join(element_names()))
     # Check every value before loading anything, so a bad option fails fast and prints nothing.
     lambda_value = parse_lambda(args.lambda_text)
     pressure_kpa = parse_number(args.pressure_kpa, "--pressure-kpa", *PRESSURE_KPA_RANGE, unit="kPa")
@@ -92,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
     temp_c = spec.operating_temp_c if temp_c is None else temp_c
     if gas_temp_c > temp_c:
-        raise EmulatorInputError(SOURCE, "--gas-temp-c", f"{gas_temp_c:g} °C is above the element temperature "
-                                 f"{temp_c:g} °C; the heater can only heat")
+        raise option("--gas-temp-c").refuse(f"{gas_temp_c:g} °C is above the element temperature {temp_c:g} °C; "
+                                            "the heater can only heat", allowed=f"at most {temp_c:g} °C")
     try:
         state = steady_state(spec, fuel, lambda_value, pressure_kpa=pressure_kpa, temp_c=temp_c,
                              hc_ppm=hc_ppm, gas_temp_c=gas_temp_c)
@@ -102,9 +96,8 @@ def run(args: argparse.Namespace) -> int:
     except (ArithmeticError, ValueError) as exc:
         # Valid values each, but a combination the model has no steady state for (e.g. an element so
         # cold that the reference pump current alone drives the Nernst cell past its target).
-        raise EmulatorInputError(SOURCE, "conditions", f"no steady state for {spec.name} at lambda "
-                                 f"{args.lambda_text}, {temp_c:g} °C, {pressure_kpa:g} kPa, {hc_ppm:g} ppm HC: "
-                                 f"{exc}") from None
+        raise option("conditions").refuse(f"no steady state for {spec.name} at lambda {args.lambda_text}, "
+                                          f"{temp_c:g} °C, {pressure_kpa:g} kPa, {hc_ppm:g} ppm HC: {exc}") from None
     afr = None if math.isinf(lambda_value) else lambda_value * fuel.afr_stoich
     if args.json:
         data = state.as_dict()

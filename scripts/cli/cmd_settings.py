@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from lambdarig.common.errors import InputError
 from lambdarig.controller.settings import load_settings
 
 from .flash import diff_settings, open_rig, read_rig_settings, value_text
@@ -51,7 +52,7 @@ def _read(port: str):
 
 def run_read(args: argparse.Namespace) -> int:
     if args.out is not None and Path(args.out).is_dir():
-        raise ValueError(f"--out {args.out}: is a directory; give a file name")
+        raise InputError("command line", "--out", f"{args.out} is a directory", allowed="a file name")
     found = _read(args.port)
     if not found.stored:
         print(f"lambdarig: the rig {found.serial_number} has no stored settings (its flash is empty); "
@@ -68,7 +69,7 @@ def run_read(args: argparse.Namespace) -> int:
         try:
             Path(args.out).write_text(text)
         except OSError as exc:
-            raise ValueError(f"--out {args.out}: cannot write: {exc.strerror}") from None
+            raise InputError("command line", "--out", f"cannot write {args.out}: {exc.strerror}") from None
         print(f"wrote the settings of rig {found.serial_number} (generation {found.generation}) to {args.out}")
     return 0
 

@@ -1,7 +1,7 @@
 """Station files: which lab instrument plays which role (pump SMU, heater supply, optional Nernst
 SMU or meter), where it is, how to talk to it, and its safety limits.
 
-    station = load_station("station.toml")      # StationError (a ValueError) on anything wrong
+    station = load_station("station.toml")      # StationError (an InputError) on anything wrong
     station.pump.model, station.heater.channel, station.nernst  # None without a [nernst] table
     save_station(station, "copy.toml")          # the one writer: annotated TOML, written atomically
 
@@ -19,13 +19,17 @@ docs/station.md lists every key.
 
 from __future__ import annotations
 
-import math
 import os
 import re
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from lambdarig.common import validators as check
+from lambdarig.common.errors import InputError
+from lambdarig.common.tables import REQUIRED, TableReader
+from lambdarig.common.toml_file import parse_toml_text, read_toml_file
+from lambdarig.common.validators import Place
 
 from .instrument_models import MODELS, ROLE_MODELS, ROLES, SmuModel, SupplyModel
 
@@ -41,8 +45,6 @@ NERNST_ESR_STEP_RANGE_A = (0.0, 1e-3)
 METER_COMPLIANCE_RANGE_V = (0.0, 210.0)
 DEFAULT_TIMEOUT_MS = 500
 DEFAULT_TERMINATION = "\n"
-
-REQUIRED = object()
 
 # A VISA resource name the station can open by exact name (no discovery).
 _RESOURCE_RES = (
@@ -75,14 +77,9 @@ KEY_NOTES = {
 NOTE_COLUMN = 29
 
 
-class StationError(ValueError):
-    """A station file or value that cannot be used; names the file, the field and what is allowed."""
-
-    def __init__(self, source: str, field: str, problem: str):
-        self.source = source
-        self.field = field
-        self.problem = problem
-        super().__init__(f"{source}: {field}: {problem}")
+class StationError(InputError):
+    """A station file or value that cannot be used: InputError(source, field, problem, *, allowed,
+    suggestions), naming the file, the field, what is allowed and the nearest valid names."""
 
 
 @dataclass(frozen=True)
@@ -152,111 +149,54 @@ class Station:
         return station_from_dict(data, self.source)
 
 
-# --- reading tables ----------------------------------------------------------------------------
+# --- reading -----------------------------------------------------------------------------------
+# Through the shared reader and validators of lambdarig.common: every refusal is a StationError
+# with the file, the field, the problem, what is allowed and, for a mistyped name, the nearest.
 
-@dataclass(frozen=True)
-class _Span:
-    """A closed range and its unit, as an error message states it."""
-
-    lo: float
-    hi: float
-    unit: str = ""
-
-    def text(self) -> str:
-        unit = f" {self.unit}" if self.unit else ""
-        return f"{self.lo:g} to {self.hi:g}{unit}"
+def _integer(t: TableReader, key: str, lo: int, hi: int, default: Any) -> int:
+    # 200.0 is as good as 200 for a count of milliseconds (TOML writers differ); 200.5 is not.
+    return check.integer(t.value(key, default), t.at(key), lo, hi, whole_floats=True)
 
 
-class _Table:
-    """Takes typed values out of one TOML table; `finish()` refuses keys not taken."""
-
-    def __init__(self, data: Any, name: str, source: str):
-        if not isinstance(data, dict):
-            raise StationError(source, name, "must be a table")
-        self.data = data
-        self.name = name
-        self.source = source
-        self.taken: set[str] = set()
-
-    def field(self, key: str) -> str:
-        return f"{self.name}.{key}"
-
-    def bad(self, key: str, problem: str) -> StationError:
-        return StationError(self.source, self.field(key), problem)
-
-    def raw(self, key: str, default: Any = REQUIRED) -> Any:
-        self.taken.add(key)
-        if key not in self.data:
-            if default is REQUIRED:
-                raise self.bad(key, "is required")
-            return default
-        return self.data[key]
-
-    def number(self, key: str, rng: _Span, default: Any = REQUIRED, note: str = "") -> float:
-        value = self.raw(key, default)
-        note = f" ({note})" if note else ""
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.bad(key, f"{value!r} is not a number; allowed range {rng.text()}{note}")
-        if not rng.lo <= value <= rng.hi:
-            raise self.bad(key, f"{value:g} is outside the allowed range {rng.text()}{note}")
-        return float(value)
-
-    def integer(self, key: str, lo: int, hi: int, default: Any = REQUIRED, unit: str = "") -> int:
-        value = self.raw(key, default)
-        unit = f" {unit}" if unit else ""
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value != int(value):
-            raise self.bad(key, f"{value!r} is not a whole number; allowed range {lo} to {hi}{unit}")
-        if not lo <= value <= hi:
-            raise self.bad(key, f"{value:g} is outside the allowed range {lo} to {hi}{unit}")
-        return int(value)
-
-    def choice(self, key: str, choices: tuple[str, ...], default: Any = REQUIRED) -> str:
-        value = self.raw(key, default)
-        if not isinstance(value, str) or value not in choices:
-            raise self.bad(key, f"{value!r} is not one of: {', '.join(choices)}")
-        return value
-
-    def text(self, key: str, default: Any = REQUIRED) -> str:
-        value = self.raw(key, default)
-        if not isinstance(value, str) or not value.strip():
-            raise self.bad(key, f"{value!r} must be a non-empty string")
-        return value.strip()
-
-    def termination(self, key: str) -> str:
-        value = self.raw(key, DEFAULT_TERMINATION)
-        if not isinstance(value, str) or value not in TERMINATIONS:
-            raise self.bad(key, f"{value!r} is not one of: " + ", ".join(f'"{t}"' for t in TERMINATIONS.values()))
-        return value
-
-    def finish(self, known_hint: tuple[str, ...] | None = None) -> None:
-        unknown = [k for k in self.data if k not in self.taken]
-        if unknown:
-            known = known_hint or tuple(sorted(self.taken))
-            raise self.bad(unknown[0], f"unknown key; known keys of [{self.name}]: {', '.join(known)}")
+def _name(t: TableReader, key: str, default: Any = REQUIRED) -> str:
+    value = check.text(t.value(key, default), t.at(key))
+    if not value.strip():
+        raise t.at(key).refuse(f"{check.show(value)} must be a non-empty string", allowed="a name in quotes")
+    return value.strip()
 
 
-def _resource(table: _Table) -> str:
-    value = table.text("resource")
+def _termination(t: TableReader, key: str) -> str:
+    value = t.value(key, DEFAULT_TERMINATION)
+    if not isinstance(value, str) or value not in TERMINATIONS:
+        raise t.at(key).refuse(f"{check.show(value)} is not a line termination",
+                               allowed=", ".join(f'"{text}"' for text in TERMINATIONS.values()))
+    return value
+
+
+def _resource(t: TableReader) -> str:
+    value = _name(t, "resource")
+    forms = ", ".join(RESOURCE_FORMS)
     for pattern in _RESOURCE_RES:
         match = pattern.match(value)
         if match:
             if pattern is _RESOURCE_RES[0] and not 1 <= int(match.group(1)) <= 65535:
-                raise table.bad("resource", f"{value!r}: port must be 1 to 65535")
+                raise t.at("resource").refuse(f"{value!r}: port must be 1 to 65535", allowed=forms)
             return value
-    raise table.bad("resource", f"{value!r} is not a VISA resource name opened by exact name; forms: "
-                                + ", ".join(RESOURCE_FORMS))
+    raise t.at("resource").refuse(f"{value!r} is not a VISA resource name opened by exact name", allowed=forms)
 
 
-def _common(table: _Table, role: str) -> dict[str, Any]:
-    model = table.choice("model", ROLE_MODELS[role])
-    return {"role": role, "model": model, "resource": _resource(table),
-            "read_termination": table.termination("read_termination"),
-            "write_termination": table.termination("write_termination"),
-            "timeout_ms": table.integer("timeout_ms", *TIMEOUT_MS_RANGE, default=DEFAULT_TIMEOUT_MS, unit="ms")}
+def _common(t: TableReader, role: str) -> dict[str, Any]:
+    model = check.choice(t.value("model", requirement=", ".join(ROLE_MODELS[role])), t.at("model"),
+                         ROLE_MODELS[role], what="model")
+    return {"role": role, "model": model, "resource": _resource(t),
+            "read_termination": _termination(t, "read_termination"),
+            "write_termination": _termination(t, "write_termination"),
+            "timeout_ms": _integer(t, "timeout_ms", *TIMEOUT_MS_RANGE, default=DEFAULT_TIMEOUT_MS)}
 
 
-def _compliance_span(model: SmuModel) -> _Span:
-    return _Span(model.min_compliance_v, model.max_compliance_v, "V")
+def _note(text: str) -> str:
+    """What an allowed range depends on (the model, the channel), for the message."""
+    return f" ({text})"
 
 
 PUMP_KEYS = ("model", "resource", "read_termination", "write_termination", "timeout_ms", "compliance_v",
@@ -268,79 +208,71 @@ NERNST_KEYS = ("model", "resource", "read_termination", "write_termination", "ti
 STATION_KEYS = ("name", "loop_hz", "supply_equivalent_v")
 
 
-def _pump(data: Any, source: str) -> PumpConfig:
-    t = _Table(data, "pump", source)
+def _pump(t: TableReader) -> PumpConfig:
     common = _common(t, "pump")
     model = MODELS[common["model"]]
     assert isinstance(model, SmuModel)  # ROLE_MODELS["pump"] holds SMUs only
-    compliance = t.number("compliance_v", _compliance_span(model), note=model.key)
-    limit = t.number("current_limit_a", _Span(PUMP_CURRENT_LIMIT_MIN_A, model.max_current_a, "A"), note=model.key)
-    t.finish(PUMP_KEYS)
+    compliance = t.number("compliance_v", model.min_compliance_v, model.max_compliance_v, unit="V",
+                          also=_note(model.key))
+    limit = t.number("current_limit_a", PUMP_CURRENT_LIMIT_MIN_A, model.max_current_a, unit="A", also=_note(model.key))
+    t.finish()
     return PumpConfig(**common, compliance_v=compliance, current_limit_a=limit)
 
 
-def _heater(data: Any, source: str) -> HeaterConfig:
-    t = _Table(data, "heater", source)
+def _heater(t: TableReader) -> HeaterConfig:
     common = _common(t, "heater")
     model = MODELS[common["model"]]
     assert isinstance(model, SupplyModel)  # ROLE_MODELS["heater"] holds supplies only
-    channel = t.raw("channel")
+    channels = ", ".join(map(str, model.heater_channels))
+    channel = t.value("channel", requirement=channels)
     is_number = isinstance(channel, int) and not isinstance(channel, bool)
     if is_number and channel in model.refused_channels:
-        raise t.bad("channel", f"{channel}: {model.refused_channels[channel]} ({model.key})")
+        raise t.at("channel").refuse(f"{channel}: {model.refused_channels[channel]} ({model.key})", allowed=channels)
     if not is_number or channel not in model.heater_channels:
-        raise t.bad("channel", f"{channel!r} is not one of: {', '.join(map(str, model.heater_channels))} "
-                               f"({model.key})")
+        raise t.at("channel").refuse(f"{check.show(channel)} is not a heater channel of {model.key}", allowed=channels)
     output = model.channel(channel)
-    note = f"{model.key} channel {channel}"
-    voltage = t.number("voltage_limit_v", _Span(HEATER_VOLTAGE_LIMIT_MIN_V, output.max_voltage_v, "V"), note=note)
-    current = t.number("current_limit_a", _Span(HEATER_CURRENT_LIMIT_MIN_A, output.max_current_a, "A"), note=note)
-    t.finish(HEATER_KEYS)
+    note = _note(f"{model.key} channel {channel}")
+    voltage = t.number("voltage_limit_v", HEATER_VOLTAGE_LIMIT_MIN_V, output.max_voltage_v, unit="V", also=note)
+    current = t.number("current_limit_a", HEATER_CURRENT_LIMIT_MIN_A, output.max_current_a, unit="A", also=note)
+    t.finish()
     return HeaterConfig(**common, channel=channel, voltage_limit_v=voltage, current_limit_a=current)
 
 
-def _nernst(data: Any, source: str) -> NernstConfig:
-    t = _Table(data, "nernst", source)
+def _nernst(t: TableReader) -> NernstConfig:
     common = _common(t, "nernst")
     model = MODELS[common["model"]]
     if isinstance(model, SmuModel):
-        reference = t.number("reference_current_a", _Span(*NERNST_REFERENCE_RANGE_A, "A"))
-        step = t.number("esr_step_a", _Span(*NERNST_ESR_STEP_RANGE_A, "A"), default=0.0,
-                        note="0: no ESR measurement")
-        compliance = t.number("compliance_v", _compliance_span(model), note=model.key)
+        reference = t.number("reference_current_a", *NERNST_REFERENCE_RANGE_A, unit="A")
+        step = t.number("esr_step_a", *NERNST_ESR_STEP_RANGE_A, default=0.0, unit="A",
+                        also=_note("0: no ESR measurement"))
+        compliance = t.number("compliance_v", model.min_compliance_v, model.max_compliance_v, unit="V",
+                              also=_note(model.key))
     else:
-        zero = _Span(0.0, 0.0, "A")
-        note = f"{model.key} is a meter: it cannot source current"
-        reference = t.number("reference_current_a", zero, default=0.0, note=note)
-        step = t.number("esr_step_a", zero, default=0.0, note=note + ", so no ESR")
-        compliance = t.number("compliance_v", _Span(*METER_COMPLIANCE_RANGE_V, "V"), default=0.0,
-                              note=f"not used by {model.key}")
-    t.finish(NERNST_KEYS)
+        meter = f"{model.key} is a meter: it cannot source current"
+        reference = t.number("reference_current_a", 0.0, 0.0, default=0.0, unit="A", also=_note(meter))
+        step = t.number("esr_step_a", 0.0, 0.0, default=0.0, unit="A", also=_note(meter + ", so no ESR"))
+        compliance = t.number("compliance_v", *METER_COMPLIANCE_RANGE_V, default=0.0, unit="V",
+                              also=_note(f"not used by {model.key}"))
+    t.finish()
     return NernstConfig(**common, reference_current_a=reference, esr_step_a=step, compliance_v=compliance)
 
 
 def station_from_dict(data: Any, source: str = "station") -> Station:
     """Validate a parsed station file (dict of tables)."""
-    if not isinstance(data, dict):
-        raise StationError(source, "file", "must be a TOML document of tables")
-    for key in data:
-        if key not in TABLES:
-            raise StationError(source, key, f"unknown table; known tables: {', '.join(TABLES)}")
-    if "station" not in data:
-        raise StationError(source, "station", "table is required")
-    st = _Table(data["station"], "station", source)
+    top = TableReader(data, source, error=StationError)
+    check.known_keys(data, TABLES, Place(source, "", StationError), what="table")
+    st = top.sub("station", keys=STATION_KEYS)
     default_name = Path(source).stem if source not in ("", "station") else "station"
-    name = st.text("name", default_name)
-    loop_hz = st.number("loop_hz", _Span(*LOOP_HZ_RANGE, "Hz"))
-    supply = st.number("supply_equivalent_v", _Span(*SUPPLY_EQUIVALENT_RANGE, "V"),
-                       note="firmware duty d -> heater volts supply_equivalent_v * sqrt(d)")
-    st.finish(STATION_KEYS)
-    for role in ("pump", "heater"):
-        if role not in data:
-            raise StationError(source, role, "table is required")
-    pump = _pump(data["pump"], source)
-    heater = _heater(data["heater"], source)
-    nernst = _nernst(data["nernst"], source) if "nernst" in data else None
+    name = _name(st, "name", default_name)
+    loop_hz = st.number("loop_hz", *LOOP_HZ_RANGE, unit="Hz")
+    supply = st.number("supply_equivalent_v", *SUPPLY_EQUIVALENT_RANGE, unit="V",
+                       also=_note("firmware duty d -> heater volts supply_equivalent_v * sqrt(d)"))
+    st.finish()
+    pump = _pump(top.sub("pump", keys=PUMP_KEYS))
+    heater = _heater(top.sub("heater", keys=HEATER_KEYS))
+    nernst_table = top.sub("nernst", required=False, keys=NERNST_KEYS)
+    nernst = _nernst(nernst_table) if nernst_table is not None else None
+    top.finish()
     seen: dict[str, str] = {}
     for cfg in (pump, heater, nernst):
         if cfg is None:
@@ -355,20 +287,12 @@ def station_from_dict(data: Any, source: str = "station") -> Station:
 
 
 def station_from_text(text: str, source: str = "station") -> Station:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise StationError(source, "file", f"not valid TOML: {exc}") from None
-    return station_from_dict(data, source)
+    return station_from_dict(parse_toml_text(text, source, error=StationError), source)
 
 
 def load_station(path: str | os.PathLike[str]) -> Station:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise StationError(str(path), "file", f"cannot read: {exc.strerror or exc}") from None
-    return station_from_text(text, str(path))
+    """Read and validate a station file; StationError naming the file and the field otherwise."""
+    return station_from_dict(read_toml_file(path, error=StationError), str(path))
 
 
 # --- writing -----------------------------------------------------------------------------------

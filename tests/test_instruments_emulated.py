@@ -21,6 +21,7 @@ import pytest
 pyvisa = pytest.importorskip("pyvisa")
 pytest.importorskip("pyvisa_py")
 
+from lambdarig.common.errors import InputError  # noqa: E402
 from lambdarig.emulator.instruments import InstrumentStation  # noqa: E402
 from lambdarig.emulator.instruments.keithley2400 import ST_COMPLIANCE, ST_FRONT, ST_I_SOURCE, ST_V_MEAS  # noqa: E402
 from lambdarig.protocol.instrument_models import KEITHLEY_2400  # noqa: E402
@@ -200,10 +201,11 @@ def test_station_file_is_written_by_the_schema_writer_and_reads_back(bench, tmp_
 
 
 def test_a_model_outside_the_catalogue_names_the_nearest(bench):
-    with pytest.raises(ValueError, match=r"heater_model: 'rigol_dp831'.*did you mean 'rigol_dp832'"):
+    with pytest.raises(InputError, match=r"heater_model: unknown model 'rigol_dp831'.*did you mean 'rigol_dp832'"):
         InstrumentStation(heater_model="rigol_dp831")
-    with pytest.raises(ValueError, match="nernst_model: 'rigol_dp832' is not a supported model"):
+    with pytest.raises(InputError, match="nernst_model: unknown model 'rigol_dp832'") as info:
         InstrumentStation(nernst_model="rigol_dp832")
+    assert info.value.allowed == "keithley2400, keithley2450, keysight_34465a"
 
 
 def test_2400_compliance_floor_is_the_catalogue_minimum(bench):

@@ -4,12 +4,13 @@ a station file pointing at it; on the way out every output is turned off."""
 from __future__ import annotations
 
 import argparse
-import math
 import signal
 import sys
 import threading
 from pathlib import Path
 
+from lambdarig.common import validators as check
+from lambdarig.common.validators import Place
 from lambdarig.protocol.instrument_models import ROLE_MODELS, ROLES
 from lambdarig.protocol.station import LOOP_HZ_RANGE
 
@@ -49,49 +50,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop by itself after S seconds (default: run until stopped)")
 
 
+def _option(name: str) -> Place:
+    return Place(SERVE_SOURCE, name, EmulatorInputError)
+
+
 def _parse_ports(entries: list[str]) -> dict[str, int]:
     ports: dict[str, int] = {}
     for entry in entries:
         role, sep, port = entry.partition("=")
         role = role.strip().lower()
-        if not sep or role not in ROLES:
-            raise EmulatorInputError(SERVE_SOURCE, "--port",
-                                     f"{entry!r}: expected ROLE=PORT with ROLE one of {', '.join(ROLES)}")
-        try:
-            number = int(port.strip(), 10)
-        except ValueError:
-            number = -1
-        if not 1 <= number <= 65535:
-            raise EmulatorInputError(SERVE_SOURCE, "--port", f"{entry!r}: PORT must be an integer 1..65535")
-        ports[role] = number
+        if not sep:
+            raise _option("--port").refuse(f"{entry!r} is not ROLE=PORT", allowed=f"ROLE=PORT, ROLE one of "
+                                                                                 f"{', '.join(ROLES)}")
+        check.choice(role, _option("--port"), ROLES, what="role")
+        ports[role] = check.integer_text(port, _option(f"--port {role}="), 1, 65535)
     return ports
 
 
-def _parse_number(text: str, option: str, lo: float, hi: float) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not lo <= value <= hi:
-        raise EmulatorInputError(SERVE_SOURCE, option, f"{text!r}: must be a number from {lo:g} to {hi:g}")
-    return value
-
-
 def serve(args: argparse.Namespace) -> int:
-    seed = None
-    if args.seed is not None:
-        try:
-            seed = int(str(args.seed).strip(), 10)
-        except ValueError:
-            seed = -1
-        if seed < 0:
-            raise EmulatorInputError(SERVE_SOURCE, "--seed", f"{args.seed!r} is not an integer >= 0")
-    loop_hz = _parse_number(args.loop_hz, "--loop-hz", *LOOP_HZ_RANGE)
-    duration = None if args.duration is None else _parse_number(args.duration, "--duration", 0.0, 86400.0 * 365)
+    seed = None if args.seed is None else check.integer_text(args.seed, _option("--seed"), 0)
+    loop_hz = check.number_text(args.loop_hz, _option("--loop-hz"), *LOOP_HZ_RANGE, "Hz")
+    duration = (None if args.duration is None
+                else check.number_text(args.duration, _option("--duration"), 0.0, 86400.0 * 365, "s"))
     ports = _parse_ports(args.port)
     out = Path(args.station_out)
     if out.parent and not out.parent.is_dir():
-        raise EmulatorInputError(SERVE_SOURCE, "--station-out", f"{out.parent} is not a directory")
+        raise _option("--station-out").refuse(f"{out.parent} is not a directory",
+                                              allowed="a file in an existing folder")
     scenario = load_scenario(args.scenario)
     station = InstrumentStation(args.element, scenario, scenario.seed if seed is None else seed,
                                 pump_model=args.pump_model, heater_model=args.heater_model,
@@ -107,7 +92,7 @@ def serve(args: argparse.Namespace) -> int:
         try:
             station.start()
         except OSError as exc:
-            raise EmulatorInputError(SERVE_SOURCE, "--port", str(exc)) from None
+            raise _option("--port").refuse(str(exc), allowed="a free port, or none for ephemeral ports") from None
         path = station.write_station_file(out, loop_hz)
         print(f"lambdarig serve instruments: element {station.spec.name}, scenario {scenario.name}, "
               f"seed {station.seed}, real time")

@@ -23,7 +23,6 @@ station schema's own writer (protocol/station.py), so it is checked as the front
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import sys
@@ -33,12 +32,15 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from lambdarig.common import validators as check
+from lambdarig.common.validators import Place
 from lambdarig.protocol.instrument_models import ROLE_MODELS, ROLES
 from lambdarig.protocol.station import Station, save_station, station_from_dict, station_to_toml
 
 from ..constants import ZERO_C_IN_K
 from ..element import ElementModel
 from ..element_spec import ElementSpec, load_element
+from ..errors import EmulatorInputError
 from ..scenario import Scenario, load_scenario
 from ..world import Faults
 from .keithley2400 import Keithley2400
@@ -378,7 +380,4 @@ class InstrumentStation:
 
 
 def _check_choice(option: str, value: str | None, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        near = difflib.get_close_matches(str(value), allowed, n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise ValueError(f"{option}: {value!r} is not a supported model; choose one of {', '.join(allowed)}{hint}")
+    check.choice(value, Place("InstrumentStation", option, EmulatorInputError), allowed, what="model")

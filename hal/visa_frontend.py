@@ -204,7 +204,7 @@ class VisaFrontEnd(FrontEnd):
             if not 0.01 <= value <= 10.0:
                 raise _bad("nplc", f"must be a number from 0.01 to 10, got {value!r}")
             kwargs["nplc"] = value
-        station = load_station(Path(path))  # StationError (a ValueError) before anything is opened
+        station = load_station(Path(path))  # StationError (an InputError) before anything is opened
         fe = cls(station, name=url.strip(), **kwargs)
         fe.open()
         return fe

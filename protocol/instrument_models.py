@@ -124,25 +124,6 @@ ROLE_MODELS: dict[str, tuple[str, ...]] = {
 }
 
 
-def smu_model(key: str) -> SmuModel:
-    model = MODELS[key]
-    assert isinstance(model, SmuModel), f"{key} is a {model.kind}, not an SMU"
-    return model
-
-
-def supply_model(key: str) -> SupplyModel:
-    model = MODELS[key]
-    assert isinstance(model, SupplyModel), f"{key} is a {model.kind}, not a supply"
-    return model
-
-
-def meter_model(key: str) -> MeterModel:
-    model = MODELS[key]
-    assert isinstance(model, MeterModel), f"{key} is a {model.kind}, not a meter"
-    return model
-
-
 __all__ = ["ROLES", "SmuModel", "SupplyChannel", "SupplyModel", "MeterModel", "InstrumentModel", "MODELS",
            "SMU_MODELS", "SUPPLY_MODELS", "METER_MODELS", "ROLE_MODELS", "KEITHLEY_2400", "KEITHLEY_2450",
-           "RIGOL_DP832", "KEYSIGHT_E36312A", "KEYSIGHT_E3631A", "KEYSIGHT_34465A", "smu_model", "supply_model",
-           "meter_model"]
+           "RIGOL_DP832", "KEYSIGHT_E36312A", "KEYSIGHT_E3631A", "KEYSIGHT_34465A"]

@@ -19,12 +19,19 @@ ROLES = ("pump", "heater", "nernst")
 
 
 @dataclass(frozen=True)
-class SmuModel:
+class CatalogueEntry:
+    """What every model has: its key (as a station file names it), a description, and its kind."""
+
+    kind: ClassVar[str]
+    key: str
+    description: str
+
+
+@dataclass(frozen=True)
+class SmuModel(CatalogueEntry):
     """A source-measure unit that sources current and measures voltage."""
 
     kind: ClassVar[str] = "smu"
-    key: str
-    description: str
     current_ranges_a: tuple[float, ...]
     voltage_ranges_v: tuple[float, ...]
     min_compliance_v: float
@@ -50,12 +57,10 @@ class SupplyChannel:
 
 
 @dataclass(frozen=True)
-class SupplyModel:
+class SupplyModel(CatalogueEntry):
     """A programmable supply; channel n (1-based) is channels[n - 1]."""
 
     kind: ClassVar[str] = "supply"
-    key: str
-    description: str
     channels: tuple[SupplyChannel, ...]
     default_heater_channel: int
 
@@ -74,12 +79,10 @@ class SupplyModel:
 
 
 @dataclass(frozen=True)
-class MeterModel:
+class MeterModel(CatalogueEntry):
     """A DC voltmeter: it sources nothing (no reference current, no ESR)."""
 
     kind: ClassVar[str] = "meter"
-    key: str
-    description: str
 
 
 InstrumentModel = SmuModel | SupplyModel | MeterModel
@@ -124,6 +127,6 @@ ROLE_MODELS: dict[str, tuple[str, ...]] = {
 }
 
 
-__all__ = ["ROLES", "SmuModel", "SupplyChannel", "SupplyModel", "MeterModel", "InstrumentModel", "MODELS",
-           "SMU_MODELS", "SUPPLY_MODELS", "METER_MODELS", "ROLE_MODELS", "KEITHLEY_2400", "KEITHLEY_2450",
+__all__ = ["ROLES", "CatalogueEntry", "SmuModel", "SupplyChannel", "SupplyModel", "MeterModel", "InstrumentModel",
+           "MODELS", "SMU_MODELS", "SUPPLY_MODELS", "METER_MODELS", "ROLE_MODELS", "KEITHLEY_2400", "KEITHLEY_2450",
            "RIGOL_DP832", "KEYSIGHT_E36312A", "KEYSIGHT_E3631A", "KEYSIGHT_34465A"]

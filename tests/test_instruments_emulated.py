@@ -206,6 +206,11 @@ def test_a_model_outside_the_catalogue_names_the_nearest(bench):
     with pytest.raises(InputError, match="nernst_model: unknown model 'rigol_dp832'") as info:
         InstrumentStation(nernst_model="rigol_dp832")
     assert info.value.allowed == "keithley2400, keithley2450, keysight_34465a"
+    with pytest.raises(InputError, match=r"heater_channel: 3: channel 3 \(N25V\) is a negative output") as info:
+        InstrumentStation(heater_model="keysight_e3631a", heater_channel=3)
+    assert info.value.allowed == "1, 2"
+    with pytest.raises(InputError, match="heater_channel: 7 is not a heater channel of rigol_dp832"):
+        InstrumentStation(heater_channel=7)
 
 
 def test_2400_compliance_floor_is_the_catalogue_minimum(bench):

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from lambdarig.common import validators as check
 from lambdarig.common.validators import Place
-from lambdarig.protocol.instrument_models import ROLE_MODELS, ROLES
+from lambdarig.protocol.instrument_models import ROLE_MODELS, ROLES, SupplyModel
 from lambdarig.protocol.station import Station, save_station, station_from_dict, station_to_toml
 
 from ..constants import ZERO_C_IN_K
@@ -116,6 +116,8 @@ class InstrumentStation:
             nernst_model = None
         else:
             _check_choice("nernst_model", nernst_model, ROLE_MODELS["nernst"])
+        if heater_channel is not None:
+            _check_heater_channel(heater_channel, SUPPLIES[heater_model].MODEL)
         self.host = check_loopback(host)
         self.requested_ports = dict(ports or {})
         for role, port in self.requested_ports.items():
@@ -381,3 +383,13 @@ class InstrumentStation:
 
 def _check_choice(option: str, value: str | None, allowed: tuple[str, ...]) -> None:
     check.choice(value, Place("InstrumentStation", option, EmulatorInputError), allowed, what="model")
+
+
+def _check_heater_channel(channel: object, model: SupplyModel) -> None:
+    """A channel the station file may name for the heater (not a negative output)."""
+    at = Place("InstrumentStation", "heater_channel", EmulatorInputError)
+    allowed = ", ".join(map(str, model.heater_channels))
+    if channel in model.refused_channels:
+        raise at.refuse(f"{channel}: {model.refused_channels[channel]} ({model.key})", allowed=allowed)
+    if check.integer(channel, at) not in model.heater_channels:
+        raise at.refuse(f"{channel} is not a heater channel of {model.key}", allowed=allowed)

@@ -190,7 +190,7 @@ def test_station_file_is_written_by_the_schema_writer_and_reads_back(bench, tmp_
     b = bench(heater_model="keysight_e36312a", nernst_model="keysight_34465a")
     path = b.station.write_station_file(tmp_path / "station.toml", loop_hz=40)
     loaded = load_station(path)
-    assert loaded == b.station.station(40, source=str(path))
+    assert loaded == b.station.as_station(40, source=str(path))
     text = path.read_text()
     assert text.startswith("# Written by `lambdarig serve instruments`")
     header = "\n".join(line[2:] for line in text.splitlines() if line.startswith("# "))

@@ -343,7 +343,7 @@ class InstrumentStation:
         with self.lock:
             return {role: inst.snapshot() for role, inst in self.instruments.items()}
 
-    def station(self, loop_hz: float = 50.0, source: str = "emulated station") -> Station:
+    def as_station(self, loop_hz: float = 50.0, source: str = "emulated station") -> Station:
         """The station file's content (protocol/station.py), pointing at the running servers and
         validated as the front end will validate it."""
         if not self._servers:
@@ -374,11 +374,11 @@ class InstrumentStation:
 
     def station_toml(self, loop_hz: float = 50.0) -> str:
         """The station file's text (written by the station schema's own writer)."""
-        return station_to_toml(self.station(loop_hz), header=self._file_header())
+        return station_to_toml(self.as_station(loop_hz), header=self._file_header())
 
     def write_station_file(self, path: str | os.PathLike[str], loop_hz: float = 50.0) -> Path:
         """Write the station file (atomically) for the front end to open: visa:PATH."""
-        return save_station(self.station(loop_hz, source=str(path)), path, header=self._file_header())
+        return save_station(self.as_station(loop_hz, source=str(path)), path, header=self._file_header())
 
 
 def _check_choice(option: str, value: str | None, allowed: tuple[str, ...]) -> None:

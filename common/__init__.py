@@ -27,7 +27,9 @@ Tables (lambdarig.common.tables)
         .sub(key, required=True, keys=None) -> TableReader | None   (nested table, fields "key.sub")
         .tables(key, required=True, keys=None) -> [TableReader]     ([[key]] entries, fields "key[i].sub")
         .at(key) -> Place   .has(key)   .finish(): refuses keys nothing took, with suggestions
-        keys=: the table's keys known up front: unknown keys refused at once.
+        keys=: the table's keys known up front: unknown keys refused at once (a misspelt required
+        key is then an unknown key with a suggestion, not a missing one); finish() then refuses a
+        known key nothing read ("does not apply here").
 
 Validators (lambdarig.common.validators), for values from anywhere
     Place(source, field, error=InputError): where a value came from; .refuse(problem, allowed=, suggestions=)

@@ -49,8 +49,7 @@ class TableReader:
         self.taken.add(key)
         if key not in self.table:
             if default is REQUIRED:
-                raise self.at(key).refuse("is required" + (f": {requirement}" if requirement else "")
-                                          + self._misspelling_hint(key))
+                raise self.at(key).refuse("is required" + self._misspelling_hint(key), allowed=requirement or None)
             return default
         return self.table[key]
 
@@ -105,6 +104,11 @@ class TableReader:
                 for i, entry in enumerate(entries)]
 
     def finish(self) -> None:
-        """Refuse the keys nothing took, suggesting the nearest taken (known) ones."""
-        known = self.keys if self.keys is not None else tuple(sorted(self.taken))
-        check.known_keys(sorted(set(self.table) - self.taken), known, self.place)
+        """Refuse the keys nothing took: unknown ones with the nearest known ones as suggestions, and
+        known ones that do not apply here (e.g. a key of another kind of reference)."""
+        left = sorted(set(self.table) - self.taken)
+        if self.keys is None:
+            check.known_keys(left, tuple(sorted(self.taken)), self.place)
+            return
+        if left:   # unknown keys were refused on construction
+            raise self.at(left[0]).refuse("does not apply here", allowed=", ".join(sorted(self.taken)))

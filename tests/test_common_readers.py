@@ -148,7 +148,8 @@ def test_table_reader_reads_defaults_required_and_nested_fields():
     assert type(error) is MyError and error.field == "rows[1].n"
     error = refused(top.text, "name")
     assert error.field == "name" and error.problem == "is required"
-    assert refused(top.number, "missing", 0, 5, unit="V").problem == "is required: 0 to 5 V"
+    error = refused(top.number, "missing", 0, 5, unit="V")
+    assert (error.problem, error.allowed) == ("is required", "0 to 5 V")
     assert top.sub("absent", required=False) is None
     assert top.tables("none", required=False) == []
 
@@ -172,6 +173,15 @@ def test_keys_up_front_refuse_unknown_keys_before_anything_is_read():
     error = refused(TableReader, {"duraton_s": 5}, "s.toml", keys=("duration_s", "seed"))
     assert error.field == "duraton_s" and error.suggestions == ("duration_s",)
     assert error.allowed == "duration_s, seed"
+
+
+def test_finish_refuses_a_known_key_nothing_read():
+    top = TableReader({"kind": "sealed", "pump_current_a": 1e-6}, "e.toml", "reference",
+                      keys=("kind", "pump_current_a", "buffer"))
+    assert top.text("kind") == "sealed"
+    error = refused(top.finish)
+    assert error.field == "reference.pump_current_a" and error.problem == "does not apply here"
+    assert error.allowed == "kind"
 
 
 def test_table_reader_refuses_a_non_table():

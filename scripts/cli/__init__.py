@@ -2,6 +2,11 @@
 
 Each subcommand lives in its own `cmd_*.py` module with `register(subparsers)` and `run(args) -> int`;
 add a module to COMMANDS to add a subcommand.
+
+Every refusal of the package (a LambdarigError) ends as one line on stderr and an exit code: bad
+input (InputError) 2, a front end that cannot be reached or stopped answering (FrontEndError) 3,
+anything else 1. A plain ValueError is still bad usage (2), for the modules whose refusals are not
+InputErrors yet; every other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations

@@ -617,7 +617,7 @@ def test_nernst_esr_by_current_step_is_ri(bench):
         drift_v_per_s = abs(after.nernst_emf_v - before.nernst_emf_v) / (after.t_s - before.t_s)
         tol = 0.5 + 2.0 * drift_v_per_s * elapsed / step    # + noise at 10 PLC: ~0.1 ohm
         results.append((esr, after.ri_ohm, arc_bias, tol, elapsed))
-    for esr, ri, arc_bias, tol, elapsed in results:
+    for esr, ri, arc_bias, tol, _elapsed in results:
         assert ri - tol <= esr <= ri + arc_bias + tol, results
     best = min(results, key=lambda r: r[4])
     assert best[4] < 0.02, "write + read took > 20 ms over loopback (Nagle / delayed ACK?)"

@@ -1,5 +1,5 @@
 """Hardware in the loop over VISA: the controller's runtime loop on the emulated instrument station
-(emulator/instruments.py: Keithley 2400 pump SMU, Rigol DP832 heater supply, Keithley 2450 Nernst
+(emulator/instruments/: Keithley 2400 pump SMU, Rigol DP832 heater supply, Keithley 2450 Nernst
 SMU) through real pyvisa + pyvisa-py over loopback TCP, on the wall clock.
 
     python benchmarks/hil_visa.py [--seconds 20] [--station process|thread] [--loop-hz 50]

@@ -1,5 +1,5 @@
 """The visa backend: a lab instrument station (pump SMU, heater supply, optional Nernst SMU or
-meter) driven through pyvisa, described by a station file (hal/station.py, docs/station.md).
+meter) driven through pyvisa, described by a station file (protocol/station.py, docs/station.md).
 
 URL: ``visa:STATION.toml?visa_library=@py&heater_every=2&esr_every=5&error_every=1``
 (``visa:/abs/station.toml`` and ``visa:///abs/station.toml`` too; keyword options win over query keys)
@@ -65,9 +65,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, unquote
 
+from lambdarig.protocol.station import Station, load_station
+
 from .frontend import FrontEnd
 from .instruments import MODELS, SMU, Instrument, Meter, Supply
-from .station import Station, load_station
 from .types import Command, FrontEndError, FrontEndInfo, LinkLost, Sample
 
 if TYPE_CHECKING:
@@ -209,7 +210,7 @@ class VisaFrontEnd(FrontEnd):
             if not 0.01 <= value <= 10.0:
                 raise _bad("nplc", f"must be a number from 0.01 to 10, got {value!r}")
             kwargs["nplc"] = value
-        station = load_station(Path(path))  # StationError (a ValueError) before anything is opened
+        station = load_station(Path(path))  # StationError (an InputError) before anything is opened
         fe = cls(station, name=url.strip(), **kwargs)
         fe.open()
         return fe

@@ -1,4 +1,4 @@
-"""Emulated SCPI instruments (emulator/instruments.py, emulator/scpi.py) through the real stack:
+"""Emulated SCPI instruments (emulator/instruments/) through the real stack:
 pyvisa with the pyvisa-py (@py) backend over loopback TCP SOCKET resources, plus raw sockets.
 
 Never list_resources() on @py (it broadcasts on the network): resources are opened by exact name.
@@ -21,7 +21,11 @@ import pytest
 pyvisa = pytest.importorskip("pyvisa")
 pytest.importorskip("pyvisa_py")
 
-from lambdarig.emulator.instruments import ST_COMPLIANCE, ST_FRONT, ST_I_SOURCE, ST_V_MEAS, InstrumentStation  # noqa: E402
+from lambdarig.common.errors import InputError  # noqa: E402
+from lambdarig.emulator.instruments import InstrumentStation  # noqa: E402
+from lambdarig.emulator.instruments.keithley2400 import ST_COMPLIANCE, ST_FRONT, ST_I_SOURCE, ST_V_MEAS  # noqa: E402
+from lambdarig.protocol.instrument_models import KEITHLEY_2400  # noqa: E402
+from lambdarig.protocol.station import load_station, station_to_toml  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_MS = 300
@@ -180,8 +184,45 @@ def test_station_file_schema(bench, tmp_path):
     assert data["nernst"]["reference_current_a"] == 0.0 and data["nernst"]["esr_step_a"] == 0.0
 
 
+def test_station_file_is_written_by_the_schema_writer_and_reads_back(bench, tmp_path):
+    # One writer: the file is exactly what the station schema's own writer makes of what
+    # load_station reads back (the emulator has no TOML writer of its own).
+    b = bench(heater_model="keysight_e36312a", nernst_model="keysight_34465a")
+    path = b.station.write_station_file(tmp_path / "station.toml", loop_hz=40)
+    loaded = load_station(path)
+    assert loaded == b.station.as_station(40, source=str(path))
+    text = path.read_text()
+    assert text.startswith("# Written by `lambdarig serve instruments`")
+    header = "\n".join(line[2:] for line in text.splitlines() if line.startswith("# "))
+    assert text == station_to_toml(loaded, header=header)
+    assert "# keithley2400 | keithley2450" in text            # the schema's notes beside the keys
+    assert loaded.heater.channel == 2 and loaded.nernst is not None and loaded.nernst.is_meter
+    assert not list(tmp_path.glob("*.tmp"))                    # written atomically
+
+
+def test_a_model_outside_the_catalogue_names_the_nearest(bench):
+    with pytest.raises(InputError, match=r"heater_model: unknown model 'rigol_dp831'.*did you mean 'rigol_dp832'"):
+        InstrumentStation(heater_model="rigol_dp831")
+    with pytest.raises(InputError, match="nernst_model: unknown model 'rigol_dp832'") as info:
+        InstrumentStation(nernst_model="rigol_dp832")
+    assert info.value.allowed == "keithley2400, keithley2450, keysight_34465a"
+    with pytest.raises(InputError, match=r"heater_channel: 3: channel 3 \(N25V\) is a negative output") as info:
+        InstrumentStation(heater_model="keysight_e3631a", heater_channel=3)
+    assert info.value.allowed == "1, 2"
+    with pytest.raises(InputError, match="heater_channel: 7 is not a heater channel of rigol_dp832"):
+        InstrumentStation(heater_channel=7)
+
+
+def test_2400_compliance_floor_is_the_catalogue_minimum(bench):
+    smu = bench().open("pump")
+    smu.write(":SENS:VOLT:PROT 0.0001")
+    assert codes(smu) == [-222]
+    smu.write(":SENS:VOLT:PROT MIN")
+    assert float(smu.query(":SENS:VOLT:PROT?")) == pytest.approx(KEITHLEY_2400.min_compliance_v)
+
+
 def test_emulator_imports_neither_controller_nor_hal():
-    code = ("import sys, lambdarig.emulator.instruments, lambdarig.emulator.scpi; "
+    code = ("import sys, lambdarig.emulator.instruments, lambdarig.emulator.instruments.cli; "
             "bad = [m for m in sys.modules if m.startswith(('lambdarig.controller', 'lambdarig.hal'))]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, env={**os.environ, "PYTHONPATH": str(REPO)},

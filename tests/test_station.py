@@ -1,4 +1,4 @@
-"""Station files (hal/station.py): a valid file loads; every bad field is refused naming the file,
+"""Station files (protocol/station.py): a valid file loads; every bad field is refused naming the file,
 the field and the allowed range or values; unknown keys; per-model and per-channel limits."""
 
 from __future__ import annotations
@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from lambdarig.hal.station import Station, StationError, load_station, save_station, station_from_text, station_to_toml
+from lambdarig.common.errors import InputError
+from lambdarig.protocol.station import (
+    Station,
+    StationError,
+    load_station,
+    save_station,
+    station_from_text,
+    station_to_toml,
+)
 
 VALID = '''\
 [station]
@@ -114,34 +122,36 @@ def test_round_trip_through_toml(tmp_path):
     assert again.nernst == station.nernst and again.heater == station.heater
 
 
-@pytest.mark.parametrize("table,key,value,fragments", [
-    ("station", "loop_hz", "0.5", ["0.5 is outside the allowed range 1 to 1000 Hz"]),
-    ("station", "loop_hz", '"fast"', ["'fast' is not a number"]),
-    ("station", "supply_equivalent_v", "60", ["60 is outside the allowed range 1 to 40 V"]),
-    ("station", "name", '""', ["must be a non-empty string"]),
-    ("pump", "model", '"keithley6517"', ["'keithley6517' is not one of: keithley2400, keithley2450"]),
-    ("pump", "model", '"rigol_dp832"', ["is not one of: keithley2400, keithley2450"]),
-    ("pump", "resource", '"COM3"', ["'COM3' is not a VISA resource name", "TCPIP::host::port::SOCKET"]),
-    ("pump", "resource", '"TCPIP::127.0.0.1::70000::SOCKET"', ["port must be 1 to 65535"]),
-    ("pump", "read_termination", '"\\t"', ["is not one of", "\\r\\n"]),
-    ("pump", "timeout_ms", "5", ["5 is outside the allowed range 10 to 60000 ms"]),
-    ("pump", "timeout_ms", "200.5", ["not a whole number"]),
-    ("pump", "compliance_v", "250", ["250 is outside the allowed range 0.0002 to 210 V (keithley2400)"]),
-    ("pump", "compliance_v", "true", ["True is not a number"]),
-    ("pump", "current_limit_a", "2.0", ["2 is outside the allowed range 1e-06 to 1.05 A (keithley2400)"]),
-    ("pump", "current_limit_a", "0", ["0 is outside the allowed range"]),
-    ("heater", "model", '"keysight_e3646a"', ["is not one of: rigol_dp832, keysight_e36312a, keysight_e3631a"]),
-    ("heater", "channel", "4", ["4 is not one of: 1, 2, 3 (rigol_dp832)"]),
-    ("heater", "channel", '"1"', ["'1' is not one of"]),
-    ("heater", "voltage_limit_v", "31", ["31 is outside the allowed range 0.1 to 30 V (rigol_dp832 channel 1)"]),
-    ("heater", "current_limit_a", "3.5", ["3.5 is outside the allowed range 0.01 to 3 A (rigol_dp832 channel 1)"]),
-    ("nernst", "model", '"rigol_dp832"', ["is not one of: keithley2400, keithley2450, keysight_34465a"]),
-    ("nernst", "reference_current_a", "0.01", ["0.01 is outside the allowed range -0.001 to 0.001 A"]),
-    ("nernst", "esr_step_a", "-1e-6", ["-1e-06 is outside the allowed range 0 to 0.001 A"]),
-    ("nernst", "compliance_v", "0.01", ["0.01 is outside the allowed range 0.02 to 210 V (keithley2450)"]),
+@pytest.mark.parametrize("table,key,value,problem,allowed", [
+    ("station", "loop_hz", "0.5", "0.5 Hz is outside the allowed range", "1 to 1000 Hz"),
+    ("station", "loop_hz", '"fast"', "'fast' is not a number", "1 to 1000 Hz"),
+    ("station", "supply_equivalent_v", "60", "60 V is outside the allowed range", "1 to 40 V ("),
+    ("station", "name", '""', "must be a non-empty string", "a name in quotes"),
+    ("pump", "model", '"keithley6517"', "unknown model 'keithley6517'", "keithley2400, keithley2450"),
+    ("pump", "model", '"rigol_dp832"', "unknown model 'rigol_dp832'", "keithley2400, keithley2450"),
+    ("pump", "resource", '"COM3"', "'COM3' is not a VISA resource name", "TCPIP::host::port::SOCKET, "),
+    ("pump", "resource", '"TCPIP::127.0.0.1::70000::SOCKET"', "port must be 1 to 65535", "TCPIP::host::port::SOCKET, "),
+    ("pump", "read_termination", '"\\t"', "is not a line termination", '"\\n", "\\r\\n", "\\r"'),
+    ("pump", "timeout_ms", "5", "5 is outside the allowed range", "a whole number, 10 to 60000"),
+    ("pump", "timeout_ms", "200.5", "not a whole number", "a whole number, 10 to 60000"),
+    ("pump", "compliance_v", "250", "250 V is outside the allowed range", "0.0002 to 210 V (keithley2400)"),
+    ("pump", "compliance_v", "true", "True is not a number", "0.0002 to 210 V (keithley2400)"),
+    ("pump", "current_limit_a", "2.0", "2 A is outside the allowed range", "1e-06 to 1.05 A (keithley2400)"),
+    ("pump", "current_limit_a", "0", "0 A is outside the allowed range", "1e-06 to 1.05 A (keithley2400)"),
+    ("heater", "model", '"keysight_e3646a"', "unknown model 'keysight_e3646a'",
+     "rigol_dp832, keysight_e36312a, keysight_e3631a"),
+    ("heater", "channel", "4", "4 is not a heater channel of rigol_dp832", "1, 2, 3"),
+    ("heater", "channel", '"1"', "'1' is not a heater channel", "1, 2, 3"),
+    ("heater", "voltage_limit_v", "31", "31 V is outside the allowed range", "0.1 to 30 V (rigol_dp832 channel 1)"),
+    ("heater", "current_limit_a", "3.5", "3.5 A is outside the allowed range", "0.01 to 3 A (rigol_dp832 channel 1)"),
+    ("nernst", "model", '"rigol_dp832"', "unknown model 'rigol_dp832'", "keithley2400, keithley2450, keysight_34465a"),
+    ("nernst", "reference_current_a", "0.01", "0.01 A is outside the allowed range", "-0.001 to 0.001 A"),
+    ("nernst", "esr_step_a", "-1e-6", "-1e-06 A is outside the allowed range", "0 to 0.001 A ("),
+    ("nernst", "compliance_v", "0.01", "0.01 V is outside the allowed range", "0.02 to 210 V (keithley2450)"),
 ])
-def test_each_bad_field_is_refused_naming_file_field_and_range(tmp_path, table, key, value, fragments):
-    refused(tmp_path, edit(VALID, table, key, value), f"{table}.{key}", *fragments)
+def test_each_bad_field_is_refused_naming_file_field_and_range(tmp_path, table, key, value, problem, allowed):
+    err = refused(tmp_path, edit(VALID, table, key, value), f"{table}.{key}", problem, f"(allowed: {allowed}")
+    assert problem in err.problem and err.allowed.startswith(allowed)
 
 
 @pytest.mark.parametrize("table,key", [("station", "loop_hz"), ("station", "supply_equivalent_v"),
@@ -154,24 +164,33 @@ def test_required_keys(tmp_path, table, key):
 
 
 def test_unknown_keys_and_tables_are_refused(tmp_path):
-    refused(tmp_path, edit(VALID, "pump", "compliance", "2.5"), "pump.compliance",
-            "unknown key; known keys of [pump]:", "compliance_v")
+    err = refused(tmp_path, edit(VALID, "pump", "compliance", "2.5"), "pump.compliance", "unknown key",
+                  "did you mean 'compliance_v'?")
+    assert "current_limit_a" in err.allowed and err.suggestions == ("compliance_v",)
     refused(tmp_path, edit(VALID, "station", "element", '"lsu49"'), "station.element", "unknown key")
     refused(tmp_path, VALID + "\n[meter]\nmodel = \"keysight_34465a\"\n", "meter",
-            "unknown table; known tables: station, pump, heater, nernst")
-    refused(tmp_path, VALID.split("[heater]")[0], "heater", "table is required")
+            "unknown table", "allowed: station, pump, heater, nernst")
+    refused(tmp_path, VALID.split("[heater]")[0], "heater", "is required")
+    # A misspelt required key is reported as the misspelling, not as the key missing.
+    misspelt = edit(edit(VALID, "pump", "compliance_v", None), "pump", "complience_v", "2.5")
+    refused(tmp_path, misspelt, "pump.complience_v", "unknown key", "did you mean 'compliance_v'?")
+    # Every refusal is a package input error (one root, one shape), still a ValueError.
+    err = refused(tmp_path, edit(VALID, "pump", "model", '"keithley2401"'), "pump.model", "unknown model")
+    assert isinstance(err, InputError) and isinstance(err, ValueError)
+    assert set(err.suggestions) >= {"keithley2400"}
 
 
 def test_model_specific_limits(tmp_path):
     # Rigol DP832 channel 3 gives at most 5 V: a 13 V heater limit there is refused.
     ch3 = edit(VALID, "heater", "channel", "3")
-    refused(tmp_path, ch3, "heater.voltage_limit_v", "13 is outside the allowed range 0.1 to 5 V (rigol_dp832 channel 3)")
+    refused(tmp_path, ch3, "heater.voltage_limit_v",
+            "13 V is outside the allowed range (allowed: 0.1 to 5 V (rigol_dp832 channel 3))")
     assert load_station(write(tmp_path, edit(ch3, "heater", "voltage_limit_v", "5.0"))).heater.channel == 3
     # Keysight E36312A: channel 1 is 6 V / 5 A, channels 2 and 3 are 25 V / 1 A.
     e36312a = edit(VALID, "heater", "model", '"keysight_e36312a"')
     refused(tmp_path, e36312a, "heater.voltage_limit_v", "0.1 to 6 V (keysight_e36312a channel 1)")
     e36312a_ch2 = edit(e36312a, "heater", "channel", "2")
-    refused(tmp_path, e36312a_ch2, "heater.current_limit_a", "3 is outside the allowed range 0.01 to 1 A")
+    refused(tmp_path, e36312a_ch2, "heater.current_limit_a", "3 A is outside the allowed range", "0.01 to 1 A")
     ok = load_station(write(tmp_path, edit(e36312a_ch2, "heater", "current_limit_a", "1.0")))
     assert ok.heater.model == "keysight_e36312a"
     # Keysight E3631A: channel 3 is the negative output.
@@ -207,7 +226,7 @@ def test_other_resource_forms_are_accepted(tmp_path):
 
 
 def test_unreadable_and_invalid_files(tmp_path):
-    with pytest.raises(StationError, match=r"missing.toml: file: cannot read"):
+    with pytest.raises(StationError, match=r"missing.toml: file: no such file"):
         load_station(tmp_path / "missing.toml")
     with pytest.raises(StationError, match=r": file: not valid TOML"):
         station_from_text("[station\n", "bad.toml")

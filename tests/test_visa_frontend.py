@@ -33,6 +33,7 @@ from test_instrument_drivers import (  # noqa: E402
 from lambdarig.hal.registry import open_frontend  # noqa: E402
 from lambdarig.hal.types import Command, FrontEndError, LinkLost  # noqa: E402
 from lambdarig.hal.visa_frontend import VisaFrontEnd, parse_visa_url  # noqa: E402
+from lambdarig.protocol.station import StationError  # noqa: E402
 
 # ------------------------------------------------------------------------------------------------
 # Part 1: protocol
@@ -206,7 +207,7 @@ def test_url_and_options_are_checked(tmp_path):
         VisaFrontEnd.from_url("visa:station.toml", supply_sense="guess")
     with pytest.raises(ValueError, match="option 'heater_every'"):
         VisaFrontEnd.from_url("visa:station.toml?heater_every=0")
-    with pytest.raises(ValueError, match="station.toml: file: cannot read"):
+    with pytest.raises(StationError, match="station.toml: file: no such file"):
         VisaFrontEnd.from_url(f"visa:{tmp_path / 'station.toml'}")
 
 
@@ -220,7 +221,7 @@ InstrumentStation = instruments.InstrumentStation
 from lambdarig.controller.core import Controller  # noqa: E402
 from lambdarig.controller.runtime import Runtime  # noqa: E402
 from lambdarig.controller.settings import Settings  # noqa: E402
-from lambdarig.hal.station import load_station, save_station  # noqa: E402
+from lambdarig.protocol.station import load_station, save_station  # noqa: E402
 
 IDN_EMU_2400 = "KEITHLEY INSTRUMENTS INC.,MODEL 2400"
 IDN_EMU_2450 = "KEITHLEY INSTRUMENTS,MODEL 2450"

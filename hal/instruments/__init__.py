@@ -7,8 +7,10 @@
     MODELS["keysight_e3631a"]  -> KeysightE3631A        heater role
     MODELS["keysight_34465a"]  -> Keysight34465A (meter) nernst role
 
-See hal/instruments/base.py for the declarative pattern, logging and error translation, and
-docs/station.md for the SCPI each driver sends.
+The models themselves (keys, kinds, ranges, channels and their limits) are in the catalogue,
+protocol/instrument_models.py, which the station file's schema checks against too; each driver takes
+its limits from there. See hal/instruments/base.py for the declarative pattern, logging and error
+translation, and docs/station.md for the SCPI each driver sends.
 """
 
 from .base import Choice, Instrument, Param, Range, SMUReading
@@ -20,11 +22,7 @@ MODELS: dict[str, type[Instrument]] = {
     cls.MODEL: cls for cls in (Keithley2400, Keithley2450, RigolDP832, KeysightE36312A, KeysightE3631A,
                                Keysight34465A)
 }
-SMU_MODELS = tuple(m for m, c in MODELS.items() if issubclass(c, SMU))
-SUPPLY_MODELS = tuple(m for m, c in MODELS.items() if issubclass(c, Supply))
-METER_MODELS = tuple(m for m, c in MODELS.items() if issubclass(c, Meter))
-ROLE_MODELS = {"pump": SMU_MODELS, "heater": SUPPLY_MODELS, "nernst": SMU_MODELS + METER_MODELS}
 
-__all__ = ["MODELS", "SMU_MODELS", "SUPPLY_MODELS", "METER_MODELS", "ROLE_MODELS", "Instrument", "Param", "Range",
+__all__ = ["MODELS", "Instrument", "Param", "Range",
            "Choice", "SMUReading", "SMU", "Keithley2400", "Keithley2450", "Supply", "RigolDP832", "KeysightE36312A",
            "KeysightE3631A", "Meter", "Keysight34465A"]

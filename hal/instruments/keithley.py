@@ -27,6 +27,8 @@ Keithley 2450 (SCPI command set; *LANG? must answer SCPI):
 
 from __future__ import annotations
 
+from lambdarig.protocol.instrument_models import KEITHLEY_2400, KEITHLEY_2450
+
 from ..types import FrontEndError
 from .base import ON_OFF, Choice, Instrument, Param, Range, SMUReading, smallest_range
 
@@ -113,12 +115,14 @@ class SMU(Instrument):
 
 
 class Keithley2400(SMU):
-    MODEL = "keithley2400"
-    DESCRIPTION = "Keithley 2400 SourceMeter (SCPI)"
-    CURRENT_RANGES = (1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 100e-3, 1.0)
-    COMPLIANCE_RANGE = Range(0.0002, 210.0, "V")
+    MODEL = KEITHLEY_2400.key
+    DESCRIPTION = KEITHLEY_2400.description
+    CURRENT_RANGES = KEITHLEY_2400.current_ranges_a
+    MAX_CURRENT_A = KEITHLEY_2400.max_current_a
+    COMPLIANCE_RANGE = Range(KEITHLEY_2400.min_compliance_v, KEITHLEY_2400.max_compliance_v, "V")
     PARAMS = {
-        "source_current_a": Param(":SOUR:CURR:LEV {:.6g}", Range(-1.05, 1.05, "A"), "source current level"),
+        "source_current_a": Param(":SOUR:CURR:LEV {:.6g}", Range(-MAX_CURRENT_A, MAX_CURRENT_A, "A"),
+                                  "source current level"),
         "current_range_a": Param(":SOUR:CURR:RANG {:g}", Choice(CURRENT_RANGES, "A"), "source current range"),
         "compliance_v": Param(":SENS:VOLT:PROT {:g}", COMPLIANCE_RANGE, "voltage compliance"),
         "nplc": Param(":SENS:VOLT:NPLC {:g}", Range(0.01, 10.0), "integration time, power-line cycles"),
@@ -155,12 +159,14 @@ class Keithley2400(SMU):
 
 
 class Keithley2450(SMU):
-    MODEL = "keithley2450"
-    DESCRIPTION = "Keithley 2450 SourceMeter (SCPI command set)"
-    CURRENT_RANGES = (10e-9, 100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 100e-3, 1.0)
-    COMPLIANCE_RANGE = Range(0.02, 210.0, "V")
+    MODEL = KEITHLEY_2450.key
+    DESCRIPTION = KEITHLEY_2450.description
+    CURRENT_RANGES = KEITHLEY_2450.current_ranges_a
+    MAX_CURRENT_A = KEITHLEY_2450.max_current_a
+    COMPLIANCE_RANGE = Range(KEITHLEY_2450.min_compliance_v, KEITHLEY_2450.max_compliance_v, "V")
     PARAMS = {
-        "source_current_a": Param(":SOUR:CURR {:.6g}", Range(-1.05, 1.05, "A"), "source current level"),
+        "source_current_a": Param(":SOUR:CURR {:.6g}", Range(-MAX_CURRENT_A, MAX_CURRENT_A, "A"),
+                                  "source current level"),
         "current_range_a": Param(":SOUR:CURR:RANG {:g}", Choice(CURRENT_RANGES, "A"), "source current range"),
         "compliance_v": Param(":SOUR:CURR:VLIM {:g}", COMPLIANCE_RANGE, "voltage limit"),
         "nplc": Param(":SENS:VOLT:NPLC {:g}", Range(0.01, 10.0), "integration time, power-line cycles"),

@@ -8,6 +8,8 @@ Keysight 34465A (SCPI-99 CONFigure/READ):
 
 from __future__ import annotations
 
+from lambdarig.protocol.instrument_models import KEYSIGHT_34465A
+
 from .base import Choice, Instrument, Param
 
 
@@ -25,8 +27,8 @@ class Meter(Instrument):
 
 
 class Keysight34465A(Meter):
-    MODEL = "keysight_34465a"
-    DESCRIPTION = "Keysight 34465A digital multimeter"
+    MODEL = KEYSIGHT_34465A.key
+    DESCRIPTION = KEYSIGHT_34465A.description
     NPLC_VALUES = (0.02, 0.2, 1.0, 10.0, 100.0)
     PARAMS = {
         "nplc": Param(":SENS:VOLT:DC:NPLC {:g}", Choice(NPLC_VALUES), "integration time, power-line cycles"),

@@ -20,10 +20,17 @@ Mode (CV/CC): `mode()` asks the DP832; every model also infers it from a measure
 
 from __future__ import annotations
 
+from lambdarig.protocol.instrument_models import KEYSIGHT_E3631A, KEYSIGHT_E36312A, RIGOL_DP832, SupplyModel
+
 from ..types import FrontEndError
 from .base import ON_OFF, Instrument, Param, Range, Validator
 
 ON_OFF_TEXT = {True: "ON", False: "OFF"}.__getitem__
+
+
+def _channel_limits(model: SupplyModel) -> dict[int, tuple[float, float]]:
+    """Heater channel -> (max voltage, max current), from the catalogue."""
+    return {n: (model.channel(n).max_voltage_v, model.channel(n).max_current_a) for n in model.heater_channels}
 
 
 class Supply(Instrument):
@@ -103,10 +110,11 @@ class Supply(Instrument):
 
 
 class RigolDP832(Supply):
-    MODEL = "rigol_dp832"
-    DESCRIPTION = "Rigol DP832 (3 channels)"
-    CHANNELS = (1, 2, 3)
-    CHANNEL_LIMITS = {1: (30.0, 3.0), 2: (30.0, 3.0), 3: (5.0, 3.0)}
+    MODEL = RIGOL_DP832.key
+    DESCRIPTION = RIGOL_DP832.description
+    CHANNELS = RIGOL_DP832.heater_channels
+    CHANNEL_LIMITS = _channel_limits(RIGOL_DP832)
+    REFUSED_CHANNELS = RIGOL_DP832.refused_channels
     PARAMS = {
         "voltage_v": Param(":SOUR{ch}:VOLT {:.3f}", None, "output voltage set-point"),
         "current_limit_a": Param(":SOUR{ch}:CURR {:.3f}", None, "current limit"),
@@ -122,10 +130,11 @@ class RigolDP832(Supply):
 
 
 class KeysightE36312A(Supply):
-    MODEL = "keysight_e36312a"
-    DESCRIPTION = "Keysight E36312A (3 channels)"
-    CHANNELS = (1, 2, 3)
-    CHANNEL_LIMITS = {1: (6.0, 5.0), 2: (25.0, 1.0), 3: (25.0, 1.0)}
+    MODEL = KEYSIGHT_E36312A.key
+    DESCRIPTION = KEYSIGHT_E36312A.description
+    CHANNELS = KEYSIGHT_E36312A.heater_channels
+    CHANNEL_LIMITS = _channel_limits(KEYSIGHT_E36312A)
+    REFUSED_CHANNELS = KEYSIGHT_E36312A.refused_channels
     PARAMS = {
         "voltage_v": Param("VOLT {:.3f}, (@{ch})", None, "output voltage set-point"),
         "current_limit_a": Param("CURR {:.3f}, (@{ch})", None, "current limit"),
@@ -137,11 +146,11 @@ class KeysightE36312A(Supply):
 
 
 class KeysightE3631A(Supply):
-    MODEL = "keysight_e3631a"
-    DESCRIPTION = "Keysight E3631A (P6V, P25V; one output switch for all)"
-    CHANNELS = (1, 2)
-    CHANNEL_LIMITS = {1: (6.0, 5.0), 2: (25.0, 1.0)}
-    REFUSED_CHANNELS = {3: "channel 3 (N25V) is a negative output (0 to -25 V); use 1 (P6V) or 2 (P25V)"}
+    MODEL = KEYSIGHT_E3631A.key
+    DESCRIPTION = KEYSIGHT_E3631A.description
+    CHANNELS = KEYSIGHT_E3631A.heater_channels
+    CHANNEL_LIMITS = _channel_limits(KEYSIGHT_E3631A)
+    REFUSED_CHANNELS = KEYSIGHT_E3631A.refused_channels
     PARAMS = {
         "voltage_v": Param("INST:NSEL {ch};:VOLT {:.3f}", None, "output voltage set-point"),
         "current_limit_a": Param("INST:NSEL {ch};:CURR {:.3f}", None, "current limit"),

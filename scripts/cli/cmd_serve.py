@@ -3,7 +3,7 @@
 - `serve rig`: an emulated bench board on a pseudo-terminal speaking the lambdarig wire protocol
   (emulator/serial_rig.py).
 - `serve instruments`: emulated SCPI instruments on 127.0.0.1 and a station file pointing at them
-  (emulator/instruments.py).
+  (emulator/instruments/).
 Each server module provides `add_arguments(parser)` and `serve(args) -> int`.
 """
 
@@ -13,8 +13,9 @@ import argparse
 import importlib
 
 SERVERS = {
-    "rig": ("lambdarig.emulator.serial_rig", "an emulated bench rig on a pseudo-terminal (wire protocol, watchdog, flash)"),
-    "instruments": ("lambdarig.emulator.instruments", "emulated SCPI instruments on 127.0.0.1 and a station file"),
+    "rig": ("lambdarig.emulator.serial_rig",
+            "an emulated bench rig on a pseudo-terminal (wire protocol, watchdog, flash)"),
+    "instruments": ("lambdarig.emulator.instruments.cli", "emulated SCPI instruments on 127.0.0.1 and a station file"),
 }
 
 

@@ -1,4 +1,4 @@
-"""SCPI core of the emulated instruments: the message parser, the status model and a line server.
+"""SCPI core of the emulated instruments: the message parser and the status model.
 
 - Parser (IEEE 488.2 / SCPI-99 syntax as instruments accept it): headers in short or long form, any
   case, optional leading ':', optional nodes (`[:LEVel]`), numeric node suffixes (`SOUR2`, `OUTP1`),
@@ -18,20 +18,15 @@
   -224; a number outside the range -> -222; a setting that conflicts with the state -> -221.
   A command error (-1xx) discards the rest of the line; execution errors do not. A query that fails
   sends no reply (the client's read times out, as with a real instrument) and queues its error.
-- LineServer: one TCP listener on a loopback address, a thread per connection, '\\n'-terminated
-  lines ('\\r' before it is ignored), with failure injection (silence, disconnect, refuse, delay).
 
-This module knows nothing about physics; emulator/instruments.py builds the instruments on it.
+This module knows nothing about physics or sockets: the instrument models of emulator/instruments
+are built on ScpiInstrument, and line_server.py carries their lines over TCP.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
-import socket
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -541,146 +536,3 @@ class ScpiInstrument:
         ctx = Ctx(header, query, params, suffixes)
         reply = command.handler(ctx)
         return (reply if query else None), new_path
-
-
-# --- the line server --------------------------------------------------------------------------------
-
-MAX_LINE_BYTES = 1 << 16
-_QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
-
-
-def check_loopback(host: str) -> str:
-    """The host as an IPv4 loopback address (the servers never listen beyond this machine)."""
-    text = "127.0.0.1" if host == "localhost" else host
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        raise ValueError(f"host {host!r}: the emulated instruments bind a loopback address only "
-                         "(127.0.0.1)") from None
-    if address.version != 4 or not address.is_loopback:
-        raise ValueError(f"host {host!r}: the emulated instruments bind a loopback address only (127.0.0.1)")
-    return text
-
-
-class LineServer:
-    """A threaded TCP server on a loopback address: one '\\n'-terminated request line at a time per
-    connection, `handler(line) -> reply or None`.
-
-    Failure injection: `silent` (input is read and dropped: nothing runs, nothing answers),
-    `disconnect()` (close the open connections; new ones are accepted), `refuse` (close each new
-    connection at once), `delay_s` (wait before each reply).
-    """
-
-    def __init__(self, handler: Callable[[str], str | None], host: str = "127.0.0.1", port: int = 0,
-                 name: str = "scpi"):
-        self.handler = handler
-        self.name = name
-        self.silent = False
-        self.refuse = False
-        self.delay_s = 0.0
-        host = check_loopback(host)
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self._sock.bind((host, port))
-        except OSError as exc:
-            self._sock.close()
-            raise OSError(exc.errno, f"{name}: cannot listen on {host}:{port}: {exc.strerror}") from None
-        self._sock.listen(8)
-        self._sock.settimeout(0.1)
-        self.address: tuple[str, int] = self._sock.getsockname()[:2]
-        self._stop = threading.Event()
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return self.address[1]
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._accept_loop, name=f"{self.name}-accept", daemon=True)
-        self._thread.start()
-
-    def _accept_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            if self.refuse or self._stop.is_set():
-                _close(conn)
-                continue
-            conn.settimeout(None)
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self._conns_lock:
-                self._conns.add(conn)
-            threading.Thread(target=self._serve, args=(conn,), name=f"{self.name}-conn", daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        buf = b""
-        try:
-            while not self._stop.is_set():
-                try:
-                    data = conn.recv(65536)
-                except OSError:
-                    break
-                if not data:
-                    break
-                if _QUICKACK is not None:
-                    # Acknowledge at once: a client that does not set TCP_NODELAY (pyvisa-py) holds
-                    # its next small write (Nagle) until this ACK, which a delayed ACK would
-                    # postpone by ~40 ms. Linux clears the flag after use, so set it every time.
-                    try:
-                        conn.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-                    except OSError:
-                        pass
-                buf += data
-                while b"\n" in buf:
-                    raw, buf = buf.split(b"\n", 1)
-                    if self.silent:
-                        continue
-                    line = raw.rstrip(b"\r").decode("latin-1")
-                    if not line.strip():
-                        continue
-                    reply = self.handler(line)
-                    if reply is not None:
-                        if self.delay_s > 0.0:
-                            time.sleep(self.delay_s)
-                        if self.silent:
-                            continue
-                        conn.sendall(reply.encode("latin-1", "replace") + b"\n")
-                if len(buf) > MAX_LINE_BYTES:
-                    buf = b""  # a runaway line without a terminator: dropped
-        except OSError:
-            pass
-        finally:
-            with self._conns_lock:
-                self._conns.discard(conn)
-            _close(conn)
-
-    def disconnect(self) -> None:
-        with self._conns_lock:
-            conns = list(self._conns)
-        for conn in conns:
-            _close(conn)
-
-    def stop(self) -> None:
-        self._stop.set()
-        _close(self._sock)
-        self.disconnect()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
-
-
-def _close(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    try:
-        sock.close()
-    except OSError:
-        pass

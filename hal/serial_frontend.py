@@ -230,6 +230,11 @@ class SerialFrontEnd(FrontEnd):
                            f"within {FIRST_SAMPLE_TIMEOUT_S:g} s")
         self._identity = ident
 
+    @property
+    def can_reconnect(self) -> bool:
+        """The URL's `reconnect` option (default on): whether reconnect() may be tried after a LinkLost."""
+        return self.reconnect_enabled and not self._closed
+
     def reconnect(self, timeout_s: float = RECONNECT_TIMEOUT_S) -> None:
         """After a LinkLost: re-open the port (a pty symlink or /dev/lambdarig-* link comes back when
         the rig restarts), handshake again and restart the stream. The clock (now()) continues.

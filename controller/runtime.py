@@ -30,7 +30,21 @@ TelemetrySink = Callable[[Status, Any], None]
 
 
 class ElementMismatch(ValueError):
-    """The front end carries another sensor element than the controller's profile is for."""
+    """The front end carries another sensor element than the settings are for."""
+
+    def __init__(self, frontend: str, element: str, configured: str):
+        self.frontend = frontend        # the front end's name, e.g. "sim:sealed-ref"
+        self.element = element          # the element it carries
+        self.configured = configured    # the settings' sensor.element
+        super().__init__(
+            f"{frontend} carries element {element!r} but the settings are for {configured!r} "
+            f"(sensor.element = {configured!r}): set sensor.element = {element!r} in the settings "
+            f"(settings_for_element({element!r}) gives its defaults), or force_element=True (command line: "
+            f"--force-element) to run it anyway")
+
+    def __reduce__(self) -> tuple[type[ElementMismatch], tuple[str, str, str]]:
+        # Built from its parts, not from the message (a sweep's worker sends errors back pickled).
+        return type(self), (self.frontend, self.element, self.configured)
 
 
 def check_element(info: FrontEndInfo, settings: Settings) -> None:
@@ -41,10 +55,7 @@ def check_element(info: FrontEndInfo, settings: Settings) -> None:
     configured = settings.sensor.element
     if not element or element == configured or element not in profile_names():
         return
-    raise ElementMismatch(
-        f"{info.name} carries element {element!r} but the settings are for {configured!r} "
-        f"(sensor.element = {configured!r}): set sensor.element = {element!r} in the settings "
-        f"(settings_for_element({element!r}) gives its defaults), or force the mismatch on purpose")
+    raise ElementMismatch(info.name, element, configured)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from lambdarig import api
 from lambdarig.hal.registry import known_schemes
 
 from .cmd_element import parse_number
-from .summary import Console, command_line, show_result
+from .summary import Console, add_session_options, command_line, show_result
 
 DURATION_RANGE_S = api.RUN_DURATION_RANGE_S
 CALLER = command_line({"hal_url": "--hal", "duration_s": "--duration", "reconnect_s": "--reconnect-s"})
@@ -31,16 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="controller settings .toml (default: the device's stored settings, else defaults)")
     parser.add_argument("--default-settings", action="store_true",
                         help="ignore settings stored on the device and use the defaults")
-    parser.add_argument("--force-element", action="store_true",
-                        help="run settings made for another element than the front end carries (a warning, "
-                             "not an error)")
-    parser.add_argument("--log", default=None, metavar="FILE.csv", help="write telemetry as CSV")
-    parser.add_argument("--plot", default=None, metavar="FILE.png", help="write a PNG plot of the run")
     parser.add_argument("--reconnect-s", default="5", metavar="S",
                         help="after a lost link, wait this long for the front end to come back and resume "
                              "(front ends that can: serial); 0 ends the run (default 5)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
-    parser.add_argument("--quiet", action="store_true", help="no live status line")
+    add_session_options(parser, "the front end carries")
     parser.set_defaults(func=run)
 
 

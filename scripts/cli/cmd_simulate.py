@@ -13,7 +13,7 @@ from lambdarig import api
 from lambdarig.emulator.errors import EmulatorInputError
 
 from .cmd_element import parse_number
-from .summary import Console, command_line, show_result
+from .summary import Console, add_session_options, command_line, show_result
 
 DURATION_RANGE_S = api.SIM_DURATION_RANGE_S
 LINK_LOSS_RANGE_S = api.LINK_LOSS_RANGE_S
@@ -34,17 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="simulated seconds, %g..%g (default: the scenario's duration)" % DURATION_RANGE_S)
     parser.add_argument("--settings", default=None, metavar="FILE",
                         help="controller settings .toml (default: built-in defaults for --element)")
-    parser.add_argument("--force-element", action="store_true",
-                        help="run settings made for another element than the emulated one (a warning, not an error)")
     parser.add_argument("--seed", default=None, metavar="N",
                         help="noise seed, integer >= 0 (default: the scenario's seed)")
-    parser.add_argument("--log", default=None, metavar="FILE.csv", help="write telemetry as CSV")
-    parser.add_argument("--plot", default=None, metavar="FILE.png",
-                        help="write a PNG plot of the run (needs matplotlib: pip install 'lambdarig[plot]')")
     parser.add_argument("--link-loss-s", default=None, metavar="T",
                         help="simulate a lost link: the emulated board stops answering at T s (exit code 3)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
-    parser.add_argument("--quiet", action="store_true", help="no live status line")
+    add_session_options(parser, "the emulated one")
     parser.set_defaults(func=run)
 
 

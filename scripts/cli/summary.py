@@ -7,6 +7,7 @@ Exit codes: 0 done, 2 bad input, 3 the front end stopped answering (link loss), 
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -20,6 +21,18 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_LINK_LOST = 3
 EXIT_INTERRUPTED = 130
+
+
+def add_session_options(parser: argparse.ArgumentParser, element_meaning: str) -> None:
+    """The options `simulate` and `run` share: the element check's override, outputs, display."""
+    parser.add_argument("--force-element", action="store_true",
+                        help=f"run settings made for another element than {element_meaning} (a warning, not an "
+                             "error)")
+    parser.add_argument("--log", default=None, metavar="FILE.csv", help="write telemetry as CSV")
+    parser.add_argument("--plot", default=None, metavar="FILE.png",
+                        help="write a PNG plot of the run (needs matplotlib: pip install 'lambdarig[plot]')")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    parser.add_argument("--quiet", action="store_true", help="no live status line")
 
 
 def command_line(names: dict[str, str]) -> Caller:

@@ -5,8 +5,10 @@ The only part of the controller that touches a front end. Time comes from the fr
 so the same loop runs everywhere. Whatever happens (a fault, an exception, Ctrl-C, the end of the
 run) the front end is made safe on the way out.
 
-A Runtime refuses to join a controller to a front end that carries another sensor element than the
-one the controller's profile is for (ElementMismatch), unless told `force_element=True`.
+Each tick hands the front end's Sample to `Controller.tick` as it is (the controller's time is the
+sample's t_s) and applies the Command the controller returns. A Runtime refuses to join a controller
+to a front end that carries another sensor element than the controller's settings are for
+(ElementMismatch), unless told `force_element=True`.
 """
 
 from __future__ import annotations

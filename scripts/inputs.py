@@ -62,6 +62,8 @@ def check_output_path(value: OutputPath, caller: Caller, argument: str, suffix: 
         raise caller.refuse(argument, f"{value} is a folder; give a {suffix} file name")
     if not path.parent.is_dir():
         raise caller.refuse(argument, f"folder {str(path.parent)!r} does not exist")
+    if not os.access(path if path.exists() else path.parent, os.W_OK):
+        raise caller.refuse(argument, f"{value} cannot be written (no permission)")
     return path
 
 

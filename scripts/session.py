@@ -61,8 +61,6 @@ def run_session(frontend: FrontEnd, controller: Controller, duration_s: float, *
     except BaseException:
         frontend.close()
         raise
-    if forced:
-        warn(forced)
     settings = controller.settings
     t0_s = frontend.now()
     accuracy = LambdaAccuracy() if info.has_truth else None
@@ -71,6 +69,8 @@ def run_session(frontend: FrontEnd, controller: Controller, duration_s: float, *
     escaped_interrupt = False
     result: RunResult | None = None
     try:
+        if forced:
+            warn(forced)   # inside: a warning turned into an error still closes the front end
         if accuracy is not None:
             runtime.sinks.append(accuracy)
         if recorder is not None:

@@ -1,6 +1,6 @@
 """The rusEFI wideband control law (rusefi/wideband master), in Python, as a yardstick.
 
-Duck-type compatible with controller.core.Controller for controller.runtime.Runtime (tick(Sample) -> Command):
+Duck-type compatible with controller.core.Controller for controller.runtime.Runtime:
 
     from benchmarks.reference_controller import RusefiController
     Runtime(open_frontend("sim:lsu49"), RusefiController()).run(60)

@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 SCHEMA_VERSION = 1
 FUEL_CHOICES = ("gasoline", "e85", "ethanol", "methanol", "propane", "methane", "diesel", "iso-octane", "custom")
@@ -178,10 +178,6 @@ class Section(SimpleNamespace):
 
 class Settings:
     """Validated settings. Read as `settings.heater.target_temp_c`; immutable; `changed()` copies."""
-
-    if TYPE_CHECKING:
-        # The sections are set from SCHEMA in __init__: to a type checker each is a namespace.
-        def __getattr__(self, section: str) -> Any: ...
 
     def __init__(self, values: dict[str, Any] | None = None, source: str = "settings"):
         merged = {f.name: f.default for f in SCHEMA}

@@ -35,8 +35,8 @@ def _changes(element: str, values: dict[str, Any], caller: Caller) -> Settings:
         if not isinstance(key, str):
             raise caller.refuse("settings", f"dict keys must be 'section.key' names, got {key!r}")
     base = values.get("sensor.element", element)
-    defaults_for_element(base, caller, "settings")   # refuses an element without a profile
-    return settings_for_element(base, values)
+    defaults = defaults_for_element(base, caller, "settings")   # refuses an element without a profile
+    return Settings({**defaults.as_dict(), **values}, f"{caller.source} {caller.name('settings')}")
 
 
 def resolve_settings(settings: SettingsArg, element: str, caller: Caller) -> Settings | None:

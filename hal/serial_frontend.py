@@ -32,6 +32,7 @@ registers with `register_settings_decoder(fn)` (hal never imports controller), e
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -356,9 +357,9 @@ class SerialFrontEnd(FrontEnd):
         if latest is self._last_returned:
             self.repeated_samples += 1
         self._last_returned = latest
-        s = latest.sample
-        return Sample(latest.rx_monotonic - self._t0, s.nernst_v, s.pump_current_a, s.ri_ohm, s.heater_v,
-                      s.heater_a, s.supply_v, s.pump_v, s.sense_v)
+        # The link's Sample, stamped with when it arrived on this front end's clock (the controller's
+        # time), not the rig's own clock.
+        return dataclasses.replace(latest.sample, t_s=latest.rx_monotonic - self._t0)
 
     def _check_applied(self, link: RigLink, latest, now: float) -> None:
         """The rig echoes the seq of the last SETPOINT it applied: a SAMPLE that arrives more than

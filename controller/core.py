@@ -237,9 +237,11 @@ class Controller:
         if pump.enabled:
             self.command.pump_current_a = pump.update(nernst_v, dt)
 
-        if t_s >= self._next_slow_s:
+        last_slow = self._last_slow_s
+        # A front end may hand the same reading again (a bench rig's stream between two frames):
+        # its time has not moved since the last slow tick, so no time passed for the slow loop.
+        if t_s >= self._next_slow_s and (last_slow is None or t_s > last_slow):
             self._next_slow_s = max(self._next_slow_s + self._heater_period_s, t_s)
-            last_slow = self._last_slow_s
             self._last_slow_s = t_s
             # The time that really passed: a pump rate below the heater rate, or a late tick,
             # must not make the boost accounting or the integrals run slow.

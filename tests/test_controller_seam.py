@@ -62,6 +62,31 @@ def test_the_controllers_clock_is_the_samples():
     assert ctl.status().t_s == 0.5
 
 
+def test_a_repeated_sample_after_a_late_tick_runs_no_slow_tick_on_zero_time():
+    """A bench rig's stream hands the same SAMPLE (same t_s) to ticks that come faster than its
+    frames, e.g. catching up after a late tick: the slow loop must not run again on no elapsed time
+    (it divides by it). Seen as a ZeroDivisionError in `run` over serial under load."""
+    ctl = Controller()
+    t = 0.0
+    slow_ticks = []
+    real_slow = ctl._slow
+
+    def slow(t_s, dt):
+        slow_ticks.append((t_s, dt))
+        real_slow(t_s, dt)
+
+    ctl._slow = slow
+    for n in range(500):                          # warming up, 1 s
+        t = n * 0.002
+        ctl.tick(Sample(t, 0.45, 0.0, 2000.0, 7.0, 2.0, 13.5))
+    late = Sample(t + 0.3, 0.45, 0.0, 2000.0, 7.0, 2.0, 13.5)
+    for _ in range(5):                            # a late tick, then the same reading again
+        ctl.tick(late)
+    ctl.tick(Sample(t + 0.302, 0.45, 0.0, 2000.0, 7.0, 2.0, 13.5))
+    assert all(dt > 0.0 for _, dt in slow_ticks)
+    assert [t_s for t_s, _ in slow_ticks].count(late.t_s) == 1
+
+
 def _info(element: str, name: str = "x:y") -> FrontEndInfo:
     return FrontEndInfo(kind="x", name=name, element=element)
 

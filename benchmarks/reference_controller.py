@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from dataclasses import dataclass
 from enum import Enum
 
 try:  # run as a script from benchmarks/ or imported with the repo root on the path
@@ -56,6 +55,7 @@ except ImportError:  # pragma: no cover
 
 from lambdarig.controller.core import Status
 from lambdarig.controller.settings import Settings
+from lambdarig.hal.types import Command, Sample
 
 # LSU 4.9 ESR (ohm) -> temperature (°C), rusEFI firmware/sampling.cpp.
 ESR_BINS_OHM = (80, 100, 150, 200, 250, 300, 350, 400, 450, 550, 650, 800, 1000, 1200, 2500, 4500)
@@ -86,13 +86,6 @@ class HeaterState(Enum):
     WARMUP_RAMP = "warmup_ramp"
     CLOSED_LOOP = "closed_loop"
     STOPPED = "stopped"
-
-
-@dataclass(slots=True)
-class RefOutput:
-    pump_current_a: float = 0.0
-    heater_duty: float = 0.0
-    excitation: bool = True
 
 
 class Pid:
@@ -149,7 +142,7 @@ class RusefiController:
         self.events: list = []                 # rusEFI has no event log
         self.state = HeaterState.PREHEAT
         self.time_to_ready_s: float | None = None
-        self.output = RefOutput()
+        self.output = Command()
         self.heater_pid = Pid(0.3, 0.3, 0.01, 3.0, HEATER_PERIOD_S)        # heater_control.cpp
         self.pump_pid = Pid(50.0, 10000.0, 0.0, 10.0, 0.002)               # pump_control.cpp (mA)
         self.fault = ""
@@ -195,9 +188,9 @@ class RusefiController:
 
     # --- the tick --------------------------------------------------------------------------------
 
-    def tick(self, t_s: float, nernst_v: float, pump_current_a: float, ri_ohm: float = math.nan,
-             heater_v: float = math.nan, heater_a: float = math.nan, supply_v: float = math.nan,
-             pump_v: float = math.nan, sense_v: float = math.nan) -> RefOutput:
+    def tick(self, sample: Sample) -> Command:
+        t_s, nernst_v, pump_current_a = sample.t_s, sample.nernst_v, sample.pump_current_a
+        ri_ohm, supply_v = sample.ri_ohm, sample.supply_v
         last = self._last_t_s
         dt = t_s - last if last is not None and t_s > last else 0.002
         self._last_t_s = t_s

@@ -46,7 +46,7 @@ def record() -> tuple[list, list]:
 
     def sample():
         s = raw_sample()
-        samples.append((s.t_s, s.nernst_v, s.pump_current_a, s.ri_ohm, s.heater_v, s.heater_a, s.supply_v, s.pump_v))
+        samples.append(s)   # a fresh Sample per tick: kept as it is
         return s
 
     def apply(command):
@@ -61,10 +61,9 @@ def record() -> tuple[list, list]:
 def controller_only(samples: list) -> float:
     ctl = Controller()
     tick = ctl.tick
-    period = 1.0 / ctl.settings.rates.pump_hz
     start = time.perf_counter()
-    for n, s in enumerate(samples):
-        tick(n * period, s[1], s[2], s[3], s[4], s[5], s[6], s[7])
+    for s in samples:
+        tick(s)
     return time.perf_counter() - start
 
 

@@ -1,5 +1,6 @@
-"""The controller: one object, ticked at the pump-loop rate with the latest measurements and the
-time, returning the pump current, heater duty and excitation to apply. No I/O, no clock.
+"""The controller: one object, ticked at the pump-loop rate with the latest Sample (the measurements
+and the time they were taken), returning the Command to apply (pump current, heater duty,
+excitation). No I/O, no clock: the time is the sample's.
 
 Per tick (500 Hz): Ri and pump current into their filters, the pump loop. At the heater rate
 (20 Hz): temperature, diagnostics, the phase logic of the state machine, the heater voltage and its
@@ -9,7 +10,10 @@ duty. Triggers of the state machine fire only when something happens.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from lambdarig.hal.types import Command, Sample
 
 from .chemistry import VoltageToLambda, metal_oxide_po2_bar
 from .conversion import Conversion
@@ -19,13 +23,6 @@ from .profiles import SensorProfile, load_profile
 from .pump import PumpLoop
 from .settings import Settings
 from .statemachine import HEATING, State, build_machine
-
-
-@dataclass(slots=True)
-class Output:
-    pump_current_a: float = 0.0
-    heater_duty: float = 0.0
-    excitation: bool = True
 
 
 @dataclass(slots=True)
@@ -72,6 +69,13 @@ def pump_gains(settings: Settings, profile: SensorProfile) -> tuple[float, float
 
 
 class Controller:
+    """The firmware: `tick(sample) -> Command` at the pump-loop rate, `status()` for telemetry."""
+
+    # Set on the instance by the state machine (build_machine): the current state and the trigger
+    # that fires an event by name.
+    state: State
+    trigger: Callable[[str], bool]
+
     def __init__(self, settings: Settings | None = None, profile: SensorProfile | None = None):
         self.settings = settings or Settings()
         s = self.settings
@@ -82,14 +86,17 @@ class Controller:
         self.conversion = Conversion(self.profile, s)
         self.mode = self.profile.mode
         self.uses_pump = self.mode != "potentiometric"
-        self._voltage_to_lambda = None
+        self._voltage_to_lambda: VoltageToLambda | None = None
         if self.mode == "potentiometric":
             buffer = self.profile.reference_buffer
+            if buffer is None:  # load_profile refuses such a profile; one built by hand may lack it
+                raise ValueError(f"profile {self.profile.name!r}: a potentiometric profile needs reference_buffer")
             conv = self.conversion
             self._voltage_to_lambda = VoltageToLambda(conv.h_c, conv.o_c, lambda tk: metal_oxide_po2_bar(buffer, tk))
         self._cell_v_filtered = math.nan
         self._hc_delta_v = math.nan
-        self.output = Output()
+        # The one Command every tick returns, updated in place (see Command).
+        self.command = Command()
         self.events: list[Event] = []
         self.retries: dict[str, int] = {}
         self.fault_code = ""
@@ -107,7 +114,8 @@ class Controller:
         self._ip_filtered_a = 0.0
         self._fast_until_s = -1.0
         self._nernst_error_v = 0.0
-        self._last = (math.nan,) * 6
+        # The latest sample: what the slow loop, the diagnostics and status() read.
+        self._sample = Sample(math.nan, math.nan, math.nan)
         d = s.diagnostics
         self._persist = {name: Persist(d.persist_s) for name in
                          ("supply", "heater_open", "heater_short", "overtemp", "undertemp", "pump_open", "nernst_open",
@@ -157,8 +165,8 @@ class Controller:
         self._outputs_safe()
 
     def _outputs_safe(self) -> None:
-        self.output.pump_current_a = 0.0
-        self.output.heater_duty = 0.0
+        self.command.pump_current_a = 0.0
+        self.command.heater_duty = 0.0
         self.heater.off()
         self.pump.enabled = False
         self.pump.reset()
@@ -188,19 +196,21 @@ class Controller:
 
     # --- the tick -------------------------------------------------------------------------------
 
-    def tick(self, t_s: float, nernst_v: float, pump_current_a: float, ri_ohm: float = math.nan,
-             heater_v: float = math.nan, heater_a: float = math.nan, supply_v: float = math.nan,
-             pump_v: float = math.nan, sense_v: float = math.nan) -> Output:
+    def tick(self, sample: Sample) -> Command:
+        """One pump-loop tick on the latest sample (its t_s is the controller's time); returns the
+        controller's Command, updated in place."""
+        t_s = sample.t_s
+        nernst_v = sample.nernst_v
+        pump_current_a = sample.pump_current_a
         last = self._last_t_s
         dt = t_s - last if last is not None else self._pump_period_s
         if dt <= 0.0:
             dt = self._pump_period_s
         self._last_t_s = t_s
         self._now_s = t_s
-        self._last = (nernst_v, pump_current_a, ri_ohm, heater_v, heater_a, supply_v)
-        self._pump_v = pump_v
+        self._sample = sample
 
-        self.heater.estimate.add_ri(ri_ohm, dt)
+        self.heater.estimate.add_ri(sample.ri_ohm, dt)
         # Lambda filter: slow at rest (the pump loop's current jitters with the Nernst noise), fast for
         # a while after the current moves by more than the noise can explain (the gas changed).
         conv = self.settings.conversion
@@ -210,6 +220,7 @@ class Controller:
         tau = conv.lambda_fast_filter_s if t_s < self._fast_until_s else conv.lambda_filter_s
         self._ip_filtered_a += change * (dt / (tau + dt))
         self._nernst_error_v += (nernst_v - self.pump.target_v - self._nernst_error_v) * (dt / (0.02 + dt))
+        sense_v = sample.sense_v
         if self.mode == "hc" and sense_v == sense_v:
             # The measuring cell minus the control cell: the mixed-potential part alone.
             delta = sense_v - nernst_v
@@ -224,27 +235,29 @@ class Controller:
 
         pump = self.pump
         if pump.enabled:
-            self.output.pump_current_a = pump.update(nernst_v, dt)
+            self.command.pump_current_a = pump.update(nernst_v, dt)
 
-        if t_s >= self._next_slow_s:
+        last_slow = self._last_slow_s
+        # A front end may hand the same reading again (a bench rig's stream between two frames):
+        # its time has not moved since the last slow tick, so no time passed for the slow loop.
+        if t_s >= self._next_slow_s and (last_slow is None or t_s > last_slow):
             self._next_slow_s = max(self._next_slow_s + self._heater_period_s, t_s)
-            last_slow = self._last_slow_s
             self._last_slow_s = t_s
             # The time that really passed: a pump rate below the heater rate, or a late tick,
             # must not make the boost accounting or the integrals run slow.
             self._slow(t_s, t_s - last_slow if last_slow is not None else self._heater_period_s)
-        return self.output
+        return self.command
 
     _last_state = State.WAIT_SUPPLY
-    _pump_v = math.nan
     _pump_since_s = 0.0
     _last_slow_s: float | None = None
     _heater_on_s = -math.inf   # when the heater was last driven
 
     def _slow(self, t_s: float, dt: float) -> None:
         s = self.settings
-        nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v = self._last
-        temp_c = self.heater.estimate.update(heater_v, heater_a)
+        sample = self._sample
+        supply_v = sample.supply_v
+        temp_c = self.heater.estimate.update(sample.heater_v, sample.heater_a)
         self.heater.track_rate(dt)
         if self.mode == "hc" and temp_c == temp_c:
             self.pump.target_v = self._hc_control_target_v(temp_c)
@@ -252,7 +265,7 @@ class Controller:
         self._last_state = state
 
         if state in HEATING or state is State.WAIT_SUPPLY:
-            self._diagnose(t_s, state, temp_c, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v)
+            self._diagnose(t_s, state, temp_c, sample)
             state = self.state
             self._last_state = state
 
@@ -283,8 +296,8 @@ class Controller:
             heater.closed_loop(dt)
 
         if state in HEATING:
-            self.output.heater_duty = heater.duty_for(heater.voltage_v, supply_v)
-            if self.output.heater_duty > 0.0:
+            duty = self.command.heater_duty = heater.duty_for(heater.voltage_v, supply_v)
+            if duty > 0.0:
                 self._heater_on_s = t_s
             enable = (self.uses_pump and temp_c == temp_c
                       and temp_c >= s.heater.target_temp_c - s.pump.enable_margin_c)
@@ -295,14 +308,16 @@ class Controller:
             elif not enable and self.pump.enabled:
                 self.pump.enabled = False
                 self.pump.reset()
-                self.output.pump_current_a = 0.0
+                self.command.pump_current_a = 0.0
             if self.time_to_ready_s is None and self.lambda_valid:
                 self.time_to_ready_s = t_s
         else:
-            self.output.heater_duty = 0.0
+            self.command.heater_duty = 0.0
 
-    def _diagnose(self, t_s, state, temp_c, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v) -> None:
+    def _diagnose(self, t_s: float, state: State, temp_c: float, sample: Sample) -> None:
         s = self.settings
+        nernst_v, pump_a, ri_ohm = sample.nernst_v, sample.pump_current_a, sample.ri_ohm
+        heater_v, heater_a, supply_v = sample.heater_v, sample.heater_a, sample.supply_v
         d = s.diagnostics
         p = self._persist
         heating = state in HEATING
@@ -314,7 +329,7 @@ class Controller:
             return
         if not heating:
             return
-        driven = self.output.heater_duty >= d.heater_min_duty
+        driven = self.command.heater_duty >= d.heater_min_duty
         if p["heater_open"].update(driven and heater_a < d.heater_open_max_a, t_s):
             return self._raise("heater_open")
         if p["heater_short"].update(driven and heater_a > 0.05 and heater_v / heater_a < d.heater_short_max_ohm, t_s):
@@ -342,10 +357,10 @@ class Controller:
             open_nernst = looks_open
             if p["nernst_open"].update(open_nernst, t_s):
                 return self._raise("nernst_open")
-            command = self.output.pump_current_a
+            command = self.command.pump_current_a
             # An open pump line: the driver sits at its rail with (almost) no current, or, where the
             # board does not measure its pump voltage, the current does not follow the command.
-            at_rail = abs(self._pump_v) >= d.pump_rail_v and abs(pump_a) < d.pump_mismatch_a
+            at_rail = abs(sample.pump_v) >= d.pump_rail_v and abs(pump_a) < d.pump_mismatch_a
             not_following = abs(command) > d.pump_mismatch_a and abs(pump_a) < 0.25 * abs(command)
             # Before closed loop a cool cell legitimately cannot pass the current asked of it.
             if p["pump_open"].update((at_rail or not_following) and state is State.CLOSED_LOOP, t_s):
@@ -443,10 +458,10 @@ class Controller:
                 and self._now_s - self._pump_since_s >= s.conversion.valid_settle_s
                 and temp_c >= s.heater.target_temp_c - s.conversion.valid_margin_c
                 and abs(self._nernst_error_v) <= window
-                and abs(self._last[0] - self.pump.target_v) <= 2.0 * window)
+                and abs(self._sample.nernst_v - self.pump.target_v) <= 2.0 * window)
 
     def status(self) -> Status:
-        nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v = self._last
+        sample = self._sample
         temp_c = self.heater.temp_c
         if self._voltage_to_lambda is not None and self.state is State.CLOSED_LOOP:
             lam = self._voltage_to_lambda(self._cell_v_filtered, temp_c + 273.15)
@@ -460,6 +475,7 @@ class Controller:
         if self.mode == "hc" and self.lambda_valid:
             hc_ppm = self.hc_ppm_from(self._hc_delta_v, temp_c)
         fault = self.fault_code or next(iter(sorted(self.warnings)), "")
-        return Status(self._now_s, self.state.value, lam, o2_pct, afr, self.lambda_valid, nernst_v, pump_a,
-                      self.heater.estimate.ri_filtered, self.heater.temp_c, self.heater.voltage_v,
-                      self.output.heater_duty, supply_v, fault, self.pump.saturated, hc_ppm)
+        return Status(self._now_s, self.state.value, lam, o2_pct, afr, self.lambda_valid, sample.nernst_v,
+                      sample.pump_current_a, self.heater.estimate.ri_filtered, self.heater.temp_c,
+                      self.heater.voltage_v, self.command.heater_duty, sample.supply_v, fault, self.pump.saturated,
+                      hc_ppm)

@@ -4,6 +4,11 @@ The only part of the controller that touches a front end. Time comes from the fr
 (`wait_until` sleeps on a monotonic clock for real hardware and integrates physics in simulation),
 so the same loop runs everywhere. Whatever happens (a fault, an exception, Ctrl-C, the end of the
 run) the front end is made safe on the way out.
+
+Each tick hands the front end's Sample to `Controller.tick` as it is (the controller's time is the
+sample's t_s) and applies the Command the controller returns. A Runtime refuses to join a controller
+to a front end that carries another sensor element than the controller's settings are for
+(ElementMismatch), unless told `force_element=True`.
 """
 
 from __future__ import annotations
@@ -13,13 +18,46 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from lambdarig.hal.frontend import FrontEnd
-from lambdarig.hal.types import Command, FrontEndError, LinkLost
+from lambdarig.hal.types import FrontEndError, FrontEndInfo, LinkLost
 
 from .core import Controller, Status
+from .profiles import profile_names
+from .settings import Settings
 
-TelemetrySink = Callable[[Status, object], None]
+# A sink gets the controller's status and, in simulation, the emulator's truth (None elsewhere).
+TelemetrySink = Callable[[Status, Any], None]
+
+
+class ElementMismatch(ValueError):
+    """The front end carries another sensor element than the settings are for."""
+
+    def __init__(self, frontend: str, element: str, configured: str):
+        self.frontend = frontend        # the front end's name, e.g. "sim:sealed-ref"
+        self.element = element          # the element it carries
+        self.configured = configured    # the settings' sensor.element
+        super().__init__(
+            f"{frontend} carries element {element!r} but the settings are for {configured!r} "
+            f"(sensor.element = {configured!r}): set sensor.element = {element!r} in the settings "
+            f"(settings_for_element({element!r}) gives its defaults), or force_element=True (command line: "
+            f"--force-element) to run it anyway")
+
+    def __reduce__(self) -> tuple[type[ElementMismatch], tuple[str, str, str]]:
+        # Built from its parts, not from the message (a sweep's worker sends errors back pickled).
+        return type(self), (self.frontend, self.element, self.configured)
+
+
+def check_element(info: FrontEndInfo, settings: Settings) -> None:
+    """ElementMismatch when the front end names an element the firmware has a profile for and the
+    settings are for another one. A front end that does not say (or names an element without a
+    profile, e.g. a custom element file) cannot be judged, and passes."""
+    element = info.element
+    configured = settings.sensor.element
+    if not element or element == configured or element not in profile_names():
+        return
+    raise ElementMismatch(info.name, element, configured)
 
 
 @dataclass
@@ -46,12 +84,14 @@ class RunResult:
 
 class Runtime:
     def __init__(self, frontend: FrontEnd, controller: Controller, sinks: list[TelemetrySink] | None = None,
-                 wall_clock: Callable[[], float] = time.perf_counter):
+                 wall_clock: Callable[[], float] = time.perf_counter, *, force_element: bool = False):
+        info = frontend.info()
+        if not force_element:
+            check_element(info, controller.settings)
         self.frontend = frontend
         self.controller = controller
         self.sinks = list(sinks or [])
         self.wall_clock = wall_clock
-        info = frontend.info()
         self.has_truth = info.has_truth
 
     def run(self, duration_s: float, should_stop: Callable[[], bool] | None = None) -> RunResult:
@@ -62,7 +102,6 @@ class Runtime:
         telemetry_every = max(1, round(rates.pump_hz / rates.telemetry_hz))
         start_t = fe.now()
         ticks = round(duration_s / period_s) if math.isfinite(duration_s) else None
-        command = Command()
         late = 0
         message = ""
         interrupted = link_lost = False
@@ -71,17 +110,12 @@ class Runtime:
         t = start_t
         try:
             tick = ctl.tick
+            wait_until, sample, apply = fe.wait_until, fe.sample, fe.apply
             for n in (range(ticks + 1) if ticks is not None else itertools.count()):
                 t = start_t + n * period_s
-                if not fe.wait_until(t):
+                if not wait_until(t):
                     late += 1
-                s = fe.sample()
-                out = tick(t, s.nernst_v, s.pump_current_a, s.ri_ohm, s.heater_v, s.heater_a, s.supply_v, s.pump_v,
-                           s.sense_v)
-                command.pump_current_a = out.pump_current_a
-                command.heater_duty = out.heater_duty
-                command.excitation = out.excitation
-                fe.apply(command)
+                apply(tick(sample()))
                 if n % telemetry_every == 0:
                     self._emit()
                     if should_stop is not None and should_stop():

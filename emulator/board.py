@@ -26,7 +26,9 @@ keeps the per-sample cost to one index per deviate.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +71,11 @@ class BoardSpec:
 
 @dataclass(slots=True)
 class BoardReading:
-    """One sample as the board reports it."""
+    """One sample as the board reports it (the default reading type; see AnalogBoard.reading_type).
+
+    The board builds readings positionally in this field order; a reading type given to the board
+    (the HAL's Sample, by the sim backend) takes the same fields in the same order.
+    """
 
     t_s: float
     nernst_v: float
@@ -123,12 +129,16 @@ class AnalogBoard:
         "heater_current_a",
         "_noise_a", "_noise_b", "_noise_i", "_noise_j", "_deviates", "_deviate_pos",
         "_ref_pumped", "_has_pump", "_heater_leak_ohm", "_sqrt_duty_of", "_sqrt_duty", "_has_sense",
-        "_draws_per_sample",
+        "_draws_per_sample", "reading_type",
         "_pump_dac", "_duty_dac", "_nernst_adc", "_pump_adc", "_esr_adc", "_esr_arc_r", "_esr_arc_ohm",
     )
 
-    def __init__(self, element: ElementModel, spec: BoardSpec | None = None, seed: int = 0):
+    def __init__(self, element: ElementModel, spec: BoardSpec | None = None, seed: int = 0,
+                 reading_type: Callable[..., Any] = BoardReading):
         self.element = element
+        # What sample() builds: the sim backend hands in the HAL's Sample, so the firmware gets the
+        # seam's own type with no second object per tick (the emulator cannot import the HAL).
+        self.reading_type = reading_type
         self.spec = s = spec or BoardSpec()
         rng = np.random.default_rng(seed)
         self._noise_a = rng.standard_normal(NOISE_TABLE_LENGTHS[0])
@@ -363,8 +373,9 @@ class AnalogBoard:
         self._deviate_pos = pos + 1
         return self._deviates[pos]
 
-    def sample(self, t_s: float, interval_s: float = 0.002) -> BoardReading:
-        """One reading. This runs once per firmware tick, so the converters (_quantise) and the noise
+    def sample(self, t_s: float, interval_s: float = 0.002) -> Any:
+        """One reading, built by reading_type (a BoardReading unless the board was given another
+        type with the same fields). This runs once per firmware tick, so the converters (_quantise) and the noise
         draws (_gauss, in this order: Nernst, pump, ESR when excited, heater V, heater A, supply, and
         the measuring cell's when the element has one) are written out, with the same arithmetic."""
         s = self.spec
@@ -454,10 +465,10 @@ class AnalogBoard:
 
         if self._has_sense:
             self._deviate_pos = p + k + 4
-            return BoardReading(t_s, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v, self.pump_drive_v,
-                                   self._sense_reading(deviates[p + k + 3]))
+            return self.reading_type(t_s, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v, self.pump_drive_v,
+                                     self._sense_reading(deviates[p + k + 3]))
         self._deviate_pos = p + k + 3
-        return BoardReading(t_s, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v, self.pump_drive_v)
+        return self.reading_type(t_s, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v, self.pump_drive_v)
 
     def _sense_reading(self, deviate: float) -> float:
         """The measuring cell through its input network (bias divider, as the Nernst input), its noise

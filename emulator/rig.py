@@ -8,7 +8,9 @@ physics up to t in steps of at most `max_step_s`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .board import AnalogBoard, BoardReading, BoardSpec
 from .element import ElementModel
@@ -40,15 +42,19 @@ class Truth:
 
 
 class EmulatedRig:
+    """`reading_type` is what `sample()` returns (the board's BoardReading unless another type with
+    the same fields is given: the sim backend gives the HAL's Sample)."""
+
     def __init__(self, element: str | ElementSpec, scenario: Scenario, board: BoardSpec | None = None,
-                 seed: int | None = None, max_step_s: float = DEFAULT_MAX_STEP_S):
+                 seed: int | None = None, max_step_s: float = DEFAULT_MAX_STEP_S,
+                 reading_type: Callable[..., Any] = BoardReading):
         self.spec = load_element(element) if isinstance(element, str) else element
         self.scenario = scenario
         self.max_step_s = max_step_s
         self.t_s = 0.0
         self.world = scenario.world_at(0.0)
         self.element = ElementModel(self.spec, scenario.fuel, self.world)
-        self.board = AnalogBoard(self.element, board, scenario.seed if seed is None else seed)
+        self.board = AnalogBoard(self.element, board, scenario.seed if seed is None else seed, reading_type)
         self._last_step_s = max_step_s
 
     def apply(self, pump_current_a: float | None = None, heater_duty: float | None = None,
@@ -98,7 +104,9 @@ class EmulatedRig:
         self.t_s = t_s
         self._last_step_s = dt
 
-    def sample(self, interval_s: float | None = None) -> BoardReading:
+    def sample(self, interval_s: float | None = None) -> Any:
+        """The board's reading now (a reading_type); interval_s is the time since the last reading, over
+        which the ESR demodulator averages (default: the last integration step)."""
         return self.board.sample(self.t_s, interval_s or self._last_step_s)
 
     def truth(self) -> Truth:

@@ -32,6 +32,7 @@ registers with `register_settings_decoder(fn)` (hal never imports controller), e
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -234,6 +235,11 @@ class SerialFrontEnd(FrontEnd):
                            f"within {FIRST_SAMPLE_TIMEOUT_S:g} s")
         self._identity = ident
 
+    @property
+    def can_reconnect(self) -> bool:
+        """The URL's `reconnect` option (default on): whether reconnect() may be tried after a LinkLost."""
+        return self.reconnect_enabled and not self._closed
+
     def reconnect(self, timeout_s: float = RECONNECT_TIMEOUT_S) -> None:
         """After a LinkLost: re-open the port (a pty symlink or /dev/lambdarig-* link comes back when
         the rig restarts), handshake again and restart the stream. The clock (now()) continues.
@@ -355,9 +361,9 @@ class SerialFrontEnd(FrontEnd):
         if latest is self._last_returned:
             self.repeated_samples += 1
         self._last_returned = latest
-        s = latest.sample
-        return Sample(latest.rx_monotonic - self._t0, s.nernst_v, s.pump_current_a, s.ri_ohm, s.heater_v,
-                      s.heater_a, s.supply_v, s.pump_v, s.sense_v)
+        # The link's Sample, stamped with when it arrived on this front end's clock (the controller's
+        # time), not the rig's own clock.
+        return dataclasses.replace(latest.sample, t_s=latest.rx_monotonic - self._t0)
 
     def _check_applied(self, link: RigLink, latest, now: float) -> None:
         """The rig echoes the seq of the last SETPOINT it applied: a SAMPLE that arrives more than

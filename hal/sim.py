@@ -14,10 +14,9 @@ URL: ``sim:ELEMENT?scenario=NAME&seed=N&link_loss_s=T&max_step_s=S&override=SECT
 Time is virtual: wait_until(t) integrates the physics up to t and never sleeps, so the firmware
 runs as fast as the CPU allows, deterministically for a given seed.
 
-sample() returns the emulator's own reading object (lambdarig.emulator.board.BoardReading),
-not a hal.types.Sample: it has exactly the same attribute names, and building a second object per
-sample would cost time in the 500 Hz loop. The sim's Sample is duck-typed: code reading samples
-uses attributes only, never isinstance.
+sample() returns a real hal.types.Sample: the sim hands the Sample type to the emulated board as
+its reading type, so the board builds the seam's type directly (the emulator cannot import the HAL,
+and a BoardReading converted per tick would cost a second object in the 500 Hz loop).
 """
 
 from __future__ import annotations
@@ -136,10 +135,14 @@ def parse_sim_url(url: str) -> tuple[str, dict[str, Any]]:
 
 
 class SimFrontEnd(FrontEnd):
-    """A FrontEnd over an EmulatedRig in virtual time. Open with `open_frontend("sim:...")`."""
+    """A FrontEnd over an EmulatedRig in virtual time. Open with `open_frontend("sim:...")`.
+
+    A rig built elsewhere is given Sample as its board's reading type here, so sample() returns a
+    Sample whoever built it."""
 
     def __init__(self, rig: EmulatedRig, *, name: str | None = None, seed: int | None = None,
                  link_loss_s: float | None = None):
+        rig.board.reading_type = Sample
         self._rig = rig
         self._name = name or f"sim:{rig.spec.name}"
         self._seed = rig.scenario.seed if seed is None else seed
@@ -181,8 +184,13 @@ class SimFrontEnd(FrontEnd):
     def link_loss_s(self) -> float:
         return self._link_loss_s
 
+    # -- optional abilities of the FrontEnd interface ------------------------------------------
+
     def truth(self) -> Truth:
         return self._rig.truth()
+
+    def scenario_duration_s(self) -> float:
+        return float(self._rig.scenario.duration_s)
 
     # -- the FrontEnd surface -----------------------------------------------------------------
 
@@ -192,7 +200,7 @@ class SimFrontEnd(FrontEnd):
         return LinkLost(f"sim link lost at {self._link_loss_s:g} s (now {self._rig.t_s:.6g} s): cannot {what}")
 
     def sample(self) -> Sample:
-        """The board's reading now (a duck-typed Sample: emulator BoardReading, same fields)."""
+        """The board's reading now."""
         rig = self._rig
         t = rig.t_s
         if t >= self._cutoff_s:

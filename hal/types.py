@@ -1,4 +1,10 @@
-"""The data that crosses the seam between firmware and a front end."""
+"""The data that crosses the seam between firmware and a front end: one `Sample` type (what a front
+end measured) and one `Command` type (what the firmware sets), the same on every backend.
+
+`Controller.tick(sample) -> Command` reads a Sample and returns a Command; every front end's
+`sample()` returns a Sample (the sim backend too: the emulated board builds its readings as this
+type) and `apply(command)` takes a Command.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,10 @@ from lambdarig.common.errors import LambdarigError
 
 @dataclass(slots=True)
 class Sample:
-    """One reading from the front end, in SI units. Fields a front end cannot measure are NaN."""
+    """One reading from the front end, in SI units. Fields a front end cannot measure are NaN.
+
+    The field order is part of the type: the emulated board builds samples positionally.
+    """
 
     t_s: float               # when it was taken, on the front end's clock (virtual time in sim)
     nernst_v: float          # Nernst-cell DC voltage
@@ -25,7 +34,12 @@ class Sample:
 
 @dataclass(slots=True)
 class Command:
-    """What the firmware sets. Heater as a PWM duty (0..1) of the supply."""
+    """What the firmware sets. Heater as a PWM duty (0..1) of the supply.
+
+    A Controller owns one Command and returns it from every tick, updated in place (no object per
+    tick in the 500 Hz loop): a front end reads it in apply(); keep a copy
+    (`dataclasses.replace(command)`) to hold on to one tick's values.
+    """
 
     pump_current_a: float = 0.0
     heater_duty: float = 0.0

@@ -521,6 +521,10 @@ class VisaFrontEnd(FrontEnd):
     def snapshot(self) -> dict[str, dict[str, Any]]:
         return {role: driver.snapshot() for role, driver in self.drivers.items()}
 
+    def log_header_lines(self) -> list[str]:
+        """The FrontEnd ability: this station's settings in force (snapshot_lines) head a run log."""
+        return self.snapshot_lines()
+
     def snapshot_lines(self) -> list[str]:
         """The station and every instrument's settings in force, as '# '-prefixed lines for the
         header of a run log."""

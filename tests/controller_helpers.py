@@ -20,6 +20,7 @@ from lambdarig.controller.runtime import RunResult, Runtime
 from lambdarig.controller.settings import Settings
 from lambdarig.emulator.scenario import scenario_from_dict
 from lambdarig.hal.registry import open_frontend
+from lambdarig.hal.types import Sample
 
 # The emulated 16-bit bipolar pump DAC (-10..+10 mA): one code.
 PUMP_DAC_LSB_A = 20e-3 / 65535
@@ -82,7 +83,7 @@ class Bench:
             nernst = min(max(nernst, 0.0), 1.0)
         r_heater = self.profile.heater_r_cold_ohm * (1.0 + self.profile.heater_alpha_per_k * (self.temp_c - 20.0))
         heater_a = 0.0 if self.heater_open else self.heater_v / r_heater
-        out = ctl.tick(t, nernst, pump_a, self.ri_ohm(), self.heater_v, heater_a, self.supply_v, math.nan)
+        out = ctl.tick(Sample(t, nernst, pump_a, self.ri_ohm(), self.heater_v, heater_a, self.supply_v))
         self.last_out_pump_a = out.pump_current_a
         self.heater_v = self.supply_v * math.sqrt(out.heater_duty) if self.supply_v > 0 else 0.0
         if self.hold_temp is not None:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from lambdarig.cli import main
-from lambdarig.cli.telemetry import CSV_COLUMNS, TRUTH_COLUMNS, CsvLog, LambdaAccuracy, StatusLine
 from lambdarig.controller.core import Status
+from lambdarig.telemetry import CSV_COLUMNS, TRUTH_COLUMNS, CsvLog, LambdaAccuracy, StatusLine
 
 REPO = Path(__file__).resolve().parents[1]
 HEADER = ["t_s", "state", "lambda", "o2_pct", "afr", "nernst_v", "pump_current_a", "ri_ohm", "temp_c",
@@ -203,10 +203,17 @@ def test_log_folder_missing_exit_2(tmp_path):
     assert "--log" in err
 
 
-def test_settings_element_differs_warns(tmp_path):
+def test_settings_for_another_element_are_refused_unless_forced(tmp_path):
+    """Settings made for outer-ref on the emulated lsu49 would run the wrong profile: refused (exit 2,
+    nothing written) naming both elements and the fix; --force-element runs them with a warning."""
     settings = tmp_path / "s.toml"
     settings.write_text('[sensor]\nelement = "outer-ref"\n')
-    code, out, err = run_cli("--settings", str(settings), "--duration", "0.5", "--json")
+    log = tmp_path / "run.csv"
+    code, out, err = run_cli("--settings", str(settings), "--duration", "0.5", "--json", "--log", str(log))
+    assert code == 2 and out == ""
+    assert "'outer-ref'" in err and "'lsu49'" in err and "sensor.element = 'lsu49'" in err
+    assert "Traceback" not in err and not log.exists()
+    code, out, err = run_cli("--settings", str(settings), "--duration", "0.5", "--json", "--force-element")
     assert code == 0
     assert "warning" in err and "outer-ref" in err and "lsu49" in err
     json.loads(out)

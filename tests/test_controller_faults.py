@@ -129,7 +129,7 @@ def test_link_loss():
     assert "link_loss" in run.codes()
     assert result.final_state == "fault"
     assert result.time_to_ready_s is not None and result.time_to_ready_s < 16.0
-    assert run.controller.output.heater_duty == 0.0 and run.controller.output.pump_current_a == 0.0
+    assert run.controller.command.heater_duty == 0.0 and run.controller.command.pump_current_a == 0.0
 
 
 def test_exception_in_sink_propagates_and_board_is_safe():

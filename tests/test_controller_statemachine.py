@@ -31,7 +31,7 @@ def count_triggers(ctl: Controller) -> list[str]:
 
 
 def outputs_zero(bench: Bench) -> bool:
-    out = bench.ctl.output
+    out = bench.ctl.command
     return out.pump_current_a == 0.0 and out.heater_duty == 0.0
 
 
@@ -104,7 +104,7 @@ def test_supply_above_max_not_accepted():
 def test_condensation_then_ramp_after_condensation_s():
     bench = Bench(settings=Settings({"heater.condensation_s": 3.0}))
     t0 = bench.run_until(lambda b: b.state == "CONDENSATION", 1.0)
-    assert bench.ctl.output.heater_duty > 0.0
+    assert bench.ctl.command.heater_duty > 0.0
     t1 = bench.run_until(lambda b: b.state == "RAMP", 5.0)
     assert 3.0 - 1e-9 <= t1 - t0 <= 3.0 + 0.06
     # The condensation voltage held throughout.
@@ -176,7 +176,7 @@ def test_supply_drop_goes_to_wait_supply_with_outputs_zero(bad_supply):
     bench = Bench()
     bench.to_closed_loop()
     bench.run_for(1.0)
-    assert bench.ctl.output.heater_duty > 0.0
+    assert bench.ctl.command.heater_duty > 0.0
     bench.supply_v = bad_supply
     t0 = bench.t_s
     t = bench.run_until(lambda b: b.state == "WAIT_SUPPLY", 1.0)

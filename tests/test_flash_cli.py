@@ -345,15 +345,15 @@ def test_run_uses_the_rigs_flashed_settings_unless_told_otherwise(rig, tmp_path,
     stored = settings_from_toml_text(image_to_toml(image))
     assert stored.heater.target_temp_c == 800.0 and stored.conversion.fuel == "e85"
 
-    from lambdarig.cli import cmd_run
+    from lambdarig import api   # `run` goes through the package API
     seen = {}
-    real_controller = cmd_run.Controller
+    real_controller = api.Controller
 
     def spy(settings, *args, **kwargs):
         seen["settings"] = settings
         return real_controller(settings, *args, **kwargs)
 
-    monkeypatch.setattr(cmd_run, "Controller", spy)
+    monkeypatch.setattr(api, "Controller", spy)
     assert main(["run", "--hal", f"serial://{rig.path}", "--duration", "0.2", "--quiet"], monkeypatch) == 0
     assert "settings from device" in capsys.readouterr().err
     assert seen["settings"].heater.target_temp_c == 800.0

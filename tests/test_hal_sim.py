@@ -97,9 +97,42 @@ def test_context_manager_and_sample_fields():
         fe.sample()
 
 
-def test_emulator_reading_is_a_duck_typed_sample():
-    """The sim returns the emulator's BoardReading as its Sample: the fields must stay the same."""
+def test_board_reading_and_sample_have_the_same_fields_in_order():
+    """The emulated board builds its readings positionally, as BoardReading or as the Sample type
+    the sim hands it: both must take the same fields in the same order."""
     assert [f.name for f in dataclasses.fields(BoardReading)] == [f.name for f in dataclasses.fields(hal.Sample)]
+
+
+@pytest.mark.parametrize("element", ["lsu49", "hc-mixed"])   # hc-mixed: the reading with sense_v
+def test_sim_sample_is_a_real_sample_with_the_boards_numbers(element):
+    """sample() returns the seam's Sample type itself, carrying exactly the numbers the board's own
+    reading type carries for the same seed (the reading type changes the type, not a value)."""
+    from lambdarig.emulator.rig import EmulatedRig
+    from lambdarig.emulator.scenario import load_scenario
+
+    with open_frontend(f"sim:{element}", seed=4) as fe:
+        rig = EmulatedRig(element, load_scenario("default"), seed=4)   # the emulator's own type
+        fe.apply(Command(pump_current_a=1e-3, heater_duty=WARM_DUTY))
+        rig.apply(1e-3, WARM_DUTY)
+        for k in range(1, 50):
+            fe.wait_until(k * 0.002)
+            rig.advance_to(k * 0.002)
+            sample, reading = fe.sample(), rig.sample(0.002)
+            assert type(sample) is hal.Sample and type(reading) is BoardReading
+            assert dataclasses.astuple(sample) == pytest.approx(dataclasses.astuple(reading), nan_ok=True, rel=0,
+                                                                 abs=0)
+
+
+def test_a_sim_front_end_on_a_rig_built_elsewhere_returns_samples():
+    from lambdarig.emulator.rig import EmulatedRig
+    from lambdarig.emulator.scenario import load_scenario
+    from lambdarig.hal.sim import SimFrontEnd
+
+    rig = EmulatedRig("lsu49", load_scenario("default"), seed=1)
+    assert type(rig.sample(0.002)) is BoardReading
+    with SimFrontEnd(rig) as fe:
+        fe.wait_until(0.01)
+        assert type(fe.sample()) is hal.Sample
 
 
 # --- commands, physics, safety ----------------------------------------------------------------

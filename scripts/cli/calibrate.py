@@ -58,8 +58,9 @@ def _plateau_means(element: str, settings: Settings, steps: list[dict], seed: in
 
 def calibrate(element: str, seed: int = 0) -> dict:
     settings = settings_for_element(element, {"sensor.characteristic": "nominal"})
-    rich = [{"lambda": lam} for lam in RICH_LAMBDAS + ZERO_LAMBDAS]
-    probes = [{"lambda": "air"}, {"lambda": PROBE_LAMBDA}, {"pressure_kpa": HIGH_KPA}, {"pressure_kpa": P0_KPA}]
+    rich: list[dict[str, object]] = [{"lambda": lam} for lam in RICH_LAMBDAS + ZERO_LAMBDAS]
+    probes: list[dict[str, object]] = [{"lambda": "air"}, {"lambda": PROBE_LAMBDA}, {"pressure_kpa": HIGH_KPA},
+                                       {"pressure_kpa": P0_KPA}]
     means = _plateau_means(element, settings, rich + probes, seed)
     currents = [ip for ip, _ in means]
     lambdas = list(RICH_LAMBDAS + ZERO_LAMBDAS)
@@ -143,21 +144,22 @@ def _hc_bench(element: str, settings: Settings, steps: list[dict], seed: int, pu
     for i in range(max(len(steps), 1)):
         end = WARM_UP_S + (i + 1) * PLATEAU_S
         window = [row[1:] for row in samples if end - AVERAGE_S <= row[0] < end]
-        means.append(tuple(statistics.fmean(column) for column in zip(*window)))
+        nernst_v, delta_v, temp_c = (statistics.fmean(column) for column in zip(*window))
+        means.append((nernst_v, delta_v, temp_c))
     return means
 
 
 def _fit_log_curve(levels_ppm, delta_v) -> tuple[float, float, float]:
     """dV = off - S log10(1 + ppm/c0): (S mV/decade, c0 ppm, off mV), least squares in dV."""
     off_mv = delta_v[0] * 1000.0
-    best = None
+    best = (math.inf, 0.0, 1.0)   # (squared error, slope, c0)
     for i in range(400):
         c0 = 10.0 ** (0.0 + 4.0 * i / 399)
         xs = [math.log10(1.0 + ppm / c0) for ppm in levels_ppm[1:]]
         ys = [off_mv - dv * 1000.0 for dv in delta_v[1:]]
         slope = sum(x * y for x, y in zip(xs, ys)) / sum(x * x for x in xs)
         error = sum((y - slope * x) ** 2 for x, y in zip(xs, ys))
-        if best is None or error < best[0]:
+        if error < best[0]:
             best = (error, slope, c0)
     _, slope, c0 = best
     return slope, c0, off_mv

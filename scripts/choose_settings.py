@@ -1,0 +1,112 @@
+"""Which controller settings a session runs with, the same for the package API and the command line.
+
+A caller's `settings` is a Settings object, a path to a settings .toml, a dict of changes
+({"heater.target_temp_c": 760.0}) on top of the defaults for the element, or None:
+
+- simulation: the defaults for the emulated element (its profile's recommended values);
+- a front end (`run`): the settings stored on the device (a bench rig's flash) unless the caller
+  says not to use them, else the defaults for the element the front end reports, adapted to what
+  the front end can do (a slower station loop, no Ri).
+
+Errors name the caller's own words for the inputs (`settings` in Python, `--settings` on the
+command line; see inputs.Caller).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from lambdarig.controller.profiles import settings_for_element
+from lambdarig.controller.settings import ELEMENT_CHOICES, Settings, load_settings, settings_from_toml_text
+from lambdarig.controller.settings_image import decode_image
+from lambdarig.hal.frontend import FrontEnd
+from lambdarig.hal.types import FrontEndInfo
+
+from .inputs import Caller
+
+SettingsArg = Settings | str | os.PathLike[str] | dict[str, Any] | None
+SETTINGS_FORMS = "a Settings, a settings .toml path, a dict like {'heater.target_temp_c': 760.0}, or None"
+
+
+def _changes(element: str, values: dict[str, Any], caller: Caller) -> Settings:
+    """The defaults for the element (or for the dict's own sensor.element), with the dict's changes."""
+    for key in values:
+        if not isinstance(key, str):
+            raise caller.refuse("settings", f"dict keys must be 'section.key' names, got {key!r}")
+    base = values.get("sensor.element", element)
+    defaults = defaults_for_element(base, caller, "settings")   # refuses an element without a profile
+    return Settings({**defaults.as_dict(), **values}, f"{caller.source} {caller.name('settings')}")
+
+
+def resolve_settings(settings: SettingsArg, element: str, caller: Caller) -> Settings | None:
+    """The caller's settings as a Settings, or None when it gave none (the caller picks defaults).
+    A dict of changes applies on top of the defaults for `element`."""
+    if settings is None or isinstance(settings, Settings):
+        return settings
+    if isinstance(settings, (str, os.PathLike)):
+        return load_settings(os.fspath(settings))   # SettingsError naming the file and the field
+    if isinstance(settings, dict):
+        return _changes(element, settings, caller)
+    raise caller.refuse("settings", f"must be {SETTINGS_FORMS}; got {type(settings).__name__}")
+
+
+def defaults_for_element(element: str, caller: Caller, argument: str) -> Settings:
+    """The defaults for an element with a sensor profile; an error naming `argument` otherwise."""
+    if element not in ELEMENT_CHOICES:
+        raise caller.refuse(argument, f"the firmware has no sensor profile for element {element!r}; profiles: "
+                                      f"{', '.join(ELEMENT_CHOICES)}; give {caller.name('settings')} with "
+                                      f"sensor.element set to one")
+    return settings_for_element(element)
+
+
+def settings_for_simulation(settings: SettingsArg, element: str, caller: Caller) -> Settings:
+    """The caller's settings, else the defaults for the emulated element."""
+    given = resolve_settings(settings, element, caller)
+    return given if given is not None else defaults_for_element(element, caller, "element")
+
+
+def settings_for_frontend(settings: SettingsArg, frontend: FrontEnd, caller: Caller,
+                          use_stored: bool = True) -> tuple[Settings, str]:
+    """(settings, where they came from, in words: the file, "device", "defaults", ...) for a front end."""
+    info = frontend.info()
+    if isinstance(settings, dict):
+        # Changes to the defaults this front end would run with: adapted like them.
+        element = info.element or Settings().sensor.element
+        return adapt_to_frontend(_changes(element, settings, caller), info), "defaults with the changes given"
+    given = resolve_settings(settings, info.element, caller)
+    if given is not None:
+        return given, (str(settings) if isinstance(settings, (str, os.PathLike)) else "the Settings given")
+    if use_stored:
+        stored = stored_settings(frontend)
+        if stored is not None:
+            return stored, "device"
+    base = defaults_for_element(info.element, caller, "settings") if info.element else Settings()
+    return adapt_to_frontend(base, info), "defaults"
+
+
+def stored_settings(frontend: FrontEnd) -> Settings | None:
+    """The settings a device keeps: its settings image, decoded on the firmware side and refused
+    when made for another device; else its settings as TOML text; None when it keeps none."""
+    image = frontend.stored_settings_image()
+    if image is not None:
+        serial = frontend.info().details.get("serial_number") or None
+        return decode_image(image, serial)
+    text = frontend.stored_settings()
+    if text is not None:
+        return settings_from_toml_text(text, f"{frontend.info().name} (stored settings)")
+    return None
+
+
+def adapt_to_frontend(settings: Settings, info: FrontEndInfo) -> Settings:
+    """Settings for what the front end can do: a station that runs its loop slower than the
+    firmware's 500 Hz (VISA) sets the rates; without Ri the heater's resistance is the thermometer."""
+    changes: dict[str, Any] = {}
+    loop_hz = info.details.get("loop_hz") if info.details else None
+    if loop_hz and loop_hz < settings.rates.pump_hz:
+        changes.update(rates__pump_hz=float(loop_hz),
+                       rates__heater_hz=min(settings.rates.heater_hz, float(loop_hz) / 5),
+                       rates__telemetry_hz=min(settings.rates.telemetry_hz, float(loop_hz)))
+    if not info.measures_ri:
+        changes["heater__temp_source"] = "ri+heater"
+    return settings.changed(**changes) if changes else settings

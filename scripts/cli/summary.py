@@ -1,0 +1,136 @@
+"""What `lambdarig simulate` and `lambdarig run` show of a session: the live status line, what
+happens along the way and warnings on stderr, the summary (or one JSON object) on stdout, and the
+exit code. The session itself is the package API's (lambdarig.api), the same code Python callers run.
+
+Exit codes: 0 done, 2 bad input, 3 the front end stopped answering (link loss), 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from lambdarig.inputs import Caller
+from lambdarig.result import SessionResult
+from lambdarig.telemetry import StatusLine
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_LINK_LOST = 3
+EXIT_INTERRUPTED = 130
+
+
+def add_session_options(parser: argparse.ArgumentParser, element_meaning: str) -> None:
+    """The options `simulate` and `run` share: the element check's override, outputs, display."""
+    parser.add_argument("--force-element", action="store_true",
+                        help=f"run settings made for another element than {element_meaning} (a warning, not an "
+                             "error)")
+    parser.add_argument("--log", default=None, metavar="FILE.csv", help="write telemetry as CSV")
+    parser.add_argument("--plot", default=None, metavar="FILE.png",
+                        help="write a PNG plot of the run (needs matplotlib: pip install 'lambdarig[plot]')")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    parser.add_argument("--quiet", action="store_true", help="no live status line")
+
+
+def command_line(names: dict[str, str]) -> Caller:
+    """The command line as the caller of the API, with its option names for the API's arguments."""
+    return Caller("command line", {"log": "--log", "plot": "--plot", "settings": "--settings", **names})
+
+
+class Console:
+    """The session's hooks for a terminal: a live status line (unless --json or --quiet), what
+    happens along the way (which front end and settings, a lost link, a reconnect; unless --json)
+    and warnings (always) on stderr."""
+
+    def __init__(self, json_out: bool, quiet: bool):
+        self.json_out = json_out
+        self.quiet = quiet
+        self.status_line = None if (json_out or quiet) else StatusLine(sys.stderr)
+
+    def sinks(self) -> list[StatusLine]:
+        return [self.status_line] if self.status_line is not None else []
+
+    def progress(self, text: str) -> None:
+        if not self.json_out:
+            self.finish_line()
+            print(f"lambdarig: {text}", file=sys.stderr)
+
+    def warn(self, text: str) -> None:
+        self.finish_line()
+        print(f"lambdarig: warning: {text}", file=sys.stderr)
+
+    def finish_line(self) -> None:
+        if self.status_line is not None:
+            self.status_line.finish()
+
+
+def show_result(result: SessionResult, console: Console) -> int:
+    """Print the summary (or one JSON object) and return the exit code."""
+    console.finish_line()
+    if console.json_out:
+        print(json.dumps(json_safe(result.summary), allow_nan=False))
+    else:
+        print(format_summary(result.summary))
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    if result.link_lost:   # a link that came back and ran to the end is not a lost run
+        return EXIT_LINK_LOST
+    return EXIT_OK
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and +-inf become None (JSON null), recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def format_summary(report: dict[str, Any]) -> str:
+    ready = report["time_to_ready_s"]
+    rows = [
+        ("time to ready", "not reached" if ready is None else f"{ready:.2f} s"),
+        ("final state", report["final_state"]),
+    ]
+    events = report["events"]
+    if events:
+        rows.append(("faults/warnings", f"{len(events)}"))
+    else:
+        rows.append(("faults/warnings", "none"))
+    factor = report["realtime_factor"]
+    rows += [
+        ("sim time", f"{report['sim_s']:.2f} s"),
+        ("wall time", f"{report['wall_s']:.2f} s"),
+        ("real-time factor", f"{factor:.0f}x" if math.isfinite(factor) else "-"),
+    ]
+    acc = report["lambda_error_pct"]
+    if acc is None and "scenario" in report:
+        rows.append(("lambda error", "no valid samples with a finite true lambda"))
+    elif acc is not None:
+        # Right at a step the reading is still on its way: the settled maximum is the figure that
+        # says how accurate the firmware is; the plain maximum only says how big the steps were.
+        settled = ("no sample once the truth held still" if acc["max_settled"] is None else
+                   f"max {acc['max_settled']:.2f} % once the truth held still {acc['settle_s']:g} s")
+        rows.append(("lambda error", f"median {acc['median']:.2f} %, {settled} "
+                                     f"({acc['samples']} valid samples; {acc['max']:.4g} % during steps)"))
+    if "log" in report:
+        rows.append(("log", report["log"]))
+    if "plot" in report:
+        rows.append(("plot", report["plot"]))
+    width = max(len(label) for label, _ in rows)
+    lines = [", ".join(f"{k} {v}" if k != "element" else str(v) for k, v in report.items()
+                       if k in ("element", "frontend", "scenario", "seed") and v is not None)]
+    for label, value in rows:
+        lines.append(f"  {label:<{width}}  {value}")
+        if label == "faults/warnings":
+            for e in events:
+                lines.append(f"  {'':<{width}}    {e['t_s']:8.3f} s  {e['severity']:<7} {e['code']}: {e['text']}")
+    if report["message"]:
+        lines.append(f"  {report['message']}")
+    return "\n".join(lines)

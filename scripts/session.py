@@ -1,0 +1,188 @@
+"""One firmware session on an opened front end, the same for the package API (lambdarig.simulate,
+lambdarig.run) and the command line: the runtime loop with its telemetry sinks (CSV log, plot
+recorder, lambda accuracy against the truth in simulation, the kept samples), resuming after a lost
+link on a front end that can reconnect, the plot, and the summary.
+
+The front end is made safe and closed on every way out. Before anything is written, the Runtime
+refuses a controller set up for another element than the front end carries (ElementMismatch).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from lambdarig.controller.core import Controller
+from lambdarig.controller.runtime import ElementMismatch, RunResult, Runtime, TelemetrySink, check_element
+from lambdarig.hal.frontend import FrontEnd
+from lambdarig.hal.types import FrontEndError
+
+from .result import SampleRecorder, SessionResult
+from .telemetry import PLOT_MAX_POINTS, CsvLog, LambdaAccuracy, Recorder, plot_run
+
+log = logging.getLogger("lambdarig")
+
+
+def log_progress(text: str) -> None:
+    """The API's default for what happens along the way: the `lambdarig` logger, level INFO."""
+    log.info(text)
+
+
+def warn_user(text: str) -> None:
+    """The API's default for what a caller should know: a RuntimeWarning."""
+    warnings.warn(text, RuntimeWarning, stacklevel=4)
+
+
+def run_session(frontend: FrontEnd, controller: Controller, duration_s: float, *, label: dict[str, Any],
+                title: str = "lambdarig", log_path: Path | None = None, plot_path: Path | None = None,
+                reconnect_s: float = 0.0, keep_samples: bool = True, sinks: Sequence[TelemetrySink] = (),
+                force_element: bool = False, should_stop: Callable[[], bool] | None = None,
+                progress: Callable[[str], None] = log_progress,
+                warn: Callable[[str], None] = warn_user) -> SessionResult:
+    """Run the firmware on an opened front end for duration_s (math.inf: until Ctrl-C or
+    should_stop) and return the result. `sinks` are extra telemetry sinks (the command line's live
+    status line); `progress` gets what happens along the way (a lost link, a reconnect) and `warn`
+    what the caller should know (a plot not written, a forced element mismatch). The front end is
+    closed on every way out."""
+    try:
+        info = frontend.info()
+        forced: str | None = None
+        if force_element:
+            try:
+                check_element(info, controller.settings)
+            except ElementMismatch as exc:
+                forced = (f"{exc.frontend} carries element {exc.element!r}; the firmware runs the "
+                          f"{exc.configured!r} profile of the settings, as forced")
+        runtime = Runtime(frontend, controller, force_element=force_element)
+    except BaseException:
+        frontend.close()
+        raise
+    settings = controller.settings
+    t0_s = frontend.now()
+    accuracy = LambdaAccuracy() if info.has_truth else None
+    recorder = SampleRecorder() if keep_samples else None
+    csv_log = plot_data = None
+    escaped_interrupt = False
+    result: RunResult | None = None
+    try:
+        if forced:
+            warn(forced)   # inside: a warning turned into an error still closes the front end
+        if accuracy is not None:
+            runtime.sinks.append(accuracy)
+        if recorder is not None:
+            runtime.sinks.append(recorder)
+        runtime.sinks.extend(sinks)
+        if log_path is not None:
+            csv_log = CsvLog(log_path, with_truth=info.has_truth, t0_s=t0_s, with_hc=controller.mode == "hc",
+                             header_lines=frontend.log_header_lines())
+            runtime.sinks.append(csv_log)
+        if plot_path is not None:
+            ticks = duration_s * settings.rates.telemetry_hz if math.isfinite(duration_s) else PLOT_MAX_POINTS
+            plot_data = Recorder(settings.heater.target_temp_c, settings.pump.nernst_target_v,
+                                 every=math.ceil(ticks / PLOT_MAX_POINTS), t0_s=t0_s)
+            runtime.sinks.append(plot_data)
+        result = runtime.run(duration_s, should_stop)
+        result = _reconnect_and_resume(frontend, controller, runtime, result, duration_s, reconnect_s, t0_s,
+                                       should_stop, progress)
+    except KeyboardInterrupt:  # Ctrl-C outside the loop's own handler (e.g. in the final telemetry)
+        frontend.safe()
+        escaped_interrupt = True
+    finally:
+        if csv_log is not None:
+            csv_log.close()
+        frontend.close()
+
+    if result is None:
+        result = RunResult(time_to_ready_s=None, final_state=controller.state.value, faults=[], sim_s=0.0,
+                           wall_s=0.0, realtime_factor=0.0, ticks=0, late_ticks=0,
+                           message="interrupted (Ctrl-C); outputs made safe", interrupted=True)
+    warned: list[str] = [forced] if forced else []
+    plot_error = ""
+    if plot_data is not None and plot_path is not None and plot_data.t_s:
+        try:
+            plot_run(plot_data, plot_path, f"{title}, {result.sim_s:g} s")
+        except (OSError, ValueError) as exc:
+            plot_error = f"plot not written: {exc}"
+            plot_path = None
+        except KeyboardInterrupt:
+            plot_error = "plot not written: interrupted (Ctrl-C)"
+            plot_path = None
+            escaped_interrupt = True
+    elif plot_data is not None:
+        plot_path = None
+
+    message = result.message
+    if result.link_lost and not message:
+        message = "link lost; outputs made safe"
+    if plot_error:
+        message = f"{message}; {plot_error}" if message else plot_error
+        warned.append(plot_error)
+        warn(plot_error)
+    summary = build_summary(result, message, accuracy.summary() if accuracy is not None else None,
+                            log_path, plot_path, label)
+    return SessionResult(summary=summary, run=result, interrupted=result.interrupted or escaped_interrupt,
+                         link_lost=result.link_lost, warnings=warned, t0_s=t0_s,
+                         recorded=recorder.pairs if recorder is not None else [])
+
+
+def _reconnect_and_resume(frontend: FrontEnd, controller: Controller, runtime: Runtime, result: RunResult,
+                          duration_s: float, reconnect_s: float, t0_s: float,
+                          should_stop: Callable[[], bool] | None, progress: Callable[[str], None]) -> RunResult:
+    """A front end that can reconnect (a rig that came back on its port): wait up to reconnect_s for
+    it, restart the firmware (a lost link is never retried by itself: a human may have unplugged the
+    board) and run on for what is left of the run. The events of every part are kept."""
+    resumed = False
+    while result.link_lost and reconnect_s > 0 and frontend.can_reconnect and not result.interrupted:
+        elapsed = frontend.now() - t0_s
+        if elapsed >= duration_s:
+            break
+        progress(f"link lost at {elapsed:.2f} s; waiting up to {reconnect_s:g} s for the front end")
+        try:
+            frontend.reconnect(timeout_s=reconnect_s)
+        except FrontEndError as exc:
+            result.message = f"{result.message}; not reconnected: {exc}"
+            break
+        progress("reconnected; restarting the firmware")
+        controller.stop()
+        controller.start()
+        result = runtime.run(duration_s - (frontend.now() - t0_s), should_stop)
+        resumed = True
+    if resumed:
+        # The firmware kept every event; report them all on the session's clock.
+        result.events = [{"code": e.code, "t_s": round(e.t_s - t0_s, 4), "severity": e.severity, "text": e.text}
+                         for e in controller.events]
+        result.faults = [{"code": e["code"], "t_s": e["t_s"]} for e in result.events]
+        result.sim_s = frontend.now() - t0_s
+        if result.time_to_ready_s is not None and controller.time_to_ready_s is not None:
+            result.time_to_ready_s = round(controller.time_to_ready_s - t0_s, 4)
+    return result
+
+
+def build_summary(result: RunResult, message: str, accuracy: dict[str, Any] | None, log_path: Path | None,
+                  plot_path: Path | None, label: dict[str, Any]) -> dict[str, Any]:
+    """The session's summary: the dict the command line prints (as JSON with --json)."""
+    summary = result.summary()
+    report = {
+        "time_to_ready_s": summary["time_to_ready_s"],
+        "final_state": summary["final_state"],
+        "faults": [{"code": f["code"], "t_s": f["t_s"]} for f in summary["faults"]],
+        "sim_s": summary["sim_s"],
+        "wall_s": summary["wall_s"],
+        "realtime_factor": summary["realtime_factor"],
+        "events": result.events,
+        "message": message,
+        **label,
+        "late_ticks": summary["late_ticks"],
+        "lambda_error_pct": accuracy,
+        "interrupted": result.interrupted,
+        "link_lost": result.link_lost or any(e["code"] == "link_loss" for e in result.events),
+    }
+    if log_path is not None:
+        report["log"] = str(log_path)
+    if plot_path is not None:
+        report["plot"] = str(plot_path)
+    return report

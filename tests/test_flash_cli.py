@@ -345,7 +345,7 @@ def test_run_uses_the_rigs_flashed_settings_unless_told_otherwise(rig, tmp_path,
     stored = settings_from_toml_text(image_to_toml(image))
     assert stored.heater.target_temp_c == 800.0 and stored.conversion.fuel == "e85"
 
-    from lambdarig import api   # `run` goes through the package API
+    from lambdarig import api  # `run` goes through the package API
     seen = {}
     real_controller = api.Controller
 

@@ -536,6 +536,21 @@ def test_silent_line_declares_link_loss_after_the_link_timeout_and_rig_goes_safe
         relay.close()
 
 
+def test_a_stalled_host_reads_what_arrived_before_judging_silence(rig):
+    """A host that was itself off the CPU for longer than the link timeout (a loaded machine) finds
+    the SAMPLEs the rig streamed meanwhile in the port: not a link loss."""
+    fe = open_frontend(f"serial://{rig.path}?link_timeout_s=0.1&watchdog_ms=2000")
+    try:
+        drive(fe, 0.05)
+        received = fe.link.samples_received
+        time.sleep(0.3)                              # this host stalls; the rig keeps streaming
+        fe.wait_until(fe.now() + 0.01)               # would raise LinkLost judging the stale newest SAMPLE
+        assert fe.link.samples_received > received + 50
+        drive(fe, 0.05)
+    finally:
+        fe.close()
+
+
 def test_rig_reset_is_reported(rig):
     fe = open_frontend(f"serial://{rig.path}?{TIMED}")
     try:

@@ -179,7 +179,7 @@ def test_silent_instrument_in_the_loop_is_link_lost_bounded_and_outputs_made_saf
         elapsed = time.monotonic() - start
         # the query's whole timeout, then one probe of 300 ms and the safe ramp (pyvisa's default
         # timeout would be 2 s per query)
-        assert 0.3 <= elapsed < 2 * 0.3 + SLACK_S, elapsed
+        assert 0.29 <= elapsed < 2 * 0.3 + SLACK_S, elapsed
         assert "nernst" in str(err.value) and IDN_2450 in str(err.value)
         # safe() ran before the error propagated: every role got its output-off command
         for server, off in ((servers["heater"], ":OUTP CH1,OFF"), (servers["pump"], ":OUTP OFF"),
@@ -344,7 +344,7 @@ def test_instrument_that_stops_answering_is_link_lost_naming_it_bounded_and_outp
         ended = time.monotonic()
         assert silenced_at, "never reached closed loop"
         # the pump query (200 ms) and its :SYST:ERR? probe (200 ms), the safe ramp, one telemetry period
-        assert 0.2 <= ended - silenced_at[0] < 1.0 + SLACK_S
+        assert 0.19 <= ended - silenced_at[0] < 1.0 + SLACK_S
         assert result.link_lost
         assert "pump" in result.message and IDN_EMU_2400 in result.message, result.message
         assert [e["code"] for e in result.events][-1:] == ["link_loss"] or "link_loss" in [e["code"] for e in

@@ -23,6 +23,8 @@ from lambdarig.emulator.serial_rig import RigServer
 from lambdarig.hal.rig_link import RigLink
 from lambdarig.protocol import wire
 
+pytestmark = pytest.mark.usefixtures("no_gc_pauses")  # on the wall clock: see tests/conftest.py
+
 ROOT = Path(__file__).resolve().parents[1]
 SERIAL = "LR-TEST-7"
 GOOD = """\

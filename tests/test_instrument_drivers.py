@@ -33,6 +33,8 @@ from lambdarig.hal.instruments import (  # noqa: E402
 from lambdarig.hal.types import FrontEndError, LinkLost  # noqa: E402
 from lambdarig.hal.visa_frontend import disable_nagle  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("no_gc_pauses")  # on the wall clock: see tests/conftest.py
+
 IDN_2400 = "KEITHLEY INSTRUMENTS INC.,MODEL 2400,4105252,C32   Oct  4 2010 14:20:11/A02  /S/K"
 IDN_2450 = "KEITHLEY INSTRUMENTS,MODEL 2450,04096331,1.7.3b"
 IDN_DP832 = "RIGOL TECHNOLOGIES,DP832,DP8C0000000001,00.01.14"

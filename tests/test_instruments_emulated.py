@@ -24,6 +24,8 @@ pytest.importorskip("pyvisa_py")
 
 from lambdarig.emulator.instruments import ST_COMPLIANCE, ST_FRONT, ST_I_SOURCE, ST_V_MEAS, InstrumentStation  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("no_gc_pauses")  # on the wall clock: see tests/conftest.py
+
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_MS = 300
 

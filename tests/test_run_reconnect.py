@@ -15,6 +15,8 @@ from realtime import STARTUP_S, wait_for
 
 from lambdarig.emulator.serial_rig import RigServer
 
+pytestmark = pytest.mark.usefixtures("no_gc_pauses")  # on the wall clock: see tests/conftest.py
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -10,6 +10,8 @@ from rig_cli_helpers import main
 
 from lambdarig.emulator.instruments import InstrumentStation
 
+pytestmark = pytest.mark.usefixtures("no_gc_pauses")  # on the wall clock: see tests/conftest.py
+
 
 @pytest.mark.slow
 def test_run_on_an_emulated_station(tmp_path, monkeypatch, capsys):

@@ -32,7 +32,7 @@ from lambdarig.hal.serial_frontend import SerialFrontEnd, parse_serial_url
 from lambdarig.hal.types import Command, FrontEndError, LinkLost
 from lambdarig.protocol import wire
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90), pytest.mark.usefixtures("no_gc_pauses")]
 
 PERIOD_S = 0.002
 # The link-loss tests configure the timeouts they judge: the host declares loss after

@@ -20,6 +20,8 @@ from lambdarig.emulator.flash_store import FlashStore
 from lambdarig.emulator.serial_rig import RigServer
 from lambdarig.protocol import wire
 
+pytestmark = pytest.mark.usefixtures("no_gc_pauses")  # on the wall clock: see tests/conftest.py
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -12,6 +12,8 @@ from lambdarig.emulator.serial_rig import RigServer
 from lambdarig.hal.rig_link import RigLink
 from lambdarig.protocol import wire
 
+pytestmark = pytest.mark.usefixtures("no_gc_pauses")  # on the wall clock: see tests/conftest.py
+
 
 def _stream(element: str, tmp_path):
     with RigServer(element=element, scenario="hc-steps", flash_path=tmp_path / "flash.bin") as rig:

@@ -35,6 +35,8 @@ from lambdarig.hal.registry import open_frontend  # noqa: E402
 from lambdarig.hal.types import Command, FrontEndError, LinkLost  # noqa: E402
 from lambdarig.hal.visa_frontend import VisaFrontEnd, parse_visa_url  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("no_gc_pauses")  # on the wall clock: see tests/conftest.py
+
 # ------------------------------------------------------------------------------------------------
 # Part 1: protocol
 # ------------------------------------------------------------------------------------------------

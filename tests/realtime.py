@@ -85,8 +85,10 @@ class RigProcess:
         self._stopped = False
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
-        ready, _, _ = select.select([self.proc.stdout], [], [], STARTUP_S)
-        self.path = self.proc.stdout.readline().strip() if ready else ""
+        stdout = self.proc.stdout
+        assert stdout is not None
+        ready, _, _ = select.select([stdout], [], [], STARTUP_S)
+        self.path = stdout.readline().strip() if ready else ""
         if not self.path.startswith("/dev/"):
             self.stop()
             raise RuntimeError(f"the rig process printed no pty within {STARTUP_S:g} s: {self.path!r}, "

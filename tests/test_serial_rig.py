@@ -256,6 +256,8 @@ def test_watchdog_makes_outputs_safe_in_time(rig, host):
         t_sending = time.monotonic()    # the rig cannot get the frame before this
         last_seq = host.send(wire.SETPOINT, setpoint(2e-3, 0.6))
     t_last = time.monotonic()           # the host goes silent after this frame
+    # (a stall of this thread between two frames may have tripped it early: judge the last frame's trip)
+    assert wait_for(lambda: rig.applied_seq == last_seq, step=0.0002)
     safe = wait_for(lambda: rig.outputs()[:2] == (0.0, 0.0), 50e-3 + SLACK_S, step=0.0002)
     t_safe = time.monotonic()
     assert safe

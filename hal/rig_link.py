@@ -87,7 +87,10 @@ NO_LOCK_SCHEMES = {"socket", "loop", "rfc2217", "cp2110"}
 READ_CHUNK = 4096
 POLL_S = 0.0005            # sleep step for transports without a file descriptor (loop://)
 SAMPLE_QUEUE = 1024        # samples kept for pop_samples(); older ones are discarded
-WRITE_TIMEOUT_S = 0.05     # a port that does not take a frame within this is treated as lost
+# A port that does not take a frame within this is treated as lost. pyserial judges it on elapsed
+# time, so a host preempted inside write() for longer gets a timeout although every byte went out:
+# generous, as a rig that stops reading is found sooner by the link checks (set-points not applied).
+WRITE_TIMEOUT_S = 1.0
 T_WRAP = 1 << 32           # the rig's t_us counter wraps here (~71.6 min)
 
 ReplyT = TypeVar("ReplyT", bound=Message)

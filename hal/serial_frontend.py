@@ -330,6 +330,10 @@ class SerialFrontEnd(FrontEnd):
                 raise
         if quiet < self.link_timeout_s:
             return
+        # Judge what has arrived, not what this host has read so far: after a stall of this process
+        # (a loaded machine) the port may hold SAMPLEs that came in meanwhile.
+        if link.poll(0.0) and link.latest is not last:
+            return
         answered = link.take_reply(self._probe_seq) is not None
         self._probe_seq = None
         ms = quiet * 1e3

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from realtime import STARTUP_S
 from rig_cli_helpers import main
 
 from lambdarig.cli.flash import STEPS
@@ -22,6 +23,8 @@ from lambdarig.emulator.serial_rig import RigServer
 from lambdarig.hal.rig_link import RigLink
 from lambdarig.protocol.codes import MAX_WRITE
 from lambdarig.protocol.image import image_crc
+
+pytestmark = pytest.mark.usefixtures("no_gc_pauses")  # on the wall clock: see tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[1]
 SERIAL = "LR-TEST-7"
@@ -254,10 +257,10 @@ class SubprocessRig:
             cmd += ["--die-after-flash-ops", str(die_after)]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        ready, _, _ = select.select([self.proc.stdout], [], [], 20.0)
+        ready, _, _ = select.select([self.proc.stdout], [], [], STARTUP_S)
         if not ready:
             self.close()
-            raise TimeoutError("the rig did not print its pty path within 20 s")
+            raise TimeoutError(f"the rig did not print its pty path within {STARTUP_S:g} s")
         self.path = self.proc.stdout.readline().decode().strip()
         assert self.path.startswith("/dev/"), self.path
 
@@ -265,12 +268,13 @@ class SubprocessRig:
         if self.proc.poll() is None:
             self.proc.terminate()
         try:
-            return self.proc.wait(5.0)
+            return self.proc.wait(STARTUP_S)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            return self.proc.wait(5.0)
+            return self.proc.wait(STARTUP_S)
 
 
+@pytest.mark.slow
 def test_power_loss_at_every_flash_operation_leaves_old_or_new_settings(tmp_path, monkeypatch, capsys):
     old = toml_file(tmp_path, GOOD, "old.toml")
     new = toml_file(tmp_path, GOOD.replace("800.0", "760.0").replace('"e85"', '"methanol"'), "new.toml")
@@ -287,7 +291,7 @@ def test_power_loss_at_every_flash_operation_leaves_old_or_new_settings(tmp_path
             code = main(["flash", new, "--port", rig.path], monkeypatch)
             err = capsys.readouterr().err
             assert code == 3, f"op {op}: {err}"
-            assert rig.proc.wait(5.0) == 70                       # the rig died in that operation
+            assert rig.proc.wait(STARTUP_S) == 70                 # the rig died in that operation
             assert "flash failed at step" in err
             if op < image_ops:
                 assert "nothing was committed, the rig's active settings were not touched" in err, err
@@ -337,7 +341,9 @@ def test_run_uses_the_rigs_flashed_settings_unless_told_otherwise(rig, tmp_path,
     path = toml_file(tmp_path, GOOD)
     assert main(["flash", path, "--port", rig.path], monkeypatch) == 0
     capsys.readouterr()
-    assert main(["run", "--hal", f"serial://{rig.path}", "--duration", "0.3", "--json"], monkeypatch) == 0
+    # the rig is a thread of this process: link timeouts a loaded machine's stall does not reach
+    url = f"serial://{rig.path}?link_timeout_s=1.0&watchdog_ms=1000"
+    assert main(["run", "--hal", url, "--duration", "0.3", "--json"], monkeypatch) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert report["final_state"] == "stopped"
@@ -354,10 +360,9 @@ def test_run_uses_the_rigs_flashed_settings_unless_told_otherwise(rig, tmp_path,
         return real_controller(settings, *args, **kwargs)
 
     monkeypatch.setattr(api, "Controller", spy)
-    assert main(["run", "--hal", f"serial://{rig.path}", "--duration", "0.2", "--quiet"], monkeypatch) == 0
+    assert main(["run", "--hal", url, "--duration", "0.2", "--quiet"], monkeypatch) == 0
     assert "settings from device" in capsys.readouterr().err
     assert seen["settings"].heater.target_temp_c == 800.0
-    assert main(["run", "--hal", f"serial://{rig.path}", "--duration", "0.2", "--quiet", "--default-settings"],
-                monkeypatch) == 0
+    assert main(["run", "--hal", url, "--duration", "0.2", "--quiet", "--default-settings"], monkeypatch) == 0
     assert "settings from defaults" in capsys.readouterr().err
     assert seen["settings"].heater.target_temp_c == 780.0

@@ -33,6 +33,8 @@ from lambdarig.hal.instruments import (  # noqa: E402
 from lambdarig.hal.types import FrontEndError, LinkLost  # noqa: E402
 from lambdarig.hal.visa_frontend import disable_nagle  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("no_gc_pauses")  # on the wall clock: see tests/conftest.py
+
 IDN_2400 = "KEITHLEY INSTRUMENTS INC.,MODEL 2400,4105252,C32   Oct  4 2010 14:20:11/A02  /S/K"
 IDN_2450 = "KEITHLEY INSTRUMENTS,MODEL 2450,04096331,1.7.3b"
 IDN_DP832 = "RIGOL TECHNOLOGIES,DP832,DP8C0000000001,00.01.14"
@@ -262,13 +264,14 @@ def test_silent_instrument_is_link_lost_naming_role_and_instrument_within_bounde
         with pytest.raises(LinkLost) as err:
             smu.read()
         elapsed = time.monotonic() - start
-        # the query and one :SYST:ERR? probe, 150 ms each
-        assert elapsed < 0.6
+        # the query and one :SYST:ERR? probe, 150 ms each (a loaded machine may add to that)
+        assert 2 * 0.15 - 0.02 <= elapsed < 2 * 0.15 + 1.0, elapsed
         assert server.received[1:] == [":READ?", ":SYST:ERR?"]
         start = time.monotonic()
-        with pytest.raises(LinkLost):          # stays lost: no second timeout
+        with pytest.raises(LinkLost):          # stays lost: no second timeout, nothing sent
             smu.read()
-        assert time.monotonic() - start < 0.05
+        assert time.monotonic() - start < 0.15
+        assert server.received[1:] == [":READ?", ":SYST:ERR?"]
     assert "pump" in str(err.value) and IDN_2400 in str(err.value) and ":READ?" in str(err.value)
 
 

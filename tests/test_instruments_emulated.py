@@ -17,6 +17,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from realtime import SLACK_S, STARTUP_S
 
 pyvisa = pytest.importorskip("pyvisa")
 pytest.importorskip("pyvisa_py")
@@ -26,6 +27,8 @@ from lambdarig.emulator.instruments import InstrumentStation  # noqa: E402
 from lambdarig.emulator.instruments.keithley2400 import ST_COMPLIANCE, ST_FRONT, ST_I_SOURCE, ST_V_MEAS  # noqa: E402
 from lambdarig.protocol.instrument_models import KEITHLEY_2400  # noqa: E402
 from lambdarig.protocol.station import load_station, station_to_toml  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("no_gc_pauses")  # on the wall clock: see tests/conftest.py
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_MS = 300
@@ -226,7 +229,7 @@ def test_emulator_imports_neither_controller_nor_hal():
             "bad = [m for m in sys.modules if m.startswith(('lambdarig.controller', 'lambdarig.hal'))]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, env={**os.environ, "PYTHONPATH": str(REPO)},
-                   timeout=30)
+                   timeout=STARTUP_S)
 
 
 def test_serve_cli_writes_station_and_stops_on_sigint(tmp_path, rm):
@@ -237,7 +240,7 @@ def test_serve_cli_writes_station_and_stops_on_sigint(tmp_path, rm):
                             stderr=subprocess.PIPE, text=True)
     try:
         lines = []
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + STARTUP_S
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
             if not line:
@@ -257,7 +260,7 @@ def test_serve_cli_writes_station_and_stops_on_sigint(tmp_path, rm):
         finally:
             res.close()
         proc.send_signal(signal.SIGINT)
-        stdout, _ = proc.communicate(timeout=10)
+        stdout, _ = proc.communicate(timeout=STARTUP_S)
         assert proc.returncode == 0
         assert "outputs off" in stdout
     finally:
@@ -538,6 +541,7 @@ def test_keysight_channel_lists(bench):
     assert codes(psu2) == []
 
 
+@pytest.mark.slow
 def test_element_warms_when_the_supply_drives_the_heater(bench):
     b = bench()
     psu = b.open("heater")
@@ -620,7 +624,9 @@ def test_nernst_esr_by_current_step_is_ri(bench):
     for esr, ri, arc_bias, tol, _elapsed in results:
         assert ri - tol <= esr <= ri + arc_bias + tol, results
     best = min(results, key=lambda r: r[4])
-    assert best[4] < 0.02, "write + read took > 20 ms over loopback (Nagle / delayed ACK?)"
+    # Nagle's algorithm meeting a delayed ACK stalls every such exchange by >= 40 ms (Linux's minimum
+    # ACK delay): a bound below that tells it from a busy machine's scheduling, best of four
+    assert best[4] < 0.035, "write + read took > 35 ms over loopback, every time (Nagle / delayed ACK?)"
     assert 250 < best[1] < 400 and abs(best[0] - best[1]) < 0.1 * best[1]   # the cell cools slowly at 7.5 V
     # The full arc appears once it has charged: a slow reading gives Ri + R_ct (less the EMF's own
     # drift over those 80 ms, taken from the truth).
@@ -640,12 +646,15 @@ def test_nernst_meter_reads_the_cell(bench):
     b = hot_station(bench, 780.0, nernst_model="keysight_34465a", noise=False)
     dmm = b.open("nernst")
     dmm.write("*RST;:CONF:VOLT:DC 10;:VOLT:DC:NPLC 1")
-    reading = float(dmm.query(":READ?"))
-    truth = b.station.truth()
-    # No current: the EMF (the cell settles after the jump to 780 °C: a few mV of drift).
-    assert reading == pytest.approx(truth.nernst_emf_v, abs=5e-3)
-    assert truth.ref_current_a == 0.0
-    assert float(dmm.query(":MEAS:VOLT:DC?")) == pytest.approx(reading, abs=5e-3)
+    # No current: the EMF. The cell settles after the jump to 780 °C, so the EMF drifts by mV while
+    # a loaded machine takes its time between a reading and the truth: compared with the truth on
+    # both sides of the reading.
+    emf = lambda: b.station.truth().nernst_emf_v  # noqa: E731
+    before, reading, after = emf(), float(dmm.query(":READ?")), emf()
+    assert within(reading, before, after, 5e-3), (before, reading, after)
+    assert b.station.truth().ref_current_a == 0.0
+    before, again, after = emf(), float(dmm.query(":MEAS:VOLT:DC?")), emf()
+    assert within(again, before, after, 5e-3), (before, again, after)
 
 
 # --- failure injection: bounded timeouts and clear failures -----------------------------------------
@@ -661,7 +670,7 @@ def test_silence_makes_queries_time_out_within_the_timeout(bench):
         smu.query("*IDN?")
     elapsed = time.monotonic() - t0
     assert info.value.error_code == pyvisa.constants.StatusCode.error_timeout
-    assert 0.15 < elapsed < 0.6
+    assert 0.19 <= elapsed < 0.2 + SLACK_S, elapsed    # our 200 ms, not pyvisa's 2 s default
     b.station.silence("pump", False)
     assert smu.query("*IDN?").split(",")[1] == "MODEL 2400"
 
@@ -678,7 +687,7 @@ def test_disconnect_fails_within_the_timeout_and_reconnect_works(bench):
     with pytest.raises((pyvisa.errors.VisaIOError, OSError)):
         psu.write("*CLS")
         psu.query("*IDN?")
-    assert time.monotonic() - t0 < 0.6
+    assert time.monotonic() - t0 < 0.2 + SLACK_S
     again = b.open("heater", timeout=200)
     assert again.query("*IDN?").split(",")[1] == "DP832"
     # refuse(): new connections are closed at once; a query fails fast, not hangs.
@@ -687,7 +696,7 @@ def test_disconnect_fails_within_the_timeout_and_reconnect_works(bench):
     t0 = time.monotonic()
     with pytest.raises((pyvisa.errors.VisaIOError, OSError)):
         gone.query("*IDN?")
-    assert time.monotonic() - t0 < 0.6
+    assert time.monotonic() - t0 < 0.2 + SLACK_S
     with pytest.raises(RuntimeError, match="not running"):
         InstrumentStation().silence("pump")
     with pytest.raises(KeyError, match="no 'nernst' instrument"):

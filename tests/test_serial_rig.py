@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import serial
+from realtime import SLACK_S, STARTUP_S, rig_timestamps_are_its_schedule
 
 from lambdarig.emulator.flash_store import FlashStore
 from lambdarig.emulator.serial_rig import RigServer
@@ -62,6 +63,8 @@ from lambdarig.protocol.messages import (
     Watchdog,
 )
 
+pytestmark = pytest.mark.usefixtures("no_gc_pauses")  # on the wall clock: see tests/conftest.py
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -102,7 +105,7 @@ class Host:
         out, self.pending = self.pending, []
         return out
 
-    def wait_reply(self, seq: int, timeout: float = 1.0) -> Frame:
+    def wait_reply(self, seq: int, timeout: float = SLACK_S + 1.0) -> Frame:
         end = time.monotonic() + timeout
         while True:
             for i, frame in enumerate(self.pending):
@@ -114,7 +117,7 @@ class Host:
             if not self.poll():
                 time.sleep(0.0005)
 
-    def request(self, message: Message, timeout: float = 1.0) -> Frame:
+    def request(self, message: Message, timeout: float = SLACK_S + 1.0) -> Frame:
         return self.wait_reply(self.send(message), timeout)
 
     def request_raw(self, frame_type: int, payload: bytes = b"", timeout: float = 1.0) -> Frame:
@@ -157,7 +160,7 @@ def host(rig):
         h.close()
 
 
-def wait_for(predicate, timeout: float, step: float = 0.0005):
+def wait_for(predicate, timeout: float = SLACK_S, step: float = 0.0005):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         value = predicate()
@@ -198,22 +201,23 @@ def test_stream_500hz_for_one_second(rig, host):
     while time.monotonic() - t_start < 1.0:
         host.send(Ping())          # keeps the watchdog fed
         frames += host.collect(0.02)
-    expect_ack(host.wait_reply(host.send(StreamStop()), timeout=2.0))
+    expect_ack(host.wait_reply(host.send(StreamStop()), timeout=SLACK_S + 1.0))
     frames += host.collect(0.02)      # what came before the ACK, and nothing after it
     samples = [SampleMessage.unpack(f.payload) for f in frames if f.type == SAMPLE]
     skipped = rig.counters.samples_skipped              # only when the rig thread is starved of CPU
-    assert 490 <= len(samples) + skipped <= 530, (len(samples), skipped)
+    # 500 Hz on the rig's clock: the stream's length in samples (any it skipped counted) is its
+    # length in time; the sample timing on an idle machine (jitter) is benchmarks/hil_serial.py's
+    t_us = [s.t_us for s in samples]
+    span_s = ((t_us[-1] - t_us[0]) & 0xFFFFFFFF) * 1e-6
+    assert span_s >= 1.0 - 0.01, span_s                               # streamed the whole second
+    assert len(samples) - 1 + skipped == round(span_s * 500), (len(samples), skipped, span_s)
     seqs = [f.seq for f in frames if f.type == SAMPLE]
     assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:])), "sample seq must increase by 1"
-    t_us = [s.t_us for s in samples]
-    steps = [(b - a) & 0xFFFFFFFF for a, b in zip(t_us, t_us[1:])]
-    if not skipped:
-        assert all(1999 <= s <= 2001 for s in steps), (min(steps), max(steps))
+    # each SAMPLE stamped with its scheduled time, 2 ms apart (whole periods where it skipped)
+    assert rig_timestamps_are_its_schedule([t * 1e-6 for t in t_us], 500, skipped)
     last = samples[-1]
     values = (last.nernst_v, last.pump_current_a, last.ri_ohm, last.heater_v, last.heater_a, last.supply_v, last.pump_v)
     assert all(math.isfinite(v) for v in values)                  # excitation on: Ri measured too
-    stats = rig.stats()
-    assert stats["sample_late_ms_p99"] < 10.0, stats
 
 
 def test_setpoint_applied_and_heater_warms(rig, host):
@@ -225,11 +229,15 @@ def test_setpoint_applied_and_heater_warms(rig, host):
         seq = host.send(SetPoint(0.0, 0.8))
         host.poll()
         time.sleep(0.01)
-    time.sleep(0.02)
-    host.poll()
-    samples = host.samples()
-    last = samples[-1]
-    assert last.applied_seq == seq                               # applied_seq echoes the SETPOINT
+
+    def newest_sample() -> SampleMessage | None:
+        host.poll()
+        samples = host.samples()
+        return samples[-1] if samples else None
+
+    # the first SAMPLE taken after the rig applied our last SETPOINT echoes its seq
+    last = wait_for(lambda: (lambda s: s if s is not None and s.applied_seq == seq else None)(newest_sample()))
+    assert last is not None and last.applied_seq == seq          # applied_seq echoes the SETPOINT
     assert not last.status & STATUS_OUTPUTS_SAFE
     heater_v, heater_a = last.heater_v, last.heater_a
     assert heater_v > 5.0 and heater_a > 0.5                     # the heater is driven
@@ -239,7 +247,7 @@ def test_setpoint_applied_and_heater_warms(rig, host):
 
 def test_bad_setpoints_are_refused_and_not_applied(rig, host):
     host.send(SetPoint(1e-3, 0.25))
-    assert wait_for(lambda: rig.outputs()[1] > 0.2, 1.0)
+    assert wait_for(lambda: rig.outputs()[1] > 0.2)
     applied = rig.applied_seq
     reserved_flag = bytearray(SetPoint(0.0, 0.1).pack())
     reserved_flag[-1] |= 0x80
@@ -294,24 +302,35 @@ def test_watchdog_makes_outputs_safe_in_time(rig, host):
     expect_ack(host.request(StreamStart(500)))
     for _ in range(10):
         time.sleep(0.005)
-        host.send(SetPoint(2e-3, 0.6))
+        t_sending = time.monotonic()    # the rig cannot get the frame before this
+        last_seq = host.send(SetPoint(2e-3, 0.6))
     t_last = time.monotonic()           # the host goes silent after this frame
-    assert wait_for(lambda: rig.outputs()[1] > 0.5, 0.04)
-    safe = wait_for(lambda: rig.outputs()[:2] == (0.0, 0.0), 1.0, step=0.0002)
+    # (a stall of this thread between two frames may have tripped it early: judge the last frame's trip)
+    assert wait_for(lambda: rig.applied_seq == last_seq, step=0.0002)
+    safe = wait_for(lambda: rig.outputs()[:2] == (0.0, 0.0), 50e-3 + SLACK_S, step=0.0002)
     t_safe = time.monotonic()
     assert safe
-    elapsed_ms = (t_safe - t_last) * 1e3
-    assert 49.0 <= elapsed_ms <= 50 + 8.0, elapsed_ms
-    assert all(late < 2.0 for late in rig.stats()["watchdog_trip_late_ms"]), rig.stats()
-    # Streaming goes on, flagged.
-    host.collect(0.05)
-    time.sleep(0.02)
-    host.poll()
-    status = [s.status for s in host.samples()]
-    assert status and all(s & STATUS_WATCHDOG_TRIPPED and s & STATUS_OUTPUTS_SAFE for s in status[-5:])
+    # not before 50 ms of silence after the last frame, and within the slack after that
+    assert (t_safe - t_sending) * 1e3 >= 50.0 - 1e-6, (t_safe - t_sending) * 1e3
+    assert (t_safe - t_last) * 1e3 <= 50 + SLACK_S * 1e3, (t_safe - t_last) * 1e3
+    assert rig.counters.watchdog_trips >= 1 and rig.counters.setpoints == 10
+    # Streaming goes on: the SAMPLEs show the last set-point applied (heater driven), then the trip.
+    frames = host.collect(0.05)
+
+    def status_and_applied() -> list[tuple[int, int]]:
+        messages = (SampleMessage.unpack(f.payload) for f in frames if f.type == SAMPLE)
+        return [(m.status, m.applied_seq) for m in messages]
+
+    def tripped_tail() -> bool:
+        frames.extend(host.collect(0.01))
+        tail = [st for st, _ in status_and_applied()][-5:]
+        return len(tail) == 5 and all(st & STATUS_WATCHDOG_TRIPPED and st & STATUS_OUTPUTS_SAFE for st in tail)
+
+    assert wait_for(tripped_tail), status_and_applied()[-20:]
+    assert any(applied == last_seq and not st & STATUS_OUTPUTS_SAFE for st, applied in status_and_applied())
     # The next SETPOINT clears the flag and drives again.
     host.send(SetPoint(0.0, 0.3))
-    assert wait_for(lambda: not rig.watchdog_tripped and rig.outputs()[1] > 0.2, 1.0)
+    assert wait_for(lambda: not rig.watchdog_tripped and rig.outputs()[1] > 0.2)
     expect_ack(host.request(Watchdog(0)))     # off: no trip
     time.sleep(0.15)
     assert rig.outputs()[1] > 0.2
@@ -322,10 +341,10 @@ def test_host_vanishes_and_returns(rig):
     host = Host(rig.path)
     expect_ack(host.request(StreamStart(1000)))
     host.send(SetPoint(1e-3, 0.5))
-    assert wait_for(lambda: rig.outputs()[1] > 0.4, 1.0)
+    assert wait_for(lambda: rig.outputs()[1] > 0.4)
     host.close()                        # the host disappears mid-stream
-    assert wait_for(lambda: rig.counters.host_disconnects >= 1, 1.0)
-    assert wait_for(lambda: rig.outputs()[:2] == (0.0, 0.0), 0.2)   # the watchdog (100 ms)
+    assert wait_for(lambda: rig.counters.host_disconnects >= 1)
+    assert wait_for(lambda: rig.outputs()[:2] == (0.0, 0.0), 0.1 + SLACK_S)   # the watchdog (100 ms)
     time.sleep(0.1)
     assert rig._thread is not None and rig._thread.is_alive()
     host = Host(rig.path)               # a new host: a clean line, the rig answers
@@ -342,9 +361,9 @@ def test_reset(rig, host):
     expect_ack(host.request(Watchdog(1000)))
     expect_ack(host.request(StreamStart(100)))
     host.send(SetPoint(1e-3, 0.5))
-    assert wait_for(lambda: rig.outputs()[1] > 0.4, 1.0)
+    assert wait_for(lambda: rig.outputs()[1] > 0.4)
     expect_ack(host.request(Reset()))
-    assert wait_for(lambda: not rig.streaming, 0.5)
+    assert wait_for(lambda: not rig.streaming)
     assert rig.outputs()[:2] == (0.0, 0.0)
     assert rig.watchdog_ms == 100 and rig.applied_seq == 0
     host.collect(0.05)
@@ -419,10 +438,10 @@ class SubprocessRig:
             cmd += ["--die-after-flash-ops", str(die_after)]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        ready, _, _ = select.select([self.proc.stdout], [], [], 10.0)
+        ready, _, _ = select.select([self.proc.stdout], [], [], STARTUP_S)
         if not ready:
             self.close()
-            raise TimeoutError("the rig did not print its pty path within 10 s")
+            raise TimeoutError(f"the rig did not print its pty path within {STARTUP_S:g} s")
         path = self.proc.stdout.readline().decode().strip()
         assert path.startswith("/dev/"), (path, self.proc.stderr.read() if self.proc.poll() is not None else "")
         self.host = Host(path)
@@ -433,10 +452,10 @@ class SubprocessRig:
         if self.proc.poll() is None:
             self.proc.terminate()
         try:
-            return self.proc.wait(5.0)
+            return self.proc.wait(STARTUP_S)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            return self.proc.wait(5.0)
+            return self.proc.wait(STARTUP_S)
 
 
 def flash_until_death(rig: SubprocessRig, image: bytes) -> str:
@@ -444,7 +463,7 @@ def flash_until_death(rig: SubprocessRig, image: bytes) -> str:
     try:
         flash_over_pty(rig.host, image, CHUNK)
     except (TimeoutError, serial.SerialException, OSError):
-        code = rig.proc.wait(5.0)
+        code = rig.proc.wait(STARTUP_S)
         assert code == 70, (code, rig.proc.stderr.read())
         return "died"
     return "done"
@@ -457,20 +476,20 @@ def test_cli_prints_pty_and_link_and_stops_cleanly(tmp_path):
     proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        ready, _, _ = select.select([proc.stdout], [], [], 10.0)
-        assert ready, "no output within 10 s"
+        ready, _, _ = select.select([proc.stdout], [], [], STARTUP_S)
+        assert ready, f"no output within {STARTUP_S:g} s"
         path = proc.stdout.readline().strip()
         assert path.startswith("/dev/") and proc.stdout.readline().strip() == str(link)
         assert os.path.realpath(link) == os.path.realpath(path)
         host = Host(str(link))
         try:
-            identity = Identity.unpack(host.request(Hello(), timeout=2.0).payload)
+            identity = Identity.unpack(host.request(Hello(), timeout=SLACK_S + 1.0).payload)
             assert identity.serial_number == "LR0777"
             host.send(SetPoint(0.0, 0.5))
         finally:
             host.close()
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(5.0) == 0
+        assert proc.wait(STARTUP_S) == 0
         assert "stopped" in proc.stderr.read()
         assert not os.path.lexists(link)
     finally:
@@ -479,6 +498,7 @@ def test_cli_prints_pty_and_link_and_stops_cleanly(tmp_path):
             proc.wait(5.0)
 
 
+@pytest.mark.slow
 def test_power_loss_at_every_flash_op_boots_old_or_new(tmp_path):
     flash = tmp_path / "flash.bin"
     with FlashStore(flash) as store:                             # the old settings, committed

@@ -1,0 +1,34 @@
+"""Suite-wide test settings. The real-time tests (tests/realtime.py) must hold on a loaded machine
+as well as on an idle one: the report header says how busy the machine was, and `no_gc_pauses`
+keeps the suite's own heap from stalling them."""
+
+from __future__ import annotations
+
+import gc
+import os
+
+import pytest
+from realtime import SLACK_S
+
+
+def pytest_report_header(config) -> list[str]:
+    try:
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = "n/a"
+    return [f"lambdarig real-time tests: {os.cpu_count()} core(s), load average {load}, "
+            f"scheduling slack {SLACK_S:g} s (LAMBDARIG_TEST_SLACK_S)"]
+
+
+@pytest.fixture
+def no_gc_pauses():
+    """For a test on the wall clock: what the suite has accumulated so far (~400k objects late in a
+    full run) is kept out of the cyclic collector's reach while it runs. A full collection of that
+    heap holds the GIL for 100 ms and more (three times that on a loaded machine), stalling the test
+    and the emulated rig, relay and instrument threads it runs in this process; a `lambdarig run`
+    process has no such heap. gc.freeze() is a constant-time move; unfreeze() hands it all back."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

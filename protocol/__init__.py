@@ -50,6 +50,6 @@ __all__ = [
     "Ping", "Request", "Reset", "SampleMessage", "SetPoint", "SettingsCommit", "SettingsData", "SettingsErase",
     "SettingsInfo", "SettingsInfoReply", "SettingsRead", "SettingsVerify", "SettingsWrite", "StreamStart",
     "StreamStop", "VerifyReply", "Watchdog", "WireError", "check_image", "codes", "decode",
-    "decode_body", "decode_reply", "decode_request", "encode_frame", "image_crc", "image_length", "is_newer_generation", "message_name",
-    "next_generation", "pack_image",
+    "decode_body", "decode_reply", "decode_request", "encode_frame", "image_crc", "image_length",
+    "is_newer_generation", "message_name", "next_generation", "pack_image",
 ]

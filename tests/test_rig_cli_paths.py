@@ -116,3 +116,36 @@ def test_settings_read_out_paths_are_refused_before_the_rig_is_asked(rig, tmp_pa
     good = tmp_path / "read.toml"
     assert main(["settings", "read", "--port", rig.path, "--out", str(good)]) == 0
     assert "target_temp_c = 800.0" in good.read_text()
+
+
+# --- which rig, and what it says (issue 16, item 10) ----------------------------------------------
+
+def test_flash_names_the_rig_before_writing_and_strips_escapes_from_device_text(tmp_path, capsys):
+    hostile = "LR\x1b[2J\x1b]0;x\x07"         # clears the screen and retitles the terminal
+    rig = RigServer(scenario="free-air", flash_path=tmp_path / "flash.bin", serial_number=hostile).start()
+    try:
+        path = toml_file(tmp_path, GOOD)
+        assert main(["flash", path, "--port", rig.path]) == 0
+        captured = capsys.readouterr()
+        assert f"writing to rig LR (lsu49, firmware 0.1.0) on {rig.path}" in captured.err, captured.err
+        assert main(["settings", "read", "--port", rig.path]) == 0
+        read = capsys.readouterr()
+        assert main(["flash", path, "--port", rig.path, "--device-serial", "LR0001"]) == 2
+        refused = capsys.readouterr()
+        for text in (captured.out, captured.err, read.out, read.err, refused.out, refused.err):
+            assert "\x1b" not in text and "\x07" not in text, repr(text)
+        assert "writing to rig" not in refused.err     # refused before anything is written
+    finally:
+        rig.stop()
+
+
+def test_the_host_port_is_exclusive(rig):
+    from lambdarig.hal.rig_link import RigLink
+    from lambdarig.hal.types import FrontEndError
+
+    first = RigLink(rig.path)
+    try:
+        with pytest.raises(FrontEndError, match="in use"):
+            RigLink(rig.path)
+    finally:
+        first.close()

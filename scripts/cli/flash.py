@@ -139,9 +139,12 @@ def build_image(settings: Settings, serial_number: str) -> bytes:
 
 
 def flash_settings(link, settings: Settings, *, device_serial: str | None = None, force_element: bool = False,
-                   progress: Callable[[str], None] | None = None) -> FlashReport:
+                   progress: Callable[[str], None] | None = None,
+                   announce: Callable[[str], None] | None = None) -> FlashReport:
     """Run the flash sequence on an open RigLink. Refusals before writing raise SettingsError
-    (ValueError) or FrontEndError; failures after raise FlashFailed naming the step."""
+    (ValueError) or FrontEndError; failures after raise FlashFailed naming the step. `announce`
+    gets one line naming the rig (serial number, element, firmware, port) once every check passed
+    and just before the first write: a reused port number cannot hide which board is written."""
     t0 = time.monotonic()
     steps: list[str] = []
 
@@ -162,6 +165,9 @@ def flash_settings(link, settings: Settings, *, device_serial: str | None = None
     done("check", f"image {len(image)} bytes, CRC 0x{crc:08X}, fits the {before.slot_size}-byte slot")
 
     port = getattr(link, "port", "")
+    if announce is not None:
+        announce(f"writing to rig {identity.serial_number} ({identity.element or 'element unknown'}, firmware "
+                 f"{identity.firmware_version}) on {port or 'its port'}")
     step = "erase"
     keeps = (f"the rig's active settings were not touched (generation {before.generation})"
              if before.image_length else "the rig still has no settings")

@@ -182,6 +182,7 @@ class FlashStore:
             os.close(fd)
             raise
         self._fd = fd
+        self.created = created             # this store made the file (a new, erased chip)
         self.active: SlotState | None = None
         self.boot()
 
@@ -203,6 +204,16 @@ class FlashStore:
         if self._fd is not None:
             os.close(self._fd)       # releases the lock
             self._fd = None
+
+    def discard_if_new(self) -> None:
+        """Close; and remove the file if this store made it and nothing was written since: a rig
+        that fails to start leaves no new file behind."""
+        self.close()
+        if self.created and self.ops == 0:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
 
     def __enter__(self) -> FlashStore:
         return self

@@ -170,7 +170,7 @@ class RigServer:
         try:
             self._master, slave = os.openpty()
         except OSError:
-            self.flash.close()
+            self.flash.discard_if_new()
             raise
         try:
             tty.setraw(slave)
@@ -180,7 +180,7 @@ class RigServer:
             self.path = os.ttyname(slave)
         except BaseException:
             os.close(self._master)
-            self.flash.close()
+            self.flash.discard_if_new()
             raise
         finally:
             os.close(slave)
@@ -194,6 +194,7 @@ class RigServer:
                 os.symlink(self.path, self.link)
             except OSError as exc:
                 link_path, self.link = self.link, None      # not ours: _close_fds must not remove it
+                self.flash.discard_if_new()                 # a refused start leaves no new flash file
                 self._close_fds()
                 raise ValueError(f"--link {link_path}: cannot create the symlink: {exc.strerror or exc}") from None
 

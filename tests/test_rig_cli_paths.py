@@ -149,3 +149,11 @@ def test_the_host_port_is_exclusive(rig):
             RigLink(rig.path)
     finally:
         first.close()
+
+
+def test_a_refused_link_leaves_no_new_flash_file(tmp_path, capsys):
+    flash = tmp_path / "new.bin"
+    assert main(["serve", "rig", "--flash", str(flash), "--link", str(tmp_path / "no" / "link")]) == 2
+    err = capsys.readouterr().err
+    assert "--link" in err and len(err.strip().splitlines()) == 1, err
+    assert not flash.exists() and not (tmp_path / "no").exists()

@@ -121,3 +121,37 @@ def test_host_read_requests_are_bounded_by_the_protocol(liar):
             link.settings_read_active()
     finally:
         link.close()
+
+
+def test_a_device_that_floods_the_line_cannot_hold_the_host():
+    """A peer on a real pty that writes bytes as fast as it can (no frames): a request ends with
+    LinkLost near its timeout instead of the host reading for ever."""
+    import os
+    import subprocess
+    import sys
+    import tty
+
+    from lambdarig.hal.types import LinkLost
+    from lambdarig.protocol.messages import Ping
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    path = os.ttyname(slave)
+    os.close(slave)
+    flood = ("import os, sys\nfd = int(sys.argv[1])\nblock = bytes([1]) * 65536\n"
+             "while True:\n    try:\n        os.write(fd, block)\n    except BlockingIOError:\n        pass\n"
+             "    except OSError:\n        pass\n")
+    link = RigLink(path, timeout_s=0.1, retries=0)
+    proc = subprocess.Popen([sys.executable, "-c", flood, str(master)], pass_fds=(master,))
+    try:
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        with pytest.raises(LinkLost):
+            link.request(Ping())
+        assert time.monotonic() - t0 < FAIL_FAST_S
+        assert link.dropped > 0
+    finally:
+        proc.kill()
+        proc.wait(5.0)
+        link.close()
+        os.close(master)

@@ -518,7 +518,7 @@ class RigServer:
         except OSError as exc:
             # The flash file failed (disk full, I/O error): a refusal, never the end of the board.
             self.counters.flash_failures += 1
-            self._error(frame, E_FLASH_FAILED, f"flash {exc.strerror or exc}")
+            self._error(frame, E_FLASH_FAILED, f"I/O error: {exc.strerror or exc}")
 
     def _on_hello(self, frame: Frame, request: Hello) -> None:
         self._send(self.identity, frame.seq)

@@ -123,3 +123,45 @@ def test_rig_on_a_garbage_flash_boots_safe_without_settings(tmp_path):
             link.close()
     finally:
         rig.stop()
+
+
+def test_a_flash_write_error_is_answered_and_the_rig_keeps_running(tmp_path):
+    """The flash file cannot be written past 4 KiB (RLIMIT_FSIZE, as a full disk would refuse): the
+    rig answers E_FLASH_FAILED, `lambdarig flash` fails with one line naming the step, and the rig
+    (its own process) still answers afterwards."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    from test_flash_cli import ROOT
+
+    flash = tmp_path / "flash.bin"
+    FlashStore(flash).close()                  # made while writes are allowed
+
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)     # EFBIG instead of the signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "lambdarig", "serve", "rig", "--flash", str(flash),
+                             "--scenario", "free-air", "--serial-number", SERIAL], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limit_file_size)
+    try:
+        assert proc.stdout is not None
+        path = proc.stdout.readline().decode().strip()
+        assert path.startswith("/dev/"), path
+        code = main(["flash", toml_file(tmp_path, GOOD), "--port", path])
+        assert code == 3
+        link = RigLink(path)
+        try:
+            assert link.identity().serial_number == SERIAL
+            assert link.settings_info().active_slot is None
+        finally:
+            link.close()
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and b"Traceback" not in err, err

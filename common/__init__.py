@@ -43,6 +43,10 @@ Validators (lambdarig.common.validators), for values from anywhere
     show(value): a value as a message quotes it (short; a 400-digit integer by its length)
     range_text(lo, hi, unit, lo_open=False): "600 to 900 °C"
 
+Device text (lambdarig.common.device_text)
+    printable_device_text(text): text a device sent (serial numbers, error texts, USB strings)
+    without ANSI escape sequences, other control characters replaced: safe to print.
+
 Overrides (lambdarig.common.overrides)
     apply_override(data, "section.key=value", source, *, error=InputError): what-if edits of a raw
     table; only existing keys, with suggestions for a typo.

@@ -17,10 +17,12 @@ slot: a torn record fails its record crc (an erased one is all 0xFF).
 
 Boot: a slot is valid when its record is valid, its data holds a valid settings image
 (lambdarig.protocol.image.check_image) and the record's crc equals the image's crc. The active slot is the valid one
-with the highest generation (slot 0 on a tie); with none, there are no settings.
+with the newer generation (serial-number order across the 2^32 wrap,
+lambdarig.protocol.commit_record.is_newer_generation; slot 0 on a tie); with none, there are no
+settings. No stored content can stop the boot: whatever the bytes, a slot is bootable or not.
 
 The host only ever erases and writes the *inactive* slot (erasing a slot also erases its record
-sector, record first) and commits it by writing its record with generation = active + 1. The active
+sector, record first) and commits it by writing its record with generation = active + 1 (mod 2^32). The active
 slot is never touched, so a power loss at any moment boots either the old settings (the record was
 not completely written) or the new ones (it was), both valid.
 
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -45,9 +48,11 @@ from lambdarig.protocol.codes import (
     MAX_SLOT_SIZE,
     SLOT_SIZE_UNIT,
 )
-from lambdarig.protocol.commit_record import RECORD_SIZE, CommitRecord
+from lambdarig.protocol.commit_record import RECORD_SIZE, CommitRecord, is_newer_generation, next_generation
 from lambdarig.protocol.errors import WireError
 from lambdarig.protocol.image import check_image, image_crc, image_length
+
+from .errors import EmulatorInputError
 
 RECORD_SECTOR = 16
 ERASED = 0xFF
@@ -92,6 +97,48 @@ def _exit_like_power_loss() -> None:
     os._exit(DIE_EXIT_CODE)
 
 
+NEW_OR_OURS = "a flash file written by `lambdarig serve rig`, or a new file name in an existing folder"
+
+
+def _refuse(path: str, problem: str, allowed: str = NEW_OR_OURS) -> EmulatorInputError:
+    return EmulatorInputError(source=path, field="flash file", problem=problem, allowed=allowed)
+
+
+def _open_flash_file(path: str, size: int) -> tuple[int, bool]:
+    """(descriptor, created) of a flash file: an existing regular file of the flash's size, or a new
+    one made here (O_EXCL: nothing that exists is ever truncated or overwritten with 0xFF). Anything
+    else (a folder, a device such as /dev/null or /dev/full, a FIFO, /proc, an empty or foreign file,
+    a missing folder) is refused before a byte is written."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise _refuse(path, f"the folder {folder} does not exist (it is not created)") from None
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644), True
+        except OSError as exc:
+            raise _refuse(path, f"cannot create it: {exc.strerror or exc}") from None
+    except OSError as exc:
+        raise _refuse(path, f"cannot use it: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "a device, FIFO or socket"
+        raise _refuse(path, f"is {kind}, not a flash file")
+    have = os.stat(path).st_size
+    if have != size:
+        what = "an empty file" if have == 0 else f"a file of {have} bytes"
+        raise _refuse(path, f"is {what}, expected {size} bytes (not a rig flash file, or one of another slot "
+                           "size); it was not changed")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)     # non-blocking: should it have become a FIFO
+    except OSError as exc:
+        raise _refuse(path, f"cannot open it for reading and writing: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):       # swapped for something else since the check
+        os.close(fd)
+        raise _refuse(path, "is not a regular file")
+    return fd, False
+
+
 class FlashStore:
     def __init__(self, path: str | os.PathLike, slot_size: int = 4096, *, die_after_ops: int | None = None,
                  die: Callable[[], None] | None = None, die_fraction: float = 0.5):
@@ -110,26 +157,32 @@ class FlashStore:
         self.die_fraction = die_fraction
         self.ops = 0                       # mutating operations started so far
         self._fd: int | None = None
-        created = not os.path.exists(self.path)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd, created = _open_flash_file(self.path, self.size)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                raise ValueError(f"flash file {self.path}: in use by another rig (locked)") from None
+                raise _refuse(self.path, "in use by another rig (locked)", "a flash file no other rig has open") \
+                    from None
             have = os.fstat(fd).st_size
-            if have == 0:
-                os.pwrite(fd, bytes([ERASED]) * self.size, 0)   # a factory-fresh, erased chip
-                os.fsync(fd)
-                if created:
-                    self._fsync_dir()
+            if created and have == 0:
+                try:
+                    os.pwrite(fd, bytes([ERASED]) * self.size, 0)   # a factory-fresh, erased chip
+                    os.fsync(fd)
+                except OSError as exc:
+                    os.unlink(self.path)        # we made it: a half-made flash file is not left behind
+                    raise _refuse(self.path, f"cannot write a new flash file: {exc.strerror or exc}",
+                                  NEW_OR_OURS) from None
+                self._fsync_dir()
             elif have != self.size:
-                raise ValueError(f"flash file {self.path}: {have} bytes, expected {self.size} "
-                                 f"for a slot size of {slot_size} (not a rig flash file, or another slot size)")
+                raise _refuse(self.path, f"{have} bytes, expected {self.size} for a slot size of {slot_size} "
+                                         "(not a rig flash file, or one of another slot size); it was not changed",
+                              NEW_OR_OURS)
         except BaseException:
             os.close(fd)
             raise
         self._fd = fd
+        self.created = created             # this store made the file (a new, erased chip)
         self.active: SlotState | None = None
         self.boot()
 
@@ -151,6 +204,16 @@ class FlashStore:
         if self._fd is not None:
             os.close(self._fd)       # releases the lock
             self._fd = None
+
+    def discard_if_new(self) -> None:
+        """Close; and remove the file if this store made it and nothing was written since: a rig
+        that fails to start leaves no new file behind."""
+        self.close()
+        if self.created and self.ops == 0:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
 
     def __enter__(self) -> FlashStore:
         return self
@@ -233,7 +296,7 @@ class FlashStore:
         best: SlotState | None = None
         for slot in (0, 1):
             state = self.slot_state(slot)
-            if state.bootable and (best is None or state.generation > best.generation):
+            if state.bootable and (best is None or is_newer_generation(state.generation, best.generation)):
                 best = state
         self.active = best
         return self.info()
@@ -308,7 +371,7 @@ class FlashStore:
         if state.image_crc != expected_crc:
             raise FlashError(E_CRC_MISMATCH, f"inactive slot {slot}: image crc 0x{state.image_crc:08X}, "
                                                   f"expected 0x{expected_crc:08X}")
-        generation = self.generation + 1
+        generation = next_generation(self.generation)
         record = CommitRecord(generation, state.image_crc).pack()
         offset = self._record_offset(slot)
         if self._read(offset, RECORD_SIZE) != bytes([ERASED]) * RECORD_SIZE:

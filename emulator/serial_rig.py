@@ -17,8 +17,10 @@ The loop (one thread, or the foreground with `serve()`):
   5. wait for input or the next deadline, never more than 1 ms.
 
 The host side of the pty may close and reopen at any time: while no host has it open (the master
-reads EIO / polls POLLHUP) nothing is written (a new host starts on a clean line), nothing crashes
-and the watchdog makes the outputs safe.
+reads EIO / polls POLLHUP) nothing is written (a new host starts on a clean line), nothing crashes.
+A rig that loses its host makes its outputs safe at once, watchdog or not (watchdog_ms=0 included):
+a host that died cannot send the SETPOINT that would turn the heater off. Frames the host sent just
+before it left are still handled (they were read first), and the outputs are made safe after them.
 
 Nothing from lambdarig.hal is imported: the protocol package is the one thing both ends share.
 """
@@ -49,6 +51,7 @@ from lambdarig.protocol.codes import (
     CAP_SETTINGS,
     CAP_WATCHDOG,
     E_BAD_LENGTH,
+    E_FLASH_FAILED,
     E_OUT_OF_RANGE,
     ERROR_TEXT,
     SETPOINT,
@@ -97,6 +100,7 @@ MAX_WAIT_S = 0.001              # the loop never sleeps longer than this
 TX_BACKLOG_MAX = 16384          # bytes queued for a slow host; frames beyond are dropped (counted)
 MAX_SAMPLE_BACKLOG_S = 0.05     # behind by more than this: skip the missed samples (counted)
 JITTER_WINDOW = 20000           # recent sample latencies kept for the statistics
+MAX_READS_PER_TICK = 16         # reads of 4096 bytes per loop pass, at most
 
 
 @dataclass
@@ -113,6 +117,8 @@ class Counters:
     setpoints_rejected: int = 0
     watchdog_trips: int = 0
     host_disconnects: int = 0    # the pty's host side went away (EIO / POLLHUP)
+    host_loss_safes: int = 0     # outputs made safe because the host went away
+    flash_failures: int = 0      # flash operations that failed with an I/O error (answered E_FLASH_FAILED)
     resets: int = 0
     loops: int = 0
 
@@ -164,7 +170,7 @@ class RigServer:
         try:
             self._master, slave = os.openpty()
         except OSError:
-            self.flash.close()
+            self.flash.discard_if_new()
             raise
         try:
             tty.setraw(slave)
@@ -174,7 +180,7 @@ class RigServer:
             self.path = os.ttyname(slave)
         except BaseException:
             os.close(self._master)
-            self.flash.close()
+            self.flash.discard_if_new()
             raise
         finally:
             os.close(slave)
@@ -188,12 +194,14 @@ class RigServer:
                 os.symlink(self.path, self.link)
             except OSError as exc:
                 link_path, self.link = self.link, None      # not ours: _close_fds must not remove it
+                self.flash.discard_if_new()                 # a refused start leaves no new flash file
                 self._close_fds()
                 raise ValueError(f"--link {link_path}: cannot create the symlink: {exc.strerror or exc}") from None
 
         self._reader = FrameReader()
         self._tx = bytearray()
         self._host_present = False
+        self._host_lost = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._closed = False
@@ -394,6 +402,7 @@ class RigServer:
     def _host_gone(self) -> None:
         if self._host_present:
             self.counters.host_disconnects += 1
+            self._host_lost = True        # outputs made safe in _receive, after the host's last frames
         self._host_present = False
         if self._tx:
             self.counters.tx_dropped += self._tx.count(0)
@@ -404,7 +413,7 @@ class RigServer:
 
     def _receive(self, now: float) -> None:
         chunks = []
-        while True:
+        for _ in range(MAX_READS_PER_TICK):     # a flooding host cannot keep the loop from its other work
             try:
                 data = os.read(self._master, 4096)
             except BlockingIOError:
@@ -422,9 +431,22 @@ class RigServer:
             chunks.append(data)
             if len(data) < 4096:
                 break
-        if not chunks:
-            return
-        data = b"".join(chunks)
+        if chunks:
+            self._handle_bytes(b"".join(chunks))
+        if self._host_lost:
+            self._host_lost = False
+            self._safe_after_host_loss()
+
+    def _safe_after_host_loss(self) -> None:
+        """The host went away (closed the port, died, the cable went): nobody is left to turn the
+        heater off, so the rig does, whether or not its watchdog is on."""
+        with self.lock:
+            self.rig.advance_to(self.elapsed())
+            self.rig.safe()
+        self._last_rx_t = None            # nothing left for the watchdog to time
+        self.counters.host_loss_safes += 1
+
+    def _handle_bytes(self, data: bytes) -> None:
         self.counters.rx_bytes += len(data)
         before = self._reader.dropped
         frames = self._reader.feed(data)
@@ -491,7 +513,12 @@ class RigServer:
                 self.counters.setpoints_rejected += 1
             self._error(frame, exc.code, str(exc))
             return
-        self._HANDLERS[type(request)](self, frame, request)
+        try:
+            self._HANDLERS[type(request)](self, frame, request)
+        except OSError as exc:
+            # The flash file failed (disk full, I/O error): a refusal, never the end of the board.
+            self.counters.flash_failures += 1
+            self._error(frame, E_FLASH_FAILED, f"I/O error: {exc.strerror or exc}")
 
     def _on_hello(self, frame: Frame, request: Hello) -> None:
         self._send(self.identity, frame.seq)

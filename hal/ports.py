@@ -25,6 +25,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from lambdarig.common.device_text import printable_device_text
+
 from .types import FrontEndError
 
 BENCH_VID = 0x0483
@@ -124,7 +126,12 @@ class PortCandidate:
 
 
 def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
+    return printable_device_text(value) if isinstance(value, str) else ""
+
+
+def _optional_text(value: str | None) -> str | None:
+    """A USB descriptor string as shown: without the escape sequences a device may put in it."""
+    return None if value is None else printable_device_text(value)
 
 
 def classify(vid: int | None, pid: int | None, product: str | None, manufacturer: str | None) -> tuple[str, str]:
@@ -179,8 +186,9 @@ def discover(ports: Iterable[PortInfo] | None = None, include_all: bool = False)
         if real_path != info.device:
             own.update(links.get(real_path, ()))
         out.append(PortCandidate(
-            device=info.device, kind=kind, vid=info.vid, pid=info.pid, serial_number=info.serial_number,
-            description=_text(info.description), manufacturer=info.manufacturer, product=info.product,
+            device=info.device, kind=kind, vid=info.vid, pid=info.pid, serial_number=_optional_text(info.serial_number),
+            description=_text(info.description), manufacturer=_optional_text(info.manufacturer),
+            product=_optional_text(info.product),
             location=info.location, adapter=adapter, links=tuple(sorted(own))))
     order = {KIND_BOARD: 0, KIND_ADAPTER: 1, KIND_USB: 2, KIND_OTHER: 3}
     out.sort(key=lambda c: (order[c.kind], _natural(c.device)))

@@ -46,12 +46,14 @@ from lambdarig.protocol.codes import (
     ERROR_NAMES,
     ERROR_TEXT,
     MAX_READ,
+    MAX_SLOT_SIZE,
     MAX_WRITE,
     SAMPLE,
     STATUS_WATCHDOG_TRIPPED,
 )
 from lambdarig.protocol.errors import WireError
 from lambdarig.protocol.framing import Frame, FrameReader, encode_frame
+from lambdarig.protocol.image import IMAGE_HEAD, IMAGE_OVERHEAD, declared_length
 from lambdarig.protocol.messages import (
     Ack,
     Error,
@@ -85,6 +87,7 @@ from .types import FrontEndError, LinkLost, Sample
 NO_LOCK_SCHEMES = {"socket", "loop", "rfc2217", "cp2110"}
 
 READ_CHUNK = 4096
+MAX_CHUNKS_PER_READ = 64   # one _read_available() takes at most 256 KiB: a flooding device cannot hold it
 POLL_S = 0.0005            # sleep step for transports without a file descriptor (loop://)
 SAMPLE_QUEUE = 1024        # samples kept for pop_samples(); older ones are discarded
 # A port that does not take a frame within this is treated as lost. pyserial judges it on elapsed
@@ -235,7 +238,7 @@ class RigLink:
         """Read whatever the port has (non-blocking) and dispatch the frames; number of frames."""
         self._check_open("reading")
         n = 0
-        while True:
+        for _ in range(MAX_CHUNKS_PER_READ):
             try:
                 data = self._ser.read(READ_CHUNK)
             except (serial.SerialException, OSError) as exc:
@@ -249,6 +252,7 @@ class RigLink:
                 self._dispatch(frame, now)
             if len(data) < READ_CHUNK:
                 return n
+        return n
 
     def _wait_readable(self, timeout_s: float) -> None:
         if timeout_s <= 0:
@@ -434,7 +438,11 @@ class RigLink:
         return self._typed_reply(SettingsInfo(), SettingsInfoReply)
 
     def settings_read(self, slot: int, offset: int, length: int) -> bytes:
-        """Bytes of a slot (0 active, 1 inactive), chunked into reads of at most MAX_READ."""
+        """Bytes of a slot (0 active, 1 inactive), chunked into reads of at most MAX_READ. Never more
+        than the largest slot the protocol can describe: the loop and the buffer are bounded."""
+        if not (0 <= offset and 0 <= length and offset + length <= MAX_SLOT_SIZE):
+            raise ValueError(f"settings read of {length} bytes at {offset}: outside the largest slot the protocol "
+                             f"allows (0..{MAX_SLOT_SIZE} bytes)")
         out = bytearray()
         while len(out) < length:
             n = min(MAX_READ, length - len(out))
@@ -446,11 +454,25 @@ class RigLink:
         return bytes(out)
 
     def settings_read_active(self) -> bytes:
-        """Exactly the active settings image (b"" when the rig has none)."""
+        """Exactly the active settings image (b"" when the rig has none). The length the rig reports
+        is not trusted alone: SETTINGS_INFO's unpack bounds it by the slot, and the image's own header
+        (read first) must declare the same length before the rest is read."""
         info = self.settings_info()
         if info.image_length == 0:
             return b""
-        return self.settings_read(0, 0, info.image_length)
+        if info.image_length < IMAGE_OVERHEAD:
+            raise FrontEndError(f"{self.port}: the rig reports an active settings image of {info.image_length} bytes, "
+                                f"shorter than an image's header and CRC ({IMAGE_OVERHEAD})")
+        head = self.settings_read(0, 0, IMAGE_HEAD.size)
+        try:
+            declared = declared_length(head)
+        except WireError as exc:
+            raise FrontEndError(f"{self.port}: the rig's active settings slot does not start with a settings image "
+                                f"({exc})") from None
+        if declared != info.image_length:
+            raise FrontEndError(f"{self.port}: the rig reports an active settings image of {info.image_length} bytes "
+                                f"but the image's header declares {declared}; the rig's answers do not agree")
+        return head + self.settings_read(0, len(head), info.image_length - len(head))
 
     def settings_erase(self) -> None:
         self.request(SettingsErase(), timeout_s=max(self.timeout_s, 1.0))

@@ -12,7 +12,7 @@ docs/protocol.md is the same in prose and tables.
 """
 
 from . import codes
-from .commit_record import CommitRecord
+from .commit_record import CommitRecord, is_newer_generation, next_generation
 from .errors import WireError
 from .framing import PROTOCOL_VERSION, Frame, FrameReader, decode_body, encode_frame
 from .image import check_image, image_crc, image_length, pack_image
@@ -50,6 +50,6 @@ __all__ = [
     "Ping", "Request", "Reset", "SampleMessage", "SetPoint", "SettingsCommit", "SettingsData", "SettingsErase",
     "SettingsInfo", "SettingsInfoReply", "SettingsRead", "SettingsVerify", "SettingsWrite", "StreamStart",
     "StreamStop", "VerifyReply", "Watchdog", "WireError", "check_image", "codes", "decode",
-    "decode_body", "decode_reply", "decode_request", "encode_frame", "image_crc", "image_length", "message_name",
-    "pack_image",
+    "decode_body", "decode_reply", "decode_request", "encode_frame", "image_crc", "image_length",
+    "is_newer_generation", "message_name", "next_generation", "pack_image",
 ]

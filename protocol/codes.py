@@ -37,13 +37,14 @@ E_NOT_ERASED = 4
 E_IMAGE_INVALID = 5
 E_CRC_MISMATCH = 6
 E_BUSY = 7
+E_FLASH_FAILED = 8      # the flash itself failed (a write or read error): nothing was committed
 ERROR_NAMES = {E_UNKNOWN_TYPE: "E_UNKNOWN_TYPE", E_BAD_LENGTH: "E_BAD_LENGTH", E_OUT_OF_RANGE: "E_OUT_OF_RANGE",
                E_NOT_ERASED: "E_NOT_ERASED", E_IMAGE_INVALID: "E_IMAGE_INVALID",
-               E_CRC_MISMATCH: "E_CRC_MISMATCH", E_BUSY: "E_BUSY"}
+               E_CRC_MISMATCH: "E_CRC_MISMATCH", E_BUSY: "E_BUSY", E_FLASH_FAILED: "E_FLASH_FAILED"}
 ERROR_TEXT = {E_UNKNOWN_TYPE: "unknown message type", E_BAD_LENGTH: "bad payload length",
               E_OUT_OF_RANGE: "value out of range", E_NOT_ERASED: "flash not erased at that offset",
               E_IMAGE_INVALID: "settings image invalid", E_CRC_MISMATCH: "image CRC does not match",
-              E_BUSY: "busy"}
+              E_BUSY: "busy", E_FLASH_FAILED: "flash operation failed"}
 
 # --- capability bits (IDENTITY) --------------------------------------------------------------------
 CAP_RI = 1 << 0            # measures the Nernst cell's ESR

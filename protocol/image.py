@@ -33,10 +33,16 @@ def pack_image(schema_version: int, payload: bytes) -> bytes:
     return head + payload + IMAGE_CRC.pack(zlib.crc32(head + payload))
 
 
-def _head(data: bytes) -> tuple[int, int]:
-    """(schema version, payload length) of a container head, checked against the bytes present."""
-    if len(data) < IMAGE_OVERHEAD:
-        raise WireError("settings image: too short")
+def declared_length(head: bytes) -> int:
+    """Bytes of the whole image (header, payload, CRC) its header declares, from its first
+    IMAGE_HEAD.size bytes alone; WireError when the header is not an image's or declares more than
+    a slot can hold. A reader checks this before it reads the rest."""
+    if len(head) < IMAGE_HEAD.size:
+        raise WireError("settings image: too short for its header")
+    return IMAGE_OVERHEAD + _declared(head)[1]
+
+
+def _declared(data: bytes) -> tuple[int, int]:
     magic, version, schema, length = IMAGE_HEAD.unpack_from(data)
     if magic != IMAGE_MAGIC:
         raise WireError("settings image: bad magic (erased or not a settings image)")
@@ -44,6 +50,14 @@ def _head(data: bytes) -> tuple[int, int]:
         raise WireError(f"settings image: container version {version}, expected {IMAGE_VERSION}")
     if length > MAX_IMAGE_PAYLOAD:
         raise WireError(f"settings image: payload length {length} is more than a slot can hold")
+    return schema, length
+
+
+def _head(data: bytes) -> tuple[int, int]:
+    """(schema version, payload length) of a container head, checked against the bytes present."""
+    if len(data) < IMAGE_OVERHEAD:
+        raise WireError("settings image: too short")
+    schema, length = _declared(data)
     if IMAGE_OVERHEAD + length > len(data):
         raise WireError("settings image: length runs past the end")
     return schema, length

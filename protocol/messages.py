@@ -17,6 +17,8 @@ import struct
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
+from lambdarig.common.device_text import printable_device_text
+
 from .codes import (
     ACK,
     CAPABILITY_NAMES,
@@ -77,7 +79,9 @@ def _text_field(name: str, field: str, text: str) -> bytes:
 
 
 def _text_of(raw: bytes) -> str:
-    return raw.split(b"\0", 1)[0].decode("ascii", "replace").strip()
+    """A NUL-padded text field as the host shows it: escape sequences and control characters from
+    the device never reach a terminal (lambdarig.common.device_text)."""
+    return printable_device_text(raw.split(b"\0", 1)[0].decode("ascii", "replace")).strip()
 
 
 class Message:
@@ -330,7 +334,7 @@ class Error(Message):
             raise WireError(f"{cls.NAME}: payload of {len(payload)} bytes, expected {head}.."
                             f"{head + MAX_ERROR_TEXT}", E_BAD_LENGTH)
         code, request_type = ERROR_HEAD_LAYOUT.unpack_from(payload)
-        return cls(code, request_type, payload[head:].decode("utf-8", "replace"))
+        return cls(code, request_type, printable_device_text(payload[head:].decode("utf-8", "replace")))
 
 
 # --- requests from the host ------------------------------------------------------------------------

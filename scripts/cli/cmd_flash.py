@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     link = open_rig(args.port)
     try:
         report = flash_settings(link, settings, device_serial=args.device_serial,
-                                force_element=args.force_element, progress=progress)
+                                force_element=args.force_element, progress=progress,
+                                announce=lambda text: print(f"lambdarig flash: {text}", file=sys.stderr, flush=True))
     finally:
         link.close()
     if args.json:

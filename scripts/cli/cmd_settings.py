@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
-from pathlib import Path
 
 from lambdarig.common.errors import InputError
 from lambdarig.controller.settings import load_settings
@@ -50,9 +51,46 @@ def _read(port: str):
         link.close()
 
 
+OUT_ALLOWED = "a regular file, or a new file name in an existing folder"
+
+
+def _refuse_out(problem: str) -> InputError:
+    return InputError("command line", "--out", problem, allowed=OUT_ALLOWED)
+
+
+def _check_out(out: str) -> None:
+    """Refuse an --out the TOML cannot go to before the rig is asked (a folder, a FIFO that would
+    block the write, a device, a missing folder: nothing is created)."""
+    try:
+        mode = os.stat(out).st_mode
+    except FileNotFoundError:
+        folder = os.path.dirname(os.path.abspath(out))
+        if not os.path.isdir(folder):
+            raise _refuse_out(f"the folder {folder} does not exist (it is not created)") from None
+        return
+    except OSError as exc:
+        raise _refuse_out(f"cannot use {out}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise _refuse_out(f"{out} is a directory")
+    if not stat.S_ISREG(mode):
+        raise _refuse_out(f"{out} is a device, FIFO or socket, not a file")
+
+
+def _write_out(out: str, text: str) -> None:
+    try:
+        # O_NONBLOCK: should the path have become a FIFO since the check, the open fails, never waits.
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise _refuse_out(f"{out} is not a regular file")
+            handle.write(text)
+    except OSError as exc:
+        raise _refuse_out(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
 def run_read(args: argparse.Namespace) -> int:
-    if args.out is not None and Path(args.out).is_dir():
-        raise InputError("command line", "--out", f"{args.out} is a directory", allowed="a file name")
+    if args.out is not None:
+        _check_out(args.out)
     found = _read(args.port)
     if not found.stored:
         print(f"lambdarig: the rig {found.serial_number} has no stored settings (its flash is empty); "
@@ -66,10 +104,7 @@ def run_read(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(text)
     else:
-        try:
-            Path(args.out).write_text(text)
-        except OSError as exc:
-            raise InputError("command line", "--out", f"cannot write {args.out}: {exc.strerror}") from None
+        _write_out(args.out, text)
         print(f"wrote the settings of rig {found.serial_number} (generation {found.generation}) to {args.out}")
     return 0
 

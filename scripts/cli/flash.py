@@ -13,8 +13,8 @@ The flash sequence (docs/settings.md):
   5. read the inactive slot back and compare byte for byte (and decode it);
   6. verify: the rig's own check of the inactive slot (valid, length, CRC);
   7. commit with the image CRC: the one atomic switch of the active slot;
-  8. confirm: SETTINGS_INFO shows the new CRC, length and a higher generation, the active slot reads
-     back as the image, and HELLO still answers with the same serial number.
+  8. confirm: SETTINGS_INFO shows the new CRC, length and a newer generation (0 follows 0xFFFFFFFF),
+     the active slot reads back as the image, and HELLO still answers with the same serial number.
 
 The active slot is never touched before step 7, so a failure (or a power loss) at any step leaves the
 rig with valid settings: the old ones before the commit, the old or the new ones during it.
@@ -30,6 +30,7 @@ from lambdarig.controller.settings import FIELDS, SCHEMA, SCHEMA_VERSION, Settin
 from lambdarig.controller.settings_image import decode_image, decode_image_with_serial, encode_settings
 from lambdarig.hal.types import FrontEndError
 from lambdarig.protocol.codes import CAP_SETTINGS, MAX_WRITE
+from lambdarig.protocol.commit_record import is_newer_generation
 from lambdarig.protocol.framing import PROTOCOL_VERSION
 from lambdarig.protocol.image import image_crc
 
@@ -138,9 +139,12 @@ def build_image(settings: Settings, serial_number: str) -> bytes:
 
 
 def flash_settings(link, settings: Settings, *, device_serial: str | None = None, force_element: bool = False,
-                   progress: Callable[[str], None] | None = None) -> FlashReport:
+                   progress: Callable[[str], None] | None = None,
+                   announce: Callable[[str], None] | None = None) -> FlashReport:
     """Run the flash sequence on an open RigLink. Refusals before writing raise SettingsError
-    (ValueError) or FrontEndError; failures after raise FlashFailed naming the step."""
+    (ValueError) or FrontEndError; failures after raise FlashFailed naming the step. `announce`
+    gets one line naming the rig (serial number, element, firmware, port) once every check passed
+    and just before the first write: a reused port number cannot hide which board is written."""
     t0 = time.monotonic()
     steps: list[str] = []
 
@@ -161,6 +165,9 @@ def flash_settings(link, settings: Settings, *, device_serial: str | None = None
     done("check", f"image {len(image)} bytes, CRC 0x{crc:08X}, fits the {before.slot_size}-byte slot")
 
     port = getattr(link, "port", "")
+    if announce is not None:
+        announce(f"writing to rig {identity.serial_number} ({identity.element or 'element unknown'}, firmware "
+                 f"{identity.firmware_version}) on {port or 'its port'}")
     step = "erase"
     keeps = (f"the rig's active settings were not touched (generation {before.generation})"
              if before.image_length else "the rig still has no settings")
@@ -210,7 +217,7 @@ def flash_settings(link, settings: Settings, *, device_serial: str | None = None
         if after.image_crc != crc or after.image_length != len(image):
             problems.append(f"active image CRC 0x{after.image_crc:08X}, {after.image_length} bytes "
                             f"(expected 0x{crc:08X}, {len(image)} bytes)")
-        if after.generation <= before.generation:
+        if not is_newer_generation(after.generation, before.generation):   # ordered across the 2^32 wrap
             problems.append(f"generation {after.generation} did not increase from {before.generation}")
         if not problems and link.settings_read_active() != image:
             problems.append("the active slot does not read back as the image")

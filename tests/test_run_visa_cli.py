@@ -30,9 +30,10 @@ def test_run_on_an_emulated_station(tmp_path, monkeypatch, capsys):
     assert lines[0].startswith("# station:")           # the instruments' settings in force
     assert any(line.startswith("t_s,state,lambda") for line in lines[:20])
     # The rates the station can hold: its 50 Hz loop (not the firmware's 500 Hz), one log row per
-    # tick on the run's clock. How many ticks a busy machine made late is the machine's (0 idle).
+    # tick, stamped with the time its readings were taken (so a row may sit a little off the
+    # schedule). How many ticks a busy machine made late is the machine's (0 idle).
     times = [float(line.split(",", 1)[0]) for line in lines if line[:1].isdigit()]
-    steps = {round(b - a, 4) for a, b in zip(times, times[1:-1])}
-    assert steps == {0.02} and len(times) >= 3.0 * 50, (sorted(steps), len(times))
+    steps = sorted(b - a for a, b in zip(times, times[1:-1]))
+    assert len(times) >= 3.0 * 50 and abs(steps[len(steps) // 2] - 0.02) < 1e-3, (steps[:3], steps[-3:], len(times))
     assert isinstance(report["late_ticks"], int) and 0 <= report["late_ticks"] <= 3.0 * 50 + 1
     assert truth.temp_c > 60.0                          # the supply really heated the element

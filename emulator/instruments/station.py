@@ -48,9 +48,10 @@ from .keithley2450 import Keithley2450
 from .keysight_34465a import Keysight34465A
 from .keysight_e3631a import KeysightE3631A
 from .keysight_e36312a import KeysightE36312A
-from .line_server import LineServer, check_loopback
+from .line_server import MAX_LINE_BYTES, LineServer, check_loopback
 from .loads import NernstCellLoad, PumpCellLoad
 from .rigol_dp832 import RigolDP832
+from .scpi import error_text
 from .smu import EmulatedSmu
 from .station_instrument import StationInstrument
 from .supply import EmulatedSupply
@@ -167,7 +168,8 @@ class InstrumentStation:
         try:
             for role, instrument in self.instruments.items():
                 server = LineServer(partial(self._execute, role), self.host,
-                                    self.requested_ports.get(role, 0), name=f"{role}-{instrument.model_key}")
+                                    self.requested_ports.get(role, 0), name=f"{role}-{instrument.model_key}",
+                                    on_overflow=partial(self._too_much_data, role))
                 self._servers[role] = server
         except OSError:
             for server in self._servers.values():
@@ -263,9 +265,18 @@ class InstrumentStation:
         return self.pump.point().current_a
 
     def _execute(self, role: str, line: str) -> str | None:
+        instrument = self.instruments[role]
+        # Parsing needs no state: outside the lock, so a long or hostile line never holds up the
+        # physics or another connection; only the execution of the parsed units takes the lock.
+        parsed = instrument.parse(line)
         with self.lock:
             self._advance_to(self.now())
-            return self.instruments[role].execute(line)
+            return instrument.run(parsed)
+
+    def _too_much_data(self, role: str) -> None:
+        with self.lock:
+            self.instruments[role].push_error(-223, f"{error_text(-223)}; a line longer than {MAX_LINE_BYTES} "
+                                                    "bytes was discarded")
 
     def set_element_temperature(self, temp_c: float, heater_temp_c: float | None = None) -> None:
         """Put the element at a temperature at once (tests: skip the warm-up). The electrode arc is

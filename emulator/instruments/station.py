@@ -387,9 +387,12 @@ class InstrumentStation:
         """The station file's text (written by the station schema's own writer)."""
         return station_to_toml(self.as_station(loop_hz), header=self._file_header())
 
-    def write_station_file(self, path: str | os.PathLike[str], loop_hz: float = 50.0) -> Path:
-        """Write the station file (atomically) for the front end to open: visa:PATH."""
-        return save_station(self.as_station(loop_hz, source=str(path)), path, header=self._file_header())
+    def write_station_file(self, path: str | os.PathLike[str], loop_hz: float = 50.0, *, overwrite: bool = False,
+                           at: Place | None = None, replace_hint: str = "overwrite=True") -> Path:
+        """Write the station file (atomically) for the front end to open: visa:PATH. An existing
+        file is replaced only with `overwrite`; refusals are StationError (or `at`'s error)."""
+        return save_station(self.as_station(loop_hz, source=str(path)), path, header=self._file_header(),
+                            overwrite=overwrite, at=at, replace_hint=replace_hint)
 
 
 def _check_choice(option: str, value: str | None, allowed: tuple[str, ...]) -> None:

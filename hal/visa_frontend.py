@@ -69,6 +69,7 @@ from lambdarig.protocol.station import Station, load_station
 
 from .frontend import FrontEnd
 from .instruments import MODELS, SMU, Instrument, Meter, Supply
+from .station_identity import check_distinct_instruments, check_distinct_resources
 from .types import Command, FrontEndError, FrontEndInfo, LinkLost, Sample
 
 if TYPE_CHECKING:
@@ -221,21 +222,29 @@ class VisaFrontEnd(FrontEnd):
             import pyvisa
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise FrontEndError(f"visa front end needs pyvisa and pyvisa-py: {exc}") from exc
+        check_distinct_resources(self.station)   # before anything is opened
         try:
             rm = pyvisa.ResourceManager(self.visa_library)
         except Exception as exc:
             raise FrontEndError(f"visa front end: cannot load the VISA library {self.visa_library!r}: "
                                 f"{type(exc).__name__}: {exc}") from exc
         self.rm = rm
+        identified: set[str] = set()
         try:
             for role in ROLE_ORDER:
                 cfg = self.station.roles().get(role)
                 if cfg is not None:
                     self._open_role(rm, role, cfg)
-            for driver in self.drivers.values():
+            # Identify before touching (issue 16): *IDN? is the first thing each role is sent, and a
+            # wrong model, a stranger or another role's instrument is refused before any setting.
+            for role, driver in self.drivers.items():
                 driver.identify()
+                identified.add(role)
+            check_distinct_instruments(self.drivers)
             self._setup()
         except BaseException:
+            # Only instruments known to be the station's own are made safe: a stranger is not written to.
+            self.drivers = {role: d for role, d in self.drivers.items() if role in identified}
             self.safe()
             self._close_resources()
             raise

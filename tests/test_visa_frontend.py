@@ -30,6 +30,7 @@ from test_instrument_drivers import (  # noqa: E402
     with_checks,
 )
 
+from lambdarig.common.errors import InputError  # noqa: E402
 from lambdarig.hal.registry import open_frontend  # noqa: E402
 from lambdarig.hal.types import Command, FrontEndError, LinkLost  # noqa: E402
 from lambdarig.hal.visa_frontend import VisaFrontEnd, parse_visa_url  # noqa: E402
@@ -199,16 +200,32 @@ def test_unreachable_instrument_at_open_is_named(tmp_path, servers):
 def test_url_and_options_are_checked(tmp_path):
     assert parse_visa_url("visa:station.toml?heater_every=3") == ("station.toml", {"heater_every": "3"})
     assert parse_visa_url("visa:///abs/st.toml")[0] == "/abs/st.toml"
-    with pytest.raises(ValueError, match="option 'bogus'"):
+    with pytest.raises(InputError, match="visa front end: bogus: unknown query key"):
         parse_visa_url("visa:station.toml?bogus=1")
-    with pytest.raises(ValueError, match="names no station file"):
+    with pytest.raises(InputError, match="names no station file"):
         parse_visa_url("visa:")
-    with pytest.raises(ValueError, match="option 'supply_sense': must be one of: infer, fixed"):
+    with pytest.raises(InputError, match=r"supply_sense: unknown value 'guess' \(allowed: infer, fixed"):
         VisaFrontEnd.from_url("visa:station.toml", supply_sense="guess")
-    with pytest.raises(ValueError, match="option 'heater_every'"):
+    with pytest.raises(InputError, match="visa front end: heater_every: 0 is outside the allowed range"):
         VisaFrontEnd.from_url("visa:station.toml?heater_every=0")
     with pytest.raises(StationError, match="station.toml: file: no such file"):
         VisaFrontEnd.from_url(f"visa:{tmp_path / 'station.toml'}")
+
+
+@pytest.mark.parametrize("query,message", [
+    ("nplc=abc", "nplc: 'abc' is not a number (allowed: 0.01 to 10)"),
+    ("nplc=nan", "nplc: nan is not a finite number"),
+    ("esr_every=abc", "esr_every: 'abc' is not a whole number (allowed: a whole number, 1 to 1000)"),
+    ("error_every=1e999", "error_every: '1e999' is not a whole number"),
+    ("heater_every=" + "9" * 400, "heater_every: a 400-digit integer is outside the allowed range"),
+    ("heater_evry=2", "heater_evry: unknown query key (allowed: visa_library, heater_every"),
+    ("on_compliance=eror", "did you mean 'error'?"),
+    ("nplc=1&nplc=2", "nplc: given twice"),
+])
+def test_bad_url_values_name_the_key_and_what_is_allowed(query, message):
+    with pytest.raises(InputError) as err:
+        VisaFrontEnd.from_url(f"visa:station.toml?{query}")
+    assert message in str(err.value) and "could not convert" not in str(err.value)
 
 
 # ------------------------------------------------------------------------------------------------

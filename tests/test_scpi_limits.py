@@ -173,3 +173,12 @@ def test_connections_are_capped_and_threads_stay_bounded(station):
             sock.close()
         for client in kept:
             client.close()
+
+
+def test_a_numeric_suffix_past_the_integer_digit_limit_is_a_scpi_error(station):
+    # Longer than int() converts (4,300 digits): a -114, never a ValueError out of the parser.
+    heater = station.instruments["heater"]
+    assert station._execute("heater", ":SOUR" + "9" * 5000 + ":VOLT 1") is None
+    assert heater.pop_error().startswith("-114,")
+    assert station._execute("heater", ":OUTP:OVP CH1,1e999") is None
+    assert heater.pop_error().startswith("-222,")

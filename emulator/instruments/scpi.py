@@ -207,7 +207,10 @@ def parse_bool(token: str) -> bool:
         return False
     m = _NUMBER_RE.match(t)
     if m and not m.group(2):
-        return round(float(m.group(1))) != 0
+        value = float(m.group(1))
+        if not math.isfinite(value):
+            raise ScpiError(-222, f"{token.strip()!r}: expected ON|OFF|1|0")
+        return round(value) != 0
     raise ScpiError(-224, f"{token.strip()!r}: expected ON|OFF|1|0")
 
 
@@ -312,6 +315,14 @@ class Command:
     status: bool                 # a status/identity command: exempt from injected errors
 
 
+def _suffix(digits: str) -> int | None:
+    if not digits:
+        return None
+    if len(digits) > MAX_SUFFIX_DIGITS:
+        raise ScpiError(-114, f"suffix of {len(digits)} digits")
+    return int(digits)
+
+
 def compile_pattern(pattern: str) -> re.Pattern:
     """A regex for a command pattern like '[:SOURce#]:CURRent[:LEVel]' ('#': numeric suffix allowed),
     matched against an upper-case header with a leading ':' (or a '*' common command)."""
@@ -344,6 +355,7 @@ def compile_pattern(pattern: str) -> re.Pattern:
 
 
 LOOKUP_CACHE_SIZE = 4096
+MAX_SUFFIX_DIGITS = 6        # a numeric node suffix (SOUR2) longer than this: -114
 MAX_UNITS_PER_LINE = 64      # more message units on one line: -223 Too much data (bounds the time under lock)
 
 # One parsed message unit: the command and its context, or the error that refused it.
@@ -476,7 +488,7 @@ class ScpiInstrument:
         for command in self._commands:
             m = command.regex.match(key)
             if m:
-                found = (command, tuple(int(g) if g else None for g in m.groups()))
+                found = (command, tuple(_suffix(g) for g in m.groups()))
                 break
         if len(self._lookup_cache) >= LOOKUP_CACHE_SIZE:  # headers are client input: keep the cache bounded
             self._lookup_cache.clear()
@@ -501,6 +513,9 @@ class ScpiInstrument:
                 if is_command_error(exc.code):
                     break
                 continue
+            except Exception as exc:  # a parser bug: a command error for the client, never a traceback
+                parsed.append(ScpiError(-100, f"internal {type(exc).__name__}"))
+                break
             parsed.append((command, ctx))
         return parsed
 

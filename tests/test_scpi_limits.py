@@ -144,14 +144,14 @@ def test_connections_are_capped_and_threads_stay_bounded(station):
     try:
         for client in kept:
             assert client.query("*OPC?") == "1"
-        for _ in range(200):
-            extra.append(socket.create_connection(("127.0.0.1", port), timeout=GENEROUS_S))
-        # Every connection beyond the cap is closed by the instrument at once.
-        for sock in extra:
-            sock.sendall(b"*OPC?\n")
+        # Every connection beyond the cap is closed by the instrument at once (no thread is made).
+        for _ in range(100):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=GENEROUS_S)
+            extra.append(sock)
             try:
+                sock.sendall(b"*OPC?\n")
                 assert sock.recv(16) == b""
-            except ConnectionResetError:
+            except (ConnectionResetError, BrokenPipeError):
                 pass
         assert threading.active_count() <= before + MAX_CONNECTIONS + 2
         assert kept[0].query("*IDN?").startswith("KEITHLEY")

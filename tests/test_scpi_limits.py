@@ -114,7 +114,8 @@ def test_a_host_keeps_its_round_trips_while_another_client_floods_long_lines(sta
 
     def flood() -> None:
         with socket.create_connection(("127.0.0.1", station.ports["heater"]), timeout=GENEROUS_S) as s:
-            line = b":SOUR1:VOLT " + b"9" * (MAX_LINE_BYTES - 20) + b"x\n"
+            # Digits then a bad character: what the backtracking parser took ~0.6 s for, under the lock.
+            line = b":SOUR1:VOLT " + b"9" * (MAX_LINE_BYTES - 20) + b"!\n"
             while not stop.is_set():
                 try:
                     s.sendall(line * 8)
@@ -129,7 +130,7 @@ def test_a_host_keeps_its_round_trips_while_another_client_floods_long_lines(sta
             start = time.perf_counter()
             assert host.query("*OPC?") == "1"
             worst = max(worst, time.perf_counter() - start)
-        assert worst < 1.0, worst
+        assert worst < 0.5, worst
     finally:
         stop.set()
         flooder.join(timeout=5)

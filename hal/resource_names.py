@@ -46,17 +46,16 @@ def instrument_address(resource: str) -> Address:
         parsed = rname.parse_resource_name(resource.strip())
     except Exception:
         return ("name", resource.strip().upper())
-    kind = type(parsed).__name__
-    if kind == "TCPIPSocket":
+    if isinstance(parsed, rname.TCPIPSocket):
         return ("tcpip", _host(parsed.host_address), "socket", _number(parsed.port))
-    if kind == "TCPIPInstr":
+    if isinstance(parsed, rname.TCPIPInstr):
         return ("tcpip", _host(parsed.host_address), "instr", parsed.lan_device_name.lower())
-    if kind == "GPIBInstr":
+    if isinstance(parsed, rname.GPIBInstr):
         return ("gpib", _number(parsed.board), _number(parsed.primary_address), _number(parsed.secondary_address))
-    if kind == "USBInstr":
+    if isinstance(parsed, rname.USBInstr):
         return ("usb", _number(parsed.manufacturer_id), _number(parsed.model_code),
                 parsed.serial_number.strip().lower(), _number(parsed.usb_interface_number))
-    if kind == "ASRLInstr":
+    if isinstance(parsed, rname.ASRLInstr):
         board = str(parsed.board)
         return ("asrl", os.path.realpath(board) if board.startswith("/") else _number(board))
     return ("name", resource.strip().upper())

@@ -43,7 +43,9 @@ from lambdarig.protocol.station import StationError  # noqa: E402
 SETUP_2450_NERNST = [("*LANG?", "SCPI")] + RESET + with_checks(
     ":SOUR:FUNC CURR", ":SOUR:CURR:RANG 0.001", ":SOUR:CURR 2e-05", ":SOUR:CURR:VLIM 3", ':SENS:FUNC "VOLT"',
     ":SENS:VOLT:RANG:AUTO ON", ":SENS:VOLT:NPLC 0.1", ":OUTP ON")
-SETUP_DP832 = CLEAR + with_checks(":SOUR1:CURR 3.000", ":SOUR1:VOLT 0.000", ":OUTP CH1,ON")
+# OVP and OCP armed from the station limits (13 V + 5 %; 3 A + 10 % + 0.05 A, capped at 110 % of 3 A).
+SETUP_DP832 = CLEAR + with_checks(":SOUR1:CURR 3.000", ":SOUR1:VOLT 0.000", ":OUTP:OVP:VAL CH1,13.650",
+                                  ":OUTP:OVP CH1,ON", ":OUTP:OCP:VAL CH1,3.300", ":OUTP:OCP CH1,ON", ":OUTP CH1,ON")
 READ_2450 = ':READ? "defbuffer1", READ, SOUR'
 
 

@@ -200,3 +200,25 @@ def test_instrument_text_is_printed_without_control_characters():
     assert printable("a\x00b\x07c\x85d\x7f") == "a b c d"
     assert printable("\x1b]0;title\x07x") == "x"
     assert len(printable("A" * 10_000)) == 200
+
+
+def test_run_refuses_a_stranger_in_one_line_with_exit_3(station, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    service = FakeService(lambda line: b"\x1b[31mhello\x1b[0m " + line + b"\n")
+    try:
+        url = station_file(station, tmp_path, pump={"resource": service.resource})
+        proc = subprocess.run([sys.executable, "-m", "lambdarig", "run", "--hal", url, "--duration", "1"],
+                              cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)}, capture_output=True, text=True,
+                              timeout=60)
+    finally:
+        service.close()
+    assert proc.returncode == 3, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "answered *IDN? with 'hello *IDN?', which is not an instrument's identity" in lines[0]
+    assert "\x1b" not in proc.stderr

@@ -222,3 +222,15 @@ def test_run_refuses_a_stranger_in_one_line_with_exit_3(station, tmp_path):
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "answered *IDN? with 'hello *IDN?', which is not an instrument's identity" in lines[0]
     assert "\x1b" not in proc.stderr
+
+
+def test_one_instrument_under_two_addresses_is_refused_by_its_serial_number(station, tmp_path):
+    """Two emulated 2400s answer with the same serial: to the front end, one instrument reached
+    under two addresses (as a LAN instrument is over VXI-11 and a raw socket)."""
+    with InstrumentStation("lsu49", "default", seed=1, nernst_model=None) as other:
+        url = station_file(station, tmp_path, nernst={
+            "model": "keithley2400", "resource": other.resource("pump"), "reference_current_a": 20e-6,
+            "esr_step_a": 100e-6, "compliance_v": 3.0})
+        with pytest.raises(IdentityError, match=r"nernst at .* and pump at .* are one instrument \(\*IDN\? "):
+            VisaFrontEnd.from_url(url)
+        assert other.snapshot()["pump"]["output"] is False

@@ -63,13 +63,14 @@ import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl, unquote
 
 from lambdarig.protocol.station import Station, load_station
 
 from .frontend import FrontEnd
 from .instruments import MODELS, SMU, Instrument, Meter, Supply
+from .station_identity import check_distinct_instruments, check_distinct_resources
 from .types import Command, FrontEndError, FrontEndInfo, LinkLost, Sample
+from .visa_options import front_end_options, parse_visa_url
 
 if TYPE_CHECKING:
     from pyvisa import ResourceManager
@@ -79,9 +80,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("lambdarig.visa")
 DriverT = TypeVar("DriverT", bound=Instrument)
 
-OPTION_KEYS = ("visa_library", "heater_every", "esr_every", "error_every", "supply_sense", "on_compliance", "nplc")
-SUPPLY_SENSE = ("infer", "fixed")
-ON_COMPLIANCE = ("flag", "error")
 LATE_TOLERANCE_S = 0.001
 SAG_RATIO = 0.9
 SAG_MIN_SET_V = 1.0
@@ -91,48 +89,6 @@ NEAR_RAIL = 0.98                 # a Nernst reading this close to the compliance
 ESR_SATURATED_OHM = 1e9          # ESR "beyond range" (cold or open cell), as the board reports it
 ROLE_ORDER = ("pump", "nernst", "heater")
 SAFE_ORDER = ("heater", "pump", "nernst")
-
-
-def _bad(option: str, problem: str) -> ValueError:
-    return ValueError(f"visa front end: option {option!r}: {problem}")
-
-
-def _int_option(name: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, str):
-        try:
-            value = int(value.strip(), 10)
-        except ValueError:
-            raise _bad(name, f"must be a whole number from {lo} to {hi}, got {value!r}") from None
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise _bad(name, f"must be a whole number from {lo} to {hi}, got {value!r}")
-    return value
-
-
-def _choice_option(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value.strip() not in choices:
-        raise _bad(name, f"must be one of: {', '.join(choices)}, got {value!r}")
-    return value.strip()
-
-
-def parse_visa_url(url: str) -> tuple[str, dict[str, Any]]:
-    """(station path, options) from a visa URL; ValueError naming an unknown or repeated key."""
-    scheme, _, rest = url.strip().partition(":")
-    if scheme.strip().lower() != "visa":
-        raise ValueError(f"not a visa URL: {url!r}")
-    target, _, query = rest.partition("?")
-    if target.startswith("//"):
-        target = target[2:]
-    path = unquote(target).strip()
-    if not path:
-        raise ValueError(f"visa front end: {url!r} names no station file; use visa:STATION.toml")
-    options: dict[str, Any] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if key not in OPTION_KEYS:
-            raise _bad(key, f"unknown query key in {url!r}; allowed: {', '.join(OPTION_KEYS)}")
-        if key in options:
-            raise _bad(key, f"given twice in {url!r}")
-        options[key] = value
-    return path, options
 
 
 class VisaFrontEnd(FrontEnd):
@@ -181,35 +137,8 @@ class VisaFrontEnd(FrontEnd):
 
     @classmethod
     def from_url(cls, url: str, visa_library: str | None = None, **options: Any) -> VisaFrontEnd:
-        path, merged = parse_visa_url(url)
-        for key in options:
-            if key not in OPTION_KEYS:
-                raise _bad(key, f"unknown option; allowed: {', '.join(OPTION_KEYS)}")
-        merged.update(options)
-        if visa_library is not None:
-            merged["visa_library"] = visa_library
-        library = merged.get("visa_library", "@py")
-        if not isinstance(library, str) or not library.strip():
-            raise _bad("visa_library", f'must be a pyvisa backend such as "@py", got {library!r}')
-        kwargs: dict[str, Any] = {"visa_library": library.strip()}
-        for key in ("heater_every", "esr_every"):
-            if merged.get(key) is not None:
-                kwargs[key] = _int_option(key, merged[key], 1, 1000)
-        if merged.get("error_every") is not None:
-            kwargs["error_every"] = _int_option("error_every", merged["error_every"], 0, 1000)
-        if merged.get("supply_sense") is not None:
-            kwargs["supply_sense"] = _choice_option("supply_sense", merged["supply_sense"], SUPPLY_SENSE)
-        if merged.get("on_compliance") is not None:
-            kwargs["on_compliance"] = _choice_option("on_compliance", merged["on_compliance"], ON_COMPLIANCE)
-        if merged.get("nplc") is not None:
-            value = merged["nplc"]
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise _bad("nplc", f"must be a number from 0.01 to 10, got {value!r}") from None
-            if not 0.01 <= value <= 10.0:
-                raise _bad("nplc", f"must be a number from 0.01 to 10, got {value!r}")
-            kwargs["nplc"] = value
+        path, url_options = parse_visa_url(url)
+        kwargs = front_end_options(url_options, options, visa_library)   # InputError naming the key
         station = load_station(Path(path))  # StationError (an InputError) before anything is opened
         fe = cls(station, name=url.strip(), **kwargs)
         fe.open()
@@ -221,21 +150,29 @@ class VisaFrontEnd(FrontEnd):
             import pyvisa
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise FrontEndError(f"visa front end needs pyvisa and pyvisa-py: {exc}") from exc
+        check_distinct_resources(self.station)   # before anything is opened
         try:
             rm = pyvisa.ResourceManager(self.visa_library)
         except Exception as exc:
             raise FrontEndError(f"visa front end: cannot load the VISA library {self.visa_library!r}: "
                                 f"{type(exc).__name__}: {exc}") from exc
         self.rm = rm
+        identified: set[str] = set()
         try:
             for role in ROLE_ORDER:
                 cfg = self.station.roles().get(role)
                 if cfg is not None:
                     self._open_role(rm, role, cfg)
-            for driver in self.drivers.values():
+            # Identify before touching (issue 16): *IDN? is the first thing each role is sent, and a
+            # wrong model, a stranger or another role's instrument is refused before any setting.
+            for role, driver in self.drivers.items():
                 driver.identify()
+                identified.add(role)
+            check_distinct_instruments(self.drivers)
             self._setup()
         except BaseException:
+            # Only instruments known to be the station's own are made safe: a stranger is not written to.
+            self.drivers = {role: d for role, d in self.drivers.items() if role in identified}
             self.safe()
             self._close_resources()
             raise

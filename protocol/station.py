@@ -27,6 +27,7 @@ from typing import Any
 
 from lambdarig.common import validators as check
 from lambdarig.common.errors import InputError
+from lambdarig.common.file_out import write_text_atomic
 from lambdarig.common.tables import REQUIRED, TableReader
 from lambdarig.common.toml_file import parse_toml_text, read_toml_file
 from lambdarig.common.validators import Place
@@ -332,13 +333,15 @@ def station_to_toml(station: Station, header: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_station(station: Station, path: str | os.PathLike[str], header: str = "") -> Path:
-    """Write the station file atomically (a reader never sees half a file); returns its path."""
-    target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(station_to_toml(station, header), encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+def save_station(station: Station, path: str | os.PathLike[str], header: str = "", *, overwrite: bool = False,
+                 at: Place | None = None, replace_hint: str = "overwrite=True") -> Path:
+    """Write the station file atomically (a reader never sees half a file); returns its path.
+    An existing file is replaced only with `overwrite`; a directory, a device, a missing folder or a
+    place that cannot be written is refused (StationError, or `at`'s error, naming the field) and
+    leaves no file behind (common/file_out.py)."""
+    place = at if at is not None else Place(str(path), "file", StationError)
+    return write_text_atomic(path, station_to_toml(station, header), place, overwrite=overwrite,
+                             replace_hint=replace_hint)
 
 
 __all__ = ["Station", "PumpConfig", "HeaterConfig", "NernstConfig", "RoleConfig", "StationError", "load_station",

@@ -364,7 +364,9 @@ def test_keithley2450_limits_voltage_from_0_02_v():
 # --- supplies ---------------------------------------------------------------------------------
 
 def test_rigol_dp832_channel_commands(rm):
-    pairs = [("*IDN?", IDN_DP832)] + CLEAR + with_checks(":SOUR2:CURR 3.000", ":SOUR2:VOLT 0.000", ":OUTP CH2,ON") + [
+    # OVP armed from the station's voltage limit (13 V + 5 %); no current limit given: no OCP.
+    pairs = [("*IDN?", IDN_DP832)] + CLEAR + with_checks(
+        ":SOUR2:CURR 3.000", ":SOUR2:VOLT 0.000", ":OUTP:OVP:VAL CH2,13.650", ":OUTP:OVP CH2,ON", ":OUTP CH2,ON") + [
         (":SOUR2:VOLT 7.500", None),
         (":MEAS:ALL? CH2", "7.4980,0.9950,7.4605"),
         (":MEAS:VOLT? CH2", "7.4980"), (":MEAS:CURR? CH2", "0.9950"),

@@ -31,6 +31,7 @@ from test_instrument_drivers import (  # noqa: E402
     with_checks,
 )
 
+from lambdarig.common.errors import InputError  # noqa: E402
 from lambdarig.hal.registry import open_frontend  # noqa: E402
 from lambdarig.hal.types import Command, FrontEndError, LinkLost  # noqa: E402
 from lambdarig.hal.visa_frontend import VisaFrontEnd, parse_visa_url  # noqa: E402
@@ -45,7 +46,9 @@ pytestmark = pytest.mark.usefixtures("no_gc_pauses")  # on the wall clock: see t
 SETUP_2450_NERNST = [("*LANG?", "SCPI")] + RESET + with_checks(
     ":SOUR:FUNC CURR", ":SOUR:CURR:RANG 0.001", ":SOUR:CURR 2e-05", ":SOUR:CURR:VLIM 3", ':SENS:FUNC "VOLT"',
     ":SENS:VOLT:RANG:AUTO ON", ":SENS:VOLT:NPLC 0.1", ":OUTP ON")
-SETUP_DP832 = CLEAR + with_checks(":SOUR1:CURR 3.000", ":SOUR1:VOLT 0.000", ":OUTP CH1,ON")
+# OVP and OCP armed from the station limits (13 V + 5 %; 3 A + 10 % + 0.05 A, capped at 110 % of 3 A).
+SETUP_DP832 = CLEAR + with_checks(":SOUR1:CURR 3.000", ":SOUR1:VOLT 0.000", ":OUTP:OVP:VAL CH1,13.650",
+                                  ":OUTP:OVP CH1,ON", ":OUTP:OCP:VAL CH1,3.300", ":OUTP:OCP CH1,ON", ":OUTP CH1,ON")
 READ_2450 = ':READ? "defbuffer1", READ, SOUR'
 
 
@@ -204,16 +207,32 @@ def test_unreachable_instrument_at_open_is_named(tmp_path, servers):
 def test_url_and_options_are_checked(tmp_path):
     assert parse_visa_url("visa:station.toml?heater_every=3") == ("station.toml", {"heater_every": "3"})
     assert parse_visa_url("visa:///abs/st.toml")[0] == "/abs/st.toml"
-    with pytest.raises(ValueError, match="option 'bogus'"):
+    with pytest.raises(InputError, match="visa front end: bogus: unknown query key"):
         parse_visa_url("visa:station.toml?bogus=1")
-    with pytest.raises(ValueError, match="names no station file"):
+    with pytest.raises(InputError, match="names no station file"):
         parse_visa_url("visa:")
-    with pytest.raises(ValueError, match="option 'supply_sense': must be one of: infer, fixed"):
+    with pytest.raises(InputError, match=r"supply_sense: unknown value 'guess' \(allowed: infer, fixed"):
         VisaFrontEnd.from_url("visa:station.toml", supply_sense="guess")
-    with pytest.raises(ValueError, match="option 'heater_every'"):
+    with pytest.raises(InputError, match="visa front end: heater_every: 0 is outside the allowed range"):
         VisaFrontEnd.from_url("visa:station.toml?heater_every=0")
     with pytest.raises(StationError, match="station.toml: file: no such file"):
         VisaFrontEnd.from_url(f"visa:{tmp_path / 'station.toml'}")
+
+
+@pytest.mark.parametrize("query,message", [
+    ("nplc=abc", "nplc: 'abc' is not a number (allowed: 0.01 to 10)"),
+    ("nplc=nan", "nplc: nan is not a finite number"),
+    ("esr_every=abc", "esr_every: 'abc' is not a whole number (allowed: a whole number, 1 to 1000)"),
+    ("error_every=1e999", "error_every: '1e999' is not a whole number"),
+    ("heater_every=" + "9" * 400, "heater_every: a 400-digit integer is outside the allowed range"),
+    ("heater_evry=2", "heater_evry: unknown query key (allowed: visa_library, heater_every"),
+    ("on_compliance=eror", "did you mean 'error'?"),
+    ("nplc=1&nplc=2", "nplc: given twice"),
+])
+def test_bad_url_values_name_the_key_and_what_is_allowed(query, message):
+    with pytest.raises(InputError) as err:
+        VisaFrontEnd.from_url(f"visa:station.toml?{query}")
+    assert message in str(err.value) and "could not convert" not in str(err.value)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ import argparse
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from lambdarig.common import validators as check
+from lambdarig.common.file_out import check_output_file
 from lambdarig.common.validators import Place
 from lambdarig.protocol.instrument_models import ROLE_MODELS, ROLES
 from lambdarig.protocol.station import LOOP_HZ_RANGE
@@ -19,6 +19,9 @@ from ..scenario import load_scenario
 from .station import InstrumentStation
 
 SERVE_SOURCE = "serve instruments"
+# InstrumentStation's keyword -> the option that gave it (so a refusal names what the user typed).
+STATION_OPTIONS = {"heater_channel": "--heater-channel", "pump_model": "--pump-model",
+                   "heater_model": "--heater-model", "nernst_model": "--nernst-model"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="built-in scenario name or scenario .toml file (default: default); its last values "
                              "hold after it ends")
     parser.add_argument("--station-out", default="station.toml", metavar="FILE",
-                        help="station file to write (default: station.toml)")
+                        help="station file to write (default: station.toml); an existing file is kept "
+                             "unless --force")
+    parser.add_argument("--force", action="store_true", help="replace an existing station file")
     parser.add_argument("--seed", default=None, metavar="N", help="noise seed, integer >= 0 (default: the scenario's)")
     parser.add_argument("--pump-model", default="keithley2400", choices=ROLE_MODELS["pump"],
                         help="pump SMU (default keithley2400)")
@@ -73,15 +78,20 @@ def serve(args: argparse.Namespace) -> int:
     duration = (None if args.duration is None
                 else check.number_text(args.duration, _option("--duration"), 0.0, 86400.0 * 365, "s"))
     ports = _parse_ports(args.port)
-    out = Path(args.station_out)
-    if out.parent and not out.parent.is_dir():
-        raise _option("--station-out").refuse(f"{out.parent} is not a directory",
-                                              allowed="a file in an existing folder")
+    # Refused before anything starts: a directory, a device, a missing folder, an existing file
+    # without --force. (What only the write can tell, a read-only place or a full disk, is refused
+    # by the write itself, after which the servers stop.)
+    out = check_output_file(args.station_out, _option("--station-out"), overwrite=args.force)
     scenario = load_scenario(args.scenario)
-    station = InstrumentStation(args.element, scenario, scenario.seed if seed is None else seed,
-                                pump_model=args.pump_model, heater_model=args.heater_model,
-                                nernst_model=args.nernst_model, ports=ports, heater_channel=args.heater_channel,
-                                noise=not args.no_noise)
+    try:
+        station = InstrumentStation(args.element, scenario, scenario.seed if seed is None else seed,
+                                    pump_model=args.pump_model, heater_model=args.heater_model,
+                                    nernst_model=args.nernst_model, ports=ports, heater_channel=args.heater_channel,
+                                    noise=not args.no_noise)
+    except EmulatorInputError as exc:
+        if exc.source == "InstrumentStation" and exc.field in STATION_OPTIONS:
+            raise exc.replace(source=SERVE_SOURCE, field=STATION_OPTIONS[exc.field]) from None
+        raise
 
     stop = threading.Event()
     previous = {}
@@ -93,7 +103,8 @@ def serve(args: argparse.Namespace) -> int:
             station.start()
         except OSError as exc:
             raise _option("--port").refuse(str(exc), allowed="a free port, or none for ephemeral ports") from None
-        path = station.write_station_file(out, loop_hz)
+        path = station.write_station_file(out, loop_hz, overwrite=args.force, at=_option("--station-out"),
+                                          replace_hint="--force")
         print(f"lambdarig serve instruments: element {station.spec.name}, scenario {scenario.name}, "
               f"seed {station.seed}, real time")
         for role, instrument in station.instruments.items():

@@ -16,3 +16,4 @@ class KeysightE36312A(EmulatedSupply):
     IDN = f"Keysight Technologies,E36312A,MYEMU0001,{FIRMWARE}"
     VOLTAGE_RESOLUTION_V = 1e-4
     CURRENT_RESOLUTION_A = 1e-4
+    OVP_ALWAYS_ON = True

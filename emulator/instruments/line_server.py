@@ -1,6 +1,11 @@
 """The line server of an emulated instrument: one TCP listener on a loopback address, a thread per
 connection, '\\n'-terminated request lines ('\\r' before it is ignored), one reply line per request
 that has one, with failure injection for client tests (silence, disconnect, refuse, delay).
+
+Bounded against hostile clients: at most MAX_CONNECTIONS open connections (more are closed at once,
+so 2,000 connection attempts cannot make 2,000 threads), and at most MAX_LINE_BYTES per line: a
+longer line is discarded up to its terminator, `on_overflow()` is called once for it (the station
+queues -223 "Too much data"), and the connection goes on serving the next line.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import threading
 import time
 from collections.abc import Callable
 
-MAX_LINE_BYTES = 1 << 16
+MAX_LINE_BYTES = 4096          # a real instrument's input buffer is of this order; ours need < 200
+MAX_CONNECTIONS = 8            # per instrument (a LAN instrument serves a handful of sockets)
+RECV_BYTES = 65536
 _QUICKACK = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
@@ -38,8 +45,10 @@ class LineServer:
     """
 
     def __init__(self, handler: Callable[[str], str | None], host: str = "127.0.0.1", port: int = 0,
-                 name: str = "scpi"):
+                 name: str = "scpi", on_overflow: Callable[[], None] | None = None):
         self.handler = handler
+        self.on_overflow = on_overflow
+        self.refused_connections = 0
         self.name = name
         self.silent = False
         self.refuse = False
@@ -79,6 +88,12 @@ class LineServer:
             if self.refuse or self._stop.is_set():
                 _close(conn)
                 continue
+            with self._conns_lock:
+                full = len(self._conns) >= MAX_CONNECTIONS
+            if full:
+                self.refused_connections += 1
+                _close(conn)
+                continue
             conn.settimeout(None)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._conns_lock:
@@ -86,11 +101,12 @@ class LineServer:
             threading.Thread(target=self._serve, args=(conn,), name=f"{self.name}-conn", daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        buf = b""
+        pending = bytearray()     # the start of a line whose terminator has not come yet
+        discarding = False        # inside a line that outgrew MAX_LINE_BYTES: dropped up to its '\n'
         try:
             while not self._stop.is_set():
                 try:
-                    data = conn.recv(65536)
+                    data = conn.recv(RECV_BYTES)
                 except OSError:
                     break
                 if not data:
@@ -103,29 +119,53 @@ class LineServer:
                         conn.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
                     except OSError:
                         pass
-                buf += data
-                while b"\n" in buf:
-                    raw, buf = buf.split(b"\n", 1)
-                    if self.silent:
-                        continue
-                    line = raw.rstrip(b"\r").decode("latin-1")
-                    if not line.strip():
-                        continue
-                    reply = self.handler(line)
-                    if reply is not None:
-                        if self.delay_s > 0.0:
-                            time.sleep(self.delay_s)
-                        if self.silent:
-                            continue
-                        conn.sendall(reply.encode("latin-1", "replace") + b"\n")
-                if len(buf) > MAX_LINE_BYTES:
-                    buf = b""  # a runaway line without a terminator: dropped
+                start = 0
+                # Scan each received byte once (index based: no copying of the rest per line).
+                while True:
+                    end = data.find(b"\n", start)
+                    if end < 0:
+                        break
+                    if discarding:
+                        discarding = False
+                    elif len(pending) + end - start > MAX_LINE_BYTES:
+                        self._overflow()
+                    else:
+                        pending += data[start:end]
+                        self._answer(conn, bytes(pending))
+                    pending.clear()
+                    start = end + 1
+                if not discarding:
+                    pending += data[start:]
+                    if len(pending) > MAX_LINE_BYTES:
+                        self._overflow()
+                        pending.clear()
+                        discarding = True
         except OSError:
             pass
         finally:
             with self._conns_lock:
                 self._conns.discard(conn)
             _close(conn)
+
+    def _overflow(self) -> None:
+        if self.silent or self.on_overflow is None:
+            return
+        self.on_overflow()
+
+    def _answer(self, conn: socket.socket, raw: bytes) -> None:
+        if self.silent:
+            return
+        line = raw.rstrip(b"\r").decode("latin-1")
+        if not line.strip():
+            return
+        reply = self.handler(line)
+        if reply is None:
+            return
+        if self.delay_s > 0.0:
+            time.sleep(self.delay_s)
+        if self.silent:
+            return
+        conn.sendall(reply.encode("latin-1", "replace") + b"\n")
 
     def disconnect(self) -> None:
         with self._conns_lock:

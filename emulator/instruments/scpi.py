@@ -56,6 +56,9 @@ ESR_OPC, ESR_QUERY, ESR_DEVICE, ESR_EXECUTION, ESR_COMMAND, ESR_POWER_ON = 1, 4,
 STB_EAV, STB_ESB, STB_MSS = 4, 32, 64
 
 
+DETAIL_MAX_CHARS = 80
+
+
 def error_text(code: int) -> str:
     """The standard text of a SCPI error code (its class text for codes not in the table)."""
     if code in ERROR_TEXT:
@@ -93,7 +96,8 @@ class ScpiError(Exception):
 
     def __init__(self, code: int, detail: str = ""):
         self.code = code
-        self.detail = detail
+        # Details quote client input: keep the queue entry short whatever the client sent.
+        self.detail = detail if len(detail) <= DETAIL_MAX_CHARS else detail[:DETAIL_MAX_CHARS - 3] + "..."
         super().__init__(f'{code},"{self.text}"')
 
     @property
@@ -106,7 +110,10 @@ class ScpiError(Exception):
 
 _HEADER_RE = re.compile(r":?[A-Za-z][A-Za-z0-9_]*(?::[A-Za-z][A-Za-z0-9_]*)*\??\Z")
 _COMMON_RE = re.compile(r"\*[A-Za-z]+\??\Z")
-_NUMBER_RE = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z]*)\Z")
+# Unambiguous on purpose: every digit belongs to exactly one place (integer part, fraction part,
+# exponent), so a token that fails to match costs linear time. `\d+\.?\d*` let the engine try every
+# split of a digit run between its two `\d`s: quadratic, 0.6 s for a 4,000-digit token.
+_NUMBER_RE = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z]*)\Z")
 _MULTIPLIERS = {"": 1.0, "P": 1e-12, "N": 1e-9, "U": 1e-6, "M": 1e-3, "K": 1e3, "MA": 1e6, "G": 1e9}
 NOT_A_NUMBER = 9.91e37   # what instruments send for "not measured"
 
@@ -200,7 +207,10 @@ def parse_bool(token: str) -> bool:
         return False
     m = _NUMBER_RE.match(t)
     if m and not m.group(2):
-        return round(float(m.group(1))) != 0
+        value = float(m.group(1))
+        if not math.isfinite(value):
+            raise ScpiError(-222, f"{token.strip()!r}: expected ON|OFF|1|0")
+        return round(value) != 0
     raise ScpiError(-224, f"{token.strip()!r}: expected ON|OFF|1|0")
 
 
@@ -305,6 +315,14 @@ class Command:
     status: bool                 # a status/identity command: exempt from injected errors
 
 
+def _suffix(digits: str) -> int | None:
+    if not digits:
+        return None
+    if len(digits) > MAX_SUFFIX_DIGITS:
+        raise ScpiError(-114, f"suffix of {len(digits)} digits")
+    return int(digits)
+
+
 def compile_pattern(pattern: str) -> re.Pattern:
     """A regex for a command pattern like '[:SOURce#]:CURRent[:LEVel]' ('#': numeric suffix allowed),
     matched against an upper-case header with a leading ':' (or a '*' common command)."""
@@ -337,6 +355,11 @@ def compile_pattern(pattern: str) -> re.Pattern:
 
 
 LOOKUP_CACHE_SIZE = 4096
+MAX_SUFFIX_DIGITS = 6        # a numeric node suffix (SOUR2) longer than this: -114
+MAX_UNITS_PER_LINE = 64      # more message units on one line: -223 Too much data (bounds the time under lock)
+
+# One parsed message unit: the command and its context, or the error that refused it.
+Parsed = tuple[Command, Ctx] | ScpiError
 
 
 class ScpiInstrument:
@@ -465,22 +488,49 @@ class ScpiInstrument:
         for command in self._commands:
             m = command.regex.match(key)
             if m:
-                found = (command, tuple(int(g) if g else None for g in m.groups()))
+                found = (command, tuple(_suffix(g) for g in m.groups()))
                 break
         if len(self._lookup_cache) >= LOOKUP_CACHE_SIZE:  # headers are client input: keep the cache bounded
             self._lookup_cache.clear()
         self._lookup_cache[key] = found
         return found
 
-    def execute(self, line: str) -> str | None:
-        replies: list[str] = []
+    def parse(self, line: str) -> list[Parsed]:
+        """The message units of one line, looked up and split into parameters, without executing
+        anything or touching the instrument's state: callers run this outside their lock, then
+        `run()` the result under it. A syntax or header error ends the list (the rest of the line
+        is discarded, as SCPI specifies); a line of more than MAX_UNITS_PER_LINE units is -223."""
+        parsed: list[Parsed] = []
         path = ""
-        for raw in split_units(line):
-            unit = raw.strip()
-            if not unit:
-                continue
+        units = [unit for unit in (raw.strip() for raw in split_units(line)) if unit]
+        if len(units) > MAX_UNITS_PER_LINE:
+            return [ScpiError(-223, f"{len(units)} message units on one line; at most {MAX_UNITS_PER_LINE}")]
+        for unit in units:
             try:
-                reply, path = self._execute_unit(unit, path)
+                command, ctx, path = self._parse_unit(unit, path)
+            except ScpiError as exc:
+                parsed.append(exc)
+                if is_command_error(exc.code):
+                    break
+                continue
+            except Exception as exc:  # a parser bug: a command error for the client, never a traceback
+                parsed.append(ScpiError(-100, f"internal {type(exc).__name__}"))
+                break
+            parsed.append((command, ctx))
+        return parsed
+
+    def run(self, parsed: list[Parsed]) -> str | None:
+        """Execute parsed message units (see parse); the reply line or None."""
+        replies: list[str] = []
+        for entry in parsed:
+            if isinstance(entry, ScpiError):
+                self.push_error(entry.code, entry.text)
+                continue
+            command, ctx = entry
+            try:
+                if self._injected and not command.status:
+                    raise ScpiError(self._injected.popleft(), "injected")
+                reply = command.handler(ctx)
             except ScpiError as exc:
                 self.push_error(exc.code, exc.text)
                 if is_command_error(exc.code):
@@ -489,11 +539,15 @@ class ScpiInstrument:
             except Exception as exc:  # a bug in a handler: report it as a device error, keep serving
                 self.push_error(-300, f"{error_text(-300)}; internal {type(exc).__name__}: {exc}")
                 continue
-            if reply is not None:
+            if ctx.query and reply is not None:
                 replies.append(reply)
         return ";".join(replies) if replies else None
 
-    def _execute_unit(self, unit: str, path: str) -> tuple[str | None, str]:
+    def execute(self, line: str) -> str | None:
+        """parse() and run() one program message (callers that hold no lock of their own)."""
+        return self.run(self.parse(line))
+
+    def _parse_unit(self, unit: str, path: str) -> tuple[Command, Ctx, str]:
         parts = unit.split(None, 1)
         header = parts[0]
         param_text = parts[1] if len(parts) > 1 else ""
@@ -531,8 +585,4 @@ class ScpiInstrument:
             raise ScpiError(-108, f"{header} takes at most {hi} parameter(s)")
         if len(params) < lo:
             raise ScpiError(-109, f"{header} needs {lo} parameter(s)")
-        if self._injected and not command.status:
-            raise ScpiError(self._injected.popleft(), "injected")
-        ctx = Ctx(header, query, params, suffixes)
-        reply = command.handler(ctx)
-        return (reply if query else None), new_path
+        return command, Ctx(header, query, params, suffixes), new_path

@@ -48,9 +48,10 @@ from .keithley2450 import Keithley2450
 from .keysight_34465a import Keysight34465A
 from .keysight_e3631a import KeysightE3631A
 from .keysight_e36312a import KeysightE36312A
-from .line_server import LineServer, check_loopback
+from .line_server import MAX_LINE_BYTES, LineServer, check_loopback
 from .loads import NernstCellLoad, PumpCellLoad
 from .rigol_dp832 import RigolDP832
+from .scpi import error_text
 from .smu import EmulatedSmu
 from .station_instrument import StationInstrument
 from .supply import EmulatedSupply
@@ -167,7 +168,8 @@ class InstrumentStation:
         try:
             for role, instrument in self.instruments.items():
                 server = LineServer(partial(self._execute, role), self.host,
-                                    self.requested_ports.get(role, 0), name=f"{role}-{instrument.model_key}")
+                                    self.requested_ports.get(role, 0), name=f"{role}-{instrument.model_key}",
+                                    on_overflow=partial(self._too_much_data, role))
                 self._servers[role] = server
         except OSError:
             for server in self._servers.values():
@@ -263,9 +265,18 @@ class InstrumentStation:
         return self.pump.point().current_a
 
     def _execute(self, role: str, line: str) -> str | None:
+        instrument = self.instruments[role]
+        # Parsing needs no state: outside the lock, so a long or hostile line never holds up the
+        # physics or another connection; only the execution of the parsed units takes the lock.
+        parsed = instrument.parse(line)
         with self.lock:
             self._advance_to(self.now())
-            return self.instruments[role].execute(line)
+            return instrument.run(parsed)
+
+    def _too_much_data(self, role: str) -> None:
+        with self.lock:
+            self.instruments[role].push_error(-223, f"{error_text(-223)}; a line longer than {MAX_LINE_BYTES} "
+                                                    "bytes was discarded")
 
     def set_element_temperature(self, temp_c: float, heater_temp_c: float | None = None) -> None:
         """Put the element at a temperature at once (tests: skip the warm-up). The electrode arc is
@@ -376,9 +387,12 @@ class InstrumentStation:
         """The station file's text (written by the station schema's own writer)."""
         return station_to_toml(self.as_station(loop_hz), header=self._file_header())
 
-    def write_station_file(self, path: str | os.PathLike[str], loop_hz: float = 50.0) -> Path:
-        """Write the station file (atomically) for the front end to open: visa:PATH."""
-        return save_station(self.as_station(loop_hz, source=str(path)), path, header=self._file_header())
+    def write_station_file(self, path: str | os.PathLike[str], loop_hz: float = 50.0, *, overwrite: bool = False,
+                           at: Place | None = None, replace_hint: str = "overwrite=True") -> Path:
+        """Write the station file (atomically) for the front end to open: visa:PATH. An existing
+        file is replaced only with `overwrite`; refusals are StationError (or `at`'s error)."""
+        return save_station(self.as_station(loop_hz, source=str(path)), path, header=self._file_header(),
+                            overwrite=overwrite, at=at, replace_hint=replace_hint)
 
 
 def _check_choice(option: str, value: str | None, allowed: tuple[str, ...]) -> None:

@@ -61,6 +61,7 @@ def _peak_v(spec: SupplyChannel) -> float:
 class EmulatedSupply(StationInstrument):
     MODEL: ClassVar[SupplyModel]
     GLOBAL_OUTPUT: ClassVar[bool] = False   # one output switch for all channels (E3631A)
+    OVP_ALWAYS_ON: ClassVar[bool] = False   # over-voltage protection cannot be switched off (E36312A)
     VOLTAGE_RESOLUTION_V: ClassVar[float] = 1e-3   # readback resolution
     CURRENT_RESOLUTION_A: ClassVar[float] = 1e-3
 
@@ -82,8 +83,9 @@ class EmulatedSupply(StationInstrument):
     def reset(self) -> None:
         super().reset()
         self.selected = 0
-        self.ch = [ChannelState(0.0, spec.max_current_a, False, _peak_v(spec) * PROTECTION_HEADROOM, False, False,
-                                spec.max_current_a * PROTECTION_HEADROOM, False, False) for spec in self.MODEL.channels]
+        self.ch = [ChannelState(0.0, spec.max_current_a, False, _peak_v(spec) * PROTECTION_HEADROOM, self.OVP_ALWAYS_ON,
+                                False, spec.max_current_a * PROTECTION_HEADROOM, False, False)
+                   for spec in self.MODEL.channels]
 
     def safe_off(self) -> None:
         for state in self.ch:
@@ -92,7 +94,8 @@ class EmulatedSupply(StationInstrument):
 
     def snapshot(self) -> dict:
         return {"model": self.model_key, "idn": self.idn, "wired_channel": self.wired + 1,
-                "channels": [{"name": s.name, "v_set": c.v_set, "i_set": c.i_set, "output": c.output}
+                "channels": [{"name": s.name, "v_set": c.v_set, "i_set": c.i_set, "output": c.output,
+                              "ovp": c.ovp if c.ovp_on else None, "ocp": c.ocp if c.ocp_on else None}
                              for s, c in zip(self.MODEL.channels, self.ch)]}
 
     # -- physics -----------------------------------------------------------------------------------
@@ -333,7 +336,7 @@ class EmulatedSupply(StationInstrument):
         on = ctx.boolean(vi)
         for k in chans:
             if key == "ov":
-                self.ch[k].ovp_on = on
+                self.ch[k].ovp_on = on or self.OVP_ALWAYS_ON
             else:
                 self.ch[k].ocp_on = on
         return None

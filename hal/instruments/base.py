@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..types import FrontEndError, LinkLost
+from .identity import IdentityError, identity_problem, printable
 
 LOGGER_PREFIX = "lambdarig.visa"
 NO_ERROR_CODES = (0,)
@@ -134,8 +135,11 @@ def parse_float(text: str) -> float:
 def parse_error(reply: str) -> tuple[int, str]:
     """`-100,"Command error"` -> (-100, 'Command error')."""
     code_text, _, message = reply.strip().partition(",")
-    code = int(float(code_text.strip().lstrip("+")))
-    return code, message.strip().strip('"')
+    try:
+        code = int(float(code_text.strip().lstrip("+")))
+    except OverflowError:  # "inf": not an error code either
+        raise ValueError(f"{code_text!r} is not an error code") from None
+    return code, printable(message.strip().strip('"'))
 
 
 # --- the driver base ----------------------------------------------------------------------------
@@ -311,7 +315,22 @@ class Instrument:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def identify(self) -> str:
-        self.idn = self.query("*IDN?")
+        """Ask *IDN? (the first thing ever sent) and check the reply is this driver's model;
+        IdentityError otherwise, and LinkLost when nothing answers: either way nothing else was
+        sent. The identity kept (and printed) is the reply without control characters."""
+        try:
+            reply = self.query("*IDN?", probe=False)
+        except LinkLost as exc:
+            self.lost = True
+            raise LinkLost(f"{self.role} ({self.MODEL}) at {self.resource_name}: no answer to *IDN? "
+                           f"within {self._timeout_ms():g} ms: not an instrument, or not listening there; "
+                           f"nothing else was sent to it") from exc
+        idn = printable(reply)
+        problem = identity_problem(self.MODEL, idn)
+        if problem is not None:
+            raise IdentityError(f"{self.role} at {self.resource_name}: {problem}; refused: nothing but *IDN? "
+                                f"was sent to it")
+        self.idn = idn
         return self.idn
 
     def reset(self) -> None:

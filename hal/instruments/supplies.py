@@ -26,6 +26,11 @@ from ..types import FrontEndError
 from .base import ON_OFF, Instrument, Param, Range, Validator
 
 ON_OFF_TEXT = {True: "ON", False: "OFF"}.__getitem__
+OVP_MARGIN = 0.05            # OVP this far above heater.voltage_limit_v ...
+OVP_MARGIN_V = 0.5           # ... and at least this far
+OCP_MARGIN = 0.1             # OCP this far above heater.current_limit_a (the CC limit) ...
+OCP_MARGIN_A = 0.05          # ... plus this
+PROTECTION_HEADROOM = 1.1    # the instruments take protection levels up to 10 % above the rating
 
 
 def _channel_limits(model: SupplyModel) -> dict[int, tuple[float, float]]:
@@ -61,7 +66,41 @@ class Supply(Instrument):
         self.reset()
         self.set("current_limit_a", current_limit_a, check=True)
         self.set("voltage_v", voltage_v, check=True)
+        self.arm_protection()
         self.set("output", True, check=True)
+
+    # Protection the instrument enforces by itself, armed at setup from the station's limits: it
+    # still holds when the host is gone (kill -9), which the host's own checks do not. Templates:
+    # level (str.format with the level and ch) and switch-on ("" when the instrument has it always
+    # on, or none at all when the template is "").
+    OVP_LEVEL = ""
+    OVP_ON = ""
+    OCP_LEVEL = ""
+    OCP_ON = ""
+
+    def protection_levels(self) -> tuple[float | None, float | None]:
+        """(OVP volts, OCP amps) from the station limits, a margin above them so normal operation
+        (the set-point at the limit, CC at the current limit) never trips; None without a limit."""
+        vmax, imax = self.CHANNEL_LIMITS[self.channel] if self.channel in self.CHANNEL_LIMITS else (None, None)
+        ovp = ocp = None
+        if "voltage_v" in self.limits and vmax is not None:
+            limit = self.limits["voltage_v"][1]
+            ovp = min(limit + max(OVP_MARGIN_V, OVP_MARGIN * limit), vmax * PROTECTION_HEADROOM)
+        if "current_limit_a" in self.limits and imax is not None:
+            limit = self.limits["current_limit_a"][1]
+            ocp = min(limit * (1.0 + OCP_MARGIN) + OCP_MARGIN_A, imax * PROTECTION_HEADROOM)
+        return ovp, ocp
+
+    def arm_protection(self) -> None:
+        """Set and switch on over-voltage and over-current protection where the model has it."""
+        ovp, ocp = self.protection_levels()
+        for level, level_cmd, on_cmd, key in ((ovp, self.OVP_LEVEL, self.OVP_ON, "ovp_v"),
+                                              (ocp, self.OCP_LEVEL, self.OCP_ON, "ocp_a")):
+            if level is None or not level_cmd:
+                continue
+            self.command(level_cmd.format(level, ch=self.channel), check=True, **{key: round(level, 3)})
+            if on_cmd:
+                self.command(on_cmd.format(ch=self.channel), check=True)
 
     def set_voltage(self, volts: float) -> float:
         return self.set("voltage_v", volts)
@@ -123,6 +162,10 @@ class RigolDP832(Supply):
     MEAS_VOLT = ":MEAS:VOLT? CH{ch}"
     MEAS_CURR = ":MEAS:CURR? CH{ch}"
     MEAS_BOTH = ":MEAS:ALL? CH{ch}"      # V,I,P
+    OVP_LEVEL = ":OUTP:OVP:VAL CH{ch},{:.3f}"
+    OVP_ON = ":OUTP:OVP CH{ch},ON"
+    OCP_LEVEL = ":OUTP:OCP:VAL CH{ch},{:.3f}"
+    OCP_ON = ":OUTP:OCP CH{ch},ON"
 
     def mode(self) -> str:
         """CV, CC or UR (unregulated), from the instrument."""
@@ -143,6 +186,9 @@ class KeysightE36312A(Supply):
     MEAS_VOLT = "MEAS:VOLT? (@{ch})"
     MEAS_CURR = "MEAS:CURR? (@{ch})"
     MEAS_BOTH = "MEAS:VOLT? (@{ch});:MEAS:CURR? (@{ch})"
+    # OVP is always on in the E36312A; its OCP trips as soon as the channel goes CC (a cold heater
+    # does, by design), so it is left off: the current limit itself bounds the current.
+    OVP_LEVEL = "VOLT:PROT {:.3f}, (@{ch})"
 
 
 class KeysightE3631A(Supply):

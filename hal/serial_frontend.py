@@ -37,7 +37,7 @@ import math
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from lambdarig.protocol.codes import CAP_HEATER_SENSE, CAP_PUMP_V, CAP_RI, CAP_SETTINGS, CAP_WATCHDOG
 from lambdarig.protocol.errors import WireError
@@ -48,6 +48,7 @@ from lambdarig.protocol.messages import Identity, Ping
 from .frontend import FrontEnd
 from .rig_link import RigLink
 from .types import Command, FrontEndError, FrontEndInfo, LinkLost, Sample
+from .url import query_options, split_url
 
 DEFAULT_RATE_HZ = 500
 DEFAULT_WATCHDOG_MS = 100
@@ -119,22 +120,10 @@ def _bool(option: str, value: Any) -> bool:
 
 def parse_serial_url(url: str) -> tuple[str, dict[str, Any]]:
     """(pyserial port or "auto", our options) from a serial front-end URL."""
-    scheme, _, rest = url.strip().partition(":")
-    if scheme.strip().lower() != "serial":
-        raise ValueError(f"not a serial front-end URL: {url!r}")
-    if rest.startswith("//"):
-        rest = rest[2:]
-    port, sep, query = rest.partition("?")
-    port = port.strip()
-    options: dict[str, Any] = {}
-    foreign: list[tuple[str, str]] = []
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if key in OPTION_KEYS:
-            if key in options:
-                raise _bad(key, f"given twice in {url!r}")
-            options[key] = value
-        else:
-            foreign.append((key, value))
+    port, query = split_url(url, "serial", lambda _: ValueError(f"not a serial front-end URL: {url!r}"),
+                            decode=False)
+    # Keys that are not ours may belong to a pyserial URL handler (socket://host:port?logging=debug).
+    options, foreign = query_options(query, OPTION_KEYS, twice=lambda key: _bad(key, f"given twice in {url!r}"))
     if foreign:
         if "://" not in port:
             raise _bad(foreign[0][0], f"unknown query key in {url!r}; allowed: {', '.join(OPTION_KEYS)}")

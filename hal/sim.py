@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import parse_qsl, unquote
 
 from lambdarig.common.errors import InputError, nearest
 from lambdarig.emulator.element_spec import load_element
@@ -32,6 +31,7 @@ from lambdarig.emulator.scenario import Scenario, load_scenario
 
 from .frontend import FrontEnd
 from .types import Command, FrontEndError, FrontEndInfo, LinkLost, Sample
+from .url import query_options, split_url
 
 DEFAULT_ELEMENT = "lsu49"
 DEFAULT_SCENARIO = "default"
@@ -113,24 +113,13 @@ def _scenario(value: Any) -> Scenario:
 
 def parse_sim_url(url: str) -> tuple[str, dict[str, Any]]:
     """(element, options) from a sim URL; ValueError naming an unknown or repeated query key."""
-    scheme, _, rest = url.strip().partition(":")
-    if scheme.strip().lower() != "sim":
-        raise ValueError(f"not a sim URL: {url!r}")
-    target, _, query = rest.partition("?")
-    if target.startswith("//"):
-        target = target[2:]
-    element = unquote(target).strip() or DEFAULT_ELEMENT
-    options: dict[str, Any] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if key not in QUERY_KEYS:
-            raise _bad(key, f"unknown query key in {url!r}", allowed=", ".join(QUERY_KEYS), known=QUERY_KEYS)
-        option = _QUERY_TO_OPTION.get(key, key)
-        if option == "element_overrides":
-            options.setdefault(option, []).append(value)
-        elif option in options:
-            raise _bad(key, f"given twice in {url!r}")
-        else:
-            options[option] = value
+    target, query = split_url(url, "sim", lambda _: ValueError(f"not a sim URL: {url!r}"))
+    element = target or DEFAULT_ELEMENT
+    options, _ = query_options(
+        query, QUERY_KEYS, renamed=_QUERY_TO_OPTION, repeatable=("element_overrides",),
+        unknown=lambda key: _bad(key, f"unknown query key in {url!r}", allowed=", ".join(QUERY_KEYS),
+                                 known=QUERY_KEYS),
+        twice=lambda key: _bad(key, f"given twice in {url!r}"))
     return element, options
 
 

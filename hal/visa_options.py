@@ -7,10 +7,12 @@ string to float"). See hal/visa_frontend.py for what each option does.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, unquote
 
 from lambdarig.common import validators as check
+from lambdarig.common.errors import nearest
 from lambdarig.common.validators import Place
+
+from .url import query_options, split_url
 
 SOURCE = "visa front end"
 OPTION_KEYS = ("visa_library", "heater_every", "esr_every", "error_every", "supply_sense", "on_compliance", "nplc")
@@ -27,21 +29,15 @@ def _at(key: str) -> Place:
 
 def parse_visa_url(url: str) -> tuple[str, dict[str, Any]]:
     """(station path, options as text) from a visa URL; InputError naming an unknown or repeated key."""
-    scheme, _, rest = url.strip().partition(":")
-    if scheme.strip().lower() != "visa":
-        raise _at("url").refuse(f"{check.show(url)} is not a visa URL", allowed="visa:STATION.toml?key=value")
-    target, _, query = rest.partition("?")
-    if target.startswith("//"):
-        target = target[2:]
-    path = unquote(target).strip()
+    path, query = split_url(url, "visa", lambda _: _at("url").refuse(f"{check.show(url)} is not a visa URL",
+                                                                     allowed="visa:STATION.toml?key=value"))
     if not path:
         raise _at("url").refuse(f"{url!r} names no station file", allowed="visa:STATION.toml")
-    options: dict[str, Any] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        check.known_keys([key], OPTION_KEYS, Place(SOURCE, ""), what="query key")
-        if key in options:
-            raise _at(key).refuse(f"given twice in {url!r}", allowed="each key once")
-        options[key] = value
+    options, _ = query_options(
+        query, OPTION_KEYS,
+        unknown=lambda key: _at(key).refuse("unknown query key", allowed=", ".join(OPTION_KEYS),
+                                            suggestions=nearest(key, OPTION_KEYS)),
+        twice=lambda key: _at(key).refuse(f"given twice in {url!r}", allowed="each key once"))
     return path, options
 
 

@@ -362,6 +362,17 @@ class Instrument:
                 time.sleep(self.SHUTDOWN_STEP_DELAY_S)
         return errors
 
+    def _ramp_down_and_switch_off(self, level: str) -> None:
+        """Ramp `level` to 0 in a few steps, then the output off. Tries every step; raises
+        FrontEndError afterwards when one failed."""
+        errors = self._ramp_to_zero(level)
+        try:
+            self.write(self.PARAMS["output"].command(False, self.channel), force=True)
+            self.settings["output"] = False
+        except Exception as exc:
+            errors.append(exc)
+        self._finish_shutdown(errors)
+
     def confirm(self) -> bool:
         """*OPC? -> 1: the instrument has worked through everything sent before (a sync point)."""
         try:

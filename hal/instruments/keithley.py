@@ -27,7 +27,9 @@ Keithley 2450 (SCPI command set; *LANG? must answer SCPI):
 
 from __future__ import annotations
 
-from lambdarig.protocol.instrument_models import KEITHLEY_2400, KEITHLEY_2450
+from typing import Any
+
+from lambdarig.protocol.instrument_models import KEITHLEY_2400, KEITHLEY_2450, SmuModel
 
 from ..types import FrontEndError
 from .base import ON_OFF, Choice, Instrument, Param, Range, SMUReading, smallest_range
@@ -37,14 +39,39 @@ COMPLIANCE_BIT_2400 = 8          # status word bit 3: in compliance
 NEAR_COMPLIANCE = 0.98           # 2450: ask the trip flag when |V| >= this fraction of the limit
 
 
+def _smu_params(model: SmuModel, *, level: str, compliance: str, compliance_what: str) -> dict[str, Param]:
+    """The parameter table every SMU model has, with the model's own SCPI for the source level and
+    the voltage compliance; the limits come from the catalogue entry."""
+    return {
+        "source_current_a": Param(level, Range(-model.max_current_a, model.max_current_a, "A"),
+                                  "source current level"),
+        "current_range_a": Param(":SOUR:CURR:RANG {:g}", Choice(model.current_ranges_a, "A"), "source current range"),
+        "compliance_v": Param(compliance, Range(model.min_compliance_v, model.max_compliance_v, "V"), compliance_what),
+        "nplc": Param(":SENS:VOLT:NPLC {:g}", Range(0.01, 10.0), "integration time, power-line cycles"),
+        "output": Param(":OUTP {}", ON_OFF, "output", send=ON_OFF_TEXT),
+    }
+
+
 class SMU(Instrument):
-    """Common surface of the current-sourcing SMUs."""
+    """Common surface of the current-sourcing SMUs.
+
+    A model names its catalogue entry (`class Keithley2400(SMU, catalogue=KEITHLEY_2400)`): its
+    key, description, current ranges and limits are taken from there."""
 
     KIND = "smu"
     CURRENT_RANGES: tuple[float, ...] = ()
     MAX_CURRENT_A = 1.05
     COMPLIANCE_RANGE = Range(0.02, 210.0, "V")
     LEVEL = "source_current_a"
+
+    def __init_subclass__(cls, *, catalogue: SmuModel | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if catalogue is not None:
+            cls.MODEL = catalogue.key
+            cls.DESCRIPTION = catalogue.description
+            cls.CURRENT_RANGES = catalogue.current_ranges_a
+            cls.MAX_CURRENT_A = catalogue.max_current_a
+            cls.COMPLIANCE_RANGE = Range(catalogue.min_compliance_v, catalogue.max_compliance_v, "V")
 
     def setup(self, *, current_range_a: float, compliance_v: float, nplc: float = 0.1,
               level_a: float = 0.0) -> None:  # pragma: no cover - per model
@@ -105,29 +132,12 @@ class SMU(Instrument):
     def safe_shutdown(self) -> None:
         """Ramp the source to 0 A in a few steps, then output off. Tries every step; raises
         FrontEndError afterwards when one failed."""
-        errors = self._ramp_to_zero(self.LEVEL)
-        try:
-            self.write(self.PARAMS["output"].command(False, self.channel), force=True)
-            self.settings["output"] = False
-        except Exception as exc:
-            errors.append(exc)
-        self._finish_shutdown(errors)
+        self._ramp_down_and_switch_off(self.LEVEL)
 
 
-class Keithley2400(SMU):
-    MODEL = KEITHLEY_2400.key
-    DESCRIPTION = KEITHLEY_2400.description
-    CURRENT_RANGES = KEITHLEY_2400.current_ranges_a
-    MAX_CURRENT_A = KEITHLEY_2400.max_current_a
-    COMPLIANCE_RANGE = Range(KEITHLEY_2400.min_compliance_v, KEITHLEY_2400.max_compliance_v, "V")
-    PARAMS = {
-        "source_current_a": Param(":SOUR:CURR:LEV {:.6g}", Range(-MAX_CURRENT_A, MAX_CURRENT_A, "A"),
-                                  "source current level"),
-        "current_range_a": Param(":SOUR:CURR:RANG {:g}", Choice(CURRENT_RANGES, "A"), "source current range"),
-        "compliance_v": Param(":SENS:VOLT:PROT {:g}", COMPLIANCE_RANGE, "voltage compliance"),
-        "nplc": Param(":SENS:VOLT:NPLC {:g}", Range(0.01, 10.0), "integration time, power-line cycles"),
-        "output": Param(":OUTP {}", ON_OFF, "output", send=ON_OFF_TEXT),
-    }
+class Keithley2400(SMU, catalogue=KEITHLEY_2400):
+    PARAMS = _smu_params(KEITHLEY_2400, level=":SOUR:CURR:LEV {:.6g}", compliance=":SENS:VOLT:PROT {:g}",
+                         compliance_what="voltage compliance")
     ELEMENTS = "VOLT,CURR,RES,TIME,STAT"
 
     def setup(self, *, current_range_a: float, compliance_v: float, nplc: float = 0.1,
@@ -158,20 +168,9 @@ class Keithley2400(SMU):
         return SMUReading(v, i, bool(int(status) & COMPLIANCE_BIT_2400))
 
 
-class Keithley2450(SMU):
-    MODEL = KEITHLEY_2450.key
-    DESCRIPTION = KEITHLEY_2450.description
-    CURRENT_RANGES = KEITHLEY_2450.current_ranges_a
-    MAX_CURRENT_A = KEITHLEY_2450.max_current_a
-    COMPLIANCE_RANGE = Range(KEITHLEY_2450.min_compliance_v, KEITHLEY_2450.max_compliance_v, "V")
-    PARAMS = {
-        "source_current_a": Param(":SOUR:CURR {:.6g}", Range(-MAX_CURRENT_A, MAX_CURRENT_A, "A"),
-                                  "source current level"),
-        "current_range_a": Param(":SOUR:CURR:RANG {:g}", Choice(CURRENT_RANGES, "A"), "source current range"),
-        "compliance_v": Param(":SOUR:CURR:VLIM {:g}", COMPLIANCE_RANGE, "voltage limit"),
-        "nplc": Param(":SENS:VOLT:NPLC {:g}", Range(0.01, 10.0), "integration time, power-line cycles"),
-        "output": Param(":OUTP {}", ON_OFF, "output", send=ON_OFF_TEXT),
-    }
+class Keithley2450(SMU, catalogue=KEITHLEY_2450):
+    PARAMS = _smu_params(KEITHLEY_2450, level=":SOUR:CURR {:.6g}", compliance=":SOUR:CURR:VLIM {:g}",
+                         compliance_what="voltage limit")
     READ = ':READ? "defbuffer1", READ, SOUR'
     READ_VALUES = 2
 

@@ -20,6 +20,8 @@ Mode (CV/CC): `mode()` asks the DP832; every model also infers it from a measure
 
 from __future__ import annotations
 
+from typing import Any
+
 from lambdarig.protocol.instrument_models import KEYSIGHT_E3631A, KEYSIGHT_E36312A, RIGOL_DP832, SupplyModel
 
 from ..types import FrontEndError
@@ -39,7 +41,10 @@ def _channel_limits(model: SupplyModel) -> dict[int, tuple[float, float]]:
 
 
 class Supply(Instrument):
-    """A single channel of a programmable supply."""
+    """A single channel of a programmable supply.
+
+    A model names its catalogue entry (`class RigolDP832(Supply, catalogue=RIGOL_DP832)`): its key,
+    description, heater channels with their limits and the refused channels are taken from there."""
 
     KIND = "supply"
     RESETS = False
@@ -49,6 +54,15 @@ class Supply(Instrument):
     MEAS_VOLT = ""
     MEAS_CURR = ""
     MEAS_BOTH = ""   # one query -> "V,I[,P]" or "V;I"
+
+    def __init_subclass__(cls, *, catalogue: SupplyModel | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if catalogue is not None:
+            cls.MODEL = catalogue.key
+            cls.DESCRIPTION = catalogue.description
+            cls.CHANNELS = catalogue.heater_channels
+            cls.CHANNEL_LIMITS = _channel_limits(catalogue)
+            cls.REFUSED_CHANNELS = catalogue.refused_channels
 
     def param_validator(self, name: str) -> Validator:
         if self.channel is None:  # Instrument.__init__ refuses a supply without one of CHANNELS
@@ -139,21 +153,10 @@ class Supply(Instrument):
 
     def safe_shutdown(self) -> None:
         """Ramp the voltage to 0 in a few steps, then the output off (best effort, every step tried)."""
-        errors = self._ramp_to_zero("voltage_v")
-        try:
-            self.write(self.PARAMS["output"].command(False, self.channel), force=True)
-            self.settings["output"] = False
-        except Exception as exc:
-            errors.append(exc)
-        self._finish_shutdown(errors)
+        self._ramp_down_and_switch_off("voltage_v")
 
 
-class RigolDP832(Supply):
-    MODEL = RIGOL_DP832.key
-    DESCRIPTION = RIGOL_DP832.description
-    CHANNELS = RIGOL_DP832.heater_channels
-    CHANNEL_LIMITS = _channel_limits(RIGOL_DP832)
-    REFUSED_CHANNELS = RIGOL_DP832.refused_channels
+class RigolDP832(Supply, catalogue=RIGOL_DP832):
     PARAMS = {
         "voltage_v": Param(":SOUR{ch}:VOLT {:.3f}", None, "output voltage set-point"),
         "current_limit_a": Param(":SOUR{ch}:CURR {:.3f}", None, "current limit"),
@@ -172,12 +175,7 @@ class RigolDP832(Supply):
         return self.query(f":OUTP:MODE? CH{self.channel}").strip().upper()
 
 
-class KeysightE36312A(Supply):
-    MODEL = KEYSIGHT_E36312A.key
-    DESCRIPTION = KEYSIGHT_E36312A.description
-    CHANNELS = KEYSIGHT_E36312A.heater_channels
-    CHANNEL_LIMITS = _channel_limits(KEYSIGHT_E36312A)
-    REFUSED_CHANNELS = KEYSIGHT_E36312A.refused_channels
+class KeysightE36312A(Supply, catalogue=KEYSIGHT_E36312A):
     PARAMS = {
         "voltage_v": Param("VOLT {:.3f}, (@{ch})", None, "output voltage set-point"),
         "current_limit_a": Param("CURR {:.3f}, (@{ch})", None, "current limit"),
@@ -191,12 +189,7 @@ class KeysightE36312A(Supply):
     OVP_LEVEL = "VOLT:PROT {:.3f}, (@{ch})"
 
 
-class KeysightE3631A(Supply):
-    MODEL = KEYSIGHT_E3631A.key
-    DESCRIPTION = KEYSIGHT_E3631A.description
-    CHANNELS = KEYSIGHT_E3631A.heater_channels
-    CHANNEL_LIMITS = _channel_limits(KEYSIGHT_E3631A)
-    REFUSED_CHANNELS = KEYSIGHT_E3631A.refused_channels
+class KeysightE3631A(Supply, catalogue=KEYSIGHT_E3631A):
     PARAMS = {
         "voltage_v": Param("INST:NSEL {ch};:VOLT {:.3f}", None, "output voltage set-point"),
         "current_limit_a": Param("INST:NSEL {ch};:CURR {:.3f}", None, "current limit"),

@@ -24,41 +24,34 @@ import sys
 import tempfile
 import time
 
-from _common import ROOT, print_table, write_result  # (importing _common sets the import path)
+from _common import (  # importing _common sets the import path
+    ROOT,
+    child_env,
+    percentile,
+    print_table,
+    stop_process,
+    timed_run,
+    write_result,
+)
 
 from lambdarig.controller.core import Controller
-from lambdarig.controller.runtime import Runtime
 from lambdarig.hal.registry import open_frontend
 from lambdarig.hal.types import Command, LinkLost
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 class RigProcess:
     """`python -m emulator.serial_rig` in its own process; .path is its pty."""
 
     def __init__(self, flash: str):
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.proc = subprocess.Popen([sys.executable, "-m", "lambdarig.emulator.serial_rig", "--flash", flash],
-                                     cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+                                     cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, text=True)
         self.path = self.proc.stdout.readline().strip()
         if not self.path.startswith("/dev/"):
             self.stop()
             raise RuntimeError(f"the rig process did not print its pty (got {self.path!r})")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 def time_to_link_loss(fe, event) -> tuple[float, str]:
@@ -111,26 +104,7 @@ def run(seconds: float, rate_hz: int, rig_mode: str) -> dict:
             fe = open_frontend(f"serial://{rig.path}", rate_hz=rate_hz)
             ctl = Controller()
             period_s = 1.0 / ctl.settings.rates.pump_hz
-            t0 = fe._t0
-            deadlines: list[float] = []
-            woke: list[float] = []
-            done: list[float] = []
-            raw_wait, raw_apply = fe.wait_until, fe.apply
-            monotonic = time.monotonic
-
-            def wait_until(t):
-                ok = raw_wait(t)
-                woke.append(monotonic())
-                deadlines.append(t0 + t)
-                return ok
-
-            def apply(command):
-                raw_apply(command)
-                done.append(monotonic())
-
-            fe.wait_until, fe.apply = wait_until, apply
-            result = Runtime(fe, ctl).run(seconds)
-            fe.wait_until, fe.apply = raw_wait, raw_apply
+            result, times = timed_run(fe, ctl, seconds, clock_origin_s=fe._t0)
             stats = fe.stats()
             link_loss = {}
             if rig_mode == "process":
@@ -142,11 +116,7 @@ def run(seconds: float, rate_hz: int, rig_mode: str) -> dict:
             rig_stats = rig.stats() if rig_mode == "thread" else {}
         finally:
             rig.stop()
-    n = min(len(deadlines), len(done))
-    latency = [done[i] - deadlines[i] for i in range(n)]
-    compute = [done[i] - woke[i] for i in range(n)]
-    wake = [woke[i] - deadlines[i] for i in range(n)]
-    overruns = sum(1 for i in range(n) if done[i] > deadlines[i] + period_s)
+    latency, compute, wake, overruns = times.latencies(period_s)
     ms = lambda x: round(x * 1e3, 3)  # noqa: E731
     out = {
         "seconds": seconds, "rig": rig_mode, "stream_rate_hz": rate_hz, "pump_loop_hz": round(1 / period_s),

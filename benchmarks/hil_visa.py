@@ -32,10 +32,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import _common  # noqa: F401  (puts the repository on sys.path)
-from _common import ROOT, print_table, write_result
+from _common import ROOT, child_env, percentile, print_table, stop_process, timed_run, write_result
 
 from lambdarig.controller.core import Controller
-from lambdarig.controller.runtime import Runtime
 from lambdarig.controller.settings import Settings
 from lambdarig.hal.types import Command, FrontEndError, LinkLost
 from lambdarig.hal.visa_frontend import VisaFrontEnd
@@ -43,13 +42,6 @@ from lambdarig.hal.visa_frontend import VisaFrontEnd
 # Pump-loop gains stable at 50 Hz (the 500 Hz defaults are not); see docs/station.md.
 STATION_SETTINGS = {"rates.heater_hz": 10.0, "rates.telemetry_hz": 10.0, "pump.kp_a_per_v": 0.003,
                     "pump.ki_a_per_v_s": 0.2}
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def ms(x: float) -> float:
@@ -65,11 +57,11 @@ class StationProcess:
     """`python -m lambdarig serve instruments` in its own process; .path is its station file."""
 
     def __init__(self, station_file: Path, loop_hz: float):
-        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.path = station_file
         self.proc = subprocess.Popen([sys.executable, "-m", "lambdarig", "serve", "instruments", "--station-out",
                                       str(station_file), "--loop-hz", f"{loop_hz:g}"],
-                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                     cwd=ROOT, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
         deadline = time.monotonic() + 20.0
         while not station_file.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -90,12 +82,7 @@ class StationProcess:
                 os.kill(self.proc.pid, signal.SIGCONT)
             except OSError:
                 pass
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 class StationThread:
@@ -159,25 +146,7 @@ def run(seconds: float, mode: str, loop_hz: float) -> dict:
                 driver.latencies = []
             ctl = Controller(Settings({"rates.pump_hz": loop_hz, **STATION_SETTINGS}))
             period_s = 1.0 / loop_hz
-            deadlines: list[float] = []
-            woke: list[float] = []
-            done: list[float] = []
-            raw_wait, raw_apply = fe.wait_until, fe.apply
-            monotonic = time.monotonic
-
-            def wait_until(t):
-                ok = raw_wait(t)
-                woke.append(monotonic())
-                deadlines.append(t)
-                return ok
-
-            def apply(command):
-                raw_apply(command)
-                done.append(monotonic())
-
-            fe.wait_until, fe.apply = wait_until, apply
-            result = Runtime(fe, ctl).run(seconds)
-            fe.wait_until, fe.apply = raw_wait, raw_apply
+            result, times = timed_run(fe, ctl, seconds)   # the visa front end's clock is time.monotonic()
             queries: dict[str, list[float]] = defaultdict(list)
             for role, driver in fe.drivers.items():
                 for command, dt in driver.latencies:
@@ -191,10 +160,8 @@ def run(seconds: float, mode: str, loop_hz: float) -> dict:
             options = {k: fe.info().details[k] for k in ("heater_every", "esr_every", "error_every")}
         finally:
             station.stop()
-    n = min(len(deadlines), len(done))
-    latency = [done[i] - deadlines[i] for i in range(n)]
-    compute = [done[i] - woke[i] for i in range(n)]
-    overruns = sum(1 for i in range(n) if done[i] > deadlines[i] + period_s)
+    latency, compute, _wake, overruns = times.latencies(period_s)
+    done, n = times.done, len(latency)
     # ticks completed per second, from the first tick's set-points to the last one's
     rate = round((n - 1) / (done[n - 1] - done[0]), 2) if n > 1 and done[n - 1] > done[0] else 0.0
     return {

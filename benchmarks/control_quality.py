@@ -89,6 +89,21 @@ CONTROLLERS = {"ours": ours, "rusEFI": reference}
 
 # --- running -------------------------------------------------------------------------------------
 
+def run_with_telemetry(fe, ctl, duration_s: float, row, kinds: tuple) -> tuple:
+    """Runtime(fe, ctl).run(duration_s) keeping row(status, truth) of every telemetry emit;
+    (result, columns): column k of the rows as a numpy array of dtype kinds[k] (None: numpy's
+    choice), or as a list where kinds[k] is list."""
+    rows = []
+
+    def sink(status, truth) -> None:
+        rows.append(row(status, truth))
+
+    result = Runtime(fe, ctl, [sink]).run(duration_s)
+    rows.pop()  # the runtime's last emit comes after stop(): outputs off, no reading
+    columns = [list(col) if kind is list else np.array(col, dtype=kind) for col, kind in zip(zip(*rows), kinds)]
+    return result, columns
+
+
 class Record:
     """One closed-loop run: telemetry (with truth) and every applied command."""
 
@@ -111,30 +126,19 @@ class Record:
             tick_pump.append(command.pump_current_a)
 
         fe.apply = apply  # instance attribute: Runtime calls this one
-        rows = []
-
-        def sink(status, truth) -> None:
-            rows.append((status.t_s, status.lambda_value, status.lambda_valid, status.o2_pct, status.nernst_v,
-                         truth.temp_c, truth.lambda_value, truth.o2_pct, status.state))
-
-        self.result = Runtime(fe, ctl, [sink]).run(duration_s or self.scenario.duration_s)
-        rows.pop()  # the runtime's last emit comes after stop(): outputs off, no reading
+        self.result, columns = run_with_telemetry(
+            fe, ctl, duration_s or self.scenario.duration_s,
+            lambda status, truth: (status.t_s, status.lambda_value, status.lambda_valid, status.o2_pct,
+                                   status.nernst_v, truth.temp_c, truth.lambda_value, truth.o2_pct, status.state),
+            kinds=(None, float, bool, float, float, float, float, float, list))
+        (self.t, self.lam, self.valid, self.o2, self.nernst, self.temp_true, self.lam_true, self.o2_true,
+         self.state) = columns
         self.ctl = ctl
         self.tick_t = np.array(tick_t)
         self.tick_state = tick_state
         self.tick_v = np.array(tick_v)
         self.tick_duty = np.array(tick_duty)
         self.tick_pump = np.array(tick_pump)
-        cols = list(zip(*rows))
-        self.t = np.array(cols[0])
-        self.lam = np.array(cols[1], dtype=float)
-        self.valid = np.array(cols[2], dtype=bool)
-        self.o2 = np.array(cols[3], dtype=float)
-        self.nernst = np.array(cols[4], dtype=float)
-        self.temp_true = np.array(cols[5], dtype=float)
-        self.lam_true = np.array(cols[6], dtype=float)
-        self.o2_true = np.array(cols[7], dtype=float)
-        self.state = list(cols[8])
 
     def first_state_time(self, states: set[str]) -> float:
         for t, s in zip(self.tick_t, self.tick_state):
@@ -444,25 +448,14 @@ class SeedRecord:
                 self.pump_command_max_a = abs(command.pump_current_a)
 
         fe.apply = apply
-        rows = []
-
-        def sink(status, truth) -> None:
-            rows.append((status.t_s, status.lambda_value, status.lambda_valid, status.hc_ppm, truth.lambda_value,
-                         truth.hc_ppm, truth.node_o2_pct, truth.temp_c, status.state))
-
-        self.result = Runtime(fe, ctl, [sink]).run(duration_s or self.scenario.duration_s)
-        rows.pop()  # emitted after stop()
+        self.result, columns = run_with_telemetry(
+            fe, ctl, duration_s or self.scenario.duration_s,
+            lambda status, truth: (status.t_s, status.lambda_value, status.lambda_valid, status.hc_ppm,
+                                   truth.lambda_value, truth.hc_ppm, truth.node_o2_pct, truth.temp_c, status.state),
+            kinds=(None, float, bool, float, float, float, float, float, list))
+        (self.t, self.lam, self.valid, self.hc, self.lam_true, self.hc_true, self.node_o2_true, self.temp_true,
+         self.state) = columns
         self.ctl = ctl
-        cols = list(zip(*rows))
-        self.t = np.array(cols[0])
-        self.lam = np.array(cols[1], dtype=float)
-        self.valid = np.array(cols[2], dtype=bool)
-        self.hc = np.array(cols[3], dtype=float)
-        self.lam_true = np.array(cols[4], dtype=float)
-        self.hc_true = np.array(cols[5], dtype=float)
-        self.node_o2_true = np.array(cols[6], dtype=float)
-        self.temp_true = np.array(cols[7], dtype=float)
-        self.state = list(cols[8])
 
     def window(self, end_s: float, length_s: float = SEED_AVG_S):
         return (self.t >= end_s - length_s - 1e-9) & (self.t < end_s - 1e-9)

@@ -13,6 +13,7 @@ measuring cell's EMF (sense_emf_v) follows from the compartment's species.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from .board import BoardSpec
@@ -81,6 +82,26 @@ def still_gas_heater_power(model: ElementModel, temp_c: float, gas_temp_c: float
     return power_w, math.sqrt(power_w * r_total), r_total
 
 
+def _hold_node(model: ElementModel, emf_at_no_pump_v: float, slope_v: float,
+               pump_current_for: Callable[[float], float]) -> float:
+    """The pump current an ideal loop settles at, holding the node where the control cell reads its
+    target: iterate node pO2 (from the EMF less the pump current's drop over the coupling resistance)
+    -> the current that node needs, to 1e-12 A (50 rounds at most). Leaves the node at that pO2, held
+    (no dynamic balance), and returns the current."""
+    pump_current_a = 0.0
+    for _ in range(50):
+        emf = emf_at_no_pump_v - pump_current_a * model.coupling_r_ohm
+        node_po2 = model.ref_po2_bar * math.exp(-emf / slope_v)
+        new_current = pump_current_for(node_po2)
+        done = abs(new_current - pump_current_a) < 1e-12
+        pump_current_a = new_current
+        if done:
+            break
+    model.node_po2_bar = node_po2
+    model.node_balance = math.nan  # a held node has no dynamic balance
+    return pump_current_a
+
+
 def steady_state(spec: ElementSpec, fuel: Fuel, lambda_value: float, pressure_kpa: float = 101.325,
                  temp_c: float | None = None, hc_ppm: float = 0.0, gas_temp_c: float = 20.0,
                  nernst_target_v: float | None = None, co_ppm: float = 0.0, h2_ppm: float = 0.0) -> SteadyState:
@@ -119,28 +140,11 @@ def steady_state(spec: ElementSpec, fuel: Fuel, lambda_value: float, pressure_kp
     if spec.pump_cell is not None and model._mixed:
         # The control cell reads the compartment's free O2: the target fixes it; the pump removes the
         # O2 inflow net of what the partial burn consumes (reducers at their steady values).
-        for _ in range(50):
-            emf = target - ref_current_a * ri - pump_current_a * model.coupling_r_ohm
-            node_po2 = model.ref_po2_bar * math.exp(-emf / slope_v)
-            new_current = FOUR_F * model._mixed_steady(node_po2 / model._p_bar)
-            done = abs(new_current - pump_current_a) < 1e-12
-            pump_current_a = new_current
-            if done:
-                break
-        model.node_po2_bar = node_po2
-        model.node_balance = math.nan  # a held node has no dynamic balance
+        pump_current_a = _hold_node(model, target - ref_current_a * ri, slope_v,
+                                    lambda node_po2: FOUR_F * model._mixed_steady(node_po2 / model._p_bar))
     elif spec.pump_cell is not None and model._node_volume_m3:
-        for _ in range(50):
-            emf = target - ref_current_a * ri - pump_current_a * model.coupling_r_ohm
-            node_po2 = model.ref_po2_bar * math.exp(-emf / slope_v)
-            inflow, _ = model._node_flux(node_po2)
-            new_current = FOUR_F * inflow
-            done = abs(new_current - pump_current_a) < 1e-12
-            pump_current_a = new_current
-            if done:
-                break
-        model.node_po2_bar = node_po2
-        model.node_balance = math.nan  # a held node has no dynamic balance
+        pump_current_a = _hold_node(model, target - ref_current_a * ri, slope_v,
+                                    lambda node_po2: FOUR_F * model._node_flux(node_po2)[0])
     model._update_outputs()
     power_w, heater_v, heater_r = still_gas_heater_power(model, temp_c, gas_temp_c)
     hc = {}

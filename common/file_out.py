@@ -18,21 +18,10 @@ import stat
 import tempfile
 from pathlib import Path
 
+from .file_kind import file_kind
 from .validators import Place
 
 ALLOWED = "a new file in an existing, writable folder"
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
 
 
 def check_output_file(path: str | os.PathLike[str], at: Place, *, overwrite: bool = False,
@@ -51,7 +40,7 @@ def check_output_file(path: str | os.PathLike[str], at: Place, *, overwrite: boo
         raise at.refuse(f"{target}: cannot check: {exc.strerror or exc}", allowed=allowed) from None
     if mode is not None:
         if not stat.S_ISREG(mode):
-            raise at.refuse(f"{target} is {_kind(mode)}, not a file", allowed=allowed)
+            raise at.refuse(f"{target} is {file_kind(mode)}, not a file", allowed=allowed)
         if not overwrite:
             raise at.refuse(f"{target} already exists; it is not replaced without {replace_hint}", allowed=allowed)
     folder = target.parent

@@ -15,20 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .file_kind import file_kind
 
 FILE_FIELD = "file"
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
 
 
 def _read_bytes(path: Path, source: str, error: type[InputError]) -> bytes:
@@ -38,14 +27,14 @@ def _read_bytes(path: Path, source: str, error: type[InputError]) -> bytes:
     try:
         mode = path.stat().st_mode
         if not stat.S_ISREG(mode):
-            raise refuse(f"is {_kind(mode)}, not a file")
+            raise refuse(f"is {file_kind(mode)}, not a file")
         # O_NONBLOCK: should the path have become a FIFO since the check, opening it does not wait
         # for a writer; fstat on the open descriptor is then the check that counts.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
         with os.fdopen(fd, "rb") as handle:
             mode = os.fstat(handle.fileno()).st_mode
             if not stat.S_ISREG(mode):
-                raise refuse(f"is {_kind(mode)}, not a file")
+                raise refuse(f"is {file_kind(mode)}, not a file")
             return handle.read()
     except FileNotFoundError:
         raise refuse("no such file") from None

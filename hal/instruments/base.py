@@ -34,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lambdarig.protocol.instrument_models import CatalogueEntry
+
 from ..types import FrontEndError, LinkLost
 from .identity import IdentityError, identity_problem, printable
 
@@ -156,6 +158,19 @@ class Instrument:
     RESETS = True                  # *RST in setup (a multi-channel supply is not reset: other channels)
     SHUTDOWN_STEPS = 4
     SHUTDOWN_STEP_DELAY_S = 0.005
+
+    def __init_subclass__(cls, *, catalogue: CatalogueEntry | None = None, **kwargs: Any) -> None:
+        """A model class names its catalogue entry (`class Keithley2400(SMU, catalogue=KEITHLEY_2400)`):
+        its key and description, and what its role reads there (`_take_from_catalogue`), come from it."""
+        super().__init_subclass__(**kwargs)
+        if catalogue is not None:
+            cls.MODEL = catalogue.key
+            cls.DESCRIPTION = catalogue.description
+            cls._take_from_catalogue(catalogue)
+
+    @classmethod
+    def _take_from_catalogue(cls, catalogue: CatalogueEntry) -> None:
+        """The role's own facts from the model's catalogue entry (ranges, channels); none here."""
 
     def __init__(self, resource: Any, role: str, *, channel: int | None = None,
                  limits: dict[str, tuple[float, float, str]] | None = None, resource_name: str = ""):

@@ -27,9 +27,7 @@ Keithley 2450 (SCPI command set; *LANG? must answer SCPI):
 
 from __future__ import annotations
 
-from typing import Any
-
-from lambdarig.protocol.instrument_models import KEITHLEY_2400, KEITHLEY_2450, SmuModel
+from lambdarig.protocol.instrument_models import KEITHLEY_2400, KEITHLEY_2450, CatalogueEntry, SmuModel
 
 from ..types import FrontEndError
 from .base import ON_OFF, Choice, Instrument, Param, Range, SMUReading, smallest_range
@@ -53,10 +51,8 @@ def _smu_params(model: SmuModel, *, level: str, compliance: str, compliance_what
 
 
 class SMU(Instrument):
-    """Common surface of the current-sourcing SMUs.
-
-    A model names its catalogue entry (`class Keithley2400(SMU, catalogue=KEITHLEY_2400)`): its
-    key, description, current ranges and limits are taken from there."""
+    """Common surface of the current-sourcing SMUs; a model's current ranges and limits come from
+    its catalogue entry (`class Keithley2400(SMU, catalogue=KEITHLEY_2400)`)."""
 
     KIND = "smu"
     CURRENT_RANGES: tuple[float, ...] = ()
@@ -64,14 +60,13 @@ class SMU(Instrument):
     COMPLIANCE_RANGE = Range(0.02, 210.0, "V")
     LEVEL = "source_current_a"
 
-    def __init_subclass__(cls, *, catalogue: SmuModel | None = None, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if catalogue is not None:
-            cls.MODEL = catalogue.key
-            cls.DESCRIPTION = catalogue.description
-            cls.CURRENT_RANGES = catalogue.current_ranges_a
-            cls.MAX_CURRENT_A = catalogue.max_current_a
-            cls.COMPLIANCE_RANGE = Range(catalogue.min_compliance_v, catalogue.max_compliance_v, "V")
+    @classmethod
+    def _take_from_catalogue(cls, catalogue: CatalogueEntry) -> None:
+        if not isinstance(catalogue, SmuModel):
+            raise TypeError(f"{cls.__name__}: an SMU's catalogue entry is an SmuModel, not {type(catalogue).__name__}")
+        cls.CURRENT_RANGES = catalogue.current_ranges_a
+        cls.MAX_CURRENT_A = catalogue.max_current_a
+        cls.COMPLIANCE_RANGE = Range(catalogue.min_compliance_v, catalogue.max_compliance_v, "V")
 
     def setup(self, *, current_range_a: float, compliance_v: float, nplc: float = 0.1,
               level_a: float = 0.0) -> None:  # pragma: no cover - per model

@@ -26,9 +26,7 @@ class Meter(Instrument):
         """A meter sources nothing: nothing to do."""
 
 
-class Keysight34465A(Meter):
-    MODEL = KEYSIGHT_34465A.key
-    DESCRIPTION = KEYSIGHT_34465A.description
+class Keysight34465A(Meter, catalogue=KEYSIGHT_34465A):
     NPLC_VALUES = (0.02, 0.2, 1.0, 10.0, 100.0)
     PARAMS = {
         "nplc": Param(":SENS:VOLT:DC:NPLC {:g}", Choice(NPLC_VALUES), "integration time, power-line cycles"),

@@ -20,9 +20,13 @@ Mode (CV/CC): `mode()` asks the DP832; every model also infers it from a measure
 
 from __future__ import annotations
 
-from typing import Any
-
-from lambdarig.protocol.instrument_models import KEYSIGHT_E3631A, KEYSIGHT_E36312A, RIGOL_DP832, SupplyModel
+from lambdarig.protocol.instrument_models import (
+    KEYSIGHT_E3631A,
+    KEYSIGHT_E36312A,
+    RIGOL_DP832,
+    CatalogueEntry,
+    SupplyModel,
+)
 
 from ..types import FrontEndError
 from .base import ON_OFF, Instrument, Param, Range, Validator
@@ -41,10 +45,8 @@ def _channel_limits(model: SupplyModel) -> dict[int, tuple[float, float]]:
 
 
 class Supply(Instrument):
-    """A single channel of a programmable supply.
-
-    A model names its catalogue entry (`class RigolDP832(Supply, catalogue=RIGOL_DP832)`): its key,
-    description, heater channels with their limits and the refused channels are taken from there."""
+    """A single channel of a programmable supply; a model's heater channels, their limits and the
+    refused channels come from its catalogue entry (`class RigolDP832(Supply, catalogue=RIGOL_DP832)`)."""
 
     KIND = "supply"
     RESETS = False
@@ -55,14 +57,14 @@ class Supply(Instrument):
     MEAS_CURR = ""
     MEAS_BOTH = ""   # one query -> "V,I[,P]" or "V;I"
 
-    def __init_subclass__(cls, *, catalogue: SupplyModel | None = None, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if catalogue is not None:
-            cls.MODEL = catalogue.key
-            cls.DESCRIPTION = catalogue.description
-            cls.CHANNELS = catalogue.heater_channels
-            cls.CHANNEL_LIMITS = _channel_limits(catalogue)
-            cls.REFUSED_CHANNELS = catalogue.refused_channels
+    @classmethod
+    def _take_from_catalogue(cls, catalogue: CatalogueEntry) -> None:
+        if not isinstance(catalogue, SupplyModel):
+            raise TypeError(f"{cls.__name__}: a supply's catalogue entry is a SupplyModel, "
+                            f"not {type(catalogue).__name__}")
+        cls.CHANNELS = catalogue.heater_channels
+        cls.CHANNEL_LIMITS = _channel_limits(catalogue)
+        cls.REFUSED_CHANNELS = catalogue.refused_channels
 
     def param_validator(self, name: str) -> Validator:
         if self.channel is None:  # Instrument.__init__ refuses a supply without one of CHANNELS

@@ -75,11 +75,16 @@ class RigProcess:
     test process (or its GIL) does not stop the rig, and the rig's stalls do not stop the test."""
 
     def __init__(self, flash: Path, *, element: str = "lsu49", scenario: str = "default",
-                 watchdog_ms: int | None = None):
+                 watchdog_ms: int | None = None, serial_number: str | None = None,
+                 die_after_flash_ops: int | None = None):
         cmd = [sys.executable, "-m", "lambdarig", "serve", "rig", "--flash", str(flash), "--element", element,
                "--scenario", scenario]
         if watchdog_ms is not None:
             cmd += ["--watchdog-ms", str(watchdog_ms)]
+        if serial_number is not None:
+            cmd += ["--serial-number", serial_number]
+        if die_after_flash_ops is not None:   # a simulated power cut: the rig exits (70) in that flash operation
+            cmd += ["--die-after-flash-ops", str(die_after_flash_ops)]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.stderr = ""
         self._stopped = False

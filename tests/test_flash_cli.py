@@ -6,14 +6,10 @@ unchanged), --json, and a power loss at every flash operation (a subprocess rig 
 from __future__ import annotations
 
 import json
-import os
-import select
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from realtime import STARTUP_S
+from realtime import STARTUP_S, RigProcess
 from rig_cli_helpers import main
 
 from lambdarig.cli.flash import STEPS
@@ -247,31 +243,9 @@ def test_port_errors_exit_3(rig, tmp_path, monkeypatch, capsys):
 
 # --- power loss during `lambdarig flash` ---------------------------------------------------------
 
-class SubprocessRig:
+def rig_process(flash: Path, die_after: int | None = None) -> RigProcess:
     """`lambdarig serve rig` in a subprocess (so a simulated power cut can end it)."""
-
-    def __init__(self, flash: Path, die_after: int | None = None):
-        cmd = [sys.executable, "-m", "lambdarig", "serve", "rig", "--flash", str(flash), "--scenario", "free-air",
-               "--serial-number", SERIAL]
-        if die_after is not None:
-            cmd += ["--die-after-flash-ops", str(die_after)]
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        ready, _, _ = select.select([self.proc.stdout], [], [], STARTUP_S)
-        if not ready:
-            self.close()
-            raise TimeoutError(f"the rig did not print its pty path within {STARTUP_S:g} s")
-        self.path = self.proc.stdout.readline().decode().strip()
-        assert self.path.startswith("/dev/"), self.path
-
-    def close(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            return self.proc.wait(STARTUP_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(STARTUP_S)
+    return RigProcess(flash, scenario="free-air", serial_number=SERIAL, die_after_flash_ops=die_after)
 
 
 @pytest.mark.slow
@@ -280,14 +254,14 @@ def test_power_loss_at_every_flash_operation_leaves_old_or_new_settings(tmp_path
     new = toml_file(tmp_path, GOOD.replace("800.0", "760.0").replace('"e85"', '"methanol"'), "new.toml")
     old_settings, new_settings = load_settings(old), load_settings(new)
     flash = tmp_path / "flash.bin"
-    rig = SubprocessRig(flash)
+    rig = rig_process(flash)
     try:
         assert main(["flash", old, "--port", rig.path], monkeypatch) == 0
         capsys.readouterr()
-        rig.close()
+        rig.stop()
         image_ops = 2 + -(-len(encode_settings(new_settings, SERIAL)) // MAX_WRITE) + 1  # erases, writes, record
         for op in range(1, image_ops + 1):
-            rig = SubprocessRig(flash, die_after=op)
+            rig = rig_process(flash, die_after=op)
             code = main(["flash", new, "--port", rig.path], monkeypatch)
             err = capsys.readouterr().err
             assert code == 3, f"op {op}: {err}"
@@ -297,21 +271,21 @@ def test_power_loss_at_every_flash_operation_leaves_old_or_new_settings(tmp_path
                 assert "nothing was committed, the rig's active settings were not touched" in err, err
             else:
                 assert "step 'commit'" in err and "either the old or the new settings" in err, err
-            rig = SubprocessRig(flash)                            # power back on
+            rig = rig_process(flash)                            # power back on
             assert main(["settings", "read", "--port", rig.path], monkeypatch) == 0, capsys.readouterr().err
             booted = settings_from_toml_text(capsys.readouterr().out)
-            rig.close()
+            rig.stop()
             # A torn commit record boots the old settings; never a mix, never garbage.
             assert booted == old_settings, f"power loss in flash op {op}/{image_ops}"
-        rig = SubprocessRig(flash, die_after=image_ops + 1)       # this time the power holds
+        rig = rig_process(flash, die_after=image_ops + 1)       # this time the power holds
         assert main(["flash", new, "--port", rig.path], monkeypatch) == 0
         capsys.readouterr()
-        rig.close()
-        rig = SubprocessRig(flash)
+        rig.stop()
+        rig = rig_process(flash)
         assert main(["settings", "read", "--port", rig.path], monkeypatch) == 0
         assert settings_from_toml_text(capsys.readouterr().out) == new_settings
     finally:
-        rig.close()
+        rig.stop()
 
 
 def test_port_auto_uses_discovery(rig, tmp_path, monkeypatch, capsys):

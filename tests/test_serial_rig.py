@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import serial
-from realtime import SLACK_S, STARTUP_S, rig_timestamps_are_its_schedule
+from realtime import SLACK_S, STARTUP_S, RigProcess, rig_timestamps_are_its_schedule, wait_for
 
 from lambdarig.emulator.flash_store import FlashStore
 from lambdarig.emulator.serial_rig import RigServer
@@ -160,16 +160,6 @@ def host(rig):
         h.close()
 
 
-def wait_for(predicate, timeout: float = SLACK_S, step: float = 0.0005):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
-
-
 def test_identity_and_link(rig, host, tmp_path):
     assert os.path.realpath(tmp_path / "lambdarig0") == os.path.realpath(rig.path)
     reply = host.request(Hello())
@@ -306,8 +296,8 @@ def test_watchdog_makes_outputs_safe_in_time(rig, host):
         last_seq = host.send(SetPoint(2e-3, 0.6))
     t_last = time.monotonic()           # the host goes silent after this frame
     # (a stall of this thread between two frames may have tripped it early: judge the last frame's trip)
-    assert wait_for(lambda: rig.applied_seq == last_seq, step=0.0002)
-    safe = wait_for(lambda: rig.outputs()[:2] == (0.0, 0.0), 50e-3 + SLACK_S, step=0.0002)
+    assert wait_for(lambda: rig.applied_seq == last_seq, step_s=0.0002)
+    safe = wait_for(lambda: rig.outputs()[:2] == (0.0, 0.0), 50e-3 + SLACK_S, step_s=0.0002)
     t_safe = time.monotonic()
     assert safe
     # not before 50 ms of silence after the last frame, and within the slack after that
@@ -431,31 +421,16 @@ NEW = pack_image(1, b"new: heater.ramp_v_per_s=0.3, pump.target_mv=450")
 CHUNK = 16
 
 
-class SubprocessRig:
+class SubprocessRig(RigProcess):
+    """The rig in its own process (a simulated power cut ends it) with a host on its pty."""
+
     def __init__(self, flash: Path, die_after: int | None = None):
-        cmd = [sys.executable, "-m", "lambdarig", "serve", "rig", "--flash", str(flash), "--scenario", "free-air"]
-        if die_after is not None:
-            cmd += ["--die-after-flash-ops", str(die_after)]
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        ready, _, _ = select.select([self.proc.stdout], [], [], STARTUP_S)
-        if not ready:
-            self.close()
-            raise TimeoutError(f"the rig did not print its pty path within {STARTUP_S:g} s")
-        path = self.proc.stdout.readline().decode().strip()
-        assert path.startswith("/dev/"), (path, self.proc.stderr.read() if self.proc.poll() is not None else "")
-        self.host = Host(path)
+        super().__init__(flash, scenario="free-air", die_after_flash_ops=die_after)
+        self.host = Host(self.path)
 
     def close(self) -> int:
-        if hasattr(self, "host"):
-            self.host.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            return self.proc.wait(STARTUP_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(STARTUP_S)
+        self.host.close()
+        return self.stop()
 
 
 def flash_until_death(rig: SubprocessRig, image: bytes) -> str:

@@ -10,9 +10,9 @@ Open a front end by URL through the registry, the way python-can opens buses:
 
 Built-in backends: ``sim:ELEMENT`` (emulated element, virtual time; hal/sim.py),
 ``serial://PORT`` (a bench rig speaking the wire protocol of docs/protocol.md; hal/serial_frontend.py)
-and ``visa:STATION.toml`` (lab instruments through pyvisa; hal/visa_frontend.py). Third-party
-backends plug in through the entry-point group ``lambdarig.frontends`` or ``register_frontend``;
-see hal/registry.py.
+and ``visa:STATION.toml`` (lab instruments through pyvisa; hal/visa_frontend.py); all three split
+their URLs with hal/url.py. Third-party backends plug in through the entry-point group
+``lambdarig.frontends`` or ``register_frontend``; see hal/registry.py.
 """
 
 from .frontend import FrontEnd

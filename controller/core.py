@@ -114,12 +114,17 @@ class Controller:
         self._ip_filtered_a = 0.0
         self._fast_until_s = -1.0
         self._nernst_error_v = 0.0
+        self._held_pump_a = 0.0
         # The latest sample: what the slow loop, the diagnostics and status() read.
         self._sample = Sample(math.nan, math.nan, math.nan)
         d = s.diagnostics
-        self._persist = {name: Persist(d.persist_s) for name in
-                         ("supply", "heater_open", "heater_short", "overtemp", "undertemp", "pump_open", "nernst_open",
-                          "heater_overtemp", "nernst_open_warm")}
+        # Fault conditions count up and down (Persist), so a chattering line adds up to a fault; the
+        # longest step counted is two heater periods (a check not evaluated meanwhile starts afresh).
+        self._persist = {name: Persist(d.persist_s, d.count_up_rate, d.count_down_rate, 2.0 / s.rates.heater_hz)
+                         for name in ("supply", "heater_open", "heater_short", "overtemp", "pump_open", "nernst_open",
+                                      "heater_overtemp", "nernst_open_warm")}
+        # Under-temperature is a warning that restarts the warm-up: it wants a continuous spell.
+        self._persist["undertemp"] = Persist(d.persist_s)
         self._persist["pump_saturated"] = Persist(d.saturation_s)
         self._persist["nernst_out_of_range"] = Persist(d.saturation_s)
         self._supply_good = Persist(s.supply.stable_s)
@@ -234,6 +239,9 @@ class Controller:
             self._cell_v_filtered += (nernst_v - self._cell_v_filtered) * (dt / (conv.lambda_filter_s * 0.2 + dt))
 
         pump = self.pump
+        # The sample was measured under the command of the last tick: the open-line check compares
+        # the current with that one, not with the one this tick is about to set.
+        self._held_pump_a = self.command.pump_current_a
         if pump.enabled:
             self.command.pump_current_a = pump.update(nernst_v, dt)
 
@@ -357,7 +365,7 @@ class Controller:
             open_nernst = looks_open
             if p["nernst_open"].update(open_nernst, t_s):
                 return self._raise("nernst_open")
-            command = self.command.pump_current_a
+            command = self._held_pump_a
             # An open pump line: the driver sits at its rail with (almost) no current, or, where the
             # board does not measure its pump voltage, the current does not follow the command.
             at_rail = abs(sample.pump_v) >= d.pump_rail_v and abs(pump_a) < d.pump_mismatch_a
@@ -365,8 +373,11 @@ class Controller:
             # Before closed loop a cool cell legitimately cannot pass the current asked of it.
             if p["pump_open"].update((at_rail or not_following) and state is State.CLOSED_LOOP, t_s):
                 return self._raise("pump_open")
-            if open_nernst:
-                return  # the temperature is unknown while the Nernst line looks open
+            if open_nernst or p["nernst_open"].count_s > 0.0:
+                # The temperature is unknown while the Nernst line looks open, and for as long as
+                # the filtered Ri still carries an open spell (a chattering line); the open-line
+                # check, not a temperature warning, is what this is.
+                return
             self._warn("pump_saturated", p["pump_saturated"].update(self.pump.saturated != 0, t_s), t_s)
         if p["overtemp"].update(temp_c > target + s.heater.overtemp_margin_c, t_s):
             return self._raise("overtemp")

@@ -125,6 +125,8 @@ class Controller:
                                       "heater_overtemp", "nernst_open_warm")}
         # Under-temperature is a warning that restarts the warm-up: it wants a continuous spell.
         self._persist["undertemp"] = Persist(d.persist_s)
+        self._persist["signal_invalid"] = Persist(d.invalid_signal_s, d.count_up_rate, d.count_down_rate,
+                                                  2.0 / s.rates.heater_hz)
         self._persist["pump_saturated"] = Persist(d.saturation_s)
         self._persist["nernst_out_of_range"] = Persist(d.saturation_s)
         self._supply_good = Persist(s.supply.stable_s)
@@ -216,23 +218,28 @@ class Controller:
         self._sample = sample
 
         self.heater.estimate.add_ri(sample.ri_ohm, dt)
-        # Lambda filter: slow at rest (the pump loop's current jitters with the Nernst noise), fast for
-        # a while after the current moves by more than the noise can explain (the gas changed).
+        # A reading that is no number (a dead converter; diagnostics report it) must not poison the
+        # filters for good: they hold their values until numbers come back.
+        nernst_ok = -math.inf < nernst_v < math.inf
         conv = self.settings.conversion
-        change = pump_current_a - self._ip_filtered_a
-        if change > conv.lambda_step_a or change < -conv.lambda_step_a:
-            self._fast_until_s = t_s + conv.lambda_fast_hold_s
-        tau = conv.lambda_fast_filter_s if t_s < self._fast_until_s else conv.lambda_filter_s
-        self._ip_filtered_a += change * (dt / (tau + dt))
-        self._nernst_error_v += (nernst_v - self.pump.target_v - self._nernst_error_v) * (dt / (0.02 + dt))
+        if -math.inf < pump_current_a < math.inf:
+            # Lambda filter: slow at rest (the pump loop's current jitters with the Nernst noise), fast
+            # for a while after the current moves by more than the noise can explain (the gas changed).
+            change = pump_current_a - self._ip_filtered_a
+            if change > conv.lambda_step_a or change < -conv.lambda_step_a:
+                self._fast_until_s = t_s + conv.lambda_fast_hold_s
+            tau = conv.lambda_fast_filter_s if t_s < self._fast_until_s else conv.lambda_filter_s
+            self._ip_filtered_a += change * (dt / (tau + dt))
+        if nernst_ok:
+            self._nernst_error_v += (nernst_v - self.pump.target_v - self._nernst_error_v) * (dt / (0.02 + dt))
         sense_v = sample.sense_v
-        if self.mode == "hc" and sense_v == sense_v:
+        if self.mode == "hc" and sense_v == sense_v and nernst_ok:
             # The measuring cell minus the control cell: the mixed-potential part alone.
             delta = sense_v - nernst_v
             if self._hc_delta_v != self._hc_delta_v:
                 self._hc_delta_v = delta
             self._hc_delta_v += (delta - self._hc_delta_v) * (dt / (conv.lambda_filter_s + dt))
-        if self._voltage_to_lambda is not None:
+        if self._voltage_to_lambda is not None and nernst_ok:
             # Potentiometric: the cell voltage is the signal; filter it like the pump current.
             if self._cell_v_filtered != self._cell_v_filtered:
                 self._cell_v_filtered = nernst_v
@@ -242,7 +249,7 @@ class Controller:
         # The sample was measured under the command of the last tick: the open-line check compares
         # the current with that one, not with the one this tick is about to set.
         self._held_pump_a = self.command.pump_current_a
-        if pump.enabled:
+        if pump.enabled and nernst_ok:   # a NaN reading must not reach the command
             self.command.pump_current_a = pump.update(nernst_v, dt)
 
         last_slow = self._last_slow_s
@@ -329,6 +336,13 @@ class Controller:
         d = s.diagnostics
         p = self._persist
         heating = state in HEATING
+        # A front end that hands no numbers (a dead converter, a broken stream) must not leave the
+        # firmware waiting for supply forever: it is a fault, in every state that looks.
+        invalid = not (-math.inf < supply_v < math.inf and -math.inf < nernst_v < math.inf)
+        if p["signal_invalid"].update(invalid, t_s):
+            return self._raise("signal_invalid")
+        # A supply reading that is no number counts as out of range too: that check is faster
+        # (persist_s), so the heater stops first and signal_invalid follows with the cause.
         supply_bad = not (s.supply.off_v <= supply_v <= s.supply.max_v)
         if heating and p["supply"].update(supply_bad, t_s):
             self._record("supply_out_of_range")

@@ -46,6 +46,8 @@ CODES: dict[str, Code] = {c.name: c for c in (
          "clears when the loop holds the target again"),
     Code("link_loss", 50, "front end stopped answering", "fault",
          "the runtime reconnects when the front end can do so"),
+    Code("signal_invalid", 60, "measurements not valid: the supply or Nernst reading is not a number", "fault",
+         "retried after retry_s; latches after max_retries"),
 )}
 
 

@@ -114,9 +114,11 @@ def _run_session(frontend: FrontEnd, controller: Controller, duration_s: float, 
         escaped_interrupt = True
         escaped_by = signal_of(exc)
     finally:
-        if csv_log is not None:
-            csv_log.close()
-        frontend.close()
+        try:
+            if csv_log is not None:
+                csv_log.close()   # OutputError on a full disk: after the front end is closed too
+        finally:
+            frontend.close()
 
     if result is None:
         result = RunResult(time_to_ready_s=None, final_state=controller.state.value, faults=[], sim_s=0.0,

@@ -77,3 +77,16 @@ def test_no_false_faults_on_any_builtin_scenario_and_element(scenario, element):
     result = lambdarig.simulate(element, scenario, keep_samples=False, warn=lambda text: None)
     faults = [e for e in result.summary["events"] if e["severity"] == "fault"]
     assert faults == []
+
+
+@pytest.mark.parametrize(("fault", "field", "words"), [
+    ({"chatter_off_s": 0.1}, "fault[0].chatter_off_s", "needs chatter_on_s"),
+    ({"chatter_on_s": 0.0}, "fault[0].chatter_on_s", "outside the allowed range"),
+    ({"chatter_on_s": 0.001, "chatter_off_s": 0.001}, "fault[0].chatter_on_s", "more than a scenario may hold"),
+])
+def test_chatter_options_are_checked(fault, field, words):
+    from lambdarig.emulator.errors import EmulatorInputError
+
+    with pytest.raises(EmulatorInputError) as caught:
+        fault_scenario([{"t_s": 1.0, "kind": "pump_open", **fault}], 60.0)
+    assert caught.value.field == field and words in str(caught.value)

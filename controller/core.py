@@ -345,6 +345,7 @@ class Controller:
         # (persist_s), so the heater stops first and signal_invalid follows with the cause.
         supply_bad = not (s.supply.off_v <= supply_v <= s.supply.max_v)
         if heating and p["supply"].update(supply_bad, t_s):
+            p["supply"].reset()   # heating starts afresh once the supply is back (no fault state resets it)
             self._record("supply_out_of_range")
             self._last_state = state
             self.trigger("supply_lost")

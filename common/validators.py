@@ -17,6 +17,9 @@ from typing import Any
 from .errors import InputError, nearest
 
 SHOW_MAX_CHARS = 60
+# Integers longer than this (about 4000 decimal digits, below the 4300 Python converts to text) are
+# shown by their approximate length.
+LONG_INT_BITS = 13000
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class Place:
 def show(value: Any) -> str:
     """A value as an error message quotes it: repr, but short (a 400-digit integer is not quoted whole)."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** 18:
+        bits = abs(value).bit_length()
+        if bits > LONG_INT_BITS:
+            # str() of an integer past sys.get_int_max_str_digits raises (valid TOML in hex: 0xfff...).
+            return f"an integer of about {int(bits * math.log10(2)) + 1} digits"
         return f"a {len(str(abs(value)))}-digit integer"
     text = repr(value)
     return text if len(text) <= SHOW_MAX_CHARS else text[:SHOW_MAX_CHARS - 3] + "..."

@@ -114,12 +114,19 @@ class Controller:
         self._ip_filtered_a = 0.0
         self._fast_until_s = -1.0
         self._nernst_error_v = 0.0
+        self._held_pump_a = 0.0
         # The latest sample: what the slow loop, the diagnostics and status() read.
         self._sample = Sample(math.nan, math.nan, math.nan)
         d = s.diagnostics
-        self._persist = {name: Persist(d.persist_s) for name in
-                         ("supply", "heater_open", "heater_short", "overtemp", "undertemp", "pump_open", "nernst_open",
-                          "heater_overtemp", "nernst_open_warm")}
+        # Fault conditions count up and down (Persist), so a chattering line adds up to a fault; the
+        # longest step counted is two heater periods (a check not evaluated meanwhile starts afresh).
+        self._persist = {name: Persist(d.persist_s, d.count_up_rate, d.count_down_rate, 2.0 / s.rates.heater_hz)
+                         for name in ("supply", "heater_open", "heater_short", "overtemp", "pump_open", "nernst_open",
+                                      "heater_overtemp", "nernst_open_warm")}
+        # Under-temperature is a warning that restarts the warm-up: it wants a continuous spell.
+        self._persist["undertemp"] = Persist(d.persist_s)
+        self._persist["signal_invalid"] = Persist(d.invalid_signal_s, d.count_up_rate, d.count_down_rate,
+                                                  2.0 / s.rates.heater_hz)
         self._persist["pump_saturated"] = Persist(d.saturation_s)
         self._persist["nernst_out_of_range"] = Persist(d.saturation_s)
         self._supply_good = Persist(s.supply.stable_s)
@@ -211,30 +218,38 @@ class Controller:
         self._sample = sample
 
         self.heater.estimate.add_ri(sample.ri_ohm, dt)
-        # Lambda filter: slow at rest (the pump loop's current jitters with the Nernst noise), fast for
-        # a while after the current moves by more than the noise can explain (the gas changed).
+        # A reading that is no number (a dead converter; diagnostics report it) must not poison the
+        # filters for good: they hold their values until numbers come back.
+        nernst_ok = -math.inf < nernst_v < math.inf
         conv = self.settings.conversion
-        change = pump_current_a - self._ip_filtered_a
-        if change > conv.lambda_step_a or change < -conv.lambda_step_a:
-            self._fast_until_s = t_s + conv.lambda_fast_hold_s
-        tau = conv.lambda_fast_filter_s if t_s < self._fast_until_s else conv.lambda_filter_s
-        self._ip_filtered_a += change * (dt / (tau + dt))
-        self._nernst_error_v += (nernst_v - self.pump.target_v - self._nernst_error_v) * (dt / (0.02 + dt))
+        if -math.inf < pump_current_a < math.inf:
+            # Lambda filter: slow at rest (the pump loop's current jitters with the Nernst noise), fast
+            # for a while after the current moves by more than the noise can explain (the gas changed).
+            change = pump_current_a - self._ip_filtered_a
+            if change > conv.lambda_step_a or change < -conv.lambda_step_a:
+                self._fast_until_s = t_s + conv.lambda_fast_hold_s
+            tau = conv.lambda_fast_filter_s if t_s < self._fast_until_s else conv.lambda_filter_s
+            self._ip_filtered_a += change * (dt / (tau + dt))
+        if nernst_ok:
+            self._nernst_error_v += (nernst_v - self.pump.target_v - self._nernst_error_v) * (dt / (0.02 + dt))
         sense_v = sample.sense_v
-        if self.mode == "hc" and sense_v == sense_v:
+        if self.mode == "hc" and sense_v == sense_v and nernst_ok:
             # The measuring cell minus the control cell: the mixed-potential part alone.
             delta = sense_v - nernst_v
             if self._hc_delta_v != self._hc_delta_v:
                 self._hc_delta_v = delta
             self._hc_delta_v += (delta - self._hc_delta_v) * (dt / (conv.lambda_filter_s + dt))
-        if self._voltage_to_lambda is not None:
+        if self._voltage_to_lambda is not None and nernst_ok:
             # Potentiometric: the cell voltage is the signal; filter it like the pump current.
             if self._cell_v_filtered != self._cell_v_filtered:
                 self._cell_v_filtered = nernst_v
             self._cell_v_filtered += (nernst_v - self._cell_v_filtered) * (dt / (conv.lambda_filter_s * 0.2 + dt))
 
         pump = self.pump
-        if pump.enabled:
+        # The sample was measured under the command of the last tick: the open-line check compares
+        # the current with that one, not with the one this tick is about to set.
+        self._held_pump_a = self.command.pump_current_a
+        if pump.enabled and nernst_ok:   # a NaN reading must not reach the command
             self.command.pump_current_a = pump.update(nernst_v, dt)
 
         last_slow = self._last_slow_s
@@ -321,8 +336,16 @@ class Controller:
         d = s.diagnostics
         p = self._persist
         heating = state in HEATING
+        # A front end that hands no numbers (a dead converter, a broken stream) must not leave the
+        # firmware waiting for supply forever: it is a fault, in every state that looks.
+        invalid = not (-math.inf < supply_v < math.inf and -math.inf < nernst_v < math.inf)
+        if p["signal_invalid"].update(invalid, t_s):
+            return self._raise("signal_invalid")
+        # A supply reading that is no number counts as out of range too: that check is faster
+        # (persist_s), so the heater stops first and signal_invalid follows with the cause.
         supply_bad = not (s.supply.off_v <= supply_v <= s.supply.max_v)
         if heating and p["supply"].update(supply_bad, t_s):
+            p["supply"].reset()   # heating starts afresh once the supply is back (no fault state resets it)
             self._record("supply_out_of_range")
             self._last_state = state
             self.trigger("supply_lost")
@@ -357,7 +380,7 @@ class Controller:
             open_nernst = looks_open
             if p["nernst_open"].update(open_nernst, t_s):
                 return self._raise("nernst_open")
-            command = self.command.pump_current_a
+            command = self._held_pump_a
             # An open pump line: the driver sits at its rail with (almost) no current, or, where the
             # board does not measure its pump voltage, the current does not follow the command.
             at_rail = abs(sample.pump_v) >= d.pump_rail_v and abs(pump_a) < d.pump_mismatch_a
@@ -365,8 +388,11 @@ class Controller:
             # Before closed loop a cool cell legitimately cannot pass the current asked of it.
             if p["pump_open"].update((at_rail or not_following) and state is State.CLOSED_LOOP, t_s):
                 return self._raise("pump_open")
-            if open_nernst:
-                return  # the temperature is unknown while the Nernst line looks open
+            if open_nernst or p["nernst_open"].count_s > 0.0:
+                # The temperature is unknown while the Nernst line looks open, and for as long as
+                # the filtered Ri still carries an open spell (a chattering line); the open-line
+                # check, not a temperature warning, is what this is.
+                return
             self._warn("pump_saturated", p["pump_saturated"].update(self.pump.saturated != 0, t_s), t_s)
         if p["overtemp"].update(temp_c > target + s.heater.overtemp_margin_c, t_s):
             return self._raise("overtemp")

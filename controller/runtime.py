@@ -31,6 +31,24 @@ from .settings import Settings
 TelemetrySink = Callable[[Status, Any], None]
 
 
+class StopSignal(KeyboardInterrupt):
+    """A signal that ends the run like Ctrl-C (SIGTERM, SIGHUP, ...; see lambdarig.signals)."""
+
+    def __init__(self, signal_name: str):
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+def signal_of(exc: BaseException) -> str:
+    """The signal behind a KeyboardInterrupt: a StopSignal's, else SIGINT (Ctrl-C)."""
+    return getattr(exc, "signal_name", "SIGINT")
+
+
+def interrupt_text(signal_name: str) -> str:
+    """How an interrupted run names its cause: 'Ctrl-C' or the signal's name."""
+    return "Ctrl-C" if signal_name in ("SIGINT", "") else signal_name
+
+
 class ElementMismatch(ValueError):
     """The front end carries another sensor element than the settings are for."""
 
@@ -72,6 +90,7 @@ class RunResult:
     late_ticks: int
     message: str = ""
     interrupted: bool = False
+    interrupted_by: str = ""     # the signal that interrupted the run: "SIGINT" (Ctrl-C), "SIGTERM", ...
     link_lost: bool = False
     events: list[dict] = field(default_factory=list)
 
@@ -105,6 +124,7 @@ class Runtime:
         late = 0
         message = ""
         interrupted = link_lost = False
+        interrupted_by = ""
         wall_start = self.wall_clock()
         n = 0
         t = start_t
@@ -128,9 +148,10 @@ class Runtime:
         except FrontEndError as exc:
             message = f"front end error: {exc}; outputs made safe"
             ctl.link_lost(t, str(exc))
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             interrupted = True
-            message = "interrupted (Ctrl-C); outputs made safe"
+            interrupted_by = signal_of(exc)
+            message = f"interrupted ({interrupt_text(interrupted_by)}); outputs made safe"
         finally:
             fe.safe()
         if not link_lost and ctl.state.value != "stopped":
@@ -143,7 +164,8 @@ class Runtime:
             final_state=ctl.state.value,
             faults=[{"code": e.code, "t_s": round(e.t_s - start_t, 4)} for e in ctl.events],
             sim_s=sim_s, wall_s=wall_s, realtime_factor=sim_s / wall_s if wall_s > 0 else math.inf,
-            ticks=n + 1, late_ticks=late, message=message, interrupted=interrupted, link_lost=link_lost,
+            ticks=n + 1, late_ticks=late, message=message, interrupted=interrupted, interrupted_by=interrupted_by,
+            link_lost=link_lost,
             events=[{"code": e.code, "t_s": round(e.t_s - start_t, 4), "severity": e.severity, "text": e.text}
                     for e in ctl.events])
 

@@ -142,7 +142,15 @@ SCHEMA: tuple[Field, ...] = (
     F("hc", "offset_mv", 0.0, "mV", -100.0, 100.0, "HC curve: measuring-cell offset at zero HC"),
     F("hc", "ref_temp_c", 650.0, "°C", 300.0, 900.0, "HC curve: temperature the slope is given at"),
 
-    F("diagnostics", "persist_s", 0.15, "s", 0, 5, "a condition must last this long to become a fault"),
+    F("diagnostics", "persist_s", 0.15, "s", 0, 5,
+      "a fault condition must gather this much evidence (seconds present, counted up and down) to become a fault"),
+    F("diagnostics", "count_up_rate", 1.0, "s/s", 0.1, 10,
+      "fault evidence gained per second a fault condition is present"),
+    F("diagnostics", "count_down_rate", 0.25, "s/s", 0, 10,
+      "fault evidence lost per second a fault condition is absent: below count_up_rate, so a line that "
+      "chatters (0.1 s on, 0.1 s off) adds up to a fault; above 0, so rare glitches drain away"),
+    F("diagnostics", "invalid_signal_s", 0.5, "s", 0.05, 10,
+      "signal invalid: the supply or Nernst reading not a number (NaN, inf) for this long is a fault"),
     F("diagnostics", "retry_s", 2.0, "s", 0.1, 600, "wait before retrying after a recoverable fault"),
     F("diagnostics", "max_retries", 5, "", 0, 100, "retries before a recoverable fault latches"),
     F("diagnostics", "heater_open_max_a", 0.05, "A", 0, 2, "heater open: current below this while driven"),
@@ -258,6 +266,15 @@ def _check_relations(values: dict[str, Any], source: str) -> None:
          f"must not exceed heater.boost_max_v ({values['heater.boost_max_v']:g} V)")
     need(values["heater.feedforward_v"] <= values["heater.continuous_max_v"], "heater.feedforward_v",
          f"must not exceed heater.continuous_max_v ({values['heater.continuous_max_v']:g} V)")
+    need(values["diagnostics.count_down_rate"] < values["diagnostics.count_up_rate"], "diagnostics.count_down_rate",
+         f"{values['diagnostics.count_down_rate']:g} s/s must be below diagnostics.count_up_rate "
+         f"({values['diagnostics.count_up_rate']:g} s/s), or a fault that chatters at half duty never adds up")
+    # The same rule as the emulator's fuels (a fuel needs oxygen to burn: 1 + h_c/4 - o_c/2 > 0), so a
+    # custom fuel `element --fuel` refuses is refused here too.
+    o2_per_carbon = 1.0 + values["conversion.custom_h_c"] / 4.0 - values["conversion.custom_o_c"] / 2.0
+    need(o2_per_carbon > 0.0, "conversion.custom_o_c",
+         f"{values['conversion.custom_o_c']:g} with conversion.custom_h_c = {values['conversion.custom_h_c']:g} "
+         "leaves the custom fuel nothing to burn (needs 1 + custom_h_c/4 - custom_o_c/2 > 0)")
     need(values["pump.enable_margin_c"] >= values["conversion.valid_margin_c"], "pump.enable_margin_c",
          "the pump loop must start no later than lambda becomes valid "
          f"(>= conversion.valid_margin_c, {values['conversion.valid_margin_c']:g} °C)")

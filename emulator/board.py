@@ -463,6 +463,13 @@ class AnalogBoard:
             heater_a = 0.0
         supply_v = self.supply_v + s.supply_noise_v * deviates[p + k + 2]
 
+        if faults.readings_invalid:
+            # A dead converter reference: the board still answers, with no number in it.
+            self._deviate_pos = p + k + (4 if self._has_sense else 3)
+            nan = math.nan
+            if self._has_sense:
+                return self.reading_type(t_s, nan, nan, nan, nan, nan, nan, nan, nan)
+            return self.reading_type(t_s, nan, nan, nan, nan, nan, nan, nan)
         if self._has_sense:
             self._deviate_pos = p + k + 4
             return self.reading_type(t_s, nernst_v, pump_a, ri_ohm, heater_v, heater_a, supply_v, self.pump_drive_v,

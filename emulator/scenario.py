@@ -49,7 +49,11 @@ SUPPLY_DROP_DEFAULT_V = 6.0
 TOP_KEYS = ("name", "description", "duration_s", "fuel", "ambient_c", "supply_v", "seed",
             "lambda", "pressure_kpa", "gas_temp_c", "flow_mps", "hc_ppm", "at", "fault")
 AT_KEYS = ("t_s", *CHANNEL_KEYS, "ramp_s")
-FAULT_KEYS = ("t_s", "kind", "clear_s", "value_v")
+FAULT_KEYS = ("t_s", "kind", "clear_s", "value_v", "chatter_on_s", "chatter_off_s")
+# A chattering fault (an intermittent contact) is scripted as on/off windows; these bound how many
+# one scenario may hold and how short a half-period may be (below a pump tick nothing can see it).
+MAX_FAULT_WINDOWS = 20000
+CHATTER_MIN_S = 0.001
 FUEL_KEYS = ("h_c", "o_c")
 
 
@@ -183,19 +187,26 @@ class Scenario:
         # Fault states between fault edges, shared objects so faults_at allocates nothing.
         edges = sorted({w.on_s for w in faults} | {w.off_s for w in faults if w.off_s != math.inf})
         self._fault_t = edges
-        self._fault_state = [self._faults_active(faults, t) for t in edges]
+        self._fault_state = self._fault_states(faults, edges)
         self._fault_last = 0
         # The fault span faults_at used last: [t0, t1) and its Faults (hot path).
         self._set_current_fault_span(-1)
 
     @staticmethod
-    def _faults_active(windows: list[FaultWindow], t_s: float) -> Faults:
-        active = [w for w in windows if w.on_s <= t_s < w.off_s]
-        if not active:
-            return NO_FAULTS
-        drops = [w.value_v for w in active if w.kind == "supply_drop"]
-        flags = {w.kind: True for w in active}
-        return Faults(**flags, supply_drop_v=min(drops) if drops else SUPPLY_DROP_DEFAULT_V)
+    def _fault_states(windows: list[FaultWindow], edges: list[float]) -> list[Faults]:
+        """The Faults in force from each edge to the next: one sweep over the windows sorted by
+        start (a chattering fault brings thousands of windows; this stays linear in them)."""
+        by_start = sorted(windows, key=lambda w: w.on_s)
+        active: list[FaultWindow] = []
+        states: list[Faults] = []
+        k = 0
+        for t_s in edges:
+            while k < len(by_start) and by_start[k].on_s <= t_s:
+                active.append(by_start[k])
+                k += 1
+            active = [w for w in active if t_s < w.off_s]
+            states.append(_faults_of(active))
+        return states
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r}, duration_s={self.duration_s:g}, source={self.source!r})"
@@ -295,6 +306,36 @@ class Scenario:
 # Loading
 
 
+def _faults_of(active: list[FaultWindow]) -> Faults:
+    if not active:
+        return NO_FAULTS
+    drops = [w.value_v for w in active if w.kind == "supply_drop"]
+    flags = {w.kind: True for w in active}
+    return Faults(**flags, supply_drop_v=min(drops) if drops else SUPPLY_DROP_DEFAULT_V)
+
+
+def _chatter_windows(entry: TableReader, kind: str, on_s: float, off_s: float, end_s: float,
+                     value_v: float) -> list[FaultWindow]:
+    """A fault that chatters: on for chatter_on_s, off for chatter_off_s, from t_s until clear_s
+    (or the end of the scenario)."""
+    chatter_on_s = entry.number("chatter_on_s", CHATTER_MIN_S, end_s - on_s, unit="s",
+                                also=" (how long each contact lasts)")
+    chatter_off_s = entry.number("chatter_off_s", CHATTER_MIN_S, end_s - on_s, unit="s",
+                                 default=chatter_on_s, also=" (the gap between contacts; default chatter_on_s)")
+    stop_s = min(off_s, end_s)
+    count = math.ceil((stop_s - on_s) / (chatter_on_s + chatter_off_s))
+    if count > MAX_FAULT_WINDOWS:
+        raise entry.at("chatter_on_s").refuse(
+            f"{count} contacts from {on_s:g} to {stop_s:g} s are more than a scenario may hold",
+            allowed=f"at most {MAX_FAULT_WINDOWS} contacts per fault: longer chatter_on_s/chatter_off_s "
+                    "or a shorter span")
+    windows = []
+    for i in range(count):
+        start_s = on_s + i * (chatter_on_s + chatter_off_s)
+        windows.append(FaultWindow(kind, start_s, min(start_s + chatter_on_s, off_s), value_v))
+    return windows
+
+
 def _world(values: tuple[float, ...], ambient_c: float) -> World:
     """A World from channel values in CHANNEL_KEYS order."""
     return World(values[0], values[1], values[2], values[3], values[4], values[5], ambient_c)
@@ -355,10 +396,21 @@ def scenario_from_dict(data: dict, source: str) -> Scenario:
             if kind != "supply_drop":
                 raise entry.at("value_v").refuse(f'only applies to kind = "supply_drop", not {kind!r}')
             value_v = entry.number("value_v", 0.0, 32.0, unit="V")
-        faults.append(FaultWindow(kind, on_s, off_s, value_v))
-        changes.add(on_s)
-        if off_s != math.inf:
-            changes.add(off_s)
+        if entry.has("chatter_on_s") or entry.has("chatter_off_s"):
+            if not entry.has("chatter_on_s"):
+                raise entry.at("chatter_off_s").refuse("needs chatter_on_s too",
+                                                       allowed="chatter_on_s = S (and optionally chatter_off_s)")
+            windows = _chatter_windows(entry, kind, on_s, off_s, duration_s, value_v)
+        else:
+            windows = [FaultWindow(kind, on_s, off_s, value_v)]
+        if len(faults) + len(windows) > MAX_FAULT_WINDOWS:
+            raise entry.at("t_s").refuse(f"more than {MAX_FAULT_WINDOWS} fault windows in one scenario",
+                                         allowed=f"at most {MAX_FAULT_WINDOWS} (chattering faults count each contact)")
+        faults.extend(windows)
+        for window in windows:
+            changes.add(window.on_s)
+            if window.off_s != math.inf:
+                changes.add(window.off_s)
 
     scenario = Scenario(name=name, description=description, duration_s=duration_s, fuel=fuel, ambient_c=ambient_c,
                         seed=seed, source=source, tracks=tracks, faults=faults, change_times=sorted(changes))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FAULT_KINDS = ("heater_open", "heater_short", "pump_open", "nernst_open", "supply_drop")
+FAULT_KINDS = ("heater_open", "heater_short", "pump_open", "nernst_open", "supply_drop", "readings_invalid")
 
 
 @dataclass(slots=True)
@@ -28,10 +28,12 @@ class Faults:
     nernst_open: bool = False
     supply_drop: bool = False
     supply_drop_v: float = 6.0
+    readings_invalid: bool = False   # the board's converters give no number: every reading is NaN
 
     @property
     def any(self) -> bool:
-        return self.heater_open or self.heater_short or self.pump_open or self.nernst_open or self.supply_drop
+        return (self.heater_open or self.heater_short or self.pump_open or self.nernst_open or self.supply_drop
+                or self.readings_invalid)
 
     def active(self) -> tuple[str, ...]:
         return tuple(kind for kind in FAULT_KINDS if getattr(self, kind))

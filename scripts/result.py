@@ -54,7 +54,8 @@ class SessionResult:
     summary:     the dict the command line prints (`--json` prints it with NaN/inf as null)
     samples:     the telemetry rows (see the module docstring); empty when samples were not kept
     run:         the runtime's RunResult (ticks, late ticks, wall time, ...) of the last part run
-    interrupted: the session ended on Ctrl-C
+    interrupted: the session ended on Ctrl-C or another stop signal (SIGTERM, SIGHUP, ...)
+    interrupted_by: which: "SIGINT", "SIGTERM", ... ("" when not interrupted)
     link_lost:   the front end stopped answering and did not come back
     warnings:    what the session warned about (a plot not written, a forced element mismatch)
     """
@@ -63,6 +64,7 @@ class SessionResult:
     run: RunResult
     interrupted: bool = False
     link_lost: bool = False
+    interrupted_by: str = ""
     warnings: list[str] = field(default_factory=list)
     t0_s: float = 0.0
     recorded: list[tuple[Status, Any]] = field(default_factory=list, repr=False)

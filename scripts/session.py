@@ -17,11 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from lambdarig.controller.core import Controller
-from lambdarig.controller.runtime import ElementMismatch, RunResult, Runtime, TelemetrySink, check_element
+from lambdarig.controller.runtime import (
+    ElementMismatch,
+    RunResult,
+    Runtime,
+    TelemetrySink,
+    check_element,
+    interrupt_text,
+    signal_of,
+)
 from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.types import FrontEndError
 
 from .result import SampleRecorder, SessionResult
+from .signals import stop_signals
 from .telemetry import PLOT_MAX_POINTS, CsvLog, LambdaAccuracy, Recorder, plot_run
 
 log = logging.getLogger("lambdarig")
@@ -47,7 +56,18 @@ def run_session(frontend: FrontEnd, controller: Controller, duration_s: float, *
     should_stop) and return the result. `sinks` are extra telemetry sinks (the command line's live
     status line); `progress` gets what happens along the way (a lost link, a reconnect) and `warn`
     what the caller should know (a plot not written, a forced element mismatch). The front end is
-    closed on every way out."""
+    closed on every way out. In the main thread, SIGTERM, SIGHUP and every other catchable stop
+    signal end the session like Ctrl-C (lambdarig.signals); the previous handlers come back after."""
+    with stop_signals():
+        return _run_session(frontend, controller, duration_s, label=label, title=title, log_path=log_path,
+                            plot_path=plot_path, reconnect_s=reconnect_s, keep_samples=keep_samples, sinks=sinks,
+                            force_element=force_element, should_stop=should_stop, progress=progress, warn=warn)
+
+
+def _run_session(frontend: FrontEnd, controller: Controller, duration_s: float, *, label: dict[str, Any],
+                 title: str, log_path: Path | None, plot_path: Path | None, reconnect_s: float, keep_samples: bool,
+                 sinks: Sequence[TelemetrySink], force_element: bool, should_stop: Callable[[], bool] | None,
+                 progress: Callable[[str], None], warn: Callable[[str], None]) -> SessionResult:
     try:
         info = frontend.info()
         forced: str | None = None
@@ -67,6 +87,7 @@ def run_session(frontend: FrontEnd, controller: Controller, duration_s: float, *
     recorder = SampleRecorder() if keep_samples else None
     csv_log = plot_data = None
     escaped_interrupt = False
+    escaped_by = ""
     result: RunResult | None = None
     try:
         if forced:
@@ -88,18 +109,22 @@ def run_session(frontend: FrontEnd, controller: Controller, duration_s: float, *
         result = runtime.run(duration_s, should_stop)
         result = _reconnect_and_resume(frontend, controller, runtime, result, duration_s, reconnect_s, t0_s,
                                        should_stop, progress)
-    except KeyboardInterrupt:  # Ctrl-C outside the loop's own handler (e.g. in the final telemetry)
+    except KeyboardInterrupt as exc:  # Ctrl-C outside the loop's own handler (e.g. in the final telemetry)
         frontend.safe()
         escaped_interrupt = True
+        escaped_by = signal_of(exc)
     finally:
-        if csv_log is not None:
-            csv_log.close()
-        frontend.close()
+        try:
+            if csv_log is not None:
+                csv_log.close()   # OutputError on a full disk: after the front end is closed too
+        finally:
+            frontend.close()
 
     if result is None:
         result = RunResult(time_to_ready_s=None, final_state=controller.state.value, faults=[], sim_s=0.0,
                            wall_s=0.0, realtime_factor=0.0, ticks=0, late_ticks=0,
-                           message="interrupted (Ctrl-C); outputs made safe", interrupted=True)
+                           message=f"interrupted ({interrupt_text(escaped_by)}); outputs made safe",
+                           interrupted=True, interrupted_by=escaped_by or "SIGINT")
     warned: list[str] = [forced] if forced else []
     plot_error = ""
     if plot_data is not None and plot_path is not None and plot_data.t_s:
@@ -108,10 +133,11 @@ def run_session(frontend: FrontEnd, controller: Controller, duration_s: float, *
         except (OSError, ValueError) as exc:
             plot_error = f"plot not written: {exc}"
             plot_path = None
-        except KeyboardInterrupt:
-            plot_error = "plot not written: interrupted (Ctrl-C)"
+        except KeyboardInterrupt as exc:
+            plot_error = f"plot not written: interrupted ({interrupt_text(signal_of(exc))})"
             plot_path = None
             escaped_interrupt = True
+            escaped_by = signal_of(exc)
     elif plot_data is not None:
         plot_path = None
 
@@ -125,7 +151,8 @@ def run_session(frontend: FrontEnd, controller: Controller, duration_s: float, *
     summary = build_summary(result, message, accuracy.summary() if accuracy is not None else None,
                             log_path, plot_path, label)
     return SessionResult(summary=summary, run=result, interrupted=result.interrupted or escaped_interrupt,
-                         link_lost=result.link_lost, warnings=warned, t0_s=t0_s,
+                         interrupted_by=result.interrupted_by or escaped_by, link_lost=result.link_lost,
+                         warnings=warned, t0_s=t0_s,
                          recorded=recorder.pairs if recorder is not None else [])
 
 
@@ -179,6 +206,7 @@ def build_summary(result: RunResult, message: str, accuracy: dict[str, Any] | No
         "late_ticks": summary["late_ticks"],
         "lambda_error_pct": accuracy,
         "interrupted": result.interrupted,
+        "interrupted_by": result.interrupted_by or None,
         "link_lost": result.link_lost or any(e["code"] == "link_loss" for e in result.events),
     }
     if log_path is not None:

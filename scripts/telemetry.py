@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from lambdarig.common.errors import LambdarigError
+
 CSV_COLUMNS = ("t_s", "state", "lambda", "o2_pct", "afr", "nernst_v", "pump_current_a", "ri_ohm", "temp_c",
                "heater_v", "heater_duty", "supply_v", "fault")
 TRUTH_COLUMNS = ("true_lambda", "true_o2_pct", "true_temp_c")
@@ -60,6 +62,10 @@ def _sig(value: float) -> str:
     return f"{value:.6g}"
 
 
+class OutputError(LambdarigError):
+    """An output file could not be written (disk full, device gone): the run ends, outputs safe."""
+
+
 class CsvLog:
     """CSV telemetry log (see the module docstring for the format). A context manager; `close()`
     flushes and closes, and is idempotent. `t0_s` is subtracted from the status time so the log starts
@@ -72,7 +78,18 @@ class CsvLog:
         self.with_hc = with_hc
         self.t0_s = t0_s
         self.rows = 0
-        self._file: TextIO | None = open(self.path, "w", newline="", encoding="utf-8")
+        try:
+            self._file: TextIO | None = open(self.path, "w", newline="", encoding="utf-8")
+        except OSError as exc:
+            raise self._error(exc) from None
+        try:
+            self._start(header_lines, with_truth, with_hc)
+        except OSError as exc:
+            self._fail()
+            raise self._error(exc) from None
+
+    def _start(self, header_lines: list[str] | tuple[str, ...], with_truth: bool, with_hc: bool) -> None:
+        assert self._file is not None
         for line in header_lines:  # e.g. an instrument station's settings in force ("# ..." lines)
             self._file.write(line.rstrip("\n") + "\n")
         self._writer = csv.writer(self._file)
@@ -98,14 +115,39 @@ class CsvLog:
             row.append(_sig(s.hc_ppm))
             if self.with_truth:
                 row.append("" if truth is None else _sig(truth.hc_ppm))
-        self._writer.writerow(row)
+        try:
+            self._writer.writerow(row)
+        except OSError as exc:
+            self._fail()
+            raise self._error(exc) from None
         self.rows += 1
 
+    def _error(self, exc: OSError) -> OutputError:
+        return OutputError(f"cannot write the log {self.path}: {exc.strerror or exc}; outputs made safe, run ended")
+
+    def _fail(self) -> None:
+        """Drop the file after a failed write (what is buffered cannot be written either)."""
+        handle, self._file = self._file, None
+        if handle is not None:
+            try:
+                handle.close()
+            except OSError:
+                pass
+
     def close(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-            self._file.close()
-            self._file = None
+        """Flush and close; OutputError when the last rows cannot be written (a full disk)."""
+        handle, self._file = self._file, None
+        if handle is None:
+            return
+        try:
+            handle.flush()
+        except OSError as exc:
+            try:
+                handle.close()
+            except OSError:
+                pass
+            raise self._error(exc) from None
+        handle.close()
 
     def __enter__(self) -> CsvLog:
         return self

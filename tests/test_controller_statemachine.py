@@ -185,11 +185,16 @@ def test_supply_drop_goes_to_wait_supply_with_outputs_zero(bad_supply):
     assert [e.code for e in bench.ctl.events] == ["supply_out_of_range"]
     assert math.isnan(bench.ctl.status().lambda_value) and not bench.ctl.status().lambda_valid
     bench.run_for(2.0)
-    assert bench.state == "WAIT_SUPPLY" and outputs_zero(bench)
+    # A supply reading that is no number is also an invalid signal: a fault naming it, not an
+    # endless wait for supply (issue 16, item 10).
+    unknown = math.isnan(bad_supply)
+    assert bench.state == ("FAULT" if unknown else "WAIT_SUPPLY") and outputs_zero(bench)
+    if unknown:
+        assert [e.code for e in bench.ctl.events] == ["supply_out_of_range", "signal_invalid"]
     assert all(p == 0.0 and d == 0.0 for tt, _, p, d in bench.log if tt >= t)
     # The supply comes back: the still-warm cell ramps (no condensation) back to closed loop.
     bench.supply_v = 13.5
-    bench.run_until(lambda b: b.state != "WAIT_SUPPLY", 1.0)
+    bench.run_until(lambda b: b.state not in ("WAIT_SUPPLY", "FAULT"), 1.0 + bench.settings.diagnostics.retry_s)
     assert bench.state in ("RAMP", "CONDENSATION")
     bench.to_closed_loop(20.0)
     bench.run_for(2.0)

@@ -56,9 +56,10 @@ def test_print_unknown_file_is_a_usage_error(monkeypatch, capsys):
 
 
 def test_install_into_a_staging_directory_copies_without_reloading(tmp_path, monkeypatch, capsys):
-    dest = tmp_path / "etc" / "udev" / "rules.d"   # created on the way
-    assert main(["udev", "install", "--dest", str(dest)], monkeypatch) == 0
+    dest = tmp_path / "etc" / "udev" / "rules.d"   # created on the way, each folder named
+    assert main(["udev", "install", "--dest", str(dest), "--parents"], monkeypatch) == 0
     out = capsys.readouterr().out
+    assert f"created   {tmp_path / 'etc'}/" in out and f"created   {dest}/" in out
     for name in NAMES:
         target = dest / name
         assert target.read_text() == (UDEV / name).read_text()

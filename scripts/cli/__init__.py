@@ -15,7 +15,9 @@ import argparse
 import sys
 
 from lambdarig.common.errors import InputError, LambdarigError
+from lambdarig.controller.runtime import interrupt_text, signal_of
 from lambdarig.hal.types import FrontEndError
+from lambdarig.signals import exit_code_for
 
 from . import cmd_calibrate, cmd_element, cmd_flash, cmd_ports, cmd_run, cmd_serve, cmd_settings, cmd_simulate, cmd_udev
 
@@ -56,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         return _refuse(parser, exc, EXIT_USAGE)
     except LambdarigError as exc:  # any other refusal of the package: a message, never a traceback
         return _refuse(parser, exc, EXIT_FAILURE)
+    except KeyboardInterrupt as exc:  # Ctrl-C or a stop signal outside a session's own handling
+        name = signal_of(exc)
+        print(f"{parser.prog}: interrupted ({interrupt_text(name)})", file=sys.stderr)
+        return exit_code_for(name)
 
 
 def _refuse(parser: argparse.ArgumentParser, exc: Exception, code: int) -> int:

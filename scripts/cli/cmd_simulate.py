@@ -2,7 +2,8 @@
 
 Everything is checked before the run starts (element, scenario, settings, numbers, output folders,
 matplotlib for --plot), so a bad input exits 2 and writes nothing. Exit codes: 0 done, 2 bad input,
-3 the front end stopped answering (link loss), 130 interrupted (Ctrl-C). See docs/simulate.md.
+3 the front end stopped answering (link loss), 130 interrupted (Ctrl-C), 128 + N stopped by signal N
+(143 SIGTERM, 129 SIGHUP). See docs/simulate.md.
 """
 
 from __future__ import annotations

@@ -79,6 +79,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                              "--reload-rules` and `udevadm trigger`. Needs root for /etc.")
     install.add_argument("--dest", default=DEFAULT_DEST, metavar="DIR",
                          help=f"rules directory (default {DEFAULT_DEST})")
+    install.add_argument("--parents", action="store_true",
+                         help="create missing parent folders of --dest too (like mkdir -p; each one is named); "
+                              "without it only --dest itself is created, inside a folder that exists")
     install.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
     install.add_argument("--no-reload", action="store_true", help="copy only; do not run udevadm")
     install.set_defaults(func=run_install)
@@ -127,15 +130,33 @@ def _reads_rules(dest: Path) -> bool:
     return any(resolved == Path(d).resolve() for d in UDEV_RULE_DIRS)
 
 
-def _writable(dest: Path) -> tuple[bool, str]:
-    """(can we write into dest, why not). Creates dest when its parent allows."""
+def _missing_folders(dest: Path) -> list[Path]:
+    """The folders that would have to be created for dest, outermost first."""
+    missing = []
+    for folder in (dest, *dest.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    return missing[::-1]
+
+
+def _writable(dest: Path, parents: bool) -> tuple[bool, str]:
+    """(can we write into dest, why not). Creates dest when its parent exists (and the missing
+    parents too with --parents), naming each folder it creates: a typo in --dest must not quietly
+    grow a tree at the root of the file system."""
     if dest.exists() and not dest.is_dir():
         return False, f"{dest} exists and is not a directory"
-    if not dest.exists():
+    missing = _missing_folders(dest)
+    if len(missing) > 1 and not parents:
+        raise ValueError(f"udev install: folder {missing[0]} does not exist (nor "
+                         f"{', '.join(str(m) for m in missing[1:])}): nothing created; give an existing rules "
+                         "directory, or --parents to create them")
+    for folder in missing:
         try:
-            dest.mkdir(parents=True)
+            folder.mkdir()
         except OSError as exc:
-            return False, f"cannot create {dest}: {exc.strerror}"
+            return False, f"cannot create {folder}: {exc.strerror}"
+        print(f"created   {folder}/")
     if not os.access(dest, os.W_OK | os.X_OK):
         return False, f"{dest} is not writable"
     return True, ""
@@ -185,6 +206,12 @@ def run_install(args: argparse.Namespace) -> int:
     dest = Path(args.dest).expanduser()
     reload_needed = _reads_rules(dest) and not args.no_reload
     if args.dry_run:
+        missing = _missing_folders(dest)
+        if len(missing) > 1 and not args.parents:
+            print(f"would refuse: folder {missing[0]} does not exist (--parents creates it)")
+            return 0
+        for folder in missing:
+            print(f"would create {folder}/")
         for rule in files:
             print(f"would copy {rule.name} -> {dest / rule.name} (mode 0644)")
         if reload_needed:
@@ -197,7 +224,7 @@ def run_install(args: argparse.Namespace) -> int:
             print(f"note: {existing or dest} is not writable by you: run it with sudo")
         return 0
 
-    ok, why = _writable(dest)
+    ok, why = _writable(dest, args.parents)
     if not ok:
         commands = "\n".join("  " + c for c in manual_commands(files, str(dest)))
         if os.geteuid() != 0:
@@ -210,6 +237,9 @@ def run_install(args: argparse.Namespace) -> int:
     except PermissionError as exc:
         commands = "\n".join("  " + c for c in manual_commands(files, str(dest)))
         raise ValueError(f"udev install: cannot write into {dest}: {exc.strerror}. Run:\n{commands}") from None
+    except OSError as exc:   # not a place files can be made in (/proc, a read-only mount, a full disk)
+        raise ValueError(f"udev install: cannot write into {dest}: {exc.strerror or exc}; "
+                         "give a rules directory (default /etc/udev/rules.d)") from None
     for rule, status in statuses:
         print(f"{status:9s} {dest / rule.name}")
 

@@ -2,7 +2,8 @@
 happens along the way and warnings on stderr, the summary (or one JSON object) on stdout, and the
 exit code. The session itself is the package API's (lambdarig.api), the same code Python callers run.
 
-Exit codes: 0 done, 2 bad input, 3 the front end stopped answering (link loss), 130 Ctrl-C.
+Exit codes: 0 done, 2 bad input, 3 the front end stopped answering (link loss), 128 + N when
+signal N stopped the run (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), the outputs made safe first.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from lambdarig.inputs import Caller
 from lambdarig.result import SessionResult
+from lambdarig.signals import exit_code_for
 from lambdarig.telemetry import StatusLine
 
 EXIT_OK = 0
@@ -75,7 +77,7 @@ def show_result(result: SessionResult, console: Console) -> int:
     else:
         print(format_summary(result.summary))
     if result.interrupted:
-        return EXIT_INTERRUPTED
+        return exit_code_for(result.interrupted_by or "SIGINT")
     if result.link_lost:   # a link that came back and ran to the end is not a lost run
         return EXIT_LINK_LOST
     return EXIT_OK

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lambdarig.common.errors import LambdarigError
 from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.types import FrontEndError, FrontEndInfo, LinkLost
 
@@ -49,7 +50,7 @@ def interrupt_text(signal_name: str) -> str:
     return "Ctrl-C" if signal_name in ("SIGINT", "") else signal_name
 
 
-class ElementMismatch(ValueError):
+class ElementMismatch(LambdarigError, ValueError):
     """The front end carries another sensor element than the settings are for."""
 
     def __init__(self, frontend: str, element: str, configured: str):
@@ -58,9 +59,9 @@ class ElementMismatch(ValueError):
         self.configured = configured    # the settings' sensor.element
         super().__init__(
             f"{frontend} carries element {element!r} but the settings are for {configured!r} "
-            f"(sensor.element = {configured!r}): set sensor.element = {element!r} in the settings "
-            f"(settings_for_element({element!r}) gives its defaults), or force_element=True (command line: "
-            f"--force-element) to run it anyway")
+            f"(sensor.element = {configured!r}): set sensor.element = {element!r} in the settings, or leave "
+            f"it out (a settings file or dict of changes then starts from {element!r}'s defaults), or force "
+            f"the run (--force-element on the command line, force_element=True in Python)")
 
     def __reduce__(self) -> tuple[type[ElementMismatch], tuple[str, str, str]]:
         # Built from its parts, not from the message (a sweep's worker sends errors back pickled).

@@ -292,7 +292,9 @@ def _unknown_setting(name: Any, source: str) -> SettingsError:
                          suggestions=same_key or nearest(str(name), FIELDS))
 
 
-def _settings_from_document(data: dict[str, Any], source: str) -> Settings:
+def _values_from_document(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """The document's settings as {"section.key": value}, names and the schema version checked;
+    the values themselves are checked when they become Settings."""
     top = Place(source, "", SettingsError)
     version = data.pop("schema_version", SCHEMA_VERSION)
     if isinstance(version, bool) or version != SCHEMA_VERSION:
@@ -314,16 +316,24 @@ def _settings_from_document(data: dict[str, Any], source: str) -> Settings:
         check.known_keys(check.table(table, top.key(section)), keys, top.key(section), what="setting")
         for key, value in table.items():
             values[f"{section}.{key}"] = value
-    return Settings(values, source)
+    return values
 
 
 def settings_from_toml_text(text: str, source: str = "settings") -> Settings:
-    return _settings_from_document(parse_toml_text(text, source, error=SettingsError), source)
+    return Settings(_values_from_document(parse_toml_text(text, source, error=SettingsError), source), source)
 
 
 def load_settings(path: str | Path) -> Settings:
-    """Settings from a TOML file; SettingsError naming the file and field for anything wrong."""
-    return _settings_from_document(read_toml_file(path, error=SettingsError), str(path))
+    """Settings from a TOML file on top of the schema's defaults; SettingsError naming the file and
+    field for anything wrong."""
+    return Settings(load_settings_changes(path), str(path))
+
+
+def load_settings_changes(path: str | Path) -> dict[str, Any]:
+    """What a settings file sets, as {"section.key": value} (names checked, values checked when they
+    become Settings): a file lists only what it changes, on top of whichever defaults the caller
+    chooses (an element's recommended settings)."""
+    return _values_from_document(read_toml_file(path, error=SettingsError), str(path))
 
 
 def save_settings(settings: Settings, path: str | Path) -> None:

@@ -217,14 +217,14 @@ def pick(candidates: list[PortCandidate]) -> PortCandidate:
     if found:
         names = "; ".join(describe(c) for c in found)
         raise FrontEndError(f"{len(found)} lambdarig bench boards found: {names}; choose one with "
-                            f"--hal serial://{found[0].path} (or --port)")
+                            f"serial://{found[0].path} (--hal for run, --port for flash and settings)")
     others = [c for c in candidates if c.kind in (KIND_ADAPTER, KIND_USB)]
     hint = (f"; other serial ports (not picked automatically): {'; '.join(describe(c) for c in others)}"
             if others else "")
     raise FrontEndError(f"no lambdarig bench board found (USB {BENCH_VID:04x}:{BENCH_PID:04x} with "
                         f"'{BENCH_MARK}' in its product name){hint}. Give the port explicitly, e.g. "
-                        f"--hal serial:///dev/ttyACM0; an emulated rig (`lambdarig serve rig`) is a "
-                        f"pseudo-terminal, never listed: use the path it prints")
+                        f"serial:///dev/ttyACM0 (--hal for run, --port for flash and settings); an emulated rig "
+                        f"(`lambdarig serve rig`) is a pseudo-terminal, never listed: use the path it prints")
 
 
 def find_rig(ports: Iterable[PortInfo] | None = None) -> str:

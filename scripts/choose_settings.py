@@ -1,7 +1,8 @@
 """Which controller settings a session runs with, the same for the package API and the command line.
 
-A caller's `settings` is a Settings object, a path to a settings .toml, a dict of changes
-({"heater.target_temp_c": 760.0}) on top of the defaults for the element, or None:
+A caller's `settings` is a Settings object, a path to a settings .toml or a dict of changes
+({"heater.target_temp_c": 760.0}) — both on top of the defaults for the element (the one the file or
+dict names in sensor.element, else the element being run) — or None:
 
 - simulation: the defaults for the emulated element (its profile's recommended values);
 - a front end (`run`): the settings stored on the device (a bench rig's flash) unless the caller
@@ -18,7 +19,13 @@ import os
 from typing import Any
 
 from lambdarig.controller.profiles import settings_for_element
-from lambdarig.controller.settings import ELEMENT_CHOICES, Settings, load_settings, settings_from_toml_text
+from lambdarig.controller.settings import (
+    ELEMENT_CHOICES,
+    Settings,
+    SettingsError,
+    load_settings_changes,
+    settings_from_toml_text,
+)
 from lambdarig.controller.settings_image import decode_image
 from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.types import FrontEndInfo
@@ -31,12 +38,27 @@ SETTINGS_FORMS = "a Settings, a settings .toml path, a dict like {'heater.target
 
 def _changes(element: str, values: dict[str, Any], caller: Caller) -> Settings:
     """The defaults for the element (or for the dict's own sensor.element), with the dict's changes."""
-    for key in values:
+    source = f"{caller.source} {caller.name('settings')}"
+    for key, value in values.items():
         if not isinstance(key, str):
             raise caller.refuse("settings", f"dict keys must be 'section.key' names, got {key!r}")
+        if "." not in key and isinstance(value, dict):
+            raise SettingsError(key, "a section given as a nested dict", source,
+                                allowed="'section.key' names, e.g. {'heater.target_temp_c': 800.0}",
+                                suggestions=[f"{key}.{name}" for name in list(value)[:3]])
     base = values.get("sensor.element", element)
     defaults = defaults_for_element(base, caller, "settings")   # refuses an element without a profile
-    return Settings({**defaults.as_dict(), **values}, f"{caller.source} {caller.name('settings')}")
+    return Settings({**defaults.as_dict(), **values}, source)
+
+
+def _from_file(path: str, element: str) -> Settings:
+    """A settings file on top of the defaults for the element it names, else for the element being
+    run, the way a dict of changes is: a file need only list what it changes. An element without a
+    sensor profile (a custom element file) has no recommended values: the schema's defaults."""
+    values = load_settings_changes(path)   # SettingsError naming the file and the field
+    base = values.get("sensor.element", element)
+    defaults = settings_for_element(base).as_dict() if base in ELEMENT_CHOICES else {}
+    return Settings({**defaults, **values}, path)
 
 
 def resolve_settings(settings: SettingsArg, element: str, caller: Caller) -> Settings | None:
@@ -45,7 +67,7 @@ def resolve_settings(settings: SettingsArg, element: str, caller: Caller) -> Set
     if settings is None or isinstance(settings, Settings):
         return settings
     if isinstance(settings, (str, os.PathLike)):
-        return load_settings(os.fspath(settings))   # SettingsError naming the file and the field
+        return _from_file(os.fspath(settings), element)
     if isinstance(settings, dict):
         return _changes(element, settings, caller)
     raise caller.refuse("settings", f"must be {SETTINGS_FORMS}; got {type(settings).__name__}")

@@ -25,7 +25,7 @@ from toml_fuzz import dumps, hostile_texts, hostile_values, mutants
 
 from lambdarig.common.errors import InputError, LambdarigError
 from lambdarig.common.toml_file import read_toml_file
-from lambdarig.controller.settings import Settings, load_settings
+from lambdarig.controller.settings import Settings, load_settings, settings_from_toml_text
 from lambdarig.emulator.element_spec import element_path, load_element
 from lambdarig.emulator.scenario import builtin_path, builtin_scenarios, load_scenario
 from lambdarig.hal.registry import open_frontend
@@ -148,6 +148,20 @@ def _settings_bases() -> list[dict]:
 
 def test_settings_files(tmp_path):
     outcomes = fuzz_files(tmp_path, "settings", _settings_bases(), 400, load_settings, SEED)
+    outcomes.check()
+
+
+def test_settings_text_as_a_rig_stores_it():
+    """The settings text a rig hands back (`run` with the device's stored settings) takes the same
+    checks without a file: settings_from_toml_text on the same kind of documents."""
+    rng = random.Random(SEED + 8)
+    outcomes = Outcomes()
+    texts = hostile_texts()
+    for base in _settings_bases():
+        texts += mutants(base, rng, 40)
+    for index, text in enumerate(texts):
+        outcomes.run(f"stored settings case {index}: {text[:160]!r}",
+                     lambda text=text: settings_from_toml_text(text, "rig (stored settings)"))
     outcomes.check()
 
 

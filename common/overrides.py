@@ -6,7 +6,7 @@ import tomllib
 from typing import Any
 
 from .errors import InputError, nearest
-from .validators import Place
+from .validators import SHOW_MAX_CHARS, Place, show
 
 
 def apply_override(data: dict[str, Any], assignment: str, source: str, *,
@@ -18,7 +18,9 @@ def apply_override(data: dict[str, Any], assignment: str, source: str, *,
     path, sep, raw = assignment.partition("=")
     path = path.strip()
     if not sep or not path:
-        raise Place(source, assignment, error).refuse("an override must look like section.key=value",
+        # The field is the assignment as given; a long one is quoted short (it may be 12 kB of braces).
+        field = assignment if len(assignment) <= SHOW_MAX_CHARS else show(assignment)
+        raise Place(source, field, error).refuse("an override must look like section.key=value",
                                                       allowed="section.key=value, the value written as in TOML")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]

@@ -19,6 +19,7 @@ from lambdarig.common.errors import nearest
 from lambdarig.common.overrides import apply_override
 from lambdarig.common.tables import TableReader
 from lambdarig.common.toml_file import read_toml_file
+from lambdarig.common.validators import show
 
 from .equilibrium import METAL_OXIDE_BUFFERS
 from .errors import EmulatorInputError
@@ -182,9 +183,13 @@ def element_path(name_or_path: str) -> Path:
     if candidate.suffix == ".toml" or "/" in name_or_path or "\\" in name_or_path:
         return candidate   # a path: read_toml_file says what is wrong with it, if anything
     path = _package_dir() / f"{name_or_path}.toml"
-    if not path.exists():
+    try:
+        known_name = path.is_file()
+    except OSError:   # a name the system cannot look up (too long): no element of the package
+        known_name = False
+    if not known_name:
         known = element_names()
-        raise EmulatorInputError(source="element", field="name", problem=f"unknown element {name_or_path!r}",
+        raise EmulatorInputError(source="element", field="name", problem=f"unknown element {show(name_or_path)}",
                                  allowed=", ".join(known) + ", or a path to an element .toml file",
                                  suggestions=nearest(name_or_path, known))
     return path

@@ -39,6 +39,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from lambdarig.common.errors import InputError
+from lambdarig.common.validators import show
 from lambdarig.protocol.codes import CAP_HEATER_SENSE, CAP_PUMP_V, CAP_RI, CAP_SETTINGS, CAP_WATCHDOG
 from lambdarig.protocol.errors import WireError
 from lambdarig.protocol.framing import PROTOCOL_VERSION
@@ -80,8 +82,13 @@ class RigMismatch(FrontEndError):
     different board. Not retried."""
 
 
-def _bad(option: str, problem: str) -> ValueError:
-    return ValueError(f"serial front end: option {option!r}: {problem}")
+def _bad(option: str, problem: str) -> InputError:
+    # An InputError (exit 2 on the command line), its text as before: "serial front end: option 'x': ..."
+    return InputError("serial front end", f"option {show(option)}", problem)
+
+
+def _bad_url(problem: str) -> InputError:
+    return InputError("serial front end", "url", problem)
 
 
 def _int(option: str, value: Any, lo: int, hi: int) -> int:
@@ -89,9 +96,9 @@ def _int(option: str, value: Any, lo: int, hi: int) -> int:
         try:
             value = int(value.strip(), 10)
         except ValueError:
-            raise _bad(option, f"must be an integer {lo}..{hi}, got {value!r}") from None
+            raise _bad(option, f"must be an integer {lo}..{hi}, got {show(value)}") from None
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise _bad(option, f"must be an integer {lo}..{hi}, got {value!r}")
+        raise _bad(option, f"must be an integer {lo}..{hi}, got {show(value)}")
     return value
 
 
@@ -100,9 +107,9 @@ def _float(option: str, value: Any, lo: float, hi: float, unit: str = "s") -> fl
         try:
             value = float(value.strip())
         except ValueError:
-            raise _bad(option, f"must be a number {lo:g}..{hi:g} {unit}, got {value!r}") from None
+            raise _bad(option, f"must be a number {lo:g}..{hi:g} {unit}, got {show(value)}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise _bad(option, f"must be a number {lo:g}..{hi:g} {unit}, got {value!r}")
+        raise _bad(option, f"must be a number {lo:g}..{hi:g} {unit}, got {show(value)}")
     return float(value)
 
 
@@ -115,22 +122,22 @@ def _bool(option: str, value: Any) -> bool:
         return False
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    raise _bad(option, f"must be true or false (1/0, yes/no), got {value!r}")
+    raise _bad(option, f"must be true or false (1/0, yes/no), got {show(value)}")
 
 
 def parse_serial_url(url: str) -> tuple[str, dict[str, Any]]:
     """(pyserial port or "auto", our options) from a serial front-end URL."""
-    port, query = split_url(url, "serial", lambda _: ValueError(f"not a serial front-end URL: {url!r}"),
+    port, query = split_url(url, "serial", lambda _: _bad_url(f"{show(url)} is not a serial front-end URL"),
                             decode=False)
     # Keys that are not ours may belong to a pyserial URL handler (socket://host:port?logging=debug).
-    options, foreign = query_options(query, OPTION_KEYS, twice=lambda key: _bad(key, f"given twice in {url!r}"))
+    options, foreign = query_options(query, OPTION_KEYS, twice=lambda key: _bad(key, "given twice in the URL"))
     if foreign:
         if "://" not in port:
-            raise _bad(foreign[0][0], f"unknown query key in {url!r}; allowed: {', '.join(OPTION_KEYS)}")
+            raise _bad(foreign[0][0], f"unknown query key; allowed: {', '.join(OPTION_KEYS)}")
         port = f"{port}?{urlencode(foreign)}"   # the pyserial URL handler's own options
     if not port:
-        raise ValueError(f"serial front-end URL {url!r} names no port; e.g. serial:///dev/ttyACM0, "
-                         f"serial:///dev/pts/5, serial://socket://127.0.0.1:5000 or serial:auto")
+        raise _bad_url(f"{show(url)} names no port; e.g. serial:///dev/ttyACM0, "
+                       f"serial:///dev/pts/5, serial://socket://127.0.0.1:5000 or serial:auto")
     return port, options
 
 

@@ -25,6 +25,7 @@ import math
 from typing import Any
 
 from lambdarig.common.errors import InputError, nearest
+from lambdarig.common.validators import show
 from lambdarig.emulator.element_spec import load_element
 from lambdarig.emulator.rig import DEFAULT_MAX_STEP_S, EmulatedRig, Truth
 from lambdarig.emulator.scenario import Scenario, load_scenario
@@ -44,7 +45,7 @@ _QUERY_TO_OPTION = {"override": "element_overrides"}
 
 
 def _bad(option: str, problem: str, *, allowed: str | None = None, known: tuple[str, ...] = ()) -> InputError:
-    return InputError("sim front end", f"option {option!r}", problem, allowed=allowed,
+    return InputError("sim front end", f"option {show(option)}", problem, allowed=allowed,
                       suggestions=nearest(option, known))
 
 
@@ -55,9 +56,9 @@ def _seed(value: Any) -> int | None:
         try:
             value = int(value.strip(), 10)
         except ValueError:
-            raise _bad("seed", f"must be an integer >= 0, got {value!r}") from None
+            raise _bad("seed", f"must be an integer >= 0, got {show(value)}") from None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _bad("seed", f"must be an integer >= 0, got {value!r}")
+        raise _bad("seed", f"must be an integer >= 0, got {show(value)}")
     return value
 
 
@@ -69,7 +70,7 @@ def _float(option: str, value: Any) -> float:
             pass
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    raise _bad(option, f"must be a number, got {value!r}")
+    raise _bad(option, f"must be a number, got {show(value)}")
 
 
 def _link_loss(value: Any) -> float:
@@ -77,7 +78,7 @@ def _link_loss(value: Any) -> float:
         return math.inf
     t = _float("link_loss_s", value)
     if not t >= 0.0:  # also NaN
-        raise _bad("link_loss_s", f"must be a time >= 0 s (or omitted: never), got {value!r}")
+        raise _bad("link_loss_s", f"must be a time >= 0 s (or omitted: never), got {show(value)}")
     return t
 
 
@@ -87,7 +88,7 @@ def _max_step(value: Any) -> float:
     step = _float("max_step_s", value)
     lo, hi = MAX_STEP_RANGE_S
     if not lo <= step <= hi:
-        raise _bad("max_step_s", f"must be from {lo:g} to {hi:g} s, got {value!r}")
+        raise _bad("max_step_s", f"must be from {lo:g} to {hi:g} s, got {show(value)}")
     return step
 
 
@@ -97,7 +98,7 @@ def _overrides(value: Any) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and "=" in v for v in value):
-        raise _bad("element_overrides", f'must be a list of "section.key=value" strings, got {value!r}')
+        raise _bad("element_overrides", f'must be a list of "section.key=value" strings, got {show(value)}')
     return list(value)
 
 
@@ -108,18 +109,19 @@ def _scenario(value: Any) -> Scenario:
         return value
     if isinstance(value, str) and value.strip():
         return load_scenario(value.strip())  # EmulatorInputError (a ValueError) for an unknown one
-    raise _bad("scenario", f"must be a built-in scenario name, a .toml path or a Scenario, got {value!r}")
+    raise _bad("scenario", f"must be a built-in scenario name, a .toml path or a Scenario, got {show(value)}")
 
 
 def parse_sim_url(url: str) -> tuple[str, dict[str, Any]]:
-    """(element, options) from a sim URL; ValueError naming an unknown or repeated query key."""
-    target, query = split_url(url, "sim", lambda _: ValueError(f"not a sim URL: {url!r}"))
+    """(element, options) from a sim URL; InputError naming an unknown or repeated query key."""
+    target, query = split_url(url, "sim", lambda _: InputError("sim front end", "url", f"{show(url)} is not a sim URL",
+                                                               allowed="sim:ELEMENT?key=value"))
     element = target or DEFAULT_ELEMENT
     options, _ = query_options(
         query, QUERY_KEYS, renamed=_QUERY_TO_OPTION, repeatable=("element_overrides",),
-        unknown=lambda key: _bad(key, f"unknown query key in {url!r}", allowed=", ".join(QUERY_KEYS),
+        unknown=lambda key: _bad(key, "unknown query key", allowed=", ".join(QUERY_KEYS),
                                  known=QUERY_KEYS),
-        twice=lambda key: _bad(key, f"given twice in {url!r}"))
+        twice=lambda key: _bad(key, "given twice in the URL", allowed="each key once"))
     return element, options
 
 

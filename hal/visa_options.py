@@ -32,12 +32,12 @@ def parse_visa_url(url: str) -> tuple[str, dict[str, Any]]:
     path, query = split_url(url, "visa", lambda _: _at("url").refuse(f"{check.show(url)} is not a visa URL",
                                                                      allowed="visa:STATION.toml?key=value"))
     if not path:
-        raise _at("url").refuse(f"{url!r} names no station file", allowed="visa:STATION.toml")
+        raise _at("url").refuse(f"{check.show(url)} names no station file", allowed="visa:STATION.toml")
     options, _ = query_options(
         query, OPTION_KEYS,
         unknown=lambda key: _at(key).refuse("unknown query key", allowed=", ".join(OPTION_KEYS),
                                             suggestions=nearest(key, OPTION_KEYS)),
-        twice=lambda key: _at(key).refuse(f"given twice in {url!r}", allowed="each key once"))
+        twice=lambda key: _at(key).refuse("given twice in the URL", allowed="each key once"))
     return path, options
 
 

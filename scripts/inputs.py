@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import math
 import os
+import stat
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambdarig.common.file_kind import file_kind
 from lambdarig.emulator.errors import EmulatorInputError
 
 from .telemetry import check_plot_available
@@ -31,8 +34,8 @@ class Caller:
     def name(self, argument: str) -> str:
         return self.names.get(argument, argument)
 
-    def refuse(self, argument: str, problem: str) -> EmulatorInputError:
-        return EmulatorInputError(self.source, self.name(argument), problem)
+    def refuse(self, argument: str, problem: str, *, allowed: str | None = None) -> EmulatorInputError:
+        return EmulatorInputError(self.source, self.name(argument), problem, allowed=allowed)
 
 
 def check_number(value: Any, caller: Caller, argument: str, lo: float, hi: float, unit: str = "s") -> float:
@@ -52,18 +55,43 @@ def check_name(value: Any, caller: Caller, argument: str, what: str) -> str:
 
 
 def check_output_path(value: OutputPath, caller: Caller, argument: str, suffix: str) -> Path | None:
-    """The output path, if its folder exists and it is not a folder itself."""
+    """The output path, when a file can be written there: a new name in an existing folder that takes
+    files, or an existing regular file (replaced). Folders, devices (`/dev/full`, `/dev/null`), FIFOs
+    (opening one waits for a reader), missing folders and places the system refuses (read-only, /proc,
+    /sys) are refused before anything runs. Writability is probed, not guessed (root passes
+    os.access everywhere): the existing file is opened for writing without truncating it, or a
+    temporary file is made in the folder and removed at once."""
     if value is None:
         return None
     if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
         raise caller.refuse(argument, f"needs a {suffix} file name")
     path = Path(value)
-    if path.is_dir():
-        raise caller.refuse(argument, f"{value} is a folder; give a {suffix} file name")
-    if not path.parent.is_dir():
-        raise caller.refuse(argument, f"folder {str(path.parent)!r} does not exist")
-    if not os.access(path if path.exists() else path.parent, os.W_OK):
-        raise caller.refuse(argument, f"{value} cannot be written (no permission)")
+    allowed = f"a {suffix} file in an existing, writable folder (an existing file is replaced)"
+    try:
+        mode: int | None = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise caller.refuse(argument, f"{value}: cannot check: {exc.strerror or exc}", allowed=allowed) from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise caller.refuse(argument, f"{value} is a folder; give a {suffix} file name", allowed=allowed)
+    if mode is not None and not stat.S_ISREG(mode):
+        raise caller.refuse(argument, f"{value} is {file_kind(mode)}, not a file", allowed=allowed)
+    try:
+        folder_ok = path.parent.is_dir()
+    except OSError:
+        folder_ok = False
+    if not folder_ok:
+        raise caller.refuse(argument, f"folder {str(path.parent)!r} does not exist", allowed=allowed)
+    try:
+        if mode is not None:
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NONBLOCK", 0)))
+        else:
+            fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:64]}.", suffix=".probe")
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        raise caller.refuse(argument, f"{value} cannot be written: {exc.strerror or exc}", allowed=allowed) from None
     return path
 
 

@@ -450,12 +450,22 @@ def builtin_scenarios() -> dict[str, str]:
     return found
 
 
+def _is_file(path: Path) -> bool:
+    """Whether a regular file is there; False for a name the system cannot even look up (too long)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def builtin_path(name: str) -> Path:
     """The file of a built-in scenario; EmulatorInputError for an unknown name."""
     entry = _scenario_dir() / f"{name}.toml"
-    if "/" in name or "\\" in name or not entry.is_file():
+    if "/" in name or "\\" in name or not _is_file(entry):
         known = builtin_scenarios()
-        raise EmulatorInputError(source=f"scenario {name}", field="scenario", problem=f"no built-in scenario {name!r}",
+        shown = check.show(name)
+        raise EmulatorInputError(source=f"scenario {shown.strip(chr(39))}", field="scenario",
+                                 problem=f"no built-in scenario {shown}",
                                  allowed=", ".join(known) + ", or a path to a .toml file",
                                  suggestions=nearest(name, known))
     return Path(str(entry))
@@ -470,6 +480,6 @@ def load_scenario(path_or_name: str) -> Scenario:
     text = str(path_or_name)
     path = Path(text)
     looks_like_path = text.endswith(".toml") or "/" in text or "\\" in text
-    if looks_like_path or (path.is_file() and text not in builtin_scenarios()):
+    if looks_like_path or (_is_file(path) and text not in builtin_scenarios()):
         return _load_file(path, text)
     return _load_file(builtin_path(text), f"scenario {text}")

@@ -184,9 +184,6 @@ def test_a_usable_output_path_is_still_written_and_an_existing_file_replaced(mat
     assert old.read_text(encoding="utf-8").startswith("#") or "," in old.read_text(encoding="utf-8")
 
 
-@pytest.mark.xfail(strict=True, reason="emulator/scenario.py load_scenario: Path.is_file() raises OSError "
-                                       "ENAMETOOLONG for a scenario name (no .toml, no '/') over 255 bytes "
-                                       "(r3's file): a traceback")
 def test_a_scenario_name_too_long_is_one_line(matrix_dir):
     cases = [{"name": "long", "argv": ["simulate", "--duration", "0.1", "--quiet", "--scenario", LONG]}]
     result = run_forked(cases, matrix_dir)["long"]

@@ -247,8 +247,6 @@ def test_sim_url_values():
         for _ in range(rng.randint(1, 3)):
             key = rng.choice(keys)
             value = rng.choice(assignments) if key == "override" and rng.random() < 0.7 else rng.choice(values)
-            if key == "scenario":   # a name too long for the system: test_a_scenario_name_too_long_... (xfail)
-                value = value[:200]
             pairs.append((key, value))
         target = rng.choice(targets) if rng.random() < 0.2 else "lsu49"
         url = f"sim:{quote(target, safe='/')}?{_query(pairs)}"
@@ -322,8 +320,6 @@ def test_an_element_name_too_long_for_the_system_is_an_unknown_element():
     assert len(str(caught.value)) < MESSAGE_MAX_CHARS
 
 
-@pytest.mark.xfail(strict=True, reason="emulator/scenario.py load_scenario: Path.is_file() raises OSError "
-                                       "ENAMETOOLONG for a name longer than 255 bytes (r3's file)")
 def test_a_scenario_name_too_long_for_the_system_is_refused():
     with pytest.raises(InputError):
         load_scenario(LONG_NAME)

@@ -105,7 +105,7 @@ class ElementModel:
         "_rad", "_g_heater_cell", "_inv_c_heater", "_inv_c_cell", "_r_lead", "_alpha", "_has_pump",
         "_pump_r_at_ref", "_shared_r", "_kappa",
         # the exhaust and the surface gas
-        "_lambda", "_hc_ppm", "_exhaust", "_surface_settled", "_s_balance", "_h_pool", "_c_pool",
+        "_lambda", "_hc_ppm", "_air_h2o", "_exhaust", "_surface_settled", "_s_balance", "_h_pool", "_c_pool",
         "_one_minus_s_o2",
         # cached per temperature and pressure (_refresh)
         "_cache_temp_k", "_pressure_kpa", "_p_bar", "_kw", "_kc", "_conc", "_storage", "_g_o2", "_g_h2",
@@ -286,7 +286,8 @@ class ElementModel:
     def _set_exhaust(self, world: World) -> None:
         self._lambda = world.lambda_value
         self._hc_ppm = world.hc_ppm
-        self._exhaust = exhaust(world.lambda_value, self.fuel, world.hc_ppm)
+        self._air_h2o = world.air_h2o
+        self._exhaust = exhaust(world.lambda_value, self.fuel, world.hc_ppm, air_h2o=world.air_h2o)
         self._surface_settled = False
 
     def _surface_balance(self) -> float:
@@ -431,7 +432,7 @@ class ElementModel:
         two agree to the last bit. The helpers also serve the rare paths (dt > 5 ms, a cold start of
         the solver) and emulator.steady. Written out, the step takes about half the time.
         """
-        if world.lambda_value != self._lambda or world.hc_ppm != self._hc_ppm:
+        if world.lambda_value != self._lambda or world.hc_ppm != self._hc_ppm or world.air_h2o != self._air_h2o:
             self._set_exhaust(world)
         self.pump_current_a = pump_current_a
         self.ref_current_a = ref_current_a
@@ -576,7 +577,7 @@ class ElementModel:
         """step() composed of its readable parts, in the same order and with the same arithmetic:
         step() is this with the common path written out for speed. Nothing in the emulator calls
         it; tests/test_hotpath_element.py holds step() to it, bit for bit."""
-        if world.lambda_value != self._lambda or world.hc_ppm != self._hc_ppm:
+        if world.lambda_value != self._lambda or world.hc_ppm != self._hc_ppm or world.air_h2o != self._air_h2o:
             self._set_exhaust(world)
         self.pump_current_a = pump_current_a
         self.ref_current_a = ref_current_a

@@ -46,8 +46,12 @@ class Gas:
         return f"Gas({parts})"
 
 
-def air() -> Gas:
-    return Gas(o2=O2_IN_DRY_AIR, n2=1.0 - O2_IN_DRY_AIR)
+def air(x_h2o: float = 0.0) -> Gas:
+    """Air holding x_h2o of water vapour (see humidity.water_in_air); 0.0 is dry air."""
+    if x_h2o == 0.0:
+        return Gas(o2=O2_IN_DRY_AIR, n2=1.0 - O2_IN_DRY_AIR)
+    dry = 1.0 - x_h2o
+    return Gas(o2=O2_IN_DRY_AIR * dry, h2o=x_h2o, n2=(1.0 - O2_IN_DRY_AIR) * dry)
 
 
 def _rich_co2_per_carbon(o_prime: float, half_h: float, k: float) -> float:
@@ -67,10 +71,15 @@ def _rich_co2_per_carbon(o_prime: float, half_h: float, k: float) -> float:
     raise ArithmeticError(f"no water-gas root in (0, 1) for O'={o_prime}, y/2={half_h}, K={k}")
 
 
-def exhaust(lambda_value: float, fuel: Fuel, hc_ppm: float = 0.0, water_gas_k: float = WATER_GAS_K) -> Gas:
-    """Equilibrium-free exhaust composition (wet mole fractions) at lambda for a fuel."""
+def exhaust(lambda_value: float, fuel: Fuel, hc_ppm: float = 0.0, water_gas_k: float = WATER_GAS_K,
+            air_h2o: float = 0.0) -> Gas:
+    """Equilibrium-free exhaust composition (wet mole fractions) at lambda for a fuel.
+
+    air_h2o is the water mole fraction of the scenario's air: it applies to free air (lambda inf).
+    The combustion products are still made from dry air (intake humidity is not modelled there).
+    """
     if math.isinf(lambda_value):
-        return air()
+        return air(air_h2o)
     a = fuel.o2_per_carbon
     half_h = fuel.h_c / 2.0
     n2 = N2_PER_O2_IN_AIR * lambda_value * a

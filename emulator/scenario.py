@@ -24,6 +24,7 @@ from lambdarig.common.validators import Place
 from .errors import EmulatorInputError
 from .exhaust import exhaust
 from .fuels import H_C_RANGE, NAMED_FUELS, O_C_RANGE, Fuel, custom_fuel, parse_fuel
+from .humidity import water_in_air
 from .world import FAULT_KINDS, NO_FAULTS, Faults, World
 
 AIR = math.inf
@@ -44,9 +45,10 @@ LAMBDA, SUPPLY = 0, 4
 
 DEFAULT_INITIAL = {"lambda": 1.0, "pressure_kpa": 101.325, "flow_mps": 0.0, "hc_ppm": 0.0}
 AMBIENT_RANGE_C = (-40.0, 60.0)
+HUMIDITY_RANGE_PCT = (0.0, 100.0)
 SUPPLY_DROP_DEFAULT_V = 6.0
 
-TOP_KEYS = ("name", "description", "duration_s", "fuel", "ambient_c", "supply_v", "seed",
+TOP_KEYS = ("name", "description", "duration_s", "fuel", "ambient_c", "humidity_pct", "supply_v", "seed",
             "lambda", "pressure_kpa", "gas_temp_c", "flow_mps", "hc_ppm", "at", "fault")
 AT_KEYS = ("t_s", *CHANNEL_KEYS, "ramp_s")
 FAULT_KEYS = ("t_s", "kind", "clear_s", "value_v", "chatter_on_s", "chatter_off_s")
@@ -144,12 +146,14 @@ class Scenario:
 
     def __init__(self, *, name: str, description: str, duration_s: float, fuel: Fuel, ambient_c: float,
                  seed: int, source: str, tracks: list[_Track], faults: list[FaultWindow],
-                 change_times: list[float]):
+                 change_times: list[float], humidity_pct: float = 0.0):
         self.name = name
         self.description = description
         self.duration_s = duration_s
         self.fuel = fuel
         self.ambient_c = ambient_c
+        self.humidity_pct = humidity_pct
+        self.air_h2o = air_h2o = water_in_air(humidity_pct, ambient_c)  # water mole fraction of the air
         self.seed = seed
         self.source = source
         self.fault_windows: tuple[FaultWindow, ...] = tuple(faults)
@@ -177,9 +181,9 @@ class Scenario:
             self._seg_slope.append(slopes)
         # Constant segments share one World object each (world_at returns it; callers must not
         # mutate a World they are given). None for a ramp: world_at builds a new World there.
-        self._seg_world = [_world(v, ambient_c) if slope is None else None
+        self._seg_world = [_world(v, ambient_c, air_h2o) if slope is None else None
                            for v, slope in zip(self._seg_v, self._seg_slope)]
-        self._world_before = _world(self._initial, ambient_c)  # t < 0
+        self._world_before = _world(self._initial, ambient_c, air_h2o)  # t < 0
         self._seg_last = 0
         # The segment world_at used last: [t0, t1), its start values, slopes and World (hot path).
         self._set_current_segment(0)
@@ -255,7 +259,7 @@ class Scenario:
         s = self._cur_slope
         dt = t_s - self._cur_t0
         return World(v[0] + s[0] * dt, v[1] + s[1] * dt, v[2] + s[2] * dt,
-                     v[3] + s[3] * dt, v[4] + s[4] * dt, v[5] + s[5] * dt, self.ambient_c)
+                     v[3] + s[3] * dt, v[4] + s[4] * dt, v[5] + s[5] * dt, self.ambient_c, self.air_h2o)
 
     def _set_current_fault_span(self, i: int) -> None:
         """Span i: from fault edge i to the next (i = -1: before the first edge)."""
@@ -336,9 +340,9 @@ def _chatter_windows(entry: TableReader, kind: str, on_s: float, off_s: float, e
     return windows
 
 
-def _world(values: tuple[float, ...], ambient_c: float) -> World:
+def _world(values: tuple[float, ...], ambient_c: float, air_h2o: float = 0.0) -> World:
     """A World from channel values in CHANNEL_KEYS order."""
-    return World(values[0], values[1], values[2], values[3], values[4], values[5], ambient_c)
+    return World(values[0], values[1], values[2], values[3], values[4], values[5], ambient_c, air_h2o)
 
 
 def scenario_from_dict(data: dict, source: str) -> Scenario:
@@ -352,6 +356,8 @@ def scenario_from_dict(data: dict, source: str) -> Scenario:
     description = top.text("description", default="")
     fuel = _fuel(top.at("fuel"), top.value("fuel", "gasoline"))
     ambient_c = top.number("ambient_c", *AMBIENT_RANGE_C, default=20.0, unit="°C")
+    humidity_pct = top.number("humidity_pct", *HUMIDITY_RANGE_PCT, default=0.0, unit="%",
+                              also=" (relative humidity of the air at ambient_c; 0 = dry air)")
     seed = top.integer("seed", 0, None, default=0)
 
     defaults = {**DEFAULT_INITIAL, "gas_temp_c": ambient_c, "supply_v": 13.5}
@@ -413,7 +419,8 @@ def scenario_from_dict(data: dict, source: str) -> Scenario:
                 changes.add(window.off_s)
 
     scenario = Scenario(name=name, description=description, duration_s=duration_s, fuel=fuel, ambient_c=ambient_c,
-                        seed=seed, source=source, tracks=tracks, faults=faults, change_times=sorted(changes))
+                        seed=seed, source=source, tracks=tracks, faults=faults, change_times=sorted(changes),
+                        humidity_pct=humidity_pct)
     _check_gas_feasible(scenario, source)
     return scenario
 

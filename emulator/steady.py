@@ -104,16 +104,18 @@ def _hold_node(model: ElementModel, emf_at_no_pump_v: float, slope_v: float,
 
 def steady_state(spec: ElementSpec, fuel: Fuel, lambda_value: float, pressure_kpa: float = 101.325,
                  temp_c: float | None = None, hc_ppm: float = 0.0, gas_temp_c: float = 20.0,
-                 nernst_target_v: float | None = None, co_ppm: float = 0.0, h2_ppm: float = 0.0) -> SteadyState:
+                 nernst_target_v: float | None = None, co_ppm: float = 0.0, h2_ppm: float = 0.0,
+                 air_h2o: float = 0.0) -> SteadyState:
     """Steady state with an ideal pump loop holding the Nernst (control-cell) terminal at its target.
 
     co_ppm and h2_ppm add CO and H2 to the exhaust at the element (on top of what lambda gives, mole
     fractions not renormalised): for cross-sensitivity studies of mixed-potential elements.
+    air_h2o is the water mole fraction of humid free air (humidity.water_in_air); 0.0 is dry air.
     """
     temp_c = spec.operating_temp_c if temp_c is None else temp_c
     target = spec.nernst_target_v if nernst_target_v is None else nernst_target_v
     world = World(lambda_value=lambda_value, pressure_kpa=pressure_kpa, gas_temp_c=gas_temp_c,
-                  hc_ppm=hc_ppm, ambient_c=gas_temp_c)
+                  hc_ppm=hc_ppm, ambient_c=gas_temp_c, air_h2o=air_h2o)
     model = ElementModel(spec, fuel, world)
     if co_ppm or h2_ppm:
         model.s_co += co_ppm * 1e-6

@@ -16,6 +16,7 @@ class World:
     supply_v: float = 13.5
     hc_ppm: float = 0.0
     ambient_c: float = 20.0
+    air_h2o: float = 0.0  # water mole fraction of the air (free air); 0.0 dry, see humidity.py
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""`lambdarig settings read|diff`: the settings stored in a bench rig, as TOML, or compared with a file."""
+"""`lambdarig settings read|diff|template`: the settings stored in a bench rig, as TOML, or compared
+with a file; or the full commented default settings (of an element) to start a settings file from."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import stat
 import sys
 
 from lambdarig.common.errors import InputError
-from lambdarig.controller.settings import load_settings
+from lambdarig.controller.profiles import settings_for_element
+from lambdarig.controller.settings import ELEMENT_CHOICES, SCHEMA, SCHEMA_VERSION, Settings, _toml_value, load_settings
 
 from .flash import diff_settings, open_rig, read_rig_settings, value_text
 
@@ -37,6 +39,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     diff.add_argument("--port", required=True, metavar="URL", help=port_help)
     diff.add_argument("--json", action="store_true", help="print one JSON object")
     diff.set_defaults(func=run_diff)
+
+    template = actions.add_parser(
+        "template", help="print the full commented default settings (of an element)",
+        description="Print every setting with its default, unit, range and meaning as a TOML settings "
+                    "file (`lambdarig settings template --element sealed-ref > my.toml`). It loads back "
+                    "to the same settings.")
+    template.add_argument("--element", default="lsu49", choices=ELEMENT_CHOICES, metavar="E",
+                          help="the element whose recommended defaults to print: " + ", ".join(ELEMENT_CHOICES)
+                               + " (default lsu49)")
+    template.set_defaults(func=run_template)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -137,4 +149,37 @@ def run_diff(args: argparse.Namespace) -> int:
             print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     if element_note:
         print(f"note: {element_note}")
+    return 0
+
+
+def template_text(element: str) -> str:
+    """The full settings of `element`'s recommended defaults as TOML: per key a comment line with its
+    meaning, unit and range (and the schema default where the element recommends another value)."""
+    settings: Settings = settings_for_element(element)
+    lines = [f"# lambdarig controller settings: the recommended defaults for element {element}.",
+             "# Every key with its default; a file needs only the keys it changes. Each key's comment: its",
+             "# meaning; unit; allowed values. Load with `lambdarig simulate --settings FILE`, flash with",
+             "# `lambdarig flash FILE --port URL`.",
+             f"schema_version = {SCHEMA_VERSION}", ""]
+    section = None
+    for field in SCHEMA:
+        if field.section != section:
+            if section is not None:
+                lines.append("")
+            section = field.section
+            lines.append(f"[{section}]")
+        value = settings.get(field.name)
+        notes = [field.doc]
+        if field.unit:
+            notes.append(f"unit {field.unit}")
+        notes.append(f"allowed {field.allowed()}")
+        if value != field.default:
+            notes.append(f"schema default {_toml_value(field.default)}, recommended for {element}")
+        lines.append("# " + "; ".join(notes))
+        lines.append(f"{field.key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def run_template(args: argparse.Namespace) -> int:
+    sys.stdout.write(template_text(args.element))
     return 0

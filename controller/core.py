@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from lambdarig.hal.types import Command, Sample
 
+from .analog_out import analog_curves
 from .chemistry import VoltageToLambda, metal_oxide_po2_bar
 from .conversion import Conversion
 from .diagnostics import CODES, Persist
@@ -53,6 +54,9 @@ class Status:
     fault: str          # active fault or warning code, "" when none
     saturation: int     # -1 rich limit, +1 lean limit, 0 none
     hc_ppm: float = math.nan   # mixed-potential HC elements only
+    analog_out1_v: float = math.nan   # the 0-5 V analog outputs as commanded (settings [analog])
+    analog_out2_v: float = math.nan
+    heater_allowed: bool = True       # can.heater_allow = "can": the ECU's allow, else always True
 
 
 def pump_gains(settings: Settings, profile: SensorProfile) -> tuple[float, float]:
@@ -130,6 +134,12 @@ class Controller:
         self._persist["pump_saturated"] = Persist(d.saturation_s)
         self._persist["nernst_out_of_range"] = Persist(d.saturation_s)
         self._supply_good = Persist(s.supply.stable_s)
+        self._analog = analog_curves(s)
+        self._analog_period_s = 1.0 / s.analog.update_hz
+        self._next_analog_s = -math.inf
+        # Heater allow from the ECU (can.heater_allow = "can"): allowed until this time of ours.
+        self._allow_by_ecu = s.can.heater_allow == "can"
+        self._allow_until_s = -math.inf
         self.machine = build_machine(self)
 
     # --- state machine hooks ---------------------------------------------------------------------
@@ -201,6 +211,16 @@ class Controller:
         self._now_s = t_s
         self._raise("link_loss", detail)
 
+    def set_heater_allowed(self, allowed: bool, t_s: float) -> None:
+        """The ECU's heater allow, as its last status frame said, received at t_s (the controller's
+        time). With can.heater_allow = "can" it holds for can.heater_allow_timeout_s after the frame;
+        a frame that says no withdraws it at once."""
+        self._allow_until_s = t_s + self.settings.can.heater_allow_timeout_s if allowed else -math.inf
+
+    @property
+    def heater_allowed(self) -> bool:
+        return not self._allow_by_ecu or self._now_s < self._allow_until_s
+
     # --- the tick -------------------------------------------------------------------------------
 
     def tick(self, sample: Sample) -> Command:
@@ -252,6 +272,10 @@ class Controller:
         if pump.enabled and nernst_ok:   # a NaN reading must not reach the command
             self.command.pump_current_a = pump.update(nernst_v, dt)
 
+        if t_s >= self._next_analog_s:
+            self._next_analog_s = t_s + self._analog_period_s
+            self._update_analog()
+
         last_slow = self._last_slow_s
         # A front end may hand the same reading again (a bench rig's stream between two frames):
         # its time has not moved since the last slow tick, so no time passed for the slow loop.
@@ -292,9 +316,18 @@ class Controller:
         elif state is State.FAULT:
             self._maybe_retry(t_s, temp_c)
             return
+        if state in (State.RAMP, State.CLOSED_LOOP) and not self.heater_allowed:
+            self._record("heater_not_allowed")
+            self._last_state = state
+            self.trigger("disallowed")
+            state = self.state
         if state is State.CONDENSATION:
             heater.condensation()
-            if t_s - self._state_since_s >= s.heater.condensation_s:
+            if not self.heater_allowed:
+                # rusEFI holds its preheat while the ECU says no: condensation and the warm-up's
+                # timers start when the allow comes.
+                self._state_since_s = self._warm_up_since_s = t_s
+            elif t_s - self._state_since_s >= s.heater.condensation_s:
                 self._last_state = state
                 self.trigger("condensation_done")
                 state = self.state
@@ -314,7 +347,8 @@ class Controller:
             duty = self.command.heater_duty = heater.duty_for(heater.voltage_v, supply_v)
             if duty > 0.0:
                 self._heater_on_s = t_s
-            enable = (self.uses_pump and temp_c == temp_c
+            # Without the ECU's allow the pump rests too (pump 0): the cell is left to cool.
+            enable = (self.uses_pump and temp_c == temp_c and self.heater_allowed
                       and temp_c >= s.heater.target_temp_c - s.pump.enable_margin_c)
             if enable and not self.pump.enabled:
                 self.pump.reset()
@@ -486,9 +520,21 @@ class Controller:
                 and abs(self._nernst_error_v) <= window
                 and abs(self._sample.nernst_v - self.pump.target_v) <= 2.0 * window)
 
-    def status(self) -> Status:
-        sample = self._sample
-        temp_c = self.heater.temp_c
+    def _update_analog(self) -> None:
+        """The analog outputs from the present reading through their curves; invalid_v while lambda
+        is not valid."""
+        cmd = self.command
+        if self.lambda_valid:
+            lam, _o2, afr = self._reading(self.heater.temp_c)
+            out1, out2 = self._analog
+            cmd.analog_out1_v = out1.volts(lam if out1.quantity == "lambda" else afr)
+            cmd.analog_out2_v = out2.volts(lam if out2.quantity == "lambda" else afr)
+        else:
+            cmd.analog_out1_v = self._analog[0].invalid_v
+            cmd.analog_out2_v = self._analog[1].invalid_v
+
+    def _reading(self, temp_c: float) -> tuple[float, float, float]:
+        """(lambda, O2 %, AFR) now; NaN while the firmware has none."""
         if self._voltage_to_lambda is not None and self.state is State.CLOSED_LOOP:
             lam = self._voltage_to_lambda(self._cell_v_filtered, temp_c + 273.15)
             x_o2 = self.conversion.o2_fraction_of_lambda(lam)
@@ -497,6 +543,12 @@ class Controller:
             lam, o2_pct, afr = self.conversion.convert(self._ip_filtered_a, temp_c)
         else:
             lam = o2_pct = afr = math.nan
+        return lam, o2_pct, afr
+
+    def status(self) -> Status:
+        sample = self._sample
+        temp_c = self.heater.temp_c
+        lam, o2_pct, afr = self._reading(temp_c)
         hc_ppm = math.nan
         if self.mode == "hc" and self.lambda_valid:
             hc_ppm = self.hc_ppm_from(self._hc_delta_v, temp_c)
@@ -504,4 +556,4 @@ class Controller:
         return Status(self._now_s, self.state.value, lam, o2_pct, afr, self.lambda_valid, sample.nernst_v,
                       sample.pump_current_a, self.heater.estimate.ri_filtered, self.heater.temp_c,
                       self.heater.voltage_v, self.command.heater_duty, sample.supply_v, fault, self.pump.saturated,
-                      hc_ppm)
+                      hc_ppm, self.command.analog_out1_v, self.command.analog_out2_v, self.heater_allowed)

@@ -48,6 +48,8 @@ CODES: dict[str, Code] = {c.name: c for c in (
          "the runtime reconnects when the front end can do so"),
     Code("signal_invalid", 60, "measurements not valid: the supply or Nernst reading is not a number", "fault",
          "retried after retry_s; latches after max_retries"),
+    Code("heater_not_allowed", 70, "the ECU withdrew the heater allow, or its CAN status frames stopped", "warning",
+         "the heater holds the condensation voltage; warm-up starts again when the ECU allows it"),
 )}
 
 

@@ -24,6 +24,11 @@ SCHEMA_VERSION = 1
 FUEL_CHOICES = ("gasoline", "e85", "ethanol", "methanol", "propane", "methane", "diesel", "iso-octane", "custom")
 ELEMENT_CHOICES = ("lsu49", "barrier-layer", "outer-ref", "sealed-ref", "hc-mixed")
 TEMP_SOURCES = ("ri", "ri+heater")
+CAN_FORMATS = ("rusefi", "aem", "both")
+HEATER_ALLOW_CHOICES = ("always", "can")
+ANALOG_INPUTS = ("lambda", "afr")
+ANALOG_POINTS = 8        # points per analog-output curve
+ANALOG_OUTPUTS = 2
 
 
 class SettingsError(InputError):
@@ -72,6 +77,34 @@ class Field:
 
 
 F = Field
+
+
+def _analog_fields() -> list[Field]:
+    """Two 0-5 V outputs, each a curve of up to ANALOG_POINTS (lambda or AFR -> volts), linear
+    between its points and flat beyond them; `invalid_v` while lambda is not valid. The defaults
+    are ours: output 1 lambda 0.5..1.5 -> 0..5 V, output 2 AFR 10..20 -> 0..5 V (gasoline)."""
+    defaults = {1: ("lambda", (0.5, 1.5), (0.0, 5.0)), 2: ("afr", (10.0, 20.0), (0.0, 5.0))}
+    fields = []
+    for out in range(1, ANALOG_OUTPUTS + 1):
+        quantity, xs, vs = defaults[out]
+        fields += [
+            F("analog", f"out{out}_input", quantity, doc=f"output {out}: the reading its curve maps to volts",
+              choices=ANALOG_INPUTS),
+            F("analog", f"out{out}_points", len(xs), "", 2, ANALOG_POINTS,
+              f"output {out}: how many curve points are used (x1..xN, v1..vN)"),
+            F("analog", f"out{out}_invalid_v", 0.0, "V", 0.0, 5.0, f"output {out}: volts while lambda is not valid"),
+        ]
+        for i in range(1, ANALOG_POINTS + 1):
+            x = xs[i - 1] if i <= len(xs) else xs[-1] + (i - len(xs))
+            v = vs[i - 1] if i <= len(vs) else vs[-1]
+            fields += [F("analog", f"out{out}_x{i}", float(x), "", 0.0, 200.0,
+                         f"output {out}: curve point {i}, lambda or AFR (out{out}_input); increasing"),
+                       F("analog", f"out{out}_v{i}", float(v), "V", 0.0, 5.0, f"output {out}: curve point {i}, volts")]
+    fields.append(F("analog", "update_hz", 100.0, "Hz", 1, 1000, "how often the outputs follow the reading"))
+    return fields
+
+
+ANALOG_FIELDS = tuple(_analog_fields())
 SCHEMA: tuple[Field, ...] = (
     F("sensor", "element", "lsu49", doc="sensor profile (element type)", choices=ELEMENT_CHOICES),
     F("sensor", "characteristic", "calibrated", doc="pump-current characteristic: gas-bench calibration or data sheet",
@@ -167,6 +200,17 @@ SCHEMA: tuple[Field, ...] = (
     F("diagnostics", "nernst_open_ohm", 20000.0, "Ω", 1000, 1e7, "Nernst line open: ESR above this when hot"),
     F("diagnostics", "saturation_s", 0.5, "s", 0.05, 10, "pump saturation: current at a limit this long"),
     F("diagnostics", "nernst_range_v", 0.15, "V", 0.02, 1, "Nernst out of range: error beyond this in closed loop"),
+
+    # CAN output and the ECU's heater allow (docs/can.md); the bus itself is the run's --can URL.
+    F("can", "format", "rusefi", doc="frames sent on --can: rusEFI wideband, AEM X-Series UEGO, or both",
+      choices=CAN_FORMATS),
+    F("can", "index", 0, "", 0, 15, "sensor index: rusEFI ids 0x190 + 2 x index, AEM id 0x180 + index"),
+    F("can", "period_s", 0.01, "s", 0.005, 1.0, "interval between frames (rusEFI and AEM send every 10 ms)"),
+    F("can", "heater_allow", "always", doc="heating allowed always, or only while the ECU's status frame says so",
+      choices=HEATER_ALLOW_CHOICES),
+    F("can", "heater_allow_timeout_s", 0.25, "s", 0.02, 5.0,
+      "with heater_allow = can: no ECU status frame this long withdraws the allow (rusEFI: 250 ms)"),
+    *ANALOG_FIELDS,
 )
 FIELDS: MappingProxyType = MappingProxyType({f.name: f for f in SCHEMA})
 SECTIONS = tuple(dict.fromkeys(f.section for f in SCHEMA))
@@ -197,6 +241,8 @@ class Settings:
     conversion: Section
     hc: Section
     diagnostics: Section
+    can: Section
+    analog: Section
 
     def __init__(self, values: dict[str, Any] | None = None, source: str = "settings"):
         merged = {f.name: f.default for f in SCHEMA}
@@ -275,6 +321,12 @@ def _check_relations(values: dict[str, Any], source: str) -> None:
     need(o2_per_carbon > 0.0, "conversion.custom_o_c",
          f"{values['conversion.custom_o_c']:g} with conversion.custom_h_c = {values['conversion.custom_h_c']:g} "
          "leaves the custom fuel nothing to burn (needs 1 + custom_h_c/4 - custom_o_c/2 > 0)")
+    for out in range(1, ANALOG_OUTPUTS + 1):
+        used = values[f"analog.out{out}_points"]
+        for i in range(2, used + 1):
+            lo_x, x = values[f"analog.out{out}_x{i - 1}"], values[f"analog.out{out}_x{i}"]
+            need(x > lo_x, f"analog.out{out}_x{i}",
+                 f"{x:g} must be above analog.out{out}_x{i - 1} ({lo_x:g}): a curve's points increase")
     need(values["pump.enable_margin_c"] >= values["conversion.valid_margin_c"], "pump.enable_margin_c",
          "the pump loop must start no later than lambda becomes valid "
          f"(>= conversion.valid_margin_c, {values['conversion.valid_margin_c']:g} °C)")

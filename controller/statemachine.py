@@ -30,6 +30,8 @@ TRANSITIONS = [
     {"trigger": "condensation_done", "source": State.CONDENSATION, "dest": State.RAMP},
     {"trigger": "heated", "source": State.RAMP, "dest": State.CLOSED_LOOP},
     {"trigger": "cooled", "source": State.CLOSED_LOOP, "dest": State.RAMP},
+    # The ECU withdrew the heater allow (heater_allow = "can"): back to the condensation voltage.
+    {"trigger": "disallowed", "source": [State.RAMP, State.CLOSED_LOOP], "dest": State.CONDENSATION},
     {"trigger": "supply_lost", "source": HEATING, "dest": State.WAIT_SUPPLY},
     {"trigger": "fault", "source": [State.WAIT_SUPPLY, *HEATING], "dest": State.FAULT},
     {"trigger": "retry", "source": State.FAULT, "dest": State.WAIT_SUPPLY},

@@ -44,6 +44,10 @@ class Command:
     pump_current_a: float = 0.0
     heater_duty: float = 0.0
     excitation: bool = True
+    # The two 0-5 V analog outputs (lambda or AFR through the settings' curves); front ends with a
+    # DAC drive them (a rig with CAP_ANALOG_OUT), the sim records them.
+    analog_out1_v: float = 0.0
+    analog_out2_v: float = 0.0
 
 
 SAFE_COMMAND = Command(0.0, 0.0, True)

@@ -41,7 +41,7 @@ def outputs_zero(bench: Bench) -> bool:
 def test_transition_table_uses_states_only():
     names = {t["trigger"] for t in TRANSITIONS}
     assert names == {"supply_ok", "condensation_done", "heated", "cooled", "supply_lost", "fault", "retry",
-                     "stop", "start"}
+                     "stop", "start", "disallowed"}
     for t in TRANSITIONS:
         sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
         assert all(isinstance(s, State) for s in sources)

@@ -211,6 +211,12 @@ class Controller:
         self._now_s = t_s
         self._raise("link_loss", detail)
 
+    def report(self, code: str, detail: str = "") -> None:
+        """Record a warning that the runtime around the firmware saw (a lost CAN interface)."""
+        if CODES[code].severity != "warning":
+            raise ValueError(f"{code}: only warnings are reported from outside; faults come from the firmware")
+        self._record(code, detail)
+
     def set_heater_allowed(self, allowed: bool, t_s: float) -> None:
         """The ECU's heater allow, as its last status frame said, received at t_s (the controller's
         time). With can.heater_allow = "can" it holds for can.heater_allow_timeout_s after the frame;

@@ -50,6 +50,8 @@ CODES: dict[str, Code] = {c.name: c for c in (
          "retried after retry_s; latches after max_retries"),
     Code("heater_not_allowed", 70, "the ECU withdrew the heater allow, or its CAN status frames stopped", "warning",
          "the heater holds the condensation voltage; warm-up starts again when the ECU allows it"),
+    Code("can_lost", 71, "the CAN interface stopped taking frames", "warning",
+         "the run goes on without CAN output; with heater_allow = can the allow times out (condensation)"),
 )}
 
 

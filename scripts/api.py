@@ -19,6 +19,7 @@ from lambdarig.emulator.scenario import Scenario
 from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.registry import open_frontend
 
+from .can_output import CanOutput, can_summary, open_can
 from .choose_settings import SettingsArg, settings_for_frontend, settings_for_simulation
 from .inputs import Caller, OutputPath, check_name, check_number, check_outputs
 from .result import SessionResult
@@ -30,6 +31,7 @@ SIM_DURATION_RANGE_S = (0.1, 86400.0)
 RUN_DURATION_RANGE_S = (0.1, 7 * 86400.0)
 LINK_LOSS_RANGE_S = (0.0, 86400.0)
 RECONNECT_RANGE_S = (0.0, 3600.0)
+CAN_PACE_RANGE = (0.1, 1000.0)
 
 
 def simulate(element: str = "lsu49", scenario: str | Scenario = "default", duration_s: float | None = None,
@@ -37,7 +39,8 @@ def simulate(element: str = "lsu49", scenario: str | Scenario = "default", durat
              element_overrides: list[str] | None = None, log: OutputPath = None, plot: OutputPath = None,
              keep_samples: bool = True, force_element: bool = False, should_stop: Callable[[], bool] | None = None,
              sinks: Sequence[TelemetrySink] = (), progress: Callable[[str], None] = log_progress,
-             warn: Callable[[str], None] = warn_user, caller: Caller = SIMULATE) -> SessionResult:
+             warn: Callable[[str], None] = warn_user, caller: Caller = SIMULATE, can: str | None = None,
+             can_pace: float = 1.0) -> SessionResult:
     """Run the firmware against an emulated element through a scenario, in virtual time.
 
     element:           a built-in element name (`lambdarig element --list`) or an element .toml path
@@ -58,6 +61,10 @@ def simulate(element: str = "lsu49", scenario: str | Scenario = "default", durat
                        `lambdarig` logger / warnings.warn)
     caller:            who asks and its names for these arguments, for error messages (the
                        command line gives its own)
+    can:               send the telemetry as CAN frames (settings [can]) to a python-can bus
+                       ("virtual:chan0", "socketcan:can0", ...) or a log file ("run.asc", ".blf",
+                       ".log"); an ECU on a bus may hold the heater (can.heater_allow = "can")
+    can_pace:          on a live bus the simulation runs at this multiple of real time (1: real time)
     """
     element = check_name(element, caller, "element", "an element name or .toml path")
     if not isinstance(scenario, Scenario):
@@ -67,24 +74,36 @@ def simulate(element: str = "lsu49", scenario: str | Scenario = "default", durat
     if link_loss_s is not None:
         link_loss_s = check_number(link_loss_s, caller, "link_loss_s", *LINK_LOSS_RANGE_S)
     log_path, plot_path = check_outputs(log, plot, caller)
+    can_pace = check_number(can_pace, caller, "can_pace", *CAN_PACE_RANGE, unit="x real time")
     options: dict[str, Any] = {"scenario": scenario, "seed": seed, "link_loss_s": link_loss_s}
     if element_overrides is not None:
         options["element_overrides"] = element_overrides
-    frontend = open_frontend(f"sim:{element}", **options)
+    port = open_can(can, caller.source, caller.name("can"))
     try:
-        info = frontend.info()
-        controller = Controller(settings_for_simulation(settings, info.element, caller))
-    except BaseException:
-        frontend.close()
-        raise
-    scenario_name, seed_used = info.details.get("scenario"), info.details.get("seed")
-    if duration_s is None:
-        duration_s = frontend.scenario_duration_s() or math.inf
-    return run_session(frontend, controller, duration_s,
-                       label={"element": info.element, "scenario": scenario_name, "seed": seed_used},
-                       title=f"lambdarig simulate: {info.element}, scenario {scenario_name}, seed {seed_used}",
-                       log_path=log_path, plot_path=plot_path, keep_samples=keep_samples, sinks=sinks,
-                       force_element=force_element, should_stop=should_stop, progress=progress, warn=warn)
+        frontend = open_frontend(f"sim:{element}", **options)
+        try:
+            info = frontend.info()
+            controller = Controller(settings_for_simulation(settings, info.element, caller))
+        except BaseException:
+            frontend.close()
+            raise
+        scenario_name, seed_used = info.details.get("scenario"), info.details.get("seed")
+        if duration_s is None:
+            duration_s = frontend.scenario_duration_s() or math.inf
+        output = None if port is None else CanOutput(port, controller, virtual_time=info.virtual_time, pace=can_pace,
+                                                     progress=progress)
+        result = run_session(frontend, controller, duration_s,
+                             label={"element": info.element, "scenario": scenario_name, "seed": seed_used},
+                             title=f"lambdarig simulate: {info.element}, scenario {scenario_name}, seed {seed_used}",
+                             log_path=log_path, plot_path=plot_path, keep_samples=keep_samples,
+                             sinks=[*sinks, *([output] if output else [])], force_element=force_element,
+                             should_stop=should_stop, progress=progress, warn=warn)
+    finally:
+        if port is not None:
+            port.close()
+    if output is not None:
+        result.summary["can"] = can_summary(output)
+    return result
 
 
 def run(hal_url: str | FrontEnd, settings: SettingsArg = None, duration_s: float | None = None, *,
@@ -92,7 +111,8 @@ def run(hal_url: str | FrontEnd, settings: SettingsArg = None, duration_s: float
         plot: OutputPath = None, keep_samples: bool = True, force_element: bool = False,
         should_stop: Callable[[], bool] | None = None, sinks: Sequence[TelemetrySink] = (),
         progress: Callable[[str], None] = log_progress, warn: Callable[[str], None] = warn_user,
-        caller: Caller = RUN, frontend_options: dict[str, Any] | None = None) -> SessionResult:
+        caller: Caller = RUN, frontend_options: dict[str, Any] | None = None, can: str | None = None,
+        can_pace: float = 1.0) -> SessionResult:
     """Run the firmware on a front end: a bench rig (`serial:///dev/lambdarig0`, `serial:auto`), an
     instrument station (`visa:station.toml`), the simulator (`sim:lsu49`), or an opened FrontEnd
     (closed at the end, like one opened here).
@@ -104,12 +124,29 @@ def run(hal_url: str | FrontEnd, settings: SettingsArg = None, duration_s: float
                          or should_stop)
     reconnect_s:         after a lost link, wait this long for a front end that can reconnect
     frontend_options:    keyword options of the front end (e.g. {"rate_hz": 250} for serial)
+    can, can_pace:       CAN output and the ECU's heater allow, as for `simulate`
     the others:          as for `simulate`
     """
     if duration_s is not None:
         duration_s = check_number(duration_s, caller, "duration_s", *RUN_DURATION_RANGE_S)
     reconnect_s = check_number(reconnect_s, caller, "reconnect_s", *RECONNECT_RANGE_S)
     log_path, plot_path = check_outputs(log, plot, caller)
+    can_pace = check_number(can_pace, caller, "can_pace", *CAN_PACE_RANGE, unit="x real time")
+    port = open_can(can, caller.source, caller.name("can"))
+    try:
+        result, output = _run(hal_url, settings, duration_s, use_stored_settings, reconnect_s, log_path, plot_path,
+                              keep_samples, force_element, should_stop, sinks, progress, warn, caller,
+                              frontend_options, port, can_pace)
+    finally:
+        if port is not None:
+            port.close()
+    if output is not None:
+        result.summary["can"] = can_summary(output)
+    return result
+
+
+def _run(hal_url, settings, duration_s, use_stored_settings, reconnect_s, log_path, plot_path, keep_samples,
+         force_element, should_stop, sinks, progress, warn, caller, frontend_options, port, can_pace):
     if isinstance(hal_url, FrontEnd):
         if frontend_options:
             raise caller.refuse("frontend_options", "need a URL: the front end given is already open")
@@ -129,8 +166,12 @@ def run(hal_url: str | FrontEnd, settings: SettingsArg = None, duration_s: float
     if duration_s is None:
         duration_s = frontend.scenario_duration_s() or math.inf
     progress(f"{info.name} ({info.kind}), settings from {source}")
-    return run_session(frontend, controller, duration_s,
-                       label={"frontend": info.name, "element": info.element or chosen.sensor.element},
-                       title=f"lambdarig run: {info.name}", log_path=log_path, plot_path=plot_path,
-                       reconnect_s=reconnect_s, keep_samples=keep_samples, sinks=sinks, force_element=force_element,
-                       should_stop=should_stop, progress=progress, warn=warn)
+    output = None if port is None else CanOutput(port, controller, virtual_time=info.virtual_time, pace=can_pace,
+                                                 progress=progress)
+    result = run_session(frontend, controller, duration_s,
+                         label={"frontend": info.name, "element": info.element or chosen.sensor.element},
+                         title=f"lambdarig run: {info.name}", log_path=log_path, plot_path=plot_path,
+                         reconnect_s=reconnect_s, keep_samples=keep_samples,
+                         sinks=[*sinks, *([output] if output else [])], force_element=force_element,
+                         should_stop=should_stop, progress=progress, warn=warn)
+    return result, output

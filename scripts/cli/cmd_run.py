@@ -50,5 +50,6 @@ def run(args: argparse.Namespace) -> int:
     result = api.run(url, settings=args.settings, duration_s=duration_s, use_stored_settings=not args.default_settings,
                      reconnect_s=reconnect_s, log=args.log, plot=args.plot, keep_samples=False,
                      force_element=args.force_element, sinks=console.sinks(), progress=console.progress,
-                     warn=console.warn, caller=CALLER)
+                     warn=console.warn, caller=CALLER, can=args.can,
+                          can_pace=parse_number(args.can_pace, "--can-pace", *api.CAN_PACE_RANGE, unit="x"))
     return show_result(result, console)

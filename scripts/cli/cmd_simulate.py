@@ -64,5 +64,6 @@ def run(args: argparse.Namespace) -> int:
     result = api.simulate(args.element, args.scenario, duration_s, settings=args.settings, seed=parse_seed(args.seed),
                           link_loss_s=link_loss_s, log=args.log, plot=args.plot, keep_samples=False,
                           force_element=args.force_element, sinks=console.sinks(), progress=console.progress,
-                          warn=console.warn, caller=CALLER)
+                          warn=console.warn, caller=CALLER, can=args.can,
+                          can_pace=parse_number(args.can_pace, "--can-pace", *api.CAN_PACE_RANGE, unit="x"))
     return show_result(result, console)

@@ -35,11 +35,18 @@ def add_session_options(parser: argparse.ArgumentParser, element_meaning: str) -
                         help="write a PNG plot of the run (needs matplotlib: pip install 'lambdarig[plot]')")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     parser.add_argument("--quiet", action="store_true", help="no live status line")
+    parser.add_argument("--can", default=None, metavar="URL",
+                        help="send rusEFI/AEM wideband frames (settings [can]) to a python-can bus "
+                             "(virtual:CH, socketcan:can0, udp_multicast:ADDR, pcan:CH, ...) or a log file "
+                             "(FILE.asc|.blf|.log); see docs/can.md")
+    parser.add_argument("--can-pace", default="1", metavar="X",
+                        help="with --can on a live bus, run virtual time at X times real time (default 1)")
 
 
 def command_line(names: dict[str, str]) -> Caller:
     """The command line as the caller of the API, with its option names for the API's arguments."""
-    return Caller("command line", {"log": "--log", "plot": "--plot", "settings": "--settings", **names})
+    return Caller("command line", {"log": "--log", "plot": "--plot", "settings": "--settings", "can": "--can",
+                                   "can_pace": "--can-pace", **names})
 
 
 class Console:

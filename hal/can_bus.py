@@ -91,6 +91,11 @@ class CanPort:
         except (can.CanError, OSError, ValueError, TypeError) as exc:
             raise CanUnavailable(f"CAN interface {text!r} cannot be opened: {exc}") from None
 
+    @property
+    def bus(self) -> Any:
+        """The python-can bus (None for a log file or once closed)."""
+        return self._bus
+
     @staticmethod
     def _allowed() -> str:
         return ("INTERFACE:CHANNEL with INTERFACE one of " + ", ".join(interfaces())

@@ -44,6 +44,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lambdarig.protocol.codes import (
+    ANALOG_OUT_MAX_V,
+    CAP_ANALOG_OUT,
     CAP_HEATER_SENSE,
     CAP_PUMP_V,
     CAP_RI,
@@ -62,6 +64,8 @@ from lambdarig.protocol.errors import WireError
 from lambdarig.protocol.framing import PROTOCOL_VERSION, Frame, FrameReader, encode_frame
 from lambdarig.protocol.messages import (
     Ack,
+    AnalogOut,
+    AnalogOutReply,
     Error,
     Hello,
     Identity,
@@ -91,7 +95,8 @@ from .rig import EmulatedRig
 from .scenario import Scenario, load_scenario
 
 FIRMWARE_VERSION = (0, 1, 0)
-CAPABILITIES = CAP_RI | CAP_HEATER_SENSE | CAP_PUMP_V | CAP_WATCHDOG | CAP_SETTINGS
+CAPABILITIES = CAP_RI | CAP_HEATER_SENSE | CAP_PUMP_V | CAP_WATCHDOG | CAP_SETTINGS | CAP_ANALOG_OUT
+ANALOG_DAC_STEPS = 4095         # the emulated board's analog outputs: a 12-bit DAC over 0..5 V
 MAX_RATE_HZ = 1000
 DEFAULT_WATCHDOG_MS = 100
 MIN_WATCHDOG_MS = 10            # 1..9 ms is refused (E_OUT_OF_RANGE); 0 turns it off
@@ -230,6 +235,7 @@ class RigServer:
         self._last_rx_t: float | None = None     # monotonic time of the last valid host frame
         self.flash.boot()
         self.settings = self.flash.active_image()
+        self.analog_out_v = (0.0, 0.0)      # what the analog DAC drives (ANALOG_OUT), 0 V at power-up
 
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
@@ -612,11 +618,18 @@ class RigServer:
         self.watchdog_ms = ms
         self._ack(frame)
 
+    def _on_analog_out(self, frame: Frame, request: AnalogOut) -> None:
+        # The DAC's steps: the reply says what the outputs really drive.
+        step_v = ANALOG_OUT_MAX_V / ANALOG_DAC_STEPS
+        self.analog_out_v = (round(request.out1_v / step_v) * step_v, round(request.out2_v / step_v) * step_v)
+        self._send(AnalogOutReply(*self.analog_out_v), frame.seq)
+
     _HANDLERS: dict[type[Request], Callable[..., None]] = {
         Hello: _on_hello, StreamStart: _on_stream_start, StreamStop: _on_stream_stop, Ping: _on_ping,
         SetPoint: _on_setpoint, SettingsInfo: _on_settings_info, SettingsRead: _on_settings_read,
         SettingsErase: _on_settings_erase, SettingsWrite: _on_settings_write, SettingsVerify: _on_settings_verify,
         SettingsCommit: _on_settings_commit, Reset: _on_reset, Watchdog: _on_watchdog,
+        AnalogOut: _on_analog_out,
     }
 
 

@@ -41,13 +41,21 @@ from urllib.parse import urlencode
 
 from lambdarig.common.errors import InputError
 from lambdarig.common.validators import show
-from lambdarig.protocol.codes import CAP_HEATER_SENSE, CAP_PUMP_V, CAP_RI, CAP_SETTINGS, CAP_WATCHDOG
+from lambdarig.protocol.codes import (
+    CAP_ANALOG_OUT,
+    CAP_HEATER_SENSE,
+    CAP_PUMP_V,
+    CAP_RI,
+    CAP_SETTINGS,
+    CAP_WATCHDOG,
+)
 from lambdarig.protocol.errors import WireError
 from lambdarig.protocol.framing import PROTOCOL_VERSION
 from lambdarig.protocol.image import check_image
 from lambdarig.protocol.messages import Identity, Ping
 
 from .frontend import FrontEnd
+from .rig_analog import AnalogOutSender
 from .rig_link import RigLink
 from .types import Command, FrontEndError, FrontEndInfo, LinkLost, Sample
 from .url import query_options, split_url
@@ -174,6 +182,7 @@ class SerialFrontEnd(FrontEnd):
         self._probe_seq: int | None = None
         self._clock_resets_seen = 0
         self._pending: collections.deque = collections.deque(maxlen=4096)   # (seq, sent) not yet applied
+        self.analog = AnalogOutSender()   # the rig's 0-5 V outputs, with CAP_ANALOG_OUT
         self._connect()
         self._t0 = time.monotonic()
 
@@ -208,6 +217,7 @@ class SerialFrontEnd(FrontEnd):
         self._clock_resets_seen = link.clock_resets
         self._pending.clear()
         self._last_returned = None
+        self.analog.reset()
 
     def _handshake(self, link: RigLink) -> None:
         ident = link.identity()
@@ -403,6 +413,8 @@ class SerialFrontEnd(FrontEnd):
         link = self.link
         seq = link.send_setpoint(pump, duty, bool(command.excitation))
         self._pending.append((seq, time.monotonic()))
+        if ident is not None and ident.capabilities & CAP_ANALOG_OUT:
+            self.analog.update(link, command.analog_out1_v, command.analog_out2_v)
 
     def safe(self) -> None:
         link = self._link

@@ -18,6 +18,8 @@ from .framing import PROTOCOL_VERSION, Frame, FrameReader, decode_body, encode_f
 from .image import check_image, image_crc, image_length, pack_image
 from .messages import (
     Ack,
+    AnalogOut,
+    AnalogOutReply,
     Error,
     Hello,
     Identity,
@@ -46,7 +48,8 @@ from .messages import (
 )
 
 __all__ = [
-    "PROTOCOL_VERSION", "Ack", "CommitRecord", "Error", "Frame", "FrameReader", "Hello", "Identity", "Message",
+    "PROTOCOL_VERSION", "Ack", "AnalogOut", "AnalogOutReply", "CommitRecord", "Error", "Frame", "FrameReader",
+    "Hello", "Identity", "Message",
     "Ping", "Request", "Reset", "SampleMessage", "SetPoint", "SettingsCommit", "SettingsData", "SettingsErase",
     "SettingsInfo", "SettingsInfoReply", "SettingsRead", "SettingsVerify", "SettingsWrite", "StreamStart",
     "StreamStop", "VerifyReply", "Watchdog", "WireError", "check_image", "codes", "decode",

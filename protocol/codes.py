@@ -11,6 +11,7 @@ STREAM_START = 0x02
 STREAM_STOP = 0x03
 PING = 0x04
 SETPOINT = 0x10
+ANALOG_OUT = 0x11       # the two 0-5 V analog outputs (with CAP_ANALOG_OUT); answered with the volts driven
 SETTINGS_INFO = 0x20
 SETTINGS_READ = 0x21
 SETTINGS_ERASE = 0x22
@@ -53,8 +54,10 @@ CAP_PUMP_V = 1 << 2        # measures the pump-driver voltage
 CAP_WATCHDOG = 1 << 3
 CAP_SETTINGS = 1 << 4      # two-slot settings flash
 CAP_SENSE = 1 << 5         # a second cell voltage (mixed-potential measuring cell): sense_v in SAMPLE
+CAP_ANALOG_OUT = 1 << 8    # two 0-5 V analog outputs (ANALOG_OUT)
 CAPABILITY_NAMES = {CAP_RI: "ri", CAP_HEATER_SENSE: "heater_sense", CAP_PUMP_V: "pump_v",
                     CAP_WATCHDOG: "watchdog", CAP_SETTINGS: "settings", CAP_SENSE: "sense"}
+CAPABILITY_NAMES[CAP_ANALOG_OUT] = "analog_out"
 
 # --- status bits (SAMPLE) --------------------------------------------------------------------------
 STATUS_WATCHDOG_TRIPPED = 1 << 0   # outputs were made safe by the watchdog since the last SETPOINT
@@ -70,3 +73,4 @@ MAX_ERROR_TEXT = 200               # bytes of text in an ERROR
 SLOT_SIZE_UNIT = 256               # SETTINGS_INFO carries the slot size in units of 256 bytes, in a u16
 MAX_SLOT_SIZE = 0xFFFF * SLOT_SIZE_UNIT
 NO_ACTIVE_SLOT = 0xFF              # SETTINGS_INFO's active_slot when the rig has no settings
+ANALOG_OUT_MAX_V = 5.0             # ANALOG_OUT volts are 0..this

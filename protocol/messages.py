@@ -21,6 +21,8 @@ from lambdarig.common.device_text import printable_device_text
 
 from .codes import (
     ACK,
+    ANALOG_OUT,
+    ANALOG_OUT_MAX_V,
     CAPABILITY_NAMES,
     E_BAD_LENGTH,
     E_OUT_OF_RANGE,
@@ -529,13 +531,64 @@ class Watchdog(Request):
         return cls(U16.unpack(payload)[0])
 
 
+ANALOG_OUT_LAYOUT = struct.Struct("<ff")
+
+
+def _check_volts(name: str, out1_v: float, out2_v: float) -> None:
+    for i, volts in ((1, out1_v), (2, out2_v)):
+        if not (math.isfinite(volts) and 0.0 <= volts <= ANALOG_OUT_MAX_V):
+            raise WireError(f"{name}: output {i} {volts!r} V: 0..{ANALOG_OUT_MAX_V:g} V", E_OUT_OF_RANGE)
+
+
+@dataclass(frozen=True)
+class AnalogOutReply(Message):
+    """ANALOG_OUT's reply: the volts the board now drives on each output (after its DAC's steps)."""
+
+    TYPE = reply_type(ANALOG_OUT)
+    NAME = "ANALOG_OUT reply"
+    out1_v: float
+    out2_v: float
+
+    def pack(self) -> bytes:
+        _check_volts(self.NAME, self.out1_v, self.out2_v)
+        return _pack(self.NAME, ANALOG_OUT_LAYOUT, self.out1_v, self.out2_v)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Self:
+        _exact(cls.NAME, payload, ANALOG_OUT_LAYOUT.size)
+        out1_v, out2_v = ANALOG_OUT_LAYOUT.unpack(payload)
+        _check_volts(cls.NAME, out1_v, out2_v)
+        return cls(out1_v, out2_v)
+
+
+@dataclass(frozen=True)
+class AnalogOut(Request):
+    """Set the two 0-5 V analog outputs (boards with CAP_ANALOG_OUT). Answered with AnalogOutReply."""
+
+    TYPE = ANALOG_OUT
+    NAME = "ANALOG_OUT"
+    REPLY = AnalogOutReply
+    out1_v: float
+    out2_v: float
+
+    def pack(self) -> bytes:
+        return _pack(self.NAME, ANALOG_OUT_LAYOUT, self.out1_v, self.out2_v)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Self:
+        _exact(cls.NAME, payload, ANALOG_OUT_LAYOUT.size)
+        out1_v, out2_v = ANALOG_OUT_LAYOUT.unpack(payload)
+        _check_volts(cls.NAME, out1_v, out2_v)
+        return cls(out1_v, out2_v)
+
+
 # --- the type tables -------------------------------------------------------------------------------
 
 REQUEST_CLASSES: tuple[type[Request], ...] = (
     Hello, StreamStart, StreamStop, Ping, SetPoint, SettingsInfo, SettingsRead, SettingsErase, SettingsWrite,
-    SettingsVerify, SettingsCommit, Reset, Watchdog)
+    SettingsVerify, SettingsCommit, Reset, Watchdog, AnalogOut)
 RIG_MESSAGE_CLASSES: tuple[type[Message], ...] = (
-    Identity, SampleMessage, SettingsInfoReply, SettingsData, VerifyReply, Ack, Error)
+    Identity, SampleMessage, SettingsInfoReply, SettingsData, VerifyReply, Ack, Error, AnalogOutReply)
 REQUESTS: dict[int, type[Request]] = {cls.TYPE: cls for cls in REQUEST_CLASSES}
 MESSAGES: dict[int, type[Message]] = {cls.TYPE: cls for cls in REQUEST_CLASSES + RIG_MESSAGE_CLASSES}
 

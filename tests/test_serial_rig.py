@@ -19,6 +19,7 @@ from realtime import SLACK_S, STARTUP_S, RigProcess, rig_timestamps_are_its_sche
 from lambdarig.emulator.flash_store import FlashStore
 from lambdarig.emulator.serial_rig import RigServer
 from lambdarig.protocol.codes import (
+    CAP_ANALOG_OUT,
     CAP_HEATER_SENSE,
     CAP_PUMP_V,
     CAP_RI,
@@ -166,7 +167,8 @@ def test_identity_and_link(rig, host, tmp_path):
     assert reply.type == Identity.TYPE == 0x81
     identity = Identity.unpack(reply.payload)
     assert identity.protocol_version == 1 and identity.firmware_version == "0.1.0"
-    assert identity.capabilities == CAP_RI | CAP_HEATER_SENSE | CAP_PUMP_V | CAP_WATCHDOG | CAP_SETTINGS
+    assert identity.capabilities == (CAP_RI | CAP_HEATER_SENSE | CAP_PUMP_V | CAP_WATCHDOG | CAP_SETTINGS
+                                     | CAP_ANALOG_OUT)
     assert identity.max_rate_hz == 1000
     assert identity.pump_min_a == pytest.approx(rig.rig.board.spec.pump_dac_min_a)
     assert identity.pump_max_a == pytest.approx(rig.rig.board.spec.pump_dac_max_a)

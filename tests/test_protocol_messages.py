@@ -17,6 +17,8 @@ from lambdarig.protocol.messages import (
     MESSAGES,
     REQUESTS,
     Ack,
+    AnalogOut,
+    AnalogOutReply,
     Error,
     Hello,
     Identity,
@@ -75,6 +77,8 @@ EXAMPLES: list[Message] = [
     Ack(0),
     Error(codes.E_OUT_OF_RANGE, codes.SETPOINT, "heater duty 1.5: 0..1"),
     Error(codes.E_BUSY, codes.PING, ""),
+    AnalogOut(1.0, 2.5),
+    AnalogOutReply(0.0, 5.0),
 ]
 
 
@@ -84,7 +88,7 @@ def ids(message: Message) -> str:
 
 def test_every_message_class_has_an_example():
     assert {type(m) for m in EXAMPLES} == set(MESSAGES.values())
-    assert len(MESSAGES) == 20 and len(REQUESTS) == 13
+    assert len(MESSAGES) == 22 and len(REQUESTS) == 14
 
 
 def test_type_codes_are_the_documented_ones():
@@ -93,7 +97,7 @@ def test_type_codes_are_the_documented_ones():
         "SETTINGS_INFO": 0x20, "SETTINGS_READ": 0x21, "SETTINGS_ERASE": 0x22, "SETTINGS_WRITE": 0x23,
         "SETTINGS_VERIFY": 0x24, "SETTINGS_COMMIT": 0x25, "RESET": 0x30, "WATCHDOG": 0x31, "SAMPLE": 0x40,
         "ACK": 0x7F, "ERROR": 0xFF, "IDENTITY": 0x81, "SETTINGS_INFO reply": 0xA0, "SETTINGS_READ reply": 0xA1,
-        "SETTINGS_VERIFY reply": 0xA4}
+        "SETTINGS_VERIFY reply": 0xA4, "ANALOG_OUT": 0x11, "ANALOG_OUT reply": 0x91}
     for request in REQUESTS.values():
         assert request.REPLY is None or request.REPLY.TYPE == codes.reply_type(request.TYPE)
 

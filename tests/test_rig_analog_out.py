@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import struct
+from pathlib import Path
 
 import pytest
 from realtime import wait_for
@@ -32,6 +33,12 @@ def test_analog_out_layout_and_limits():
         with pytest.raises(WireError) as info:
             decode_request(Frame(ANALOG_OUT, 7, struct.pack("<ff", *bad)))
         assert info.value.code == E_OUT_OF_RANGE and "V" in str(info.value)
+
+
+def test_the_wire_example_on_the_protocol_page():
+    doc = " ".join((Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text().split())
+    assert AnalogOut(1.0, 2.5).encode(5).hex(" ") in doc
+    assert AnalogOutReply(1.0, 2.5).encode(5).hex(" ") in doc
 
 
 @pytest.fixture

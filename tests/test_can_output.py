@@ -144,3 +144,13 @@ def test_simulate_can_on_the_command_line_writes_a_log(tmp_path):
     assert code == 0, err
     standard, _, _ = decode_log(log)
     assert len(standard) == 2 * 100 + 2
+
+
+def test_run_on_a_front_end_url_sends_aem_frames_too(tmp_path):
+    log = tmp_path / "run.blf"
+    result = lambdarig.run("sim:lsu49", duration_s=2.0, can=str(log), settings={"can.format": "aem", "can.index": 3},
+                           progress=lambda text: None)
+    assert result.summary["can"]["format"] == "aem" and result.summary["can"]["frames_sent"] == len(result.samples)
+    with can.LogReader(str(log)) as reader:
+        ids = {(msg.arbitration_id, msg.is_extended_id) for msg in reader}
+    assert ids == {(cf.AEM_BASE_ID + 3, True)}

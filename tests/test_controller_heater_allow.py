@@ -93,3 +93,16 @@ def test_a_curve_must_increase_named_in_one_line():
     with pytest.raises(SettingsError) as info:
         Settings({"analog.out2_points": 3, "analog.out2_x3": 15.0})
     assert "analog.out2_x3" in str(info.value) and "analog.out2_x2" in str(info.value)
+
+
+def test_a_frame_that_says_no_withdraws_the_allow_at_once():
+    def allow(t):
+        return t < 16.0          # allowed from the start, then the ECU says no (engine stopped)
+
+    seen, ctl = run_with_ecu(Settings({"can.heater_allow": "can"}), allow, 17.0)
+    assert any(s.lambda_valid for s in seen if s.t_s < 16.0)
+    after = [s for s in seen if s.t_s >= 16.0 + 0.06 and s.state != "stopped"]
+    assert after and all(s.state == "condensation" for s in after)
+    assert all(not s.lambda_valid and s.heater_v <= 2.0 for s in after)
+    events = [e for e in ctl.events if e.code == "heater_not_allowed"]
+    assert len(events) == 1 and 16.0 <= events[0].t_s <= 16.06

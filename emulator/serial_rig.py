@@ -638,7 +638,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"watchdog after power-up and reset, ms; 0 off (default: {DEFAULT_WATCHDOG_MS})")
     parser.add_argument("--unit", default=None, metavar="N",
                         help="production unit N of the element (integer >= 0; default: the nominal element)")
-    parser.add_argument("--age-h", default=None, metavar="H", help="operating hours the element has aged by (default 0)")
+    parser.add_argument("--age-h", default=None, metavar="H",
+                        help="operating hours the element has aged by (default 0)")
     parser.add_argument("--die-after-flash-ops", type=int, default=None, help=argparse.SUPPRESS)
 
 

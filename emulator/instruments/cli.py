@@ -58,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="stop by itself after S seconds (default: run until stopped)")
     parser.add_argument("--unit", default=None, metavar="N",
                         help="production unit N of the element (integer >= 0; default: the nominal element)")
-    parser.add_argument("--age-h", default=None, metavar="H", help="operating hours the element has aged by (default 0)")
+    parser.add_argument("--age-h", default=None, metavar="H",
+                        help="operating hours the element has aged by (default 0)")
 
 
 def _option(name: str) -> Place:

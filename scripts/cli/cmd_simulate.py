@@ -13,7 +13,7 @@ import argparse
 from lambdarig import api
 from lambdarig.emulator.errors import EmulatorInputError
 
-from .cmd_element import add_unit_options, parse_age_h, parse_unit, parse_number
+from .cmd_element import add_unit_options, parse_age_h, parse_number, parse_unit
 from .summary import Console, add_session_options, command_line, show_result
 
 DURATION_RANGE_S = api.SIM_DURATION_RANGE_S

@@ -84,3 +84,25 @@ def test_hot_exhaust_runs_the_element_above_target_with_the_heater_off(capsys):
     assert main(["element", "lsu49", "--gas-temp-c", "950"]) == 0
     out = capsys.readouterr().out
     assert "above the continuous limit 930" in out and "heater off" in out
+
+
+def hot_scenario(tmp_path, gas_temp_c: float):
+    path = tmp_path / "hot.toml"
+    path.write_text(f'name = "hot"\nduration_s = 90\nlambda = 1.0\ngas_temp_c = 300\nflow_mps = 30\n'
+                    f'[[at]]\nt_s = 2\ngas_temp_c = {gas_temp_c}\nramp_s = 2\n')
+    return str(path)
+
+
+def test_hot_exhaust_scenario_up_to_the_short_limit_runs_the_element_above_target(tmp_path):
+    from lambdarig.emulator.rig import EmulatedRig
+    from lambdarig.emulator.scenario import load_scenario
+
+    rig = EmulatedRig("lsu49", load_scenario(hot_scenario(tmp_path, 1030.0)))
+    rig.apply(heater_duty=0.0)
+    rig.advance_to(90.0)
+    assert rig.truth().temp_c > 1000.0       # the gas holds it far above its 780 °C target, heater off
+
+
+def test_hot_exhaust_scenario_above_the_short_limit_is_refused(capsys, tmp_path):
+    err = refused(capsys, "simulate", "--scenario", hot_scenario(tmp_path, 1040.0), "--duration", "1")
+    assert "gas_temp_c" in err and "1030" in err

@@ -37,7 +37,7 @@ def test_new_element_is_unchanged_and_the_trim_stays():
     assert old.trim_ohm == unit.trim_ohm and old.unit == 4 and old.age_h == 2000.0
 
 
-@pytest.mark.parametrize("age", [-1.0, math.nan, math.inf, "x", True, 1e9])
+@pytest.mark.parametrize("age", [-1.0, math.nan, math.inf, "x", True, 1e9, 20001.0])
 def test_bad_age_is_refused(age):
     with pytest.raises(InputError, match="age_h"):
         aged_spec(load_element("lsu49"), age)   # type: ignore[arg-type]

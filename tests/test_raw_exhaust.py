@@ -48,3 +48,27 @@ def test_scenario_option_and_its_range():
         scenario_from_dict({"duration_s": 1.0, "raw_co_pct": 5.0}, "test")
     with pytest.raises(InputError, match="raw_co_pct"):
         scenario_from_dict({"duration_s": 1.0, "raw_co": 0.5}, "test")   # misspelt: nearest named
+
+
+def test_firmware_reads_raw_exhaust_rich_in_closed_loop():
+    import lambdarig
+
+    def final_lambda(raw_co_pct: float) -> float:
+        scenario = scenario_from_dict({"name": "raw", "duration_s": 20.0, "lambda": 1.0, "gas_temp_c": 400.0,
+                                       "flow_mps": 10.0, "raw_co_pct": raw_co_pct}, "test")
+        result = lambdarig.simulate("lsu49", scenario, seed=1, progress=lambda _: None)
+        valid = [row["lambda_value"] for row in result.samples if row["lambda_valid"]]
+        return float(np.mean(valid[-100:]))
+
+    shift = final_lambda(0.6) - final_lambda(0.0)
+    assert -0.012 < shift < -0.004
+
+
+def test_element_command_takes_raw_co(capsys):
+    import json
+
+    from lambdarig.cli import main
+
+    assert main(["element", "lsu49", "--raw-co-pct", "0.6", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["raw_co_pct"] == 0.6 and data["pump_current_a"] < -20e-6

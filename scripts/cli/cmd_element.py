@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from dataclasses import replace
 
 from lambdarig.common import validators as check
 from lambdarig.common.validators import Place
@@ -13,6 +14,7 @@ from lambdarig.emulator.element_spec import ElementSpec, element_names, element_
 from lambdarig.emulator.errors import EmulatorInputError
 from lambdarig.emulator.fuels import parse_fuel
 from lambdarig.emulator.production import check_unit, unit_values
+from lambdarig.emulator.scenario import RAW_CO_RANGE_PCT
 from lambdarig.emulator.steady import SteadyState, steady_state
 
 SOURCE = "command line"
@@ -44,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="unburnt hydrocarbons, ppm, %g..%g (default 0)" % HC_PPM_RANGE)
     parser.add_argument("--gas-temp-c", default="20", metavar="G",
                         help="gas temperature for the heater power, °C, %g..%g (default 20)" % GAS_TEMP_C_RANGE)
+    parser.add_argument("--raw-co-pct", default="0", metavar="X",
+                        help="raw exhaust: CO left unburnt next to O2, wet %% at lambda 1, %g..%g (default 0: "
+                             "equilibrated gas)" % RAW_CO_RANGE_PCT)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override an element-file value for a what-if run (repeatable)")
     add_unit_options(parser)
@@ -102,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
     hc_ppm = parse_number(args.hc_ppm, "--hc-ppm", *HC_PPM_RANGE, unit="ppm")
     gas_temp_c = parse_number(args.gas_temp_c, "--gas-temp-c", *GAS_TEMP_C_RANGE, unit="°C")
     fuel = parse_fuel(args.fuel, f"{SOURCE} --fuel")
+    raw_co_pct = parse_number(args.raw_co_pct, "--raw-co-pct", *RAW_CO_RANGE_PCT, unit="%")
+    if raw_co_pct:
+        fuel = replace(fuel, raw_co_pct=raw_co_pct)
     unit, age_h = parse_unit(args.unit), parse_age_h(args.age_h)
     spec = individual_spec(load_element(args.name, args.overrides), unit, age_h)
 
@@ -130,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         data = state.as_dict()
         data.update(afr="air" if afr is None else afr, afr_stoich=fuel.afr_stoich, gas_temp_c=gas_temp_c,
-                    hc_ppm=hc_ppm, **individual(spec))
+                    hc_ppm=hc_ppm, raw_co_pct=raw_co_pct, **individual(spec))
         print(json.dumps(data, allow_nan=False))
     else:
         print(format_table(state, afr, fuel.afr_stoich, gas_temp_c))

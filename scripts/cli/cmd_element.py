@@ -13,7 +13,7 @@ from lambdarig.emulator.ageing import check_age_h, individual_spec
 from lambdarig.emulator.element_spec import ElementSpec, element_names, element_summary, load_element
 from lambdarig.emulator.errors import EmulatorInputError
 from lambdarig.emulator.fuels import parse_fuel
-from lambdarig.emulator.production import check_unit, unit_values
+from lambdarig.emulator.production import check_unit, corrected_gain, unit_values
 from lambdarig.emulator.scenario import RAW_CO_RANGE_PCT
 from lambdarig.emulator.steady import SteadyState, steady_state
 
@@ -52,6 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override an element-file value for a what-if run (repeatable)")
     add_unit_options(parser)
+    parser.add_argument("--list-units", default=None, metavar="N",
+                        help="list units 0..N-1 of the element: what each drew and its trim resistor (1..10000)")
     parser.add_argument("--json", action="store_true", help="print one JSON object in SI units")
     parser.set_defaults(func=run)
 
@@ -100,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         return list_elements()
     if not args.name:
         raise option("NAME").refuse("give an element name or --list", allowed=", ".join(element_names()))
+    if args.list_units is not None:
+        return list_units(args)
     # Check every value before loading anything, so a bad option fails fast and prints nothing.
     lambda_value = parse_lambda(args.lambda_text)
     pressure_kpa = parse_number(args.pressure_kpa, "--pressure-kpa", *PRESSURE_KPA_RANGE, unit="kPa")
@@ -143,6 +147,34 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_table(state, afr, fuel.afr_stoich, gas_temp_c))
         print(format_individual(spec, gas_temp_c))
+    return 0
+
+
+def list_units(args: argparse.Namespace) -> int:
+    """Units 0..N-1: the drawn values, the trim resistor and the gain a controller reads through the
+    trim law Ip·R_t/(R_t + R_shunt) (1 = the data-sheet characteristic)."""
+    count = int(check.integer_text(args.list_units, option("--list-units"), 1, 10000))
+    age_h = parse_age_h(args.age_h)
+    nominal = load_element(args.name, args.overrides)
+    shunt_ohm = nominal.tolerance.trim_shunt_ohm if nominal.tolerance else 61.9
+    rows = []
+    for unit in range(count):
+        spec = individual_spec(nominal, unit, age_h)
+        drawn = unit_values(nominal, unit)
+        gain = drawn.get("ip_gain", 1.0) * math.exp(-nominal.ageing.ip_gain_loss_per_1000h * age_h / 1000.0
+                                                    if nominal.ageing else 0.0)
+        read = gain if spec.trim_ohm is None else corrected_gain(gain, spec.trim_ohm, shunt_ohm)
+        rows.append({"unit": unit, **drawn, "trim_ohm": spec.trim_ohm, "read_gain": read})
+    if args.json:
+        print(json.dumps({"element": nominal.name, "age_h": age_h, "units": rows}, allow_nan=False))
+        return 0
+    columns = ["unit", *[k for k in rows[0] if k not in ("unit", "trim_ohm", "read_gain")], "trim_ohm", "read_gain"]
+    print(f"{nominal.name}: units 0..{count - 1}, aged {age_h:g} h (ip_gain as drawn new); read_gain = the aged "
+          "unit's Ip read through the trim law / "
+          "data sheet")
+    print("  ".join(f"{c:>17}" for c in columns))
+    for row in rows:
+        print("  ".join(f"{'none' if row[c] is None else format(row[c], '.5g'):>17}" for c in columns))
     return 0
 
 

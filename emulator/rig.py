@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .ageing import individual_spec
 from .board import AnalogBoard, BoardReading, BoardSpec
 from .element import ElementModel
 from .element_spec import ElementSpec, load_element
+from .errors import EmulatorInputError
 from .scenario import Scenario
 
 DEFAULT_MAX_STEP_S = 0.002
@@ -41,14 +43,29 @@ class Truth:
     sense_emf_v: float = math.nan    # measuring-cell EMF (mixed-potential elements; NaN for the others)
 
 
+def check_exhaust_limit(spec: ElementSpec, scenario: Scenario) -> None:
+    """Refuse a scenario whose exhaust is hotter than the element's short-time rating (an element
+    without [exhaust_limits] takes the scenario's general range)."""
+    limits = spec.exhaust_limits
+    if limits is not None and scenario.max_gas_temp_c() > limits.short_c:
+        raise EmulatorInputError(scenario.source, "gas_temp_c",
+                                 f"{scenario.max_gas_temp_c():g} °C is above {spec.name}'s short-time exhaust "
+                                 f"limit", allowed=f"at most {limits.short_c:g} °C "
+                                                   f"({limits.continuous_c:g} °C continuously)")
+
+
 class EmulatedRig:
     """`reading_type` is what `sample()` returns (the board's BoardReading unless another type with
-    the same fields is given: the sim backend gives the HAL's Sample)."""
+    the same fields is given: the sim backend gives the HAL's Sample). `unit` / `age_h`: build
+    production unit N of the element, aged that many hours (None / 0: the element as given)."""
 
     def __init__(self, element: str | ElementSpec, scenario: Scenario, board: BoardSpec | None = None,
                  seed: int | None = None, max_step_s: float = DEFAULT_MAX_STEP_S,
-                 reading_type: Callable[..., Any] = BoardReading):
-        self.spec = load_element(element) if isinstance(element, str) else element
+                 reading_type: Callable[..., Any] = BoardReading, *, unit: int | None = None, age_h: float = 0.0):
+        spec = load_element(element) if isinstance(element, str) else element
+        # unit N of the element, aged age_h hours (emulator/production.py, ageing.py); defaults: as given.
+        self.spec = individual_spec(spec, unit, age_h) if unit is not None or age_h else spec
+        check_exhaust_limit(self.spec, scenario)
         self.scenario = scenario
         self.max_step_s = max_step_s
         self.t_s = 0.0

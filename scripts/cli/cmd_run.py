@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from lambdarig import api
+from lambdarig.hal.address import frontend_url
 from lambdarig.hal.registry import known_schemes
 
 from .cmd_element import parse_number
@@ -24,7 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run", help="run the firmware on a front end: serial rig, VISA station or sim",
         description="Run the controller firmware on the front end named by --hal "
                     "(serial:///dev/lambdarig0, serial://socket://HOST:PORT, visa:station.toml, sim:lsu49).")
-    parser.add_argument("--hal", required=True, metavar="URL", help="front end URL")
+    parser.add_argument("--hal", required=True, metavar="URL",
+                        help="front end: sim:ELEMENT, visa:STATION.toml, serial:PORT, or a bare device path "
+                             "(/dev/ttyUSB0), a pyserial URL (socket://, rfc2217://, loop://, hwgrep://) or auto; "
+                             "serial ports take ?baudrate=N for a board on a UART bridge")
     parser.add_argument("--duration", default=None, metavar="S",
                         help="seconds to run, %g..%g (default: until Ctrl-C; sim: the scenario)" % DURATION_RANGE_S)
     parser.add_argument("--settings", default=None, metavar="FILE",
@@ -42,10 +46,11 @@ def run(args: argparse.Namespace) -> int:
     duration_s = None if args.duration is None else parse_number(args.duration, "--duration", *DURATION_RANGE_S,
                                                                    unit="s")
     reconnect_s = parse_number(args.reconnect_s, "--reconnect-s", *api.RECONNECT_RANGE_S, unit="s")
-    url = args.hal.strip()
+    url = frontend_url(args.hal)   # a bare device path, a pyserial URL or auto is a serial front end
     if ":" not in url:
         raise CALLER.refuse("hal_url", f"{args.hal!r} is not a front end URL; schemes: "
-                                       f"{', '.join(known_schemes())} (e.g. sim:lsu49)")
+                                       f"{', '.join(known_schemes())} (e.g. sim:lsu49), a device path, "
+                                       f"a pyserial URL (socket://HOST:PORT) or auto")
     console = Console(args.json, args.quiet)
     result = api.run(url, settings=args.settings, duration_s=duration_s, use_stored_settings=not args.default_settings,
                      reconnect_s=reconnect_s, log=args.log, plot=args.plot, keep_samples=False,

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         raise CALLER.refuse("hal_url", f"{args.hal!r} is not a front end URL; schemes: "
                                        f"{', '.join(known_schemes())} (e.g. sim:lsu49), a device path, "
                                        f"a pyserial URL (socket://HOST:PORT) or auto")
-    console = Console(args.json, args.quiet)
+    console = Console(args.json, args.quiet, total_s=duration_s)
     result = api.run(url, settings=args.settings, duration_s=duration_s, use_stored_settings=not args.default_settings,
                      reconnect_s=reconnect_s, log=args.log, plot=args.plot, keep_samples=False,
                      force_element=args.force_element, sinks=console.sinks(), progress=console.progress,

@@ -45,7 +45,7 @@ class Progress:
     cheap: one clock read); as a telemetry sink it takes `status.t_s` as done."""
 
     def __init__(self, stream: TextIO, total: float, *, what: str = "simulated", unit: str = "s",
-                 every_s: float = PLAIN_EVERY_S, tty_interval_s: float = TTY_INTERVAL_S,
+                 every_s: float | None = None, tty_interval_s: float = TTY_INTERVAL_S,
                  clock: Callable[[], float] = time.monotonic, tty: bool | None = None):
         self.stream = stream
         self.total = float(total)
@@ -53,7 +53,7 @@ class Progress:
         self.unit = unit
         self.clock = clock
         self.tty = is_terminal(stream) if tty is None else tty
-        self.interval_s = tty_interval_s if self.tty else every_s
+        self.interval_s = tty_interval_s if self.tty else (PLAIN_EVERY_S if every_s is None else every_s)
         self.t0 = clock()
         self._next = self.t0 + self.interval_s
         self._width = 0

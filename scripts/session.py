@@ -148,6 +148,8 @@ def _run_session(frontend: FrontEnd, controller: Controller, duration_s: float, 
         message = f"{message}; {plot_error}" if message else plot_error
         warned.append(plot_error)
         warn(plot_error)
+    # What the summary needs to say honestly: wall-clock runs have no "sim time", an HC element no lambda.
+    label = {**label, "virtual_time": info.virtual_time, "mode": controller.mode}
     summary = build_summary(result, message, accuracy.summary() if accuracy is not None else None,
                             log_path, plot_path, label)
     return SessionResult(summary=summary, run=result, interrupted=result.interrupted or escaped_interrupt,

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import TextIO
 
 from lambdarig.common.errors import LambdarigError
+from lambdarig.controller.conversion import LAMBDA_MAX
+from lambdarig.controller.profiles import TEMP_FLOOR_C
 
 CSV_COLUMNS = ("t_s", "state", "lambda", "o2_pct", "afr", "nernst_v", "pump_current_a", "ri_ohm", "temp_c",
                "heater_v", "heater_duty", "supply_v", "fault")
@@ -159,7 +161,7 @@ class CsvLog:
 def format_lambda(value: float) -> str:
     if value != value:
         return "--"
-    if math.isinf(value):
+    if math.isinf(value) or value >= LAMBDA_MAX:   # the conversion's ceiling stands for free air
         return "air"
     return f"{value:.3f}"
 
@@ -184,10 +186,11 @@ class StatusLine:
     @staticmethod
     def format(status) -> str:
         s = status
-        temp = "--" if s.temp_c != s.temp_c else f"{s.temp_c:.0f}"
+        # At the estimate's floor the cell is below the ESR table: "cold", not a made-up -40 °C.
+        temp = "--" if s.temp_c != s.temp_c else "cold" if s.temp_c <= TEMP_FLOOR_C else f"{s.temp_c:.0f} °C"
         o2 = "--" if s.o2_pct != s.o2_pct else f"{s.o2_pct:.2f}"
         fault = f"  fault {s.fault}" if s.fault else ""
-        return (f"t {s.t_s:7.2f} s  {s.state:<12} {temp:>5} °C  lambda {format_lambda(s.lambda_value):>6}"
+        return (f"t {s.t_s:7.2f} s  {s.state:<12} {temp:>7}  lambda {format_lambda(s.lambda_value):>6}"
                 f"  O2 {o2:>5} %{fault}")
 
     def __call__(self, status, truth=None) -> None:

@@ -112,3 +112,10 @@ def test_socket_url_as_hal_and_as_port(rig, capsys):
         assert json.loads(out)["frontend"] == f"serial://{relay.url}"
     finally:
         relay.close()
+
+
+def test_a_run_on_the_rig_reports_its_run_time_not_sim_time(rig, capsys):
+    code = main(["run", "--hal", f"{rig.path}?{TOLERANT}", "--duration", "0.3", "--quiet", "--default-settings"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "run time" in out and "sim time" not in out and "real-time factor" not in out, out

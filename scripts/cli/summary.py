@@ -123,13 +123,21 @@ def format_summary(report: dict[str, Any]) -> str:
     else:
         rows.append(("faults/warnings", "none"))
     factor = report["realtime_factor"]
-    rows += [
-        ("sim time", f"{report['sim_s']:.2f} s"),
-        ("wall time", f"{report['wall_s']:.2f} s"),
-        ("real-time factor", f"{factor:.0f}x" if math.isfinite(factor) else "-"),
-    ]
+    if report.get("virtual_time", True):
+        rows += [
+            ("sim time", f"{report['sim_s']:.2f} s"),
+            ("wall time", f"{report['wall_s']:.2f} s"),
+            ("real-time factor", f"{factor:.0f}x" if math.isfinite(factor) else "-"),
+        ]
+    else:   # a rig or a station runs on the wall clock: its time is the run's length, nothing simulated
+        rows.append(("run time", f"{report['sim_s']:.2f} s"))
+        if report.get("late_ticks"):
+            rows.append(("late ticks", f"{report['late_ticks']}"))
     acc = report["lambda_error_pct"]
-    if acc is None and "scenario" in report:
+    if report.get("mode") == "hc":
+        rows.append(("lambda", "none: a mixed-potential HC element reads HC (ppm); its pump holds a lean "
+                               "chamber, so the pump current says nothing about the exhaust's lambda"))
+    elif acc is None and "scenario" in report:
         rows.append(("lambda error", "no valid samples with a finite true lambda"))
     elif acc is not None:
         # Right at a step the reading is still on its way: the settled maximum is the figure that

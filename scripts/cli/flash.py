@@ -145,7 +145,8 @@ def check_rig_for(settings: Settings, identity, device_serial: str | None, force
 
 def build_image(settings: Settings, serial_number: str) -> bytes:
     image = encode_settings(settings, serial_number)
-    if decode_image(image, serial_number) != settings:   # self-check: the codec must round-trip
+    # Self-check: the codec must round-trip (host-side settings such as sensor.profile_file stay on the host).
+    if decode_image(image, serial_number) != settings.changed(sensor__profile_file=""):
         raise SettingsError("image", "the encoded image does not decode to the same settings (codec fault); "
                                      "nothing was written", "flash")
     return image
@@ -299,7 +300,7 @@ class Change:
 def diff_settings(rig: Settings, wanted: Settings) -> list[Change]:
     """The fields whose value differs, in schema order."""
     return [Change(f.name, rig.get(f.name), wanted.get(f.name), f.unit)
-            for f in SCHEMA if rig.get(f.name) != wanted.get(f.name)]
+            for f in SCHEMA if f.in_image and rig.get(f.name) != wanted.get(f.name)]   # what a rig can hold
 
 
 def value_text(value) -> str:

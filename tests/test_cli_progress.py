@@ -125,3 +125,17 @@ def test_calibrate_reports_progress_off_a_terminal_unless_quiet(quiet, capsys, m
     assert "ip_air_a" in json.loads(captured.out)
     assert ("%, ETA" in captured.err) is (not quiet)
     assert "of 86 s simulated" in captured.err or quiet
+
+
+def test_an_hc_run_records_hc_and_the_nernst_target_its_firmware_moves():
+    import lambdarig
+    from lambdarig.telemetry import Recorder
+
+    result = lambdarig.simulate("hc-mixed", scenario="hc-steps", duration_s=30.0, seed=0)
+    targets = iter([0.010 + 0.001 * i for i in range(len(result.recorded))])
+    recorder = Recorder(650.0, 0.45, hc=True, nernst_target=lambda: next(targets), t0_s=result.t0_s)
+    for status, truth in result.recorded:
+        recorder(status, truth)
+    assert len(recorder.hc_meas_ppm) == len(recorder.t_s) == len(recorder.nernst_target_series)
+    assert max(recorder.hc_true_ppm) > 0 and any(v == v and v > 0 for v in recorder.hc_meas_ppm)
+    assert recorder.nernst_target_series[:2] == [0.010, 0.011]

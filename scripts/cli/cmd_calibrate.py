@@ -20,11 +20,13 @@ from lambdarig.common.file_out import check_output_file, write_text_atomic
 from lambdarig.common.validators import Place
 from lambdarig.controller.profiles import _profile_dir, load_profile, profile_names
 from lambdarig.emulator.element_spec import load_element_toml
+from lambdarig.inputs import Caller, check_output_path
 from lambdarig.progress import Progress
 
 from .calibrate import calibrate, calibrate_hc, calibration_toml, with_calibration, with_hc_settings
 
 SOURCE = "command line"
+OUT_CALLER = Caller(SOURCE, {"out": "--out"})
 # A custom element runs the bench on the built-in profile of its family unless --profile says otherwise.
 FAMILY_PROFILE = {"wideband": "lsu49", "potentiometric": "sealed-ref", "hc": "hc-mixed"}
 
@@ -91,8 +93,9 @@ def _progress(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     element, name, base = element_and_base(args.element, args.profile)
     out_at = Place(SOURCE, "--out", InputError)
-    if args.out is not None:
-        check_output_file(args.out, out_at, overwrite=args.force)   # refused before the benches run
+    if args.out is not None:   # refused before the benches run: exists (without --force), or cannot be written
+        check_output_file(args.out, out_at, overwrite=args.force)
+        check_output_path(args.out, OUT_CALLER, "out", ".toml")
     base_path = Path(base) if base.endswith(".toml") else Path(_profile_dir()) / f"{base}.toml"
     hook, shown = _progress(args)
     try:
@@ -107,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if shown:
             shown[0].finish()
-    print(text)
-    if args.out is not None:
+    if args.out is not None:   # first: a write that fails prints nothing on stdout
         path = write_text_atomic(args.out, _named(profile_text, name), out_at, overwrite=args.force)
         print(f"wrote {path}", file=sys.stderr)
+    print(text)
     return 0

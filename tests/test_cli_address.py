@@ -112,6 +112,14 @@ def test_socket_url_as_hal_and_as_port(rig, capsys):
         assert json.loads(out)["frontend"] == f"serial://{relay.url}"
     finally:
         relay.close()
+    relay = Relay(rig.path, tcp=True)      # the relay serves one connection
+    try:
+        code = main(["settings", "read", "--port", relay.url])
+        captured = capsys.readouterr()
+        assert code in (0, 1) and "Traceback" not in captured.err, captured.err
+        assert "LR0001" in captured.out + captured.err     # the rig answered over TCP
+    finally:
+        relay.close()
 
 
 def test_a_run_on_the_rig_reports_its_run_time_not_sim_time(rig, capsys):

@@ -83,7 +83,9 @@ class Progress:
         self.update(status.t_s)
 
     def show(self, now: float | None = None) -> None:
-        text = (f"lambdarig: {self.suffix(now)} ({self.done:.0f} of {self.total:.0f} {self.unit} {self.what})")
+        digits = 0 if self.total >= 10 else 1
+        text = (f"lambdarig: {self.suffix(now)} ({self.done:.{digits}f} of {self.total:.{digits}f} {self.unit} "
+                f"{self.what})")
         if self.tty:
             pad = " " * max(0, self._width - len(text))
             self._width = len(text)

@@ -127,3 +127,12 @@ def test_a_run_on_the_rig_reports_its_run_time_not_sim_time(rig, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "run time" in out and "sim time" not in out and "real-time factor" not in out, out
+
+
+def test_a_timed_run_on_the_rig_reports_progress_in_run_time_off_a_terminal(rig, capsys, monkeypatch):
+    monkeypatch.setattr("lambdarig.progress.PLAIN_EVERY_S", 0.1)
+    code = main(["run", "--hal", f"{rig.path}?{TOLERANT}", "--duration", "0.5", "--json", "--default-settings"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["virtual_time"] is False
+    assert "%, ETA" in err and "of 0.5 s run)" in err and "simulated" not in err, err

@@ -51,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
         raise CALLER.refuse("hal_url", f"{args.hal!r} is not a front end URL; schemes: "
                                        f"{', '.join(known_schemes())} (e.g. sim:lsu49), a device path, "
                                        f"a pyserial URL (socket://HOST:PORT) or auto")
-    console = Console(args.json, args.quiet, total_s=duration_s)
+    # A run's time is the front end's: wall-clock on a rig or station ("run"), virtual on sim:.
+    console = Console(args.json, args.quiet, total_s=duration_s, what="simulated" if url.lower().startswith("sim:")
+                      else "run")
     result = api.run(url, settings=args.settings, duration_s=duration_s, use_stored_settings=not args.default_settings,
                      reconnect_s=reconnect_s, log=args.log, plot=args.plot, keep_samples=False,
                      force_element=args.force_element, sinks=console.sinks(), progress=console.progress,

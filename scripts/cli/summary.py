@@ -48,7 +48,7 @@ class Console:
     happens along the way (which front end and settings, a lost link, a reconnect; unless --json)
     and warnings (always) on stderr."""
 
-    def __init__(self, json_out: bool, quiet: bool, total_s: float | None = None):
+    def __init__(self, json_out: bool, quiet: bool, total_s: float | None = None, what: str = "simulated"):
         self.json_out = json_out
         self.quiet = quiet
         # Known-duration work shows % and ETA (lambdarig.progress): on a terminal at the end of the
@@ -56,7 +56,7 @@ class Console:
         self.progress_line: Progress | None = None
         known = total_s is not None and math.isfinite(total_s) and total_s > 0
         if known and not quiet:
-            self.progress_line = Progress(sys.stderr, float(total_s or 0.0))
+            self.progress_line = Progress(sys.stderr, float(total_s or 0.0), what=what)
         if json_out or quiet:
             self.status_line: StatusLine | None = None
         elif self.progress_line is not None and self.progress_line.tty:

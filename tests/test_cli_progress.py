@@ -139,3 +139,11 @@ def test_an_hc_run_records_hc_and_the_nernst_target_its_firmware_moves():
     assert len(recorder.hc_meas_ppm) == len(recorder.t_s) == len(recorder.nernst_target_series)
     assert max(recorder.hc_true_ppm) > 0 and any(v == v and v > 0 for v in recorder.hc_meas_ppm)
     assert recorder.nernst_target_series[:2] == [0.010, 0.011]
+
+
+def test_run_on_sim_without_a_duration_counts_to_the_scenarios_end(capsys, monkeypatch):
+    monkeypatch.setattr("lambdarig.progress.PLAIN_EVERY_S", 0.0)
+    assert main(["run", "--hal", "sim:lsu49?scenario=free-air", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["sim_s"] == 40.0
+    assert "of 40 s simulated)" in captured.err

@@ -83,7 +83,8 @@ class Controller:
     def __init__(self, settings: Settings | None = None, profile: SensorProfile | None = None):
         self.settings = settings or Settings()
         s = self.settings
-        self.profile = profile or load_profile(s.sensor.element, s.sensor.characteristic == "calibrated")
+        self.profile = profile or load_profile(s.sensor.profile_file or s.sensor.element,
+                                               s.sensor.characteristic == "calibrated")
         self.heater = HeaterControl(s, self.profile)
         kp, ki = pump_gains(s, self.profile)
         self.pump = PumpLoop(kp, ki, s.pump.nernst_target_v, s.pump.current_min_a, s.pump.current_max_a)

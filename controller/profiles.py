@@ -17,6 +17,9 @@ from typing import Any
 
 from .settings import Settings, SettingsError
 
+# The estimate's floor: an ESR beyond the table (a cold cell) reads this; displays say "cold".
+TEMP_FLOOR_C = -40.0
+
 
 @dataclass(frozen=True)
 class SensorProfile:
@@ -56,7 +59,7 @@ class SensorProfile:
         r0, r1 = table[i - 1], table[i]
         t0, t1 = self.esr_temp_c[i - 1], self.esr_temp_c[i]
         temp_c = t0 + (t1 - t0) * math.log(esr_ohm / r0) / math.log(r1 / r0)
-        return -40.0 if temp_c < -40.0 else 1300.0 if temp_c > 1300.0 else temp_c
+        return TEMP_FLOOR_C if temp_c < TEMP_FLOOR_C else 1300.0 if temp_c > 1300.0 else temp_c
 
     def esr_at(self, temp_c: float) -> float:
         """ESR expected at a temperature: the exact inverse of temp_from_esr, including its

@@ -50,6 +50,9 @@ class Field:
     hi: float | None = None
     doc: str = ""
     choices: tuple[str, ...] | None = None
+    # False: a host-side setting (a path) that the rig's binary settings image does not carry.
+    in_image: bool = True
+    suffix: str = ""            # a text setting that names a file: empty, or a name ending in this
 
     @property
     def name(self) -> str:
@@ -58,6 +61,8 @@ class Field:
     def allowed(self) -> str:
         if self.choices:
             return "one of: " + ", ".join(self.choices)
+        if self.suffix:
+            return f"a path to a {self.suffix} file, or \"\" for none"
         if isinstance(self.default, bool):
             return "true or false"
         unit = f" {self.unit}" if self.unit else ""
@@ -68,7 +73,12 @@ class Field:
         if isinstance(self.default, bool):
             return check.boolean(value, at)
         if isinstance(self.default, str):
-            return check.choice(value, at, self.choices) if self.choices else check.text(value, at)
+            if self.choices:
+                return check.choice(value, at, self.choices)
+            value = check.text(value, at).strip()
+            if self.suffix and value and not value.endswith(self.suffix):
+                raise at.refuse(f"{value!r} is not a {self.suffix} file", allowed=self.allowed())
+            return value
         if isinstance(self.default, int):
             lo = None if self.lo is None else int(self.lo)
             hi = None if self.hi is None else int(self.hi)
@@ -107,6 +117,9 @@ def _analog_fields() -> list[Field]:
 ANALOG_FIELDS = tuple(_analog_fields())
 SCHEMA: tuple[Field, ...] = (
     F("sensor", "element", "lsu49", doc="sensor profile (element type)", choices=ELEMENT_CHOICES),
+    F("sensor", "profile_file", "", doc="a sensor profile .toml of your own (`lambdarig calibrate E --out FILE`), "
+      "relative to the settings file; \"\": the built-in profile of sensor.element. Host-side: not in the rig's "
+      "flash image", in_image=False, suffix=".toml"),
     F("sensor", "characteristic", "calibrated", doc="pump-current characteristic: gas-bench calibration or data sheet",
       choices=("calibrated", "nominal")),
 
@@ -385,7 +398,26 @@ def load_settings_changes(path: str | Path) -> dict[str, Any]:
     """What a settings file sets, as {"section.key": value} (names checked, values checked when they
     become Settings): a file lists only what it changes, on top of whichever defaults the caller
     chooses (an element's recommended settings)."""
-    return _values_from_document(read_toml_file(path, error=SettingsError), str(path))
+    values = _values_from_document(read_toml_file(path, error=SettingsError), str(path))
+    profile = values.get(PROFILE_FILE)
+    if isinstance(profile, str) and profile.strip():
+        values[PROFILE_FILE] = _profile_path(profile.strip(), Path(path), str(path))
+    return values
+
+
+PROFILE_FILE = "sensor.profile_file"
+
+
+def _profile_path(text: str, settings_path: Path, source: str) -> str:
+    """sensor.profile_file resolved against the settings file's folder; SettingsError if no such file."""
+    given = Path(text).expanduser()
+    resolved = given if given.is_absolute() else settings_path.parent / given
+    if not text.endswith(".toml"):
+        return text                      # Field.check refuses it with the allowed form
+    if not resolved.is_file():
+        raise SettingsError(PROFILE_FILE, f"{text!r}: no such file ({resolved})", source,
+                            allowed="a path to a profile .toml (relative to the settings file), or \"\"")
+    return str(resolved)
 
 
 def save_settings(settings: Settings, path: str | Path) -> None:

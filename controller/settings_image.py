@@ -32,9 +32,13 @@ import struct
 import zlib
 from typing import Any
 
-from lambdarig.controller.settings import SCHEMA, SCHEMA_VERSION, Field, Settings, SettingsError
+from lambdarig.controller.settings import SCHEMA as ALL_FIELDS
+from lambdarig.controller.settings import SCHEMA_VERSION, Field, Settings, SettingsError
 from lambdarig.protocol.errors import WireError
 from lambdarig.protocol.image import check_image, pack_image
+
+# The fields the image carries: host-side ones (sensor.profile_file, a path on the host) are not.
+SCHEMA = tuple(field for field in ALL_FIELDS if field.in_image)
 
 SOURCE = "settings image"
 SERIAL_BYTES = 16

@@ -31,6 +31,7 @@ import argparse
 import errno
 import math
 import os
+import re
 import select
 import signal
 import sys
@@ -43,6 +44,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lambdarig.common.errors import InputError
+from lambdarig.common.state_dir import user_state_dir
 from lambdarig.protocol.codes import (
     ANALOG_OUT_MAX_V,
     CAP_ANALOG_OUT,
@@ -643,8 +646,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", default="default",
                         help="scenario name or .toml file; its last values hold after it ends (default: default)")
     parser.add_argument("--link", default=None, help="also make this symlink to the pty (e.g. /tmp/lambdarig0)")
-    parser.add_argument("--flash", default=DEFAULT_FLASH_FILE,
-                        help=f"the rig's settings flash, a file (default: ./{DEFAULT_FLASH_FILE})")
+    parser.add_argument("--flash", default=None, metavar="FILE",
+                        help="the rig's settings flash, a file (default: per serial number under the user's state "
+                             "directory, $XDG_STATE_HOME/lambdarig/rigs/SERIAL/flash.bin, "
+                             "XDG_STATE_HOME defaulting to ~/.local/state)")
     parser.add_argument("--serial-number", default="LR0001", help="the serial number the rig reports (default: LR0001)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default: 0)")
     parser.add_argument("--watchdog-ms", type=int, default=DEFAULT_WATCHDOG_MS,
@@ -656,13 +661,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--die-after-flash-ops", type=int, default=None, help=argparse.SUPPRESS)
 
 
+SERIAL_IN_PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,15}\Z")
+
+
+def default_flash_path(serial_number: str) -> str:
+    """$XDG_STATE_HOME/lambdarig/rigs/SERIAL/flash.bin (folders made): each emulated rig keeps its
+    settings across restarts, wherever it is started from, and two serial numbers never share one."""
+    if not SERIAL_IN_PATH.match(serial_number or ""):
+        raise InputError("command line", "--serial-number", f"{serial_number!r} cannot name the rig's flash folder",
+                         allowed="1..16 letters, digits, '.', '_' or '-' (or give --flash FILE)")
+    folder = user_state_dir() / "rigs" / serial_number
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError("command line", "--flash", f"cannot make the rig's state folder {folder}: "
+                                                    f"{exc.strerror or exc}",
+                         allowed="a writable state directory, or --flash FILE") from None
+    return str(folder / "flash.bin")
+
+
 def serve(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise ValueError(f"--seed {args.seed}: must be >= 0")
     unit = check_unit(args.unit, "serve rig", "--unit")
     age_h = 0.0 if args.age_h is None else check_age_h(args.age_h, "serve rig", "--age-h")
     element = individual_spec(load_element(args.element), unit, age_h)
-    server = RigServer(element=element, scenario=args.scenario, flash_path=args.flash,
+    flash_path = args.flash if args.flash is not None else default_flash_path(args.serial_number)
+    server = RigServer(element=element, scenario=args.scenario, flash_path=flash_path,
                        serial_number=args.serial_number, seed=args.seed, watchdog_ms=args.watchdog_ms,
                        link=args.link, die_after_flash_ops=args.die_after_flash_ops)
 
@@ -672,6 +697,8 @@ def serve(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         print(server.path, flush=True)
+        print(f"lambdarig serve rig: serial {server.serial_number}, flash {server.flash_path}", file=sys.stderr,
+              flush=True)
         if server.link:
             print(server.link, flush=True)
         server.serve()

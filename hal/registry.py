@@ -43,6 +43,7 @@ from typing import Any
 
 from lambdarig.common.errors import InputError, nearest
 
+from .address import frontend_url
 from .frontend import FrontEnd
 from .types import FrontEndError
 
@@ -180,7 +181,10 @@ def split_url(url: str) -> tuple[str, str]:
 
 
 def open_frontend(url: str, **options: Any) -> FrontEnd:
-    """Open the front end named by `url`; keyword options go to the backend (and override its query keys)."""
+    """Open the front end named by `url`; keyword options go to the backend (and override its query keys).
+    A bare device path, a pyserial URL (socket://, loop://, ...) or 'auto' is a serial front end
+    (lambdarig.hal.address)."""
+    url = frontend_url(url)
     scheme, _ = split_url(url)
     backend = _resolve(scheme)
     from_url = getattr(backend, "from_url", None)

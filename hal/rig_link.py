@@ -32,6 +32,7 @@ Not thread-safe: one thread drives a link.
 from __future__ import annotations
 
 import collections
+import logging
 import math
 import select
 import time
@@ -97,6 +98,19 @@ WRITE_TIMEOUT_S = 1.0
 T_WRAP = 1 << 32           # the rig's t_us counter wraps here (~71.6 min)
 
 ReplyT = TypeVar("ReplyT", bound=Message)
+
+# The frame trace: one DEBUG line per frame each way (`lambdarig -vv run --hal serial:...`). Each
+# frame asks isEnabledFor once, so with the trace off a 500 Hz stream formats nothing.
+FRAMES_LOG = logging.getLogger("lambdarig.hal.frames")
+TRACE_HEX_BYTES = 24       # payload bytes shown in hex; the rest is elided with its count
+
+
+def trace_frame(port: str, direction: str, frame_type: int, seq: int, payload: bytes) -> None:
+    """Log one frame: port, direction (TX/RX), type name, seq, payload length and its first bytes."""
+    shown = payload[:TRACE_HEX_BYTES].hex(" ")
+    more = f" ... (+{len(payload) - TRACE_HEX_BYTES} bytes)" if len(payload) > TRACE_HEX_BYTES else ""
+    FRAMES_LOG.debug("%s %s %s seq %d len %d: %s%s", port, direction, message_name(frame_type), seq, len(payload),
+                     shown, more)
 
 
 class RigError(FrontEndError):
@@ -231,7 +245,10 @@ class RigLink:
 
     def _send(self, message: Request) -> int:
         self._seq = (self._seq + 1) & 0xFFFF
-        self._write(encode_frame(message.TYPE, self._seq, message.pack()), f"sending {message.NAME}")
+        payload = message.pack()
+        if FRAMES_LOG.isEnabledFor(logging.DEBUG):
+            trace_frame(self.port, "TX", message.TYPE, self._seq, payload)
+        self._write(encode_frame(message.TYPE, self._seq, payload), f"sending {message.NAME}")
         return self._seq
 
     def _read_available(self) -> int:
@@ -282,6 +299,8 @@ class RigLink:
                 return n
 
     def _dispatch(self, frame: Frame, now: float) -> None:
+        if FRAMES_LOG.isEnabledFor(logging.DEBUG):
+            trace_frame(self.port, "RX", frame.type, frame.seq, frame.payload)
         tap = self.on_frame
         if tap is not None:
             tap(frame)

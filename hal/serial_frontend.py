@@ -11,8 +11,11 @@ URL: ``serial://PORT?rate_hz=500&watchdog_ms=100&timeout_s=0.2&link_timeout_s=0.
   100; 0 turns it off), ``timeout_s`` (per request attempt, default 0.2), ``retries`` (default 3),
   ``link_timeout_s`` (no SAMPLE for this long -> LinkLost; default 0.1), ``reconnect`` (default
   true: whether a caller may reconnect() after a LinkLost), ``exclusive`` (flock the port; default
-  true). Query keys that are not ours stay in a pyserial URL that has a query of its own
-  (``socket://host:port?logging=debug``); on a device path they are an error.
+  true), ``baudrate`` (for a board on a UART bridge, e.g. 921600; one of hal.address.BAUDRATES;
+  default 1000000, ignored by USB CDC-ACM, ptys and sockets). Query keys that are not ours stay in
+  a pyserial URL that has a query of its own (``socket://host:port?logging=debug``); on a device
+  path they are an error. A bare device path, a pyserial URL or ``auto`` is read as this backend's
+  URL by the registry (hal/address.py).
 
 Opening: HELLO (the protocol version must match lambdarig.protocol.PROTOCOL_VERSION), a safe SETPOINT, the
 watchdog, then STREAM_START at rate_hz, and the first SAMPLE. Real time: `now()` is time.monotonic()
@@ -54,6 +57,7 @@ from lambdarig.protocol.framing import PROTOCOL_VERSION
 from lambdarig.protocol.image import check_image
 from lambdarig.protocol.messages import Identity, Ping
 
+from .address import DEFAULT_BAUDRATE, check_baudrate
 from .frontend import FrontEnd
 from .rig_analog import AnalogOutSender
 from .rig_link import RigLink
@@ -71,7 +75,8 @@ FIRST_SAMPLE_TIMEOUT_S = 1.0
 RECONNECT_TIMEOUT_S = 5.0
 RECONNECT_POLL_S = 0.05
 
-OPTION_KEYS = ("rate_hz", "watchdog_ms", "timeout_s", "retries", "link_timeout_s", "reconnect", "exclusive")
+OPTION_KEYS = ("rate_hz", "watchdog_ms", "timeout_s", "retries", "link_timeout_s", "reconnect", "exclusive",
+               "baudrate")
 
 _settings_decoder: Callable[[bytes], str] | None = None
 
@@ -155,7 +160,7 @@ class SerialFrontEnd(FrontEnd):
     def __init__(self, port: str, *, name: str | None = None, rate_hz: int = DEFAULT_RATE_HZ,
                  watchdog_ms: int = DEFAULT_WATCHDOG_MS, timeout_s: float = DEFAULT_TIMEOUT_S,
                  retries: int = DEFAULT_RETRIES, link_timeout_s: float = DEFAULT_LINK_TIMEOUT_S,
-                 reconnect: bool = True, exclusive: bool = True):
+                 reconnect: bool = True, exclusive: bool = True, baudrate: int | str = DEFAULT_BAUDRATE):
         self._auto = port == "auto"
         self._port = port
         self._name = name or (f"serial:{port}" if self._auto else f"serial://{port}")
@@ -169,6 +174,7 @@ class SerialFrontEnd(FrontEnd):
                                          f"rate_hz={self.rate_hz} ({3.0 / self.rate_hz:g} s)")
         self.reconnect_enabled = _bool("reconnect", reconnect)
         self.exclusive = _bool("exclusive", exclusive)
+        self.baudrate = check_baudrate(baudrate, "serial front end", "option 'baudrate'")
         # counters
         self.late_ticks = 0
         self.max_late_s = 0.0
@@ -206,7 +212,8 @@ class SerialFrontEnd(FrontEnd):
 
     def _connect(self) -> None:
         port = self._resolve_port()
-        link = RigLink(port, timeout_s=self.timeout_s, retries=self.retries, exclusive=self.exclusive)
+        link = RigLink(port, timeout_s=self.timeout_s, retries=self.retries, exclusive=self.exclusive,
+                       baudrate=self.baudrate)
         try:
             self._handshake(link)
         except BaseException:
@@ -441,7 +448,7 @@ class SerialFrontEnd(FrontEnd):
                      "port": port, "protocol_version": ident.protocol_version if ident else None,
                      "capabilities": ident.capability_names() if ident else [],
                      "max_rate_hz": ident.max_rate_hz if ident else None,
-                     "rate_hz": self.rate_hz, "watchdog_ms": self.watchdog_ms})
+                     "rate_hz": self.rate_hz, "watchdog_ms": self.watchdog_ms, "baudrate": self.baudrate})
 
     def stored_settings_image(self) -> bytes | None:
         """The rig's active settings image (lambdarig.protocol.image container, checked), None when it has none."""

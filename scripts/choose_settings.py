@@ -78,7 +78,8 @@ def defaults_for_element(element: str, caller: Caller, argument: str) -> Setting
     if element not in ELEMENT_CHOICES:
         raise caller.refuse(argument, f"the firmware has no sensor profile for element {element!r}; profiles: "
                                       f"{', '.join(ELEMENT_CHOICES)}; give {caller.name('settings')} with "
-                                      f"sensor.element set to one")
+                                      f"sensor.profile_file = PROFILE.toml (made by `lambdarig calibrate "
+                                      f"ELEMENT.toml --out PROFILE.toml`) or sensor.element set to one")
     return settings_for_element(element)
 
 

@@ -103,8 +103,10 @@ def _run_session(frontend: FrontEnd, controller: Controller, duration_s: float, 
             runtime.sinks.append(csv_log)
         if plot_path is not None:
             ticks = duration_s * settings.rates.telemetry_hz if math.isfinite(duration_s) else PLOT_MAX_POINTS
+            hc = controller.mode == "hc"   # plots HC and the Nernst target its firmware moves
             plot_data = Recorder(settings.heater.target_temp_c, settings.pump.nernst_target_v,
-                                 every=math.ceil(ticks / PLOT_MAX_POINTS), t0_s=t0_s)
+                                 every=math.ceil(ticks / PLOT_MAX_POINTS), t0_s=t0_s, hc=hc,
+                                 nernst_target=(lambda: controller.pump.target_v) if hc else None)
             runtime.sinks.append(plot_data)
         result = runtime.run(duration_s, should_stop)
         result = _reconnect_and_resume(frontend, controller, runtime, result, duration_s, reconnect_s, t0_s,
@@ -148,6 +150,8 @@ def _run_session(frontend: FrontEnd, controller: Controller, duration_s: float, 
         message = f"{message}; {plot_error}" if message else plot_error
         warned.append(plot_error)
         warn(plot_error)
+    # What the summary needs to say honestly: wall-clock runs have no "sim time", an HC element no lambda.
+    label = {**label, "virtual_time": info.virtual_time, "mode": controller.mode}
     summary = build_summary(result, message, accuracy.summary() if accuracy is not None else None,
                             log_path, plot_path, label)
     return SessionResult(summary=summary, run=result, interrupted=result.interrupted or escaped_interrupt,

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import TextIO
 
 from lambdarig.common.errors import LambdarigError
+from lambdarig.controller.conversion import LAMBDA_MAX
+from lambdarig.controller.profiles import TEMP_FLOOR_C
 
 CSV_COLUMNS = ("t_s", "state", "lambda", "o2_pct", "afr", "nernst_v", "pump_current_a", "ri_ohm", "temp_c",
                "heater_v", "heater_duty", "supply_v", "fault")
@@ -159,7 +161,7 @@ class CsvLog:
 def format_lambda(value: float) -> str:
     if value != value:
         return "--"
-    if math.isinf(value):
+    if math.isinf(value) or value >= LAMBDA_MAX:   # the conversion's ceiling stands for free air
         return "air"
     return f"{value:.3f}"
 
@@ -184,10 +186,11 @@ class StatusLine:
     @staticmethod
     def format(status) -> str:
         s = status
-        temp = "--" if s.temp_c != s.temp_c else f"{s.temp_c:.0f}"
+        # At the estimate's floor the cell is below the ESR table: "cold", not a made-up -40 °C.
+        temp = "--" if s.temp_c != s.temp_c else "cold" if s.temp_c <= TEMP_FLOOR_C else f"{s.temp_c:.0f} °C"
         o2 = "--" if s.o2_pct != s.o2_pct else f"{s.o2_pct:.2f}"
         fault = f"  fault {s.fault}" if s.fault else ""
-        return (f"t {s.t_s:7.2f} s  {s.state:<12} {temp:>5} °C  lambda {format_lambda(s.lambda_value):>6}"
+        return (f"t {s.t_s:7.2f} s  {s.state:<12} {temp:>7}  lambda {format_lambda(s.lambda_value):>6}"
                 f"  O2 {o2:>5} %{fault}")
 
     def __call__(self, status, truth=None) -> None:
@@ -224,9 +227,16 @@ class Recorder:
     every tick, so the state bands and fault marks are exact."""
 
     def __init__(self, target_temp_c: float = math.nan, nernst_target_v: float = math.nan, every: int = 1,
-                 t0_s: float = 0.0):
+                 t0_s: float = 0.0, hc: bool = False, nernst_target: Callable[[], float] | None = None):
         self.target_temp_c = target_temp_c
         self.nernst_target_v = nernst_target_v
+        # An HC element: HC (ppm) instead of lambda on top, and the Nernst target its firmware moves
+        # with temperature (read from `nernst_target` at each kept sample) instead of a fixed line.
+        self.hc = hc
+        self.nernst_target = nernst_target
+        self.hc_meas_ppm: list[float] = []
+        self.hc_true_ppm: list[float] = []
+        self.nernst_target_series: list[float] = []
         self.every = max(1, int(every))
         self.t0_s = t0_s
         self.t_s: list[float] = []
@@ -260,6 +270,11 @@ class Recorder:
         self.temp_c.append(status.temp_c)
         self.heater_v.append(status.heater_v)
         self.nernst_v.append(status.nernst_v)
+        if self.hc:
+            self.hc_meas_ppm.append(status.hc_ppm if status.lambda_valid else math.nan)
+            self.hc_true_ppm.append(math.nan if truth is None else truth.hc_ppm)
+        if self.nernst_target is not None:
+            self.nernst_target_series.append(self.nernst_target())
         if truth is None:
             self.lambda_true.append(math.nan)
             self.temp_true_c.append(math.nan)
@@ -365,17 +380,24 @@ def plot_run(recorder: Recorder, path: str | Path, title: str) -> None:
         ax_l.annotate(code, (t_fault, hi), xytext=(2, -10), textcoords="offset points", fontsize=7,
                       color="#cb181d", rotation=90, va="top")
 
-    ax_l.plot(t, clip_lambda(recorder.lambda_true), color="black", lw=1.2, label="true")
-    ax_l.plot(t, clip_lambda(recorder.lambda_meas), color="#2171b5", lw=1.0, label="measured (valid)")
-    ax_l.set_ylim(lo - 0.05, hi + 0.1)
-    ticks = [v for v in (0.5, 0.75, 1.0, 1.5, 2.0, 2.5) if lo <= v < hi] + [hi]
-    ax_l.set_yticks(ticks)
-    ax_l.set_yticklabels([f"{v:g}" for v in ticks[:-1]] + [f"≥{hi:g}/air"])
-    ax_l.set_ylabel("lambda")
+    if recorder.hc:   # an HC element measures HC, not lambda
+        ax_l.plot(t, recorder.hc_true_ppm, color="black", lw=1.2, label="true")
+        ax_l.plot(t, recorder.hc_meas_ppm, color="#2171b5", lw=1.0, label="measured (valid)")
+        ax_l.set_ylabel("HC, ppm")
+    else:
+        ax_l.plot(t, clip_lambda(recorder.lambda_true), color="black", lw=1.2, label="true")
+        ax_l.plot(t, clip_lambda(recorder.lambda_meas), color="#2171b5", lw=1.0, label="measured (valid)")
+        ax_l.set_ylim(lo - 0.05, hi + 0.1)
+        ticks = [v for v in (0.5, 0.75, 1.0, 1.5, 2.0, 2.5) if lo <= v < hi] + [hi]
+        ax_l.set_yticks(ticks)
+        ax_l.set_yticklabels([f"{v:g}" for v in ticks[:-1]] + [f"≥{hi:g}/air"])
+        ax_l.set_ylabel("lambda")
     ax_l.legend(loc="upper left", fontsize=8)
 
     ax_t.plot(t, recorder.temp_true_c, color="black", lw=1.2, label="true")
-    ax_t.plot(t, recorder.temp_c, color="#d94801", lw=1.0, label="estimated (Ri)")
+    # At the estimate's floor the cell is colder than the ESR table reaches: no line, not -40 °C.
+    estimated = [v if v > TEMP_FLOOR_C else math.nan for v in recorder.temp_c]
+    ax_t.plot(t, estimated, color="#d94801", lw=1.0, label="estimated (Ri)")
     if recorder.target_temp_c == recorder.target_temp_c:
         ax_t.axhline(recorder.target_temp_c, color="#d94801", lw=0.8, ls=":", label="target")
     ax_t.set_ylabel("cell temp, °C")
@@ -385,7 +407,9 @@ def plot_run(recorder: Recorder, path: str | Path, title: str) -> None:
     ax_h.set_ylabel("heater, V (eff.)")
 
     ax_n.plot(t, recorder.nernst_v, color="#238b45", lw=0.8)
-    if recorder.nernst_target_v == recorder.nernst_target_v:
+    if recorder.nernst_target_series:
+        ax_n.plot(t, recorder.nernst_target_series, color="#238b45", lw=0.8, ls=":")
+    elif recorder.nernst_target_v == recorder.nernst_target_v:
         ax_n.axhline(recorder.nernst_target_v, color="#238b45", lw=0.8, ls=":")
     ax_n.set_ylabel("Nernst, V")
     ax_n.set_xlabel("time, s")

@@ -10,8 +10,8 @@ stderr, without paying for an interpreter start 100 times).
 Done elsewhere: `serve rig --flash`, `settings read --out` (test_rig_cli_paths.py), `serve instruments
 --station-out` (test_station_out.py), `udev install --dest` (test_udev_cli.py); `simulate --log` at a
 directory, a missing folder and /dev/full belongs to the signal/disk-full work, so only its other
-kinds are here. `calibrate` writes no path of the user's (`--write-profile` replaces the package's
-own profile file) and `element --set` takes values, not files.
+kinds are here. `calibrate --out` writes a profile of the user's (never into the package) and
+`element --set` takes values, not files.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ OUTPUT_OPTIONS = {
     "run --plot": ["run", "--hal", "sim:lsu49", "--duration", "0.1", "--quiet", "--plot", "{}"],
     # the kinds not covered by the disk-full/folder work on simulate --log
     "simulate --log": ["simulate", "--duration", "0.1", "--quiet", "--log", "{}"],
+    "calibrate --out": ["calibrate", "lsu49", "--quiet", "--out", "{}"],
 }
 SIMULATE_LOG_ELSEWHERE = ("directory", "missing-folder", "dev-full")
 
@@ -150,7 +151,7 @@ def test_every_output_path_option_refuses_every_unwritable_place(matrix_dir):
     os.mkfifo(matrix_dir / "fifo")
     cases, words = [], {}
     for option, argv in OUTPUT_OPTIONS.items():
-        suffix = ".csv" if "--log" in option else ".png"
+        suffix = ".csv" if "--log" in option else ".toml" if "--out" in option else ".png"
         for kind, (path, word) in output_kinds(matrix_dir, suffix).items():
             if option == "simulate --log" and kind in SIMULATE_LOG_ELSEWHERE:
                 continue

@@ -8,7 +8,8 @@ import struct
 import pytest
 
 from lambdarig.controller import settings_image as si
-from lambdarig.controller.settings import FIELDS, SCHEMA, SCHEMA_VERSION, Settings, SettingsError
+from lambdarig.controller.settings import FIELDS, SCHEMA_VERSION, Settings, SettingsError
+from lambdarig.controller.settings_image import SCHEMA  # the fields an image carries
 from lambdarig.protocol.image import check_image, pack_image
 
 
@@ -219,3 +220,13 @@ def test_image_to_toml_round_trips_through_the_toml_loader():
     settings = Settings({"conversion.fuel": "methanol", "heater.target_temp_c": 765.25})
     text = si.image_to_toml(si.encode_settings(settings, "LR1"), "LR1")
     assert settings_from_toml_text(text) == settings
+
+
+def test_a_host_side_profile_file_is_not_in_the_image(tmp_path):
+    profile = tmp_path / "p.toml"
+    profile.write_text("")
+    settings = Settings({"sensor.profile_file": str(profile)})
+    assert "sensor.profile_file" in FIELDS and "sensor.profile_file" not in {f.name for f in SCHEMA}
+    image = si.encode_settings(settings, "SN1")
+    assert image == si.encode_settings(Settings(), "SN1")
+    assert si.decode_image(image, "SN1").sensor.profile_file == ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 
 from lambdarig.controller.core import Controller
 from lambdarig.controller.profiles import SensorProfile, load_profile, settings_for_element
@@ -35,16 +36,44 @@ def _runnable_profile(element: str) -> SensorProfile:
     return load_profile(element, calibrated=False, for_bench=True)
 
 
-def _plateau_means(element: str, settings: Settings, steps: list[dict], seed: int) -> list[tuple[float, float]]:
+def bench_s(plateaus: int) -> float:
+    """Virtual seconds of one bench run: the warm-up and its plateaus (at least one)."""
+    return WARM_UP_S + max(plateaus, 1) * PLATEAU_S
+
+
+class BenchClock:
+    """Virtual seconds done over all bench runs of one calibration, for a progress hook
+    `progress(done_s, total_s)` (None: no hook)."""
+
+    def __init__(self, total_s: float, progress: Callable[[float, float], None] | None):
+        self.total_s = total_s
+        self.progress = progress
+        self.offset_s = 0.0
+
+    def sinks(self) -> list:
+        if self.progress is None:
+            return []
+        hook, offset, total = self.progress, self.offset_s, self.total_s
+        return [lambda st, _t: hook(offset + st.t_s, total)]
+
+    def ran(self, seconds: float) -> None:
+        self.offset_s += seconds
+
+
+def _plateau_means(element: str, settings: Settings, steps: list[dict], seed: int,
+                   clock: BenchClock | None = None, base: str | None = None) -> list[tuple[float, float]]:
     """Run warm-up + plateaus; return (mean measured pump current, mean cell temperature) per plateau."""
     at = [dict(step, t_s=WARM_UP_S + i * PLATEAU_S) for i, step in enumerate(steps)]
     duration = WARM_UP_S + len(steps) * PLATEAU_S
     scenario = scenario_from_dict({"name": "gas bench", "duration_s": duration, "gas_temp_c": 350.0,
                                    "flow_mps": 10.0, "lambda": 1.0, "seed": seed, "at": at}, "gas bench")
     frontend = open_frontend(f"sim:{element}", scenario=scenario)
-    controller = Controller(settings, _runnable_profile(element))
+    controller = Controller(settings, _runnable_profile(base or element))
     samples: list[tuple[float, float, float]] = []
-    Runtime(frontend, controller, [lambda st, _t: samples.append((st.t_s, st.pump_current_a, st.temp_c))]).run(duration)
+    Runtime(frontend, controller, [lambda st, _t: samples.append((st.t_s, st.pump_current_a, st.temp_c)),
+                                   *(clock.sinks() if clock else [])]).run(duration)
+    if clock:
+        clock.ran(duration)
     means = []
     for i in range(len(steps)):
         end = WARM_UP_S + (i + 1) * PLATEAU_S
@@ -56,12 +85,17 @@ def _plateau_means(element: str, settings: Settings, steps: list[dict], seed: in
     return means
 
 
-def calibrate(element: str, seed: int = 0) -> dict:
-    settings = settings_for_element(element, {"sensor.characteristic": "nominal"})
+def calibrate(element: str, seed: int = 0, progress: Callable[[float, float], None] | None = None,
+              base: str | None = None) -> dict:
+    """The profile's [calibration] values; `progress(done_s, total_s)` is called with the virtual
+    seconds of the benches done so far. `element` is an element name or file; `base` the profile
+    whose loops run the bench (default: the element's own)."""
+    settings = settings_for_element(base or element, {"sensor.characteristic": "nominal"})
     rich: list[dict[str, object]] = [{"lambda": lam} for lam in RICH_LAMBDAS + ZERO_LAMBDAS]
     probes: list[dict[str, object]] = [{"lambda": "air"}, {"lambda": PROBE_LAMBDA}, {"pressure_kpa": HIGH_KPA},
                                        {"pressure_kpa": P0_KPA}]
-    means = _plateau_means(element, settings, rich + probes, seed)
+    clock = BenchClock(bench_s(len(rich + probes)) + bench_s(1), progress)
+    means = _plateau_means(element, settings, rich + probes, seed, clock, base)
     currents = [ip for ip, _ in means]
     lambdas = list(RICH_LAMBDAS + ZERO_LAMBDAS)
     ip_air, ip_probe, ip_high = currents[len(lambdas)], currents[len(lambdas) + 1], currents[len(lambdas) + 2]
@@ -84,7 +118,7 @@ def calibrate(element: str, seed: int = 0) -> dict:
 
     # Temperature: the same gas with the cell held colder.
     cold = settings.changed(heater__target_temp_c=LOW_TEMP_C)
-    (ip_cold, temp_cold_c), = _plateau_means(element, cold, [{"lambda": PROBE_LAMBDA}], seed)
+    (ip_cold, temp_cold_c), = _plateau_means(element, cold, [{"lambda": PROBE_LAMBDA}], seed, clock, base)
     exponent = math.log(ip_probe / ip_cold) / math.log((temp_ref_c + 273.15) / (temp_cold_c + 273.15))
 
     return {"ip_a": [round(ip, 9) for ip, _ in rich_points] + [0.0],
@@ -126,7 +160,7 @@ HC_COLD_OFFSET_C = -30.0
 
 
 def _hc_bench(element: str, settings: Settings, steps: list[dict], seed: int, pump: bool = True,
-              lam="air") -> list[tuple[float, float, float]]:
+              lam="air", clock: BenchClock | None = None, base: str | None = None) -> list[tuple[float, float, float]]:
     """Warm up (in `lam`), then plateaus; per plateau the mean (control-cell voltage, measuring minus
     control voltage, cell temperature)."""
     at = [dict(step, t_s=WARM_UP_S + i * PLATEAU_S) for i, step in enumerate(steps)]
@@ -134,12 +168,14 @@ def _hc_bench(element: str, settings: Settings, steps: list[dict], seed: int, pu
     scenario = scenario_from_dict({"name": "hc gas bench", "duration_s": duration, "gas_temp_c": 350.0,
                                    "flow_mps": 10.0, "lambda": lam, "seed": seed, "at": at}, "hc gas bench")
     frontend = open_frontend(f"sim:{element}", scenario=scenario)
-    controller = Controller(settings, _runnable_profile(element))
+    controller = Controller(settings, _runnable_profile(base or element))
     if not pump:
         controller.uses_pump = False   # the bench's own switch: no pump current at all
     samples = []
     Runtime(frontend, controller, [lambda st, _t: samples.append(
-        (st.t_s, st.nernst_v, controller._hc_delta_v, st.temp_c))]).run(duration)
+        (st.t_s, st.nernst_v, controller._hc_delta_v, st.temp_c)), *(clock.sinks() if clock else [])]).run(duration)
+    if clock:
+        clock.ran(duration)
     means = []
     for i in range(max(len(steps), 1)):
         end = WARM_UP_S + (i + 1) * PLATEAU_S
@@ -165,20 +201,24 @@ def _fit_log_curve(levels_ppm, delta_v) -> tuple[float, float, float]:
     return slope, c0, off_mv
 
 
-def calibrate_hc(element: str, seed: int = 0) -> dict:
-    settings = settings_for_element(element)
+def calibrate_hc(element: str, seed: int = 0, progress: Callable[[float, float], None] | None = None,
+                 base: str | None = None) -> dict:
+    settings = settings_for_element(base or element)
+    clock = BenchClock(bench_s(0) + 2 * bench_s(len(HC_LEVELS_PPM)), progress)
     # 1. Free-air zero: no pump current, the compartment is air, like the reference: the control
     #    cell should read 0 V; what it reads is the board's and cell's offset.
-    (air_v, _, _), = _hc_bench(element, settings, [], seed, pump=False)
+    (air_v, _, _), = _hc_bench(element, settings, [], seed, pump=False, clock=clock, base=base)
     settings = settings.changed(hc__control_offset_mv=air_v * 1000.0)
     # 2. HC levels at lambda 1.5 with the compartment held.
-    means = _hc_bench(element, settings, [{"hc_ppm": ppm} for ppm in HC_LEVELS_PPM], seed, lam=HC_LAMBDA)
+    means = _hc_bench(element, settings, [{"hc_ppm": ppm} for ppm in HC_LEVELS_PPM], seed, lam=HC_LAMBDA,
+                      clock=clock, base=base)
     deltas = [dv for _, dv, _ in means]
     slope, c0, off = _fit_log_curve(HC_LEVELS_PPM, deltas)
     ref_temp_c = statistics.fmean(tc for _, _, tc in means)
     # 3. The same levels with the cell 30 °C cooler: how the slope moves with temperature.
     cold = settings.changed(heater__target_temp_c=settings.heater.target_temp_c + HC_COLD_OFFSET_C)
-    cold_means = _hc_bench(element, cold, [{"hc_ppm": ppm} for ppm in HC_LEVELS_PPM], seed, lam=HC_LAMBDA)
+    cold_means = _hc_bench(element, cold, [{"hc_ppm": ppm} for ppm in HC_LEVELS_PPM], seed, lam=HC_LAMBDA,
+                           clock=clock, base=base)
     cold_slope, _, _ = _fit_log_curve(HC_LEVELS_PPM, [dv for _, dv, _ in cold_means])
     cold_temp_c = statistics.fmean(tc for _, _, tc in cold_means)
     coefficient = (slope / cold_slope - 1.0) / (ref_temp_c - cold_temp_c)

@@ -12,10 +12,12 @@ from lambdarig.common.validators import Place
 from lambdarig.emulator.ageing import check_age_h, individual_spec
 from lambdarig.emulator.element_spec import ElementSpec, element_names, element_summary, load_element
 from lambdarig.emulator.errors import EmulatorInputError
-from lambdarig.emulator.fuels import parse_fuel
+from lambdarig.emulator.fuels import Fuel, parse_fuel
 from lambdarig.emulator.production import check_unit, corrected_gain, unit_values
 from lambdarig.emulator.scenario import RAW_CO_RANGE_PCT
 from lambdarig.emulator.steady import SteadyState, steady_state
+
+from .element_table import MAX_POINTS, format_grid, split_list
 
 SOURCE = "command line"
 # Same ranges as scenario files, so what works here works in a scenario.
@@ -34,12 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="element name (see --list) or path to an element .toml file")
     parser.add_argument("--list", action="store_true", help="list the known elements and exit")
     # Numbers are taken as text and checked here, so errors name the option and its range.
-    parser.add_argument("--lambda", dest="lambda_text", default="1.0", metavar="X",
-                        help="lambda %g..%g or 'air' (default 1.0)" % LAMBDA_RANGE)
+    parser.add_argument("--lambda", dest="lambda_text", default="1.0", metavar="X[,X...]",
+                        help="lambda %g..%g or 'air' (default 1.0); a comma list prints a table" % LAMBDA_RANGE)
     parser.add_argument("--pressure-kpa", default="101.325", metavar="P",
                         help="exhaust pressure, kPa, %g..%g (default 101.325)" % PRESSURE_KPA_RANGE)
-    parser.add_argument("--temp-c", default=None, metavar="T",
-                        help="element temperature, °C, %g..%g (default: its operating temperature)" % TEMP_C_RANGE)
+    parser.add_argument("--temp-c", default=None, metavar="T[,T...]",
+                        help="element temperature, °C, %g..%g (default: its operating temperature); a comma list "
+                             "prints a table" % TEMP_C_RANGE)
     parser.add_argument("--fuel", default="gasoline", metavar="F",
                         help="named fuel or custom:h_c=Y,o_c=Z (default gasoline)")
     parser.add_argument("--hc-ppm", default="0", metavar="N",
@@ -105,39 +108,22 @@ def run(args: argparse.Namespace) -> int:
     if args.list_units is not None:
         return list_units(args)
     # Check every value before loading anything, so a bad option fails fast and prints nothing.
-    lambda_value = parse_lambda(args.lambda_text)
+    lambdas = [parse_lambda(text) for text in split_list(args.lambda_text)]
     pressure_kpa = parse_number(args.pressure_kpa, "--pressure-kpa", *PRESSURE_KPA_RANGE, unit="kPa")
-    temp_c = None if args.temp_c is None else parse_number(args.temp_c, "--temp-c", *TEMP_C_RANGE, unit="°C")
+    temps: list[float | None] = [None] if args.temp_c is None else [
+        parse_number(text, "--temp-c", *TEMP_C_RANGE, unit="°C") for text in split_list(args.temp_c)]
+    if len(lambdas) * len(temps) > MAX_POINTS:
+        raise option("--lambda").refuse(f"{len(lambdas)} lambdas x {len(temps)} temperatures is "
+                                        f"{len(lambdas) * len(temps)} points", allowed=f"at most {MAX_POINTS} points")
+    if len(lambdas) > 1 or len(temps) > 1:
+        return run_grid(args, lambdas, temps, pressure_kpa)
+    lambda_value, temp_c = lambdas[0], temps[0]
     hc_ppm = parse_number(args.hc_ppm, "--hc-ppm", *HC_PPM_RANGE, unit="ppm")
     gas_temp_c = parse_number(args.gas_temp_c, "--gas-temp-c", *GAS_TEMP_C_RANGE, unit="°C")
-    fuel = parse_fuel(args.fuel, f"{SOURCE} --fuel")
-    raw_co_pct = parse_number(args.raw_co_pct, "--raw-co-pct", *RAW_CO_RANGE_PCT, unit="%")
-    if raw_co_pct:
-        fuel = replace(fuel, raw_co_pct=raw_co_pct)
-    unit, age_h = parse_unit(args.unit), parse_age_h(args.age_h)
-    spec = individual_spec(load_element(args.name, args.overrides), unit, age_h)
-
-    limit_c = spec.exhaust_limits.short_c if spec.exhaust_limits else GAS_TEMP_C_RANGE[1]
-    if gas_temp_c > limit_c:
-        raise option("--gas-temp-c").refuse(f"{gas_temp_c:g} °C is above {spec.name}'s short-time exhaust limit",
-                                            allowed=f"at most {limit_c:g} °C")
-    if temp_c is None:
-        # Exhaust hotter than the element's target: with the heater off the element settles at the
-        # gas temperature (convection and radiation to a wall at gas temperature), above its target.
-        temp_c = max(spec.operating_temp_c, gas_temp_c)
-    elif gas_temp_c > temp_c:
-        raise option("--gas-temp-c").refuse(f"{gas_temp_c:g} °C is above the element temperature {temp_c:g} °C; "
-                                            "the heater can only heat", allowed=f"at most {temp_c:g} °C")
-    try:
-        state = steady_state(spec, fuel, lambda_value, pressure_kpa=pressure_kpa, temp_c=temp_c,
-                             hc_ppm=hc_ppm, gas_temp_c=gas_temp_c)
-    except EmulatorInputError:
-        raise
-    except (ArithmeticError, ValueError) as exc:
-        # Valid values each, but a combination the model has no steady state for (e.g. an element so
-        # cold that the reference pump current alone drives the Nernst cell past its target).
-        raise option("conditions").refuse(f"no steady state for {spec.name} at lambda {args.lambda_text}, "
-                                          f"{temp_c:g} °C, {pressure_kpa:g} kPa, {hc_ppm:g} ppm HC: {exc}") from None
+    fuel, raw_co_pct = parse_fuel_options(args)
+    spec = individual_spec(load_element(args.name, args.overrides), parse_unit(args.unit), parse_age_h(args.age_h))
+    state = solve(spec, fuel, lambda_value, temp_c, pressure_kpa, hc_ppm, gas_temp_c)
+    temp_c = state.temp_c
     afr = None if math.isinf(lambda_value) else lambda_value * fuel.afr_stoich
     if args.json:
         data = state.as_dict()
@@ -202,6 +188,64 @@ def format_individual(spec: ElementSpec, gas_temp_c: float) -> str:
     if gas_temp_c > spec.operating_temp_c:
         lines.append(f"  heater off: the exhaust holds the element above its {spec.operating_temp_c:g} °C target")
     return "\n".join(lines)
+
+
+def parse_fuel_options(args: argparse.Namespace) -> tuple[Fuel, float]:
+    """--fuel with --raw-co-pct (unburnt CO of raw, not equilibrated, exhaust)."""
+    fuel = parse_fuel(args.fuel, f"{SOURCE} --fuel")
+    raw_co_pct = parse_number(args.raw_co_pct, "--raw-co-pct", *RAW_CO_RANGE_PCT, unit="%")
+    if raw_co_pct:
+        fuel = replace(fuel, raw_co_pct=raw_co_pct)
+    return fuel, raw_co_pct
+
+
+def solve(spec, fuel, lambda_value: float, temp_c: float | None, pressure_kpa: float, hc_ppm: float,
+          gas_temp_c: float) -> SteadyState:
+    """One steady state; the refusals name the option (or the conditions) and what is allowed."""
+    limit_c = spec.exhaust_limits.short_c if spec.exhaust_limits else GAS_TEMP_C_RANGE[1]
+    if gas_temp_c > limit_c:
+        raise option("--gas-temp-c").refuse(f"{gas_temp_c:g} °C is above {spec.name}'s short-time exhaust limit",
+                                            allowed=f"at most {limit_c:g} °C")
+    if temp_c is None:
+        # Exhaust hotter than the element's target: with the heater off the element settles at the
+        # gas temperature (convection and radiation to a wall at gas temperature), above its target.
+        temp_c = max(spec.operating_temp_c, gas_temp_c)
+    elif gas_temp_c > temp_c:
+        raise option("--gas-temp-c").refuse(f"{gas_temp_c:g} °C is above the element temperature {temp_c:g} °C; "
+                                            "the heater can only heat", allowed=f"at most {temp_c:g} °C")
+    try:
+        return steady_state(spec, fuel, lambda_value, pressure_kpa=pressure_kpa, temp_c=temp_c,
+                            hc_ppm=hc_ppm, gas_temp_c=gas_temp_c)
+    except EmulatorInputError:
+        raise
+    except (ArithmeticError, ValueError) as exc:
+        # Valid values each, but a combination the model has no steady state for (e.g. an element so
+        # cold that the reference pump current alone drives the Nernst cell past its target).
+        lam = "air" if math.isinf(lambda_value) else f"{lambda_value:g}"
+        raise option("conditions").refuse(f"no steady state for {spec.name} at lambda {lam}, "
+                                          f"{temp_c:g} °C, {pressure_kpa:g} kPa, {hc_ppm:g} ppm HC: {exc}") from None
+
+
+def run_grid(args: argparse.Namespace, lambdas: list[float], temps: list[float | None], pressure_kpa: float) -> int:
+    """Every temperature x every lambda: a table (or JSON rows), each point solved like one."""
+    hc_ppm = parse_number(args.hc_ppm, "--hc-ppm", *HC_PPM_RANGE, unit="ppm")
+    gas_temp_c = parse_number(args.gas_temp_c, "--gas-temp-c", *GAS_TEMP_C_RANGE, unit="°C")
+    fuel, _ = parse_fuel_options(args)
+    spec = individual_spec(load_element(args.name, args.overrides), parse_unit(args.unit), parse_age_h(args.age_h))
+    states = [solve(spec, fuel, lam, temp, pressure_kpa, hc_ppm, gas_temp_c) for temp in temps for lam in lambdas]
+    if args.json:
+        rows = []
+        for state in states:
+            data = state.as_dict()
+            afr = None if math.isinf(state.lambda_value) else state.lambda_value * fuel.afr_stoich
+            data.update(afr="air" if afr is None else afr, afr_stoich=fuel.afr_stoich, gas_temp_c=gas_temp_c,
+                        hc_ppm=hc_ppm)
+            rows.append(data)
+        print(json.dumps(rows, allow_nan=False))
+    else:
+        print(format_grid(states, fuel.afr_stoich, f"{spec.name}: {states[0].fuel}, {pressure_kpa:g} kPa, "
+                                                  f"{hc_ppm:g} ppm HC, heater power in still gas at {gas_temp_c:g} °C"))
+    return 0
 
 
 def format_table(state: SteadyState, afr: float | None, afr_stoich: float, gas_temp_c: float) -> str:

@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("settings", metavar="SETTINGS.toml", help="controller settings file")
     parser.add_argument("--port", required=True, metavar="URL",
                         help="the rig: /dev/ttyACM0, serial:///dev/lambdarig-<serial>, the pty `lambdarig serve rig` "
-                             "prints, a pyserial URL, or auto (the one bench board found)")
+                             "prints, a pyserial URL (socket://HOST:PORT, rfc2217://, hwgrep://VID:PID), or auto (the "
+                             "one bench board found); ?baudrate=921600 for a board on a UART bridge")
     parser.add_argument("--device-serial", default=None, metavar="S",
                         help="refuse unless the rig's serial number is S")
     parser.add_argument("--force-element", action="store_true",

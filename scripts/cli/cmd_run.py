@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 
 from lambdarig import api
+from lambdarig.common.errors import LambdarigError
+from lambdarig.hal.address import frontend_url
 from lambdarig.hal.registry import known_schemes
+from lambdarig.hal.sim import parse_sim_url
 
 from .cmd_element import parse_number
+from .cmd_simulate import scenario_duration_s
 from .summary import Console, add_session_options, command_line, show_result
 
 DURATION_RANGE_S = api.RUN_DURATION_RANGE_S
@@ -24,7 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run", help="run the firmware on a front end: serial rig, VISA station or sim",
         description="Run the controller firmware on the front end named by --hal "
                     "(serial:///dev/lambdarig0, serial://socket://HOST:PORT, visa:station.toml, sim:lsu49).")
-    parser.add_argument("--hal", required=True, metavar="URL", help="front end URL")
+    parser.add_argument("--hal", required=True, metavar="URL",
+                        help="front end: sim:ELEMENT, visa:STATION.toml, serial:PORT, or a bare device path "
+                             "(/dev/ttyUSB0), a pyserial URL (socket://, rfc2217://, loop://, hwgrep://) or auto; "
+                             "serial ports take ?baudrate=N for a board on a UART bridge")
     parser.add_argument("--duration", default=None, metavar="S",
                         help="seconds to run, %g..%g (default: until Ctrl-C; sim: the scenario)" % DURATION_RANGE_S)
     parser.add_argument("--settings", default=None, metavar="FILE",
@@ -38,15 +45,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def sim_duration_s(url: str) -> float | None:
+    """A sim: URL's scenario length (the run's length without --duration), for the progress; None when
+    the URL cannot say (the run then refuses it with its own message)."""
+    try:
+        _, options = parse_sim_url(url)
+    except (LambdarigError, ValueError):
+        return None
+    scenario = options.get("scenario")
+    return scenario_duration_s(scenario.strip() if isinstance(scenario, str) and scenario.strip() else "default")
+
+
 def run(args: argparse.Namespace) -> int:
     duration_s = None if args.duration is None else parse_number(args.duration, "--duration", *DURATION_RANGE_S,
                                                                    unit="s")
     reconnect_s = parse_number(args.reconnect_s, "--reconnect-s", *api.RECONNECT_RANGE_S, unit="s")
-    url = args.hal.strip()
+    url = frontend_url(args.hal)   # a bare device path, a pyserial URL or auto is a serial front end
     if ":" not in url:
         raise CALLER.refuse("hal_url", f"{args.hal!r} is not a front end URL; schemes: "
-                                       f"{', '.join(known_schemes())} (e.g. sim:lsu49)")
-    console = Console(args.json, args.quiet)
+                                       f"{', '.join(known_schemes())} (e.g. sim:lsu49), a device path, "
+                                       f"a pyserial URL (socket://HOST:PORT) or auto")
+    # A run's time is the front end's: wall-clock on a rig or station ("run"), virtual on sim:.
+    sim = url.lower().startswith("sim:")
+    console = Console(args.json, args.quiet, total_s=duration_s or (sim_duration_s(url) if sim else None),
+                      what="simulated" if sim else "run")
     result = api.run(url, settings=args.settings, duration_s=duration_s, use_stored_settings=not args.default_settings,
                      reconnect_s=reconnect_s, log=args.log, plot=args.plot, keep_samples=False,
                      force_element=args.force_element, sinks=console.sinks(), progress=console.progress,

@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="settings_action", metavar="ACTION")
     actions.required = True
     port_help = ("the rig: /dev/ttyACM0, serial:///dev/lambdarig-<serial>, the pty `lambdarig serve rig` prints, "
-                 "a pyserial URL, or auto")
+                 "a pyserial URL (socket://HOST:PORT, rfc2217://, hwgrep://VID:PID), or auto; ?baudrate=921600 "
+                 "for a board on a UART bridge")
 
     read = actions.add_parser("read", help="print the rig's settings as TOML",
                               description="Print the rig's active settings as TOML (exit 1 when it has none).")

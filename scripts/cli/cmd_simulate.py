@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 
 from lambdarig import api
+from lambdarig.common.errors import LambdarigError
 from lambdarig.emulator.errors import EmulatorInputError
+from lambdarig.emulator.scenario import load_scenario
 
 from .cmd_element import add_unit_options, parse_age_h, parse_number, parse_unit
 from .summary import Console, add_session_options, command_line, show_result
@@ -57,12 +59,21 @@ def parse_seed(text: str | None) -> int | None:
     return seed
 
 
+def scenario_duration_s(scenario: str) -> float | None:
+    """The scenario's duration for the progress line; None when it cannot be read (the run then
+    refuses it with its own message)."""
+    try:
+        return load_scenario(scenario).duration_s
+    except (LambdarigError, OSError, ValueError):
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     duration_s = None if args.duration is None else parse_number(args.duration, "--duration", *DURATION_RANGE_S,
                                                                    unit="s")
     link_loss_s = None if args.link_loss_s is None else parse_number(args.link_loss_s, "--link-loss-s",
                                                                       *LINK_LOSS_RANGE_S, unit="s")
-    console = Console(args.json, args.quiet)
+    console = Console(args.json, args.quiet, total_s=duration_s or scenario_duration_s(args.scenario))
     result = api.simulate(args.element, args.scenario, duration_s, settings=args.settings, seed=parse_seed(args.seed),
                           link_loss_s=link_loss_s, unit=parse_unit(args.unit), age_h=parse_age_h(args.age_h),
                           log=args.log, plot=args.plot, keep_samples=False,

@@ -26,8 +26,10 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from lambdarig.common.errors import InputError, nearest
 from lambdarig.controller.settings import FIELDS, SCHEMA, SCHEMA_VERSION, Settings, SettingsError
 from lambdarig.controller.settings_image import decode_image, decode_image_with_serial, encode_settings
+from lambdarig.hal.address import PYSERIAL_SCHEMES, check_baudrate, frontend_url
 from lambdarig.hal.types import FrontEndError
 from lambdarig.protocol.codes import CAP_SETTINGS, MAX_WRITE
 from lambdarig.protocol.commit_record import is_newer_generation
@@ -55,8 +57,17 @@ def resolve_port(url: str) -> tuple[str, dict]:
         raise ValueError("--port: give the rig's port, e.g. /dev/ttyACM0, serial:///dev/lambdarig-LR0001, "
                          "the path `lambdarig serve rig` prints, or auto")
     url = url.strip()
+    # The one address grammar (lambdarig.hal.address); a port has no other meaning, so a name without
+    # a scheme is a device too (a --link symlink in the current directory).
+    url = f"serial://{url}" if ":" not in url.partition("?")[0] and url.lower() != "auto" else frontend_url(url)
     options: dict = {}
     port = url
+    if not url.lower().startswith("serial:"):
+        scheme = url.partition(":")[0]
+        raise InputError("command line", "--port", f"{url!r} does not name a serial port",
+                         allowed="a device path (/dev/ttyUSB0), serial:PORT[?baudrate=N], a pyserial URL "
+                                 "(socket://, rfc2217://, loop://, hwgrep://) or auto",
+                         suggestions=nearest(scheme, ("serial", *PYSERIAL_SCHEMES)))
     if url.lower().startswith("serial:"):
         from lambdarig.hal.serial_frontend import parse_serial_url
         port, query = parse_serial_url(url)
@@ -65,6 +76,8 @@ def resolve_port(url: str) -> tuple[str, dict]:
                 options["timeout_s"] = float(value)
             elif key == "retries":
                 options["retries"] = int(value)
+            elif key == "baudrate":
+                options["baudrate"] = check_baudrate(value, "command line", "--port baudrate")
             elif key == "exclusive":
                 raise ValueError("--port: flashing always takes the port exclusively; drop 'exclusive' from the URL")
             # rate_hz, watchdog_ms, link_timeout_s, reconnect: streaming options, no meaning here
@@ -132,7 +145,8 @@ def check_rig_for(settings: Settings, identity, device_serial: str | None, force
 
 def build_image(settings: Settings, serial_number: str) -> bytes:
     image = encode_settings(settings, serial_number)
-    if decode_image(image, serial_number) != settings:   # self-check: the codec must round-trip
+    # Self-check: the codec must round-trip (host-side settings such as sensor.profile_file stay on the host).
+    if decode_image(image, serial_number) != settings.changed(sensor__profile_file=""):
         raise SettingsError("image", "the encoded image does not decode to the same settings (codec fault); "
                                      "nothing was written", "flash")
     return image
@@ -286,7 +300,7 @@ class Change:
 def diff_settings(rig: Settings, wanted: Settings) -> list[Change]:
     """The fields whose value differs, in schema order."""
     return [Change(f.name, rig.get(f.name), wanted.get(f.name), f.unit)
-            for f in SCHEMA if rig.get(f.name) != wanted.get(f.name)]
+            for f in SCHEMA if f.in_image and rig.get(f.name) != wanted.get(f.name)]   # what a rig can hold
 
 
 def value_text(value) -> str:

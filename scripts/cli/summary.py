@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from lambdarig.inputs import Caller
+from lambdarig.progress import Progress, ProgressStatusLine
 from lambdarig.result import SessionResult
 from lambdarig.signals import exit_code_for
 from lambdarig.telemetry import StatusLine
@@ -54,13 +55,27 @@ class Console:
     happens along the way (which front end and settings, a lost link, a reconnect; unless --json)
     and warnings (always) on stderr."""
 
-    def __init__(self, json_out: bool, quiet: bool):
+    def __init__(self, json_out: bool, quiet: bool, total_s: float | None = None, what: str = "simulated"):
         self.json_out = json_out
         self.quiet = quiet
-        self.status_line = None if (json_out or quiet) else StatusLine(sys.stderr)
+        # Known-duration work shows % and ETA (lambdarig.progress): on a terminal at the end of the
+        # status line (or its own line with --json), off a terminal a plain line every few seconds.
+        self.progress_line: Progress | None = None
+        known = total_s is not None and math.isfinite(total_s) and total_s > 0
+        if known and not quiet:
+            self.progress_line = Progress(sys.stderr, float(total_s or 0.0), what=what)
+        if json_out or quiet:
+            self.status_line: StatusLine | None = None
+        elif self.progress_line is not None and self.progress_line.tty:
+            self.status_line = ProgressStatusLine(sys.stderr, self.progress_line)
+        else:
+            self.status_line = StatusLine(sys.stderr)
 
-    def sinks(self) -> list[StatusLine]:
-        return [self.status_line] if self.status_line is not None else []
+    def sinks(self) -> list:
+        sinks: list = [self.status_line] if self.status_line is not None else []
+        if self.progress_line is not None and not isinstance(self.status_line, ProgressStatusLine):
+            sinks.append(self.progress_line)
+        return sinks
 
     def progress(self, text: str) -> None:
         if not self.json_out:
@@ -74,6 +89,8 @@ class Console:
     def finish_line(self) -> None:
         if self.status_line is not None:
             self.status_line.finish()
+        if self.progress_line is not None:
+            self.progress_line.finish()
 
 
 def show_result(result: SessionResult, console: Console) -> int:
@@ -113,13 +130,21 @@ def format_summary(report: dict[str, Any]) -> str:
     else:
         rows.append(("faults/warnings", "none"))
     factor = report["realtime_factor"]
-    rows += [
-        ("sim time", f"{report['sim_s']:.2f} s"),
-        ("wall time", f"{report['wall_s']:.2f} s"),
-        ("real-time factor", f"{factor:.0f}x" if math.isfinite(factor) else "-"),
-    ]
+    if report.get("virtual_time", True):
+        rows += [
+            ("sim time", f"{report['sim_s']:.2f} s"),
+            ("wall time", f"{report['wall_s']:.2f} s"),
+            ("real-time factor", f"{factor:.0f}x" if math.isfinite(factor) else "-"),
+        ]
+    else:   # a rig or a station runs on the wall clock: its time is the run's length, nothing simulated
+        rows.append(("run time", f"{report['sim_s']:.2f} s"))
+        if report.get("late_ticks"):
+            rows.append(("late ticks", f"{report['late_ticks']}"))
     acc = report["lambda_error_pct"]
-    if acc is None and "scenario" in report:
+    if report.get("mode") == "hc":
+        rows.append(("lambda", "none: a mixed-potential HC element reads HC (ppm); its pump holds a lean "
+                               "chamber, so the pump current says nothing about the exhaust's lambda"))
+    elif acc is None and "scenario" in report:
         rows.append(("lambda error", "no valid samples with a finite true lambda"))
     elif acc is not None:
         # Right at a step the reading is still on its way: the settled maximum is the figure that

@@ -59,8 +59,9 @@ class LogWriter:
     kind = "log"
 
     def __init__(self, path: str | Path, channels: Sequence[Channel], t0_s: float = 0.0,
-                 limits: dict[str, float] | None = None):
+                 limits: dict[str, float] | None = None, metadata: dict[str, Any] | None = None):
         self.path = Path(path)
+        self.run_metadata = metadata
         self.channels = tuple(channels)
         self.taker = RowTaker(self.channels, t0_s, limits)
         self.rows = 0

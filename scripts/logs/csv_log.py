@@ -19,7 +19,7 @@ class CsvLog(LogWriter):
 
     def __init__(self, path: str | Path, channels: Sequence[Channel], t0_s: float = 0.0,
                  limits: dict[str, float] | None = None, metadata: dict[str, Any] | None = None):
-        super().__init__(path, channels, t0_s, limits)
+        super().__init__(path, channels, t0_s, limits, metadata)
         self.sidecar: Path | None = None
         self._file: TextIO | None = None
         try:

@@ -51,7 +51,7 @@ class MdfLog(LogWriter):
                  limits: dict[str, float] | None = None, metadata: dict[str, Any] | None = None):
         from asammdf import MDF
 
-        super().__init__(path, channels, t0_s, limits)
+        super().__init__(path, channels, t0_s, limits, metadata)
         self.metadata = with_channels(metadata or {}, self.channels, "mf4")
         self._mdf: Any = MDF(version="4.10")
         self._codes = {c.name: {text: i for i, text in enumerate(text_codes(c))}

@@ -33,7 +33,7 @@ class MslLog(LogWriter):
 
     def __init__(self, path: str | Path, channels: Sequence[Channel], t0_s: float = 0.0,
                  limits: dict[str, float] | None = None, metadata: dict[str, Any] | None = None):
-        super().__init__(path, channels, t0_s, limits)
+        super().__init__(path, channels, t0_s, limits, metadata)
         meta = metadata or {}
         self.sidecar: Path | None = None
         self._file: TextIO | None = None

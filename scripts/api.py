@@ -19,6 +19,7 @@ from lambdarig.emulator.scenario import Scenario
 from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.registry import open_frontend
 
+from .channels_api import run_on_channels, simulate_channels
 from .choose_settings import SettingsArg, settings_for_frontend, settings_for_simulation
 from .inputs import Caller, OutputPath, check_name, check_number, check_outputs
 from .result import SessionResult
@@ -32,15 +33,17 @@ LINK_LOSS_RANGE_S = (0.0, 86400.0)
 RECONNECT_RANGE_S = (0.0, 3600.0)
 
 
-def simulate(element: str = "lsu49", scenario: str | Scenario = "default", duration_s: float | None = None,
-             settings: SettingsArg = None, seed: int | None = None, *, link_loss_s: float | None = None,
+def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = "default",
+             duration_s: float | None = None, settings: SettingsArg = None, seed: int | None = None, *,
+             link_loss_s: float | None = None,
              element_overrides: list[str] | None = None, log: OutputPath = None, plot: OutputPath = None,
              keep_samples: bool = True, force_element: bool = False, should_stop: Callable[[], bool] | None = None,
              sinks: Sequence[TelemetrySink] = (), progress: Callable[[str], None] = log_progress,
              warn: Callable[[str], None] = warn_user, caller: Caller = SIMULATE) -> SessionResult:
     """Run the firmware against an emulated element through a scenario, in virtual time.
 
-    element:           a built-in element name (`lambdarig element --list`) or an element .toml path
+    element:           a built-in element name (`lambdarig element --list`) or an element .toml path;
+                       a list of 2 to 4 of them: that many sensors in one run (lambdarig.channels_api)
     scenario:          a built-in scenario name, a scenario .toml path or a Scenario
     duration_s:        simulated seconds (default: the scenario's duration)
     settings:          a Settings, a settings .toml path, a dict of changes to the element's defaults
@@ -59,13 +62,20 @@ def simulate(element: str = "lsu49", scenario: str | Scenario = "default", durat
     caller:            who asks and its names for these arguments, for error messages (the
                        command line gives its own)
     """
-    element = check_name(element, caller, "element", "an element name or .toml path")
     if not isinstance(scenario, Scenario):
         scenario = check_name(scenario, caller, "scenario", "a scenario name, a .toml path or a Scenario")
     if duration_s is not None:
         duration_s = check_number(duration_s, caller, "duration_s", *SIM_DURATION_RANGE_S)
     if link_loss_s is not None:
         link_loss_s = check_number(link_loss_s, caller, "link_loss_s", *LINK_LOSS_RANGE_S)
+    if isinstance(element, (list, tuple)):
+        if len(element) != 1:   # several sensors in one run
+            return simulate_channels(element, scenario, duration_s, settings, seed, link_loss_s=link_loss_s,
+                                     element_overrides=element_overrides, log=log, plot=plot,
+                                     keep_samples=keep_samples, force_element=force_element, should_stop=should_stop,
+                                     sinks=sinks, progress=progress, warn=warn, caller=caller)
+        element = element[0]
+    element = check_name(element, caller, "element", "an element name or .toml path")
     log_path, plot_path = check_outputs(log, plot, caller)
     options: dict[str, Any] = {"scenario": scenario, "seed": seed, "link_loss_s": link_loss_s}
     if element_overrides is not None:
@@ -87,7 +97,7 @@ def simulate(element: str = "lsu49", scenario: str | Scenario = "default", durat
                        force_element=force_element, should_stop=should_stop, progress=progress, warn=warn)
 
 
-def run(hal_url: str | FrontEnd, settings: SettingsArg = None, duration_s: float | None = None, *,
+def run(hal_url: str | FrontEnd | Sequence[str], settings: SettingsArg = None, duration_s: float | None = None, *,
         use_stored_settings: bool = True, reconnect_s: float = 5.0, log: OutputPath = None,
         plot: OutputPath = None, keep_samples: bool = True, force_element: bool = False,
         should_stop: Callable[[], bool] | None = None, sinks: Sequence[TelemetrySink] = (),
@@ -95,7 +105,8 @@ def run(hal_url: str | FrontEnd, settings: SettingsArg = None, duration_s: float
         caller: Caller = RUN, frontend_options: dict[str, Any] | None = None) -> SessionResult:
     """Run the firmware on a front end: a bench rig (`serial:///dev/lambdarig0`, `serial:auto`), an
     instrument station (`visa:station.toml`), the simulator (`sim:lsu49`), or an opened FrontEnd
-    (closed at the end, like one opened here).
+    (closed at the end, like one opened here); a list of 2 to 4 URLs: that many sensors in one run
+    (lambdarig.channels_api).
 
     settings:            a Settings, a settings .toml path, a dict of changes to the defaults, or
                          None: the settings stored on the device (unless use_stored_settings is
@@ -109,6 +120,13 @@ def run(hal_url: str | FrontEnd, settings: SettingsArg = None, duration_s: float
     if duration_s is not None:
         duration_s = check_number(duration_s, caller, "duration_s", *RUN_DURATION_RANGE_S)
     reconnect_s = check_number(reconnect_s, caller, "reconnect_s", *RECONNECT_RANGE_S)
+    if isinstance(hal_url, (list, tuple)):
+        if len(hal_url) != 1:   # several sensors in one run
+            return run_on_channels(hal_url, settings, duration_s, use_stored_settings=use_stored_settings, log=log,
+                                   plot=plot, keep_samples=keep_samples, force_element=force_element,
+                                   should_stop=should_stop, sinks=sinks, progress=progress, warn=warn, caller=caller,
+                                   frontend_options=frontend_options)
+        hal_url = hal_url[0]
     log_path, plot_path = check_outputs(log, plot, caller)
     if isinstance(hal_url, FrontEnd):
         if frontend_options:

@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from .base import CHUNK_ROWS, LogWriter, OutputError
-from .channels import CHANNELS, Channel, channels_for, prefixed
+from .channels import (
+    CHANNELS,
+    Channel,
+    ChannelsTaker,
+    RowTaker,
+    channel_prefix,
+    channels_for,
+    channels_taker,
+    prefixed,
+)
 from .csv_log import CsvLog
 from .mdf_log import MDF_INSTALL_HINT, MdfLog, check_mdf_available, read_metadata
 from .metadata import run_metadata, sidecar_path
@@ -33,14 +42,16 @@ def log_format(path: Path) -> str | None:
 
 
 def open_log(path: Path, channels: Sequence[Channel], *, t0_s: float = 0.0, limits: dict[str, float] | None = None,
-             metadata: dict[str, Any] | None = None) -> LogWriter:
+             metadata: dict[str, Any] | None = None, taker: RowTaker | ChannelsTaker | None = None) -> LogWriter:
     """The writer for path's suffix (checked before the run: lambdarig.inputs)."""
     suffix = log_format(path)
     if suffix is None:
         raise ValueError(f"{path}: not a log format; allowed suffixes: {', '.join(LOG_FORMATS)}")
-    return LOG_FORMATS[suffix](path, channels, t0_s=t0_s, limits=limits, metadata=metadata)
+    return LOG_FORMATS[suffix](path, channels, t0_s=t0_s, limits=limits, metadata=metadata,
+                                  taker=taker)
 
 
-__all__ = ["CHANNELS", "CHUNK_ROWS", "Channel", "CsvLog", "LOG_FORMATS", "LogWriter", "MDF_INSTALL_HINT", "MdfLog",
-           "MslLog", "OutputError", "SIDECAR_FORMATS", "channels_for", "check_mdf_available", "log_format",
-           "open_log", "prefixed", "read_metadata", "run_metadata", "sidecar_path"]
+__all__ = ["CHANNELS", "CHUNK_ROWS", "Channel", "ChannelsTaker", "CsvLog", "LOG_FORMATS", "LogWriter",
+           "MDF_INSTALL_HINT", "MdfLog", "MslLog", "OutputError", "RowTaker", "SIDECAR_FORMATS", "channel_prefix",
+           "channels_for", "channels_taker", "check_mdf_available", "log_format", "open_log", "prefixed",
+           "read_metadata", "run_metadata", "sidecar_path"]

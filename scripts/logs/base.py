@@ -10,7 +10,7 @@ from typing import Any
 
 from lambdarig.common.errors import LambdarigError
 
-from .channels import Channel, RowTaker
+from .channels import Channel, ChannelsTaker, RowTaker
 
 # 500 rows: 5 s of telemetry at 100 Hz, some 80 kB of CSV. Large enough that the control loop pays
 # almost nothing per tick, small enough that a crash loses little.
@@ -59,11 +59,14 @@ class LogWriter:
     kind = "log"
 
     def __init__(self, path: str | Path, channels: Sequence[Channel], t0_s: float = 0.0,
-                 limits: dict[str, float] | None = None, metadata: dict[str, Any] | None = None):
+                 limits: dict[str, float] | None = None, metadata: dict[str, Any] | None = None,
+                 taker: RowTaker | ChannelsTaker | None = None):
         self.path = Path(path)
         self.run_metadata = metadata
-        self.channels = tuple(channels)
-        self.taker = RowTaker(self.channels, t0_s, limits)
+        # A run of several sensors brings its own taker (ChannelsTaker: the sink is then called with
+        # every channel's statuses and truths); its channels are the log's.
+        self.taker = taker if taker is not None else RowTaker(channels, t0_s, limits)
+        self.channels = tuple(self.taker.channels)
         self.rows = 0
         self.closed = False
 

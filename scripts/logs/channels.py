@@ -136,3 +136,41 @@ class RowTaker:
                 col = derive(*(by_status[a] for a in needs), self.limits)
             out.append(col)
         return out
+
+
+class ChannelsTaker:
+    """Several sensors in one log: one RowTaker per channel (the first with t_s), called with every
+    channel's status and truth at once; the columns are the channels' side by side."""
+
+    def __init__(self, takers: Sequence[RowTaker]):
+        self.takers = list(takers)
+        self.channels = tuple(c for t in self.takers for c in t.channels)
+
+    def take(self, statuses: Sequence[Any], truths: Sequence[Any]) -> int:
+        for taker, status, truth in zip(self.takers, statuses, truths):
+            taker.take(status, truth)
+        return len(self.takers[0])
+
+    def __len__(self) -> int:
+        return len(self.takers[0])
+
+    def columns(self) -> list[list[Any]]:
+        return [col for taker in self.takers for col in taker.columns()]
+
+
+def channel_prefix(index: int) -> str:
+    """The log's column prefix of sensor `index` in a run of several: ch0_, ch1_, ..."""
+    return f"ch{index}_"
+
+
+def channels_taker(per_channel: Sequence[Sequence[Channel]], t0s: Sequence[float],
+                   limits: Sequence[dict[str, float]]) -> ChannelsTaker:
+    """The taker of a run of several sensors: t_s once (channel 0's clock), then each channel's
+    channels prefixed ch0_, ch1_, ..."""
+    takers = []
+    for i, (channels, t0_s, lim) in enumerate(zip(per_channel, t0s, limits)):
+        mine = prefixed([c for c in channels if c.name != "t_s"], channel_prefix(i))
+        if i == 0:
+            mine = tuple(c for c in channels if c.name == "t_s") + mine
+        takers.append(RowTaker(mine, t0_s, lim))
+    return ChannelsTaker(takers)

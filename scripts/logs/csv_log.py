@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .base import LogWriter, text_column
-from .channels import Channel
+from .channels import Channel, ChannelsTaker, RowTaker
 from .metadata import sidecar_path, with_channels, write_sidecar
 
 
@@ -18,8 +18,9 @@ class CsvLog(LogWriter):
     kind = "csv"
 
     def __init__(self, path: str | Path, channels: Sequence[Channel], t0_s: float = 0.0,
-                 limits: dict[str, float] | None = None, metadata: dict[str, Any] | None = None):
-        super().__init__(path, channels, t0_s, limits, metadata)
+                 limits: dict[str, float] | None = None, metadata: dict[str, Any] | None = None,
+                 taker: RowTaker | ChannelsTaker | None = None):
+        super().__init__(path, channels, t0_s, limits, metadata, taker)
         self.sidecar: Path | None = None
         self._file: TextIO | None = None
         try:

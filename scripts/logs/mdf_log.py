@@ -22,7 +22,7 @@ from lambdarig.controller.diagnostics import CODES
 from lambdarig.controller.statemachine import State
 
 from .base import LogWriter
-from .channels import Channel
+from .channels import Channel, ChannelsTaker, RowTaker
 from .metadata import to_json, with_channels
 
 MDF_INSTALL_HINT = "MDF4 logs need asammdf: pip install 'lambdarig[mdf]'"
@@ -48,10 +48,11 @@ class MdfLog(LogWriter):
     kind = "mf4"
 
     def __init__(self, path: str | Path, channels: Sequence[Channel], t0_s: float = 0.0,
-                 limits: dict[str, float] | None = None, metadata: dict[str, Any] | None = None):
+                 limits: dict[str, float] | None = None, metadata: dict[str, Any] | None = None,
+                 taker: RowTaker | ChannelsTaker | None = None):
         from asammdf import MDF
 
-        super().__init__(path, channels, t0_s, limits, metadata)
+        super().__init__(path, channels, t0_s, limits, metadata, taker)
         self.metadata = with_channels(metadata or {}, self.channels, "mf4")
         self._mdf: Any = MDF(version="4.10")
         self._codes = {c.name: {text: i for i, text in enumerate(text_codes(c))}

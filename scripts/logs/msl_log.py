@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .base import LogWriter, text_column
-from .channels import Channel
+from .channels import Channel, ChannelsTaker, RowTaker
 from .mdf_log import text_codes
 from .metadata import sidecar_path, with_channels, write_sidecar
 
@@ -32,8 +32,9 @@ class MslLog(LogWriter):
     kind = "msl"
 
     def __init__(self, path: str | Path, channels: Sequence[Channel], t0_s: float = 0.0,
-                 limits: dict[str, float] | None = None, metadata: dict[str, Any] | None = None):
-        super().__init__(path, channels, t0_s, limits, metadata)
+                 limits: dict[str, float] | None = None, metadata: dict[str, Any] | None = None,
+                 taker: RowTaker | ChannelsTaker | None = None):
+        super().__init__(path, channels, t0_s, limits, metadata, taker)
         meta = metadata or {}
         self.sidecar: Path | None = None
         self._file: TextIO | None = None

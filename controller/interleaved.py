@@ -107,13 +107,13 @@ class InterleavedRuntime:
         return results
 
     def _emit(self) -> None:
-        statuses = []
-        truths = []
+        statuses: list[Any] = []
+        truths: list[Any] = []
         for r in self.runtimes:
             status = r.controller.status()
             truth = r.frontend.truth() if r.has_truth else None
-            for sink in r.sinks:
-                sink(status, truth)
+            for channel_sink in r.sinks:
+                channel_sink(status, truth)
             statuses.append(status)
             truths.append(truth)
         for sink in self.sinks:

@@ -24,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run", help="run the firmware on a front end: serial rig, VISA station or sim",
         description="Run the controller firmware on the front end named by --hal "
                     "(serial:///dev/lambdarig0, serial://socket://HOST:PORT, visa:station.toml, sim:lsu49).")
-    parser.add_argument("--hal", required=True, metavar="URL", help="front end URL")
+    parser.add_argument("--hal", required=True, metavar="URL", action="append",
+                        help="front end URL; give it 2 to 4 times for that many sensors in one run "
+                             "(channels 0, 1, ...)")
     parser.add_argument("--duration", default=None, metavar="S",
                         help="seconds to run, %g..%g (default: until Ctrl-C; sim: the scenario)" % DURATION_RANGE_S)
     parser.add_argument("--settings", default=None, metavar="FILE",
@@ -42,12 +44,14 @@ def run(args: argparse.Namespace) -> int:
     duration_s = None if args.duration is None else parse_number(args.duration, "--duration", *DURATION_RANGE_S,
                                                                    unit="s")
     reconnect_s = parse_number(args.reconnect_s, "--reconnect-s", *api.RECONNECT_RANGE_S, unit="s")
-    url = args.hal.strip()
-    if ":" not in url:
-        raise CALLER.refuse("hal_url", f"{args.hal!r} is not a front end URL; schemes: "
-                                       f"{', '.join(known_schemes())} (e.g. sim:lsu49)")
+    urls = [given.strip() for given in args.hal]
+    for given, url in zip(args.hal, urls):
+        if ":" not in url:
+            raise CALLER.refuse("hal_url", f"{given!r} is not a front end URL; schemes: "
+                                           f"{', '.join(known_schemes())} (e.g. sim:lsu49)")
     console = Console(args.json, args.quiet)
-    result = api.run(url, settings=args.settings, duration_s=duration_s, use_stored_settings=not args.default_settings,
+    result = api.run(urls[0] if len(urls) == 1 else urls, settings=args.settings, duration_s=duration_s,
+                     use_stored_settings=not args.default_settings,
                      reconnect_s=reconnect_s, log=args.log, plot=args.plot, keep_samples=False,
                      force_element=args.force_element, sinks=console.sinks(), progress=console.progress,
                      warn=console.warn, caller=CALLER)

@@ -27,8 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "simulate", help="run the firmware on an emulated element through a scenario",
         description="Run the controller firmware against an emulated sensor element in virtual time: "
                     "warm-up, closed loop, lambda tracking; with an optional CSV log and PNG plot.")
-    parser.add_argument("--element", default="lsu49", metavar="NAME",
-                        help="emulated element: name (see `lambdarig element --list`) or .toml path (default lsu49)")
+    parser.add_argument("--element", default=None, metavar="NAME", action="append",
+                        help="emulated element: name (see `lambdarig element --list`) or .toml path (default lsu49); "
+                             "give it 2 to 4 times for that many sensors in one run (channels 0, 1, ...)")
     parser.add_argument("--scenario", default="default", metavar="NAME|FILE",
                         help="built-in scenario name or scenario .toml file (default: default)")
     parser.add_argument("--duration", default=None, metavar="S",
@@ -61,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     link_loss_s = None if args.link_loss_s is None else parse_number(args.link_loss_s, "--link-loss-s",
                                                                       *LINK_LOSS_RANGE_S, unit="s")
     console = Console(args.json, args.quiet)
-    result = api.simulate(args.element, args.scenario, duration_s, settings=args.settings, seed=parse_seed(args.seed),
+    elements = args.element or ["lsu49"]
+    result = api.simulate(elements[0] if len(elements) == 1 else elements, args.scenario, duration_s,
+                          settings=args.settings, seed=parse_seed(args.seed),
                           link_loss_s=link_loss_s, log=args.log, plot=args.plot, keep_samples=False,
                           force_element=args.force_element, sinks=console.sinks(), progress=console.progress,
                           warn=console.warn, caller=CALLER)

@@ -95,6 +95,8 @@ def json_safe(value: Any) -> Any:
 
 
 def format_summary(report: dict[str, Any]) -> str:
+    if "channels" in report:   # several sensors in one run: one block per channel
+        return format_channels(report)
     ready = report["time_to_ready_s"]
     rows = [
         ("time to ready", "not reached" if ready is None else f"{ready:.2f} s"),
@@ -136,3 +138,13 @@ def format_summary(report: dict[str, Any]) -> str:
     if report["message"]:
         lines.append(f"  {report['message']}")
     return "\n".join(lines)
+
+
+def format_channels(report: dict[str, Any]) -> str:
+    """The summary of a run of several sensors: a block per channel, then the run's log."""
+    blocks = [f"channel {ch['channel_index']}: " + format_summary(ch) for ch in report["channels"]]
+    if report["message"] and all(ch["message"] != report["message"] for ch in report["channels"]):
+        blocks.append(f"  {report['message']}")
+    if "log" in report:
+        blocks.append(f"log {report['log']}")
+    return "\n".join(blocks)

@@ -1,0 +1,131 @@
+"""Two sensors in one run (issue 13): each channel has its own firmware instance and front end,
+driven tick by tick on one virtual clock, with one log (ch0_/ch1_ columns) and a summary block per
+channel. Channel i of a run seeded s is exactly the single-sensor run seeded s + i."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lambdarig
+from lambdarig.cli import main
+from lambdarig.logs import read_metadata
+
+DURATION = ["--duration", "12", "--seed", "5", "--quiet"]
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("two")
+    paths = {"two": folder / "two.csv", "seed5": folder / "seed5.csv", "seed6": folder / "seed6.csv"}
+    code, out, err = cli("simulate", "--element", "lsu49", "--element", "lsu49", *DURATION, "--json",
+                         "--log", str(paths["two"]))
+    assert code == 0, err
+    paths["summary"] = folder / "summary.json"
+    paths["summary"].write_text(out)
+    for seed in ("5", "6"):
+        code, _, err = cli("simulate", "--duration", "12", "--seed", seed, "--quiet",
+                           "--log", str(paths[f"seed{seed}"]))
+        assert code == 0, err
+    return paths
+
+
+def test_each_channel_is_the_single_sensor_run_with_its_seed(runs):
+    two = pd.read_csv(runs["two"])
+    for i, single_name in enumerate(("seed5", "seed6")):
+        single = pd.read_csv(runs[single_name])
+        assert len(two) == len(single)
+        assert np.array_equal(two["t_s"], single["t_s"])
+        for name in single.columns[1:]:
+            mine, theirs = two[f"ch{i}_{name}"], single[name]
+            if mine.dtype.kind in "fiu":
+                assert np.array_equal(mine, theirs, equal_nan=True), (i, name)
+            else:
+                assert mine.fillna("").tolist() == theirs.fillna("").tolist(), (i, name)
+
+
+def test_summary_has_a_block_per_channel_with_its_index(runs):
+    summary = json.loads(runs["summary"].read_text())
+    assert [ch["channel_index"] for ch in summary["channels"]] == [0, 1]
+    assert [ch["seed"] for ch in summary["channels"]] == [5, 6]
+    assert all(ch["final_state"] == "stopped" and ch["time_to_ready_s"] < 12 for ch in summary["channels"])
+    assert summary["log"] == str(runs["two"]) and summary["link_lost"] is False
+
+
+def test_sidecar_names_each_sensor(runs):
+    meta = json.loads(runs["two"].with_name("two.csv.json").read_text())
+    assert meta["element"] == ["lsu49", "lsu49"]
+    assert [(s["channel_index"], s["prefix"], s["seed"]) for s in meta["sensors"]] == [(0, "ch0_", 5), (1, "ch1_", 6)]
+
+
+@pytest.mark.filterwarnings("ignore:The inplace keyword")   # asammdf 8.8 on pandas 3
+def test_two_elements_in_mdf4_and_the_text_summary(tmp_path):
+    asammdf = pytest.importorskip("asammdf")
+    log = tmp_path / "two.mf4"
+    code, out, err = cli("simulate", "--element", "lsu49", "--element", "sealed-ref", "--duration", "4",
+                         "--quiet", "--log", str(log))
+    assert code == 0, err
+    assert out.startswith("channel 0: lsu49") and "\nchannel 1: sealed-ref" in out and f"log {log}" in out
+    with asammdf.MDF(log) as mdf:
+        df = mdf.to_dataframe()
+        meta = read_metadata(mdf)
+        assert mdf.get("ch1_temp_c").unit == "degC"
+    assert {"ch0_lambda", "ch1_lambda", "ch0_true_lambda", "ch1_heater_saturated"} <= set(df.columns)
+    assert [s["element"] for s in meta["sensors"]] == ["lsu49", "sealed-ref"]
+
+
+def test_run_with_two_front_ends(tmp_path):
+    log = tmp_path / "run.csv"
+    code, out, err = cli("run", "--hal", "sim:lsu49", "--hal", "sim:sealed-ref", "--duration", "1", "--json",
+                         "--log", str(log))
+    assert code == 0, err
+    summary = json.loads(out)
+    assert [(c["channel_index"], c["frontend"]) for c in summary["channels"]] == [(0, "sim:lsu49"),
+                                                                                  (1, "sim:sealed-ref")]
+    df = pd.read_csv(log)
+    assert len(df) == 102 and "ch1_supply_v" in df.columns
+
+
+def test_api_returns_a_result_per_channel():
+    result = lambdarig.simulate(["lsu49", "lsu49"], duration_s=1.0, seed=2)
+    assert [r.summary["channel_index"] for r in result.channels] == [0, 1]
+    assert len(result.channels[1].samples) == 102
+    assert result.samples == result.channels[0].samples
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["--element", "lsu49", "--element", "lsu49", "--plot", "{tmp}/x.png"], "--plot"),
+    (["--element", "lsu49"] * 5, "--element"),
+])
+def test_what_two_channels_cannot_do_is_refused_before_running(tmp_path, argv, word):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    code, out, err = cli("simulate", "--duration", "1", "--quiet", *argv)
+    assert code == 2 and out == "" and err.count("\n") == 1 and word in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lost_channel_ends_the_run_for_both_safe_and_exit_3(tmp_path):
+    log = tmp_path / "lost.csv"
+    code, out, err = cli("simulate", "--element", "lsu49", "--element", "lsu49", "--duration", "4",
+                         "--link-loss-s", "2", "--json", "--log", str(log))
+    assert code == 3, err
+    summary = json.loads(out)
+    first, second = summary["channels"]
+    assert first["link_lost"] and "channel 0: link lost" in first["message"]
+    assert second["final_state"] == "stopped" and not second["link_lost"]
+    df = pd.read_csv(log)
+    assert df["t_s"].iloc[-1] == pytest.approx(2.0, abs=0.01)
+    assert df["ch0_heater_duty"].iloc[-1] == 0 and df["ch1_heater_duty"].iloc[-1] == 0

@@ -146,3 +146,30 @@ def test_every_channel_has_a_unit_field_and_comment_and_unique_name():
     names = [c.name for c in CHANNELS]
     assert len(names) == len(set(names))
     assert all(c.comment and c.fmt in "tlgis" and c.source in ("status", "truth", "derived") for c in CHANNELS)
+
+
+LIMITED = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+from lambdarig.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("suffix", [".mf4", ".msl"])
+def test_a_full_disk_ends_the_run_with_one_line_for_every_format(tmp_path, suffix):
+    """The file may grow to 64 KiB (RLIMIT_FSIZE, as a full disk): one error line, exit 1."""
+    import os
+    import subprocess
+    import sys
+
+    log = tmp_path / f"run{suffix}"
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-c", LIMITED, "simulate", "--duration", "60", "--log", str(log),
+                           "--quiet"], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"lambdarig: error: cannot write the log {log}: File too large; outputs made safe, run ended"]
+    assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]   # no temporary file left

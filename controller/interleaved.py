@@ -56,13 +56,15 @@ class InterleavedRuntime:
         detail = ""
         wall_start = self.wall_clock()
         n = 0
-        steps = [(r.frontend.wait_until, r.frontend.sample, r.frontend.apply, r.controller.tick) for r in runtimes]
+        # Bound methods looked up once: this loop runs pump_hz times per second per channel.
+        steps = [(i, starts[i], r.frontend.wait_until, r.frontend.sample, r.frontend.apply, r.controller.tick)
+                 for i, r in enumerate(runtimes)]
         current = 0
         try:
             for n in (range(ticks + 1) if ticks is not None else itertools.count()):
                 offset = n * period_s
-                for current, (wait_until, sample, apply, tick) in enumerate(steps):
-                    if not wait_until(starts[current] + offset):
+                for current, start, wait_until, sample, apply, tick in steps:
+                    if not wait_until(start + offset):
                         late[current] += 1
                     apply(tick(sample()))
                 if n % telemetry_every == 0:

@@ -30,7 +30,10 @@ def add_session_options(parser: argparse.ArgumentParser, element_meaning: str) -
     parser.add_argument("--force-element", action="store_true",
                         help=f"run settings made for another element than {element_meaning} (a warning, not an "
                              "error)")
-    parser.add_argument("--log", default=None, metavar="FILE.csv", help="write telemetry as CSV")
+    parser.add_argument("--log", default=None, metavar="FILE",
+                        help="write the telemetry to a log; the suffix picks the format: .csv (metadata in "
+                             "FILE.json), .mf4/.mdf (MDF4, needs asammdf: pip install 'lambdarig[mdf]'), "
+                             ".msl (MegaLogViewer)")
     parser.add_argument("--plot", default=None, metavar="FILE.png",
                         help="write a PNG plot of the run (needs matplotlib: pip install 'lambdarig[plot]')")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")

@@ -37,9 +37,21 @@ def sig(value: float) -> str:
     return f"{value:.6g}"
 
 
-def text_column(channel: Channel, column: list[Any]) -> list[str]:
-    """A column as the text formats (CSV, .msl) write it."""
+def java_number(text: str) -> str:
+    """A CSV number for a Java reader (MegaLogViewer): NaN for "", Infinity for inf (pandas reads both)."""
+    if text == "":
+        return "NaN"
+    if text[-1] == "f":
+        return "-Infinity" if text[0] == "-" else "Infinity"
+    return text
+
+
+def text_column(channel: Channel, column: list[Any], java: bool = False) -> list[str]:
+    """A column as the text formats write it: CSV; .msl (java=True) spells NaN and infinity the
+    way Java's Double.parseDouble reads them, not as an empty field and "inf"."""
     fmt = channel.fmt
+    if java and fmt in "tlg":
+        return [java_number(text) for text in text_column(channel, column)]
     if fmt == "t":
         return [fixed(v, 4) for v in column]
     if fmt == "l":

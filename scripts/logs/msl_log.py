@@ -8,7 +8,8 @@ write and MegaLogViewer opens, tab separated:
     line 5+ data rows
 
 (the same two quoted header lines as rusEFI's BinarySensorLog; names on line 3, units on line 4,
-data from line 5, as MATLAB's readers of .msl files configure it). Read it with
+data from line 5, as MATLAB's readers of .msl files configure it). A value the firmware does not have
+is `NaN` and an infinite one `Infinity`/`-Infinity` (no empty fields: MegaLogViewer is Java). Read it with
 `pandas.read_csv(path, sep="\\t", skiprows=[0, 1, 3])`. Text channels (state, fault) are written
 as text: MegaLogViewer shows numbers only, so each also gets a numeric code channel (state_code,
 fault_code, codes as in the MDF4 log's value-to-text table). The metadata is in the sidecar JSON.
@@ -63,7 +64,7 @@ class MslLog(LogWriter):
         assert self._file is not None
         texts: list[list[str]] = []
         for c, col in zip(self.channels, columns):
-            texts.append(text_column(c, col))
+            texts.append(text_column(c, col, java=True))
             if c.fmt == "s":
                 codes = self._codes[c.name]
                 unknown = len(codes)

@@ -129,3 +129,40 @@ def test_a_lost_channel_ends_the_run_for_both_safe_and_exit_3(tmp_path):
     df = pd.read_csv(log)
     assert df["t_s"].iloc[-1] == pytest.approx(2.0, abs=0.01)
     assert df["ch0_heater_duty"].iloc[-1] == 0 and df["ch1_heater_duty"].iloc[-1] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("no_gc_pauses")   # on the wall clock: see tests/conftest.py
+def test_run_with_two_bench_rigs_on_ptys(tmp_path):
+    """Two emulated rigs over real ptys (a dual-sensor bench), one log with each rig's serial."""
+    import os
+    import subprocess
+    import sys
+
+    from realtime import STARTUP_S
+
+    from lambdarig.emulator.serial_rig import RigServer
+
+    root = Path(__file__).resolve().parents[1]
+    rigs = [RigServer(element=element, flash_path=tmp_path / f"flash{i}.bin", link=tmp_path / f"rig{i}",
+                      serial_number=f"LR000{i + 1}", seed=i).start()
+            for i, element in enumerate(("lsu49", "sealed-ref"))]
+    log = tmp_path / "bench.mf4"
+    try:
+        # A generous link timeout: a loaded machine's stall is not a lost rig.
+        urls = [arg for i in range(2) for arg in ("--hal", f"serial://{tmp_path / f'rig{i}'}?link_timeout_s=1.0")]
+        proc = subprocess.run([sys.executable, "-m", "lambdarig", "run", *urls, "--duration", "2", "--json",
+                               "--log", str(log)], cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+                              capture_output=True, text=True, timeout=STARTUP_S + 60)
+    finally:
+        for rig in rigs:
+            rig.stop()
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert [c["element"] for c in summary["channels"]] == ["lsu49", "sealed-ref"]
+    asammdf = pytest.importorskip("asammdf")
+    with asammdf.MDF(log) as mdf:
+        meta = read_metadata(mdf)
+        assert len(mdf.get("ch1_nernst_v").samples) >= 150
+    assert [(s["rig_serial"], s["frontend"]["kind"]) for s in meta["sensors"]] == [("LR0001", "serial"),
+                                                                                    ("LR0002", "serial")]

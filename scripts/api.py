@@ -51,7 +51,8 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
     seed:              noise seed, an integer >= 0 (default: the scenario's)
     link_loss_s:       the emulated board stops answering at this simulated time
     element_overrides: ["section.key=value", ...] changes to the element file (production spread)
-    log, plot:         write the telemetry as CSV / a PNG plot (needs matplotlib) to these paths
+    log, plot:         write the telemetry log (format by suffix: .csv, .mf4/.mdf, .msl; see
+                       lambdarig.logs) / a PNG plot (needs matplotlib) to these paths
     keep_samples:      keep the telemetry rows in the result (`.samples`, `.to_dataframe()`)
     force_element:     run settings made for another element than the emulated one (a warning
                        instead of an ElementMismatch)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -81,6 +82,10 @@ def test_mdf4_reads_back_equal_to_the_csv_with_units(logs):
             assert signal.unit == c.unit and signal.comment == c.comment, c.name
         meta = read_metadata(mdf)
         start = mdf.header.start_time
+        assert (mdf.header.author, mdf.header.subject) == ("lambdarig", "lsu49")
+        props = ET.fromstring(mdf.header.comment).find("common_properties")
+        assert {e.get("name"): e.text for e in props.findall("e")}["frontend"] == "sim:lsu49 (sim)"
+        assert {e.get("name"): e.text for e in props.find("tree").findall("e")}["heater.target_temp_c"] == "780.0"
         samples = {c.name: mdf.get(c.name, raw=False).samples for c in channels_for(True, False)[1:]}
     # The run's last row (the state it ended in) repeats the last tick's time; to_dataframe() keeps one
     # row per time, the last. Every row is in the file: each channel's samples are the CSV's column.

@@ -108,10 +108,12 @@ class MdfLog(LogWriter):
         start = meta.get("start_utc")
         header = mdf.header
         header.start_time = datetime.fromisoformat(start) if start else datetime.now(UTC)
+        # The comment first: setting it replaces the common properties that author & co. go into.
+        header.comment = _hd_comment(meta)
         header.author = "lambdarig"
         header.project = f"lambdarig {meta.get('lambdarig_version', '')}".strip()
-        header.subject = str(meta.get("element") or "")
-        header.comment = _hd_comment(to_json(meta))
+        element = meta.get("element")
+        header.subject = ", ".join(element) if isinstance(element, list) else str(element or "")
         # asammdf names what it saves .mf4 whatever the suffix asked for: save beside the log under
         # a temporary .mf4 name and rename it over the log (also: the log is whole or absent).
         tmp = self.path.with_name(f".{self.path.name}.tmp.mf4")
@@ -131,10 +133,31 @@ class MdfLog(LogWriter):
             pass
 
 
-def _hd_comment(text: str) -> str:
-    from xml.sax.saxutils import escape
+# Shown as the file's properties by MDF tools (asammdf's GUI): the metadata's short facts, and the
+# settings as a tree. The whole metadata is the comment's text (TX), as JSON.
+HEADER_PROPERTIES = ("lambdarig_version", "start_utc", "element", "unit", "age_h", "rig_serial", "scenario", "seed")
 
-    return f"<HDcomment><TX>{escape(text)}</TX></HDcomment>"
+
+def _hd_comment(meta: dict[str, Any]) -> str:
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("HDcomment")
+    ET.SubElement(root, "TX").text = to_json(meta)
+    common = ET.SubElement(root, "common_properties")
+    for key in HEADER_PROPERTIES:
+        value = meta.get(key)
+        if value is not None:
+            ET.SubElement(common, "e", name=key).text = ", ".join(map(str, value)) if isinstance(value, list) \
+                else str(value)
+    frontend = meta.get("frontend")
+    if isinstance(frontend, dict):
+        ET.SubElement(common, "e", name="frontend").text = f"{frontend.get('name')} ({frontend.get('kind')})"
+    settings = meta.get("settings")
+    if isinstance(settings, dict):
+        tree = ET.SubElement(common, "tree", name="settings")
+        for name, value in settings.items():
+            ET.SubElement(tree, "e", name=name).text = str(value)
+    return ET.tostring(root, encoding="unicode")
 
 
 def read_metadata(mdf: Any) -> dict[str, Any]:

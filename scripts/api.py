@@ -34,8 +34,8 @@ RECONNECT_RANGE_S = (0.0, 3600.0)
 
 
 def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = "default",
-             duration_s: float | None = None, settings: SettingsArg = None, seed: int | None = None, *,
-             link_loss_s: float | None = None,
+             duration_s: float | None = None, settings: SettingsArg | Sequence[SettingsArg] = None,
+             seed: int | None = None, *, link_loss_s: float | None = None,
              element_overrides: list[str] | None = None, log: OutputPath = None, plot: OutputPath = None,
              keep_samples: bool = True, force_element: bool = False, should_stop: Callable[[], bool] | None = None,
              sinks: Sequence[TelemetrySink] = (), progress: Callable[[str], None] = log_progress,
@@ -47,7 +47,8 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
     scenario:          a built-in scenario name, a scenario .toml path or a Scenario
     duration_s:        simulated seconds (default: the scenario's duration)
     settings:          a Settings, a settings .toml path, a dict of changes to the element's defaults
-                       ({"heater.target_temp_c": 760.0}), or None: the defaults for the element
+                       ({"heater.target_temp_c": 760.0}), or None: the defaults for the element;
+                       with several elements, one for all or a list of one per element
     seed:              noise seed, an integer >= 0 (default: the scenario's)
     link_loss_s:       the emulated board stops answering at this simulated time
     element_overrides: ["section.key=value", ...] changes to the element file (production spread)
@@ -76,6 +77,7 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
                                      keep_samples=keep_samples, force_element=force_element, should_stop=should_stop,
                                      sinks=sinks, progress=progress, warn=warn, caller=caller)
         element = element[0]
+    settings = one_setting(settings, caller)
     element = check_name(element, caller, "element", "an element name or .toml path")
     log_path, plot_path = check_outputs(log, plot, caller)
     options: dict[str, Any] = {"scenario": scenario, "seed": seed, "link_loss_s": link_loss_s}
@@ -98,7 +100,8 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
                        force_element=force_element, should_stop=should_stop, progress=progress, warn=warn)
 
 
-def run(hal_url: str | FrontEnd | Sequence[str], settings: SettingsArg = None, duration_s: float | None = None, *,
+def run(hal_url: str | FrontEnd | Sequence[str], settings: SettingsArg | Sequence[SettingsArg] = None,
+        duration_s: float | None = None, *,
         use_stored_settings: bool = True, reconnect_s: float = 5.0, log: OutputPath = None,
         plot: OutputPath = None, keep_samples: bool = True, force_element: bool = False,
         should_stop: Callable[[], bool] | None = None, sinks: Sequence[TelemetrySink] = (),
@@ -128,6 +131,7 @@ def run(hal_url: str | FrontEnd | Sequence[str], settings: SettingsArg = None, d
                                    should_stop=should_stop, sinks=sinks, progress=progress, warn=warn, caller=caller,
                                    frontend_options=frontend_options)
         hal_url = hal_url[0]
+    settings = one_setting(settings, caller)
     log_path, plot_path = check_outputs(log, plot, caller)
     if isinstance(hal_url, FrontEnd):
         if frontend_options:
@@ -153,3 +157,13 @@ def run(hal_url: str | FrontEnd | Sequence[str], settings: SettingsArg = None, d
                        title=f"lambdarig run: {info.name}", log_path=log_path, plot_path=plot_path,
                        reconnect_s=reconnect_s, keep_samples=keep_samples, sinks=sinks, force_element=force_element,
                        should_stop=should_stop, progress=progress, warn=warn)
+
+
+def one_setting(settings: Any, caller: Caller) -> SettingsArg:
+    """One sensor's settings: a list of one is that one; more are for several sensors."""
+    if isinstance(settings, (list, tuple)):
+        if len(settings) != 1:
+            raise caller.refuse("settings", f"{len(settings)} given for 1 sensor: give one (several are for "
+                                            f"several sensors, one each)")
+        return settings[0]
+    return settings

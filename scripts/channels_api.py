@@ -1,18 +1,21 @@
 """The package API for several sensors in one run: `lambdarig.simulate(element=[A, B], ...)` and
 `lambdarig.run([URL1, URL2], ...)` come here (lambdarig.api hands over when given more than one).
 Each sensor is a channel (lambdarig.channels_session): its own front end and firmware instance, the
-same scenario (simulate) and settings argument; channel i's noise seed is the run's seed + i, so two
-channels of the same element are two sensors, not one sensor twice.
+same scenario (simulate); one settings argument for all or a list of one per channel. Channel i's
+noise seed is the run's seed + i, so two channels of the same element are two sensors, not one
+sensor twice.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from lambdarig.controller.core import Controller
 from lambdarig.controller.runtime import TelemetrySink
+from lambdarig.controller.settings import load_settings
 from lambdarig.emulator.scenario import Scenario
 from lambdarig.hal.registry import open_frontend
 
@@ -27,6 +30,16 @@ def check_channel_count(names: Sequence[Any], caller: Caller, argument: str) -> 
     if not 1 <= len(names) <= MAX_CHANNELS:
         raise caller.refuse(argument, f"{len(names)} given; a run has 1 to {MAX_CHANNELS} sensors")
     return names
+
+
+def per_channel(settings: Any, count: int, caller: Caller) -> list[Any]:
+    """The settings argument of each channel: one for all, or a list of one per channel."""
+    if isinstance(settings, (list, tuple)):
+        if len(settings) != count:
+            raise caller.refuse("settings", f"{len(settings)} given for {count} sensors: give one for all, "
+                                            f"or one per sensor in the same order")
+        return list(settings)
+    return [settings] * count
 
 
 def refuse_plot(plot: OutputPath, caller: Caller, count: int) -> None:
@@ -47,7 +60,7 @@ def _open_all(opened: list[ChannelSession], open_one: Callable[[int], ChannelSes
 
 
 def simulate_channels(elements: Sequence[str], scenario: str | Scenario, duration_s: float | None,
-                      settings: SettingsArg, seed: int | None, *, link_loss_s: float | None,
+                      settings: SettingsArg | Sequence[SettingsArg], seed: int | None, *, link_loss_s: float | None,
                       element_overrides: list[str] | None, log: OutputPath, plot: OutputPath, keep_samples: bool,
                       force_element: bool, should_stop: Callable[[], bool] | None, sinks: Sequence[TelemetrySink],
                       progress: Callable[[str], None], warn: Callable[[str], None], caller: Caller) -> SessionResult:
@@ -55,6 +68,7 @@ def simulate_channels(elements: Sequence[str], scenario: str | Scenario, duratio
     elements = [check_name(e, caller, "element", "an element name or .toml path")
                 for e in check_channel_count(elements, caller, "element")]
     refuse_plot(plot, caller, len(elements))
+    each_settings = per_channel(settings, len(elements), caller)
     log_path, _ = check_outputs(log, None, caller)
     channels: list[ChannelSession] = []
     base_seed = [seed]   # the scenario's own seed once channel 0 is open, when none is given
@@ -70,7 +84,7 @@ def simulate_channels(elements: Sequence[str], scenario: str | Scenario, duratio
             info = frontend.info()
             if given is None:
                 base_seed[0] = int(info.details.get("seed") or 0)
-            controller = Controller(settings_for_simulation(settings, info.element, caller))
+            controller = Controller(settings_for_simulation(each_settings[i], info.element, caller))
         except BaseException:
             frontend.close()
             raise
@@ -84,7 +98,8 @@ def simulate_channels(elements: Sequence[str], scenario: str | Scenario, duratio
                         force_element=force_element, should_stop=should_stop, progress=progress, warn=warn)
 
 
-def run_on_channels(urls: Sequence[str], settings: SettingsArg, duration_s: float | None, *, use_stored_settings: bool,
+def run_on_channels(urls: Sequence[str], settings: SettingsArg | Sequence[SettingsArg], duration_s: float | None, *,
+                    use_stored_settings: bool,
                     log: OutputPath, plot: OutputPath, keep_samples: bool, force_element: bool,
                     should_stop: Callable[[], bool] | None, sinks: Sequence[TelemetrySink],
                     progress: Callable[[str], None], warn: Callable[[str], None], caller: Caller,
@@ -94,13 +109,17 @@ def run_on_channels(urls: Sequence[str], settings: SettingsArg, duration_s: floa
     urls = [check_name(u, caller, "hal_url", "a front-end URL (e.g. sim:lsu49, serial:auto, visa:station.toml)")
             for u in check_channel_count(urls, caller, "hal_url")]
     refuse_plot(plot, caller, len(urls))
+    each_settings = per_channel(settings, len(urls), caller)
+    for given in each_settings:
+        if isinstance(given, (str, os.PathLike)):
+            load_settings(os.fspath(given))   # refuse a bad settings file before touching any hardware
     log_path, _ = check_outputs(log, None, caller)
     channels: list[ChannelSession] = []
 
     def open_one(i: int) -> ChannelSession:
         frontend = open_frontend(urls[i], **(frontend_options or {}))
         try:
-            chosen, source = settings_for_frontend(settings, frontend, caller, use_stored_settings)
+            chosen, source = settings_for_frontend(each_settings[i], frontend, caller, use_stored_settings)
             controller = Controller(chosen)
             info = frontend.info()
         except BaseException:

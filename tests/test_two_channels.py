@@ -166,3 +166,25 @@ def test_run_with_two_bench_rigs_on_ptys(tmp_path):
         assert len(mdf.get("ch1_nernst_v").samples) >= 150
     assert [(s["rig_serial"], s["frontend"]["kind"]) for s in meta["sensors"]] == [("LR0001", "serial"),
                                                                                     ("LR0002", "serial")]
+
+
+def test_settings_once_per_element_in_order(tmp_path):
+    """`--settings` once per `--element`: each firmware instance runs its own."""
+    files = []
+    for element, target_c in (("lsu49", 760.0), ("sealed-ref", 770.0)):
+        files.append(tmp_path / f"{element}.toml")
+        files[-1].write_text(f'schema_version = 1\n[sensor]\nelement = "{element}"\n'
+                             f"[heater]\ntarget_temp_c = {target_c}\n")
+    log = tmp_path / "run.csv"
+    code, _, err = cli("simulate", "--element", "lsu49", "--element", "sealed-ref", "--settings", str(files[0]),
+                       "--settings", str(files[1]), "--duration", "0.2", "--quiet", "--log", str(log))
+    assert code == 0, err
+    sensors = json.loads(log.with_name("run.csv.json").read_text())["sensors"]
+    assert [s["settings"]["heater.target_temp_c"] for s in sensors] == [760.0, 770.0]
+    assert [s["settings"]["sensor.element"] for s in sensors] == ["lsu49", "sealed-ref"]
+
+
+def test_settings_count_must_match_the_sensors(tmp_path):
+    code, out, err = cli("simulate", "--element", "lsu49", "--element", "lsu49", "--settings", "a.toml",
+                         "--settings", "b.toml", "--settings", "c.toml", "--duration", "1", "--quiet")
+    assert code == 2 and err.count("\n") == 1 and "--settings" in err and "3 given for 2 sensors" in err

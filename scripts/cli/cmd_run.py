@@ -13,7 +13,7 @@ from lambdarig import api
 from lambdarig.hal.registry import known_schemes
 
 from .cmd_element import parse_number
-from .summary import Console, add_session_options, command_line, show_result
+from .summary import Console, add_session_options, command_line, one_or_list, show_result
 
 DURATION_RANGE_S = api.RUN_DURATION_RANGE_S
 CALLER = command_line({"hal_url": "--hal", "duration_s": "--duration", "reconnect_s": "--reconnect-s"})
@@ -29,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "(channels 0, 1, ...)")
     parser.add_argument("--duration", default=None, metavar="S",
                         help="seconds to run, %g..%g (default: until Ctrl-C; sim: the scenario)" % DURATION_RANGE_S)
-    parser.add_argument("--settings", default=None, metavar="FILE",
-                        help="controller settings .toml (default: the device's stored settings, else defaults)")
+    parser.add_argument("--settings", default=None, metavar="FILE", action="append",
+                        help="controller settings .toml (default: the device's stored settings, else defaults); "
+                             "with several --hal, once for all or once per front end, in the same order")
     parser.add_argument("--default-settings", action="store_true",
                         help="ignore settings stored on the device and use the defaults")
     parser.add_argument("--reconnect-s", default="5", metavar="S",
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             raise CALLER.refuse("hal_url", f"{given!r} is not a front end URL; schemes: "
                                            f"{', '.join(known_schemes())} (e.g. sim:lsu49)")
     console = Console(args.json, args.quiet)
-    result = api.run(urls[0] if len(urls) == 1 else urls, settings=args.settings, duration_s=duration_s,
+    result = api.run(urls[0] if len(urls) == 1 else urls, settings=one_or_list(args.settings), duration_s=duration_s,
                      use_stored_settings=not args.default_settings,
                      reconnect_s=reconnect_s, log=args.log, plot=args.plot, keep_samples=False,
                      force_element=args.force_element, sinks=console.sinks(), progress=console.progress,

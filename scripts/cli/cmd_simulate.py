@@ -14,7 +14,7 @@ from lambdarig import api
 from lambdarig.emulator.errors import EmulatorInputError
 
 from .cmd_element import parse_number
-from .summary import Console, add_session_options, command_line, show_result
+from .summary import Console, add_session_options, command_line, one_or_list, show_result
 
 DURATION_RANGE_S = api.SIM_DURATION_RANGE_S
 LINK_LOSS_RANGE_S = api.LINK_LOSS_RANGE_S
@@ -34,8 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="built-in scenario name or scenario .toml file (default: default)")
     parser.add_argument("--duration", default=None, metavar="S",
                         help="simulated seconds, %g..%g (default: the scenario's duration)" % DURATION_RANGE_S)
-    parser.add_argument("--settings", default=None, metavar="FILE",
-                        help="controller settings .toml (default: built-in defaults for --element)")
+    parser.add_argument("--settings", default=None, metavar="FILE", action="append",
+                        help="controller settings .toml (default: built-in defaults for --element); with several "
+                             "--element, once for all or once per element, in the same order")
     parser.add_argument("--seed", default=None, metavar="N",
                         help="noise seed, integer >= 0 (default: the scenario's seed)")
     parser.add_argument("--link-loss-s", default=None, metavar="T",
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(args.json, args.quiet)
     elements = args.element or ["lsu49"]
     result = api.simulate(elements[0] if len(elements) == 1 else elements, args.scenario, duration_s,
-                          settings=args.settings, seed=parse_seed(args.seed),
+                          settings=one_or_list(args.settings), seed=parse_seed(args.seed),
                           link_loss_s=link_loss_s, log=args.log, plot=args.plot, keep_samples=False,
                           force_element=args.force_element, sinks=console.sinks(), progress=console.progress,
                           warn=console.warn, caller=CALLER)

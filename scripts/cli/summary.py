@@ -40,6 +40,13 @@ def add_session_options(parser: argparse.ArgumentParser, element_meaning: str) -
     parser.add_argument("--quiet", action="store_true", help="no live status line")
 
 
+def one_or_list(values: list[str] | None) -> str | list[str] | None:
+    """A repeatable option as the API takes it: None, the one value, or the list (one per channel)."""
+    if values is None:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
 def command_line(names: dict[str, str]) -> Caller:
     """The command line as the caller of the API, with its option names for the API's arguments."""
     return Caller("command line", {"log": "--log", "plot": "--plot", "settings": "--settings", **names})

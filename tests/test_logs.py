@@ -69,6 +69,7 @@ def test_csv_sidecar_has_the_run_metadata(logs):
     assert start.utcoffset() == timedelta(0) and abs(datetime.now(UTC) - start) < timedelta(minutes=10)
     assert [c["name"] for c in meta["channels"]] == list(pd.read_csv(logs[".csv"]).columns)
     assert all({"unit", "comment"} <= set(c) for c in meta["channels"])
+    assert meta["rows"] == len(pd.read_csv(logs[".csv"])) and datetime.fromisoformat(meta["end_utc"]) >= start
 
 
 @pytest.mark.filterwarnings("ignore:The inplace keyword")   # asammdf 8.8 on pandas 3

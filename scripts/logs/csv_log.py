@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from .base import LogWriter, text_column
 from .channels import Channel, ChannelsTaker, RowTaker
-from .metadata import sidecar_path, with_channels, write_sidecar
+from .metadata import finished, sidecar_path, with_channels, write_sidecar
 
 
 class CsvLog(LogWriter):
@@ -26,7 +26,8 @@ class CsvLog(LogWriter):
         try:
             if metadata is not None:
                 self.sidecar = sidecar_path(self.path)
-                write_sidecar(self.sidecar, with_channels(metadata, self.channels, "csv"))
+                self._sidecar_meta = with_channels(metadata, self.channels, "csv")
+                write_sidecar(self.sidecar, self._sidecar_meta)
             self._file = open(self.path, "w", newline="", encoding="utf-8")
             self._writer = csv.writer(self._file)
             self._writer.writerow([c.name for c in self.channels])
@@ -47,6 +48,8 @@ class CsvLog(LogWriter):
             handle.flush()
         finally:
             handle.close()
+        if self.sidecar is not None:   # the log is complete: say how it ended
+            write_sidecar(self.sidecar, finished(self._sidecar_meta, self.rows))
 
     def _fail(self) -> None:
         super()._fail()

@@ -52,6 +52,12 @@ def with_channels(meta: dict[str, Any], channels: Sequence[Channel], log_format:
             "channels": [{"name": c.name, "unit": c.unit, "comment": c.comment} for c in channels]}
 
 
+def finished(meta: dict[str, Any], rows: int) -> dict[str, Any]:
+    """The metadata of a log that was closed normally: its row count and the UTC time it was closed.
+    A sidecar without `end_utc` belongs to a log that did not close (the process was killed)."""
+    return {**meta, "rows": rows, "end_utc": datetime.now(UTC).isoformat(timespec="microseconds")}
+
+
 def to_json(meta: dict[str, Any]) -> str:
     # default=str: front-end details may hold values JSON has no type for (paths, enums).
     return json.dumps(_finite(meta), indent=2, default=str, allow_nan=False, sort_keys=False)

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from .base import LogWriter, text_column
 from .channels import Channel, ChannelsTaker, RowTaker
 from .mdf_log import text_codes
-from .metadata import sidecar_path, with_channels, write_sidecar
+from .metadata import finished, sidecar_path, with_channels, write_sidecar
 
 TIME_NAME = "Time"   # MegaLogViewer looks for a column named Time for its x axis
 
@@ -51,7 +51,8 @@ class MslLog(LogWriter):
         try:
             if metadata is not None:
                 self.sidecar = sidecar_path(self.path)
-                write_sidecar(self.sidecar, with_channels(meta, self.channels, "msl"))
+                self._sidecar_meta = with_channels(meta, self.channels, "msl")
+                write_sidecar(self.sidecar, self._sidecar_meta)
             self._file = open(self.path, "w", newline="", encoding="utf-8")
             title = f"lambdarig {meta.get('lambdarig_version', '')}: {meta.get('element', '')}"
             self._file.write(f'"{title}"\n"Capture Date: {meta.get("start_utc", "")}"\n')
@@ -79,6 +80,8 @@ class MslLog(LogWriter):
             handle.flush()
         finally:
             handle.close()
+        if self.sidecar is not None:   # the log is complete: say how it ended
+            write_sidecar(self.sidecar, finished(self._sidecar_meta, self.rows))
 
     def _fail(self) -> None:
         super()._fail()

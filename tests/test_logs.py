@@ -179,3 +179,11 @@ def test_a_full_disk_ends_the_run_with_one_line_for_every_format(tmp_path, suffi
     assert proc.stderr.strip().splitlines() == [
         f"lambdarig: error: cannot write the log {log}: File too large; outputs made safe, run ended"]
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]   # no temporary file left
+
+
+def test_mdf4_without_asammdf_is_refused_before_running_with_the_install_hint(tmp_path, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "asammdf", None)   # as if not installed: import fails
+    code, out, err = run_cli("simulate", "--duration", "1", "--quiet", "--log", str(tmp_path / "run.mf4"))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "--log" in err and "pip install 'lambdarig[mdf]'" in err
+    assert list(tmp_path.iterdir()) == []

@@ -100,7 +100,7 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
                        force_element=force_element, should_stop=should_stop, progress=progress, warn=warn)
 
 
-def run(hal_url: str | FrontEnd | Sequence[str], settings: SettingsArg | Sequence[SettingsArg] = None,
+def run(hal_url: str | FrontEnd | Sequence[str | FrontEnd], settings: SettingsArg | Sequence[SettingsArg] = None,
         duration_s: float | None = None, *,
         use_stored_settings: bool = True, reconnect_s: float = 5.0, log: OutputPath = None,
         plot: OutputPath = None, keep_samples: bool = True, force_element: bool = False,

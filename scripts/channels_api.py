@@ -17,6 +17,7 @@ from lambdarig.controller.core import Controller
 from lambdarig.controller.runtime import TelemetrySink
 from lambdarig.controller.settings import load_settings
 from lambdarig.emulator.scenario import Scenario
+from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.registry import open_frontend
 
 from .channels_session import MAX_CHANNELS, ChannelSession, run_channels
@@ -98,16 +99,20 @@ def simulate_channels(elements: Sequence[str], scenario: str | Scenario, duratio
                         force_element=force_element, should_stop=should_stop, progress=progress, warn=warn)
 
 
-def run_on_channels(urls: Sequence[str], settings: SettingsArg | Sequence[SettingsArg], duration_s: float | None, *,
-                    use_stored_settings: bool,
+def run_on_channels(urls: Sequence[str | FrontEnd], settings: SettingsArg | Sequence[SettingsArg],
+                    duration_s: float | None, *, use_stored_settings: bool,
                     log: OutputPath, plot: OutputPath, keep_samples: bool, force_element: bool,
                     should_stop: Callable[[], bool] | None, sinks: Sequence[TelemetrySink],
                     progress: Callable[[str], None], warn: Callable[[str], None], caller: Caller,
                     frontend_options: dict[str, Any] | None) -> SessionResult:
-    """`lambdarig.run` with several front-end URLs: one channel each, in the order given. No
+    """`lambdarig.run` with several front-end URLs (or opened FrontEnds, closed at the end like the
+    ones opened here): one channel each, in the order given. No
     reconnecting: a lost channel ends the run for all, every output safe."""
-    urls = [check_name(u, caller, "hal_url", "a front-end URL (e.g. sim:lsu49, serial:auto, visa:station.toml)")
+    urls = [u if isinstance(u, FrontEnd) else
+            check_name(u, caller, "hal_url", "a front-end URL (e.g. sim:lsu49, serial:auto, visa:station.toml)")
             for u in check_channel_count(urls, caller, "hal_url")]
+    if frontend_options and any(isinstance(u, FrontEnd) for u in urls):
+        raise caller.refuse("frontend_options", "need URLs: a front end given is already open")
     refuse_plot(plot, caller, len(urls))
     each_settings = per_channel(settings, len(urls), caller)
     for given in each_settings:
@@ -117,7 +122,8 @@ def run_on_channels(urls: Sequence[str], settings: SettingsArg | Sequence[Settin
     channels: list[ChannelSession] = []
 
     def open_one(i: int) -> ChannelSession:
-        frontend = open_frontend(urls[i], **(frontend_options or {}))
+        given = urls[i]
+        frontend = given if isinstance(given, FrontEnd) else open_frontend(given, **(frontend_options or {}))
         try:
             chosen, source = settings_for_frontend(each_settings[i], frontend, caller, use_stored_settings)
             controller = Controller(chosen)

@@ -188,3 +188,15 @@ def test_settings_count_must_match_the_sensors(tmp_path):
     code, out, err = cli("simulate", "--element", "lsu49", "--element", "lsu49", "--settings", "a.toml",
                          "--settings", "b.toml", "--settings", "c.toml", "--duration", "1", "--quiet")
     assert code == 2 and err.count("\n") == 1 and "--settings" in err and "3 given for 2 sensors" in err
+
+
+def test_run_takes_opened_front_ends_and_closes_them():
+    from lambdarig.hal.registry import open_frontend
+    from lambdarig.hal.types import FrontEndError
+
+    fronts = [open_frontend("sim:lsu49", scenario="default", seed=i) for i in range(2)]
+    result = lambdarig.run(fronts, duration_s=0.5)
+    assert [r.summary["frontend"] for r in result.channels] == ["sim:lsu49", "sim:lsu49"]
+    for fe in fronts:
+        with pytest.raises(FrontEndError):
+            fe.sample()

@@ -20,7 +20,15 @@ from typing import Any
 
 from lambdarig.controller.core import Controller
 from lambdarig.controller.interleaved import ChannelsSink, InterleavedRuntime
-from lambdarig.controller.runtime import ElementMismatch, Runtime, TelemetrySink, check_element, signal_of
+from lambdarig.controller.runtime import (
+    ElementMismatch,
+    RunResult,
+    Runtime,
+    TelemetrySink,
+    check_element,
+    interrupt_text,
+    signal_of,
+)
 from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.types import FrontEndInfo
 
@@ -145,10 +153,8 @@ def open_channels_log(path: Path, channels: Sequence[ChannelSession], started: d
     return open_log(path, taker.channels, metadata=meta, taker=taker)
 
 
-def _result(channels: Sequence[ChannelSession], results: list | None, escaped_by: str, forced: list[str],
+def _result(channels: Sequence[ChannelSession], results: list[RunResult] | None, escaped_by: str, forced: list[str],
             log_path: Path | None) -> SessionResult:
-    from lambdarig.controller.runtime import RunResult, interrupt_text
-
     per: list[SessionResult] = []
     for i, ch in enumerate(channels):
         if results is None:

@@ -200,3 +200,41 @@ def test_run_takes_opened_front_ends_and_closes_them():
     for fe in fronts:
         with pytest.raises(FrontEndError):
             fe.sample()
+
+
+@pytest.mark.slow
+def test_sigterm_ends_both_channels_safe_and_the_mdf4_log_whole(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from realtime import STARTUP_S
+
+    asammdf = pytest.importorskip("asammdf")
+    root = Path(__file__).resolve().parents[1]
+    log = tmp_path / "stop.mf4"
+    proc = subprocess.Popen([sys.executable, "-m", "lambdarig", "simulate", "--element", "lsu49", "--element",
+                             "sealed-ref", "--duration", "3000", "--json", "--log", str(log)], cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while not log.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(1.0)   # the run is under way
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=STARTUP_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, err
+    summary = json.loads(out)
+    assert summary["interrupted_by"] == "SIGTERM"
+    assert [c["final_state"] for c in summary["channels"]] == ["stopped", "stopped"]
+    with asammdf.MDF(log) as mdf:
+        states = mdf.get("ch1_state").samples
+        assert len(states) > 10 and states[-1] == b"stopped"
+        assert mdf.get("ch0_heater_duty").samples[-1] == 0.0

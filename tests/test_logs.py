@@ -187,3 +187,11 @@ def test_mdf4_without_asammdf_is_refused_before_running_with_the_install_hint(tm
     assert code == 2 and out == "" and err.count("\n") == 1
     assert "--log" in err and "pip install 'lambdarig[mdf]'" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sidecar_place_that_takes_no_file_is_refused_before_running(tmp_path):
+    (tmp_path / "run.csv.json").mkdir()
+    code, out, err = run_cli("simulate", "--duration", "1", "--quiet", "--log", str(tmp_path / "run.csv"))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "--log" in err and "run.csv.json is a folder" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.csv.json"]

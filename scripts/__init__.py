@@ -18,7 +18,10 @@ The API:
 - `simulate(element="lsu49", scenario="default", duration_s=None, settings=None, seed=None, ...)`:
   the firmware against an emulated element, in virtual time.
 - `run(hal_url, settings=None, duration_s=None, ...)`: the firmware on any front end.
+  Both take a list (`simulate(["lsu49", "sealed-ref"])`, `run([url1, url2])`): several sensors in
+  one run, each with its own firmware instance (`result.channels`).
 - `SessionResult`: what both return (`.summary`, `.samples`, `.to_dataframe()`, `.run`).
+- `log=` "run.csv", "run.mf4" or "run.msl": the run log in the format of its suffix (lambdarig.logs).
 - `Controller`, `Settings`: the firmware and its settings; `Controller(settings).tick(sample)`
   returns the `Command` for one `Sample`.
 - `open_frontend(url)`: a front end by URL (`sim:lsu49`, `serial:///dev/lambdarig0`,

@@ -22,6 +22,7 @@ from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.registry import open_frontend
 
 from .can_output import CanOutput, can_summary, open_can
+from .channels_api import run_on_channels, simulate_channels
 from .choose_settings import SettingsArg, settings_for_frontend, settings_for_simulation
 from .inputs import Caller, OutputPath, check_name, check_number, check_outputs
 from .result import SessionResult
@@ -36,8 +37,9 @@ RECONNECT_RANGE_S = (0.0, 3600.0)
 CAN_PACE_RANGE = (0.1, 1000.0)
 
 
-def simulate(element: str = "lsu49", scenario: str | Scenario = "default", duration_s: float | None = None,
-             settings: SettingsArg = None, seed: int | None = None, *, link_loss_s: float | None = None,
+def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = "default",
+             duration_s: float | None = None, settings: SettingsArg | Sequence[SettingsArg] = None,
+             seed: int | None = None, *, link_loss_s: float | None = None,
              element_overrides: list[str] | None = None, unit: int | None = None, age_h: float | None = 0.0,
              log: OutputPath = None, plot: OutputPath = None,
              keep_samples: bool = True, force_element: bool = False, should_stop: Callable[[], bool] | None = None,
@@ -46,18 +48,21 @@ def simulate(element: str = "lsu49", scenario: str | Scenario = "default", durat
              can_pace: float = 1.0) -> SessionResult:
     """Run the firmware against an emulated element through a scenario, in virtual time.
 
-    element:           a built-in element name (`lambdarig element --list`) or an element .toml path
+    element:           a built-in element name (`lambdarig element --list`) or an element .toml path;
+                       a list of 2 to 4 of them: that many sensors in one run (lambdarig.channels_api)
     scenario:          a built-in scenario name, a scenario .toml path or a Scenario
     duration_s:        simulated seconds (default: the scenario's duration)
     settings:          a Settings, a settings .toml path, a dict of changes to the element's defaults
-                       ({"heater.target_temp_c": 760.0}), or None: the defaults for the element
+                       ({"heater.target_temp_c": 760.0}), or None: the defaults for the element;
+                       with several elements, one for all or a list of one per element
     seed:              noise seed, an integer >= 0 (default: the scenario's)
     link_loss_s:       the emulated board stops answering at this simulated time
     element_overrides: ["section.key=value", ...] changes to the element file (what-if runs)
     unit:              production unit N of the element, drawn reproducibly from its tolerance section
                        (an integer >= 0; None: the nominal element)
     age_h:             operating hours the element has aged by (0: new)
-    log, plot:         write the telemetry as CSV / a PNG plot (needs matplotlib) to these paths
+    log, plot:         write the telemetry log (format by suffix: .csv, .mf4/.mdf, .msl; see
+                       lambdarig.logs) / a PNG plot (needs matplotlib) to these paths
     keep_samples:      keep the telemetry rows in the result (`.samples`, `.to_dataframe()`)
     force_element:     run settings made for another element than the emulated one (a warning
                        instead of an ElementMismatch)
@@ -72,13 +77,22 @@ def simulate(element: str = "lsu49", scenario: str | Scenario = "default", durat
                        ".log"); an ECU on a bus may hold the heater (can.heater_allow = "can")
     can_pace:          on a live bus the simulation runs at this multiple of real time (1: real time)
     """
-    element = check_name(element, caller, "element", "an element name or .toml path")
     if not isinstance(scenario, Scenario):
         scenario = check_name(scenario, caller, "scenario", "a scenario name, a .toml path or a Scenario")
     if duration_s is not None:
         duration_s = check_number(duration_s, caller, "duration_s", *SIM_DURATION_RANGE_S)
     if link_loss_s is not None:
         link_loss_s = check_number(link_loss_s, caller, "link_loss_s", *LINK_LOSS_RANGE_S)
+    if isinstance(element, (list, tuple)):
+        if len(element) != 1:   # several sensors in one run
+            refuse_for_channels(caller, unit=unit, age_h=age_h, can=can)
+            return simulate_channels(element, scenario, duration_s, settings, seed, link_loss_s=link_loss_s,
+                                     element_overrides=element_overrides, log=log, plot=plot,
+                                     keep_samples=keep_samples, force_element=force_element, should_stop=should_stop,
+                                     sinks=sinks, progress=progress, warn=warn, caller=caller)
+        element = element[0]
+    settings = one_setting(settings, caller)
+    element = check_name(element, caller, "element", "an element name or .toml path")
     log_path, plot_path = check_outputs(log, plot, caller)
     can_pace = check_number(can_pace, caller, "can_pace", *CAN_PACE_RANGE, unit="x real time")
     options: dict[str, Any] = {"scenario": scenario, "seed": seed, "link_loss_s": link_loss_s}
@@ -117,6 +131,13 @@ def simulate(element: str = "lsu49", scenario: str | Scenario = "default", durat
     return result
 
 
+def refuse_for_channels(caller: Caller, **options: Any) -> None:
+    """What a run of several sensors does not take yet: a unit/age per element and CAN output."""
+    for name, value in options.items():
+        if value is not None and value != 0.0:
+            raise caller.refuse(name, "is for one sensor; a run of several sensors does not take it yet")
+
+
 def _individual(details: dict[str, Any]) -> dict[str, Any]:
     """The unit and age of the emulated element, for the run's label (only when not nominal and new)."""
     label: dict[str, Any] = {}
@@ -127,7 +148,8 @@ def _individual(details: dict[str, Any]) -> dict[str, Any]:
     return label
 
 
-def run(hal_url: str | FrontEnd, settings: SettingsArg = None, duration_s: float | None = None, *,
+def run(hal_url: str | FrontEnd | Sequence[str | FrontEnd], settings: SettingsArg | Sequence[SettingsArg] = None,
+        duration_s: float | None = None, *,
         use_stored_settings: bool = True, reconnect_s: float = 5.0, log: OutputPath = None,
         plot: OutputPath = None, keep_samples: bool = True, force_element: bool = False,
         should_stop: Callable[[], bool] | None = None, sinks: Sequence[TelemetrySink] = (),
@@ -136,7 +158,8 @@ def run(hal_url: str | FrontEnd, settings: SettingsArg = None, duration_s: float
         can_pace: float = 1.0) -> SessionResult:
     """Run the firmware on a front end: a bench rig (`serial:///dev/lambdarig0`, `serial:auto`), an
     instrument station (`visa:station.toml`), the simulator (`sim:lsu49`), or an opened FrontEnd
-    (closed at the end, like one opened here).
+    (closed at the end, like one opened here); a list of 2 to 4 URLs: that many sensors in one run
+    (lambdarig.channels_api).
 
     settings:            a Settings, a settings .toml path, a dict of changes to the defaults, or
                          None: the settings stored on the device (unless use_stored_settings is
@@ -151,6 +174,15 @@ def run(hal_url: str | FrontEnd, settings: SettingsArg = None, duration_s: float
     if duration_s is not None:
         duration_s = check_number(duration_s, caller, "duration_s", *RUN_DURATION_RANGE_S)
     reconnect_s = check_number(reconnect_s, caller, "reconnect_s", *RECONNECT_RANGE_S)
+    if isinstance(hal_url, (list, tuple)):
+        if len(hal_url) != 1:   # several sensors in one run
+            refuse_for_channels(caller, can=can)
+            return run_on_channels(hal_url, settings, duration_s, use_stored_settings=use_stored_settings, log=log,
+                                   plot=plot, keep_samples=keep_samples, force_element=force_element,
+                                   should_stop=should_stop, sinks=sinks, progress=progress, warn=warn, caller=caller,
+                                   frontend_options=frontend_options)
+        hal_url = hal_url[0]
+    settings = one_setting(settings, caller)
     log_path, plot_path = check_outputs(log, plot, caller)
     can_pace = check_number(can_pace, caller, "can_pace", *CAN_PACE_RANGE, unit="x real time")
     port = open_can(can, caller.source, caller.name("can"))
@@ -196,3 +228,13 @@ def _run(hal_url, settings, duration_s, use_stored_settings, reconnect_s, log_pa
                          sinks=[*sinks, *([output] if output else [])], force_element=force_element,
                          should_stop=should_stop, progress=progress, warn=warn)
     return result, output
+
+
+def one_setting(settings: Any, caller: Caller) -> SettingsArg:
+    """One sensor's settings: a list of one is that one; more are for several sensors."""
+    if isinstance(settings, (list, tuple)):
+        if len(settings) != 1:
+            raise caller.refuse("settings", f"{len(settings)} given for 1 sensor: give one (several are for "
+                                            f"several sensors, one each)")
+        return settings[0]
+    return settings

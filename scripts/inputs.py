@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lambdarig.common.errors import nearest
 from lambdarig.common.file_kind import file_kind
 from lambdarig.emulator.errors import EmulatorInputError
 
+from .logs import LOG_FORMATS, SIDECAR_FORMATS, check_mdf_available, log_format, sidecar_path
 from .telemetry import check_plot_available
 
 OutputPath = str | os.PathLike[str] | None
@@ -97,10 +99,34 @@ def check_output_path(value: OutputPath, caller: Caller, argument: str, suffix: 
 
 def check_outputs(log: OutputPath, plot: OutputPath, caller: Caller) -> tuple[Path | None, Path | None]:
     """The log and plot paths, checked (and matplotlib present for a plot) before anything runs."""
-    log_path = check_output_path(log, caller, "log", ".csv")
+    log_path = check_log_path(log, caller)
     plot_path = check_output_path(plot, caller, "plot", ".png")
     if log_path is not None and plot_path is not None and log_path.resolve() == plot_path.resolve():
         raise caller.refuse("plot", f"must not be the same file as {caller.name('log')}")
     if plot_path is not None:
         check_plot_available()
     return log_path, plot_path
+
+
+def check_log_path(log: OutputPath, caller: Caller) -> Path | None:
+    """The log path: a writable place (check_output_path), a suffix naming a log format (.csv, .mf4,
+    .mdf, .msl), asammdf present for MDF4, and a writable place for a text log's sidecar JSON."""
+    allowed = ", ".join(LOG_FORMATS)
+    path = check_output_path(log, caller, "log", f"log ({allowed})")
+    if path is None:
+        return None
+    suffix = log_format(path)
+    if suffix is None:
+        given = path.suffix or "no suffix"
+        guess = nearest(path.suffix.lower(), LOG_FORMATS) if path.suffix else ()
+        raise EmulatorInputError(caller.source, caller.name("log"),
+                                 f"{str(path)!r} has {given}: the suffix picks the log format",
+                                 allowed=allowed, suggestions=guess)
+    if suffix in (".mf4", ".mdf"):
+        try:
+            check_mdf_available()
+        except ValueError as exc:
+            raise caller.refuse("log", str(exc)) from None
+    if suffix in SIDECAR_FORMATS:
+        check_output_path(sidecar_path(path), caller, "log", f"{suffix}.json (the log's metadata)")
+    return path

@@ -68,6 +68,9 @@ class SessionResult:
     warnings: list[str] = field(default_factory=list)
     t0_s: float = 0.0
     recorded: list[tuple[Status, Any]] = field(default_factory=list, repr=False)
+    # A run of several sensors (lambdarig.channels_session): one result per channel, in channel
+    # order; the summary then has one block per channel, and samples are channel 0's.
+    channels: list[SessionResult] = field(default_factory=list, repr=False)
     _rows: list[dict[str, Any]] | None = field(default=None, repr=False)
 
     @property

@@ -13,6 +13,7 @@ import logging
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,12 @@ from lambdarig.controller.runtime import (
     signal_of,
 )
 from lambdarig.hal.frontend import FrontEnd
-from lambdarig.hal.types import FrontEndError
+from lambdarig.hal.types import FrontEndError, FrontEndInfo
 
+from .logs import LogWriter, channels_for, open_log, run_metadata
 from .result import SampleRecorder, SessionResult
 from .signals import stop_signals
-from .telemetry import PLOT_MAX_POINTS, CsvLog, LambdaAccuracy, Recorder, plot_run
+from .telemetry import PLOT_MAX_POINTS, LambdaAccuracy, Recorder, plot_run
 
 log = logging.getLogger("lambdarig")
 
@@ -83,6 +85,7 @@ def _run_session(frontend: FrontEnd, controller: Controller, duration_s: float, 
         raise
     settings = controller.settings
     t0_s = frontend.now()
+    started = datetime.now(UTC)   # the log's absolute start time
     accuracy = LambdaAccuracy() if info.has_truth else None
     recorder = SampleRecorder() if keep_samples else None
     csv_log = plot_data = None
@@ -98,8 +101,7 @@ def _run_session(frontend: FrontEnd, controller: Controller, duration_s: float, 
             runtime.sinks.append(recorder)
         runtime.sinks.extend(sinks)
         if log_path is not None:
-            csv_log = CsvLog(log_path, with_truth=info.has_truth, t0_s=t0_s, with_hc=controller.mode == "hc",
-                             header_lines=frontend.log_header_lines())
+            csv_log = open_run_log(log_path, frontend, info, controller, t0_s, started, label)
             runtime.sinks.append(csv_log)
         if plot_path is not None:
             ticks = duration_s * settings.rates.telemetry_hz if math.isfinite(duration_s) else PLOT_MAX_POINTS
@@ -158,6 +160,20 @@ def _run_session(frontend: FrontEnd, controller: Controller, duration_s: float, 
                          interrupted_by=result.interrupted_by or escaped_by, link_lost=result.link_lost,
                          warnings=warned, t0_s=t0_s,
                          recorded=recorder.pairs if recorder is not None else [])
+
+
+def open_run_log(path: Path, frontend: FrontEnd, info: FrontEndInfo, controller: Controller, t0_s: float,
+                 started: datetime, label: dict[str, Any]) -> LogWriter:
+    """The log writer for path's format, with the run's channels and metadata."""
+    settings = controller.settings
+    meta = run_metadata(info=info, settings=settings, started=started, header_lines=frontend.log_header_lines(),
+                        extra={"run": label})
+    for key in ("unit", "age_h"):   # a sensor unit given to the run (sim), when the front end does not say
+        if meta.get(key) is None and label.get(key) is not None:
+            meta[key] = label[key]
+    channels = channels_for(with_truth=info.has_truth, with_hc=controller.mode == "hc")
+    return open_log(path, channels, t0_s=t0_s, limits={"heater_max_v": settings.heater.continuous_max_v},
+                    metadata=meta)
 
 
 def _reconnect_and_resume(frontend: FrontEnd, controller: Controller, runtime: Runtime, result: RunResult,

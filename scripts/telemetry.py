@@ -1,36 +1,28 @@
-"""Telemetry sinks for the command line: a CSV log, a live status line, a recorder and its plot.
+"""Telemetry sinks for the command line: a live status line, a recorder and its plot, the lambda
+accuracy; the run logs (CSV, MDF4, .msl) are in lambdarig.logs and re-exported here.
 
 A sink is a callable `sink(status, truth)` that the runtime calls once per telemetry tick (and once
 more at the end of a run) with the controller's `Status` and, in simulation, the emulator's `Truth`
 (None on real hardware). Sinks must be cheap: they run inside the control loop.
-
-CSV format (`CsvLog`): one row per telemetry tick, written with the csv module, columns
-
-    t_s, state, lambda, o2_pct, afr, nernst_v, pump_current_a, ri_ohm, temp_c, heater_v,
-    heater_duty, supply_v, fault[, true_lambda, true_o2_pct, true_temp_c]
-
-in SI units (s, V, A, ohm, °C, %), the truth columns only in simulation. Time has 4 decimals,
-lambda and true_lambda 5 decimals, every other number 6 significant digits. A value the firmware
-does not have (NaN: lambda while the pump loop is off, Ri before the first measurement) is an empty
-field; an infinite value is written "inf" (true_lambda in free air is "inf").
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from lambdarig.common.errors import LambdarigError
 from lambdarig.controller.conversion import LAMBDA_MAX
 from lambdarig.controller.profiles import TEMP_FLOOR_C
 
-CSV_COLUMNS = ("t_s", "state", "lambda", "o2_pct", "afr", "nernst_v", "pump_current_a", "ri_ohm", "temp_c",
-               "heater_v", "heater_duty", "supply_v", "fault")
-TRUTH_COLUMNS = ("true_lambda", "true_o2_pct", "true_temp_c")
+from .logs import CsvLog, OutputError
+from .logs.channels import channels_for
+
+# The CSV log's columns (every log format has the same channels: lambdarig.logs.channels).
+CSV_COLUMNS = tuple(c.name for c in channels_for(with_truth=False, with_hc=False))
+TRUTH_COLUMNS = tuple(c.name for c in channels_for(with_truth=True, with_hc=False) if c.source == "truth")
 
 # The plot's lambda axis: readings and truth are clipped to this range; free air (true lambda = inf,
 # measured lambda at the conversion's lean limit) sits on the top edge, labelled "air".
@@ -47,115 +39,8 @@ STATE_COLORS = {
     "stopped": "#dddddd",
 }
 
-
-def _fixed(value: float, decimals: int) -> str:
-    if value != value:  # NaN
-        return ""
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.{decimals}f}"
-
-
-def _sig(value: float) -> str:
-    if value != value:
-        return ""
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.6g}"
-
-
-class OutputError(LambdarigError):
-    """An output file could not be written (disk full, device gone): the run ends, outputs safe."""
-
-
-class CsvLog:
-    """CSV telemetry log (see the module docstring for the format). A context manager; `close()`
-    flushes and closes, and is idempotent. `t0_s` is subtracted from the status time so the log starts
-    at 0 on a front end whose clock does not."""
-
-    def __init__(self, path: str | Path, with_truth: bool, t0_s: float = 0.0, with_hc: bool = False,
-                 header_lines: list[str] | tuple[str, ...] = ()):
-        self.path = Path(path)
-        self.with_truth = with_truth
-        self.with_hc = with_hc
-        self.t0_s = t0_s
-        self.rows = 0
-        try:
-            self._file: TextIO | None = open(self.path, "w", newline="", encoding="utf-8")
-        except OSError as exc:
-            raise self._error(exc) from None
-        try:
-            self._start(header_lines, with_truth, with_hc)
-        except OSError as exc:
-            self._fail()
-            raise self._error(exc) from None
-
-    def _start(self, header_lines: list[str] | tuple[str, ...], with_truth: bool, with_hc: bool) -> None:
-        assert self._file is not None
-        for line in header_lines:  # e.g. an instrument station's settings in force ("# ..." lines)
-            self._file.write(line.rstrip("\n") + "\n")
-        self._writer = csv.writer(self._file)
-        columns = list(CSV_COLUMNS)
-        if with_truth:
-            columns += TRUTH_COLUMNS
-        if with_hc:
-            # Mixed-potential HC elements: the reading, and in simulation its truth.
-            columns += ["hc_ppm"] + (["true_hc_ppm"] if with_truth else [])
-        self._writer.writerow(columns)
-
-    def __call__(self, status, truth) -> None:
-        s = status
-        row = [_fixed(s.t_s - self.t0_s, 4), s.state, _fixed(s.lambda_value, 5), _sig(s.o2_pct), _sig(s.afr),
-               _sig(s.nernst_v), _sig(s.pump_current_a), _sig(s.ri_ohm), _sig(s.temp_c), _sig(s.heater_v),
-               _sig(s.heater_duty), _sig(s.supply_v), s.fault]
-        if self.with_truth:
-            if truth is None:
-                row += ["", "", ""]
-            else:
-                row += [_fixed(truth.lambda_value, 5), _sig(truth.o2_pct), _sig(truth.temp_c)]
-        if self.with_hc:
-            row.append(_sig(s.hc_ppm))
-            if self.with_truth:
-                row.append("" if truth is None else _sig(truth.hc_ppm))
-        try:
-            self._writer.writerow(row)
-        except OSError as exc:
-            self._fail()
-            raise self._error(exc) from None
-        self.rows += 1
-
-    def _error(self, exc: OSError) -> OutputError:
-        return OutputError(f"cannot write the log {self.path}: {exc.strerror or exc}; outputs made safe, run ended")
-
-    def _fail(self) -> None:
-        """Drop the file after a failed write (what is buffered cannot be written either)."""
-        handle, self._file = self._file, None
-        if handle is not None:
-            try:
-                handle.close()
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        """Flush and close; OutputError when the last rows cannot be written (a full disk)."""
-        handle, self._file = self._file, None
-        if handle is None:
-            return
-        try:
-            handle.flush()
-        except OSError as exc:
-            try:
-                handle.close()
-            except OSError:
-                pass
-            raise self._error(exc) from None
-        handle.close()
-
-    def __enter__(self) -> CsvLog:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+__all__ = ["CSV_COLUMNS", "TRUTH_COLUMNS", "CsvLog", "OutputError", "StatusLine", "Recorder", "LambdaAccuracy",
+           "plot_run", "check_plot_available", "format_lambda"]
 
 
 def format_lambda(value: float) -> str:

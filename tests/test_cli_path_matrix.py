@@ -180,7 +180,8 @@ def test_a_usable_output_path_is_still_written_and_an_existing_file_replaced(mat
     results = run_forked(cases, matrix_dir)
     for name, result in results.items():
         assert result["rc"] == 0 and "Traceback" not in result["stderr"], (name, result["stderr"][-600:])
-    assert _tree(matrix_dir) == {"old.csv", "new.csv", "new.png"}   # no probe file left
+    # no probe file left; each CSV log has its metadata beside it
+    assert _tree(matrix_dir) == {"old.csv", "new.csv", "new.png", "old.csv.json", "new.csv.json"}
     assert (matrix_dir / "new.png").read_bytes()[:4] == b"\x89PNG"
     assert old.read_text(encoding="utf-8").startswith("#") or "," in old.read_text(encoding="utf-8")
 

@@ -19,11 +19,13 @@ from realtime import STARTUP_S
 
 from lambdarig.cli import main
 from lambdarig.controller.core import Status
+from lambdarig.logs import channels_for
 from lambdarig.telemetry import CSV_COLUMNS, TRUTH_COLUMNS, CsvLog, LambdaAccuracy, StatusLine
 
 REPO = Path(__file__).resolve().parents[1]
-HEADER = ["t_s", "state", "lambda", "o2_pct", "afr", "nernst_v", "pump_current_a", "ri_ohm", "temp_c",
-          "heater_v", "heater_duty", "supply_v", "fault", "true_lambda", "true_o2_pct", "true_temp_c"]
+HEADER = ["t_s", "state", "lambda", "lambda_valid", "o2_pct", "afr", "nernst_v", "pump_current_a", "ri_ohm", "temp_c",
+          "heater_v", "heater_duty", "supply_v", "fault", "pump_saturation", "heater_saturated",
+          "true_lambda", "true_o2_pct", "true_temp_c"]
 
 try:
     import matplotlib  # noqa: F401
@@ -313,7 +315,7 @@ class FakeTruth:
 
 def test_csvlog_formats_nan_empty_and_inf(tmp_path):
     path = tmp_path / "x.csv"
-    with CsvLog(path, with_truth=True) as log:
+    with CsvLog(path, channels_for(with_truth=True, with_hc=False)) as log:
         log(make_status(lambda_value=math.nan, o2_pct=math.nan, afr=math.nan, ri_ohm=1234567.0),
             FakeTruth(math.inf, 20.95))
         log(make_status(lambda_value=1.23456789, pump_current_a=-1.234567e-3), None)
@@ -330,10 +332,10 @@ def test_csvlog_formats_nan_empty_and_inf(tmp_path):
 
 def test_csvlog_without_truth_has_no_truth_columns(tmp_path):
     path = tmp_path / "x.csv"
-    with CsvLog(path, with_truth=False) as log:
+    with CsvLog(path, channels_for(with_truth=False, with_hc=False)) as log:
         log(make_status(), None)
     header, rows = read_csv(path)
-    assert header == HEADER[:13]
+    assert header == HEADER[:-3]
 
 
 class FakeTty(io.StringIO):

@@ -27,8 +27,13 @@ def test_run_on_an_emulated_station(tmp_path, monkeypatch, capsys):
     report = json.loads(out)
     assert report["final_state"] == "stopped" and report["faults"] == []
     lines = log.read_text().splitlines()
-    assert lines[0].startswith("# station:")           # the instruments' settings in force
-    assert any(line.startswith("t_s,state,lambda") for line in lines[:20])
+    assert lines[0].startswith("t_s,state,lambda")    # pandas.read_csv(log) reads it as it is
+    meta = json.loads(log.with_name(log.name + ".json").read_text())
+    assert meta["frontend_header"][0].startswith("station:")   # the instruments' settings in force
+    assert meta["frontend"]["kind"] == "visa"
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.read_csv(log)                        # no extra arguments: the "# station" lines are gone
+    assert frame["supply_v"].dtype.kind == "f" and set(frame["lambda_valid"]) <= {0, 1}
     # The rates the station can hold: its 50 Hz loop (not the firmware's 500 Hz), one log row per
     # tick, stamped with the time its readings were taken (so a row may sit a little off the
     # schedule). How many ticks a busy machine made late is the machine's (0 idle).

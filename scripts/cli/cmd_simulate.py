@@ -16,7 +16,7 @@ from lambdarig.emulator.errors import EmulatorInputError
 from lambdarig.emulator.scenario import load_scenario
 
 from .cmd_element import add_unit_options, parse_age_h, parse_number, parse_unit
-from .summary import Console, add_session_options, command_line, show_result
+from .summary import Console, add_session_options, command_line, one_or_list, show_result
 
 DURATION_RANGE_S = api.SIM_DURATION_RANGE_S
 LINK_LOSS_RANGE_S = api.LINK_LOSS_RANGE_S
@@ -30,14 +30,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "simulate", help="run the firmware on an emulated element through a scenario",
         description="Run the controller firmware against an emulated sensor element in virtual time: "
                     "warm-up, closed loop, lambda tracking; with an optional CSV log and PNG plot.")
-    parser.add_argument("--element", default="lsu49", metavar="NAME",
-                        help="emulated element: name (see `lambdarig element --list`) or .toml path (default lsu49)")
+    parser.add_argument("--element", default=None, metavar="NAME", action="append",
+                        help="emulated element: name (see `lambdarig element --list`) or .toml path (default lsu49); "
+                             "give it 2 to 4 times for that many sensors in one run (channels 0, 1, ...)")
     parser.add_argument("--scenario", default="default", metavar="NAME|FILE",
                         help="built-in scenario name or scenario .toml file (default: default)")
     parser.add_argument("--duration", default=None, metavar="S",
                         help="simulated seconds, %g..%g (default: the scenario's duration)" % DURATION_RANGE_S)
-    parser.add_argument("--settings", default=None, metavar="FILE",
-                        help="controller settings .toml (default: built-in defaults for --element)")
+    parser.add_argument("--settings", default=None, metavar="FILE", action="append",
+                        help="controller settings .toml (default: built-in defaults for --element); with several "
+                             "--element, once for all or once per element, in the same order")
     parser.add_argument("--seed", default=None, metavar="N",
                         help="noise seed, integer >= 0 (default: the scenario's seed)")
     parser.add_argument("--link-loss-s", default=None, metavar="T",
@@ -74,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
     link_loss_s = None if args.link_loss_s is None else parse_number(args.link_loss_s, "--link-loss-s",
                                                                       *LINK_LOSS_RANGE_S, unit="s")
     console = Console(args.json, args.quiet, total_s=duration_s or scenario_duration_s(args.scenario))
-    result = api.simulate(args.element, args.scenario, duration_s, settings=args.settings, seed=parse_seed(args.seed),
+    elements = args.element or ["lsu49"]
+    result = api.simulate(elements[0] if len(elements) == 1 else elements, args.scenario, duration_s,
+                          settings=one_or_list(args.settings), seed=parse_seed(args.seed),
                           link_loss_s=link_loss_s, unit=parse_unit(args.unit), age_h=parse_age_h(args.age_h),
                           log=args.log, plot=args.plot, keep_samples=False,
                           force_element=args.force_element, sinks=console.sinks(), progress=console.progress,

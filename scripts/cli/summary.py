@@ -31,7 +31,10 @@ def add_session_options(parser: argparse.ArgumentParser, element_meaning: str) -
     parser.add_argument("--force-element", action="store_true",
                         help=f"run settings made for another element than {element_meaning} (a warning, not an "
                              "error)")
-    parser.add_argument("--log", default=None, metavar="FILE.csv", help="write telemetry as CSV")
+    parser.add_argument("--log", default=None, metavar="FILE",
+                        help="write the telemetry to a log; the suffix picks the format: .csv (metadata in "
+                             "FILE.json), .mf4/.mdf (MDF4, needs asammdf: pip install 'lambdarig[mdf]'), "
+                             ".msl (MegaLogViewer)")
     parser.add_argument("--plot", default=None, metavar="FILE.png",
                         help="write a PNG plot of the run (needs matplotlib: pip install 'lambdarig[plot]')")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
@@ -42,6 +45,13 @@ def add_session_options(parser: argparse.ArgumentParser, element_meaning: str) -
                              "(FILE.asc|.blf|.log); see docs/can.md")
     parser.add_argument("--can-pace", default="1", metavar="X",
                         help="with --can on a live bus, run virtual time at X times real time (default 1)")
+
+
+def one_or_list(values: list[str] | None) -> str | list[str] | None:
+    """A repeatable option as the API takes it: None, the one value, or the list (one per channel)."""
+    if values is None:
+        return None
+    return values[0] if len(values) == 1 else values
 
 
 def command_line(names: dict[str, str]) -> Caller:
@@ -119,6 +129,8 @@ def json_safe(value: Any) -> Any:
 
 
 def format_summary(report: dict[str, Any]) -> str:
+    if "channels" in report:   # several sensors in one run: one block per channel
+        return format_channels(report)
     ready = report["time_to_ready_s"]
     rows = [
         ("time to ready", "not reached" if ready is None else f"{ready:.2f} s"),
@@ -168,3 +180,13 @@ def format_summary(report: dict[str, Any]) -> str:
     if report["message"]:
         lines.append(f"  {report['message']}")
     return "\n".join(lines)
+
+
+def format_channels(report: dict[str, Any]) -> str:
+    """The summary of a run of several sensors: a block per channel, then the run's log."""
+    blocks = [f"channel {ch['channel_index']}: " + format_summary(ch) for ch in report["channels"]]
+    if report["message"] and all(ch["message"] != report["message"] for ch in report["channels"]):
+        blocks.append(f"  {report['message']}")
+    if "log" in report:
+        blocks.append(f"log {report['log']}")
+    return "\n".join(blocks)

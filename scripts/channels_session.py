@@ -1,0 +1,189 @@
+"""A session of several sensors in one run (`simulate --element A --element B`, `run --hal U1 --hal
+U2`): each sensor is a channel with its own front end, firmware instance (Controller), Runtime and
+sinks, driven tick by tick on one schedule (lambdarig.controller.interleaved), with one log whose
+columns are prefixed ch0_, ch1_, ... (time once, `t_s`) and one summary block per channel.
+
+`ChannelSession.channel_index` (0, 1, ...) is the sensor's index everywhere: the log prefix, the
+summary's `channel_index`, and the CAN index a CAN sink sends the channel's frames with.
+
+Not for several channels (refused before anything runs): the plot, and resuming after a lost
+link (a lost channel ends the run for all, every output safe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lambdarig.controller.core import Controller
+from lambdarig.controller.interleaved import ChannelsSink, InterleavedRuntime
+from lambdarig.controller.runtime import (
+    ElementMismatch,
+    RunResult,
+    Runtime,
+    TelemetrySink,
+    check_element,
+    interrupt_text,
+    signal_of,
+)
+from lambdarig.hal.frontend import FrontEnd
+from lambdarig.hal.types import FrontEndInfo
+
+from .logs import LogWriter, channel_prefix, channels_for, channels_taker, open_log, run_metadata
+from .result import SampleRecorder, SessionResult
+from .session import build_summary, log_progress, warn_user
+from .signals import stop_signals
+from .telemetry import LambdaAccuracy
+
+MAX_CHANNELS = 4   # the AEM 4-channel box; a dual board (rusEFI) has 2
+
+
+@dataclass
+class ChannelSession:
+    """One sensor of a run of several."""
+
+    channel_index: int           # 0, 1, ...: log prefix ch{index}_, summary's channel_index, CAN index
+    frontend: FrontEnd
+    controller: Controller
+    label: dict[str, Any]        # what the summary says about this channel (element, scenario, seed, ...)
+    info: FrontEndInfo | None = None
+    runtime: Runtime | None = None
+    accuracy: LambdaAccuracy | None = None
+    recorder: SampleRecorder | None = None
+    t0_s: float = 0.0
+    sinks: list[TelemetrySink] = field(default_factory=list)   # extra per-channel sinks
+
+    @property
+    def prefix(self) -> str:
+        return channel_prefix(self.channel_index)
+
+
+def run_channels(channels: Sequence[ChannelSession], duration_s: float, *, log_path: Path | None = None,
+                 keep_samples: bool = True, sinks: Sequence[ChannelsSink] = (), force_element: bool = False,
+                 should_stop: Callable[[], bool] | None = None,
+                 progress: Callable[[str], None] = log_progress,
+                 warn: Callable[[str], None] = warn_user) -> SessionResult:
+    """Run every channel for duration_s; every front end is made safe and closed on every way out.
+    `sinks` are sinks of the whole run, called as sink(statuses, truths) once per telemetry tick;
+    per-channel sinks go in ChannelSession.sinks. The result's summary has one block per channel
+    (`channels`), and `result.channels` one SessionResult per channel."""
+    with stop_signals():
+        return _run_channels(list(channels), duration_s, log_path=log_path, keep_samples=keep_samples, sinks=sinks,
+                             force_element=force_element, should_stop=should_stop, progress=progress, warn=warn)
+
+
+def _close_all(channels: Sequence[ChannelSession]) -> None:
+    for ch in channels:
+        ch.frontend.close()   # safe() first: FrontEnd.close makes the outputs safe
+
+
+def _run_channels(channels: list[ChannelSession], duration_s: float, *, log_path: Path | None, keep_samples: bool,
+                  sinks: Sequence[ChannelsSink], force_element: bool, should_stop: Callable[[], bool] | None,
+                  progress: Callable[[str], None], warn: Callable[[str], None]) -> SessionResult:
+    forced: list[str] = []
+    try:
+        for ch in channels:
+            ch.info = info = ch.frontend.info()
+            if force_element:
+                try:
+                    check_element(info, ch.controller.settings)
+                except ElementMismatch as exc:
+                    forced.append(f"channel {ch.channel_index}: {exc.frontend} carries element {exc.element!r}; "
+                                  f"the firmware runs the {exc.configured!r} profile of the settings, as forced")
+            ch.runtime = Runtime(ch.frontend, ch.controller, force_element=force_element)
+        interleaved = InterleavedRuntime([ch.runtime for ch in channels if ch.runtime is not None], sinks)
+    except BaseException:
+        _close_all(channels)
+        raise
+    started = datetime.now(UTC)
+    log: LogWriter | None = None
+    results = None
+    escaped_by = ""
+    try:
+        for text in forced:
+            warn(text)
+        for ch in channels:
+            assert ch.info is not None and ch.runtime is not None
+            ch.t0_s = ch.frontend.now()
+            if ch.info.has_truth:
+                ch.accuracy = LambdaAccuracy()
+                ch.runtime.sinks.append(ch.accuracy)
+            if keep_samples:
+                ch.recorder = SampleRecorder()
+                ch.runtime.sinks.append(ch.recorder)
+            ch.runtime.sinks.extend(ch.sinks)
+        if log_path is not None:
+            log = open_channels_log(log_path, channels, started)
+            interleaved.sinks.append(log)
+        results = interleaved.run(duration_s, should_stop)
+    except KeyboardInterrupt as exc:   # Ctrl-C outside the loop's own handler
+        for ch in channels:
+            ch.frontend.safe()
+        escaped_by = signal_of(exc)
+    finally:
+        try:
+            if log is not None:
+                log.close()   # OutputError on a full disk: after the front ends are closed too
+        finally:
+            _close_all(channels)
+    return _result(channels, results, escaped_by, forced, log_path)
+
+
+def open_channels_log(path: Path, channels: Sequence[ChannelSession], started: datetime) -> LogWriter:
+    """One log for every channel: t_s, then ch0_..., ch1_...; the metadata has one entry per channel."""
+    per_channel, limits, sensors = [], [], []
+    for ch in channels:
+        assert ch.info is not None
+        settings = ch.controller.settings
+        per_channel.append(channels_for(with_truth=ch.info.has_truth, with_hc=ch.controller.mode == "hc"))
+        limits.append({"heater_max_v": settings.heater.continuous_max_v})
+        meta = run_metadata(info=ch.info, settings=settings, started=started,
+                            header_lines=ch.frontend.log_header_lines(), extra={"run": ch.label})
+        for key in ("unit", "age_h"):
+            if meta.get(key) is None and ch.label.get(key) is not None:
+                meta[key] = ch.label[key]
+        sensors.append({"channel_index": ch.channel_index, "prefix": ch.prefix, **meta})
+    taker = channels_taker(per_channel, [ch.t0_s for ch in channels], limits)
+    first = sensors[0]
+    meta = {"lambdarig_version": first["lambdarig_version"], "start_utc": first["start_utc"],
+            "element": [s["element"] for s in sensors], "sensors": sensors}
+    return open_log(path, taker.channels, metadata=meta, taker=taker)
+
+
+def _result(channels: Sequence[ChannelSession], results: list[RunResult] | None, escaped_by: str, forced: list[str],
+            log_path: Path | None) -> SessionResult:
+    per: list[SessionResult] = []
+    for i, ch in enumerate(channels):
+        if results is None:
+            run = RunResult(time_to_ready_s=None, final_state=ch.controller.state.value, faults=[], sim_s=0.0,
+                            wall_s=0.0, realtime_factor=0.0, ticks=0, late_ticks=0,
+                            message=f"interrupted ({interrupt_text(escaped_by)}); outputs made safe",
+                            interrupted=True, interrupted_by=escaped_by or "SIGINT")
+        else:
+            run = results[i]
+        accuracy = ch.accuracy.summary() if ch.accuracy is not None else None
+        summary = {"channel_index": ch.channel_index,
+                   **build_summary(run, run.message, accuracy, None, None, ch.label)}
+        per.append(SessionResult(summary=summary, run=run, interrupted=run.interrupted or bool(escaped_by),
+                                 interrupted_by=run.interrupted_by or escaped_by, link_lost=run.link_lost,
+                                 t0_s=ch.t0_s, recorded=ch.recorder.pairs if ch.recorder is not None else []))
+    first = per[0]
+    interrupted = any(r.interrupted for r in per)
+    top: dict[str, Any] = {
+        "channels": [r.summary for r in per],
+        "message": first.run.message,
+        "sim_s": first.summary["sim_s"],
+        "wall_s": first.summary["wall_s"],
+        "interrupted": interrupted,
+        "interrupted_by": first.interrupted_by or None,
+        "link_lost": any(r.summary["link_lost"] for r in per),
+    }
+    if log_path is not None:
+        top["log"] = str(log_path)
+    result = SessionResult(summary=top, run=first.run, interrupted=interrupted, interrupted_by=first.interrupted_by,
+                           link_lost=any(r.link_lost for r in per), warnings=forced, t0_s=first.t0_s,
+                           recorded=first.recorded, channels=per)
+    return result

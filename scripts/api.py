@@ -21,6 +21,7 @@ from lambdarig.hal.registry import open_frontend
 
 from .choose_settings import SettingsArg, settings_for_frontend, settings_for_simulation
 from .inputs import Caller, OutputPath, check_name, check_number, check_outputs
+from .pacing import REALTIME_FACTOR_RANGE, RealtimePacer
 from .result import SessionResult
 from .session import log_progress, run_session, warn_user
 
@@ -30,6 +31,7 @@ SIM_DURATION_RANGE_S = (0.1, 86400.0)
 RUN_DURATION_RANGE_S = (0.1, 7 * 86400.0)
 LINK_LOSS_RANGE_S = (0.0, 86400.0)
 RECONNECT_RANGE_S = (0.0, 3600.0)
+REALTIME_LAG_WARN_S = 0.25   # a paced run this far behind the wall clock says so (a busy machine)
 
 
 def simulate(element: str = "lsu49", scenario: str | Scenario = "default", duration_s: float | None = None,
@@ -37,7 +39,8 @@ def simulate(element: str = "lsu49", scenario: str | Scenario = "default", durat
              element_overrides: list[str] | None = None, log: OutputPath = None, plot: OutputPath = None,
              keep_samples: bool = True, force_element: bool = False, should_stop: Callable[[], bool] | None = None,
              sinks: Sequence[TelemetrySink] = (), progress: Callable[[str], None] = log_progress,
-             warn: Callable[[str], None] = warn_user, caller: Caller = SIMULATE) -> SessionResult:
+             warn: Callable[[str], None] = warn_user, caller: Caller = SIMULATE,
+             realtime: float | None = None) -> SessionResult:
     """Run the firmware against an emulated element through a scenario, in virtual time.
 
     element:           a built-in element name (`lambdarig element --list`) or an element .toml path
@@ -58,8 +61,14 @@ def simulate(element: str = "lsu49", scenario: str | Scenario = "default", durat
                        `lambdarig` logger / warnings.warn)
     caller:            who asks and its names for these arguments, for error messages (the
                        command line gives its own)
+    realtime:          pace the run to the wall clock at this factor (1.0: real time; None: as fast
+                       as the CPU allows), to watch it live (lambdarig.pacing)
     """
     element = check_name(element, caller, "element", "an element name or .toml path")
+    pacer = None
+    if realtime is not None:
+        pacer = RealtimePacer(check_number(realtime, caller, "realtime", *REALTIME_FACTOR_RANGE, unit="x real time"))
+        sinks = [*sinks, pacer]   # last: the other sinks see each tick before the pacer waits
     if not isinstance(scenario, Scenario):
         scenario = check_name(scenario, caller, "scenario", "a scenario name, a .toml path or a Scenario")
     if duration_s is not None:
@@ -80,11 +89,14 @@ def simulate(element: str = "lsu49", scenario: str | Scenario = "default", durat
     scenario_name, seed_used = info.details.get("scenario"), info.details.get("seed")
     if duration_s is None:
         duration_s = frontend.scenario_duration_s() or math.inf
-    return run_session(frontend, controller, duration_s,
-                       label={"element": info.element, "scenario": scenario_name, "seed": seed_used},
-                       title=f"lambdarig simulate: {info.element}, scenario {scenario_name}, seed {seed_used}",
-                       log_path=log_path, plot_path=plot_path, keep_samples=keep_samples, sinks=sinks,
-                       force_element=force_element, should_stop=should_stop, progress=progress, warn=warn)
+    result = run_session(frontend, controller, duration_s,
+                         label={"element": info.element, "scenario": scenario_name, "seed": seed_used},
+                         title=f"lambdarig simulate: {info.element}, scenario {scenario_name}, seed {seed_used}",
+                         log_path=log_path, plot_path=plot_path, keep_samples=keep_samples, sinks=sinks,
+                         force_element=force_element, should_stop=should_stop, progress=progress, warn=warn)
+    if pacer is not None and pacer.max_lag_s > REALTIME_LAG_WARN_S:
+        warn(f"real time not held: the simulation fell up to {pacer.max_lag_s:.2f} s behind the wall clock")
+    return result
 
 
 def run(hal_url: str | FrontEnd, settings: SettingsArg = None, duration_s: float | None = None, *,

@@ -13,6 +13,7 @@ from lambdarig import api
 from lambdarig.hal.registry import known_schemes
 
 from .cmd_element import parse_number
+from .live_view import LiveOutput, add_live_options
 from .summary import Console, add_session_options, command_line, show_result
 
 DURATION_RANGE_S = api.RUN_DURATION_RANGE_S
@@ -35,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="after a lost link, wait this long for the front end to come back and resume "
                              "(front ends that can: serial); 0 ends the run (default 5)")
     add_session_options(parser, "the front end carries")
+    add_live_options(parser, simulate=False)
     parser.set_defaults(func=run)
 
 
@@ -47,8 +49,16 @@ def run(args: argparse.Namespace) -> int:
         raise CALLER.refuse("hal_url", f"{args.hal!r} is not a front end URL; schemes: "
                                        f"{', '.join(known_schemes())} (e.g. sim:lsu49)")
     console = Console(args.json, args.quiet)
-    result = api.run(url, settings=args.settings, duration_s=duration_s, use_stored_settings=not args.default_settings,
-                     reconnect_s=reconnect_s, log=args.log, plot=args.plot, keep_samples=False,
-                     force_element=args.force_element, sinks=console.sinks(), progress=console.progress,
-                     warn=console.warn, caller=CALLER)
-    return show_result(result, console)
+    live = LiveOutput(args, title=f"lambdarig run: {url}")
+    try:
+        result = api.run(url, settings=args.settings, duration_s=duration_s,
+                         use_stored_settings=not args.default_settings, reconnect_s=reconnect_s, log=args.log,
+                         plot=args.plot, keep_samples=False, force_element=args.force_element,
+                         sinks=console.sinks() + live.sinks(), progress=console.progress, warn=console.warn,
+                         caller=CALLER)
+        live.finish(result)
+        code = show_result(result, console)
+        live.linger()
+        return code
+    finally:
+        live.close()

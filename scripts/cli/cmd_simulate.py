@@ -9,11 +9,13 @@ matplotlib for --plot), so a bad input exits 2 and writes nothing. Exit codes: 0
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from lambdarig import api
 from lambdarig.emulator.errors import EmulatorInputError
 
 from .cmd_element import parse_number
+from .live_view import LiveOutput, add_live_options, realtime_factor
 from .summary import Console, add_session_options, command_line, show_result
 
 DURATION_RANGE_S = api.SIM_DURATION_RANGE_S
@@ -40,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--link-loss-s", default=None, metavar="T",
                         help="simulate a lost link: the emulated board stops answering at T s (exit code 3)")
     add_session_options(parser, "the emulated one")
+    add_live_options(parser, simulate=True)
     parser.set_defaults(func=run)
 
 
@@ -55,14 +58,28 @@ def parse_seed(text: str | None) -> int | None:
     return seed
 
 
+def scenario_label(text: str) -> str:
+    """A scenario as the page's title names it: a file by its name, not its whole path."""
+    return Path(text).stem if text.endswith(".toml") else text
+
+
 def run(args: argparse.Namespace) -> int:
     duration_s = None if args.duration is None else parse_number(args.duration, "--duration", *DURATION_RANGE_S,
                                                                    unit="s")
     link_loss_s = None if args.link_loss_s is None else parse_number(args.link_loss_s, "--link-loss-s",
                                                                       *LINK_LOSS_RANGE_S, unit="s")
+    seed = parse_seed(args.seed)
+    realtime = realtime_factor(args)
     console = Console(args.json, args.quiet)
-    result = api.simulate(args.element, args.scenario, duration_s, settings=args.settings, seed=parse_seed(args.seed),
-                          link_loss_s=link_loss_s, log=args.log, plot=args.plot, keep_samples=False,
-                          force_element=args.force_element, sinks=console.sinks(), progress=console.progress,
-                          warn=console.warn, caller=CALLER)
-    return show_result(result, console)
+    live = LiveOutput(args, title=f"lambdarig simulate: {args.element}, scenario {scenario_label(args.scenario)}")
+    try:
+        result = api.simulate(args.element, args.scenario, duration_s, settings=args.settings, seed=seed,
+                              link_loss_s=link_loss_s, log=args.log, plot=args.plot, keep_samples=False,
+                              force_element=args.force_element, sinks=console.sinks() + live.sinks(),
+                              progress=console.progress, warn=console.warn, caller=CALLER, realtime=realtime)
+        live.finish(result)
+        code = show_result(result, console)
+        live.linger()
+        return code
+    finally:
+        live.close()

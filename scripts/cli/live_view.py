@@ -4,7 +4,8 @@
 Order of things: the options are checked and the port is bound before the run (a bad value or a
 port in use: exit 2, nothing ran), the URL goes to stderr (also with --json: stdout keeps its one
 JSON object), the run feeds the page, the summary is printed, then the page stays up for
---live-linger seconds showing "run ended" (Ctrl-C closes it sooner) and the server stops.
+--live-linger seconds showing "run ended" (Ctrl-C closes it sooner; not after a run that was
+itself interrupted) and the server stops.
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ class LiveOutput:
         """The run is over: the page says so (with why it ended early, if it did)."""
         if self.feed is None:
             return
+        if result.interrupted:
+            self.linger_s = 0.0   # Ctrl-C or a stop signal means: done now, the page too
         summary = result.summary
         text = f"run ended: final state {summary['final_state']}"
         if summary.get("message"):

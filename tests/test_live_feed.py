@@ -172,3 +172,10 @@ def test_live_with_json_keeps_stdout_to_the_one_json_object():
     assert summary["final_state"] == "stopped"
     assert summary["wall_s"] >= 0.3 - 0.011   # --live on simulate implies --realtime
     assert err.startswith("live view: http://127.0.0.1:")
+
+
+def test_run_takes_the_live_view_too():
+    code, out, err = run_cli("run", "--hal", "sim:lsu49", "--duration", "0.5", "--live", "--live-port", "0",
+                             "--live-linger", "0", "--json")
+    assert code == 0 and json.loads(out)["final_state"] == "stopped"
+    assert err.startswith("live view: http://127.0.0.1:")

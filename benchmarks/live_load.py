@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -47,9 +48,11 @@ with sync_playwright() as pw:
     page.wait_for_function("document.body.dataset.connection === 'live'", timeout=60000)
     print("ready", flush=True)
     page.wait_for_function("Number(document.body.dataset.points) > 0", timeout=120000)
-    m0, p0, t0 = page.evaluate("[Number(document.body.dataset.messages), Number(document.body.dataset.points)]") + [time.monotonic()]
+    COUNTS = "[Number(document.body.dataset.messages), Number(document.body.dataset.points)]"
+    m0, p0 = page.evaluate(COUNTS)
+    t0 = time.monotonic()
     time.sleep(seconds)
-    m1, p1 = page.evaluate("[Number(document.body.dataset.messages), Number(document.body.dataset.points)]")
+    m1, p1 = page.evaluate(COUNTS)
     t1 = time.monotonic()
     print(json.dumps({"updates_per_s": round((m1 - m0) / (t1 - t0), 1), "rows_per_s": round((p1 - p0) / (t1 - t0), 1),
                       "window_s": round(t1 - t0, 2)}), flush=True)
@@ -126,7 +129,13 @@ def one_mode(mode: str, seconds: float) -> dict:
                 assert client.stdout is not None
                 line = client.stdout.readline().strip()
                 page = json.loads(line) if line.startswith("{") else {"error": line or "no figures"}
+                # The browser's CPU time: the client and the Chromium processes it reaped.
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 client.wait(timeout=60)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+                page["browser_cpu_s"] = round(cpu_s, 2)
+                page["browser_cpu_pct_of_one_core"] = round(100 * cpu_s / max(1e-9, result.wall_s), 1)
         finally:
             if client is not None and client.poll() is None:
                 client.kill()
@@ -140,7 +149,7 @@ def one_mode(mode: str, seconds: float) -> dict:
            "latency_ms": {"p50": ms(percentile(latency, 0.5)), "p99": ms(percentile(latency, 0.99)),
                           "max": ms(max(latency))},
            "wake_late_ms_p99": ms(percentile(wake, 0.99)), "link_lost": result.link_lost,
-           "time_to_ready_s": result.time_to_ready_s}
+           "time_to_ready_s": result.time_to_ready_s, "message": result.message}
     if page:
         out["page"] = page
     return out
@@ -179,9 +188,13 @@ def main() -> None:
         page = r.get("page", {})
         rows.append([r["mode"], r["ticks"], r["late_ticks"], f"{r['late_fraction'] * 100:.2f} %", r["overruns"],
                      r["latency_ms"]["p50"], r["latency_ms"]["p99"], r["latency_ms"]["max"],
-                     page.get("updates_per_s", "-"), page.get("rows_per_s", "-")])
+                     page.get("updates_per_s", "-"), page.get("rows_per_s", "-"),
+                     page.get("browser_cpu_pct_of_one_core", "-"), "yes" if r["link_lost"] else "no"])
     print_table(["mode", "ticks", "late", "late %", "overruns", "p50 ms", "p99 ms", "max ms", "page upd/s",
-                 "page rows/s"], rows)
+                 "page rows/s", "browser cpu %", "link lost"], rows)
+    for r in runs:
+        if r["link_lost"]:
+            print(f"{r['mode']}: {r['message']}")
     print(f"LiveFeed sink: {cost} us per telemetry tick (100 Hz) in the loop")
     write_result("live_load", {"seconds": args.seconds, "rounds": args.rounds, "runs": runs, "sink_us_per_call": cost,
                                "load_average_1min_before": load_before,

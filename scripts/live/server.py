@@ -30,7 +30,7 @@ from starlette.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from lambdarig.common.errors import InputError
+from lambdarig.common.errors import InputError, LambdarigError
 
 from .feed import COLUMNS, LiveFeed
 
@@ -88,7 +88,7 @@ class LiveServer:
             time.sleep(0.01)
         if not self._server.started:
             self.stop()
-            raise RuntimeError(f"the live view did not start on {self.url}")
+            raise LambdarigError(f"the live view did not start on {self.url} within {STARTUP_TIMEOUT_S:g} s")
         return self
 
     def stop(self) -> None:

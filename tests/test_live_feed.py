@@ -72,10 +72,10 @@ def test_the_feed_is_bounded():
     assert len(feed.events_after(0)) <= 5
 
 
-def _get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
+def _get(port: int, path: str, host: str | None = None) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers={"Host": host} if host else {})
         response = conn.getresponse()
         return response.status, dict(response.getheaders()), response.read()
     finally:
@@ -116,6 +116,9 @@ def test_the_server_serves_the_page_its_assets_and_the_stream_on_localhost_only(
         for asset in ("uPlot.iife.min.js", "uPlot.min.css", "live.js", "live.css"):
             status, _, body = _get(server.port, f"/static/{asset}")
             assert status == 200 and len(body) > 500, asset
+        # A page elsewhere whose host name points at 127.0.0.1 (DNS rebinding) is refused.
+        assert _get(server.port, "/events", host=f"evil.example:{server.port}")[0] == 400
+        assert _get(server.port, "/", host=f"localhost:{server.port}")[0] == 200
         first, second, third = _sse_messages(server.port, 3)
         assert first["columns"] == list(COLUMNS) and first["title"] == "test run"
         assert second["truth"] is True

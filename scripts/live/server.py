@@ -25,6 +25,8 @@ from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.routing import Mount, Route
@@ -105,6 +107,10 @@ class LiveServer:
             Route("/info", self._info),
             Route("/events", self._events),
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+        ], middleware=[
+            # Only requests addressed to this machine by name: a web page elsewhere that points its
+            # own host name at 127.0.0.1 (DNS rebinding) gets 400, not the telemetry.
+            Middleware(TrustedHostMiddleware, allowed_hosts=[HOST, "localhost"]),
         ])
 
     async def _index(self, request: Request) -> FileResponse:

@@ -136,7 +136,9 @@ function onMessage(msg) {
     msg.columns.forEach((name, i) => { index[name] = i; });
     $("title").textContent = msg.title;
     document.title = msg.title + " – live";
-    plots = [];
+    plots = [];                  // a new connection sends what the server holds again, from the start
+    $("events").textContent = "";
+    eventCount = 0;
     return;
   }
   if (msg.rows && msg.rows.length) {

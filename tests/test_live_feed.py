@@ -182,3 +182,10 @@ def test_run_takes_the_live_view_too():
                              "--live-linger", "0", "--json")
     assert code == 0 and json.loads(out)["final_state"] == "stopped"
     assert err.startswith("live view: http://127.0.0.1:")
+
+
+def test_the_command_line_names_the_servers_default_port():
+    from lambdarig.cli import live_view
+    from lambdarig.live import DEFAULT_PORT
+
+    assert live_view.DEFAULT_PORT == DEFAULT_PORT   # kept apart so the CLI loads without the live extra

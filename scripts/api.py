@@ -25,6 +25,7 @@ from .can_output import CanOutput, can_summary, open_can
 from .channels_api import run_on_channels, simulate_channels
 from .choose_settings import SettingsArg, settings_for_frontend, settings_for_simulation
 from .inputs import Caller, OutputPath, check_name, check_number, check_outputs
+from .pacing import REALTIME_FACTOR_RANGE, RealtimePacer
 from .result import SessionResult
 from .session import log_progress, run_session, warn_user
 
@@ -35,6 +36,7 @@ RUN_DURATION_RANGE_S = (0.1, 7 * 86400.0)
 LINK_LOSS_RANGE_S = (0.0, 86400.0)
 RECONNECT_RANGE_S = (0.0, 3600.0)
 CAN_PACE_RANGE = (0.1, 1000.0)
+REALTIME_LAG_WARN_S = 0.25   # a paced run this far behind the wall clock says so (a busy machine)
 
 
 def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = "default",
@@ -45,7 +47,7 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
              keep_samples: bool = True, force_element: bool = False, should_stop: Callable[[], bool] | None = None,
              sinks: Sequence[TelemetrySink] = (), progress: Callable[[str], None] = log_progress,
              warn: Callable[[str], None] = warn_user, caller: Caller = SIMULATE, can: str | None = None,
-             can_pace: float = 1.0) -> SessionResult:
+             can_pace: float = 1.0, realtime: float | None = None) -> SessionResult:
     """Run the firmware against an emulated element through a scenario, in virtual time.
 
     element:           a built-in element name (`lambdarig element --list`) or an element .toml path;
@@ -76,7 +78,13 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
                        ("virtual:chan0", "socketcan:can0", ...) or a log file ("run.asc", ".blf",
                        ".log"); an ECU on a bus may hold the heater (can.heater_allow = "can")
     can_pace:          on a live bus the simulation runs at this multiple of real time (1: real time)
+    realtime:          pace the run to the wall clock at this factor (1.0: real time; None: as fast
+                       as the CPU allows), to watch it live (lambdarig.pacing)
     """
+    pacer = None
+    if realtime is not None:
+        pacer = RealtimePacer(check_number(realtime, caller, "realtime", *REALTIME_FACTOR_RANGE, unit="x real time"))
+        sinks = [*sinks, pacer]   # last: the other sinks see each tick before the pacer waits
     if not isinstance(scenario, Scenario):
         scenario = check_name(scenario, caller, "scenario", "a scenario name, a .toml path or a Scenario")
     if duration_s is not None:
@@ -128,6 +136,8 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
             port.close()
     if output is not None:
         result.summary["can"] = can_summary(output)
+    if pacer is not None and pacer.max_lag_s > REALTIME_LAG_WARN_S:
+        warn(f"real time not held: the simulation fell up to {pacer.max_lag_s:.2f} s behind the wall clock")
     return result
 
 

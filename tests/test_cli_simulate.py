@@ -24,7 +24,8 @@ from lambdarig.telemetry import CSV_COLUMNS, TRUTH_COLUMNS, CsvLog, LambdaAccura
 
 REPO = Path(__file__).resolve().parents[1]
 HEADER = ["t_s", "state", "lambda", "lambda_valid", "o2_pct", "afr", "nernst_v", "pump_current_a", "ri_ohm", "temp_c",
-          "heater_v", "heater_duty", "supply_v", "fault", "pump_saturation", "heater_saturated", "analog_out1_v", "analog_out2_v",
+          "heater_v", "heater_duty", "supply_v", "fault", "pump_saturation", "heater_saturated",
+          "analog_out1_v", "analog_out2_v",
           "true_lambda", "true_o2_pct", "true_temp_c"]
 
 try:

@@ -44,6 +44,8 @@ ALLOWED: dict[str, set[str]] = {
     # The sim backend is the one part of the HAL that wraps the emulator.
     "lambdarig.hal.sim": SEAM | {"lambdarig.hal", "lambdarig.emulator", "lambdarig.protocol", "lambdarig.common"},
     "lambdarig.controller": SEAM | {"lambdarig.protocol", "lambdarig.common"},
+    # The live view is an output of the session layer: it reads the firmware's status and codes.
+    "lambdarig.live": {"lambdarig.controller", "lambdarig.common"},
     # The command line and the package API sit on top and may use everything.
     "lambdarig.cli": {"*"},
     "lambdarig": {"*"},

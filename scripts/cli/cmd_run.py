@@ -17,6 +17,7 @@ from lambdarig.hal.sim import parse_sim_url
 
 from .cmd_element import parse_number
 from .cmd_simulate import scenario_duration_s
+from .live_view import LiveOutput, add_live_options
 from .summary import Console, add_session_options, command_line, one_or_list, show_result
 
 DURATION_RANGE_S = api.RUN_DURATION_RANGE_S
@@ -44,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="after a lost link, wait this long for the front end to come back and resume "
                              "(front ends that can: serial); 0 ends the run (default 5)")
     add_session_options(parser, "the front end carries")
+    add_live_options(parser, simulate=False)
     parser.set_defaults(func=run)
 
 
@@ -72,10 +74,18 @@ def run(args: argparse.Namespace) -> int:
     sim = all(url.lower().startswith("sim:") for url in urls)
     console = Console(args.json, args.quiet, total_s=duration_s or (sim_duration_s(urls[0]) if sim else None),
                       what="simulated" if sim else "run")
-    result = api.run(urls[0] if len(urls) == 1 else urls, settings=one_or_list(args.settings), duration_s=duration_s,
-                     use_stored_settings=not args.default_settings,
-                     reconnect_s=reconnect_s, log=args.log, plot=args.plot, keep_samples=False,
-                     force_element=args.force_element, sinks=console.sinks(), progress=console.progress,
-                     warn=console.warn, caller=CALLER, can=args.can,
-                          can_pace=parse_number(args.can_pace, "--can-pace", *api.CAN_PACE_RANGE, unit="x"))
-    return show_result(result, console)
+    can_pace = parse_number(args.can_pace, "--can-pace", *api.CAN_PACE_RANGE, unit="x")
+    live = LiveOutput(args, title=f"lambdarig run: {', '.join(urls)}")
+    try:
+        result = api.run(urls[0] if len(urls) == 1 else urls, settings=one_or_list(args.settings),
+                         duration_s=duration_s, use_stored_settings=not args.default_settings,
+                         reconnect_s=reconnect_s, log=args.log, plot=args.plot, keep_samples=False,
+                         force_element=args.force_element, sinks=console.sinks() + live.sinks(),
+                         progress=console.progress, warn=console.warn, caller=CALLER, can=args.can,
+                         can_pace=can_pace)
+        live.finish(result)
+        code = show_result(result, console)
+        live.linger()
+        return code
+    finally:
+        live.close()

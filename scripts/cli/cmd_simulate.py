@@ -9,6 +9,7 @@ matplotlib for --plot), so a bad input exits 2 and writes nothing. Exit codes: 0
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from lambdarig import api
 from lambdarig.common.errors import LambdarigError
@@ -16,6 +17,7 @@ from lambdarig.emulator.errors import EmulatorInputError
 from lambdarig.emulator.scenario import load_scenario
 
 from .cmd_element import add_unit_options, parse_age_h, parse_number, parse_unit
+from .live_view import LiveOutput, add_live_options, realtime_factor
 from .summary import Console, add_session_options, command_line, one_or_list, show_result
 
 DURATION_RANGE_S = api.SIM_DURATION_RANGE_S
@@ -46,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="simulate a lost link: the emulated board stops answering at T s (exit code 3)")
     add_unit_options(parser)
     add_session_options(parser, "the emulated one")
+    add_live_options(parser, simulate=True)
     parser.set_defaults(func=run)
 
 
@@ -70,18 +73,34 @@ def scenario_duration_s(scenario: str) -> float | None:
         return None
 
 
+def scenario_label(text: str) -> str:
+    """A scenario as the page's title names it: a file by its name, not its whole path."""
+    return Path(text).stem if text.endswith(".toml") else text
+
+
 def run(args: argparse.Namespace) -> int:
     duration_s = None if args.duration is None else parse_number(args.duration, "--duration", *DURATION_RANGE_S,
                                                                    unit="s")
     link_loss_s = None if args.link_loss_s is None else parse_number(args.link_loss_s, "--link-loss-s",
                                                                       *LINK_LOSS_RANGE_S, unit="s")
+    seed = parse_seed(args.seed)
+    realtime = realtime_factor(args)
+    can_pace = parse_number(args.can_pace, "--can-pace", *api.CAN_PACE_RANGE, unit="x")
+    unit, age_h = parse_unit(args.unit), parse_age_h(args.age_h)
     console = Console(args.json, args.quiet, total_s=duration_s or scenario_duration_s(args.scenario))
     elements = args.element or ["lsu49"]
-    result = api.simulate(elements[0] if len(elements) == 1 else elements, args.scenario, duration_s,
-                          settings=one_or_list(args.settings), seed=parse_seed(args.seed),
-                          link_loss_s=link_loss_s, unit=parse_unit(args.unit), age_h=parse_age_h(args.age_h),
-                          log=args.log, plot=args.plot, keep_samples=False,
-                          force_element=args.force_element, sinks=console.sinks(), progress=console.progress,
-                          warn=console.warn, caller=CALLER, can=args.can,
-                          can_pace=parse_number(args.can_pace, "--can-pace", *api.CAN_PACE_RANGE, unit="x"))
-    return show_result(result, console)
+    live = LiveOutput(args, title=f"lambdarig simulate: {', '.join(elements)}, "
+                                  f"scenario {scenario_label(args.scenario)}")
+    try:
+        result = api.simulate(elements[0] if len(elements) == 1 else elements, args.scenario, duration_s,
+                              settings=one_or_list(args.settings), seed=seed, link_loss_s=link_loss_s, unit=unit,
+                              age_h=age_h, log=args.log, plot=args.plot, keep_samples=False,
+                              force_element=args.force_element, sinks=console.sinks() + live.sinks(),
+                              progress=console.progress, warn=console.warn, caller=CALLER, can=args.can,
+                              can_pace=can_pace, realtime=realtime)
+        live.finish(result)
+        code = show_result(result, console)
+        live.linger()
+        return code
+    finally:
+        live.close()

@@ -42,14 +42,11 @@ def same(a, b) -> bool:
     return a is b or a == b
 
 
-# The per-step decay of a pumped reference, cached by step() for the step length it was taken for;
-# step_by_parts() computes it afresh. Not state: what it caches is compared through ref_fraction.
-FUSED_ONLY_CACHE = {"_ref_keep_dt", "_ref_keep"}
-
-
 def state_of(model: ElementModel) -> dict:
-    return {name: getattr(model, name) for name in ElementModel.__slots__
-            if hasattr(model, name) and name not in FUSED_ONLY_CACHE}
+    """Every slot; the kernel's parameter vector (an array when compiled) as a list of floats."""
+    state = {name: getattr(model, name) for name in ElementModel.__slots__ if hasattr(model, name)}
+    state["_k"] = [float(x) for x in state["_k"]]
+    return state
 
 
 def random_world(rng: np.random.Generator) -> World:

@@ -102,3 +102,9 @@ def compiled(make_kernel: Callable[[str], F]) -> F:
                 _registered.add(id(fn))
         done = _kernels[make_kernel] = numba.njit(cache=True)(make_kernel(_source_digest()))
     return done  # type: ignore[no-any-return]
+
+
+def numba_version() -> str:
+    """numba's version, "" when it is not used."""
+    numba = _load_numba()
+    return str(numba.__version__) if numba is not None else ""

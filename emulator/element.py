@@ -27,6 +27,7 @@ separate branch (_step_mixed).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -244,33 +245,25 @@ def step_after_heat(k, dt_s: float, pump_current_a: float, ref_current_a: float,
 def _make_step_kernel(digest: str):
     def step_kernel(k, dt_s: float, pump_current_a: float, ref_current_a: float, heater_v: float, heater_temp_k: float,
                     cell_temp_k: float, cache_temp_k: float, balance: float, node_po2_bar: float,
-                    outer_po2_bar: float, ref_fraction: float, ref_po2_bar: float):
-        """One step of a catalytic node (or none): heat, then, unless the cell has moved more than
-        REFRESH_K from cache_temp_k (the model then refreshes its cache and calls step_after_heat),
-        the rest. (refreshed?, heater K, cell K, and step_after_heat's eight values)."""
+                    outer_po2_bar: float, ref_fraction: float, ref_po2_bar: float, heat: bool):
+        """One step of a catalytic node (or none). With heat: the thermal step, then, unless the cell
+        has moved more than REFRESH_K from cache_temp_k (the model then refreshes its cache and calls
+        again without heat), step_after_heat. (done?, heater K, cell K, and step_after_heat's eight
+        values; NaN outputs when not done)."""
         _ = digest  # the sources' digest: part of the compiled kernel's cache key (emulator.jit)
-        t_h, t_c = heat_step(heater_temp_k, cell_temp_k, heater_v, dt_s, k[K_R_LEAD], k[K_R_HEAT_COLD], k[K_ALPHA],
-                             k[K_G_HEATER_CELL], k[K_G_CONV], k[K_GAS_K], k[K_RAD], k[K_GAS_K4], k[K_INV_C_HEATER],
-                             k[K_INV_C_CELL])
-        if abs(t_c - cache_temp_k) > REFRESH_K:
-            nan = math.nan
-            return False, t_h, t_c, balance, node_po2_bar, ref_fraction, ref_po2_bar, nan, nan, nan, nan
+        t_h, t_c = heater_temp_k, cell_temp_k
+        if heat:
+            t_h, t_c = heat_step(t_h, t_c, heater_v, dt_s, k[K_R_LEAD], k[K_R_HEAT_COLD], k[K_ALPHA],
+                                 k[K_G_HEATER_CELL], k[K_G_CONV], k[K_GAS_K], k[K_RAD], k[K_GAS_K4],
+                                 k[K_INV_C_HEATER], k[K_INV_C_CELL])
+            if abs(t_c - cache_temp_k) > REFRESH_K:
+                nan = math.nan
+                return False, t_h, t_c, balance, node_po2_bar, ref_fraction, ref_po2_bar, nan, nan, nan, nan
         balance, node_po2_bar, ref_fraction, ref_po2_bar, ri, emf, pump_r, coupling_r = step_after_heat(
             k, dt_s, pump_current_a, ref_current_a, t_c, balance, node_po2_bar, outer_po2_bar, ref_fraction,
             ref_po2_bar)
         return True, t_h, t_c, balance, node_po2_bar, ref_fraction, ref_po2_bar, ri, emf, pump_r, coupling_r
     return step_kernel
-
-
-def _make_after_heat_kernel(digest: str):
-    def after_heat_kernel(k, dt_s: float, pump_current_a: float, ref_current_a: float, temp_k: float,
-                          balance: float, node_po2_bar: float, outer_po2_bar: float, ref_fraction: float,
-                          ref_po2_bar: float):
-        """step_after_heat as a kernel (after a refresh of the cache)."""
-        _ = digest
-        return step_after_heat(k, dt_s, pump_current_a, ref_current_a, temp_k, balance, node_po2_bar,
-                               outer_po2_bar, ref_fraction, ref_po2_bar)
-    return after_heat_kernel
 
 
 def _reducer_step(x0: float, x_surface: float, exchange_per_s: float, burn_per_s: float,
@@ -692,14 +685,14 @@ class ElementModel:
         (done, self.heater_temp_k, temp_k, balance, node_po2, ref_fraction, ref_po2, ri, emf, pump_r,
          coupling_r) = _kernels.step(self._k, dt_s, pump_current_a, ref_current_a, heater_v, self.heater_temp_k,
                                      self.cell_temp_k, cache_temp_k, self.node_balance, self.node_po2_bar,
-                                     self.outer_po2_bar, self.ref_fraction, self.ref_po2_bar)
+                                     self.outer_po2_bar, self.ref_fraction, self.ref_po2_bar, True)
         self.cell_temp_k = temp_k
         if not done:
             self._refresh(temp_k, pressure_kpa)
             self.outer_po2_bar = self._outer_equilibrium()
-            balance, node_po2, ref_fraction, ref_po2, ri, emf, pump_r, coupling_r = _kernels.after_heat(
-                self._k, dt_s, pump_current_a, ref_current_a, temp_k, self.node_balance, self.node_po2_bar,
-                self.outer_po2_bar, self.ref_fraction, self.ref_po2_bar)
+            (_, _, _, balance, node_po2, ref_fraction, ref_po2, ri, emf, pump_r, coupling_r) = _kernels.step(
+                self._k, dt_s, pump_current_a, ref_current_a, heater_v, self.heater_temp_k, temp_k, temp_k,
+                self.node_balance, self.node_po2_bar, self.outer_po2_bar, self.ref_fraction, self.ref_po2_bar, False)
         self.node_balance = balance
         self.node_po2_bar = node_po2
         self.ref_fraction = ref_fraction
@@ -982,14 +975,12 @@ class _Kernels:
     """The step kernels, compiled on first use (emulator.jit): numba's import and the loading of the
     kernels from the on-disk cache happen when the first element model is built, not on import."""
 
-    step = None
-    after_heat = None
+    step: Any = None
 
     @classmethod
     def load(cls) -> None:
         if cls.step is None:
-            cls.step = compiled(_make_step_kernel)
-            cls.after_heat = compiled(_make_after_heat_kernel)
+            cls.step = compiled(_make_step_kernel, "float64[::1]" + ", float64" * 12 + ", boolean")
 
 
 _kernels = _Kernels

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -60,7 +61,7 @@ def _load_numba() -> Any:
             try:
                 import numba
             except ImportError:  # pragma: no cover - numba is in the test extra
-                numba = None
+                return None
             _numba = numba
     return _numba
 
@@ -84,24 +85,38 @@ def _source_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def compiled(make_kernel: Callable[[str], F]) -> F:
-    """The kernel that make_kernel(digest) returns, compiled (once per process, from the on-disk cache
-    when it is there); or, when numba is not available or LAMBDARIG_NO_JIT is set, make_kernel("") as
-    it stands. make_kernel defines the kernel as a closure that names `digest`: numba keys its cache
-    on the function's bytecode and closure values, so another digest of the sources is another
-    cache entry."""
+def compiled(make_kernel: Callable[[str], F], arg_types: str) -> F:
+    """The kernel that make_kernel(digest) returns, compiled now for arguments of these numba types
+    (e.g. "float64[::1], float64"), from the on-disk cache when it is there; or, when numba is not
+    available or LAMBDARIG_NO_JIT is set, make_kernel("") as it stands.
+
+    make_kernel defines the kernel as a closure that names `digest`: numba keys its cache on the
+    function's bytecode and closure values, so another digest of the sources is another cache entry.
+    Compiled here rather than on the first call, so that the time it takes falls on the model's
+    construction (before an emulated rig announces itself), not into a running loop. A cache that
+    cannot be written (a full disk, a file-size limit, no writable cache folder) costs the next
+    process a compilation, nothing else: the compiled kernel is kept and used."""
     numba = _load_numba()
     if numba is None:
         return make_kernel("")
-    done = _kernels.get(make_kernel)
+    done: Any = _kernels.get(make_kernel)
     if done is None:
         from numba.extending import register_jitable
         for fn in _jitables:
             if id(fn) not in _registered:
                 register_jitable(fn)
                 _registered.add(id(fn))
-        done = _kernels[make_kernel] = numba.njit(cache=True)(make_kernel(_source_digest()))
-    return done  # type: ignore[no-any-return]
+        done = numba.njit(cache=True)(make_kernel(_source_digest()))
+        try:
+            done.compile(f"({arg_types},)")
+        except OSError as exc:
+            # numba adds the compiled kernel to the dispatcher before it writes the cache file.
+            if not done.overloads:
+                raise
+            warnings.warn(f"the emulator's compiled step kernel could not be cached ({exc}); the next start "
+                          "compiles it again", RuntimeWarning, stacklevel=2)
+        _kernels[make_kernel] = done
+    return done
 
 
 def numba_version() -> str:

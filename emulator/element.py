@@ -245,12 +245,16 @@ def step_after_heat(k, dt_s: float, pump_current_a: float, ref_current_a: float,
 def _make_step_kernel(digest: str):
     def step_kernel(k, dt_s: float, pump_current_a: float, ref_current_a: float, heater_v: float, heater_temp_k: float,
                     cell_temp_k: float, cache_temp_k: float, balance: float, node_po2_bar: float,
-                    outer_po2_bar: float, ref_fraction: float, ref_po2_bar: float, heat: bool):
-        """One step of a catalytic node (or none). With heat: the thermal step, then, unless the cell
-        has moved more than REFRESH_K from cache_temp_k (the model then refreshes its cache and calls
-        again without heat), step_after_heat. (done?, heater K, cell K, and step_after_heat's eight
-        values; NaN outputs when not done)."""
+                    outer_po2_bar: float, ref_fraction: float, ref_po2_bar: float, heat: bool, outer_stale: bool):
+        """One step of a catalytic node (or none). When outer_stale (the surface gas or the cache has
+        changed): the outer electrode's equilibrium first (_outer_equilibrium). With heat: the thermal
+        step, then, unless the cell has moved more than REFRESH_K from cache_temp_k (the model then
+        refreshes its cache and calls again without heat, outer_stale), step_after_heat.
+        (done?, outer pO2, heater K, cell K, and step_after_heat's eight values; NaN when not done)."""
         _ = digest  # the sources' digest: part of the compiled kernel's cache key (emulator.jit)
+        if outer_stale:
+            outer_po2_bar = equilibrium_po2(k[K_S_BALANCE], k[K_H_POOL], k[K_C_POOL], k[K_P_BAR], k[K_KW], k[K_KC],
+                                            outer_po2_bar)
         t_h, t_c = heater_temp_k, cell_temp_k
         if heat:
             t_h, t_c = heat_step(t_h, t_c, heater_v, dt_s, k[K_R_LEAD], k[K_R_HEAT_COLD], k[K_ALPHA],
@@ -258,11 +262,13 @@ def _make_step_kernel(digest: str):
                                  k[K_INV_C_HEATER], k[K_INV_C_CELL])
             if abs(t_c - cache_temp_k) > REFRESH_K:
                 nan = math.nan
-                return False, t_h, t_c, balance, node_po2_bar, ref_fraction, ref_po2_bar, nan, nan, nan, nan
+                return (False, outer_po2_bar, t_h, t_c, balance, node_po2_bar, ref_fraction, ref_po2_bar, nan, nan,
+                        nan, nan)
         balance, node_po2_bar, ref_fraction, ref_po2_bar, ri, emf, pump_r, coupling_r = step_after_heat(
             k, dt_s, pump_current_a, ref_current_a, t_c, balance, node_po2_bar, outer_po2_bar, ref_fraction,
             ref_po2_bar)
-        return True, t_h, t_c, balance, node_po2_bar, ref_fraction, ref_po2_bar, ri, emf, pump_r, coupling_r
+        return (True, outer_po2_bar, t_h, t_c, balance, node_po2_bar, ref_fraction, ref_po2_bar, ri, emf, pump_r,
+                coupling_r)
     return step_kernel
 
 
@@ -675,24 +681,31 @@ class ElementModel:
         self.pump_current_a = pump_current_a
         self.ref_current_a = ref_current_a
         self.heater_v = heater_v
-        if not self._surface_settled:
-            self._step_surface(dt_s, world.flow_mps)
+        # The surface gas moves (until it has settled after a change of the exhaust): the kernel then
+        # equilibrates the outer electrode in it (outer_stale), as _step_surface would.
+        surface_moved = not self._surface_settled
+        if surface_moved:
+            self._step_surface(dt_s, world.flow_mps, equilibrate=False)
         if world.gas_temp_c != self._loss_gas_c or world.flow_mps != self._loss_flow_mps:
             self._set_heat_loss(world.gas_temp_c, world.flow_mps)
         # A new pressure refreshes the cache whatever the temperature: a cache temperature of -inf.
         pressure_kpa = world.pressure_kpa
         cache_temp_k = self._cache_temp_k if pressure_kpa == self._pressure_kpa else -math.inf
-        (done, self.heater_temp_k, temp_k, balance, node_po2, ref_fraction, ref_po2, ri, emf, pump_r,
-         coupling_r) = _kernels.step(self._k, dt_s, pump_current_a, ref_current_a, heater_v, self.heater_temp_k,
-                                     self.cell_temp_k, cache_temp_k, self.node_balance, self.node_po2_bar,
-                                     self.outer_po2_bar, self.ref_fraction, self.ref_po2_bar, True)
+        (done, self.outer_po2_bar, self.heater_temp_k, temp_k, balance, node_po2, ref_fraction, ref_po2, ri, emf,
+         pump_r, coupling_r) = _kernels.step(
+            self._k, dt_s, pump_current_a, ref_current_a, heater_v, self.heater_temp_k, self.cell_temp_k,
+            cache_temp_k, self.node_balance, self.node_po2_bar, self.outer_po2_bar, self.ref_fraction,
+            self.ref_po2_bar, True, surface_moved)
         self.cell_temp_k = temp_k
         if not done:
+            # The cache refreshed at the new temperature (and pressure), then the rest of the step
+            # with the outer electrode equilibrated afresh.
             self._refresh(temp_k, pressure_kpa)
-            self.outer_po2_bar = self._outer_equilibrium()
-            (_, _, _, balance, node_po2, ref_fraction, ref_po2, ri, emf, pump_r, coupling_r) = _kernels.step(
+            (_, self.outer_po2_bar, _, _, balance, node_po2, ref_fraction, ref_po2, ri, emf, pump_r,
+             coupling_r) = _kernels.step(
                 self._k, dt_s, pump_current_a, ref_current_a, heater_v, self.heater_temp_k, temp_k, temp_k,
-                self.node_balance, self.node_po2_bar, self.outer_po2_bar, self.ref_fraction, self.ref_po2_bar, False)
+                self.node_balance, self.node_po2_bar, self.outer_po2_bar, self.ref_fraction, self.ref_po2_bar,
+                False, True)
         self.node_balance = balance
         self.node_po2_bar = node_po2
         self.ref_fraction = ref_fraction
@@ -737,7 +750,9 @@ class ElementModel:
                                                  self._g_leak, self._ref_volume_m3, self._conc)
         self.ref_po2_bar = self._reference_po2()
 
-    def _step_surface(self, dt_s: float, flow_mps: float) -> None:
+    def _step_surface(self, dt_s: float, flow_mps: float, equilibrate: bool = True) -> None:
+        """The surface gas after dt_s (first-order exchange with the exhaust), and, unless told not to
+        (step() has its kernel do it), the outer electrode's equilibrium pO2 in it."""
         if self._surface_settled:
             return
         keep = math.exp(-(self._exchange_still + self._exchange_per_mps * flow_mps) * dt_s)
@@ -756,7 +771,8 @@ class ElementModel:
             self.s_h2o = ex.h2o + (self.s_h2o - ex.h2o) * keep
             self.s_co2 = ex.co2 + (self.s_co2 - ex.co2) * keep
         self._surface_changed()
-        self.outer_po2_bar = self._outer_equilibrium()
+        if equilibrate:
+            self.outer_po2_bar = self._outer_equilibrium()
 
     def _step_thermal(self, dt_s: float, world: World, heater_v: float) -> None:
         if world.gas_temp_c != self._loss_gas_c or world.flow_mps != self._loss_flow_mps:
@@ -980,7 +996,7 @@ class _Kernels:
     @classmethod
     def load(cls) -> None:
         if cls.step is None:
-            cls.step = compiled(_make_step_kernel, "float64[::1]" + ", float64" * 12 + ", boolean")
+            cls.step = compiled(_make_step_kernel, "float64[::1]" + ", float64" * 12 + ", boolean, boolean")
 
 
 _kernels = _Kernels

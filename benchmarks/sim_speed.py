@@ -110,7 +110,8 @@ def emulator_only(commands: list) -> float:
         sample(t, PERIOD_S)
         set_pump(pump_a)
         set_duty(duty)
-        set_excitation(excitation)
+        if excitation is not None:   # as hal.sim's apply: None leaves the excitation as it is
+            set_excitation(excitation)
     return time.perf_counter() - start
 
 

@@ -210,7 +210,9 @@ def nernst_emf(temp_k: float, ref_po2_bar: float, node_po2_bar: float) -> float:
  K_INV_C_CELL, K_NODE, K_P_BAR, K_KW, K_KC, K_STORAGE, K_STORAGE_K, K_H_POOL, K_C_POOL, K_S_O2, K_S_H2, K_S_CO,
  K_S_HC, K_G_O2, K_G_H2, K_G_CO, K_G_HC, K_HOLDUP, K_REF_KIND, K_S_BALANCE, K_G_LEAK, K_REF_VOLUME, K_CONC,
  K_R1, K_E1, K_R2, K_E2, K_HAS_PUMP, K_PUMP_R_AT_REF, K_RI_AT_REF, K_SHARED_R, K_KAPPA, K_SIZE) = range(42)
-NODE_NONE, NODE_CATALYTIC = 0, 1
+# The measuring node as the kernel sees it: none, catalytic (stepped by the kernel), non-catalytic
+# (stepped by the model's _step_mixed between the kernel's thermal step and the rest).
+NODE_NONE, NODE_CATALYTIC, NODE_MIXED = 0, 1, 2
 
 
 @jitable
@@ -218,14 +220,15 @@ def step_after_heat(k, dt_s: float, pump_current_a: float, ref_current_a: float,
                     node_po2_bar: float, outer_po2_bar: float, ref_fraction: float,
                     ref_po2_bar: float) -> tuple[float, float, float, float, float, float, float, float]:
     """The node, the reference and the outputs, once the temperatures have moved (what step_by_parts
-    does after _step_thermal and _refresh, for a catalytic node or none): (balance, node pO2,
-    reference fraction, reference pO2, Ri, Nernst EMF, pump-cell R, coupling R)."""
+    does after _step_thermal and _refresh; a non-catalytic node's pO2 is taken as it is, the model
+    has stepped it): (balance, node pO2, reference fraction, reference pO2, Ri, Nernst EMF, pump-cell
+    R, coupling R)."""
     if k[K_NODE] == NODE_CATALYTIC:
         balance, node_po2_bar = node_step(balance, node_po2_bar, pump_current_a, dt_s, k[K_HOLDUP], k[K_P_BAR],
                                           k[K_KW], k[K_KC], k[K_STORAGE], k[K_STORAGE_K], k[K_H_POOL], k[K_C_POOL],
                                           k[K_S_O2], k[K_S_H2], k[K_S_CO], k[K_S_HC], k[K_G_O2], k[K_G_H2],
                                           k[K_G_CO], k[K_G_HC])
-    else:
+    elif k[K_NODE] == NODE_NONE:
         node_po2_bar = outer_po2_bar  # no node: the working electrode sees the surface gas
     ref_kind = int(k[K_REF_KIND])
     if ref_kind == REF_PUMPED:
@@ -246,10 +249,10 @@ def _make_step_kernel(digest: str):
     def step_kernel(k, dt_s: float, pump_current_a: float, ref_current_a: float, heater_v: float, heater_temp_k: float,
                     cell_temp_k: float, cache_temp_k: float, balance: float, node_po2_bar: float,
                     outer_po2_bar: float, ref_fraction: float, ref_po2_bar: float, heat: bool, outer_stale: bool):
-        """One step of a catalytic node (or none). When outer_stale (the surface gas or the cache has
-        changed): the outer electrode's equilibrium first (_outer_equilibrium). With heat: the thermal
-        step, then, unless the cell has moved more than REFRESH_K from cache_temp_k (the model then
-        refreshes its cache and calls again without heat, outer_stale), step_after_heat.
+        """One step. When outer_stale (the surface gas or the cache has changed): the outer electrode's
+        equilibrium first (_outer_equilibrium). With heat: the thermal step, then, unless the cell has
+        moved more than REFRESH_K from cache_temp_k or the node is non-catalytic (the model then
+        refreshes its cache, steps the node, and calls again without heat), step_after_heat.
         (done?, outer pO2, heater K, cell K, and step_after_heat's eight values; NaN when not done)."""
         _ = digest  # the sources' digest: part of the compiled kernel's cache key (emulator.jit)
         if outer_stale:
@@ -260,7 +263,7 @@ def _make_step_kernel(digest: str):
             t_h, t_c = heat_step(t_h, t_c, heater_v, dt_s, k[K_R_LEAD], k[K_R_HEAT_COLD], k[K_ALPHA],
                                  k[K_G_HEATER_CELL], k[K_G_CONV], k[K_GAS_K], k[K_RAD], k[K_GAS_K4],
                                  k[K_INV_C_HEATER], k[K_INV_C_CELL])
-            if abs(t_c - cache_temp_k) > REFRESH_K:
+            if abs(t_c - cache_temp_k) > REFRESH_K or k[K_NODE] == NODE_MIXED:
                 nan = math.nan
                 return (False, outer_po2_bar, t_h, t_c, balance, node_po2_bar, ref_fraction, ref_po2_bar, nan, nan,
                         nan, nan)
@@ -401,7 +404,7 @@ class ElementModel:
         k[K_R_LEAD], k[K_R_HEAT_COLD], k[K_ALPHA] = self._r_lead, self._r_heat_cold, self._alpha
         k[K_G_HEATER_CELL], k[K_RAD] = self._g_heater_cell, self._rad
         k[K_INV_C_HEATER], k[K_INV_C_CELL] = self._inv_c_heater, self._inv_c_cell
-        k[K_NODE] = NODE_CATALYTIC if self._node_volume_m3 and not self._mixed else NODE_NONE
+        k[K_NODE] = NODE_MIXED if self._mixed else NODE_CATALYTIC if self._node_volume_m3 else NODE_NONE
         k[K_STORAGE_K] = self._storage_k
         k[K_REF_KIND] = self._ref_code
         k[K_REF_VOLUME] = self._ref_volume_m3
@@ -671,11 +674,8 @@ class ElementModel:
         (compiled when numba is there, emulator.jit), which composes the same physics functions
         (heat_step, node_step, pumped_reference, reference_po2, ri_at_temperature, nernst_emf).
         tests/test_hotpath_element.py holds the two to the same numbers, bit for bit. A
-        non-catalytic node (family "hc") takes step_by_parts() as it stands.
+        non-catalytic node (family "hc") is stepped by _step_mixed between two calls of the kernel.
         """
-        if self._mixed:
-            self.step_by_parts(dt_s, world, pump_current_a, ref_current_a, heater_v)
-            return
         if world.lambda_value != self._lambda or world.hc_ppm != self._hc_ppm or world.air_h2o != self._air_h2o:
             self._set_exhaust(world)
         self.pump_current_a = pump_current_a
@@ -698,20 +698,25 @@ class ElementModel:
             self.ref_po2_bar, True, surface_moved)
         self.cell_temp_k = temp_k
         if not done:
-            # The cache refreshed at the new temperature (and pressure), then the rest of the step
-            # with the outer electrode equilibrated afresh.
-            self._refresh(temp_k, pressure_kpa)
+            # The cache refreshed at the new temperature (and pressure), and the outer electrode
+            # equilibrated afresh in the second call; a non-catalytic node stepped here; then the rest.
+            refreshed = abs(temp_k - cache_temp_k) > REFRESH_K
+            if refreshed:
+                self._refresh(temp_k, pressure_kpa)
+            if self._mixed:
+                self._step_mixed(dt_s, pump_current_a)
             (_, self.outer_po2_bar, _, _, balance, node_po2, ref_fraction, ref_po2, ri, emf, pump_r,
              coupling_r) = _kernels.step(
                 self._k, dt_s, pump_current_a, ref_current_a, heater_v, self.heater_temp_k, temp_k, temp_k,
                 self.node_balance, self.node_po2_bar, self.outer_po2_bar, self.ref_fraction, self.ref_po2_bar,
-                False, True)
+                False, refreshed)
         self.node_balance = balance
         self.node_po2_bar = node_po2
         self.ref_fraction = ref_fraction
         self.ref_po2_bar = ref_po2
         self.ri_ohm = ri
         self.nernst_emf_v = emf
+        # (A measuring cell's reading was taken by _step_mixed: nothing it depends on has moved since.)
         if self._has_pump:
             self._pump_r_ohm = pump_r
             self._coupling_r_ohm = coupling_r
@@ -988,15 +993,17 @@ class ElementModel:
 
 
 class _Kernels:
-    """The step kernels, compiled on first use (emulator.jit): numba's import and the loading of the
-    kernels from the on-disk cache happen when the first element model is built, not on import."""
+    """The step kernel, compiled on first use (emulator.jit): numba's import and the loading of the
+    kernel from the on-disk cache happen when the first element model is built, not on import. (An
+    instance, not the class: a compiled kernel is a descriptor, and looking it up on a class would
+    bind it anew on every call.)"""
 
-    step: Any = None
+    def __init__(self) -> None:
+        self.step: Any = None
 
-    @classmethod
-    def load(cls) -> None:
-        if cls.step is None:
-            cls.step = compiled(_make_step_kernel, "float64[::1]" + ", float64" * 12 + ", boolean, boolean")
+    def load(self) -> None:
+        if self.step is None:
+            self.step = compiled(_make_step_kernel, "float64[::1]" + ", float64" * 12 + ", boolean, boolean")
 
 
-_kernels = _Kernels
+_kernels = _Kernels()

@@ -4,7 +4,7 @@ runtime loop, default rates (pump 500 Hz, heater 20 Hz, telemetry 100 Hz, no sin
     python benchmarks/sim_speed.py [--runs 3]
 
 Reports the realtime factor (simulated s per wall s) and µs per tick, best and median of the runs,
-and where the time goes, from the same ticks replayed part by part (best of 3 replays each):
+and where the time goes, from the same ticks replayed part by part (best of 5 replays each):
 - the firmware alone: Controller.tick on the recorded samples (the floor of the firmware side);
 - the emulator alone: the rig (scenario, board, element) on the recorded commands, without the HAL
   (the floor of the emulator side), and within it the element's step alone on its recorded inputs;
@@ -137,10 +137,10 @@ def main() -> None:
     best, median = max(factors), statistics.median(factors)
 
     samples, commands, steps = record()
-    ctl_s = min(controller_only(samples) for _ in range(3))
-    fe_s = min(frontend_only(commands) for _ in range(3))
-    emu_s = min(emulator_only(commands) for _ in range(3))
-    el_s = min(element_only(steps) for _ in range(3))
+    ctl_s = min(controller_only(samples) for _ in range(5))
+    fe_s = min(frontend_only(commands) for _ in range(5))
+    emu_s = min(emulator_only(commands) for _ in range(5))
+    el_s = min(element_only(steps) for _ in range(5))
     loop_wall = min(wall for _, wall, _ in runs)
     other_s = max(loop_wall - ctl_s - fe_s, 0.0)
     kernel = (f"compiled (numba {jit.numba_version()})" if jit.is_compiled()
@@ -155,7 +155,7 @@ def main() -> None:
     print_table(["figure", "best", "median", "goal", ""], rows)
     print(f"   (1-min load average before the runs: {load_before:.2f} on {os.cpu_count()} CPUs; other busy "
           "processes lower the figures)")
-    print("\nWhere the time goes (each part: best of 3 replays of the same ticks)\n")
+    print("\nWhere the time goes (each part: best of 5 replays of the same ticks)\n")
 
     def row(part: str, wall: float) -> list[str]:
         return [part, f"{wall:.3f}", f"{wall / ticks * 1e6:.2f}", f"{100 * wall / loop_wall:.0f} %"]

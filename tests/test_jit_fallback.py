@@ -81,3 +81,31 @@ def test_no_jit_switch():
     out = subprocess.run([sys.executable, "-c", "from lambdarig.emulator import jit; print(jit.is_compiled())"],
                          env=env, capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_a_cache_that_cannot_be_written_costs_a_compilation_and_nothing_else(tmp_path):
+    """numba writes its cache file after it has the compiled kernel: when the write fails (here a
+    file-size limit, as a full disk would), the model warns and steps with the compiled kernel."""
+    if not jit.is_compiled():
+        pytest.skip("numba is not installed (or LAMBDARIG_NO_JIT is set): nothing compiled to cache")
+    import resource
+    import signal
+
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)     # EFBIG instead of the signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+    script = ("from lambdarig.emulator.rig import EmulatedRig\n"
+              "from lambdarig.emulator.scenario import load_scenario\n"
+              "rig = EmulatedRig('lsu49', load_scenario('default'))\n"
+              "rig.apply(heater_duty=0.5)\n"
+              "rig.advance_to(1.0)\n"
+              "print(rig.element.cell_temp_k > 293.15)\n")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))   # empty: the kernel is compiled
+    env.pop(jit.NO_JIT_ENV, None)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=110,
+                         preexec_fn=limit_file_size)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
+    assert "could not be cached" in out.stderr

@@ -422,6 +422,16 @@ class ElementModel:
         twin._k = self._k.copy()
         return twin
 
+    def __setstate__(self, state: Any) -> None:
+        """Unpickled (or deep-copied): the kernel's parameters in the form this process's kernel takes
+        (a model pickled where numba was off may be loaded where it is on, and the other way)."""
+        dict_state, slot_state = state if isinstance(state, tuple) else (state, None)
+        for mapping in (dict_state, slot_state):
+            for name, value in (mapping or {}).items():
+                setattr(self, name, value)
+        _kernels.load()
+        self._k = np.array(self._k, dtype=np.float64) if is_compiled() else [float(x) for x in self._k]
+
     def _init_mixed(self, spec: ElementSpec) -> None:
         """Constants of a non-catalytic node (partial catalysis) and of a measuring cell."""
         node = spec.measuring_node

@@ -275,6 +275,7 @@ def _make_step_kernel(digest: str):
     return step_kernel
 
 
+@jitable
 def _reducer_step(x0: float, x_surface: float, exchange_per_s: float, burn_per_s: float,
                   dt_s: float) -> tuple[float, float]:
     """One species in a non-catalytic node: exchange with the surface gas and a first-order burn.
@@ -287,6 +288,69 @@ def _reducer_step(x0: float, x_surface: float, exchange_per_s: float, burn_per_s
     if burn_per_s <= 0.0:
         return x1, 0.0
     return x1, burn_per_s * (x_inf + (x0 - x_inf) * ((1.0 - keep) / at if at > 1e-12 else 1.0))
+
+
+@jitable
+def mixed_node_step(n_o2: float, n_h2: float, n_co: float, n_hc: float, s_o2: float, s_h2: float, s_co: float,
+                    s_hc: float, s_h2o: float, s_co2: float, r_o2: float, r_h2: float, r_co: float, r_hc: float,
+                    k_h2: float, k_co: float, k_hc: float, o2_half: float, inv_4f_holdup: float,
+                    pump_current_a: float, dt_s: float) -> tuple[float, float, float, float]:
+    """A non-catalytic node's O2, H2, CO and HC fractions after dt_s.
+
+    Reducers: dx/dt = r·(x_surface − x) − k·θ·x, with r = G/(V c) the exchange through the layers,
+    k the burn rate at the inner pumping electrode and θ = x_O2/(x_O2 + o2_half) (no O2, no burn);
+    exact exponential steps for the step's θ. O2: dx/dt = r·ln((1 − x)/(1 − x_surface)) − Ip/(4F V c)
+    − Σ demand·k·θ·x̄ (x̄: each reducer's mean over the step, so O2 and reducers burn in exact
+    stoichiometry), an exponential step linearised at the present x (stable for any step). Pumping
+    out more O2 than there is electrolyses H2O/CO2: the deficit appears as H2 and CO.
+    """
+    x_o2 = n_o2
+    theta = x_o2 / (x_o2 + o2_half) if x_o2 > 0.0 else 0.0
+    # Each reducer: an exact step towards its balance of inflow and burn, and the O2 that burn
+    # takes over the step (demand x rate x mean fraction).
+    n_h2, burn_h2 = _reducer_step(n_h2, s_h2, r_h2, k_h2 * theta, dt_s)
+    n_co, burn_co = _reducer_step(n_co, s_co, r_co, k_co * theta, dt_s)
+    n_hc, burn_hc = _reducer_step(n_hc, s_hc, r_hc, k_hc * theta, dt_s)
+    burn_o2 = _DEMAND_H2 * burn_h2 + _DEMAND_CO * burn_co + _DEMAND_HC * burn_hc
+    one_minus = 1.0 - x_o2 if x_o2 < 0.999 else 0.001
+    net = r_o2 * math.log(one_minus / (1.0 - s_o2)) - pump_current_a * inv_4f_holdup - burn_o2
+    slope = r_o2 / one_minus
+    x_o2 += net / slope * (1.0 - math.exp(-slope * dt_s))
+    if x_o2 < 0.0:
+        # electrolysis of H2O and CO2 in the proportion they are present: 2 H2 or CO per O2
+        share_h2 = s_h2o / (s_h2o + s_co2) if s_h2o + s_co2 > 0.0 else 1.0
+        deficit = -2.0 * x_o2
+        n_h2 += deficit * share_h2
+        n_co += deficit * (1.0 - share_h2)
+        x_o2 = 0.0
+    return x_o2, n_h2, n_co, n_hc
+
+
+@jitable
+def mixed_control_po2(n_o2: float, n_h2: float, n_co: float, n_hc: float, p_bar: float, h_pool: float,
+                      c_pool: float, kw: float, kc: float, guess_bar: float) -> float:
+    """pO2 (bar) the inner pumping electrode (control cell) responds to: the node's free O2 (the
+    electrode is near equilibrium for O2 when lean); when free O2 is nearly gone, not below the
+    gas's equilibrium value (a node full of reducers reads rich), solved from guess_bar when that is
+    itself that low."""
+    po2 = n_o2 * p_bar
+    if po2 < MIXED_EQ_BELOW_BAR:
+        balance = n_o2 - _DEMAND_H2 * n_h2 - _DEMAND_CO * n_co - _DEMAND_HC * n_hc
+        eq = equilibrium_po2(balance, h_pool, c_pool, p_bar, kw, kc,
+                             guess_bar if guess_bar < MIXED_EQ_BELOW_BAR else 0.0)
+        if eq > po2:
+            po2 = eq
+    return po2 if po2 > PO2_FLOOR_BAR else PO2_FLOOR_BAR
+
+
+@jitable
+def mixed_sense_dv(n_o2: float, n_h2: float, n_co: float, n_hc: float, s_v: float, c0: float, w_hc: float,
+                   w_co: float, w_h2: float, beta_v: float, x_o2_ref: float) -> float:
+    """Mixed-potential shift (V) of the measuring electrode vs an equilibrium electrode in the same gas:
+    ΔV = −S(T)·log10(1 + c_eq/c0) + β·log10(x_O2/x_O2,0), c_eq = Σ w_i·x_i (docs/hc-sensor.md)."""
+    c_eq = w_hc * n_hc + w_co * n_co + w_h2 * n_h2
+    x_o2 = n_o2 if n_o2 > SENSE_O2_FLOOR else SENSE_O2_FLOOR
+    return -s_v * math.log10(1.0 + c_eq / c0) + beta_v * math.log10(x_o2 / x_o2_ref)
 
 
 def _no_buffer(temp_k: float) -> float:
@@ -815,65 +879,27 @@ class ElementModel:
     # --- non-catalytic node (family "hc") -----------------------------------------------------------
 
     def _step_mixed(self, dt_s: float, pump_current_a: float) -> float:
-        """Advance the node's O2, H2, CO and HC by dt_s; returns (and sets) the control electrode's pO2.
-
-        Reducers: dx/dt = r·(x_surface − x) − k·θ·x, with r = G/(V c) the exchange through the layers,
-        k the burn rate at the inner pumping electrode and θ = x_O2/(x_O2 + o2_half) (no O2, no burn);
-        exact exponential steps for the step's θ. O2: dx/dt = r·ln((1 − x)/(1 − x_surface)) − Ip/(4F V c)
-        − Σ demand·k·θ·x̄ (x̄: each reducer's mean over the step, so O2 and reducers burn in exact
-        stoichiometry), an exponential step linearised at the present x (stable for any step). Pumping
-        out more O2 than there is electrolyses H2O/CO2: the deficit appears as H2 and CO.
-        """
-        x_o2 = self.n_o2
-        theta = x_o2 / (x_o2 + self._o2_half) if x_o2 > 0.0 else 0.0
-        # Each reducer: an exact step towards its balance of inflow and burn, and the O2 that burn
-        # takes over the step (demand x rate x mean fraction).
-        self.n_h2, burn_h2 = _reducer_step(self.n_h2, self.s_h2, self._r_h2, self._k_h2 * theta, dt_s)
-        self.n_co, burn_co = _reducer_step(self.n_co, self.s_co, self._r_co, self._k_co * theta, dt_s)
-        self.n_hc, burn_hc = _reducer_step(self.n_hc, self.s_hc, self._r_hc, self._k_hc * theta, dt_s)
-        burn_o2 = _DEMAND_H2 * burn_h2 + _DEMAND_CO * burn_co + _DEMAND_HC * burn_hc
-        one_minus = 1.0 - x_o2 if x_o2 < 0.999 else 0.001
-        rate = self._r_o2
-        net = (rate * math.log(one_minus / self._one_minus_s_o2) - pump_current_a * self._inv_4f_holdup
-               - burn_o2)
-        slope = rate / one_minus
-        x_o2 += net / slope * (1.0 - math.exp(-slope * dt_s))
-        if x_o2 < 0.0:
-            # electrolysis of H2O and CO2 in the proportion they are present: 2 H2 or CO per O2
-            h2o, co2 = self.s_h2o, self.s_co2
-            share_h2 = h2o / (h2o + co2) if h2o + co2 > 0.0 else 1.0
-            deficit = -2.0 * x_o2
-            self.n_h2 += deficit * share_h2
-            self.n_co += deficit * (1.0 - share_h2)
-            x_o2 = 0.0
-        self.n_o2 = x_o2
+        """Advance the node's O2, H2, CO and HC by dt_s (mixed_node_step); returns (and sets) the
+        control electrode's pO2."""
+        self.n_o2, self.n_h2, self.n_co, self.n_hc = mixed_node_step(
+            self.n_o2, self.n_h2, self.n_co, self.n_hc, self.s_o2, self.s_h2, self.s_co, self.s_hc, self.s_h2o,
+            self.s_co2, self._r_o2, self._r_h2, self._r_co, self._r_hc, self._k_h2, self._k_co, self._k_hc,
+            self._o2_half, self._inv_4f_holdup, pump_current_a, dt_s)
         po2 = self.node_po2_bar = self._mixed_control_po2()
         if self._has_sense:
             self._mixed_sense()
         return po2
 
     def _mixed_control_po2(self) -> float:
-        """pO2 (bar) the inner pumping electrode (control cell) responds to: the node's free O2 (the
-        electrode is near equilibrium for O2 when lean); when free O2 is nearly gone, not below the
-        gas's equilibrium value (a node full of reducers reads rich)."""
-        p_bar = self._p_bar
-        po2 = self.n_o2 * p_bar
-        if po2 < MIXED_EQ_BELOW_BAR:
-            balance = (self.n_o2 - _DEMAND_H2 * self.n_h2 - _DEMAND_CO * self.n_co - _DEMAND_HC * self.n_hc)
-            guess = self.node_po2_bar if getattr(self, "node_po2_bar", 0.0) else 0.0
-            eq = equilibrium_po2(balance, self._h_pool, self._c_pool, p_bar, self._kw, self._kc,
-                                 guess if guess < MIXED_EQ_BELOW_BAR else 0.0)
-            if eq > po2:
-                po2 = eq
-        return po2 if po2 > PO2_FLOOR_BAR else PO2_FLOOR_BAR
+        """pO2 (bar) the inner pumping electrode (control cell) responds to (mixed_control_po2)."""
+        guess = self.node_po2_bar if getattr(self, "node_po2_bar", 0.0) else 0.0
+        return mixed_control_po2(self.n_o2, self.n_h2, self.n_co, self.n_hc, self._p_bar, self._h_pool,
+                                 self._c_pool, self._kw, self._kc, guess)
 
     def _mixed_sense(self) -> None:
-        """Mixed-potential shift of the measuring electrode vs an equilibrium electrode in the same gas:
-        ΔV = −S(T)·log10(1 + c_eq/c0) + β·log10(x_O2/x_O2,0), c_eq = Σ w_i·x_i (docs/hc-sensor.md)."""
-        c_eq = self._w_hc * self.n_hc + self._w_co * self.n_co + self._w_h2 * self.n_h2
-        x_o2 = self.n_o2 if self.n_o2 > SENSE_O2_FLOOR else SENSE_O2_FLOOR
-        self.sense_dv_v = (-self._s_v * math.log10(1.0 + c_eq / self._c0)
-                           + self._beta_v * math.log10(x_o2 / self._x_o2_ref))
+        """The measuring electrode's mixed-potential shift (mixed_sense_dv)."""
+        self.sense_dv_v = mixed_sense_dv(self.n_o2, self.n_h2, self.n_co, self.n_hc, self._s_v, self._c0,
+                                         self._w_hc, self._w_co, self._w_h2, self._beta_v, self._x_o2_ref)
 
     def _mixed_steady(self, x_o2: float) -> float:
         """Steady node at free O2 x_o2: sets the reducers to their steady values (inflow = burn +

@@ -209,7 +209,10 @@ def nernst_emf(temp_k: float, ref_po2_bar: float, node_po2_bar: float) -> float:
 (K_R_LEAD, K_R_HEAT_COLD, K_ALPHA, K_G_HEATER_CELL, K_G_CONV, K_GAS_K, K_RAD, K_GAS_K4, K_INV_C_HEATER,
  K_INV_C_CELL, K_NODE, K_P_BAR, K_KW, K_KC, K_STORAGE, K_STORAGE_K, K_H_POOL, K_C_POOL, K_S_O2, K_S_H2, K_S_CO,
  K_S_HC, K_G_O2, K_G_H2, K_G_CO, K_G_HC, K_HOLDUP, K_REF_KIND, K_S_BALANCE, K_G_LEAK, K_REF_VOLUME, K_CONC,
- K_R1, K_E1, K_R2, K_E2, K_HAS_PUMP, K_PUMP_R_AT_REF, K_RI_AT_REF, K_SHARED_R, K_KAPPA, K_SIZE) = range(42)
+ K_R1, K_E1, K_R2, K_E2, K_HAS_PUMP, K_PUMP_R_AT_REF, K_RI_AT_REF, K_SHARED_R, K_KAPPA,
+ # the non-catalytic node and its measuring cell
+ K_S_H2O, K_S_CO2, K_R_O2, K_R_H2, K_R_CO, K_R_HC, K_K_H2, K_K_CO, K_K_HC, K_O2_HALF, K_INV_4F_HOLDUP,
+ K_HAS_SENSE, K_S_V, K_C0, K_W_HC, K_W_CO, K_W_H2, K_BETA_V, K_X_O2_REF, K_SIZE) = range(61)
 # The measuring node as the kernel sees it: none, catalytic (stepped by the kernel), non-catalytic
 # (stepped by the model's _step_mixed between the kernel's thermal step and the rest).
 NODE_NONE, NODE_CATALYTIC, NODE_MIXED = 0, 1, 2
@@ -249,10 +252,10 @@ def _make_step_kernel(digest: str):
     def step_kernel(k, dt_s: float, pump_current_a: float, ref_current_a: float, heater_v: float, heater_temp_k: float,
                     cell_temp_k: float, cache_temp_k: float, balance: float, node_po2_bar: float,
                     outer_po2_bar: float, ref_fraction: float, ref_po2_bar: float, heat: bool, outer_stale: bool):
-        """One step. When outer_stale (the surface gas or the cache has changed): the outer electrode's
-        equilibrium first (_outer_equilibrium). With heat: the thermal step, then, unless the cell has
-        moved more than REFRESH_K from cache_temp_k or the node is non-catalytic (the model then
-        refreshes its cache, steps the node, and calls again without heat), step_after_heat.
+        """One step of a catalytic node (or none). When outer_stale (the surface gas or the cache has
+        changed): the outer electrode's equilibrium first (_outer_equilibrium). With heat: the thermal
+        step, then, unless the cell has moved more than REFRESH_K from cache_temp_k (the model then
+        refreshes its cache and calls again without heat, outer_stale), step_after_heat.
         (done?, outer pO2, heater K, cell K, and step_after_heat's eight values; NaN when not done)."""
         _ = digest  # the sources' digest: part of the compiled kernel's cache key (emulator.jit)
         if outer_stale:
@@ -263,7 +266,7 @@ def _make_step_kernel(digest: str):
             t_h, t_c = heat_step(t_h, t_c, heater_v, dt_s, k[K_R_LEAD], k[K_R_HEAT_COLD], k[K_ALPHA],
                                  k[K_G_HEATER_CELL], k[K_G_CONV], k[K_GAS_K], k[K_RAD], k[K_GAS_K4],
                                  k[K_INV_C_HEATER], k[K_INV_C_CELL])
-            if abs(t_c - cache_temp_k) > REFRESH_K or k[K_NODE] == NODE_MIXED:
+            if abs(t_c - cache_temp_k) > REFRESH_K:
                 nan = math.nan
                 return (False, outer_po2_bar, t_h, t_c, balance, node_po2_bar, ref_fraction, ref_po2_bar, nan, nan,
                         nan, nan)
@@ -273,6 +276,45 @@ def _make_step_kernel(digest: str):
         return (True, outer_po2_bar, t_h, t_c, balance, node_po2_bar, ref_fraction, ref_po2_bar, ri, emf, pump_r,
                 coupling_r)
     return step_kernel
+
+
+def _make_mixed_step_kernel(digest: str):
+    def mixed_step_kernel(k, dt_s: float, pump_current_a: float, ref_current_a: float, heater_v: float,
+                          heater_temp_k: float, cell_temp_k: float, cache_temp_k: float, node_po2_bar: float,
+                          outer_po2_bar: float, ref_fraction: float, ref_po2_bar: float, n_o2: float, n_h2: float,
+                          n_co: float, n_hc: float, heat: bool, outer_stale: bool):
+        """step_kernel for a non-catalytic node: the node's fractions by mixed_node_step, its control pO2
+        (mixed_control_po2) and the measuring cell's shift (mixed_sense_dv, NaN without one), then
+        step_after_heat. (done?, outer pO2, heater K, cell K, reference fraction, reference pO2, Ri,
+        EMF, pump-cell R, coupling R, n_o2, n_h2, n_co, n_hc, node pO2, sense shift)."""
+        _ = digest  # the sources' digest: part of the compiled kernel's cache key (emulator.jit)
+        nan = math.nan
+        if outer_stale:
+            outer_po2_bar = equilibrium_po2(k[K_S_BALANCE], k[K_H_POOL], k[K_C_POOL], k[K_P_BAR], k[K_KW], k[K_KC],
+                                            outer_po2_bar)
+        t_h, t_c = heater_temp_k, cell_temp_k
+        if heat:
+            t_h, t_c = heat_step(t_h, t_c, heater_v, dt_s, k[K_R_LEAD], k[K_R_HEAT_COLD], k[K_ALPHA],
+                                 k[K_G_HEATER_CELL], k[K_G_CONV], k[K_GAS_K], k[K_RAD], k[K_GAS_K4],
+                                 k[K_INV_C_HEATER], k[K_INV_C_CELL])
+            if abs(t_c - cache_temp_k) > REFRESH_K:
+                return (False, outer_po2_bar, t_h, t_c, ref_fraction, ref_po2_bar, nan, nan, nan, nan, n_o2, n_h2,
+                        n_co, n_hc, node_po2_bar, nan)
+        n_o2, n_h2, n_co, n_hc = mixed_node_step(
+            n_o2, n_h2, n_co, n_hc, k[K_S_O2], k[K_S_H2], k[K_S_CO], k[K_S_HC], k[K_S_H2O], k[K_S_CO2], k[K_R_O2],
+            k[K_R_H2], k[K_R_CO], k[K_R_HC], k[K_K_H2], k[K_K_CO], k[K_K_HC], k[K_O2_HALF], k[K_INV_4F_HOLDUP],
+            pump_current_a, dt_s)
+        node_po2_bar = mixed_control_po2(n_o2, n_h2, n_co, n_hc, k[K_P_BAR], k[K_H_POOL], k[K_C_POOL], k[K_KW],
+                                         k[K_KC], node_po2_bar)
+        sense_dv = nan
+        if k[K_HAS_SENSE]:
+            sense_dv = mixed_sense_dv(n_o2, n_h2, n_co, n_hc, k[K_S_V], k[K_C0], k[K_W_HC], k[K_W_CO], k[K_W_H2],
+                                      k[K_BETA_V], k[K_X_O2_REF])
+        _, node_po2_bar, ref_fraction, ref_po2_bar, ri, emf, pump_r, coupling_r = step_after_heat(
+            k, dt_s, pump_current_a, ref_current_a, t_c, 0.0, node_po2_bar, outer_po2_bar, ref_fraction, ref_po2_bar)
+        return (True, outer_po2_bar, t_h, t_c, ref_fraction, ref_po2_bar, ri, emf, pump_r, coupling_r, n_o2, n_h2,
+                n_co, n_hc, node_po2_bar, sense_dv)
+    return mixed_step_kernel
 
 
 @jitable
@@ -457,7 +499,7 @@ class ElementModel:
         self._init_mixed(spec)
         self._ref_code = _REF_KINDS[ref.kind if ref.kind != "sealed" else ("sealed", ref.buffer)]
         # The step kernel's parameters: a float64 array for the compiled kernel, a list for Python.
-        _kernels.load()
+        _kernels.load(self._mixed)
         self._k = np.zeros(K_SIZE) if is_compiled() else [0.0] * K_SIZE
         self._load_spec_params()
         self.reset(world)
@@ -476,6 +518,9 @@ class ElementModel:
         k[K_HAS_PUMP] = 1.0 if self._has_pump else 0.0
         k[K_PUMP_R_AT_REF], k[K_RI_AT_REF] = self._pump_r_at_ref, self._ri_at_ref
         k[K_SHARED_R], k[K_KAPPA] = self._shared_r, self._kappa
+        k[K_O2_HALF], k[K_HAS_SENSE] = self._o2_half, 1.0 if self._has_sense else 0.0
+        k[K_C0], k[K_W_HC], k[K_W_CO], k[K_W_H2] = self._c0, self._w_hc, self._w_co, self._w_h2
+        k[K_BETA_V], k[K_X_O2_REF] = self._beta_v, self._x_o2_ref
 
     def __copy__(self) -> ElementModel:
         """A twin with its own kernel parameters (the rest shared, as copy.copy shares it)."""
@@ -493,7 +538,7 @@ class ElementModel:
         for mapping in (dict_state, slot_state):
             for name, value in (mapping or {}).items():
                 setattr(self, name, value)
-        _kernels.load()
+        _kernels.load(self._mixed)
         self._k = np.array(self._k, dtype=np.float64) if is_compiled() else [float(x) for x in self._k]
 
     def _init_mixed(self, spec: ElementSpec) -> None:
@@ -622,6 +667,7 @@ class ElementModel:
         k = self._k
         k[K_S_O2], k[K_S_H2], k[K_S_CO], k[K_S_HC] = self.s_o2, s_h2, s_co, s_hc
         k[K_H_POOL], k[K_C_POOL], k[K_S_BALANCE] = self._h_pool, self._c_pool, self._s_balance
+        k[K_S_H2O], k[K_S_CO2] = self.s_h2o, self.s_co2
 
     def _outer_equilibrium(self) -> float:
         """_equilibrium(_surface_balance(), outer_po2_bar) from the cached surface terms."""
@@ -671,6 +717,12 @@ class ElementModel:
             k[K_G_O2], k[K_G_H2], k[K_G_CO], k[K_G_HC] = self._g_o2, self._g_h2, self._g_co, self._g_hc
         if self._ref_leak_layer is not None:
             k[K_G_LEAK] = self._g_leak
+        if self._mixed:
+            k[K_R_O2], k[K_R_H2], k[K_R_CO], k[K_R_HC] = self._r_o2, self._r_h2, self._r_co, self._r_hc
+            k[K_K_H2], k[K_K_CO], k[K_K_HC] = self._k_h2, self._k_co, self._k_hc
+            k[K_INV_4F_HOLDUP] = self._inv_4f_holdup
+        if self._has_sense:
+            k[K_S_V] = self._s_v
 
     def _refresh_mixed(self, temp_k: float) -> None:
         """Per-temperature terms of the non-catalytic node and the measuring cell."""
@@ -748,7 +800,8 @@ class ElementModel:
         (compiled when numba is there, emulator.jit), which composes the same physics functions
         (heat_step, node_step, pumped_reference, reference_po2, ri_at_temperature, nernst_emf).
         tests/test_hotpath_element.py holds the two to the same numbers, bit for bit. A
-        non-catalytic node (family "hc") is stepped by _step_mixed between two calls of the kernel.
+        non-catalytic node (family "hc") has its own kernel (mixed_step_kernel: mixed_node_step,
+        mixed_control_po2, mixed_sense_dv, then the same heat, reference and outputs).
         """
         if world.lambda_value != self._lambda or world.hc_ppm != self._hc_ppm or world.air_h2o != self._air_h2o:
             self._set_exhaust(world)
@@ -765,6 +818,10 @@ class ElementModel:
         # A new pressure refreshes the cache whatever the temperature: a cache temperature of -inf.
         pressure_kpa = world.pressure_kpa
         cache_temp_k = self._cache_temp_k if pressure_kpa == self._pressure_kpa else -math.inf
+        if self._mixed:
+            self._step_mixed_node_compiled(dt_s, pump_current_a, ref_current_a, heater_v, cache_temp_k, pressure_kpa,
+                                           surface_moved)
+            return
         (done, self.outer_po2_bar, self.heater_temp_k, temp_k, balance, node_po2, ref_fraction, ref_po2, ri, emf,
          pump_r, coupling_r) = _kernels.step(
             self._k, dt_s, pump_current_a, ref_current_a, heater_v, self.heater_temp_k, self.cell_temp_k,
@@ -772,25 +829,48 @@ class ElementModel:
             self.ref_po2_bar, True, surface_moved)
         self.cell_temp_k = temp_k
         if not done:
-            # The cache refreshed at the new temperature (and pressure), and the outer electrode
-            # equilibrated afresh in the second call; a non-catalytic node stepped here; then the rest.
-            refreshed = abs(temp_k - cache_temp_k) > REFRESH_K
-            if refreshed:
-                self._refresh(temp_k, pressure_kpa)
-            if self._mixed:
-                self._step_mixed(dt_s, pump_current_a)
+            # The cache refreshed at the new temperature (and pressure), then the rest of the step
+            # with the outer electrode equilibrated afresh.
+            self._refresh(temp_k, pressure_kpa)
             (_, self.outer_po2_bar, _, _, balance, node_po2, ref_fraction, ref_po2, ri, emf, pump_r,
              coupling_r) = _kernels.step(
                 self._k, dt_s, pump_current_a, ref_current_a, heater_v, self.heater_temp_k, temp_k, temp_k,
                 self.node_balance, self.node_po2_bar, self.outer_po2_bar, self.ref_fraction, self.ref_po2_bar,
-                False, refreshed)
+                False, True)
         self.node_balance = balance
         self.node_po2_bar = node_po2
         self.ref_fraction = ref_fraction
         self.ref_po2_bar = ref_po2
         self.ri_ohm = ri
         self.nernst_emf_v = emf
-        # (A measuring cell's reading was taken by _step_mixed: nothing it depends on has moved since.)
+        if self._has_pump:
+            self._pump_r_ohm = pump_r
+            self._coupling_r_ohm = coupling_r
+
+    def _step_mixed_node_compiled(self, dt_s: float, pump_current_a: float, ref_current_a: float, heater_v: float,
+                                  cache_temp_k: float, pressure_kpa: float, surface_moved: bool) -> None:
+        """step() from the heat on, for a non-catalytic node: mixed_step_kernel (twice when the cache
+        refreshes, as for a catalytic node)."""
+        args = (self.ref_fraction, self.ref_po2_bar, self.n_o2, self.n_h2, self.n_co, self.n_hc)
+        (done, self.outer_po2_bar, self.heater_temp_k, temp_k, ref_fraction, ref_po2, ri, emf, pump_r, coupling_r,
+         n_o2, n_h2, n_co, n_hc, node_po2, sense_dv) = _kernels.mixed_step(
+            self._k, dt_s, pump_current_a, ref_current_a, heater_v, self.heater_temp_k, self.cell_temp_k,
+            cache_temp_k, self.node_po2_bar, self.outer_po2_bar, *args, True, surface_moved)
+        self.cell_temp_k = temp_k
+        if not done:
+            self._refresh(temp_k, pressure_kpa)
+            (_, self.outer_po2_bar, _, _, ref_fraction, ref_po2, ri, emf, pump_r, coupling_r, n_o2, n_h2, n_co, n_hc,
+             node_po2, sense_dv) = _kernels.mixed_step(
+                self._k, dt_s, pump_current_a, ref_current_a, heater_v, self.heater_temp_k, temp_k, temp_k,
+                self.node_po2_bar, self.outer_po2_bar, *args, False, True)
+        self.n_o2, self.n_h2, self.n_co, self.n_hc = n_o2, n_h2, n_co, n_hc
+        self.node_po2_bar = node_po2
+        if self._has_sense:
+            self.sense_dv_v = sense_dv
+        self.ref_fraction = ref_fraction
+        self.ref_po2_bar = ref_po2
+        self.ri_ohm = ri
+        self.nernst_emf_v = emf
         if self._has_pump:
             self._pump_r_ohm = pump_r
             self._coupling_r_ohm = coupling_r
@@ -1036,10 +1116,15 @@ class _Kernels:
 
     def __init__(self) -> None:
         self.step: Any = None
+        self.mixed_step: Any = None
 
-    def load(self) -> None:
+    def load(self, mixed: bool = False) -> None:
+        """The step kernel, and with mixed the non-catalytic node's (built only when such an element is)."""
         if self.step is None:
             self.step = compiled(_make_step_kernel, "float64[::1]" + ", float64" * 12 + ", boolean, boolean")
+        if mixed and self.mixed_step is None:
+            self.mixed_step = compiled(_make_mixed_step_kernel,
+                                       "float64[::1]" + ", float64" * 15 + ", boolean, boolean")
 
 
 _kernels = _Kernels()

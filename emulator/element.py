@@ -657,15 +657,13 @@ class ElementModel:
         return (self.s_h2 + self.s_h2o + 0.5 * HC_HYDROGEN * hc, self.s_co + self.s_co2 + HC_CARBON * hc)
 
     def _surface_changed(self) -> None:
-        """Cache what step() needs of the surface gas (s_*); call whenever the s_* change.
-        (_surface_balance and _pools written out.)"""
-        s_h2, s_co, s_hc = self.s_h2, self.s_co, self.s_hc
-        self._s_balance = self.s_o2 - _DEMAND_H2 * s_h2 - _DEMAND_CO * s_co - _DEMAND_HC * s_hc
-        self._h_pool = s_h2 + self.s_h2o + 0.5 * HC_HYDROGEN * s_hc
-        self._c_pool = s_co + self.s_co2 + HC_CARBON * s_hc
+        """Cache what step() needs of the surface gas (s_*), here and in the kernel's parameters; call
+        whenever the s_* change."""
+        self._s_balance = self._surface_balance()
+        self._h_pool, self._c_pool = self._pools()
         self._one_minus_s_o2 = 1.0 - self.s_o2
         k = self._k
-        k[K_S_O2], k[K_S_H2], k[K_S_CO], k[K_S_HC] = self.s_o2, s_h2, s_co, s_hc
+        k[K_S_O2], k[K_S_H2], k[K_S_CO], k[K_S_HC] = self.s_o2, self.s_h2, self.s_co, self.s_hc
         k[K_H_POOL], k[K_C_POOL], k[K_S_BALANCE] = self._h_pool, self._c_pool, self._s_balance
         k[K_S_H2O], k[K_S_CO2] = self.s_h2o, self.s_co2
 

@@ -4,10 +4,10 @@ The physics is written once, as plain Python functions of floats. Two decorators
 
 - ``@jitable``: a readable physics function. Python calls it as it stands; a kernel that calls it
   has it compiled in (numba's ``register_jitable``).
-- ``compiled(kernel)``: the kernel (a composition of jitable functions, called once per emulator
-  step) compiled with numba, ``cache=True`` so that later processes load it from disk instead of
-  compiling it again; or the kernel itself, run as Python, when numba is not installed or the
-  environment says ``LAMBDARIG_NO_JIT=1``.
+- ``compiled(make_kernel, arg_types)``: a kernel (a composition of jitable functions, called once
+  per emulator step) compiled with numba, ``cache=True`` so that later processes load it from disk
+  instead of compiling it again; or the kernel itself, run as Python, when numba is not installed or
+  the environment says ``LAMBDARIG_NO_JIT=1``.
 
 Both ways run the same source, and give the same numbers to the last bit: numba keeps IEEE
 double arithmetic in the source's order (no fastmath, so no reassociation or fused multiply-add),
@@ -19,8 +19,10 @@ numba is imported on the first ``compiled()`` call (an element model's construct
 emulator is imported, so commands that never step an element do not pay its import (~0.2 s).
 
 The on-disk cache: numba writes it into ``__pycache__`` beside the source (ignored by git, like
-the .pyc files), or, where that is not writable (a read-only site-packages), into the user-wide
-cache directory (``NUMBA_CACHE_DIR`` if set, else numba's per-user cache folder). numba checks
+the .pyc files), or, where that is not writable (a read-only site-packages), into numba's per-user
+cache folder (~/.cache/numba/...); ``NUMBA_CACHE_DIR``, when set, is used instead of both (the test
+suite sets it, tests/conftest.py). A cache that cannot be written costs a compilation per process,
+with a warning, nothing else. numba checks
 the kernel's own source file for changes, not the files of the functions it calls, so every kernel
 is keyed by a digest of the sources of the modules listed in SOURCES as well: an edit to any of
 them compiles afresh instead of loading a stale kernel.

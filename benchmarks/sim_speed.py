@@ -4,9 +4,15 @@ runtime loop, default rates (pump 500 Hz, heater 20 Hz, telemetry 100 Hz, no sin
     python benchmarks/sim_speed.py [--runs 3]
 
 Reports the realtime factor (simulated s per wall s) and µs per tick, best and median of the runs,
-and where the time goes: the same ticks replayed through the controller alone (recorded samples) and
-through the front end alone (recorded commands); the rest is the runtime loop itself. One process,
-one core. Prints the figures and writes benchmarks/results/sim_speed.json.
+and where the time goes, from the same ticks replayed part by part (best of 5 replays each):
+- the firmware alone: Controller.tick on the recorded samples (the floor of the firmware side);
+- the emulator alone: the rig (scenario, board, element) on the recorded commands, without the HAL
+  (the floor of the emulator side), and within it the element's step alone on its recorded inputs;
+- the sim front end: the same through hal.sim (wait_until + sample + apply);
+- the runtime loop and the rest: the whole loop less the firmware and the front end.
+Whether the element's step kernel ran compiled (numba) or as Python is printed with the figures
+(LAMBDARIG_NO_JIT=1 forces Python). One process, one core. Prints the figures and writes
+benchmarks/results/sim_speed.json.
 """
 
 from __future__ import annotations
@@ -21,12 +27,15 @@ from _common import print_table, write_result
 
 from lambdarig.controller.core import Controller
 from lambdarig.controller.runtime import Runtime
+from lambdarig.emulator import jit
+from lambdarig.emulator.element import ElementModel
 from lambdarig.hal.registry import open_frontend
 from lambdarig.hal.types import Command
 
 SCENARIO = "default"
 SEED = 0
-GOAL_X = 100.0
+GOAL_X = 200.0
+PERIOD_S = 1.0 / 500.0
 
 
 def full_loop() -> tuple[float, float, int]:
@@ -37,12 +46,17 @@ def full_loop() -> tuple[float, float, int]:
     return result.sim_s, result.wall_s, result.ticks
 
 
-def record() -> tuple[list, list]:
-    """Samples and commands of one run (not timed), for the split below."""
+def record() -> tuple[list, list, list]:
+    """Samples, commands and the element's step inputs of one run (not timed), for the split below."""
     fe = open_frontend("sim:lsu49", scenario=SCENARIO, seed=SEED)
     ctl = Controller()
-    samples, commands = [], []
+    samples, commands, steps = [], [], []
     raw_sample, raw_apply = fe.sample, fe.apply
+    raw_step = ElementModel.step
+
+    def step(model, *args):
+        steps.append(args)
+        raw_step(model, *args)
 
     def sample():
         s = raw_sample()
@@ -54,8 +68,12 @@ def record() -> tuple[list, list]:
         raw_apply(command)
 
     fe.sample, fe.apply = sample, apply
-    Runtime(fe, ctl).run(fe.scenario.duration_s)
-    return samples, commands
+    ElementModel.step = step  # type: ignore[method-assign]
+    try:
+        Runtime(fe, ctl).run(fe.scenario.duration_s)
+    finally:
+        ElementModel.step = raw_step  # type: ignore[method-assign]
+    return samples, commands, steps
 
 
 def controller_only(samples: list) -> float:
@@ -69,14 +87,41 @@ def controller_only(samples: list) -> float:
 
 def frontend_only(commands: list) -> float:
     fe = open_frontend("sim:lsu49", scenario=SCENARIO, seed=SEED)
-    period = 1.0 / 500.0
     command = Command()
     start = time.perf_counter()
     for n, (pump_a, duty, excitation) in enumerate(commands):
-        fe.wait_until(n * period)
+        fe.wait_until(n * PERIOD_S)
         fe.sample()
         command.pump_current_a, command.heater_duty, command.excitation = pump_a, duty, excitation
         fe.apply(command)
+    return time.perf_counter() - start
+
+
+def emulator_only(commands: list) -> float:
+    """The rig under the sim front end (scenario, board, element) on the same commands, without the HAL."""
+    rig = open_frontend("sim:lsu49", scenario=SCENARIO, seed=SEED).rig
+    board = rig.board
+    advance_to, sample = rig.advance_to, board.sample
+    set_pump, set_duty, set_excitation = board.set_pump_current, board.set_heater_duty, board.set_excitation
+    start = time.perf_counter()
+    for n, (pump_a, duty, excitation) in enumerate(commands):
+        t = n * PERIOD_S
+        advance_to(t)
+        sample(t, PERIOD_S)
+        set_pump(pump_a)
+        set_duty(duty)
+        if excitation is not None:   # as hal.sim's apply: None leaves the excitation as it is
+            set_excitation(excitation)
+    return time.perf_counter() - start
+
+
+def element_only(steps: list) -> float:
+    """The element's step alone, on its recorded inputs (the same trajectory: the model is deterministic)."""
+    element = open_frontend("sim:lsu49", scenario=SCENARIO, seed=SEED).rig.element
+    step = element.step
+    start = time.perf_counter()
+    for args in steps:
+        step(*args)
     return time.perf_counter() - start
 
 
@@ -91,14 +136,18 @@ def main() -> None:
     sim_s, _, ticks = runs[0]
     best, median = max(factors), statistics.median(factors)
 
-    samples, commands = record()
-    ctl_s = min(controller_only(samples) for _ in range(2))
-    fe_s = min(frontend_only(commands) for _ in range(2))
+    samples, commands, steps = record()
+    ctl_s = min(controller_only(samples) for _ in range(5))
+    fe_s = min(frontend_only(commands) for _ in range(5))
+    emu_s = min(emulator_only(commands) for _ in range(5))
+    el_s = min(element_only(steps) for _ in range(5))
     loop_wall = min(wall for _, wall, _ in runs)
     other_s = max(loop_wall - ctl_s - fe_s, 0.0)
+    kernel = (f"compiled (numba {jit.numba_version()})" if jit.is_compiled()
+              else "Python (no numba, or LAMBDARIG_NO_JIT=1)")
 
     print(f"Closed loop: our controller + sim:lsu49, scenario {SCENARIO!r} ({sim_s:g} simulated s, {ticks} ticks "
-          f"at 500 Hz), {args.runs} runs, one core\n")
+          f"at 500 Hz), {args.runs} runs, one core; element step kernel {kernel}\n")
     rows = [["realtime factor (sim s / wall s)", f"{best:.1f}x", f"{median:.1f}x", f">= {GOAL_X:g}x",
              "PASS" if median >= GOAL_X else "FAIL"],
             ["µs per tick", f"{min(us_tick):.1f}", f"{statistics.median(us_tick):.1f}",
@@ -106,14 +155,19 @@ def main() -> None:
     print_table(["figure", "best", "median", "goal", ""], rows)
     print(f"   (1-min load average before the runs: {load_before:.2f} on {os.cpu_count()} CPUs; other busy "
           "processes lower the figures)")
-    print("\nWhere the time goes (best of 2 replays of the same ticks)\n")
-    split = [["controller.tick (recorded samples)", f"{ctl_s:.3f}", f"{ctl_s / ticks * 1e6:.1f}",
-              f"{100 * ctl_s / loop_wall:.0f} %"],
-             ["sim front end: wait_until + sample + apply", f"{fe_s:.3f}", f"{fe_s / ticks * 1e6:.1f}",
-              f"{100 * fe_s / loop_wall:.0f} %"],
-             ["runtime loop and the rest", f"{other_s:.3f}", f"{other_s / ticks * 1e6:.1f}",
-              f"{100 * other_s / loop_wall:.0f} %"],
-             ["whole loop (best run)", f"{loop_wall:.3f}", f"{loop_wall / ticks * 1e6:.1f}", "100 %"]]
+    print("\nWhere the time goes (each part: best of 5 replays of the same ticks)\n")
+
+    def row(part: str, wall: float) -> list[str]:
+        return [part, f"{wall:.3f}", f"{wall / ticks * 1e6:.2f}", f"{100 * wall / loop_wall:.0f} %"]
+
+    split = [row("firmware: Controller.tick on the recorded samples (its floor)", ctl_s),
+             row("sim front end: wait_until + sample + apply", fe_s),
+             row("  of which the emulator alone: rig + board, no HAL (its floor)", emu_s),
+             row("    of which the element's step alone", el_s),
+             row("    board, scenario and rig: the rest of the emulator", max(emu_s - el_s, 0.0)),
+             row("  of which hal.sim's own calls", max(fe_s - emu_s, 0.0)),
+             row("runtime loop and the rest", other_s),
+             row("whole loop (best run)", loop_wall)]
     print_table(["part", "wall s", "µs/tick", "share"], split)
     write_result("sim_speed", {
         "scenario": SCENARIO, "seed": SEED, "sim_s": sim_s, "ticks": ticks, "pump_hz": 500.0,
@@ -122,10 +176,13 @@ def main() -> None:
                         "median": round(statistics.median(us_tick), 2)},
         "load_average_1min_before": round(load_before, 2), "cpus": os.cpu_count(),
         "goal_realtime_factor": GOAL_X, "pass": median >= GOAL_X,
-        "split_s": {"controller": round(ctl_s, 4), "frontend": round(fe_s, 4), "runtime_rest": round(other_s, 4),
+        "kernel": "numba" if jit.is_compiled() else "python",
+        "split_s": {"controller": round(ctl_s, 4), "frontend": round(fe_s, 4), "emulator": round(emu_s, 4),
+                    "element_step": round(el_s, 4), "runtime_rest": round(other_s, 4),
                     "whole_loop_best": round(loop_wall, 4)},
-        "split_us_per_tick": {"controller": round(ctl_s / ticks * 1e6, 2), "frontend": round(fe_s / ticks * 1e6, 2),
-                              "runtime_rest": round(other_s / ticks * 1e6, 2)},
+        "split_us_per_tick": {name: round(wall / ticks * 1e6, 2) for name, wall in (
+            ("controller", ctl_s), ("frontend", fe_s), ("emulator", emu_s), ("element_step", el_s),
+            ("runtime_rest", other_s))},
     })
 
 

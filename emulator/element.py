@@ -27,6 +27,9 @@ separate branch (_step_mixed).
 from __future__ import annotations
 
 import math
+from typing import Any
+
+import numpy as np
 
 from .constants import (
     D_IN_N2_CM2_S,
@@ -44,9 +47,18 @@ from .constants import (
     ZERO_C_IN_K,
 )
 from .element_spec import DiffusionLayer, ElementSpec
-from .equilibrium import METAL_OXIDE_BUFFERS, PO2_FLOOR_BAR, equilibrium_po2, k_co, k_water
+from .equilibrium import (
+    METAL_OXIDE_BUFFERS,
+    PO2_FLOOR_BAR,
+    equilibrium_po2,
+    k_co,
+    k_water,
+    po2_ni_nio,
+    po2_pd_pdo,
+)
 from .exhaust import exhaust
 from .fuels import Fuel
+from .jit import compiled, is_compiled, jitable
 from .transport import molar_concentration, path_conductance
 from .world import World
 
@@ -67,6 +79,245 @@ SENSE_O2_FLOOR = 1e-6
 SENSE_T_RANGE_K = (573.15, 1373.15)
 
 
+# --- the physics of one step, as functions of floats ---------------------------------------------
+#
+# Written once and readable: the model's methods (the readable step, step_by_parts, and the rare
+# paths) call these in Python, and the step kernel below calls the same functions, compiled when
+# numba is there (emulator.jit). The kernel and step_by_parts agree to the last bit
+# (tests/test_hotpath_element.py).
+
+@jitable
+def heater_resistance(heater_temp_k: float, r_lead: float, r_heat_cold: float, alpha: float) -> float:
+    """Heater track + leads, ohm: the track's resistance rises linearly from its value at 20 °C."""
+    return r_lead + r_heat_cold * (1.0 + alpha * (heater_temp_k - ZERO_C_IN_K - 20.0))
+
+
+@jitable
+def heat_step(t_h: float, t_c: float, heater_v: float, dt_s: float, r_lead: float, r_heat_cold: float,
+              alpha: float, g_heater_cell: float, g_conv: float, gas_k: float, rad: float, gas_k4: float,
+              inv_c_heater: float, inv_c_cell: float) -> tuple[float, float]:
+    """Heater track and electrolyte temperatures (K) after dt_s: Joule heat in the track (the leads
+    take their share of the voltage), conduction track -> cell, convection and radiation from the cell
+    to the gas. Explicit Euler in substeps of at most MAX_THERMAL_STEP_S."""
+    v2 = heater_v * heater_v
+    steps = max(1, math.ceil(dt_s / MAX_THERMAL_STEP_S))
+    h = dt_s / steps
+    for _ in range(steps):
+        r_total = heater_resistance(t_h, r_lead, r_heat_cold, alpha)
+        p_heat = v2 * (r_total - r_lead) / (r_total * r_total)
+        q_hc = g_heater_cell * (t_h - t_c)
+        t_c2 = t_c * t_c
+        q_loss = g_conv * (t_c - gas_k) + rad * (t_c2 * t_c2 - gas_k4)
+        t_h += (p_heat - q_hc) * inv_c_heater * h
+        t_c += (q_hc - q_loss) * inv_c_cell * h
+    return t_h, t_c
+
+
+@jitable
+def node_flux(po2_bar: float, p_bar: float, kw: float, kc: float, storage: float, storage_k: float,
+              h_pool: float, c_pool: float, s_o2: float, s_h2: float, s_co: float, s_hc: float,
+              g_o2: float, g_h2: float, g_co: float, g_hc: float) -> tuple[float, float]:
+    """Net O2-equivalent inflow to a catalytic node (mol/s) at node pO2 po2_bar, and its slope vs the
+    node's oxygen balance (mol/s per unit balance, > 0). Through the diffusion layers: O2 with the
+    Stefan term, H2 and CO at their equilibrium fractions in the node (each takes 1/2 O2), HC burnt
+    at the electrode. s_* are the surface gas's fractions, g_* the layers' conductances (mol/s)."""
+    s = math.sqrt(po2_bar)
+    ah = 1.0 + kw * s
+    ac = 1.0 + kc * s
+    x_o2 = po2_bar / p_bar
+    x_h2 = h_pool / ah
+    x_co = c_pool / ac
+    # A node pumped full of O2 would vent; keep the Stefan term finite at the physical limit.
+    one_minus = 1.0 - x_o2 if x_o2 < 0.999 else 0.001
+    inflow = (g_o2 * math.log(one_minus / (1.0 - s_o2))
+              - 0.5 * g_h2 * (s_h2 - x_h2)
+              - 0.5 * g_co * (s_co - x_co)
+              - _DEMAND_HC * g_hc * s_hc)
+    dxo2 = 2.0 * s / p_bar
+    dxh2 = h_pool * kw / (ah * ah)   # magnitude; x_H2 falls as s rises
+    dxco = c_pool * kc / (ac * ac)
+    a_s = 1.0 + storage_k * s
+    dbds = dxo2 + 0.5 * dxh2 + 0.5 * dxco + storage * storage_k / (a_s * a_s)
+    slope = (g_o2 * dxo2 / one_minus + 0.5 * g_h2 * dxh2 + 0.5 * g_co * dxco) / dbds
+    return inflow, slope
+
+
+@jitable
+def node_step(balance: float, po2_bar: float, pump_current_a: float, dt_s: float, holdup_mol: float,
+              p_bar: float, kw: float, kc: float, storage: float, storage_k: float, h_pool: float, c_pool: float,
+              s_o2: float, s_h2: float, s_co: float, s_hc: float, g_o2: float, g_h2: float, g_co: float,
+              g_hc: float) -> tuple[float, float]:
+    """A catalytic node's oxygen balance and pO2 (bar) after dt_s with the pump removing
+    pump_current_a / 4F of O2: the balance moves towards its steady value (exact for a flux linear
+    in the balance), the gas (and the electrode's oxygen store) stays in equilibrium with it."""
+    inflow, slope = node_flux(po2_bar, p_bar, kw, kc, storage, storage_k, h_pool, c_pool, s_o2, s_h2, s_co, s_hc,
+                              g_o2, g_h2, g_co, g_hc)
+    net = inflow - pump_current_a / FOUR_F
+    balance += net / slope * (1.0 - math.exp(-slope * dt_s / holdup_mol))
+    return balance, equilibrium_po2(balance, h_pool, c_pool, p_bar, kw, kc, po2_bar, storage, storage_k)
+
+
+@jitable
+def pumped_reference(fraction: float, ref_current_a: float, dt_s: float, surface_balance: float, g_leak: float,
+                     ref_volume_m3: float, conc: float) -> float:
+    """A pumped reference's O2 fraction after dt_s: first order towards the level where the O2
+    pumped in balances the leak to the exhaust (time constant V c / G_leak, ~3 s), at most pure O2."""
+    keep = math.exp(-g_leak * dt_s / (ref_volume_m3 * conc))
+    target = surface_balance + ref_current_a / (FOUR_F * g_leak)
+    fraction = target + (fraction - target) * keep
+    if fraction > 1.0:
+        fraction = 1.0
+    return fraction
+
+
+# Reference kinds as the kernel sees them.
+REF_AIR, REF_PUMPED, REF_NI_NIO, REF_PD_PDO = 0, 1, 2, 3
+_REF_KINDS = {"air": REF_AIR, "pumped": REF_PUMPED, ("sealed", "Ni/NiO"): REF_NI_NIO, ("sealed", "Pd/PdO"): REF_PD_PDO}
+
+
+@jitable
+def reference_po2(kind: int, fraction: float, cell_temp_k: float, p_bar: float, h_pool: float, c_pool: float,
+                  kw: float, kc: float, guess_bar: float) -> float:
+    """pO2 (bar) at the reference electrode: dry air at 1 atm; a metal/metal-oxide buffer at the
+    cell temperature; a pumped reference's O2 (or, emptied below 0.1 %, the equilibrium of its gas)."""
+    if kind == REF_AIR:
+        return O2_IN_DRY_AIR * AIR_PRESSURE_BAR
+    if kind == REF_NI_NIO:
+        return po2_ni_nio(cell_temp_k)
+    if kind == REF_PD_PDO:
+        return po2_pd_pdo(cell_temp_k)
+    if fraction > 1e-3:
+        return fraction * p_bar
+    return equilibrium_po2(fraction, h_pool, c_pool, p_bar, kw, kc, guess_bar)
+
+
+@jitable
+def ri_at_temperature(temp_k: float, r1: float, e1_k: float, r2: float, e2_k: float) -> float:
+    """Nernst-cell ESR (ohm): bulk + grain boundary, each Arrhenius (activation energies in K)."""
+    return r1 * math.exp(e1_k / temp_k) + r2 * math.exp(e2_k / temp_k)
+
+
+@jitable
+def nernst_emf(temp_k: float, ref_po2_bar: float, node_po2_bar: float) -> float:
+    """EMF (V) of a cell between the reference and the node: RT/4F ln(pO2_ref / pO2_node)."""
+    return R_J_PER_MOL_K * temp_k / FOUR_F * math.log(ref_po2_bar / node_po2_bar)
+
+
+# The kernel's parameters: one float vector (a numpy array when compiled, a list in Python) holding
+# the spec's constants and the values the model caches per temperature and pressure (_refresh), per
+# surface gas (_surface_changed) and per world (_set_heat_loss); the model keeps it current.
+(K_R_LEAD, K_R_HEAT_COLD, K_ALPHA, K_G_HEATER_CELL, K_G_CONV, K_GAS_K, K_RAD, K_GAS_K4, K_INV_C_HEATER,
+ K_INV_C_CELL, K_NODE, K_P_BAR, K_KW, K_KC, K_STORAGE, K_STORAGE_K, K_H_POOL, K_C_POOL, K_S_O2, K_S_H2, K_S_CO,
+ K_S_HC, K_G_O2, K_G_H2, K_G_CO, K_G_HC, K_HOLDUP, K_REF_KIND, K_S_BALANCE, K_G_LEAK, K_REF_VOLUME, K_CONC,
+ K_R1, K_E1, K_R2, K_E2, K_HAS_PUMP, K_PUMP_R_AT_REF, K_RI_AT_REF, K_SHARED_R, K_KAPPA,
+ # the non-catalytic node and its measuring cell
+ K_S_H2O, K_S_CO2, K_R_O2, K_R_H2, K_R_CO, K_R_HC, K_K_H2, K_K_CO, K_K_HC, K_O2_HALF, K_INV_4F_HOLDUP,
+ K_HAS_SENSE, K_S_V, K_C0, K_W_HC, K_W_CO, K_W_H2, K_BETA_V, K_X_O2_REF, K_SIZE) = range(61)
+# The measuring node as the kernel sees it: none, catalytic (stepped by the kernel), non-catalytic
+# (stepped by the model's _step_mixed between the kernel's thermal step and the rest).
+NODE_NONE, NODE_CATALYTIC, NODE_MIXED = 0, 1, 2
+
+
+@jitable
+def step_after_heat(k, dt_s: float, pump_current_a: float, ref_current_a: float, temp_k: float, balance: float,
+                    node_po2_bar: float, outer_po2_bar: float, ref_fraction: float,
+                    ref_po2_bar: float) -> tuple[float, float, float, float, float, float, float, float]:
+    """The node, the reference and the outputs, once the temperatures have moved (what step_by_parts
+    does after _step_thermal and _refresh; a non-catalytic node's pO2 is taken as it is, the model
+    has stepped it): (balance, node pO2, reference fraction, reference pO2, Ri, Nernst EMF, pump-cell
+    R, coupling R)."""
+    if k[K_NODE] == NODE_CATALYTIC:
+        balance, node_po2_bar = node_step(balance, node_po2_bar, pump_current_a, dt_s, k[K_HOLDUP], k[K_P_BAR],
+                                          k[K_KW], k[K_KC], k[K_STORAGE], k[K_STORAGE_K], k[K_H_POOL], k[K_C_POOL],
+                                          k[K_S_O2], k[K_S_H2], k[K_S_CO], k[K_S_HC], k[K_G_O2], k[K_G_H2],
+                                          k[K_G_CO], k[K_G_HC])
+    elif k[K_NODE] == NODE_NONE:
+        node_po2_bar = outer_po2_bar  # no node: the working electrode sees the surface gas
+    ref_kind = int(k[K_REF_KIND])
+    if ref_kind == REF_PUMPED:
+        ref_fraction = pumped_reference(ref_fraction, ref_current_a, dt_s, k[K_S_BALANCE], k[K_G_LEAK],
+                                        k[K_REF_VOLUME], k[K_CONC])
+    ref_po2_bar = reference_po2(ref_kind, ref_fraction, temp_k, k[K_P_BAR], k[K_H_POOL], k[K_C_POOL], k[K_KW],
+                                k[K_KC], ref_po2_bar)
+    ri = ri_at_temperature(temp_k, k[K_R1], k[K_E1], k[K_R2], k[K_E2])
+    emf = nernst_emf(temp_k, ref_po2_bar, node_po2_bar)
+    pump_r, coupling_r = math.inf, 0.0
+    if k[K_HAS_PUMP]:
+        pump_r = k[K_PUMP_R_AT_REF] * ri / k[K_RI_AT_REF]
+        coupling_r = k[K_SHARED_R] + k[K_KAPPA] * pump_r
+    return balance, node_po2_bar, ref_fraction, ref_po2_bar, ri, emf, pump_r, coupling_r
+
+
+def _make_step_kernel(digest: str):
+    def step_kernel(k, dt_s: float, pump_current_a: float, ref_current_a: float, heater_v: float, heater_temp_k: float,
+                    cell_temp_k: float, cache_temp_k: float, balance: float, node_po2_bar: float,
+                    outer_po2_bar: float, ref_fraction: float, ref_po2_bar: float, heat: bool, outer_stale: bool):
+        """One step of a catalytic node (or none). When outer_stale (the surface gas or the cache has
+        changed): the outer electrode's equilibrium first (_outer_equilibrium). With heat: the thermal
+        step, then, unless the cell has moved more than REFRESH_K from cache_temp_k (the model then
+        refreshes its cache and calls again without heat, outer_stale), step_after_heat.
+        (done?, outer pO2, heater K, cell K, and step_after_heat's eight values; NaN when not done)."""
+        _ = digest  # the sources' digest: part of the compiled kernel's cache key (emulator.jit)
+        if outer_stale:
+            outer_po2_bar = equilibrium_po2(k[K_S_BALANCE], k[K_H_POOL], k[K_C_POOL], k[K_P_BAR], k[K_KW], k[K_KC],
+                                            outer_po2_bar)
+        t_h, t_c = heater_temp_k, cell_temp_k
+        if heat:
+            t_h, t_c = heat_step(t_h, t_c, heater_v, dt_s, k[K_R_LEAD], k[K_R_HEAT_COLD], k[K_ALPHA],
+                                 k[K_G_HEATER_CELL], k[K_G_CONV], k[K_GAS_K], k[K_RAD], k[K_GAS_K4],
+                                 k[K_INV_C_HEATER], k[K_INV_C_CELL])
+            if abs(t_c - cache_temp_k) > REFRESH_K:
+                nan = math.nan
+                return (False, outer_po2_bar, t_h, t_c, balance, node_po2_bar, ref_fraction, ref_po2_bar, nan, nan,
+                        nan, nan)
+        balance, node_po2_bar, ref_fraction, ref_po2_bar, ri, emf, pump_r, coupling_r = step_after_heat(
+            k, dt_s, pump_current_a, ref_current_a, t_c, balance, node_po2_bar, outer_po2_bar, ref_fraction,
+            ref_po2_bar)
+        return (True, outer_po2_bar, t_h, t_c, balance, node_po2_bar, ref_fraction, ref_po2_bar, ri, emf, pump_r,
+                coupling_r)
+    return step_kernel
+
+
+def _make_mixed_step_kernel(digest: str):
+    def mixed_step_kernel(k, dt_s: float, pump_current_a: float, ref_current_a: float, heater_v: float,
+                          heater_temp_k: float, cell_temp_k: float, cache_temp_k: float, node_po2_bar: float,
+                          outer_po2_bar: float, ref_fraction: float, ref_po2_bar: float, n_o2: float, n_h2: float,
+                          n_co: float, n_hc: float, heat: bool, outer_stale: bool):
+        """step_kernel for a non-catalytic node: the node's fractions by mixed_node_step, its control pO2
+        (mixed_control_po2) and the measuring cell's shift (mixed_sense_dv, NaN without one), then
+        step_after_heat. (done?, outer pO2, heater K, cell K, reference fraction, reference pO2, Ri,
+        EMF, pump-cell R, coupling R, n_o2, n_h2, n_co, n_hc, node pO2, sense shift)."""
+        _ = digest  # the sources' digest: part of the compiled kernel's cache key (emulator.jit)
+        nan = math.nan
+        if outer_stale:
+            outer_po2_bar = equilibrium_po2(k[K_S_BALANCE], k[K_H_POOL], k[K_C_POOL], k[K_P_BAR], k[K_KW], k[K_KC],
+                                            outer_po2_bar)
+        t_h, t_c = heater_temp_k, cell_temp_k
+        if heat:
+            t_h, t_c = heat_step(t_h, t_c, heater_v, dt_s, k[K_R_LEAD], k[K_R_HEAT_COLD], k[K_ALPHA],
+                                 k[K_G_HEATER_CELL], k[K_G_CONV], k[K_GAS_K], k[K_RAD], k[K_GAS_K4],
+                                 k[K_INV_C_HEATER], k[K_INV_C_CELL])
+            if abs(t_c - cache_temp_k) > REFRESH_K:
+                return (False, outer_po2_bar, t_h, t_c, ref_fraction, ref_po2_bar, nan, nan, nan, nan, n_o2, n_h2,
+                        n_co, n_hc, node_po2_bar, nan)
+        n_o2, n_h2, n_co, n_hc = mixed_node_step(
+            n_o2, n_h2, n_co, n_hc, k[K_S_O2], k[K_S_H2], k[K_S_CO], k[K_S_HC], k[K_S_H2O], k[K_S_CO2], k[K_R_O2],
+            k[K_R_H2], k[K_R_CO], k[K_R_HC], k[K_K_H2], k[K_K_CO], k[K_K_HC], k[K_O2_HALF], k[K_INV_4F_HOLDUP],
+            pump_current_a, dt_s)
+        node_po2_bar = mixed_control_po2(n_o2, n_h2, n_co, n_hc, k[K_P_BAR], k[K_H_POOL], k[K_C_POOL], k[K_KW],
+                                         k[K_KC], node_po2_bar)
+        sense_dv = nan
+        if k[K_HAS_SENSE]:
+            sense_dv = mixed_sense_dv(n_o2, n_h2, n_co, n_hc, k[K_S_V], k[K_C0], k[K_W_HC], k[K_W_CO], k[K_W_H2],
+                                      k[K_BETA_V], k[K_X_O2_REF])
+        _, node_po2_bar, ref_fraction, ref_po2_bar, ri, emf, pump_r, coupling_r = step_after_heat(
+            k, dt_s, pump_current_a, ref_current_a, t_c, 0.0, node_po2_bar, outer_po2_bar, ref_fraction, ref_po2_bar)
+        return (True, outer_po2_bar, t_h, t_c, ref_fraction, ref_po2_bar, ri, emf, pump_r, coupling_r, n_o2, n_h2,
+                n_co, n_hc, node_po2_bar, sense_dv)
+    return mixed_step_kernel
+
+
+@jitable
 def _reducer_step(x0: float, x_surface: float, exchange_per_s: float, burn_per_s: float,
                   dt_s: float) -> tuple[float, float]:
     """One species in a non-catalytic node: exchange with the surface gas and a first-order burn.
@@ -79,6 +330,69 @@ def _reducer_step(x0: float, x_surface: float, exchange_per_s: float, burn_per_s
     if burn_per_s <= 0.0:
         return x1, 0.0
     return x1, burn_per_s * (x_inf + (x0 - x_inf) * ((1.0 - keep) / at if at > 1e-12 else 1.0))
+
+
+@jitable
+def mixed_node_step(n_o2: float, n_h2: float, n_co: float, n_hc: float, s_o2: float, s_h2: float, s_co: float,
+                    s_hc: float, s_h2o: float, s_co2: float, r_o2: float, r_h2: float, r_co: float, r_hc: float,
+                    k_h2: float, k_co: float, k_hc: float, o2_half: float, inv_4f_holdup: float,
+                    pump_current_a: float, dt_s: float) -> tuple[float, float, float, float]:
+    """A non-catalytic node's O2, H2, CO and HC fractions after dt_s.
+
+    Reducers: dx/dt = r·(x_surface − x) − k·θ·x, with r = G/(V c) the exchange through the layers,
+    k the burn rate at the inner pumping electrode and θ = x_O2/(x_O2 + o2_half) (no O2, no burn);
+    exact exponential steps for the step's θ. O2: dx/dt = r·ln((1 − x)/(1 − x_surface)) − Ip/(4F V c)
+    − Σ demand·k·θ·x̄ (x̄: each reducer's mean over the step, so O2 and reducers burn in exact
+    stoichiometry), an exponential step linearised at the present x (stable for any step). Pumping
+    out more O2 than there is electrolyses H2O/CO2: the deficit appears as H2 and CO.
+    """
+    x_o2 = n_o2
+    theta = x_o2 / (x_o2 + o2_half) if x_o2 > 0.0 else 0.0
+    # Each reducer: an exact step towards its balance of inflow and burn, and the O2 that burn
+    # takes over the step (demand x rate x mean fraction).
+    n_h2, burn_h2 = _reducer_step(n_h2, s_h2, r_h2, k_h2 * theta, dt_s)
+    n_co, burn_co = _reducer_step(n_co, s_co, r_co, k_co * theta, dt_s)
+    n_hc, burn_hc = _reducer_step(n_hc, s_hc, r_hc, k_hc * theta, dt_s)
+    burn_o2 = _DEMAND_H2 * burn_h2 + _DEMAND_CO * burn_co + _DEMAND_HC * burn_hc
+    one_minus = 1.0 - x_o2 if x_o2 < 0.999 else 0.001
+    net = r_o2 * math.log(one_minus / (1.0 - s_o2)) - pump_current_a * inv_4f_holdup - burn_o2
+    slope = r_o2 / one_minus
+    x_o2 += net / slope * (1.0 - math.exp(-slope * dt_s))
+    if x_o2 < 0.0:
+        # electrolysis of H2O and CO2 in the proportion they are present: 2 H2 or CO per O2
+        share_h2 = s_h2o / (s_h2o + s_co2) if s_h2o + s_co2 > 0.0 else 1.0
+        deficit = -2.0 * x_o2
+        n_h2 += deficit * share_h2
+        n_co += deficit * (1.0 - share_h2)
+        x_o2 = 0.0
+    return x_o2, n_h2, n_co, n_hc
+
+
+@jitable
+def mixed_control_po2(n_o2: float, n_h2: float, n_co: float, n_hc: float, p_bar: float, h_pool: float,
+                      c_pool: float, kw: float, kc: float, guess_bar: float) -> float:
+    """pO2 (bar) the inner pumping electrode (control cell) responds to: the node's free O2 (the
+    electrode is near equilibrium for O2 when lean); when free O2 is nearly gone, not below the
+    gas's equilibrium value (a node full of reducers reads rich), solved from guess_bar when that is
+    itself that low."""
+    po2 = n_o2 * p_bar
+    if po2 < MIXED_EQ_BELOW_BAR:
+        balance = n_o2 - _DEMAND_H2 * n_h2 - _DEMAND_CO * n_co - _DEMAND_HC * n_hc
+        eq = equilibrium_po2(balance, h_pool, c_pool, p_bar, kw, kc,
+                             guess_bar if guess_bar < MIXED_EQ_BELOW_BAR else 0.0)
+        if eq > po2:
+            po2 = eq
+    return po2 if po2 > PO2_FLOOR_BAR else PO2_FLOOR_BAR
+
+
+@jitable
+def mixed_sense_dv(n_o2: float, n_h2: float, n_co: float, n_hc: float, s_v: float, c0: float, w_hc: float,
+                   w_co: float, w_h2: float, beta_v: float, x_o2_ref: float) -> float:
+    """Mixed-potential shift (V) of the measuring electrode vs an equilibrium electrode in the same gas:
+    ΔV = −S(T)·log10(1 + c_eq/c0) + β·log10(x_O2/x_O2,0), c_eq = Σ w_i·x_i (docs/hc-sensor.md)."""
+    c_eq = w_hc * n_hc + w_co * n_co + w_h2 * n_h2
+    x_o2 = n_o2 if n_o2 > SENSE_O2_FLOOR else SENSE_O2_FLOOR
+    return -s_v * math.log10(1.0 + c_eq / c0) + beta_v * math.log10(x_o2 / x_o2_ref)
 
 
 def _no_buffer(temp_k: float) -> float:
@@ -109,8 +423,8 @@ class ElementModel:
         "_one_minus_s_o2",
         # cached per temperature and pressure (_refresh)
         "_cache_temp_k", "_pressure_kpa", "_p_bar", "_kw", "_kc", "_conc", "_storage", "_g_o2", "_g_h2",
-        "_g_co", "_g_hc", "_half_g_h2", "_half_g_co", "_hc_demand_g", "_holdup_mol", "_g_leak",
-        "_four_f_g_leak", "_rt_4f", "_two_i0", "_ref_keep_dt", "_ref_keep",
+        "_g_co", "_g_hc", "_holdup_mol", "_g_leak",
+        "_rt_4f", "_two_i0",
         # cached per world (_set_heat_loss)
         "_loss_gas_c", "_loss_flow_mps", "_gas_k", "_gas_k4", "_g_conv",
         # non-catalytic node (family "hc"): state, outputs, constants, per-temperature cache
@@ -118,6 +432,8 @@ class ElementModel:
         "_burn_ref", "_burn_e_k", "_inv_burn_ref_k", "_o2_half", "_s_ref_v", "_s_coeff", "_s_ref_k", "_c0",
         "_w_hc", "_w_co", "_w_h2", "_beta_v", "_x_o2_ref", "_sense_kappa",
         "_k_h2", "_k_co", "_k_hc", "_s_v", "_r_o2", "_r_h2", "_r_co", "_r_hc", "_inv_4f_holdup",
+        # the step kernel's parameter vector (K_* indexes), and the reference's kind as it sees it
+        "_k", "_ref_code",
     )
 
     def __init__(self, spec: ElementSpec, fuel: Fuel, world: World):
@@ -181,12 +497,54 @@ class ElementModel:
         self._pump_r_ohm = math.inf
         self._coupling_r_ohm = 0.0
         self._init_mixed(spec)
+        self._ref_code = _REF_KINDS[ref.kind if ref.kind != "sealed" else ("sealed", ref.buffer)]
+        # The step kernel's parameters: a float64 array for the compiled kernel, a list for Python.
+        _kernels.load(self._mixed)
+        self._k = np.zeros(K_SIZE) if is_compiled() else [0.0] * K_SIZE
+        self._load_spec_params()
         self.reset(world)
 
     @property
     def trim_ohm(self) -> float | None:
         """The unit's trim resistor (pin 5, IA), None when it has none (emulator/production.py)."""
         return self.spec.trim_ohm
+
+    def _load_spec_params(self) -> None:
+        """The spec's constants in the kernel's parameter vector."""
+        k = self._k
+        k[K_R_LEAD], k[K_R_HEAT_COLD], k[K_ALPHA] = self._r_lead, self._r_heat_cold, self._alpha
+        k[K_G_HEATER_CELL], k[K_RAD] = self._g_heater_cell, self._rad
+        k[K_INV_C_HEATER], k[K_INV_C_CELL] = self._inv_c_heater, self._inv_c_cell
+        k[K_NODE] = NODE_MIXED if self._mixed else NODE_CATALYTIC if self._node_volume_m3 else NODE_NONE
+        k[K_STORAGE_K] = self._storage_k
+        k[K_REF_KIND] = self._ref_code
+        k[K_REF_VOLUME] = self._ref_volume_m3
+        k[K_R1], k[K_E1], k[K_R2], k[K_E2] = self._r1, self._e1, self._r2, self._e2
+        k[K_HAS_PUMP] = 1.0 if self._has_pump else 0.0
+        k[K_PUMP_R_AT_REF], k[K_RI_AT_REF] = self._pump_r_at_ref, self._ri_at_ref
+        k[K_SHARED_R], k[K_KAPPA] = self._shared_r, self._kappa
+        k[K_O2_HALF], k[K_HAS_SENSE] = self._o2_half, 1.0 if self._has_sense else 0.0
+        k[K_C0], k[K_W_HC], k[K_W_CO], k[K_W_H2] = self._c0, self._w_hc, self._w_co, self._w_h2
+        k[K_BETA_V], k[K_X_O2_REF] = self._beta_v, self._x_o2_ref
+
+    def __copy__(self) -> ElementModel:
+        """A twin with its own kernel parameters (the rest shared, as copy.copy shares it)."""
+        twin = type(self).__new__(type(self))
+        for name in ElementModel.__slots__:
+            if hasattr(self, name):
+                setattr(twin, name, getattr(self, name))
+        twin._k = self._k.copy()
+        return twin
+
+    def __setstate__(self, state: Any) -> None:
+        """Unpickled (or deep-copied): the kernel's parameters in the form this process's kernel takes
+        (a model pickled where numba was off may be loaded where it is on, and the other way)."""
+        dict_state, slot_state = state if isinstance(state, tuple) else (state, None)
+        for mapping in (dict_state, slot_state):
+            for name, value in (mapping or {}).items():
+                setattr(self, name, value)
+        _kernels.load(self._mixed)
+        self._k = np.array(self._k, dtype=np.float64) if is_compiled() else [float(x) for x in self._k]
 
     def _init_mixed(self, spec: ElementSpec) -> None:
         """Constants of a non-catalytic node (partial catalysis) and of a measuring cell."""
@@ -246,7 +604,7 @@ class ElementModel:
 
     def ri_at(self, temp_k: float) -> float:
         """Nernst-cell ESR (bulk + grain boundary), ohm."""
-        return self._r1 * math.exp(self._e1 / temp_k) + self._r2 * math.exp(self._e2 / temp_k)
+        return ri_at_temperature(temp_k, self._r1, self._e1, self._r2, self._e2)
 
     def arc(self, temp_k: float) -> tuple[float, float]:
         """Electrode arc (R_ct, C_dl) of the Nernst cell at temp_k."""
@@ -255,7 +613,7 @@ class ElementModel:
         return r_ct, nernst.arc_c_f
 
     def heater_resistance_at(self, heater_temp_k: float) -> float:
-        return self._r_lead + self._r_heat_cold * (1.0 + self._alpha * (heater_temp_k - ZERO_C_IN_K - 20.0))
+        return heater_resistance(heater_temp_k, self._r_lead, self._r_heat_cold, self._alpha)
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -304,13 +662,15 @@ class ElementModel:
         return (self.s_h2 + self.s_h2o + 0.5 * HC_HYDROGEN * hc, self.s_co + self.s_co2 + HC_CARBON * hc)
 
     def _surface_changed(self) -> None:
-        """Cache what step() needs of the surface gas (s_*); call whenever the s_* change.
-        (_surface_balance and _pools written out.)"""
-        s_h2, s_co, s_hc = self.s_h2, self.s_co, self.s_hc
-        self._s_balance = self.s_o2 - _DEMAND_H2 * s_h2 - _DEMAND_CO * s_co - _DEMAND_HC * s_hc
-        self._h_pool = s_h2 + self.s_h2o + 0.5 * HC_HYDROGEN * s_hc
-        self._c_pool = s_co + self.s_co2 + HC_CARBON * s_hc
+        """Cache what step() needs of the surface gas (s_*), here and in the kernel's parameters; call
+        whenever the s_* change."""
+        self._s_balance = self._surface_balance()
+        self._h_pool, self._c_pool = self._pools()
         self._one_minus_s_o2 = 1.0 - self.s_o2
+        k = self._k
+        k[K_S_O2], k[K_S_H2], k[K_S_CO], k[K_S_HC] = self.s_o2, self.s_h2, self.s_co, self.s_hc
+        k[K_H_POOL], k[K_C_POOL], k[K_S_BALANCE] = self._h_pool, self._c_pool, self._s_balance
+        k[K_S_H2O], k[K_S_CO2] = self.s_h2o, self.s_co2
 
     def _outer_equilibrium(self) -> float:
         """_equilibrium(_surface_balance(), outer_po2_bar) from the cached surface terms."""
@@ -344,21 +704,28 @@ class ElementModel:
         if self.spec.diffusion_layers:
             self._g_o2, self._g_h2, self._g_co, self._g_hc = self._path_conductances(
                 self._layer_terms, temp_k, pressure_kpa)
-            # Products step() uses as they stand in _node_flux (same rounding).
-            self._half_g_h2 = 0.5 * self._g_h2
-            self._half_g_co = 0.5 * self._g_co
-            self._hc_demand_g = O2_DEMAND["HC"] * self._g_hc
         self._holdup_mol = self._node_volume_m3 * self._conc
         if self._ref_leak_layer is not None:
             self._g_leak, = self._path_conductances(self._leak_terms, temp_k, pressure_kpa)
-            self._four_f_g_leak = FOUR_F * self._g_leak
-            self._ref_keep_dt = -1.0  # the reference's per-step decay is recomputed on the next step
         self.arc_r_ohm, self.arc_c_f = self.arc(temp_k)
         self._rt_4f = R_J_PER_MOL_K * temp_k / FOUR_F
         if self._has_pump:
             self._two_i0 = self._two_i0_at_ref * math.exp(self._minus_exchange_e_k * (1.0 / temp_k - self._inv_ref_k))
         if self._mixed or self._has_sense:
             self._refresh_mixed(temp_k)
+        k = self._k
+        k[K_P_BAR], k[K_KW], k[K_KC], k[K_CONC] = self._p_bar, self._kw, self._kc, self._conc
+        k[K_STORAGE], k[K_HOLDUP] = self._storage, self._holdup_mol
+        if self.spec.diffusion_layers:
+            k[K_G_O2], k[K_G_H2], k[K_G_CO], k[K_G_HC] = self._g_o2, self._g_h2, self._g_co, self._g_hc
+        if self._ref_leak_layer is not None:
+            k[K_G_LEAK] = self._g_leak
+        if self._mixed:
+            k[K_R_O2], k[K_R_H2], k[K_R_CO], k[K_R_HC] = self._r_o2, self._r_h2, self._r_co, self._r_hc
+            k[K_K_H2], k[K_K_CO], k[K_K_HC] = self._k_h2, self._k_co, self._k_hc
+            k[K_INV_4F_HOLDUP] = self._inv_4f_holdup
+        if self._has_sense:
+            k[K_S_V] = self._s_v
 
     def _refresh_mixed(self, temp_k: float) -> None:
         """Per-temperature terms of the non-catalytic node and the measuring cell."""
@@ -423,165 +790,99 @@ class ElementModel:
         self._gas_k = gas_k
         self._gas_k4 = gas_k * gas_k * gas_k * gas_k
         self._g_conv = self._g_still + self._g_forced * math.sqrt(max(flow_mps, 0.0) / 10.0)
+        k = self._k
+        k[K_GAS_K], k[K_GAS_K4], k[K_G_CONV] = gas_k, self._gas_k4, self._g_conv
 
     # --- one time step -------------------------------------------------------------------------
 
     def step(self, dt_s: float, world: World, pump_current_a: float, ref_current_a: float, heater_v: float) -> None:
         """Advance by dt_s with these currents flowing and this RMS voltage on the heater terminals.
 
-        This is the emulator's innermost loop (once per 2 ms of virtual time), so the common path is
-        written out here with locals: one thermal substep (_step_thermal), the node's flux and
-        equilibrium (_step_node: _node_flux + equilibrium_po2), the reference (_step_reference) and
-        the outputs (_update_outputs). step_by_parts() is the same step composed of those helpers,
-        with the same arithmetic in the same order; tests/test_hotpath_element.py checks that the
-        two agree to the last bit. The helpers also serve the rare paths (dt > 5 ms, a cold start of
-        the solver) and emulator.steady. Written out, the step takes about half the time.
+        This is the emulator's innermost loop (once per 2 ms of virtual time): step_by_parts() with
+        the thermal step, the node, the reference and the outputs in one call of the step kernel
+        (compiled when numba is there, emulator.jit), which composes the same physics functions
+        (heat_step, node_step, pumped_reference, reference_po2, ri_at_temperature, nernst_emf).
+        tests/test_hotpath_element.py holds the two to the same numbers, bit for bit. A
+        non-catalytic node (family "hc") has its own kernel (mixed_step_kernel: mixed_node_step,
+        mixed_control_po2, mixed_sense_dv, then the same heat, reference and outputs).
         """
         if world.lambda_value != self._lambda or world.hc_ppm != self._hc_ppm or world.air_h2o != self._air_h2o:
             self._set_exhaust(world)
         self.pump_current_a = pump_current_a
         self.ref_current_a = ref_current_a
         self.heater_v = heater_v
-        if not self._surface_settled:
-            self._step_surface(dt_s, world.flow_mps)
-
-        # Heat (as _step_thermal with one substep).
-        if dt_s <= MAX_THERMAL_STEP_S:
-            if world.gas_temp_c != self._loss_gas_c or world.flow_mps != self._loss_flow_mps:
-                self._set_heat_loss(world.gas_temp_c, world.flow_mps)
-            t_h = self.heater_temp_k
-            t_c = self.cell_temp_k
-            r_lead = self._r_lead
-            r_total = r_lead + self._r_heat_cold * (1.0 + self._alpha * (t_h - ZERO_C_IN_K - 20.0))
-            p_heat = heater_v * heater_v * (r_total - r_lead) / (r_total * r_total)
-            q_hc = self._g_heater_cell * (t_h - t_c)
-            t_c2 = t_c * t_c
-            q_loss = self._g_conv * (t_c - self._gas_k) + self._rad * (t_c2 * t_c2 - self._gas_k4)
-            self.heater_temp_k = t_h + (p_heat - q_hc) * self._inv_c_heater * dt_s
-            self.cell_temp_k = temp_k = t_c + (q_hc - q_loss) * self._inv_c_cell * dt_s
-        else:
-            self._step_thermal(dt_s, world, heater_v)
-            temp_k = self.cell_temp_k
-
-        if abs(temp_k - self._cache_temp_k) > REFRESH_K or world.pressure_kpa != self._pressure_kpa:
-            self._refresh(temp_k, world.pressure_kpa)
-            self.outer_po2_bar = self._outer_equilibrium()
-
-        # Measuring node: _step_node written out, i.e. _node_flux at the old pO2, the balance update,
-        # then equilibrium_po2 (Newton on u = ln sqrt(pO2), warm-started at the old pO2, whose first
-        # iterate reuses the flux's terms). Same arithmetic in the same order as those functions.
-        node_po2 = self.node_po2_bar
-        if not self._node_volume_m3:
-            node_po2 = self.node_po2_bar = self.outer_po2_bar
-        elif self._mixed:
-            node_po2 = self._step_mixed(dt_s, pump_current_a)
-        elif node_po2 <= PO2_FLOOR_BAR:
-            self._step_node(dt_s, pump_current_a)  # the solver's cold start
-            node_po2 = self.node_po2_bar
-        else:
-            kw = self._kw
-            kc = self._kc
-            ks = self._storage_k
-            p_bar = self._p_bar
-            h_pool = self._h_pool
-            c_pool = self._c_pool
-            storage = self._storage
-            g_o2 = self._g_o2
-            half_g_h2 = self._half_g_h2
-            half_g_co = self._half_g_co
-            # _node_flux(node_po2)
-            s = math.sqrt(node_po2)
-            wh = kw * s
-            wc = kc * s
-            ws = ks * s
-            ah = 1.0 + wh
-            ac = 1.0 + wc
-            a_s = 1.0 + ws
-            ah2 = ah * ah
-            ac2 = ac * ac
-            as2 = a_s * a_s
-            x_o2 = node_po2 / p_bar
-            # A node pumped full of O2 would vent; keep the Stefan term finite at the physical limit.
-            one_minus = 1.0 - x_o2 if x_o2 < 0.999 else 0.001
-            inflow = (g_o2 * math.log(one_minus / self._one_minus_s_o2)
-                      - half_g_h2 * (self.s_h2 - h_pool / ah)
-                      - half_g_co * (self.s_co - c_pool / ac)
-                      - self._hc_demand_g * self.s_hc)
-            dxo2 = 2.0 * s / p_bar
-            dxh2 = h_pool * kw / ah2
-            dxco = c_pool * kc / ac2
-            dbds = dxo2 + 0.5 * dxh2 + 0.5 * dxco + storage * ks / as2
-            slope = (g_o2 * dxo2 / one_minus + half_g_h2 * dxh2 + half_g_co * dxco) / dbds
-            # the balance moves towards its steady value (exact for a linear flux)
-            net = inflow - pump_current_a / FOUR_F
-            balance = self.node_balance + net / slope * (1.0 - math.exp(-slope * dt_s / self._holdup_mol))
-            self.node_balance = balance
-            # equilibrium_po2(balance, h_pool, c_pool, p_bar, kw, kc, node_po2, storage, ks)
-            half_h = 0.5 * h_pool
-            half_c = 0.5 * c_pool
-            u = math.log(s)
-            for _ in range(60):
-                sw = storage * ws
-                f = s * s / p_bar - half_h / ah - half_c / ac + sw / a_s - balance
-                dfdu = 2.0 * s * s / p_bar + half_h * wh / ah2 + half_c * wc / ac2 + sw / as2
-                if dfdu <= 0.0:
-                    break
-                step = f / dfdu
-                if -1e-10 < step < 1e-10:  # converged: this is the last step
-                    s = math.exp(u - step)
-                    break
-                if step > 3.0:
-                    step = 3.0
-                elif step < -3.0:
-                    step = -3.0
-                u -= step
-                s = math.exp(u)
-                wh = kw * s
-                wc = kc * s
-                ws = ks * s
-                ah = 1.0 + wh
-                ac = 1.0 + wc
-                a_s = 1.0 + ws
-                ah2 = ah * ah
-                ac2 = ac * ac
-                as2 = a_s * a_s
-            node_po2 = s * s
-            if node_po2 <= PO2_FLOOR_BAR:
-                node_po2 = PO2_FLOOR_BAR
-            self.node_po2_bar = node_po2
-
-        # Reference: _step_reference (the per-step decay cached per step length), then _reference_po2.
-        kind = self._ref_kind
-        if kind == "pumped":
-            if dt_s != self._ref_keep_dt:
-                self._ref_keep_dt = dt_s
-                self._ref_keep = math.exp(-self._g_leak * dt_s / (self._ref_volume_m3 * self._conc))
-            target = self._s_balance + ref_current_a / self._four_f_g_leak
-            fraction = target + (self.ref_fraction - target) * self._ref_keep
-            if fraction > 1.0:
-                fraction = 1.0
-            self.ref_fraction = fraction
-            if fraction > 1e-3:
-                ref_po2 = self.ref_po2_bar = fraction * self._p_bar
-            else:
-                ref_po2 = self.ref_po2_bar = self._equilibrium(fraction, self.ref_po2_bar)
-        elif kind == "air":
-            ref_po2 = self.ref_po2_bar = O2_IN_DRY_AIR * AIR_PRESSURE_BAR
-        else:
-            ref_po2 = self.ref_po2_bar = self._buffer(temp_k)
-
-        # Outputs (as _update_outputs).
-        ri = self.ri_ohm = self._r1 * math.exp(self._e1 / temp_k) + self._r2 * math.exp(self._e2 / temp_k)
-        self.nernst_emf_v = R_J_PER_MOL_K * temp_k / FOUR_F * math.log(ref_po2 / node_po2)
+        # The surface gas moves (until it has settled after a change of the exhaust): the kernel then
+        # equilibrates the outer electrode in it (outer_stale), as _step_surface would.
+        surface_moved = not self._surface_settled
+        if surface_moved:
+            self._step_surface(dt_s, world.flow_mps, equilibrate=False)
+        if world.gas_temp_c != self._loss_gas_c or world.flow_mps != self._loss_flow_mps:
+            self._set_heat_loss(world.gas_temp_c, world.flow_mps)
+        # A new pressure refreshes the cache whatever the temperature: a cache temperature of -inf.
+        pressure_kpa = world.pressure_kpa
+        cache_temp_k = self._cache_temp_k if pressure_kpa == self._pressure_kpa else -math.inf
+        if self._mixed:
+            self._step_mixed_node_compiled(dt_s, pump_current_a, ref_current_a, heater_v, cache_temp_k, pressure_kpa,
+                                           surface_moved)
+            return
+        (done, self.outer_po2_bar, self.heater_temp_k, temp_k, balance, node_po2, ref_fraction, ref_po2, ri, emf,
+         pump_r, coupling_r) = _kernels.step(
+            self._k, dt_s, pump_current_a, ref_current_a, heater_v, self.heater_temp_k, self.cell_temp_k,
+            cache_temp_k, self.node_balance, self.node_po2_bar, self.outer_po2_bar, self.ref_fraction,
+            self.ref_po2_bar, True, surface_moved)
+        self.cell_temp_k = temp_k
+        if not done:
+            # The cache refreshed at the new temperature (and pressure), then the rest of the step
+            # with the outer electrode equilibrated afresh.
+            self._refresh(temp_k, pressure_kpa)
+            (_, self.outer_po2_bar, _, _, balance, node_po2, ref_fraction, ref_po2, ri, emf, pump_r,
+             coupling_r) = _kernels.step(
+                self._k, dt_s, pump_current_a, ref_current_a, heater_v, self.heater_temp_k, temp_k, temp_k,
+                self.node_balance, self.node_po2_bar, self.outer_po2_bar, self.ref_fraction, self.ref_po2_bar,
+                False, True)
+        self.node_balance = balance
+        self.node_po2_bar = node_po2
+        self.ref_fraction = ref_fraction
+        self.ref_po2_bar = ref_po2
+        self.ri_ohm = ri
+        self.nernst_emf_v = emf
         if self._has_pump:
-            pump_r = self._pump_r_ohm = self._pump_r_at_ref * ri / self._ri_at_ref
-            self._coupling_r_ohm = self._shared_r + self._kappa * pump_r
+            self._pump_r_ohm = pump_r
+            self._coupling_r_ohm = coupling_r
+
+    def _step_mixed_node_compiled(self, dt_s: float, pump_current_a: float, ref_current_a: float, heater_v: float,
+                                  cache_temp_k: float, pressure_kpa: float, surface_moved: bool) -> None:
+        """step() from the heat on, for a non-catalytic node: mixed_step_kernel (twice when the cache
+        refreshes, as for a catalytic node)."""
+        args = (self.ref_fraction, self.ref_po2_bar, self.n_o2, self.n_h2, self.n_co, self.n_hc)
+        (done, self.outer_po2_bar, self.heater_temp_k, temp_k, ref_fraction, ref_po2, ri, emf, pump_r, coupling_r,
+         n_o2, n_h2, n_co, n_hc, node_po2, sense_dv) = _kernels.mixed_step(
+            self._k, dt_s, pump_current_a, ref_current_a, heater_v, self.heater_temp_k, self.cell_temp_k,
+            cache_temp_k, self.node_po2_bar, self.outer_po2_bar, *args, True, surface_moved)
+        self.cell_temp_k = temp_k
+        if not done:
+            self._refresh(temp_k, pressure_kpa)
+            (_, self.outer_po2_bar, _, _, ref_fraction, ref_po2, ri, emf, pump_r, coupling_r, n_o2, n_h2, n_co, n_hc,
+             node_po2, sense_dv) = _kernels.mixed_step(
+                self._k, dt_s, pump_current_a, ref_current_a, heater_v, self.heater_temp_k, temp_k, temp_k,
+                self.node_po2_bar, self.outer_po2_bar, *args, False, True)
+        self.n_o2, self.n_h2, self.n_co, self.n_hc = n_o2, n_h2, n_co, n_hc
+        self.node_po2_bar = node_po2
+        if self._has_sense:
+            self.sense_dv_v = sense_dv
+        self.ref_fraction = ref_fraction
+        self.ref_po2_bar = ref_po2
+        self.ri_ohm = ri
+        self.nernst_emf_v = emf
+        if self._has_pump:
+            self._pump_r_ohm = pump_r
+            self._coupling_r_ohm = coupling_r
 
     def step_by_parts(self, dt_s: float, world: World, pump_current_a: float, ref_current_a: float,
                       heater_v: float) -> None:
-        """step() composed of its readable parts, in the same order and with the same arithmetic:
-        step() is this with the common path written out for speed. Nothing in the emulator calls
-        it; tests/test_hotpath_element.py holds step() to it, bit for bit."""
+        """The step composed of the model's readable parts (methods over the physics functions above),
+        always run as Python: the reference that step() (the kernel, compiled or not) is held to, bit for
+        bit, by tests/test_hotpath_element.py. step() takes it for a non-catalytic node."""
         if world.lambda_value != self._lambda or world.hc_ppm != self._hc_ppm or world.air_h2o != self._air_h2o:
             self._set_exhaust(world)
         self.pump_current_a = pump_current_a
@@ -604,15 +905,16 @@ class ElementModel:
 
     def _step_reference(self, dt_s: float, ref_current_a: float) -> None:
         """A pumped reference fills towards the level where the O2 pumped in balances the leak to
-        the exhaust: first order, time constant V c / G_leak (~3 s). Air and sealed (metal/oxide
-        buffer) references hold their pO2 at the cell temperature."""
+        the exhaust (pumped_reference). Air and sealed (metal/oxide buffer) references hold their pO2
+        at the cell temperature."""
         if self._ref_kind == "pumped":
-            keep = math.exp(-self._g_leak * dt_s / (self._ref_volume_m3 * self._conc))
-            target = self._surface_balance() + ref_current_a / (FOUR_F * self._g_leak)
-            self.ref_fraction = min(target + (self.ref_fraction - target) * keep, 1.0)
+            self.ref_fraction = pumped_reference(self.ref_fraction, ref_current_a, dt_s, self._surface_balance(),
+                                                 self._g_leak, self._ref_volume_m3, self._conc)
         self.ref_po2_bar = self._reference_po2()
 
-    def _step_surface(self, dt_s: float, flow_mps: float) -> None:
+    def _step_surface(self, dt_s: float, flow_mps: float, equilibrate: bool = True) -> None:
+        """The surface gas after dt_s (first-order exchange with the exhaust), and, unless told not to
+        (step() has its kernel do it), the outer electrode's equilibrium pO2 in it."""
         if self._surface_settled:
             return
         keep = math.exp(-(self._exchange_still + self._exchange_per_mps * flow_mps) * dt_s)
@@ -631,128 +933,56 @@ class ElementModel:
             self.s_h2o = ex.h2o + (self.s_h2o - ex.h2o) * keep
             self.s_co2 = ex.co2 + (self.s_co2 - ex.co2) * keep
         self._surface_changed()
-        self.outer_po2_bar = self._outer_equilibrium()
+        if equilibrate:
+            self.outer_po2_bar = self._outer_equilibrium()
 
     def _step_thermal(self, dt_s: float, world: World, heater_v: float) -> None:
         if world.gas_temp_c != self._loss_gas_c or world.flow_mps != self._loss_flow_mps:
             self._set_heat_loss(world.gas_temp_c, world.flow_mps)
-        gas_k = self._gas_k
-        g_conv = self._g_conv
-        rad = self._rad
-        gas_k4 = self._gas_k4
-        g_hc = self._g_heater_cell
-        inv_c_h = self._inv_c_heater
-        inv_c_c = self._inv_c_cell
-        r_lead = self._r_lead
-        v2 = heater_v * heater_v
-        steps = max(1, math.ceil(dt_s / MAX_THERMAL_STEP_S))
-        h = dt_s / steps
-        t_h, t_c = self.heater_temp_k, self.cell_temp_k
-        for _ in range(steps):
-            r_total = self.heater_resistance_at(t_h)
-            p_heat = v2 * (r_total - r_lead) / (r_total * r_total)
-            q_hc = g_hc * (t_h - t_c)
-            t_c2 = t_c * t_c
-            q_loss = g_conv * (t_c - gas_k) + rad * (t_c2 * t_c2 - gas_k4)
-            t_h += (p_heat - q_hc) * inv_c_h * h
-            t_c += (q_hc - q_loss) * inv_c_c * h
-        self.heater_temp_k, self.cell_temp_k = t_h, t_c
+        self.heater_temp_k, self.cell_temp_k = heat_step(
+            self.heater_temp_k, self.cell_temp_k, heater_v, dt_s, self._r_lead, self._r_heat_cold, self._alpha,
+            self._g_heater_cell, self._g_conv, self._gas_k, self._rad, self._gas_k4, self._inv_c_heater,
+            self._inv_c_cell)
 
     def _node_flux(self, po2_bar: float) -> tuple[float, float]:
         """Net O2-equivalent inflow to the node (mol/s) at node pO2, and its slope vs the node's
-        oxygen balance (mol/s per unit balance, > 0)."""
+        oxygen balance (node_flux with this model's surface gas and conductances)."""
         h_pool, c_pool = self._pools()
-        kw, kc, p_bar = self._kw, self._kc, self._p_bar
-        s = math.sqrt(po2_bar)
-        ah = 1.0 + kw * s
-        ac = 1.0 + kc * s
-        x_o2 = po2_bar / p_bar
-        x_h2 = h_pool / ah
-        x_co = c_pool / ac
-        # A node pumped full of O2 would vent; keep the Stefan term finite at the physical limit.
-        one_minus = 1.0 - x_o2 if x_o2 < 0.999 else 0.001
-        inflow = (self._g_o2 * math.log(one_minus / (1.0 - self.s_o2))
-                  - 0.5 * self._g_h2 * (self.s_h2 - x_h2)
-                  - 0.5 * self._g_co * (self.s_co - x_co)
-                  - O2_DEMAND["HC"] * self._g_hc * self.s_hc)
-        dxo2 = 2.0 * s / p_bar
-        dxh2 = h_pool * kw / (ah * ah)   # magnitude; x_H2 falls as s rises
-        dxco = c_pool * kc / (ac * ac)
-        ks = self._storage_k
-        a_s = 1.0 + ks * s
-        dbds = dxo2 + 0.5 * dxh2 + 0.5 * dxco + self._storage * ks / (a_s * a_s)
-        slope = (self._g_o2 * dxo2 / one_minus + 0.5 * self._g_h2 * dxh2 + 0.5 * self._g_co * dxco) / dbds
-        return inflow, slope
+        return node_flux(po2_bar, self._p_bar, self._kw, self._kc, self._storage, self._storage_k, h_pool, c_pool,
+                         self.s_o2, self.s_h2, self.s_co, self.s_hc, self._g_o2, self._g_h2, self._g_co, self._g_hc)
 
     def _step_node(self, dt_s: float, pump_current_a: float) -> None:
-        inflow, slope = self._node_flux(self.node_po2_bar)
-        net = inflow - pump_current_a / FOUR_F
+        h_pool, c_pool = self._pools()
         holdup = self._node_volume_m3 * self._conc
-        self.node_balance += net / slope * (1.0 - math.exp(-slope * dt_s / holdup))
-        self.node_po2_bar = self._node_equilibrium(self.node_balance, self.node_po2_bar)
+        self.node_balance, self.node_po2_bar = node_step(
+            self.node_balance, self.node_po2_bar, pump_current_a, dt_s, holdup, self._p_bar, self._kw, self._kc,
+            self._storage, self._storage_k, h_pool, c_pool, self.s_o2, self.s_h2, self.s_co, self.s_hc, self._g_o2,
+            self._g_h2, self._g_co, self._g_hc)
 
     # --- non-catalytic node (family "hc") -----------------------------------------------------------
 
     def _step_mixed(self, dt_s: float, pump_current_a: float) -> float:
-        """Advance the node's O2, H2, CO and HC by dt_s; returns (and sets) the control electrode's pO2.
-
-        Reducers: dx/dt = r·(x_surface − x) − k·θ·x, with r = G/(V c) the exchange through the layers,
-        k the burn rate at the inner pumping electrode and θ = x_O2/(x_O2 + o2_half) (no O2, no burn);
-        exact exponential steps for the step's θ. O2: dx/dt = r·ln((1 − x)/(1 − x_surface)) − Ip/(4F V c)
-        − Σ demand·k·θ·x̄ (x̄: each reducer's mean over the step, so O2 and reducers burn in exact
-        stoichiometry), an exponential step linearised at the present x (stable for any step). Pumping
-        out more O2 than there is electrolyses H2O/CO2: the deficit appears as H2 and CO.
-        """
-        x_o2 = self.n_o2
-        theta = x_o2 / (x_o2 + self._o2_half) if x_o2 > 0.0 else 0.0
-        # Each reducer: an exact step towards its balance of inflow and burn, and the O2 that burn
-        # takes over the step (demand x rate x mean fraction).
-        self.n_h2, burn_h2 = _reducer_step(self.n_h2, self.s_h2, self._r_h2, self._k_h2 * theta, dt_s)
-        self.n_co, burn_co = _reducer_step(self.n_co, self.s_co, self._r_co, self._k_co * theta, dt_s)
-        self.n_hc, burn_hc = _reducer_step(self.n_hc, self.s_hc, self._r_hc, self._k_hc * theta, dt_s)
-        burn_o2 = _DEMAND_H2 * burn_h2 + _DEMAND_CO * burn_co + _DEMAND_HC * burn_hc
-        one_minus = 1.0 - x_o2 if x_o2 < 0.999 else 0.001
-        rate = self._r_o2
-        net = (rate * math.log(one_minus / self._one_minus_s_o2) - pump_current_a * self._inv_4f_holdup
-               - burn_o2)
-        slope = rate / one_minus
-        x_o2 += net / slope * (1.0 - math.exp(-slope * dt_s))
-        if x_o2 < 0.0:
-            # electrolysis of H2O and CO2 in the proportion they are present: 2 H2 or CO per O2
-            h2o, co2 = self.s_h2o, self.s_co2
-            share_h2 = h2o / (h2o + co2) if h2o + co2 > 0.0 else 1.0
-            deficit = -2.0 * x_o2
-            self.n_h2 += deficit * share_h2
-            self.n_co += deficit * (1.0 - share_h2)
-            x_o2 = 0.0
-        self.n_o2 = x_o2
+        """Advance the node's O2, H2, CO and HC by dt_s (mixed_node_step); returns (and sets) the
+        control electrode's pO2."""
+        self.n_o2, self.n_h2, self.n_co, self.n_hc = mixed_node_step(
+            self.n_o2, self.n_h2, self.n_co, self.n_hc, self.s_o2, self.s_h2, self.s_co, self.s_hc, self.s_h2o,
+            self.s_co2, self._r_o2, self._r_h2, self._r_co, self._r_hc, self._k_h2, self._k_co, self._k_hc,
+            self._o2_half, self._inv_4f_holdup, pump_current_a, dt_s)
         po2 = self.node_po2_bar = self._mixed_control_po2()
         if self._has_sense:
             self._mixed_sense()
         return po2
 
     def _mixed_control_po2(self) -> float:
-        """pO2 (bar) the inner pumping electrode (control cell) responds to: the node's free O2 (the
-        electrode is near equilibrium for O2 when lean); when free O2 is nearly gone, not below the
-        gas's equilibrium value (a node full of reducers reads rich)."""
-        p_bar = self._p_bar
-        po2 = self.n_o2 * p_bar
-        if po2 < MIXED_EQ_BELOW_BAR:
-            balance = (self.n_o2 - _DEMAND_H2 * self.n_h2 - _DEMAND_CO * self.n_co - _DEMAND_HC * self.n_hc)
-            guess = self.node_po2_bar if getattr(self, "node_po2_bar", 0.0) else 0.0
-            eq = equilibrium_po2(balance, self._h_pool, self._c_pool, p_bar, self._kw, self._kc,
-                                 guess if guess < MIXED_EQ_BELOW_BAR else 0.0)
-            if eq > po2:
-                po2 = eq
-        return po2 if po2 > PO2_FLOOR_BAR else PO2_FLOOR_BAR
+        """pO2 (bar) the inner pumping electrode (control cell) responds to (mixed_control_po2)."""
+        guess = self.node_po2_bar if getattr(self, "node_po2_bar", 0.0) else 0.0
+        return mixed_control_po2(self.n_o2, self.n_h2, self.n_co, self.n_hc, self._p_bar, self._h_pool,
+                                 self._c_pool, self._kw, self._kc, guess)
 
     def _mixed_sense(self) -> None:
-        """Mixed-potential shift of the measuring electrode vs an equilibrium electrode in the same gas:
-        ΔV = −S(T)·log10(1 + c_eq/c0) + β·log10(x_O2/x_O2,0), c_eq = Σ w_i·x_i (docs/hc-sensor.md)."""
-        c_eq = self._w_hc * self.n_hc + self._w_co * self.n_co + self._w_h2 * self.n_h2
-        x_o2 = self.n_o2 if self.n_o2 > SENSE_O2_FLOOR else SENSE_O2_FLOOR
-        self.sense_dv_v = (-self._s_v * math.log10(1.0 + c_eq / self._c0)
-                           + self._beta_v * math.log10(x_o2 / self._x_o2_ref))
+        """The measuring electrode's mixed-potential shift (mixed_sense_dv)."""
+        self.sense_dv_v = mixed_sense_dv(self.n_o2, self.n_h2, self.n_co, self.n_hc, self._s_v, self._c0,
+                                         self._w_hc, self._w_co, self._w_h2, self._beta_v, self._x_o2_ref)
 
     def _mixed_steady(self, x_o2: float) -> float:
         """Steady node at free O2 x_o2: sets the reducers to their steady values (inflow = burn +
@@ -772,19 +1002,14 @@ class ElementModel:
         return holdup * (self._r_o2 * math.log(one_minus / (1.0 - self.s_o2)) - burn_o2)
 
     def _reference_po2(self) -> float:
-        kind = self.spec.reference.kind
-        if kind == "air":
-            return O2_IN_DRY_AIR * AIR_PRESSURE_BAR
-        if kind == "sealed":
-            return self._buffer(self.cell_temp_k)
-        if self.ref_fraction > 1e-3:
-            return self.ref_fraction * self._p_bar
-        return self._equilibrium(self.ref_fraction, getattr(self, "ref_po2_bar", 0.0))
+        h_pool, c_pool = self._pools()
+        return reference_po2(self._ref_code, self.ref_fraction, self.cell_temp_k, self._p_bar, h_pool, c_pool,
+                             self._kw, self._kc, getattr(self, "ref_po2_bar", 0.0))
 
     def _update_outputs(self) -> None:
         temp_k = self.cell_temp_k
         self.ri_ohm = self.ri_at(temp_k)
-        self.nernst_emf_v = R_J_PER_MOL_K * temp_k / FOUR_F * math.log(self.ref_po2_bar / self.node_po2_bar)
+        self.nernst_emf_v = nernst_emf(temp_k, self.ref_po2_bar, self.node_po2_bar)
         if self._has_sense and self._mixed:
             self._mixed_sense()
         # Per-step values of pump_r_ohm and coupling_r_ohm, for the front end's hot path.
@@ -884,3 +1109,25 @@ class ElementModel:
     @property
     def exhaust_o2_pct(self) -> float:
         return 100.0 * self._exhaust.o2
+
+
+class _Kernels:
+    """The step kernel, compiled on first use (emulator.jit): numba's import and the loading of the
+    kernel from the on-disk cache happen when the first element model is built, not on import. (An
+    instance, not the class: a compiled kernel is a descriptor, and looking it up on a class would
+    bind it anew on every call.)"""
+
+    def __init__(self) -> None:
+        self.step: Any = None
+        self.mixed_step: Any = None
+
+    def load(self, mixed: bool = False) -> None:
+        """The step kernel, and with mixed the non-catalytic node's (built only when such an element is)."""
+        if self.step is None:
+            self.step = compiled(_make_step_kernel, "float64[::1]" + ", float64" * 12 + ", boolean, boolean")
+        if mixed and self.mixed_step is None:
+            self.mixed_step = compiled(_make_mixed_step_kernel,
+                                       "float64[::1]" + ", float64" * 15 + ", boolean, boolean")
+
+
+_kernels = _Kernels()

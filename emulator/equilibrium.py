@@ -3,7 +3,7 @@
 A fully catalytic Pt electrode equilibrates H2 + 1/2 O2 = H2O and CO + 1/2 O2 = CO2. Given the gas's
 oxygen balance and its hydrogen and carbon pools, the equilibrium oxygen partial pressure is the one
 root of a monotonic function (equilibrium_balance); Newton on ln(sqrt(pO2)) finds it in a few steps
-from a warm start (equilibrium_po2, and written out in ElementModel.step).
+from a warm start (equilibrium_po2, which the element's step kernel calls compiled).
 equilibrium_po2_by_bisection is the slow, obviously convergent reference they are tested against.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from .constants import R_J_PER_MOL_K
+from .jit import jitable
 
 # van 't Hoff fits log10 K = A + B/T of the GRI-Mech 3.0 equilibrium constants (fitted over
 # 900-1800 K, max deviation 0.009 and 0.010 decades). K in bar^-1/2.
@@ -65,6 +66,7 @@ def equilibrium_po2_by_bisection(balance: float, h_pool: float, c_pool: float, p
     return po2 if po2 > PO2_FLOOR_BAR else PO2_FLOOR_BAR
 
 
+@jitable
 def equilibrium_po2(balance: float, h_pool: float, c_pool: float, p_bar: float,
                     kw: float, kc: float, guess_bar: float = 0.0,
                     storage: float = 0.0, storage_k: float = 0.0) -> float:
@@ -116,12 +118,14 @@ def equilibrium_po2(balance: float, h_pool: float, c_pool: float, p_bar: float,
 
 # --- sealed references: metal / metal-oxide buffers (for sealed-reference elements) -------------
 
+@jitable
 def po2_ni_nio(temp_k: float) -> float:
     """pO2 (bar) over Ni/NiO: muO2 = -478967 + 248.514 T - 9.7961 T ln T J/mol (O'Neill 1993)."""
     mu = -478967.0 + 248.514 * temp_k - 9.7961 * temp_k * math.log(temp_k)
     return math.exp(mu / (R_J_PER_MOL_K * temp_k))
 
 
+@jitable
 def po2_pd_pdo(temp_k: float) -> float:
     """pO2 (bar) over Pd/PdO: muO2 = -238842 + 316.129 T - 15.192 T ln T J/mol (730-1200 K)."""
     mu = -238842.0 + 316.129 * temp_k - 15.192 * temp_k * math.log(temp_k)

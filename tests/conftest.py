@@ -6,9 +6,17 @@ from __future__ import annotations
 
 import gc
 import os
+import tempfile
 
 import pytest
 from realtime import SLACK_S
+
+# numba's cache of the emulator's compiled step kernel (lambdarig.emulator.jit) goes outside the
+# repository during the tests, into one folder per user that the suite's subprocesses share and later
+# runs reuse (a kernel is keyed by a digest of its sources, so a stale one is never loaded). Without
+# this numba would write it into emulator/__pycache__. Set before numba is imported; a NUMBA_CACHE_DIR
+# given from outside wins.
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), f"lambdarig-numba-cache-{os.getuid()}"))
 
 
 def pytest_report_header(config) -> list[str]:

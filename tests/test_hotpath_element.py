@@ -1,9 +1,11 @@
-"""ElementModel.step (the emulator's innermost loop, written out for speed) against
-ElementModel.step_by_parts (the same step composed of the readable per-part methods): bit for bit,
-over random states along random trajectories, on every built-in element and every branch of the
-step (heating and cooling, lean, rich and free air, pump and reference currents on and off,
-thermal substeps, cache refreshes, pressure changes, the solver's cold start, a node pumped full
-of O2, each kind of reference and node).
+"""ElementModel.step (the step kernel: compiled by numba when it is installed, else the same code as
+Python) against ElementModel.step_by_parts (the same step composed of the readable per-part methods,
+always Python): bit for bit, over random states along random trajectories, on every built-in element
+and every branch of the step (heating and cooling, lean, rich and free air, pump and reference
+currents on and off, thermal substeps, cache refreshes, pressure changes, the solver's cold start, a
+node pumped full of O2, each kind of reference and node). Run with LAMBDARIG_NO_JIT=1 it holds the
+Python kernel to the parts; tests/test_jit_fallback.py holds the compiled and the Python kernel to
+each other over whole runs.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from lambdarig.emulator.fuels import NAMED_FUELS
 from lambdarig.emulator.world import World
 
 STEPS_PER_ELEMENT = 3000
-# A catalytic node without an oxygen store: the written-out solver with its store terms at zero.
+# A catalytic node without an oxygen store: the kernel's solver with its store terms at zero.
 NO_STORE = ("lsu49-no-store", "lsu49", ["measuring_node.oxygen_storage_mol=0"])
 CASES = [(name, name, []) for name in element_names()] + [NO_STORE]
 
@@ -42,14 +44,11 @@ def same(a, b) -> bool:
     return a is b or a == b
 
 
-# The per-step decay of a pumped reference, cached by step() for the step length it was taken for;
-# step_by_parts() computes it afresh. Not state: what it caches is compared through ref_fraction.
-FUSED_ONLY_CACHE = {"_ref_keep_dt", "_ref_keep"}
-
-
 def state_of(model: ElementModel) -> dict:
-    return {name: getattr(model, name) for name in ElementModel.__slots__
-            if hasattr(model, name) and name not in FUSED_ONLY_CACHE}
+    """Every slot; the kernel's parameter vector (an array when compiled) as a list of floats."""
+    state = {name: getattr(model, name) for name in ElementModel.__slots__ if hasattr(model, name)}
+    state["_k"] = [float(x) for x in state["_k"]]
+    return state
 
 
 def random_world(rng: np.random.Generator) -> World:
@@ -100,7 +99,7 @@ def branches_of(model: ElementModel, world: World, dt_s: float, pump_a: float, r
     elif model.node_po2_bar <= PO2_FLOOR_BAR:
         taken.add("solver cold start")
     else:
-        taken.add("written-out node")
+        taken.add("catalytic node")
         if model.node_po2_bar / model._p_bar >= 0.999:
             taken.add("node full of O2")
         if model._storage == 0.0:
@@ -139,10 +138,10 @@ def test_step_is_step_by_parts_to_the_last_bit(case, element, overrides):
         model.step(dt_s, world, pump_a, ref_a, heater_v)
         twin.step_by_parts(dt_s, world, pump_a, ref_a, heater_v)
         refreshed += model._cache_temp_k != cache_before
-        fused, parts = state_of(model), state_of(twin)
-        differ = [name for name in fused if not same(fused[name], parts.get(name))]
+        kernel, parts = state_of(model), state_of(twin)
+        differ = [name for name in kernel if not same(kernel[name], parts.get(name))]
         assert not differ, (f"step {n}: step() and step_by_parts() differ in {differ}: "
-                            f"{[(fused[k], parts.get(k)) for k in differ]}")
+                            f"{[(kernel[k], parts.get(k)) for k in differ]}")
     # The trajectory must have gone through every branch this element has.
     expected = {"thermal substeps", "one thermal step", "pump on", "pump off", "reference current on",
                 "reference current off", "surface moving", "pressure change", "rich", "lean", "air",
@@ -153,7 +152,7 @@ def test_step_is_step_by_parts_to_the_last_bit(case, element, overrides):
     elif not node.catalytic:
         expected.add("mixed node")
     else:
-        expected |= {"solver cold start", "written-out node", "node full of O2"}
+        expected |= {"solver cold start", "catalytic node", "node full of O2"}
         if not node.oxygen_storage_mol:
             expected.add("node without a store")
     assert expected <= set(taken), f"branches never taken: {sorted(expected - set(taken))}"

@@ -5,8 +5,8 @@ equilibrium_po2_by_bisection solves it slowly and plainly. Held to it here, with
 - emulator.equilibrium.equilibrium_po2 (Newton, warm-started; with and without an oxygen store);
 - the firmware's own copy, controller.chemistry.equilibrium_po2_bar (the firmware may not import
   the emulator), with its equilibrium constants and its exhaust composition.
-ElementModel.step's written-out copy is held to equilibrium_po2 bit for bit by
-tests/test_hotpath_element.py.
+ElementModel.step's kernel calls equilibrium_po2 itself (compiled when numba is there); it is held to
+the Python step bit for bit by tests/test_hotpath_element.py.
 
 Near a very rich root the answer itself is uncertain by more than 1e-12: a rounding of the balance
 moves the root by (rounding / slope). Such states are checked against that bound instead, and

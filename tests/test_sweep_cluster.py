@@ -74,7 +74,14 @@ def test_a_sweep_stores_its_rows_and_a_rerun_does_no_work(client, tmp_path):
     assert (again.ran, again.skipped) == (0, 8)
     assert len(list((tmp_path / "parts").iterdir())) == 8
 
+    # A sweep's own LocalCluster with 1 worker: the same rows again.
+    one = run_sweep(spec, tmp_path / "one", workers=1, stream=Lines())
+    assert (one.workers, one.ran) == (1, 8)
+    pd.testing.assert_frame_equal(metrics_only(frame), metrics_only(read_results(tmp_path / "one")),
+                                  check_exact=True)
 
+
+@pytest.mark.slow
 def test_a_killed_worker_loses_no_finished_row(client, tmp_path):
     data = dict(SMALL, axes=dict(SMALL["axes"], seed=[0, 1, 2]))
     spec = sweep_from_dict(data, "kill.toml")

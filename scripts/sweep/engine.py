@@ -31,8 +31,8 @@ from .store import ResultStore
 DASK_INSTALL_HINT = "sweeps need Dask and pyarrow: pip install 'lambdarig[sweep]'"
 # Cases per task, when the file does not say: about TASKS_PER_WORKER tasks per worker (so a killed
 # worker loses little and the last tasks even out), within BATCH_LIMITS.
-TASKS_PER_WORKER = 8
-BATCH_LIMITS = (1, 64)
+TASKS_PER_WORKER = 16
+BATCH_LIMITS = (1, 32)
 CODE_MISMATCH = "CodeMismatch"
 
 
@@ -70,13 +70,19 @@ def start_client(workers: int | None, scheduler: str | None):
             return Client(scheduler, timeout="10s"), None
         except (OSError, TimeoutError) as exc:
             raise SweepError(f"no Dask scheduler answers at {scheduler}: {exc}") from None
+    # The workers' own logs stay quiet (a killed or interrupted worker is handled here: lost batches
+    # are counted and reported, what finished is stored).
     cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+                           host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
     try:
-        return Client(cluster), cluster
+        client = Client(cluster)
+        from .worker_plugin import IgnoreCtrlC
+        client.register_plugin(IgnoreCtrlC(), name="lambdarig-sweep-ctrl-c")
+        return client, cluster
     except BaseException:
         cluster.close()
         raise
+
 
 
 def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None, scheduler: str | None = None,
@@ -128,6 +134,7 @@ def _run(client, todo: list[dict[str, Any]], spec: SweepSpec, store: ResultStore
     futures = [client.submit(run_batch, batch, code, key=f"lambdarig-sweep-{run_id}-{batch[0]['key']}", pure=False)
                for batch in batches]
     progress = Progress(outcome.total, outcome.skipped, stream, every_s=every_s)
+    progress.start()
     parts = 0
     try:
         for future in as_completed(futures):

@@ -126,6 +126,10 @@ def test_a_case_that_raises_is_a_row_and_ctrl_c_keeps_what_finished(client, tmp_
     assert (broken["error"].str.contains("my-element.toml")).all() and broken["steady_windows"].isna().all()
     assert (frame[frame["element"] == "lsu49"]["error"] == "").all()
 
+    retried = run_sweep(spec, out, client=client, stream=open(os.devnull, "w"), retry_errors=True)
+    assert (retried.ran, retried.errors, retried.skipped) == (3, 3, 3)
+    assert len(read_results(out)) == 6
+
 
 @pytest.mark.slow
 def test_the_command_line_on_a_cluster_with_progress_lines_and_a_report(client, tmp_path, capsys):

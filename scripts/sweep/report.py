@@ -3,8 +3,9 @@
 The figure (PNG, or one self-contained HTML file with the PNG inlined and the tables):
   1. lambda error vs the Bosch band per lambda point: each steady window's max |error| (the worst
      sample in it) against its true lambda, with the band (tolerance.py) drawn over them;
-  2. yield per axis value: the share of cases that pass (ran without error, no false fault, every
-     steady window inside the band: worst_tolerance_ratio <= 1), for every axis with more than one value;
+  2. yield per axis value: the share of cases that pass (ran without error, got ready, no false fault,
+     every steady window inside the band: worst_tolerance_ratio <= 1), for every axis with more than
+     one value;
   3. the worst cases (by worst_tolerance_ratio, errors first), each with the command that replays it.
 """
 
@@ -31,6 +32,8 @@ def passed(row: dict[str, Any]) -> bool:
         return False
     if (row.get("false_faults") or 0) > 0:
         return False
+    if "time_to_ready_s" in row and row["time_to_ready_s"] is None:
+        return False   # never gave a valid lambda
     ratio = row.get("worst_tolerance_ratio")
     return ratio is None or not (ratio == ratio) or ratio <= PASS_RATIO
 

@@ -11,6 +11,8 @@ Figures (each the median of --runs):
   N workers  sim s / wall s / N of a sweep (batches, Dask, Parquet parts), from the first submit to
              the last stored row; the cluster's start-up is reported apart
   efficiency per core = (N workers figure) / single; scaling = 2-worker total / 1-worker total.
+  start-up   wall ms per case of 0.1 s simulated cases: what a case costs besides simulating, through
+             lambdarig.simulate (loads the scenario each time) and through the runner (cached)
 The goal is >= 90 % efficiency per core. Two cores loaded by other work give lower figures: say so.
 Prints the figures and writes benchmarks/results/sweep_speed.json.
 """
@@ -58,6 +60,20 @@ def runner(cases: int, duration_s: float) -> float:
     return sum(r["sim_s"] for r in rows) / (time.perf_counter() - start)
 
 
+def startup_ms(cases: int = 50) -> tuple[float, float]:
+    """(ms per case through lambdarig.simulate, ms per case through the sweep runner) of 0.1 s cases."""
+    start = time.perf_counter()
+    for seed in range(cases):
+        lambdarig.simulate("lsu49", scenario=SCENARIO, duration_s=0.1, seed=seed, keep_samples=False,
+                           progress=lambda text: None)
+    single_ms = (time.perf_counter() - start) / cases * 1000.0
+    todo = expand(spec_for(cases, 0.1))
+    run_batch(todo[:2], code_id())   # the caches warm, as in a worker after its first case
+    start = time.perf_counter()
+    run_batch(todo, code_id())
+    return single_ms, (time.perf_counter() - start) / cases * 1000.0
+
+
 def swept(workers: int, cases: int, duration_s: float) -> tuple[float, float]:
     """(sim s per wall s per worker, cluster start-up s)."""
     from dask.distributed import Client, LocalCluster
@@ -96,6 +112,7 @@ def main() -> None:
             figures[f"w{n}"].append(rate)
             figures[f"start{n}"].append(startup)
     med = {k: statistics.median(v) for k, v in figures.items()}
+    simulate_ms, runner_ms = startup_ms()
     rows = [["single process (lambdarig.simulate)", f"{med['single']:.1f}", "1.00", "-"],
             ["sweep runner, in process", f"{med['runner']:.1f}", f"{med['runner'] / med['single']:.2f}", "-"]]
     for n in (1, 2):
@@ -105,6 +122,8 @@ def main() -> None:
           f"{os.cpu_count()} cores, load average before {load[0]:.2f}")
     print_table(["", "sim s / wall s per core", "efficiency", "cluster start-up"], rows)
     scaling = 2 * med["w2"] / med["w1"]
+    print(f"\nper-case start-up (0.1 s cases): {simulate_ms:.1f} ms through lambdarig.simulate, "
+          f"{runner_ms:.1f} ms through the sweep runner")
     print(f"\nscaling 1 -> 2 workers: {scaling:.2f}x (ideal 2); goal >= {GOAL_EFFICIENCY:.0%} efficiency per core")
     write_result("sweep_speed", {
         "cases": args.cases, "duration_s": args.duration, "runs": args.runs, "cores": os.cpu_count(),
@@ -116,6 +135,7 @@ def main() -> None:
         "scaling_1_to_2": round(scaling, 2), "cluster_startup_s": {"1": round(med["start1"], 1),
                                                                    "2": round(med["start2"], 1)},
         "goal_efficiency": GOAL_EFFICIENCY,
+        "startup_ms_per_case": {"simulate": round(simulate_ms, 1), "runner": round(runner_ms, 1)},
     })
 
 

@@ -113,7 +113,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None, s
         stream.write(f"sweep {spec.name}: {len(cases)} cases, {outcome.skipped} already done, {len(todo)} to run "
                      f"on {outcome.workers} workers; Dask dashboard {outcome.dashboard or '(none)'}\n")
         stream.flush()
-        _run(client, todo, spec, store, outcome, code, stream, every_s, on_part)
+        _run(client, todo, spec, store, outcome, code, stream, every_s, on_part, csv)
     finally:
         if own_cluster is not None or scheduler is not None:
             client.close()
@@ -125,7 +125,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None, s
 
 
 def _run(client, todo: list[dict[str, Any]], spec: SweepSpec, store: ResultStore, outcome: Outcome, code: str,
-         stream: TextIO, every_s: float, on_part: Callable[[int], None] | None) -> None:
+         stream: TextIO, every_s: float, on_part: Callable[[int], None] | None, csv: bool) -> None:
     from dask.distributed import as_completed
 
     size = spec.batch_size or auto_batch_size(len(todo), max(1, outcome.workers))
@@ -148,6 +148,8 @@ def _run(client, todo: list[dict[str, Any]], spec: SweepSpec, store: ResultStore
             if mismatch:
                 raise SweepError(mismatch)
             store.write_part(rows)
+            if csv:
+                store.append_csv(rows)
             parts += 1
             errors = sum(1 for r in rows if r["error"])
             outcome.ran += len(rows)

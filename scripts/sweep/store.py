@@ -5,7 +5,8 @@ of the parts and runs only the missing cases.
 
     RESULTS/manifest.json          the sweep (file as read, source), the code id, the case count
     RESULTS/parts/*.parquet        the rows, each part one finished batch
-    RESULTS/results.csv            all rows sorted by key (on request, written at the end)
+    RESULTS/results.csv            on request: rows appended as batches finish, rewritten sorted by key
+                                   (one row per key) when the sweep ends or stops
 
 `read_results(folder)` gives every row as a pandas DataFrame sorted by key, one row per key (a row
 without error wins over an error row of the same key, left by a --retry-errors rerun).
@@ -88,6 +89,18 @@ class ResultStore:
 
     def _part_paths(self) -> list[Path]:
         return sorted(self.parts.glob("part-*.parquet")) if self.parts.is_dir() else []
+
+    def append_csv(self, rows: list[dict[str, Any]]) -> None:
+        """Add a finished batch's rows to results.csv (the header when the file is new)."""
+        import csv
+
+        path = self.folder / CSV_NAME
+        new = not path.exists()
+        with open(path, "a", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self.schema.names, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerows(rows)
 
     def write_csv(self) -> Path:
         path = self.folder / CSV_NAME

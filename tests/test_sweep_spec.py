@@ -120,3 +120,24 @@ def test_percentiles_are_nearest_rank():
     values = [float(v) for v in range(1, 101)]
     assert percentile(values, 99.0) == 99.0 and percentile(values, 100.0) == 100.0
     assert percentile([5.0], 99.0) == 5.0 and math.isnan(percentile([], 99.0))
+
+
+def test_unusable_paths_are_refused_before_anything_runs(tmp_path, capsys):
+    sweep_file = tmp_path / "s.toml"
+    sweep_file.write_text("duration_s = 1.0\n")
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res" / "manifest.json").write_text("{}")
+    cases = [
+        (["sweep", str(sweep_file), "--out", str(sweep_file)], "--out: "),
+        (["sweep", str(sweep_file), "--out", "/proc/lambdarig-sweep"], "cannot be written"),
+        (["sweep", "reprot"], "did you mean 'report'?"),
+        (["sweep", "report", str(tmp_path / "res"), "--png", str(tmp_path / "no" / "r.png")], "--png: folder"),
+        (["sweep", "report", str(tmp_path / "res"), "--html", str(tmp_path)], "--html: "),
+        (["sweep", "report", str(tmp_path)], "RESULTS: "),
+        (["sweep", "replay", str(tmp_path / "res"), "abc", "--log", str(tmp_path / "no" / "a.csv")], "--log: folder"),
+    ]
+    for argv, expected in cases:
+        assert main(argv) == EXIT_USAGE, argv
+        err = capsys.readouterr().err
+        assert expected in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (argv, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res", "s.toml"]

@@ -19,8 +19,11 @@ import sys
 from pathlib import Path
 
 from lambdarig.common.errors import InputError, nearest
+from lambdarig.inputs import Caller, check_output_path, check_outputs
+from lambdarig.telemetry import check_plot_available
 
 SOURCE = "command line"
+CALLER = Caller(SOURCE, {"png": "--png", "html": "--html", "log": "--log", "plot": "--plot"})
 ACTIONS = ("report", "replay")
 RUN_OPTIONS = ("workers", "scheduler", "out", "csv", "retry_errors", "progress_every")
 REPORT_OPTIONS = ("png", "html", "worst")
@@ -112,10 +115,12 @@ def _sweep(args: argparse.Namespace) -> int:
         raise InputError(SOURCE, "--workers", "cannot be combined with --scheduler (the cluster has its workers)",
                          allowed="one of the two")
     every_s = _seconds(args.progress_every or "5", "--progress-every", *PROGRESS_RANGE_S)
+    if not Path(args.target).exists() and nearest(args.target, ACTIONS):
+        raise InputError(SOURCE, "FILE", f"no sweep file {args.target!r}", allowed="a sweep .toml file, report, replay",
+                         suggestions=nearest(args.target, ACTIONS))
     spec = load_sweep(args.target)
     out = Path(args.out) if args.out else Path(f"{Path(args.target).stem}-results")
-    if out.exists() and not out.is_dir():
-        raise InputError(SOURCE, "--out", f"{out} exists and is not a folder", allowed="a results folder")
+    _check_out(out)
     from lambdarig.sweep.engine import run_sweep
     try:
         outcome = run_sweep(spec, out, workers=workers, scheduler=args.scheduler, csv=args.csv,
@@ -138,6 +143,20 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_out(out: Path) -> None:
+    """The results folder: an existing folder we can write in, or one we can make."""
+    allowed = "a folder that exists and can be written, or can be made"
+    try:
+        if out.exists() and not out.is_dir():
+            raise InputError(SOURCE, "--out", f"{out} exists and is not a folder", allowed=allowed)
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".lambdarig-write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(SOURCE, "--out", f"{out} cannot be written: {exc.strerror or exc}", allowed=allowed) from None
+
+
 def _results_arg(args: argparse.Namespace, count: int, usage: str) -> list[str]:
     if len(args.more) != count:
         raise InputError(SOURCE, "ARG", f"{args.target} takes {count} argument{'s' if count > 1 else ''}",
@@ -153,6 +172,9 @@ def _report(args: argparse.Namespace) -> int:
     for option, value, suffix in (("--png", args.png, ".png"), ("--html", args.html, ".html")):
         if value is not None and not value.lower().endswith(suffix):
             raise InputError(SOURCE, option, f"{value!r} does not end in {suffix}", allowed=f"a {suffix} path")
+        check_output_path(value, CALLER, option.lstrip("-"), suffix)
+    if args.png is not None or args.html is not None:
+        check_plot_available()
     print(write_report(results, args.png, args.html, worst))
     return 0
 
@@ -162,6 +184,7 @@ def _replay(args: argparse.Namespace) -> int:
     from lambdarig.sweep.store import read_results
 
     results, key = _results_arg(args, 2, "sweep replay RESULTS KEY [--log F] [--plot F]")
+    check_outputs(args.log, args.plot, CALLER)
     frame = read_results(results)
     keys = list(frame["key"])
     found = [k for k in keys if k.startswith(key)]

@@ -33,6 +33,7 @@ from lambdarig.sweep.cases import code_id, expand
 from lambdarig.sweep.engine import run_sweep
 from lambdarig.sweep.runner import run_batch
 from lambdarig.sweep.spec import sweep_from_dict
+from lambdarig.sweep.store import read_results
 
 GOAL_EFFICIENCY = 0.90
 SCENARIO = "default"
@@ -74,8 +75,10 @@ def startup_ms(cases: int = 50) -> tuple[float, float]:
     return single_ms, (time.perf_counter() - start) / cases * 1000.0
 
 
-def swept(workers: int, cases: int, duration_s: float) -> tuple[float, float]:
-    """(sim s per wall s per worker, cluster start-up s)."""
+def swept(workers: int, cases: int, duration_s: float) -> tuple[float, float, float]:
+    """(sim s per wall s per worker, cluster start-up s, busy share: the cases' own wall time over
+    workers x elapsed; near 1 means Dask keeps the workers fed, and a low per-core figure then comes
+    from the cores themselves, e.g. other load on the machine)."""
     from dask.distributed import Client, LocalCluster
 
     start = time.perf_counter()
@@ -90,10 +93,11 @@ def swept(workers: int, cases: int, duration_s: float) -> tuple[float, float]:
             t0 = time.perf_counter()
             run_sweep(spec, out, client=client, stream=open(os.devnull, "w"))
             wall_s = time.perf_counter() - t0
+            busy = float(read_results(out)["wall_s"].sum()) / (workers * wall_s)
     finally:
         client.close()
         cluster.close()
-    return cases * duration_s / wall_s / workers, startup_s
+    return cases * duration_s / wall_s / workers, startup_s, busy
 
 
 def main() -> None:
@@ -103,24 +107,26 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
     load = os.getloadavg()
-    figures: dict[str, list[float]] = {"single": [], "runner": [], "w1": [], "w2": [], "start1": [], "start2": []}
+    figures: dict[str, list[float]] = {"single": [], "runner": [], "w1": [], "w2": [], "start1": [], "start2": [],
+                                     "busy1": [], "busy2": []}
     for _ in range(args.runs):
         figures["single"].append(single(args.cases, args.duration))
         figures["runner"].append(runner(args.cases, args.duration))
         for n in (1, 2):
-            rate, startup = swept(n, args.cases, args.duration)
+            rate, startup, busy = swept(n, args.cases, args.duration)
             figures[f"w{n}"].append(rate)
+            figures[f"busy{n}"].append(busy)
             figures[f"start{n}"].append(startup)
     med = {k: statistics.median(v) for k, v in figures.items()}
     simulate_ms, runner_ms = startup_ms()
-    rows = [["single process (lambdarig.simulate)", f"{med['single']:.1f}", "1.00", "-"],
-            ["sweep runner, in process", f"{med['runner']:.1f}", f"{med['runner'] / med['single']:.2f}", "-"]]
+    rows = [["single process (lambdarig.simulate)", f"{med['single']:.1f}", "1.00", "-", "-"],
+            ["sweep runner, in process", f"{med['runner']:.1f}", f"{med['runner'] / med['single']:.2f}", "-", "-"]]
     for n in (1, 2):
         rows.append([f"sweep, {n} worker{'s' if n > 1 else ''}", f"{med[f'w{n}']:.1f}",
-                     f"{med[f'w{n}'] / med['single']:.2f}", f"{med[f'start{n}']:.1f} s"])
+                     f"{med[f'w{n}'] / med['single']:.2f}", f"{med[f'start{n}']:.1f} s", f"{med[f'busy{n}']:.2f}"])
     print(f"{args.cases} cases x {args.duration:g} s simulated, scenario {SCENARIO}, {args.runs} run(s); "
           f"{os.cpu_count()} cores, load average before {load[0]:.2f}")
-    print_table(["", "sim s / wall s per core", "efficiency", "cluster start-up"], rows)
+    print_table(["", "sim s / wall s per core", "efficiency", "cluster start-up", "workers busy"], rows)
     scaling = 2 * med["w2"] / med["w1"]
     print(f"\nper-case start-up (0.1 s cases): {simulate_ms:.1f} ms through lambdarig.simulate, "
           f"{runner_ms:.1f} ms through the sweep runner")
@@ -132,8 +138,9 @@ def main() -> None:
         "workers_1_sim_s_per_wall_s_per_core": round(med["w1"], 1),
         "workers_2_sim_s_per_wall_s_per_core": round(med["w2"], 1),
         "efficiency_1": round(med["w1"] / med["single"], 3), "efficiency_2": round(med["w2"] / med["single"], 3),
-        "scaling_1_to_2": round(scaling, 2), "cluster_startup_s": {"1": round(med["start1"], 1),
-                                                                   "2": round(med["start2"], 1)},
+        "scaling_1_to_2": round(scaling, 2),
+        "workers_busy": {"1": round(med["busy1"], 3), "2": round(med["busy2"], 3)},
+        "cluster_startup_s": {"1": round(med["start1"], 1), "2": round(med["start2"], 1)},
         "goal_efficiency": GOAL_EFFICIENCY,
         "startup_ms_per_case": {"simulate": round(simulate_ms, 1), "runner": round(runner_ms, 1)},
     })

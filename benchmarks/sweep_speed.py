@@ -11,6 +11,9 @@ Figures (each the median of --runs):
   N workers  sim s / wall s / N of a sweep (batches, Dask, Parquet parts), from the first submit to
              the last stored row; the cluster's start-up is reported apart
   efficiency per core = (N workers figure) / single; scaling = 2-worker total / 1-worker total.
+  2 plain    the single-process figure with 2 processes at once (no Dask, half the cases each): what
+             the machine's two cores give right now (shared or loaded cores give less than 2x); the
+             2-worker efficiency is also reported against it
   start-up   wall ms per case of 0.1 s simulated cases: what a case costs besides simulating, through
              lambdarig.simulate (loads the scenario each time) and through the runner (cached)
 The goal is >= 90 % efficiency per core. Two cores loaded by other work give lower figures: say so.
@@ -52,6 +55,26 @@ def single(cases: int, duration_s: float) -> float:
                                     keep_samples=False, progress=lambda text: None)
         sim_s += result.summary["sim_s"]
     return sim_s / (time.perf_counter() - start)
+
+
+def _half(args: tuple[int, int, float]) -> float:
+    first, count, duration_s = args
+    for seed in range(first, first + count):
+        lambdarig.simulate("lsu49", scenario=SCENARIO, duration_s=duration_s, seed=seed, keep_samples=False,
+                           progress=lambda text: None)
+    return count * duration_s
+
+
+def plain_two(cases: int, duration_s: float) -> float:
+    """sim s / wall s per process of two plain processes at once, half the cases each."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    half = cases // 2
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(_half, [(0, 1, 0.1), (1, 1, 0.1)]))   # both processes have imported the firmware
+        start = time.perf_counter()
+        sim_s = sum(pool.map(_half, [(0, half, duration_s), (half, cases - half, duration_s)]))
+    return sim_s / (time.perf_counter() - start) / 2
 
 
 def runner(cases: int, duration_s: float) -> float:
@@ -108,10 +131,11 @@ def main() -> None:
     args = parser.parse_args()
     load = os.getloadavg()
     figures: dict[str, list[float]] = {"single": [], "runner": [], "w1": [], "w2": [], "start1": [], "start2": [],
-                                     "busy1": [], "busy2": []}
+                                     "busy1": [], "busy2": [], "plain2": []}
     for _ in range(args.runs):
         figures["single"].append(single(args.cases, args.duration))
         figures["runner"].append(runner(args.cases, args.duration))
+        figures["plain2"].append(plain_two(args.cases, args.duration))
         for n in (1, 2):
             rate, startup, busy = swept(n, args.cases, args.duration)
             figures[f"w{n}"].append(rate)
@@ -120,7 +144,9 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in figures.items()}
     simulate_ms, runner_ms = startup_ms()
     rows = [["single process (lambdarig.simulate)", f"{med['single']:.1f}", "1.00", "-", "-"],
-            ["sweep runner, in process", f"{med['runner']:.1f}", f"{med['runner'] / med['single']:.2f}", "-", "-"]]
+            ["sweep runner, in process", f"{med['runner']:.1f}", f"{med['runner'] / med['single']:.2f}", "-", "-"],
+            ["2 plain processes at once (no Dask)", f"{med['plain2']:.1f}", f"{med['plain2'] / med['single']:.2f}",
+             "-", "-"]]
     for n in (1, 2):
         rows.append([f"sweep, {n} worker{'s' if n > 1 else ''}", f"{med[f'w{n}']:.1f}",
                      f"{med[f'w{n}'] / med['single']:.2f}", f"{med[f'start{n}']:.1f} s", f"{med[f'busy{n}']:.2f}"])
@@ -130,6 +156,7 @@ def main() -> None:
     scaling = 2 * med["w2"] / med["w1"]
     print(f"\nper-case start-up (0.1 s cases): {simulate_ms:.1f} ms through lambdarig.simulate, "
           f"{runner_ms:.1f} ms through the sweep runner")
+    print(f"2 workers against 2 plain processes: {med['w2'] / med['plain2']:.2f}")
     print(f"\nscaling 1 -> 2 workers: {scaling:.2f}x (ideal 2); goal >= {GOAL_EFFICIENCY:.0%} efficiency per core")
     write_result("sweep_speed", {
         "cases": args.cases, "duration_s": args.duration, "runs": args.runs, "cores": os.cpu_count(),
@@ -138,7 +165,8 @@ def main() -> None:
         "workers_1_sim_s_per_wall_s_per_core": round(med["w1"], 1),
         "workers_2_sim_s_per_wall_s_per_core": round(med["w2"], 1),
         "efficiency_1": round(med["w1"] / med["single"], 3), "efficiency_2": round(med["w2"] / med["single"], 3),
-        "scaling_1_to_2": round(scaling, 2),
+        "scaling_1_to_2": round(scaling, 2), "plain_2_processes_sim_s_per_wall_s_per_core": round(med["plain2"], 1),
+        "efficiency_2_vs_plain_2": round(med["w2"] / med["plain2"], 3),
         "workers_busy": {"1": round(med["busy1"], 3), "2": round(med["busy2"], 3)},
         "cluster_startup_s": {"1": round(med["start1"], 1), "2": round(med["start2"], 1)},
         "goal_efficiency": GOAL_EFFICIENCY,

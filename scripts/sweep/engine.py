@@ -105,7 +105,8 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None, s
             outcome.csv = store.write_csv()
         return outcome
     own_cluster = None
-    if client is None:
+    own_client = client is None
+    if own_client:
         client, own_cluster = start_client(workers, scheduler)
     try:
         outcome.dashboard = client.dashboard_link or ""
@@ -115,7 +116,7 @@ def run_sweep(spec: SweepSpec, out: str | Path, *, workers: int | None = None, s
         stream.flush()
         _run(client, todo, spec, store, outcome, code, stream, every_s, on_part, csv)
     finally:
-        if own_cluster is not None or scheduler is not None:
+        if own_client:
             client.close()
         if own_cluster is not None:
             own_cluster.close()

@@ -158,3 +158,51 @@ def test_the_command_line_on_a_cluster_with_progress_lines_and_a_report(client, 
     key = read_results(out)["key"].iloc[0]
     assert main(["sweep", "replay", str(out), key[:8], "--log", str(tmp_path / "one.csv")]) == 0
     assert "error: \n" in capsys.readouterr().out and (tmp_path / "one.csv").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_a_scheduler_that_goes_away_loses_no_finished_row(client, tmp_path):
+    """A cluster of its own (`dask scheduler`, `dask worker` processes on 127.0.0.1), joined with
+    `scheduler=`; the scheduler is killed after the first stored batch: the batches not finished are
+    reported lost, what finished stays, and the rerun (here on the module's cluster) runs only the rest."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    dask_cli = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    address_file = tmp_path / "scheduler.json"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen([*dask_cli, "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                  "--scheduler-file", str(address_file)], **quiet)
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while not address_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1",
+                                   "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"], **quiet)
+        spec = sweep_from_dict(SMALL, "gone.toml")
+
+        def kill_scheduler(parts: int) -> None:
+            if parts == 1:
+                scheduler.kill()
+
+        outcome = run_sweep(spec, tmp_path / "out", scheduler=address, stream=open(os.devnull, "w"),
+                            on_part=kill_scheduler)
+        assert outcome.ran >= 1 and outcome.lost_batches >= 1 and outcome.ran + outcome.lost_batches == 8
+        kept = read_results(tmp_path / "out")
+        assert len(kept) == outcome.ran
+        again = run_sweep(spec, tmp_path / "out", client=client, stream=open(os.devnull, "w"))
+        assert (again.skipped, again.ran) == (outcome.ran, 8 - outcome.ran)
+        assert len(read_results(tmp_path / "out")) == 8
+    finally:
+        for process in (worker, scheduler):   # SIGTERM first: a worker closes its own worker process
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=30)

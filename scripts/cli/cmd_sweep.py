@@ -48,7 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--workers", metavar="N", help="LocalCluster worker processes (default: one per core)")
     parser.add_argument("--scheduler", metavar="URL", help="run on an existing cluster, e.g. tcp://10.0.0.5:8786")
     parser.add_argument("--out", metavar="DIR", help="results folder (default: FILE's stem + '-results')")
-    parser.add_argument("--csv", action="store_true", help="also write DIR/results.csv at the end")
+    parser.add_argument("--csv", action="store_true", help="also keep DIR/results.csv (appended as batches finish, "
+                        "sorted at the end)")
     parser.add_argument("--retry-errors", action="store_true", help="run again the cases stored with an error")
     parser.add_argument("--progress-every", metavar="S", help="seconds between progress lines off a terminal")
     parser.add_argument("--png", metavar="FILE", help="report: write the figure as a PNG")

@@ -141,3 +141,15 @@ def test_unusable_paths_are_refused_before_anything_runs(tmp_path, capsys):
         err = capsys.readouterr().err
         assert expected in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (argv, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res", "s.toml"]
+
+
+@pytest.mark.skipif(not (api_supports("units") and api_supports("age_h")),
+                    reason="lambdarig.api.simulate has no unit/age_h arguments yet (branch sensemu adds them)")
+def test_a_unit_and_an_age_reach_the_simulation():
+    from lambdarig.sweep.cases import code_id
+    from lambdarig.sweep.runner import run_batch
+
+    data = {"duration_s": 12.0, "axes": {"units": [3], "age_h": [0.0, 2000.0]}}
+    rows = run_batch(expand(sweep_from_dict(data, "s.toml")), code_id())
+    assert [r["error"] for r in rows] == ["", ""]
+    assert {r["unit"] for r in rows} == {3} and {r["age_h"] for r in rows} == {0.0, 2000.0}

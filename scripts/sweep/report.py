@@ -25,6 +25,7 @@ from .tolerance import bosch_tolerance
 AXIS_COLUMNS = ("element", "scenario", "fuel", "variant", "seed", "unit", "age_h")
 WORST_DEFAULT = 10
 PASS_RATIO = 1.0   # a window passes when its worst error is within the band
+BAND_SPAN = (0.65, 2.0)   # lambda range the band is drawn over at least
 
 
 def passed(row: dict[str, Any]) -> bool:
@@ -55,7 +56,11 @@ def yields(records: list[dict[str, Any]]) -> list[tuple[str, str, int, int]]:
     """(axis, value, passed, cases) for every axis with more than one value."""
     out = []
     for axis in AXIS_COLUMNS:
-        values = sorted({r.get(axis) for r in records if r.get(axis) is not None}, key=str)
+        found = {r.get(axis) for r in records if r.get(axis) is not None}
+        try:
+            values = sorted(found)   # an axis's values are of one kind: seeds sort as numbers
+        except TypeError:
+            values = sorted(found, key=str)
         if len(values) < 2:
             continue
         for value in values:
@@ -117,8 +122,9 @@ def figure_png(records: list[dict[str, Any]], title: str) -> bytes:
     if points:
         lam = [p[0] for p in points]
         ax_e.scatter(lam, [p[1] for p in points], s=10, alpha=0.5, color="#2171b5", label="steady window: max |error|")
-        lo, hi = min(lam), max(lam)
-        span = [lo + (hi - lo) * i / 200 for i in range(201)] if hi > lo else [lo]
+        # The band over the data and at least its data-sheet points (0.8-1.7), so its shape shows.
+        lo, hi = min(min(lam), BAND_SPAN[0]), max(max(lam), BAND_SPAN[1])
+        span = [lo + (hi - lo) * i / 400 for i in range(401)]
         ax_e.plot(span, [bosch_tolerance(x) for x in span], color="#cb181d", lw=1.5, label="Bosch band")
         ax_e.set_yscale("log")
     ax_e.set_xlabel("true lambda")

@@ -56,7 +56,7 @@ def yields(records: list[dict[str, Any]]) -> list[tuple[str, str, int, int]]:
     """(axis, value, passed, cases) for every axis with more than one value."""
     out = []
     for axis in AXIS_COLUMNS:
-        found = {r.get(axis) for r in records if r.get(axis) is not None}
+        found: set[Any] = {r[axis] for r in records if r.get(axis) is not None}
         try:
             values = sorted(found)   # an axis's values are of one kind: seeds sort as numbers
         except TypeError:

@@ -49,6 +49,9 @@ ALLOWED: dict[str, set[str]] = {
     # The command line and the package API sit on top and may use everything.
     "lambdarig.cli": {"*"},
     "lambdarig": {"*"},
+    # Sweeps sit beside the command line: the package API and the session layer (lambdarig), the
+    # emulator's scenarios and fuels (a fuel axis), the firmware's settings, common.
+    "lambdarig.sweep": {"lambdarig", "lambdarig.controller", "lambdarig.emulator", "lambdarig.common"},
 }
 
 MODULE_STRING = re.compile(r"^lambdarig(\.[a-z_][a-z0-9_]*)+(:[A-Za-z_]\w*)?$")

@@ -41,11 +41,12 @@ from . import (
     cmd_serve,
     cmd_settings,
     cmd_simulate,
+    cmd_sweep,
     cmd_udev,
 )
 
 COMMANDS = (cmd_simulate, cmd_run, cmd_element, cmd_scenarios, cmd_calibrate, cmd_serve, cmd_flash, cmd_settings,
-            cmd_ports, cmd_udev)
+            cmd_ports, cmd_udev, cmd_sweep)
 EXIT_FAILURE = 1  # any other refusal of the package (a LambdarigError that is neither of the below)
 EXIT_USAGE = 2  # argparse's own code for bad usage; bad input values are bad usage too
 EXIT_FRONTEND = 3  # the front end could not be reached or stopped answering

@@ -128,11 +128,17 @@ class Controller:
         self._persist["signal_invalid"] = Persist(d.invalid_signal_s, d.count_up_rate, d.count_down_rate,
                                                   2.0 / s.rates.heater_hz)
         self._persist["pump_saturated"] = Persist(d.saturation_s)
+        self._persist["overheat"] = Persist(d.overheat_s)
         self._persist["nernst_out_of_range"] = Persist(d.saturation_s)
         self._supply_good = Persist(s.supply.stable_s)
         self.machine = build_machine(self)
 
     # --- state machine hooks ---------------------------------------------------------------------
+
+    def set_trim(self, trim_ohm: float) -> None:
+        """The sensor's trim resistor as the front end measured it (NaN: not measured); the runtime
+        passes it on at the start of a run (FrontEndInfo.trim_ohm)."""
+        self.conversion.set_trim(trim_ohm)
 
     def is_warm(self) -> bool:
         t = self.heater.temp_c
@@ -278,6 +284,10 @@ class Controller:
             self.pump.target_v = self._hc_control_target_v(temp_c)
         state = self.state
         self._last_state = state
+        # Overheat, in every state (rusEFI wideband heater_control.cpp: 100 °C above target for
+        # 0.5 s): the cell far above target while the heater is off means the exhaust heats it.
+        hot = temp_c > s.heater.target_temp_c + s.diagnostics.overheat_margin_c and self.command.heater_duty == 0.0
+        self._warn("overheat", self._persist["overheat"].update(hot, t_s), t_s)
 
         if state in HEATING or state is State.WAIT_SUPPLY:
             self._diagnose(t_s, state, temp_c, sample)

@@ -250,11 +250,14 @@ class SimFrontEnd(FrontEnd):
         rig = self._rig
         dac = rig.board.spec
         scenario = rig.scenario
+        # The emulated board measures the connector's trim resistor when the element has one
+        # (getattr: the element's trim_ohm comes with the production-spread work, sensemu).
+        trim = getattr(rig.element, "trim_ohm", None)
         return FrontEndInfo(
             kind="sim", name=self._name, element=rig.spec.name,
             measures_ri=True, measures_heater=True, measures_pump_v=True,
             pump_current_min_a=dac.pump_dac_min_a, pump_current_max_a=dac.pump_dac_max_a,
-            virtual_time=True, has_truth=True,
+            virtual_time=True, has_truth=True, trim_ohm=math.nan if trim is None else float(trim),
             details={"scenario": scenario.name, "seed": self._seed, "duration_s": scenario.duration_s,
                      "max_step_s": rig.max_step_s, "link_loss_s": self._link_loss_s},
         )

@@ -63,6 +63,7 @@ class FrontEndInfo:
     pump_current_max_a: float = 10e-3
     virtual_time: bool = False         # True: wait_until integrates physics instead of sleeping
     has_truth: bool = False            # True: truth() gives the emulator's true values (sim only)
+    trim_ohm: float = math.nan         # the sensor's trim resistor as measured; NaN: not measured / none
     details: dict = field(default_factory=dict)
 
 

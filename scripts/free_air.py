@@ -36,6 +36,9 @@ SETTLE_S = 5.0                      # valid readings this long before averaging 
 MIN_SAMPLES = 50
 
 
+FREE_AIR_API = Caller("lambdarig.free_air.measure_free_air()")
+
+
 class CalibrationFailed(LambdarigError):
     """The free-air calibration could not produce a span correction (not in air, never valid, out of range)."""
 
@@ -63,7 +66,7 @@ class FreeAirResult:
 
 def measure_free_air(hal_url: str, *, humidity_pct: float = 0.0, ambient_c: float = 20.0,
                      settings: SettingsArg = None, duration_s: float = DEFAULT_DURATION_S,
-                     caller: Caller = Caller("free-air calibration"),
+                     caller: Caller = FREE_AIR_API,
                      frontend_options: dict[str, Any] | None = None) -> tuple[FreeAirResult, Settings]:
     """Measure; return the result and the settings with the new span correction (not stored yet)."""
     humidity_pct = check_number(humidity_pct, caller, "humidity_pct", *HUMIDITY_RANGE_PCT, unit="%")

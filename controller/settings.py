@@ -22,7 +22,7 @@ from lambdarig.common.validators import Place
 
 SCHEMA_VERSION = 1
 FUEL_CHOICES = ("gasoline", "e85", "ethanol", "methanol", "propane", "methane", "diesel", "iso-octane", "custom")
-ELEMENT_CHOICES = ("lsu49", "barrier-layer", "outer-ref", "sealed-ref", "hc-mixed")
+ELEMENT_CHOICES = ("lsu49", "barrier-layer", "outer-ref", "sealed-ref", "hc-mixed", "lsu42", "lsu-adv")
 TEMP_SOURCES = ("ri", "ri+heater")
 
 

@@ -183,6 +183,11 @@ class ElementModel:
         self._init_mixed(spec)
         self.reset(world)
 
+    @property
+    def trim_ohm(self) -> float | None:
+        """The unit's trim resistor (pin 5, IA), None when it has none (emulator/production.py)."""
+        return self.spec.trim_ohm
+
     def _init_mixed(self, spec: ElementSpec) -> None:
         """Constants of a non-catalytic node (partial catalysis) and of a measuring cell."""
         node = spec.measuring_node

@@ -23,13 +23,15 @@ from lambdarig.common.validators import show
 
 from .equilibrium import METAL_OXIDE_BUFFERS
 from .errors import EmulatorInputError
+from .variation_spec import Ageing, ExhaustLimits, Tolerance, parse_ageing, parse_exhaust_limits, parse_tolerance
 
 FAMILIES = ("wideband", "potentiometric", "hc")
 REFERENCE_KINDS = ("air", "pumped", "sealed")
 SPECIES_WITH_FACTORS = ("O2", "H2", "CO", "HC")
 TOP_KEYS = ("name", "family", "description", "source", "nernst_target_v", "operating_temp_c", "measuring_node",
             "diffusion_layer", "diffusion_species_factor", "protection_tube", "reference", "nernst_cell", "pump_cell",
-            "coupling", "heater", "thermal", "partial_catalysis", "measuring_cell")
+            "coupling", "heater", "thermal", "partial_catalysis", "measuring_cell", "tolerance", "ageing",
+            "exhaust_limits")
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,16 @@ class ElementSpec:
     path: str = ""
     measuring_cell: MeasuringCell | None = None        # family "hc" only
     partial_catalysis: PartialCatalysis | None = None  # non-catalytic measuring node only
+    # Production and ageing (emulator/variation_spec.py, production.py, ageing.py). trim_ohm is the
+    # trim resistor (pin 5, IA) production fitted to this unit, None when there is none: elements
+    # without one (LSU ADV, the seed elements) and the nominal element, which is the data-sheet
+    # characteristic itself and needs no trim (the same as an open trim: correction factor 1).
+    trim_ohm: float | None = None
+    tolerance: Tolerance | None = None
+    ageing: Ageing | None = None
+    exhaust_limits: ExhaustLimits | None = None
+    unit: int | None = None     # the production unit drawn (None: nominal)
+    age_h: float = 0.0          # operating hours the element has aged by
 
 
 def _package_dir() -> Path:
@@ -363,7 +375,10 @@ def parse_element(data: dict[str, Any], source: str) -> ElementSpec:
                              cell_table.number("kappa", 0.0, 1.0, default=0.0))
         cell_table.finish()
 
+    tolerance = parse_tolerance(top)
+    ageing = parse_ageing(top)
+    limits = parse_exhaust_limits(top)
     top.finish()
     return ElementSpec(name, family, description, origin, target, op_temp, node, tuple(layers), factors, tube,
                        reference, nernst, pump, coupling, heater, thermal, path=source, measuring_cell=cell,
-                       partial_catalysis=catalysis)
+                       partial_catalysis=catalysis, tolerance=tolerance, ageing=ageing, exhaust_limits=limits)

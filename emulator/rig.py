@@ -15,6 +15,7 @@ from typing import Any
 from .board import AnalogBoard, BoardReading, BoardSpec
 from .element import ElementModel
 from .element_spec import ElementSpec, load_element
+from .errors import EmulatorInputError
 from .scenario import Scenario
 
 DEFAULT_MAX_STEP_S = 0.002
@@ -41,6 +42,17 @@ class Truth:
     sense_emf_v: float = math.nan    # measuring-cell EMF (mixed-potential elements; NaN for the others)
 
 
+def check_exhaust_limit(spec: ElementSpec, scenario: Scenario) -> None:
+    """Refuse a scenario whose exhaust is hotter than the element's short-time rating (an element
+    without [exhaust_limits] takes the scenario's general range)."""
+    limits = spec.exhaust_limits
+    if limits is not None and scenario.max_gas_temp_c() > limits.short_c:
+        raise EmulatorInputError(scenario.source, "gas_temp_c",
+                                 f"{scenario.max_gas_temp_c():g} °C is above {spec.name}'s short-time exhaust "
+                                 f"limit", allowed=f"at most {limits.short_c:g} °C "
+                                                   f"({limits.continuous_c:g} °C continuously)")
+
+
 class EmulatedRig:
     """`reading_type` is what `sample()` returns (the board's BoardReading unless another type with
     the same fields is given: the sim backend gives the HAL's Sample)."""
@@ -49,6 +61,7 @@ class EmulatedRig:
                  seed: int | None = None, max_step_s: float = DEFAULT_MAX_STEP_S,
                  reading_type: Callable[..., Any] = BoardReading):
         self.spec = load_element(element) if isinstance(element, str) else element
+        check_exhaust_limit(self.spec, scenario)
         self.scenario = scenario
         self.max_step_s = max_step_s
         self.t_s = 0.0

@@ -297,6 +297,10 @@ class Scenario:
         """Sorted times where a scripted value starts to change, or a fault starts or clears."""
         return list(self._change_times)
 
+    def max_gas_temp_c(self) -> float:
+        """The hottest exhaust the scenario reaches (values are linear between breakpoints)."""
+        return max(values[2] for values in (self._initial, *self._seg_v))
+
     def lambda_steps(self) -> list[tuple[float, float]]:
         """(t_s, lambda) for each plateau: the value at t = 0, then where lambda settles after each change."""
         steps: list[tuple[float, float]] = []

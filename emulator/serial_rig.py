@@ -89,7 +89,10 @@ from lambdarig.protocol.messages import (
     decode_request,
 )
 
+from .ageing import check_age_h, individual_spec
+from .element_spec import ElementSpec, load_element
 from .flash_store import FlashError, FlashStore
+from .production import check_unit
 from .rig import EmulatedRig
 from .scenario import Scenario, load_scenario
 
@@ -136,7 +139,7 @@ def _percentile(sorted_values: list[float], q: float) -> float:
 class RigServer:
     """An emulated bench board on a pseudo-terminal. `with RigServer(...) as rig: rig.path ...`"""
 
-    def __init__(self, element: str = "lsu49", scenario: str | Scenario = "default",
+    def __init__(self, element: str | ElementSpec = "lsu49", scenario: str | Scenario = "default",
                  flash_path: str | os.PathLike | None = None, serial_number: str = "LR0001", seed: int = 0,
                  watchdog_ms: int = DEFAULT_WATCHDOG_MS, link: str | os.PathLike | None = None,
                  die_after_flash_ops: int | None = None):
@@ -646,13 +649,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default: 0)")
     parser.add_argument("--watchdog-ms", type=int, default=DEFAULT_WATCHDOG_MS,
                         help=f"watchdog after power-up and reset, ms; 0 off (default: {DEFAULT_WATCHDOG_MS})")
+    parser.add_argument("--unit", default=None, metavar="N",
+                        help="production unit N of the element (integer >= 0; default: the nominal element)")
+    parser.add_argument("--age-h", default=None, metavar="H",
+                        help="operating hours the element has aged by (default 0)")
     parser.add_argument("--die-after-flash-ops", type=int, default=None, help=argparse.SUPPRESS)
 
 
 def serve(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise ValueError(f"--seed {args.seed}: must be >= 0")
-    server = RigServer(element=args.element, scenario=args.scenario, flash_path=args.flash,
+    unit = check_unit(args.unit, "serve rig", "--unit")
+    age_h = 0.0 if args.age_h is None else check_age_h(args.age_h, "serve rig", "--age-h")
+    element = individual_spec(load_element(args.element), unit, age_h)
+    server = RigServer(element=element, scenario=args.scenario, flash_path=args.flash,
                        serial_number=args.serial_number, seed=args.seed, watchdog_ms=args.watchdog_ms,
                        link=args.link, die_after_flash_ops=args.die_after_flash_ops)
 

@@ -1,6 +1,6 @@
 """The sim backend: an emulated element on an emulated board (emulator.rig.EmulatedRig), in virtual time.
 
-URL: ``sim:ELEMENT?scenario=NAME&seed=N&link_loss_s=T&max_step_s=S&override=SECTION.KEY=VALUE``
+URL: ``sim:ELEMENT?scenario=NAME&seed=N&link_loss_s=T&max_step_s=S&override=SECTION.KEY=VALUE&unit=N&age_h=H``
 
 - ELEMENT is a built-in element name (``lsu49`` when empty) or a path to an element .toml
   (``sim:/abs/el.toml`` or ``sim:///abs/el.toml``; a leading ``//`` is dropped; %-escapes decoded).
@@ -10,6 +10,9 @@ URL: ``sim:ELEMENT?scenario=NAME&seed=N&link_loss_s=T&max_step_s=S&override=SECT
   ``element_overrides`` list of "section.key=value" (query key: ``override``, repeatable)
   ``link_loss_s``       from this virtual time on, sample() and apply() raise LinkLost; default never
   ``max_step_s``        the emulator's largest integration step, seconds; default 0.002
+  ``unit``              production unit N drawn from the element's tolerance section (integer >= 0);
+                        default: the nominal element (emulator/production.py)
+  ``age_h``             operating hours the element has aged by; default 0 (emulator/ageing.py)
 
 Time is virtual: wait_until(t) integrates the physics up to t and never sleeps, so the firmware
 runs as fast as the CPU allows, deterministically for a given seed.
@@ -26,7 +29,9 @@ from typing import Any
 
 from lambdarig.common.errors import InputError, nearest
 from lambdarig.common.validators import show
+from lambdarig.emulator.ageing import check_age_h, individual_spec
 from lambdarig.emulator.element_spec import load_element
+from lambdarig.emulator.production import check_unit
 from lambdarig.emulator.rig import DEFAULT_MAX_STEP_S, EmulatedRig, Truth
 from lambdarig.emulator.scenario import Scenario, load_scenario
 
@@ -39,8 +44,8 @@ DEFAULT_SCENARIO = "default"
 FIRST_SAMPLE_INTERVAL_S = 1.0 / 500.0
 MAX_STEP_RANGE_S = (1e-5, 0.02)
 
-OPTION_KEYS = ("scenario", "seed", "element_overrides", "link_loss_s", "max_step_s")
-QUERY_KEYS = ("scenario", "seed", "override", "link_loss_s", "max_step_s")
+OPTION_KEYS = ("scenario", "seed", "element_overrides", "link_loss_s", "max_step_s", "unit", "age_h")
+QUERY_KEYS = ("scenario", "seed", "override", "link_loss_s", "max_step_s", "unit", "age_h")
 _QUERY_TO_OPTION = {"override": "element_overrides"}
 
 
@@ -157,7 +162,10 @@ class SimFrontEnd(FrontEnd):
         max_step_s = _max_step(merged.get("max_step_s"))
         overrides = _overrides(merged.get("element_overrides"))
         scenario = _scenario(merged.get("scenario"))
-        spec = load_element(element, overrides)
+        unit = check_unit(merged.get("unit"), "sim front end", "option 'unit'")
+        age = merged.get("age_h")
+        age_h = 0.0 if age is None else check_age_h(age, "sim front end", "option 'age_h'")
+        spec = individual_spec(load_element(element, overrides), unit, age_h)
         rig = EmulatedRig(spec, scenario, seed=seed, max_step_s=max_step_s)
         return cls(rig, name=url.strip(), seed=seed, link_loss_s=link_loss_s)
 
@@ -259,7 +267,8 @@ class SimFrontEnd(FrontEnd):
             pump_current_min_a=dac.pump_dac_min_a, pump_current_max_a=dac.pump_dac_max_a,
             virtual_time=True, has_truth=True, trim_ohm=math.nan if trim is None else float(trim),
             details={"scenario": scenario.name, "seed": self._seed, "duration_s": scenario.duration_s,
-                     "max_step_s": rig.max_step_s, "link_loss_s": self._link_loss_s},
+                     "max_step_s": rig.max_step_s, "link_loss_s": self._link_loss_s,
+                     "unit": rig.spec.unit, "age_h": rig.spec.age_h},
         )
 
     def close(self) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 from lambdarig.controller.core import Controller
 from lambdarig.controller.runtime import TelemetrySink
 from lambdarig.controller.settings import load_settings
+from lambdarig.emulator.ageing import check_age_h
+from lambdarig.emulator.production import check_unit
 from lambdarig.emulator.scenario import Scenario
 from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.registry import open_frontend
@@ -34,7 +36,8 @@ RECONNECT_RANGE_S = (0.0, 3600.0)
 
 def simulate(element: str = "lsu49", scenario: str | Scenario = "default", duration_s: float | None = None,
              settings: SettingsArg = None, seed: int | None = None, *, link_loss_s: float | None = None,
-             element_overrides: list[str] | None = None, log: OutputPath = None, plot: OutputPath = None,
+             element_overrides: list[str] | None = None, unit: int | None = None, age_h: float | None = 0.0,
+             log: OutputPath = None, plot: OutputPath = None,
              keep_samples: bool = True, force_element: bool = False, should_stop: Callable[[], bool] | None = None,
              sinks: Sequence[TelemetrySink] = (), progress: Callable[[str], None] = log_progress,
              warn: Callable[[str], None] = warn_user, caller: Caller = SIMULATE) -> SessionResult:
@@ -47,7 +50,10 @@ def simulate(element: str = "lsu49", scenario: str | Scenario = "default", durat
                        ({"heater.target_temp_c": 760.0}), or None: the defaults for the element
     seed:              noise seed, an integer >= 0 (default: the scenario's)
     link_loss_s:       the emulated board stops answering at this simulated time
-    element_overrides: ["section.key=value", ...] changes to the element file (production spread)
+    element_overrides: ["section.key=value", ...] changes to the element file (what-if runs)
+    unit:              production unit N of the element, drawn reproducibly from its tolerance section
+                       (an integer >= 0; None: the nominal element)
+    age_h:             operating hours the element has aged by (0: new)
     log, plot:         write the telemetry as CSV / a PNG plot (needs matplotlib) to these paths
     keep_samples:      keep the telemetry rows in the result (`.samples`, `.to_dataframe()`)
     force_element:     run settings made for another element than the emulated one (a warning
@@ -70,6 +76,10 @@ def simulate(element: str = "lsu49", scenario: str | Scenario = "default", durat
     options: dict[str, Any] = {"scenario": scenario, "seed": seed, "link_loss_s": link_loss_s}
     if element_overrides is not None:
         options["element_overrides"] = element_overrides
+    if unit is not None:
+        options["unit"] = check_unit(unit, caller.source, caller.name("unit"))
+    if age_h is not None and age_h != 0.0:
+        options["age_h"] = check_age_h(age_h, caller.source, caller.name("age_h"))
     frontend = open_frontend(f"sim:{element}", **options)
     try:
         info = frontend.info()
@@ -81,10 +91,21 @@ def simulate(element: str = "lsu49", scenario: str | Scenario = "default", durat
     if duration_s is None:
         duration_s = frontend.scenario_duration_s() or math.inf
     return run_session(frontend, controller, duration_s,
-                       label={"element": info.element, "scenario": scenario_name, "seed": seed_used},
+                       label={"element": info.element, "scenario": scenario_name, "seed": seed_used,
+                              **_individual(info.details)},
                        title=f"lambdarig simulate: {info.element}, scenario {scenario_name}, seed {seed_used}",
                        log_path=log_path, plot_path=plot_path, keep_samples=keep_samples, sinks=sinks,
                        force_element=force_element, should_stop=should_stop, progress=progress, warn=warn)
+
+
+def _individual(details: dict[str, Any]) -> dict[str, Any]:
+    """The unit and age of the emulated element, for the run's label (only when not nominal and new)."""
+    label: dict[str, Any] = {}
+    if details.get("unit") is not None:
+        label["unit"] = details["unit"]
+    if details.get("age_h"):
+        label["age_h"] = details["age_h"]
+    return label
 
 
 def run(hal_url: str | FrontEnd, settings: SettingsArg = None, duration_s: float | None = None, *,

@@ -14,7 +14,10 @@ from lambdarig.common.validators import Place
 from lambdarig.protocol.instrument_models import ROLE_MODELS, ROLES
 from lambdarig.protocol.station import LOOP_HZ_RANGE
 
+from ..ageing import check_age_h, individual_spec
+from ..element_spec import load_element
 from ..errors import EmulatorInputError
+from ..production import check_unit
 from ..scenario import load_scenario
 from .station import InstrumentStation
 
@@ -53,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-noise", action="store_true", help="readings without noise")
     parser.add_argument("--duration", default=None, metavar="S",
                         help="stop by itself after S seconds (default: run until stopped)")
+    parser.add_argument("--unit", default=None, metavar="N",
+                        help="production unit N of the element (integer >= 0; default: the nominal element)")
+    parser.add_argument("--age-h", default=None, metavar="H",
+                        help="operating hours the element has aged by (default 0)")
 
 
 def _option(name: str) -> Place:
@@ -82,9 +89,12 @@ def serve(args: argparse.Namespace) -> int:
     # without --force. (What only the write can tell, a read-only place or a full disk, is refused
     # by the write itself, after which the servers stop.)
     out = check_output_file(args.station_out, _option("--station-out"), overwrite=args.force)
+    unit = check_unit(args.unit, SERVE_SOURCE, "--unit")
+    age_h = 0.0 if args.age_h is None else check_age_h(args.age_h, SERVE_SOURCE, "--age-h")
     scenario = load_scenario(args.scenario)
+    element = individual_spec(load_element(args.element), unit, age_h)
     try:
-        station = InstrumentStation(args.element, scenario, scenario.seed if seed is None else seed,
+        station = InstrumentStation(element, scenario, scenario.seed if seed is None else seed,
                                     pump_model=args.pump_model, heater_model=args.heater_model,
                                     nernst_model=args.nernst_model, ports=ports, heater_channel=args.heater_channel,
                                     noise=not args.no_noise)

@@ -8,9 +8,11 @@ import math
 
 from lambdarig.common import validators as check
 from lambdarig.common.validators import Place
-from lambdarig.emulator.element_spec import element_names, element_summary, load_element
+from lambdarig.emulator.ageing import check_age_h, individual_spec
+from lambdarig.emulator.element_spec import ElementSpec, element_names, element_summary, load_element
 from lambdarig.emulator.errors import EmulatorInputError
 from lambdarig.emulator.fuels import parse_fuel
+from lambdarig.emulator.production import check_unit, unit_values
 from lambdarig.emulator.steady import SteadyState, steady_state
 
 SOURCE = "command line"
@@ -44,8 +46,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="gas temperature for the heater power, °C, %g..%g (default 20)" % GAS_TEMP_C_RANGE)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override an element-file value for a what-if run (repeatable)")
+    add_unit_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object in SI units")
     parser.set_defaults(func=run)
+
+
+def add_unit_options(parser: argparse.ArgumentParser) -> None:
+    """--unit N and --age-h H: one individual sensor (emulator/production.py, emulator/ageing.py)."""
+    parser.add_argument("--unit", default=None, metavar="N",
+                        help="production unit N, drawn reproducibly from the element's tolerance section "
+                             "(integer >= 0; default: the nominal element)")
+    parser.add_argument("--age-h", default=None, metavar="H",
+                        help="operating hours the element has aged by (default 0: new)")
+
+
+def parse_unit(text: str | None) -> int | None:
+    return check_unit(text, SOURCE, "--unit")
+
+
+def parse_age_h(text: str | None) -> float:
+    return 0.0 if text is None else check_age_h(text, SOURCE, "--age-h")
 
 
 def option(name: str) -> Place:
@@ -82,10 +102,18 @@ def run(args: argparse.Namespace) -> int:
     hc_ppm = parse_number(args.hc_ppm, "--hc-ppm", *HC_PPM_RANGE, unit="ppm")
     gas_temp_c = parse_number(args.gas_temp_c, "--gas-temp-c", *GAS_TEMP_C_RANGE, unit="°C")
     fuel = parse_fuel(args.fuel, f"{SOURCE} --fuel")
-    spec = load_element(args.name, args.overrides)
+    unit, age_h = parse_unit(args.unit), parse_age_h(args.age_h)
+    spec = individual_spec(load_element(args.name, args.overrides), unit, age_h)
 
-    temp_c = spec.operating_temp_c if temp_c is None else temp_c
-    if gas_temp_c > temp_c:
+    limit_c = spec.exhaust_limits.short_c if spec.exhaust_limits else GAS_TEMP_C_RANGE[1]
+    if gas_temp_c > limit_c:
+        raise option("--gas-temp-c").refuse(f"{gas_temp_c:g} °C is above {spec.name}'s short-time exhaust limit",
+                                            allowed=f"at most {limit_c:g} °C")
+    if temp_c is None:
+        # Exhaust hotter than the element's target: with the heater off the element settles at the
+        # gas temperature (convection and radiation to a wall at gas temperature), above its target.
+        temp_c = max(spec.operating_temp_c, gas_temp_c)
+    elif gas_temp_c > temp_c:
         raise option("--gas-temp-c").refuse(f"{gas_temp_c:g} °C is above the element temperature {temp_c:g} °C; "
                                             "the heater can only heat", allowed=f"at most {temp_c:g} °C")
     try:
@@ -102,11 +130,38 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         data = state.as_dict()
         data.update(afr="air" if afr is None else afr, afr_stoich=fuel.afr_stoich, gas_temp_c=gas_temp_c,
-                    hc_ppm=hc_ppm)
+                    hc_ppm=hc_ppm, **individual(spec))
         print(json.dumps(data, allow_nan=False))
     else:
         print(format_table(state, afr, fuel.afr_stoich, gas_temp_c))
+        print(format_individual(spec, gas_temp_c))
     return 0
+
+
+def individual(spec: ElementSpec) -> dict[str, object]:
+    """Which sensor this is: unit, age, trim resistor, the drawn values and the exhaust limits."""
+    data: dict[str, object] = {"unit": spec.unit, "age_h": spec.age_h, "trim_ohm": spec.trim_ohm,
+                               "drawn": {} if spec.unit is None else unit_values(spec, spec.unit)}
+    if spec.exhaust_limits is not None:
+        data.update(exhaust_limit_c=spec.exhaust_limits.continuous_c,
+                    exhaust_limit_short_c=spec.exhaust_limits.short_c)
+    return data
+
+
+def format_individual(spec: ElementSpec, gas_temp_c: float) -> str:
+    which = "nominal (the data-sheet element)" if spec.unit is None else f"unit {spec.unit}"
+    trim = ("none" if spec.trim_ohm is None else f"{spec.trim_ohm:g} ohm (pin 5 IA, parallel to the 61.9 ohm shunt)")
+    lines = [f"  sensor: {which}, aged {spec.age_h:g} h", f"  trim resistor: {trim}"]
+    if spec.unit is not None:
+        for name, value in unit_values(spec, spec.unit).items():
+            lines.append(f"  drawn {name}: {value:.4g}")
+    limits = spec.exhaust_limits
+    if limits is not None and gas_temp_c > limits.continuous_c:
+        lines.append(f"  exhaust {gas_temp_c:g} °C: above the continuous limit {limits.continuous_c:g} °C "
+                     f"(short time only, up to {limits.short_c:g} °C)")
+    if gas_temp_c > spec.operating_temp_c:
+        lines.append(f"  heater off: the exhaust holds the element above its {spec.operating_temp_c:g} °C target")
+    return "\n".join(lines)
 
 
 def format_table(state: SteadyState, afr: float | None, afr_stoich: float, gas_temp_c: float) -> str:

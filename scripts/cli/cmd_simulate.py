@@ -13,13 +13,14 @@ import argparse
 from lambdarig import api
 from lambdarig.emulator.errors import EmulatorInputError
 
-from .cmd_element import parse_number
+from .cmd_element import add_unit_options, parse_age_h, parse_number, parse_unit
 from .summary import Console, add_session_options, command_line, show_result
 
 DURATION_RANGE_S = api.SIM_DURATION_RANGE_S
 LINK_LOSS_RANGE_S = api.LINK_LOSS_RANGE_S
 CALLER = command_line({"element": "--element", "scenario": "--scenario", "duration_s": "--duration",
-                       "seed": "--seed", "link_loss_s": "--link-loss-s"})
+                       "seed": "--seed", "link_loss_s": "--link-loss-s", "unit": "--unit",
+                       "age_h": "--age-h"})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="noise seed, integer >= 0 (default: the scenario's seed)")
     parser.add_argument("--link-loss-s", default=None, metavar="T",
                         help="simulate a lost link: the emulated board stops answering at T s (exit code 3)")
+    add_unit_options(parser)
     add_session_options(parser, "the emulated one")
     parser.set_defaults(func=run)
 
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
                                                                       *LINK_LOSS_RANGE_S, unit="s")
     console = Console(args.json, args.quiet)
     result = api.simulate(args.element, args.scenario, duration_s, settings=args.settings, seed=parse_seed(args.seed),
-                          link_loss_s=link_loss_s, log=args.log, plot=args.plot, keep_samples=False,
+                          link_loss_s=link_loss_s, unit=parse_unit(args.unit), age_h=parse_age_h(args.age_h),
+                          log=args.log, plot=args.plot, keep_samples=False,
                           force_element=args.force_element, sinks=console.sinks(), progress=console.progress,
                           warn=console.warn, caller=CALLER)
     return show_result(result, console)

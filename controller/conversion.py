@@ -53,7 +53,6 @@ class Conversion:
                                               profile.pressure_k_kpa)
         self.span = conv.span_correction
         self.use_trim = settings.sensor.use_trim
-        self.trim_nominal_ohm = profile.trim_nominal_ohm
         self.trim_ohm = math.nan
         self.current_scale = self.span
         self._phi = tuple(1.0 / lam for lam in profile.char_lambda)
@@ -67,7 +66,7 @@ class Conversion:
     def set_trim(self, trim_ohm: float) -> None:
         """The trim resistor the front end measured (NaN: none); applied when sensor.use_trim."""
         self.trim_ohm = trim_ohm
-        scale = trim_scale(trim_ohm, self.trim_nominal_ohm) if self.use_trim else 1.0
+        scale = trim_scale(trim_ohm) if self.use_trim else 1.0
         self.current_scale = self.span * scale
 
     def set_pressure(self, pressure_kpa: float, k_kpa: float) -> None:

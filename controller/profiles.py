@@ -40,7 +40,6 @@ class SensorProfile:
     hc_target_o2: float = 0.05          # hc: compartment O2 (mole fraction) the pump loop holds
     pump_plant_v_per_as: float = 6000.0  # Nernst slew per amp of pump imbalance near the set-point
     source: str = ""
-    trim_nominal_ohm: float = math.nan   # trim resistor of a sensor that reads the characteristic (trim.py)
 
     def temp_from_esr(self, esr_ohm: float) -> float:
         """Cell temperature from ESR: interpolation in ln(R), where the law is near linear in 1/T.
@@ -132,8 +131,7 @@ def load_profile(name_or_path: str, calibrated: bool = True, for_bench: bool = F
             calibrated=cal is not None, mode=mode,
             reference_buffer=_reference_buffer(data),
             hc_target_o2=float(data.get("hc_target_o2", 0.05)),
-            pump_plant_v_per_as=float(data.get("pump_plant_v_per_as", 6000.0)), source=source,
-            trim_nominal_ohm=float(data.get("trim_nominal_ohm", math.nan)))
+            pump_plant_v_per_as=float(data.get("pump_plant_v_per_as", 6000.0)), source=source)
     except KeyError as exc:
         raise SettingsError(str(exc.args[0]), "is required in a sensor profile", source) from None
     _check_profile(profile, source)

@@ -5,14 +5,13 @@ IA/RT) that "defines the characteristic" [Bosch TPI 2005; Bosch MS 4.9]. In the 
 (CJ125 application) the pump current is measured as the voltage over the 61.9 Ω measuring shunt
 between IA and IP, with the connector's trim resistor across the same two pins: the two are in
 parallel, so the evaluated current is the shunt's share, I_m = Ip · R_T / (R_T + R_m). That is
-why the shunt must be exactly 61.9 Ω (0.1 %) for the trim to be valid [14point7]. A sensor that
-pumps more than nominal for the same gas carries a smaller R_T, so its evaluated current is the
-nominal one.
+why the shunt must be exactly 61.9 Ω (0.1 %) for the trim to be valid [14point7]. The data sheet's
+Ip-λ table is given as "Ip measured" [Bosch MS 4.9, accuracy table heading], i.e. the shunt's
+share; a sensor that pumps more for the same gas carries a smaller R_T, so what the shunt sees is
+the table's current. A sensor without a trim resistor (LSU ADV: 5 pins) is the table itself.
 
-Our front ends measure the whole pump current, not the shunt's share; the firmware applies the same
-law in numbers: Ip_nominal = Ip · g(R_T) / g(R_T,nom), g(R) = R / (R + 61.9 Ω). R_T,nom (the trim
-of a sensor whose evaluated current is the data sheet's) is the profile's `trim_nominal_ohm`:
-not published (an assumption, docs/controller.md error budget).
+Our front ends measure the whole pump current, not the shunt's share, so the firmware applies the
+same law in numbers: Ip_evaluated = Ip · R_T / (R_T + 61.9 Ω); no trim (NaN) leaves it as it is.
 """
 
 from __future__ import annotations
@@ -27,9 +26,9 @@ def shunt_share(trim_ohm: float, shunt_ohm: float = SHUNT_OHM) -> float:
     return trim_ohm / (trim_ohm + shunt_ohm)
 
 
-def trim_scale(trim_ohm: float, nominal_ohm: float) -> float:
-    """Factor that takes this sensor's pump current to the nominal sensor's; 1.0 when the trim or
-    the profile's nominal value is unknown (NaN, not positive)."""
-    if not (trim_ohm > 0.0 and math.isfinite(trim_ohm) and nominal_ohm > 0.0 and math.isfinite(nominal_ohm)):
+def trim_scale(trim_ohm: float) -> float:
+    """Factor from the sensor's whole pump current to the evaluated (table) current; 1.0 when the
+    sensor has no trim resistor or it was not measured (NaN, not a positive finite number)."""
+    if not (trim_ohm > 0.0 and math.isfinite(trim_ohm)):
         return 1.0
-    return shunt_share(trim_ohm) / shunt_share(nominal_ohm)
+    return shunt_share(trim_ohm)

@@ -135,7 +135,7 @@ def test_serial_rig_answers_trim_read_and_the_front_end_reports_it(tmp_path):
         try:
             with open_frontend(f"serial://{server.path}?link_timeout_s=1.0&watchdog_ms=1000") as fe:
                 info = fe.info()
-                has_trim = fe.identity().has(CAP_TRIM)
+                has_trim = fe.identity.has(CAP_TRIM)
         finally:
             server.stop()
         if unit is None:   # the nominal element has no trim: no capability, NaN

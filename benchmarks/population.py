@@ -122,6 +122,8 @@ def free_air_span(unit: int | None, age_h: float, humidity_pct: float, profile) 
 def unit_result(unit: int | None, age_h: float, profile) -> dict:
     humidity = float(draw(unit, "humidity", HUMIDITIES_PCT))
     span, trim = free_air_span(unit, age_h, humidity, profile)
+    cal_failed = not 0.8 <= span <= 1.25   # never valid (NaN) or out of range: `calibrate` stores nothing
+    span_used = 1.0 if cal_failed else span
     o2_errors: list[float] = []   # calibrated firmware in the exhaust runs' air step, vs the emulator's truth
     o2_errors_pressure: list[float] = []   # the same at 130 kPa (static pressure compensation; reported apart)
     errors: dict[str, list[float]] = {"datasheet": [], "trim": [], "trim+cal": []}
@@ -142,7 +144,7 @@ def unit_result(unit: int | None, age_h: float, profile) -> dict:
         faults += run_faults
         cases = {"datasheet": (settings.changed(sensor__use_trim=False), math.nan),
                  "trim": (settings, trim),
-                 "trim+cal": (settings.changed(conversion__span_correction=min(max(span, 0.8), 1.25)), trim)}
+                 "trim+cal": (settings.changed(conversion__span_correction=span_used), trim)}
         for case, (case_settings, case_trim) in cases.items():
             conv = Conversion(profile, case_settings)
             conv.set_trim(case_trim)
@@ -156,6 +158,7 @@ def unit_result(unit: int | None, age_h: float, profile) -> dict:
                 ratio = abs(err) / bosch_tolerance(lam_true) if err == err else math.inf
                 worst_ratio[case] = max(worst_ratio[case], ratio)
     return {"unit": unit, "age_h": age_h, "humidity_pct": humidity, "trim_ohm": trim, "span": span,
+            "cal_failed": cal_failed,
             "o2_air_pct": 100.0 * air_o2_fraction(humidity, AMBIENT_C), "o2_error_pct_pt": o2_errors,
             "o2_error_pct_pt_at_130_kpa": o2_errors_pressure,
             "worst_of_tolerance": worst_ratio,

@@ -373,7 +373,7 @@ class Controller:
         target = s.heater.target_temp_c
         heater_hot_c = math.nan
         if driven and heater_a > 0.05 and heater_v == heater_v:
-            heater_hot_c = self.profile.heater_temp_from_resistance(heater_v / heater_a)
+            heater_hot_c = self.heater.estimate.heater_temp_from_resistance(heater_v / heater_a)
         limit_c = target + s.heater.overtemp_margin_c + d.heater_temp_margin_c
         if p["heater_overtemp"].update(heater_hot_c > limit_c, t_s):
             return self._raise("overtemp", f"heater resistance says {heater_hot_c:.0f} °C")

@@ -143,3 +143,15 @@ def test_serial_rig_answers_trim_read_and_the_front_end_reports_it(tmp_path):
         else:
             assert has_trim and "trim" in info.details["capabilities"]
             assert info.trim_ohm == pytest.approx(spec.trim_ohm, rel=1e-6)   # f32 on the wire
+
+
+def test_a_high_resistance_heater_is_not_read_as_overheated():
+    """Unit 3's heater is well above the data sheet's 3.2 ohm cold: the firmware learns its cold
+    resistance at start instead of reporting over-temperature through the heater thermometer."""
+    import lambdarig
+    from lambdarig.emulator.ageing import individual_spec
+    from lambdarig.emulator.element_spec import load_element
+
+    assert individual_spec(load_element("lsu49"), 3, 0.0).heater.r_cold_ohm > 3.4
+    result = lambdarig.simulate("lsu49", scenario="free-air", duration_s=25.0, seed=1, unit=3)
+    assert result.summary["events"] == [] and result.summary["time_to_ready_s"] < 20.0

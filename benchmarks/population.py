@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import math
 import statistics
 import sys
@@ -129,8 +130,10 @@ def unit_result(unit: int | None, age_h: float, profile) -> dict:
     errors: dict[str, list[float]] = {"datasheet": [], "trim": [], "trim+cal": []}
     worst_ratio = {k: 0.0 for k in errors}
     faults: list[str] = []
+    pressures: list[float] = []
     for fuel in FUELS:
         pressure = float(draw(unit, f"pressure:{fuel}", PRESSURES_KPA))
+        pressures.append(pressure)
         steps = (*POINTS, "air")
         at = [{"t_s": WARM_S + i * STEP_S, "lambda": lam} for i, lam in enumerate(steps)]
         scenario = {"duration_s": WARM_S + STEP_S * len(steps), "fuel": fuel, "lambda": 1.0, "gas_temp_c": 350.0,
@@ -158,7 +161,7 @@ def unit_result(unit: int | None, age_h: float, profile) -> dict:
                 ratio = abs(err) / bosch_tolerance(lam_true) if err == err else math.inf
                 worst_ratio[case] = max(worst_ratio[case], ratio)
     return {"unit": unit, "age_h": age_h, "humidity_pct": humidity, "trim_ohm": trim, "span": span,
-            "cal_failed": cal_failed,
+            "cal_failed": cal_failed, "pressures_kpa": pressures,
             "o2_air_pct": 100.0 * air_o2_fraction(humidity, AMBIENT_C), "o2_error_pct_pt": o2_errors,
             "o2_error_pct_pt_at_130_kpa": o2_errors_pressure,
             "worst_of_tolerance": worst_ratio,
@@ -166,12 +169,86 @@ def unit_result(unit: int | None, age_h: float, profile) -> dict:
             "errors": {k: [round(e, 5) for e in v] for k, v in errors.items()}}
 
 
+CASES = ("datasheet", "trim", "trim+cal")
+
+
+def inside_where(u: dict, case: str, pressure_kpa: float | None) -> bool | None:
+    """Whether every lambda point of the unit's fuel runs at this pressure (None: all runs) is inside
+    the tolerance; None when the unit had no run at that pressure."""
+    pressures = u.get("pressures_kpa") or [float(draw(u["unit"], f"pressure:{f}", PRESSURES_KPA)) for f in FUELS]
+    errors = u["errors"][case]
+    judged = False
+    for i, p in enumerate(pressures):
+        if pressure_kpa is not None and p != pressure_kpa:
+            continue
+        judged = True
+        for j, lam in enumerate(POINTS):
+            err = errors[i * len(POINTS) + j]
+            if not abs(err) <= bosch_tolerance(lam):
+                return False
+    return True if judged else None
+
+
+def share(units: list[dict], case: str, pressure_kpa: float | None) -> tuple[float, int]:
+    verdicts = [v for v in (inside_where(u, case, pressure_kpa) for u in units) if v is not None]
+    return 100.0 * sum(verdicts) / max(len(verdicts), 1), len(verdicts)
+
+
+def summarize(results: dict[str, list[dict]], nominal: dict) -> dict[str, dict]:
+    """Print the tables and return the summary: per age, the share of units inside for each case, over
+    all runs and split by pressure (a unit counts at a pressure when it had a fuel run there)."""
+    rows, split_rows = [], []
+    summary: dict[str, dict] = {}
+    for age, units_done in results.items():
+        shares = {case: share(units_done, case, None)[0] for case in CASES}
+        by_pressure = {f"{p:g}": {case: share(units_done, case, p) for case in CASES} for p in PRESSURES_KPA}
+        judged = [u for u in units_done if u["o2_error_pct_pt"]]   # units with a run at 101.325 kPa
+        o2_ok = 100.0 * sum(max(map(abs, u["o2_error_pct_pt"])) <= O2_TOL_PCT for u in judged) / max(len(judged), 1)
+        worst_o2 = max((max(map(abs, u["o2_error_pct_pt"])) for u in judged), default=math.nan)
+        high = [abs(e) for u in units_done for e in u["o2_error_pct_pt_at_130_kpa"]]
+        worst_o2_high = max(high, default=math.nan)
+        faulted = sum(bool(u["faults"]) for u in units_done)
+        summary[age] = {"units": len(units_done), "inside_pct": shares,
+                        "inside_pct_by_pressure_kpa": {p: {c: v[0] for c, v in d.items()}
+                                                       for p, d in by_pressure.items()},
+                        "units_judged_by_pressure_kpa": {p: d["trim"][1] for p, d in by_pressure.items()},
+                        "o2_within_0.1_pct": o2_ok, "o2_worst_pct_pt": worst_o2,
+                        "o2_worst_pct_pt_at_130_kpa": worst_o2_high, "units_with_faults": faulted,
+                        "p95_worst_of_tolerance": {c: sorted(u["worst_of_tolerance"][c] for u in units_done)[
+                            max(0, math.ceil(0.95 * len(units_done)) - 1)] for c in CASES}}
+        rows.append([f"{age} h", len(units_done), f"{shares['datasheet']:.1f} %", f"{shares['trim']:.1f} %",
+                     f"{shares['trim+cal']:.1f} %", f"{o2_ok:.1f} % (worst {worst_o2:.3f} %-pt)",
+                     f"{worst_o2_high:.3f} %-pt", faulted])
+        for p, d in by_pressure.items():
+            split_rows.append([f"{age} h", f"{p} kPa", d["trim"][1]] + [f"{d[c][0]:.1f} %" for c in CASES])
+    print("LSU 4.9 population, firmware with the data-sheet characteristic (Bosch table), fuels "
+          f"{', '.join(FUELS)}; share of units with every point inside the Bosch tolerance")
+    print_table(["age", "units", "data sheet", "+ trim", "+ trim + free-air cal", "air O2 ±0.1 %-pt after cal",
+                 "air O2 at 130 kPa, worst", "units with faults"], rows)
+    print("\nthe same, by exhaust pressure (a unit counts where it had at least one fuel run at that pressure; "
+          "the firmware compensates a static, known pressure with its assumed pore constant)")
+    print_table(["age", "pressure", "units", "data sheet", "+ trim", "+ trim + free-air cal"], split_rows)
+    worst_nominal = nominal["worst_of_tolerance"]
+    print(f"nominal unit (no production draw, NOT a population figure): worst error / tolerance "
+          f"{worst_nominal['datasheet']:.2f}; errors (gasoline, methane, propane, e85 x {POINTS}): "
+          f"{nominal['errors']['datasheet']}")
+    return summary
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=200, help="units per age (default 200)")
     parser.add_argument("--ages", default="0,500", help="ages in operating hours, comma separated (default 0,500)")
     parser.add_argument("--quick", action="store_true", help="10 units per age (a smoke run)")
+    parser.add_argument("--summarize", action="store_true",
+                        help="print and rewrite the summary of the stored run (benchmarks/results/population.json)")
     args = parser.parse_args()
+    if args.summarize:
+        path = Path(__file__).resolve().parent / "results" / "population.json"
+        stored = json.loads(path.read_text())
+        stored["summary"] = summarize(stored["units"], stored["nominal_unit"])
+        write_result("population", stored)
+        return 0
     units = 10 if args.quick else args.units
     ages = [float(a) for a in args.ages.split(",")]
     profile = load_profile("lsu49", calibrated=False)
@@ -181,33 +258,7 @@ def main() -> int:
     for age in ages:
         results[f"{age:g}"] = [unit_result(n, age, profile) for n in range(units)]
         print(f"age {age:g} h: {units} units done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    rows = []
-    summary: dict[str, dict] = {}
-    for age, units_done in results.items():
-        shares = {case: 100.0 * sum(u["inside"][case] for u in units_done) / len(units_done)
-                  for case in ("datasheet", "trim", "trim+cal")}
-        judged = [u for u in units_done if u["o2_error_pct_pt"]]   # units with a run at 101.325 kPa
-        o2_ok = 100.0 * sum(max(map(abs, u["o2_error_pct_pt"])) <= O2_TOL_PCT for u in judged) / max(len(judged), 1)
-        worst_o2 = max((max(map(abs, u["o2_error_pct_pt"])) for u in judged), default=math.nan)
-        high = [abs(e) for u in units_done for e in u["o2_error_pct_pt_at_130_kpa"]]
-        worst_o2_high = max(high, default=math.nan)
-        faulted = sum(bool(u["faults"]) for u in units_done)
-        summary[age] = {"units": len(units_done), "inside_pct": shares, "o2_within_0.1_pct": o2_ok,
-                        "o2_worst_pct_pt": worst_o2, "o2_worst_pct_pt_at_130_kpa": worst_o2_high,
-                        "units_with_faults": faulted,
-                        "p95_worst_of_tolerance": {c: sorted(u["worst_of_tolerance"][c] for u in units_done)[
-                            max(0, math.ceil(0.95 * len(units_done)) - 1)] for c in shares}}
-        rows.append([f"{age} h", len(units_done), f"{shares['datasheet']:.1f} %", f"{shares['trim']:.1f} %",
-                     f"{shares['trim+cal']:.1f} %", f"{o2_ok:.1f} % (worst {worst_o2:.3f} %-pt)",
-                     f"{worst_o2_high:.3f} %-pt", faulted])
-    print("LSU 4.9 population, firmware with the data-sheet characteristic (Bosch table), fuels "
-          f"{', '.join(FUELS)}; share of units with every point inside the Bosch tolerance")
-    print_table(["age", "units", "data sheet", "+ trim", "+ trim + free-air cal", "air O2 ±0.1 %-pt after cal",
-                 "air O2 at 130 kPa, worst", "units with faults"], rows)
-    worst_nominal = nominal["worst_of_tolerance"]
-    print(f"nominal unit (no production draw, NOT a population figure): worst error / tolerance "
-          f"{worst_nominal['datasheet']:.2f}; errors (gasoline, methane, propane, e85 x {POINTS}): "
-          f"{nominal['errors']['datasheet']}")
+    summary = summarize(results, nominal)
     wall_s = time.perf_counter() - t0
     print(f"{wall_s:.0f} s wall")
     write_result("population", {"units_per_age": units, "ages_h": ages, "fuels": FUELS, "points": POINTS,

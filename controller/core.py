@@ -94,6 +94,8 @@ class Controller:
             conv = self.conversion
             self._voltage_to_lambda = VoltageToLambda(conv.h_c, conv.o_c, lambda tk: metal_oxide_po2_bar(buffer, tk))
         self._cell_v_filtered = math.nan
+        self._live_pressure = s.conversion.live_pressure and s.conversion.pressure_compensation
+        self._pressure_kpa = math.nan   # the filtered live exhaust pressure (NaN: none seen)
         self._hc_delta_v = math.nan
         # The one Command every tick returns, updated in place (see Command).
         self.command = Command()
@@ -134,6 +136,21 @@ class Controller:
         self.machine = build_machine(self)
 
     # --- state machine hooks ---------------------------------------------------------------------
+
+    def _follow_pressure(self, pressure_kpa: float, dt: float) -> None:
+        """A front end with an exhaust-pressure input: compensate with its (filtered) reading instead
+        of the static conversion.exhaust_pressure_kpa. Readings outside the schema's 20..400 kPa (or
+        none, NaN) are ignored: the last good value, or the static one, stays."""
+        if not 20.0 <= pressure_kpa <= 400.0:
+            return
+        p = self._pressure_kpa
+        if p != p:
+            p = pressure_kpa
+        else:
+            tau = self.settings.conversion.pressure_filter_s
+            p += (pressure_kpa - p) * (dt / (tau + dt))
+        self._pressure_kpa = p
+        self.conversion.set_pressure(p, self.profile.pressure_k_kpa)
 
     def set_trim(self, trim_ohm: float) -> None:
         """The sensor's trim resistor as the front end measured it (NaN: not measured); the runtime
@@ -280,6 +297,8 @@ class Controller:
         supply_v = sample.supply_v
         temp_c = self.heater.estimate.update(sample.heater_v, sample.heater_a)
         self.heater.track_rate(dt)
+        if self._live_pressure:
+            self._follow_pressure(sample.pressure_kpa, dt)
         if self.mode == "hc" and temp_c == temp_c:
             self.pump.target_v = self._hc_control_target_v(temp_c)
         state = self.state

@@ -185,6 +185,9 @@ SCHEMA: tuple[Field, ...] = (
       "overheat: cell above target plus this while the heater is off (rusEFI wideband: 100 °C above target)"),
     F("diagnostics", "overheat_s", 0.5, "s", 0.05, 10,
       "overheat: that condition this long (the exhaust, not the heater, heats the element) before it is reported"),
+    F("conversion", "live_pressure", True,
+      doc="compensate with the front end's exhaust-pressure input when it has one (else exhaust_pressure_kpa)"),
+    F("conversion", "pressure_filter_s", 0.1, "s", 0, 5, "filter time constant of the live exhaust pressure"),
 )
 FIELDS: MappingProxyType = MappingProxyType({f.name: f for f in SCHEMA})
 SECTIONS = tuple(dict.fromkeys(f.section for f in SCHEMA))

@@ -30,6 +30,7 @@ class Sample:
     supply_v: float = math.nan   # heater supply
     pump_v: float = math.nan     # pump-driver output voltage, when the board measures it
     sense_v: float = math.nan    # a second cell's voltage (the measuring cell of a mixed-potential element)
+    pressure_kpa: float = math.nan   # exhaust pressure from a pressure input (absolute), when the front end has one
 
 
 @dataclass(slots=True)

@@ -155,3 +155,28 @@ def test_a_high_resistance_heater_is_not_read_as_overheated():
     assert individual_spec(load_element("lsu49"), 3, 0.0).heater.r_cold_ohm > 3.4
     result = lambdarig.simulate("lsu49", scenario="free-air", duration_s=25.0, seed=1, unit=3)
     assert result.summary["events"] == [] and result.summary["time_to_ready_s"] < 20.0
+
+
+def test_live_exhaust_pressure_from_the_sim_input_compensates_the_pressure_scenario():
+    """The built-in pressure scenario with default settings: 3 % median, 20 % settled max error when
+    the firmware assumed 101.325 kPa; with the sim's pressure input it follows the real pressure."""
+    import lambdarig
+
+    live = lambdarig.simulate("lsu49", scenario="pressure", seed=1).summary["lambda_error_pct"]
+    static = lambdarig.simulate("lsu49", scenario="pressure", seed=1,
+                                settings={"conversion.live_pressure": False}).summary["lambda_error_pct"]
+    assert live["median"] < 0.5 and live["max_settled"] < 1.0, live
+    assert static["median"] > 2.0 and static["max_settled"] > 10.0, static
+
+
+def test_pressure_input_readings_outside_the_range_are_ignored():
+    from lambdarig.hal.types import Sample
+
+    ctl = Controller(Settings())
+    factor = ctl.conversion.pressure_factor
+    for bad in (math.nan, 5.0, 1000.0):
+        ctl._follow_pressure(bad, 0.05)
+        assert ctl.conversion.pressure_factor == factor
+    ctl._follow_pressure(200.0, 0.05)
+    assert ctl.conversion.pressure_factor < factor   # |Ip| grows with pressure: scaled back down
+    assert math.isnan(Sample(0.0, 0.45, 0.0).pressure_kpa)   # front ends without the input: NaN

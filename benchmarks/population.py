@@ -244,10 +244,10 @@ def main() -> int:
                         help="print and rewrite the summary of the stored run (benchmarks/results/population.json)")
     args = parser.parse_args()
     if args.summarize:
-        path = Path(__file__).resolve().parent / "results" / "population.json"
-        stored = json.loads(path.read_text())
+        stored = json.loads(RESULTS_PATH.read_text())
+        stored["units"] = read_units()
         stored["summary"] = summarize(stored["units"], stored["nominal_unit"])
-        write_result("population", stored)
+        write_results(stored)
         return 0
     units = 10 if args.quick else args.units
     ages = [float(a) for a in args.ages.split(",")]
@@ -261,11 +261,33 @@ def main() -> int:
     summary = summarize(results, nominal)
     wall_s = time.perf_counter() - t0
     print(f"{wall_s:.0f} s wall")
-    write_result("population", {"units_per_age": units, "ages_h": ages, "fuels": FUELS, "points": POINTS,
-                                "humidities_pct": HUMIDITIES_PCT, "pressures_kpa": PRESSURES_KPA,
-                                "summary": summary, "nominal_unit": nominal, "wall_s": round(wall_s, 1),
-                                "units": results})
+    write_results({"units_per_age": units, "ages_h": ages, "fuels": FUELS, "points": POINTS,
+                   "humidities_pct": HUMIDITIES_PCT, "pressures_kpa": PRESSURES_KPA,
+                   "summary": summary, "nominal_unit": nominal, "wall_s": round(wall_s, 1), "units": results})
     return 0
+
+
+RESULTS_PATH = Path(__file__).resolve().parent / "results" / "population.json"
+UNITS_PATH = RESULTS_PATH.with_name("population_units.jsonl")
+
+
+def write_results(data: dict) -> None:
+    """The summary as benchmarks/results/population.json; every unit's raw results one JSON line each
+    in population_units.jsonl (compact: 400 units x 60 errors would be ~1 MB indented)."""
+    units = data.pop("units")
+    with UNITS_PATH.open("w") as out:
+        for age, units_done in units.items():
+            for u in units_done:
+                out.write(json.dumps({"age": age, **u}, separators=(",", ":")) + "\n")
+    write_result("population", data)
+
+
+def read_units() -> dict[str, list[dict]]:
+    units: dict[str, list[dict]] = {}
+    for line in UNITS_PATH.read_text().splitlines():
+        u = json.loads(line)
+        units.setdefault(u.pop("age"), []).append(u)
+    return units
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ from .element_spec import ElementSpec
 from .errors import EmulatorInputError
 from .production import unit_spec
 
-AGE_H_RANGE = (0.0, 100_000.0)
+# 20 000 h is beyond any sensor's life (~500 h on race engines, MoTeC; a car's life, 200 000 km at
+# 40 km/h, is ~5000 h: estimate): the compounding drifts stay finite there (ESR x16 at the LSU 4.9's rate).
+AGE_H_RANGE = (0.0, 20_000.0)
 
 
 def check_age_h(age_h: object, source: str = "age_h", field: str = "age_h") -> float:

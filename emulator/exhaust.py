@@ -94,11 +94,27 @@ def exhaust(lambda_value: float, fuel: Fuel, hc_ppm: float = 0.0, water_gas_k: f
         h2o = o_prime - co2
         h2 = half_h - h2o
         o2 = 0.0
+    if fuel.raw_co_pct > 0.0:
+        co2, co, h2o, h2, o2 = _unburnt(fuel, co2, co, h2o, h2, o2, water_gas_k)
     total = co2 + co + h2o + h2 + o2 + n2
     gas = Gas(o2 / total, h2 / total, co / total, 0.0, h2o / total, co2 / total, n2 / total)
     if hc_ppm > 0.0:
         _add_unburnt_hc(gas, hc_ppm * 1e-6)
     return gas
+
+
+def _unburnt(fuel: Fuel, co2: float, co: float, h2o: float, h2: float, o2: float,
+             k: float) -> tuple[float, float, float, float, float]:
+    """Raw (engine-out) exhaust: O2 coexisting with CO and H2 that did not burn (quenching, mixing),
+    not equilibrated. Takes fuel.raw_co_pct of CO (wet %, at lambda 1) back out of CO2 and H2 out of
+    H2O in the frozen water-gas ratio H2/CO = (H2O/CO2)/K, freeing their oxygen as O2: the oxygen
+    balance, hence lambda, stays what it was. Per carbon atom, like the caller's amounts."""
+    moles_at_stoich = 1.0 + fuel.h_c / 2.0 + N2_PER_O2_IN_AIR * fuel.o2_per_carbon
+    co_add = fuel.raw_co_pct / 100.0 * moles_at_stoich
+    h2_add = co_add * (h2o / co2) / k
+    if co_add >= co2 or h2_add >= h2o:
+        raise ArithmeticError(f"{fuel.raw_co_pct:g} % unburnt CO is more than this exhaust can hold")
+    return co2 - co_add, co + co_add, h2o - h2_add, h2 + h2_add, o2 + 0.5 * (co_add + h2_add)
 
 
 def _add_unburnt_hc(gas: Gas, x_hc: float) -> None:

@@ -18,9 +18,14 @@ O_C_RANGE = (0.0, 2.0)
 
 @dataclass(frozen=True, slots=True)
 class Fuel:
+    """A fuel and how the engine burns it. raw_co_pct > 0 is raw (engine-out) exhaust: that much CO
+    (wet %, at lambda 1), with H2 in the frozen water-gas ratio, left unburnt next to O2 at every
+    lambda (emulator/exhaust.py); 0 is the equilibrated test gas of the data sheets."""
+
     name: str
     h_c: float  # hydrogen atoms per carbon atom (y)
     o_c: float  # oxygen atoms per carbon atom (z)
+    raw_co_pct: float = 0.0
 
     @property
     def o2_per_carbon(self) -> float:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .ageing import individual_spec
 from .board import AnalogBoard, BoardReading, BoardSpec
 from .element import ElementModel
 from .element_spec import ElementSpec, load_element
@@ -55,12 +56,15 @@ def check_exhaust_limit(spec: ElementSpec, scenario: Scenario) -> None:
 
 class EmulatedRig:
     """`reading_type` is what `sample()` returns (the board's BoardReading unless another type with
-    the same fields is given: the sim backend gives the HAL's Sample)."""
+    the same fields is given: the sim backend gives the HAL's Sample). `unit` / `age_h`: build
+    production unit N of the element, aged that many hours (None / 0: the element as given)."""
 
     def __init__(self, element: str | ElementSpec, scenario: Scenario, board: BoardSpec | None = None,
                  seed: int | None = None, max_step_s: float = DEFAULT_MAX_STEP_S,
-                 reading_type: Callable[..., Any] = BoardReading):
-        self.spec = load_element(element) if isinstance(element, str) else element
+                 reading_type: Callable[..., Any] = BoardReading, *, unit: int | None = None, age_h: float = 0.0):
+        spec = load_element(element) if isinstance(element, str) else element
+        # unit N of the element, aged age_h hours (emulator/production.py, ageing.py); defaults: as given.
+        self.spec = individual_spec(spec, unit, age_h) if unit is not None or age_h else spec
         check_exhaust_limit(self.spec, scenario)
         self.scenario = scenario
         self.max_step_s = max_step_s

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,9 +46,13 @@ LAMBDA, SUPPLY = 0, 4
 DEFAULT_INITIAL = {"lambda": 1.0, "pressure_kpa": 101.325, "flow_mps": 0.0, "hc_ppm": 0.0}
 AMBIENT_RANGE_C = (-40.0, 60.0)
 HUMIDITY_RANGE_PCT = (0.0, 100.0)
+# Raw exhaust: engine-out CO at lambda 1 is of order 0.5-1 % on gasoline engines (Heywood, Internal Combustion
+# Engine Fundamentals, 1988, ch. 11; order of magnitude, quoted from memory: assumption): 3 % bounds it.
+RAW_CO_RANGE_PCT = (0.0, 3.0)
 SUPPLY_DROP_DEFAULT_V = 6.0
 
-TOP_KEYS = ("name", "description", "duration_s", "fuel", "ambient_c", "humidity_pct", "supply_v", "seed",
+TOP_KEYS = ("name", "description", "duration_s", "fuel", "ambient_c", "humidity_pct", "raw_co_pct", "supply_v",
+            "seed",
             "lambda", "pressure_kpa", "gas_temp_c", "flow_mps", "hc_ppm", "at", "fault")
 AT_KEYS = ("t_s", *CHANNEL_KEYS, "ramp_s")
 FAULT_KEYS = ("t_s", "kind", "clear_s", "value_v", "chatter_on_s", "chatter_off_s")
@@ -362,6 +366,10 @@ def scenario_from_dict(data: dict, source: str) -> Scenario:
     ambient_c = top.number("ambient_c", *AMBIENT_RANGE_C, default=20.0, unit="°C")
     humidity_pct = top.number("humidity_pct", *HUMIDITY_RANGE_PCT, default=0.0, unit="%",
                               also=" (relative humidity of the air at ambient_c; 0 = dry air)")
+    raw_co_pct = top.number("raw_co_pct", *RAW_CO_RANGE_PCT, default=0.0, unit="%",
+                            also=" (raw exhaust: CO left unburnt next to O2, wet % at lambda 1; 0 = equilibrated)")
+    if raw_co_pct:
+        fuel = replace(fuel, raw_co_pct=raw_co_pct)
     seed = top.integer("seed", 0, None, default=0)
 
     defaults = {**DEFAULT_INITIAL, "gas_temp_c": ambient_c, "supply_v": 13.5}

@@ -37,7 +37,16 @@ def test_new_element_is_unchanged_and_the_trim_stays():
     assert old.trim_ohm == unit.trim_ohm and old.unit == 4 and old.age_h == 2000.0
 
 
-@pytest.mark.parametrize("age", [-1.0, math.nan, math.inf, "x", True, 1e9])
+@pytest.mark.parametrize("age", [-1.0, math.nan, math.inf, "x", True, 1e9, 20001.0])
 def test_bad_age_is_refused(age):
     with pytest.raises(InputError, match="age_h"):
         aged_spec(load_element("lsu49"), age)   # type: ignore[arg-type]
+
+
+def test_emulated_rig_builds_the_unit_and_age():
+    from lambdarig.emulator.rig import EmulatedRig
+    from lambdarig.emulator.scenario import load_scenario
+
+    rig = EmulatedRig("lsu49", load_scenario("default"), unit=3, age_h=250.0)
+    assert (rig.spec.unit, rig.spec.age_h) == (3, 250.0) and rig.element.trim_ohm == rig.spec.trim_ohm
+    assert EmulatedRig("lsu49", load_scenario("default")).spec.unit is None

@@ -83,6 +83,13 @@ def test_unit_changes_the_drawn_parameters(lsu49):
     assert heater.r_lead_ohm + (heater.r_cold_ohm - heater.r_lead_ohm) * (1 - 60 * heater.alpha_per_k) >= 1.79
 
 
+def test_every_unit_heater_respects_the_bosch_minimum(lsu49):
+    for u in UNITS:
+        heater = unit_spec(lsu49, u).heater
+        # Bosch TPI 2005: at least 1.8 ohm cold at -40 °C, through the element's heater law.
+        assert heater.r_lead_ohm + (heater.r_cold_ohm - heater.r_lead_ohm) * (1 - 60 * heater.alpha_per_k) >= 1.79
+
+
 def test_pressure_constant_spread_covers_60_to_130_kpa(lsu49):
     ks = [unit_values(lsu49, u)["pressure_k_kpa"] for u in UNITS]
     assert 60.0 <= min(ks) < 70.0 and 120.0 < max(ks) <= 130.0

@@ -48,6 +48,7 @@ def test_element_shows_the_unit_its_trim_and_what_was_drawn(capsys):
     (("run", "--hal", "sim:lsu49?age_h=-5", "--duration", "1"), "age_h"),
     (("run", "--hal", "sim:lsu49?units=5", "--duration", "1"), "did you mean 'unit'"),
     (("element", "lsu49", "--gas-temp-c", "1031"), "1030"),
+    (("element", "lsu49", "--list-units", "0"), "--list-units"),
 ])
 def test_bad_unit_or_age_exits_2_in_one_line(capsys, args, needle):
     assert needle in refused(capsys, *args)
@@ -106,3 +107,13 @@ def test_hot_exhaust_scenario_up_to_the_short_limit_runs_the_element_above_targe
 def test_hot_exhaust_scenario_above_the_short_limit_is_refused(capsys, tmp_path):
     err = refused(capsys, "simulate", "--scenario", hot_scenario(tmp_path, 1040.0), "--duration", "1")
     assert "gas_temp_c" in err and "1030" in err
+
+
+def test_list_units_shows_the_draws_and_the_trimmed_gain(capsys):
+    assert main(["element", "lsu49", "--list-units", "3", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["units"]
+    assert [row["unit"] for row in rows] == [0, 1, 2]
+    for row in rows:
+        assert row["ip_gain"] > 1.0 and row["trim_ohm"] > 0.0 and abs(row["read_gain"] - 1.0) < 0.012
+    assert main(["element", "lsu49", "--list-units", "2"]) == 0
+    assert "trim_ohm" in capsys.readouterr().out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from dataclasses import replace
 
 from lambdarig.common import validators as check
 from lambdarig.common.validators import Place
@@ -12,7 +13,8 @@ from lambdarig.emulator.ageing import check_age_h, individual_spec
 from lambdarig.emulator.element_spec import ElementSpec, element_names, element_summary, load_element
 from lambdarig.emulator.errors import EmulatorInputError
 from lambdarig.emulator.fuels import parse_fuel
-from lambdarig.emulator.production import check_unit, unit_values
+from lambdarig.emulator.production import check_unit, corrected_gain, unit_values
+from lambdarig.emulator.scenario import RAW_CO_RANGE_PCT
 from lambdarig.emulator.steady import SteadyState, steady_state
 
 SOURCE = "command line"
@@ -44,9 +46,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="unburnt hydrocarbons, ppm, %g..%g (default 0)" % HC_PPM_RANGE)
     parser.add_argument("--gas-temp-c", default="20", metavar="G",
                         help="gas temperature for the heater power, °C, %g..%g (default 20)" % GAS_TEMP_C_RANGE)
+    parser.add_argument("--raw-co-pct", default="0", metavar="X",
+                        help="raw exhaust: CO left unburnt next to O2, wet %% at lambda 1, %g..%g (default 0: "
+                             "equilibrated gas)" % RAW_CO_RANGE_PCT)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override an element-file value for a what-if run (repeatable)")
     add_unit_options(parser)
+    parser.add_argument("--list-units", default=None, metavar="N",
+                        help="list units 0..N-1 of the element: what each drew and its trim resistor (1..10000)")
     parser.add_argument("--json", action="store_true", help="print one JSON object in SI units")
     parser.set_defaults(func=run)
 
@@ -95,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         return list_elements()
     if not args.name:
         raise option("NAME").refuse("give an element name or --list", allowed=", ".join(element_names()))
+    if args.list_units is not None:
+        return list_units(args)
     # Check every value before loading anything, so a bad option fails fast and prints nothing.
     lambda_value = parse_lambda(args.lambda_text)
     pressure_kpa = parse_number(args.pressure_kpa, "--pressure-kpa", *PRESSURE_KPA_RANGE, unit="kPa")
@@ -102,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
     hc_ppm = parse_number(args.hc_ppm, "--hc-ppm", *HC_PPM_RANGE, unit="ppm")
     gas_temp_c = parse_number(args.gas_temp_c, "--gas-temp-c", *GAS_TEMP_C_RANGE, unit="°C")
     fuel = parse_fuel(args.fuel, f"{SOURCE} --fuel")
+    raw_co_pct = parse_number(args.raw_co_pct, "--raw-co-pct", *RAW_CO_RANGE_PCT, unit="%")
+    if raw_co_pct:
+        fuel = replace(fuel, raw_co_pct=raw_co_pct)
     unit, age_h = parse_unit(args.unit), parse_age_h(args.age_h)
     spec = individual_spec(load_element(args.name, args.overrides), unit, age_h)
 
@@ -130,11 +142,39 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         data = state.as_dict()
         data.update(afr="air" if afr is None else afr, afr_stoich=fuel.afr_stoich, gas_temp_c=gas_temp_c,
-                    hc_ppm=hc_ppm, **individual(spec))
+                    hc_ppm=hc_ppm, raw_co_pct=raw_co_pct, **individual(spec))
         print(json.dumps(data, allow_nan=False))
     else:
         print(format_table(state, afr, fuel.afr_stoich, gas_temp_c))
         print(format_individual(spec, gas_temp_c))
+    return 0
+
+
+def list_units(args: argparse.Namespace) -> int:
+    """Units 0..N-1: the drawn values, the trim resistor and the gain a controller reads through the
+    trim law Ip·R_t/(R_t + R_shunt) (1 = the data-sheet characteristic)."""
+    count = int(check.integer_text(args.list_units, option("--list-units"), 1, 10000))
+    age_h = parse_age_h(args.age_h)
+    nominal = load_element(args.name, args.overrides)
+    shunt_ohm = nominal.tolerance.trim_shunt_ohm if nominal.tolerance else 61.9
+    rows = []
+    for unit in range(count):
+        spec = individual_spec(nominal, unit, age_h)
+        drawn = unit_values(nominal, unit)
+        gain = drawn.get("ip_gain", 1.0) * math.exp(-nominal.ageing.ip_gain_loss_per_1000h * age_h / 1000.0
+                                                    if nominal.ageing else 0.0)
+        read = gain if spec.trim_ohm is None else corrected_gain(gain, spec.trim_ohm, shunt_ohm)
+        rows.append({"unit": unit, **drawn, "trim_ohm": spec.trim_ohm, "read_gain": read})
+    if args.json:
+        print(json.dumps({"element": nominal.name, "age_h": age_h, "units": rows}, allow_nan=False))
+        return 0
+    columns = ["unit", *[k for k in rows[0] if k not in ("unit", "trim_ohm", "read_gain")], "trim_ohm", "read_gain"]
+    print(f"{nominal.name}: units 0..{count - 1}, aged {age_h:g} h (ip_gain as drawn new); read_gain = the aged "
+          "unit's Ip read through the trim law / "
+          "data sheet")
+    print("  ".join(f"{c:>17}" for c in columns))
+    for row in rows:
+        print("  ".join(f"{'none' if row[c] is None else format(row[c], '.5g'):>17}" for c in columns))
     return 0
 
 

@@ -300,6 +300,10 @@ class RusefiController:
         self._safe()
         self.state = HeaterState.STOPPED
 
+    def set_trim(self, trim_ohm: float) -> None:
+        """The runtime hands every controller the measured trim resistor; rusEFI's wideband has no
+        trim input (it reads the raw pump current), so it is ignored."""
+
     def link_lost(self, t_s: float, detail: str = "") -> None:
         self._now_s = t_s
         self._safe()

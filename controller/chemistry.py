@@ -5,9 +5,12 @@ The working electrode is catalytic: the gas at it reaches equilibrium, so its ox
 pressure follows from the gas's hydrogen, carbon and oxygen content: with x = sqrt(pO2),
 H2O/H2 = Kw·x and CO2/CO = Kc·x. Rich exhaust per carbon atom of CH_yO_z fuel comes from the
 carbon, hydrogen and oxygen balances with the frozen water-gas constant 3.5 (Brettschneider), the
-convention instruments use. Kw, Kc: van 't Hoff fits of the GRI-Mech 3.0 equilibrium constants
-(900-1800 K). Written for the firmware, independent of the emulator's code (the firmware may not
-import it); tests/test_hotpath_equilibrium.py holds the two to the same answers.
+convention instruments use. Kw, Kc from the NIST-JANAF Thermochemical Tables (M. W. Chase, 4th ed.,
+J. Phys. Chem. Ref. Data Monograph 9, 1998): the Gibbs energies of formation of H2O(g), CO and CO2
+at 700-1500 K, interpolated linearly in T (ΔG is nearly linear in T), K = exp(-ΔG/RT). The emulator
+takes its constants from another source (a fit of GRI-Mech 3.0 data); the two differ by up to 0.06
+decades at 700-900 K and < 0.006 decades above 1000 K (docs/controller.md, error budget). Written for
+the firmware, independent of the emulator's code (the firmware may not import it).
 """
 
 from __future__ import annotations
@@ -21,14 +24,27 @@ N2_PER_O2 = 3.774
 FROZEN_WGS = 3.5
 LAMBDA_RANGE = (0.3, 20.0)
 
-# log10 K = A + B/T (T in K, K in bar^-1/2): H2 + 1/2 O2 = H2O and CO + 1/2 O2 = CO2.
-WATER = (-2.95766, 13018.76)
-CARBON_MONOXIDE = (-4.48985, 14705.85)
+# NIST-JANAF ΔfG° (kJ/mol, 1 bar) at 700, 800, ..., 1500 K.
+JANAF_T_K = (700.0, 800.0, 900.0, 1000.0, 1100.0, 1200.0, 1300.0, 1400.0, 1500.0)
+_DG_H2O = (-208.812, -203.496, -198.083, -192.590, -187.033, -181.425, -175.774, -170.089, -164.376)
+_DG_CO = (-173.518, -182.497, -191.416, -200.275, -209.075, -217.819, -226.509, -235.149, -243.740)
+_DG_CO2 = (-395.398, -395.586, -395.748, -395.886, -396.001, -396.098, -396.177, -396.240, -396.288)
+# Reaction Gibbs energies (J/mol): H2 + 1/2 O2 = H2O and CO + 1/2 O2 = CO2 (elements' ΔfG = 0).
+WATER = tuple(1e3 * g for g in _DG_H2O)
+CARBON_MONOXIDE = tuple(1e3 * (g2 - g1) for g1, g2 in zip(_DG_CO, _DG_CO2))
 
 
-def _k(coefficients: tuple[float, float], temp_k: float) -> float:
-    a, b = coefficients
-    return 10.0 ** (a + b / temp_k)
+def _k(reaction_dg_j: tuple[float, ...], temp_k: float) -> float:
+    """Equilibrium constant (bar^-1/2) at temp_k: ΔG interpolated linearly in T between the table's
+    temperatures, extrapolated along the end segments beyond them."""
+    temps = JANAF_T_K
+    i = 1
+    while i < len(temps) - 1 and temp_k > temps[i]:
+        i += 1
+    t0, t1 = temps[i - 1], temps[i]
+    g0, g1 = reaction_dg_j[i - 1], reaction_dg_j[i]
+    dg = g0 + (g1 - g0) * (temp_k - t0) / (t1 - t0)
+    return math.exp(-dg / (R * temp_k))
 
 
 def exhaust_per_carbon(lambda_value: float, h_c: float, o_c: float) -> tuple[float, float, float, float, float, float]:

@@ -6,6 +6,11 @@ x_O2 = 1 - (1 - 0.2095)^(Ip/Ip_air), then lambda from the exhaust O2 by the fuel
 balance. The two meet at Ip = 0, where the profile's zero-current lambda holds. Exhaust pressure is
 compensated on the current (the diffusion barrier's Knudsen share makes Ip depend on pressure), not
 on lambda.
+
+The rich characteristic was taken with gasoline; for another fuel its currents are rescaled by the
+H2/CO diffusion physics (rich_side.py). Two per-sensor corrections scale the measured current before
+anything else: the trim resistor (trim.py), when the front end measures one, and the span of a
+free-air calibration (`conversion.span_correction`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import math
 from bisect import bisect_right
 
 from .profiles import SensorProfile
+from .rich_side import rescale_characteristic
 from .settings import Settings
+from .trim import trim_scale
 
 O2_IN_AIR = 0.2095
 N2_PER_O2 = 3.774
@@ -41,6 +48,13 @@ class Conversion:
         self.ip_air_a = profile.ip_air_a
         self._ln_air = math.log(1.0 - O2_IN_AIR)
         self._ip = profile.char_ip_a
+        if conv.rich_fuel_correction:
+            self._ip = rescale_characteristic(profile.char_ip_a, profile.char_lambda, self.h_c, self.o_c,
+                                              profile.pressure_k_kpa)
+        self.span = conv.span_correction
+        self.use_trim = settings.sensor.use_trim
+        self.trim_ohm = math.nan
+        self.current_scale = self.span
         self._phi = tuple(1.0 / lam for lam in profile.char_lambda)
         self._lambda_zero = profile.char_lambda[-1] if profile.char_ip_a[-1] == 0.0 else 1.0
         self.temp_exponent = profile.temp_exponent
@@ -48,6 +62,12 @@ class Conversion:
         self.pressure_factor = 1.0
         if conv.pressure_compensation:
             self.set_pressure(conv.exhaust_pressure_kpa, profile.pressure_k_kpa)
+
+    def set_trim(self, trim_ohm: float) -> None:
+        """The trim resistor the front end measured (NaN: none); applied when sensor.use_trim."""
+        self.trim_ohm = trim_ohm
+        scale = trim_scale(trim_ohm) if self.use_trim else 1.0
+        self.current_scale = self.span * scale
 
     def set_pressure(self, pressure_kpa: float, k_kpa: float) -> None:
         """|Ip| grows as p/(k + p): scale the measured current back to 101.325 kPa."""
@@ -78,7 +98,7 @@ class Conversion:
     def convert(self, measured_ip_a: float, temp_c: float = math.nan) -> tuple[float, float, float]:
         """(lambda, O2 %, AFR) from the measured pump current, compensated for exhaust pressure and,
         when the profile knows how, for the cell temperature (diffusion speeds up with T)."""
-        ip = measured_ip_a * self.pressure_factor
+        ip = measured_ip_a * self.pressure_factor * self.current_scale
         if self.temp_exponent and temp_c == temp_c:
             ip *= (self.reference_temp_k / (temp_c + 273.15)) ** self.temp_exponent
         if ip >= 0.0:

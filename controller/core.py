@@ -99,6 +99,8 @@ class Controller:
             conv = self.conversion
             self._voltage_to_lambda = VoltageToLambda(conv.h_c, conv.o_c, lambda tk: metal_oxide_po2_bar(buffer, tk))
         self._cell_v_filtered = math.nan
+        self._live_pressure = s.conversion.live_pressure and s.conversion.pressure_compensation
+        self._pressure_kpa = math.nan   # the filtered live exhaust pressure (NaN: none seen)
         self._hc_delta_v = math.nan
         # The one Command every tick returns, updated in place (see Command).
         self.command = Command()
@@ -133,6 +135,7 @@ class Controller:
         self._persist["signal_invalid"] = Persist(d.invalid_signal_s, d.count_up_rate, d.count_down_rate,
                                                   2.0 / s.rates.heater_hz)
         self._persist["pump_saturated"] = Persist(d.saturation_s)
+        self._persist["overheat"] = Persist(d.overheat_s)
         self._persist["nernst_out_of_range"] = Persist(d.saturation_s)
         self._supply_good = Persist(s.supply.stable_s)
         self._analog = analog_curves(s)
@@ -144,6 +147,26 @@ class Controller:
         self.machine = build_machine(self)
 
     # --- state machine hooks ---------------------------------------------------------------------
+
+    def _follow_pressure(self, pressure_kpa: float, dt: float) -> None:
+        """A front end with an exhaust-pressure input: compensate with its (filtered) reading instead
+        of the static conversion.exhaust_pressure_kpa. Readings outside the schema's 20..400 kPa (or
+        none, NaN) are ignored: the last good value, or the static one, stays."""
+        if not 20.0 <= pressure_kpa <= 400.0:
+            return
+        p = self._pressure_kpa
+        if p != p:
+            p = pressure_kpa
+        else:
+            tau = self.settings.conversion.pressure_filter_s
+            p += (pressure_kpa - p) * (dt / (tau + dt))
+        self._pressure_kpa = p
+        self.conversion.set_pressure(p, self.profile.pressure_k_kpa)
+
+    def set_trim(self, trim_ohm: float) -> None:
+        """The sensor's trim resistor as the front end measured it (NaN: not measured); the runtime
+        passes it on at the start of a run (FrontEndInfo.trim_ohm)."""
+        self.conversion.set_trim(trim_ohm)
 
     def is_warm(self) -> bool:
         t = self.heater.temp_c
@@ -305,10 +328,16 @@ class Controller:
         supply_v = sample.supply_v
         temp_c = self.heater.estimate.update(sample.heater_v, sample.heater_a)
         self.heater.track_rate(dt)
+        if self._live_pressure:
+            self._follow_pressure(sample.pressure_kpa, dt)
         if self.mode == "hc" and temp_c == temp_c:
             self.pump.target_v = self._hc_control_target_v(temp_c)
         state = self.state
         self._last_state = state
+        # Overheat, in every state (rusEFI wideband heater_control.cpp: 100 °C above target for
+        # 0.5 s): the cell far above target while the heater is off means the exhaust heats it.
+        hot = temp_c > s.heater.target_temp_c + s.diagnostics.overheat_margin_c and self.command.heater_duty == 0.0
+        self._warn("overheat", self._persist["overheat"].update(hot, t_s), t_s)
 
         if state in HEATING or state is State.WAIT_SUPPLY:
             self._diagnose(t_s, state, temp_c, sample)
@@ -404,7 +433,7 @@ class Controller:
         target = s.heater.target_temp_c
         heater_hot_c = math.nan
         if driven and heater_a > 0.05 and heater_v == heater_v:
-            heater_hot_c = self.profile.heater_temp_from_resistance(heater_v / heater_a)
+            heater_hot_c = self.heater.estimate.heater_temp_from_resistance(heater_v / heater_a)
         limit_c = target + s.heater.overtemp_margin_c + d.heater_temp_margin_c
         if p["heater_overtemp"].update(heater_hot_c > limit_c, t_s):
             return self._raise("overtemp", f"heater resistance says {heater_hot_c:.0f} °C")

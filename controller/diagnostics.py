@@ -36,6 +36,8 @@ CODES: dict[str, Code] = {c.name: c for c in (
          "heater off; retried once the cell is back below target"),
     Code("undertemp", 24, "cell temperature below target - undertemp_margin_c in closed loop", "warning",
          "pump loop stops and the heater ramps back up by the warm-up rules"),
+    Code("overheat", 25, "cell far above target with the heater off: the exhaust is overheating the sensor",
+         "warning", "clears when the cell cools below target + overheat_margin_c; the heater stays off meanwhile"),
     Code("pump_open", 30, "pump line open: measured current does not follow the command", "fault",
          "retried after retry_s; latches after max_retries"),
     Code("pump_saturated", 31, "pump current at its limit", "warning",

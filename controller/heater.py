@@ -21,15 +21,38 @@ class TemperatureEstimate:
 
     Heater resistance follows the heater track, which runs hotter than the cell by a load-dependent
     amount; the fusion learns that offset while Ri is good and holds on heater resistance alone
-    when Ri is missing (excitation off, Ri not measured by the front end)."""
+    when Ri is missing (excitation off, Ri not measured by the front end).
 
-    __slots__ = ("profile", "tau_s", "use_heater", "ri_filtered", "temp_c", "offset_c", "heater_temp_c")
+    The heater's cold resistance varies from sensor to sensor (Bosch gives 3.2 Ω typical, at least
+    1.8 Ω at -40 °C): the first time the heater is driven while the cell reads cold, its resistance is
+    taken as this sensor's cold resistance (at an assumed 20 °C), so the heater thermometer (and the
+    over-temperature check that uses it) does not read a high-resistance unit as overheated."""
+
+    __slots__ = ("profile", "tau_s", "use_heater", "ri_filtered", "temp_c", "offset_c", "heater_temp_c",
+                 "r_cold_ohm", "r_cold_learned")
+
+    COLD_CELL_C = 100.0          # the cell reads below this: the heater track is near ambient
+    R_COLD_PLAUSIBLE = (0.5, 1.6)   # learned / data-sheet value outside this: a line fault, not a unit
 
     def __init__(self, profile: SensorProfile, tau_s: float, use_heater: bool):
         self.profile = profile
         self.tau_s = tau_s
         self.use_heater = use_heater
+        self.r_cold_ohm = profile.heater_r_cold_ohm
+        self.r_cold_learned = False
         self.reset()
+
+    def heater_temp_from_resistance(self, resistance_ohm: float) -> float:
+        """Heater-track temperature from its terminal resistance (linear TCR, this unit's cold value)."""
+        return 20.0 + (resistance_ohm / self.r_cold_ohm - 1.0) / self.profile.heater_alpha_per_k
+
+    def _learn_cold_resistance(self, resistance_ohm: float, t_ri: float) -> None:
+        if self.r_cold_learned or not (t_ri != t_ri or t_ri < self.COLD_CELL_C):
+            return
+        self.r_cold_learned = True
+        lo, hi = self.R_COLD_PLAUSIBLE
+        if lo <= resistance_ohm / self.profile.heater_r_cold_ohm <= hi:
+            self.r_cold_ohm = resistance_ohm
 
     def reset(self) -> None:
         self.ri_filtered = math.nan
@@ -50,7 +73,8 @@ class TemperatureEstimate:
         t_ri = self.profile.temp_from_esr(self.ri_filtered) if self.ri_filtered == self.ri_filtered else math.nan
         t_heater = math.nan
         if heater_a > 0.05 and heater_v == heater_v:
-            t_heater = self.profile.heater_temp_from_resistance(heater_v / heater_a)
+            self._learn_cold_resistance(heater_v / heater_a, t_ri)
+            t_heater = self.heater_temp_from_resistance(heater_v / heater_a)
         self.heater_temp_c = t_heater
         if t_ri == t_ri:
             if t_heater == t_heater:

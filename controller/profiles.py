@@ -112,6 +112,10 @@ def load_profile(name_or_path: str, calibrated: bool = True, for_bench: bool = F
             raise SettingsError("mode", f"{mode!r} is not one of: {', '.join(MODES)}", source)
         char = data.get("characteristic", {})
         cal = data.get("calibration") if calibrated else None
+        if cal is None and "ip_a" not in char and not for_bench and mode == "wideband":
+            # A seed element (a patent claim) has no data sheet: its gas-bench calibration is the
+            # only characteristic there is, so even "nominal" uses it (its figures say so).
+            cal = data.get("calibration")
         curve = cal if cal is not None else char
         if "ip_a" not in curve and (for_bench or mode != "wideband"):
             curve = BENCH_PLACEHOLDER  # only wideband readings go through a pump-current characteristic

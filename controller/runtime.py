@@ -113,6 +113,8 @@ class Runtime:
         self.sinks = list(sinks or [])
         self.wall_clock = wall_clock
         self.has_truth = info.has_truth
+        # The sensor's trim resistor, when the front end measures one (NaN otherwise).
+        controller.set_trim(info.trim_ohm)
 
     def run(self, duration_s: float, should_stop: Callable[[], bool] | None = None) -> RunResult:
         fe = self.frontend

@@ -120,7 +120,9 @@ SCHEMA: tuple[Field, ...] = (
     F("sensor", "profile_file", "", doc="a sensor profile .toml of your own (`lambdarig calibrate E --out FILE`), "
       "relative to the settings file; \"\": the built-in profile of sensor.element. Host-side: not in the rig's "
       "flash image", in_image=False, suffix=".toml"),
-    F("sensor", "characteristic", "calibrated", doc="pump-current characteristic: gas-bench calibration or data sheet",
+    F("sensor", "characteristic", "nominal",
+      doc="pump-current characteristic: nominal = the data sheet's (Bosch table; the default); calibrated = the "
+          "profile's gas-bench calibration against the emulator (research only)",
       choices=("calibrated", "nominal")),
 
     F("rates", "pump_hz", 500.0, "Hz", 50, 2000, "pump-loop rate"),
@@ -133,7 +135,11 @@ SCHEMA: tuple[Field, ...] = (
     F("supply", "stable_s", 0.2, "s", 0, 10, "supply must stay in range this long before heating"),
 
     F("heater", "condensation_v", 2.0, "V", 0, 2.0, "effective heater voltage while water may be present"),
-    F("heater", "condensation_s", 1.0, "s", 0, 600, "condensation phase length (application-specific)"),
+    # Bosch gives the rule (<= 2 V while water may be present) but no duration ("application-specific",
+    # until the ECU sees the dew point end); 5 s is rusEFI wideband's HEATER_PREHEAT_TIME, Emtron waits 4 s
+    # after engine start. A cold exhaust with water needs the ECU's heater-allow signal, not a timer.
+    F("heater", "condensation_s", 5.0, "s", 0, 600,
+      "condensation phase length (Bosch: application-specific; default rusEFI's 5 s preheat)"),
     F("heater", "ramp_start_v", 8.5, "V", 0, 8.5, "effective voltage at the start of the ramp"),
     F("heater", "ramp_rate_v_per_s", 0.4, "V/s", 0.01, 0.4, "ramp rate"),
     F("heater", "boost_max_v", 13.0, "V", 0, 13.0, "ramp cap, allowed for boost_max_s"),
@@ -224,6 +230,21 @@ SCHEMA: tuple[Field, ...] = (
     F("can", "heater_allow_timeout_s", 0.25, "s", 0.02, 5.0,
       "with heater_allow = can: no ECU status frame this long withdraws the allow (rusEFI: 250 ms)"),
     *ANALOG_FIELDS,
+    # --- issue 11 (what a real controller can know): appended so existing images keep their order.
+    F("sensor", "use_trim", True,
+      doc="apply the sensor's trim resistor when the front end measures one (no effect when it does not)"),
+    F("conversion", "rich_fuel_correction", True,
+      doc="scale the rich characteristic (taken with gasoline) to the configured fuel by H2/CO diffusion"),
+    F("conversion", "span_correction", 1.0, "", 0.8, 1.25,
+      "free-air calibration: pump-current scale (expected / measured air current; 1 = none); "
+      "written by `lambdarig calibrate --free-air`"),
+    F("diagnostics", "overheat_margin_c", 100.0, "°C", 20, 400,
+      "overheat: cell above target plus this while the heater is off (rusEFI wideband: 100 °C above target)"),
+    F("diagnostics", "overheat_s", 0.5, "s", 0.05, 10,
+      "overheat: that condition this long (the exhaust, not the heater, heats the element) before it is reported"),
+    F("conversion", "live_pressure", True,
+      doc="compensate with the front end's exhaust-pressure input when it has one (else exhaust_pressure_kpa)"),
+    F("conversion", "pressure_filter_s", 0.1, "s", 0, 5, "filter time constant of the live exhaust pressure"),
 )
 FIELDS: MappingProxyType = MappingProxyType({f.name: f for f in SCHEMA})
 SECTIONS = tuple(dict.fromkeys(f.section for f in SCHEMA))

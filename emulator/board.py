@@ -86,6 +86,7 @@ class BoardReading:
     supply_v: float
     pump_v: float            # pump-driver output voltage (at the compliance rail when saturated)
     sense_v: float = math.nan  # measuring-cell voltage (mixed-potential elements; NaN for the others)
+    pressure_kpa: float = math.nan  # exhaust-pressure input: the board has none (the sim front end adds one)
 
 
 # Two tables of coprime prime lengths, summed: the combined sequence repeats after ~4.3e9 draws.

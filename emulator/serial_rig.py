@@ -54,6 +54,7 @@ from lambdarig.protocol.codes import (
     CAP_RI,
     CAP_SENSE,
     CAP_SETTINGS,
+    CAP_TRIM,
     CAP_WATCHDOG,
     E_BAD_LENGTH,
     E_FLASH_FAILED,
@@ -88,6 +89,8 @@ from lambdarig.protocol.messages import (
     SettingsWrite,
     StreamStart,
     StreamStop,
+    TrimMessage,
+    TrimRead,
     VerifyReply,
     Watchdog,
     decode_request,
@@ -173,6 +176,12 @@ class RigServer:
         # A mixed-potential element has a second (measuring) cell: its voltage rides in each SAMPLE.
         self.has_sense = bool(getattr(self.rig.element, "has_measuring_cell", False))
         capabilities = CAPABILITIES | (CAP_SENSE if self.has_sense else 0)
+        # The board measures the connector's trim resistor (CAP_TRIM) when the element has one.
+        # getattr: the element's trim_ohm arrives with the production-spread work (sensemu); an
+        # element without one answers NaN.
+        trim = getattr(self.rig.element, "trim_ohm", None)
+        self.trim_ohm = math.nan if trim is None else float(trim)
+        capabilities |= CAP_TRIM if trim is not None else 0
         self.identity = Identity(PROTOCOL_VERSION, *FIRMWARE_VERSION, capabilities, MAX_RATE_HZ, self.pump_min_a,
                                  self.pump_max_a, serial_number, self.element_name[:16])
 
@@ -630,12 +639,17 @@ class RigServer:
         self.analog_out_v = (round(request.out1_v / step_v) * step_v, round(request.out2_v / step_v) * step_v)
         self._send(AnalogOutReply(*self.analog_out_v), frame.seq)
 
+
+    def _on_trim_read(self, frame: Frame, request: TrimRead) -> None:
+        self._send(TrimMessage(self.trim_ohm), frame.seq)
+
     _HANDLERS: dict[type[Request], Callable[..., None]] = {
         Hello: _on_hello, StreamStart: _on_stream_start, StreamStop: _on_stream_stop, Ping: _on_ping,
         SetPoint: _on_setpoint, SettingsInfo: _on_settings_info, SettingsRead: _on_settings_read,
         SettingsErase: _on_settings_erase, SettingsWrite: _on_settings_write, SettingsVerify: _on_settings_verify,
         SettingsCommit: _on_settings_commit, Reset: _on_reset, Watchdog: _on_watchdog,
         AnalogOut: _on_analog_out,
+        TrimRead: _on_trim_read,
     }
 
 

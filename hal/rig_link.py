@@ -76,6 +76,8 @@ from lambdarig.protocol.messages import (
     SettingsWrite,
     StreamStart,
     StreamStop,
+    TrimMessage,
+    TrimRead,
     VerifyReply,
     Watchdog,
     decode_reply,
@@ -452,6 +454,10 @@ class RigLink:
         t0 = time.monotonic()
         self.request(Ping())
         return time.monotonic() - t0
+
+    def trim_ohm(self) -> float:
+        """The sensor's trim resistor as a board with CAP_TRIM measures it; NaN: none."""
+        return self._typed_reply(TrimRead(), TrimMessage).trim_ohm
 
     def settings_info(self) -> SettingsInfoReply:
         return self._typed_reply(SettingsInfo(), SettingsInfoReply)

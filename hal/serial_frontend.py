@@ -50,6 +50,7 @@ from lambdarig.protocol.codes import (
     CAP_PUMP_V,
     CAP_RI,
     CAP_SETTINGS,
+    CAP_TRIM,
     CAP_WATCHDOG,
 )
 from lambdarig.protocol.errors import WireError
@@ -183,6 +184,7 @@ class SerialFrontEnd(FrontEnd):
         self.clamped = 0                # set-points clamped to the rig's pump limits
         self._link: RigLink | None = None
         self._identity: Identity | None = None
+        self._trim_ohm = math.nan
         self._closed = False
         self._last_returned: object = None
         self._probe_seq: int | None = None
@@ -242,6 +244,8 @@ class SerialFrontEnd(FrontEnd):
         link.send_setpoint(0.0, 0.0, True)
         if ident.has(CAP_WATCHDOG):
             link.set_watchdog(self.watchdog_ms)
+        # The trim resistor is read once per connect (it is part of the sensor's connector).
+        self._trim_ohm = link.trim_ohm() if ident.has(CAP_TRIM) else math.nan
         link.start_stream(self.rate_hz)
         if link.read_sample(max(FIRST_SAMPLE_TIMEOUT_S, 20.0 / self.rate_hz)) is None:
             raise LinkLost(f"rig on {link.port} acknowledged STREAM_START at {self.rate_hz} Hz but sent no SAMPLE "
@@ -442,7 +446,7 @@ class SerialFrontEnd(FrontEnd):
             measures_pump_v=bool(caps & CAP_PUMP_V),
             pump_current_min_a=ident.pump_min_a if ident else -10e-3,
             pump_current_max_a=ident.pump_max_a if ident else 10e-3,
-            virtual_time=False, has_truth=False,
+            virtual_time=False, has_truth=False, trim_ohm=self._trim_ohm,
             details={"serial_number": ident.serial_number if ident else "",
                      "firmware": ident.firmware_version if ident else "",
                      "port": port, "protocol_version": ident.protocol_version if ident else None,

@@ -25,6 +25,7 @@ and a BoardReading converted per tick would cost a second object in the 500 Hz l
 from __future__ import annotations
 
 import math
+import random
 from typing import Any
 
 from lambdarig.common.errors import InputError, nearest
@@ -48,6 +49,10 @@ OPTION_KEYS = ("scenario", "seed", "element_overrides", "link_loss_s", "max_step
 QUERY_KEYS = ("scenario", "seed", "override", "link_loss_s", "max_step_s", "unit", "age_h")
 _QUERY_TO_OPTION = {"override": "element_overrides"}
 
+
+# Noise of the emulated exhaust-pressure sensor, 1 sd: 0.25 kPa (assumption: a 400 kPa MAP sensor at
+# about 0.1 % of full scale per sample; the firmware filters it).
+PRESSURE_NOISE_KPA = 0.25
 
 def _bad(option: str, problem: str, *, allowed: str | None = None, known: tuple[str, ...] = ()) -> InputError:
     return InputError("sim front end", f"option {show(option)}", problem, allowed=allowed,
@@ -142,6 +147,8 @@ class SimFrontEnd(FrontEnd):
         self._rig = rig
         self._name = name or f"sim:{rig.spec.name}"
         self._seed = rig.scenario.seed if seed is None else seed
+        # The exhaust-pressure input: the world's pressure as a sensor reads it (its own seeded noise).
+        self._pressure_noise = random.Random(0x5052 ^ (self._seed or 0)).gauss
         self._link_loss_s = _link_loss(link_loss_s)
         # Samples and commands are refused from _cutoff_s on: the link-loss time, or -inf once closed.
         self._cutoff_s = self._link_loss_s
@@ -208,7 +215,9 @@ class SimFrontEnd(FrontEnd):
         self._last_sample_t = t
         interval = t - last if last is not None and t > last else FIRST_SAMPLE_INTERVAL_S
         # rig.sample(interval) without the extra call: interval is never 0 here
-        return rig.board.sample(t, interval)
+        sample = rig.board.sample(t, interval)
+        sample.pressure_kpa = rig.world.pressure_kpa + PRESSURE_NOISE_KPA * self._pressure_noise(0.0, 1.0)
+        return sample
 
     def apply(self, command: Command) -> None:
         """Set pump current, heater duty (clamped to 0..1) and excitation.
@@ -258,11 +267,14 @@ class SimFrontEnd(FrontEnd):
         rig = self._rig
         dac = rig.board.spec
         scenario = rig.scenario
+        # The emulated board measures the connector's trim resistor when the element has one
+        # (getattr: the element's trim_ohm comes with the production-spread work, sensemu).
+        trim = getattr(rig.element, "trim_ohm", None)
         return FrontEndInfo(
             kind="sim", name=self._name, element=rig.spec.name,
             measures_ri=True, measures_heater=True, measures_pump_v=True,
             pump_current_min_a=dac.pump_dac_min_a, pump_current_max_a=dac.pump_dac_max_a,
-            virtual_time=True, has_truth=True,
+            virtual_time=True, has_truth=True, trim_ohm=math.nan if trim is None else float(trim),
             details={"scenario": scenario.name, "seed": self._seed, "duration_s": scenario.duration_s,
                      "max_step_s": rig.max_step_s, "link_loss_s": self._link_loss_s,
                      "unit": rig.spec.unit, "age_h": rig.spec.age_h},

@@ -30,6 +30,7 @@ class Sample:
     supply_v: float = math.nan   # heater supply
     pump_v: float = math.nan     # pump-driver output voltage, when the board measures it
     sense_v: float = math.nan    # a second cell's voltage (the measuring cell of a mixed-potential element)
+    pressure_kpa: float = math.nan   # exhaust pressure from a pressure input (absolute), when the front end has one
 
 
 @dataclass(slots=True)
@@ -67,6 +68,7 @@ class FrontEndInfo:
     pump_current_max_a: float = 10e-3
     virtual_time: bool = False         # True: wait_until integrates physics instead of sleeping
     has_truth: bool = False            # True: truth() gives the emulator's true values (sim only)
+    trim_ohm: float = math.nan         # the sensor's trim resistor as measured; NaN: not measured / none
     details: dict = field(default_factory=dict)
 
 

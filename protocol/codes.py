@@ -20,6 +20,7 @@ SETTINGS_VERIFY = 0x24
 SETTINGS_COMMIT = 0x25
 RESET = 0x30
 WATCHDOG = 0x31
+TRIM_READ = 0x32        # the sensor's trim resistor, measured by the board (CAP_TRIM)
 SAMPLE = 0x40           # streamed by the rig
 ACK = 0x7F              # an answer that carries no data
 ERROR = 0xFF
@@ -54,10 +55,12 @@ CAP_PUMP_V = 1 << 2        # measures the pump-driver voltage
 CAP_WATCHDOG = 1 << 3
 CAP_SETTINGS = 1 << 4      # two-slot settings flash
 CAP_SENSE = 1 << 5         # a second cell voltage (mixed-potential measuring cell): sense_v in SAMPLE
+CAP_TRIM = 1 << 6          # measures the sensor's trim resistor (connector pin IA/RT): TRIM_READ
+CAP_PRESSURE = 1 << 7      # an exhaust-pressure input (reserved: not implemented yet)
 CAP_ANALOG_OUT = 1 << 8    # two 0-5 V analog outputs (ANALOG_OUT)
 CAPABILITY_NAMES = {CAP_RI: "ri", CAP_HEATER_SENSE: "heater_sense", CAP_PUMP_V: "pump_v",
-                    CAP_WATCHDOG: "watchdog", CAP_SETTINGS: "settings", CAP_SENSE: "sense"}
-CAPABILITY_NAMES[CAP_ANALOG_OUT] = "analog_out"
+                    CAP_WATCHDOG: "watchdog", CAP_SETTINGS: "settings", CAP_SENSE: "sense",
+                    CAP_TRIM: "trim", CAP_PRESSURE: "pressure", CAP_ANALOG_OUT: "analog_out"}
 
 # --- status bits (SAMPLE) --------------------------------------------------------------------------
 STATUS_WATCHDOG_TRIPPED = 1 << 0   # outputs were made safe by the watchdog since the last SETPOINT

@@ -48,6 +48,7 @@ from .codes import (
     SLOT_SIZE_UNIT,
     STREAM_START,
     STREAM_STOP,
+    TRIM_READ,
     WATCHDOG,
     reply_type,
 )
@@ -582,13 +583,46 @@ class AnalogOut(Request):
         return cls(out1_v, out2_v)
 
 
+TRIM_LAYOUT = struct.Struct("<f")
+
+
+@dataclass(frozen=True)
+class TrimMessage(Message):
+    """The sensor's trim resistor as the board measured it (ohms); NaN: the element has none (or the
+    board found the line open)."""
+
+    TYPE = reply_type(TRIM_READ)
+    NAME = "TRIM_READ reply"
+    trim_ohm: float
+
+    def pack(self) -> bytes:
+        return _pack(self.NAME, TRIM_LAYOUT, self.trim_ohm)
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> Self:
+        _exact(cls.NAME, payload, TRIM_LAYOUT.size)
+        value = TRIM_LAYOUT.unpack(payload)[0]
+        if not (math.isnan(value) or (math.isfinite(value) and value > 0.0)):
+            raise WireError(f"trim resistor {value!r} ohm: must be a positive number or NaN", E_OUT_OF_RANGE)
+        return cls(value)
+
+
+@dataclass(frozen=True)
+class TrimRead(Request):
+    """Ask a board with CAP_TRIM for the trim resistor it measures (connector pin IA/RT)."""
+
+    TYPE = TRIM_READ
+    NAME = "TRIM_READ"
+    REPLY = TrimMessage
+
+
 # --- the type tables -------------------------------------------------------------------------------
 
 REQUEST_CLASSES: tuple[type[Request], ...] = (
     Hello, StreamStart, StreamStop, Ping, SetPoint, SettingsInfo, SettingsRead, SettingsErase, SettingsWrite,
-    SettingsVerify, SettingsCommit, Reset, Watchdog, AnalogOut)
+    SettingsVerify, SettingsCommit, Reset, Watchdog, AnalogOut, TrimRead)
 RIG_MESSAGE_CLASSES: tuple[type[Message], ...] = (
-    Identity, SampleMessage, SettingsInfoReply, SettingsData, VerifyReply, Ack, Error, AnalogOutReply)
+    Identity, SampleMessage, SettingsInfoReply, SettingsData, VerifyReply, Ack, Error, AnalogOutReply, TrimMessage)
 REQUESTS: dict[int, type[Request]] = {cls.TYPE: cls for cls in REQUEST_CLASSES}
 MESSAGES: dict[int, type[Message]] = {cls.TYPE: cls for cls in REQUEST_CLASSES + RIG_MESSAGE_CLASSES}
 

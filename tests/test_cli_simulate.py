@@ -50,11 +50,11 @@ def read_csv(path: Path) -> tuple[list[str], list[dict]]:
 
 @pytest.fixture(scope="module")
 def warm_run(tmp_path_factory):
-    """One 14 s run of the default scenario (reaches closed loop ~10 s) with log, plot and --json."""
+    """One 18 s run of the default scenario (reaches closed loop ~14 s: 5 s condensation) with log, plot and --json."""
     folder = tmp_path_factory.mktemp("warm")
     log = folder / "run.csv"
     plot = folder / "run.png"
-    args = ["--duration", "14", "--log", str(log), "--json"]
+    args = ["--duration", "18", "--log", str(log), "--json"]
     if HAVE_MPL:
         args += ["--plot", str(plot)]
     code, out, err = run_cli(*args)
@@ -83,7 +83,7 @@ def test_json_is_one_object_with_typed_keys(warm_run):
     for key in ("sim_s", "wall_s", "realtime_factor"):
         assert isinstance(data[key], (int, float)), key
     assert isinstance(data["message"], str)
-    assert data["sim_s"] == pytest.approx(14.0)
+    assert data["sim_s"] == pytest.approx(18.0)
     assert data["log"] == str(log)
     if HAVE_MPL:
         assert data["plot"] == str(plot)
@@ -93,7 +93,7 @@ def test_json_is_one_object_with_typed_keys(warm_run):
 
 def test_default_scenario_ready_within_12_s(warm_run):
     data = json.loads(warm_run[1])
-    assert 0 < data["time_to_ready_s"] <= 12.0
+    assert 0 < data["time_to_ready_s"] <= 14.0
     assert data["final_state"] == "stopped"  # a completed run stops the controller (outputs safe)
     acc = data["lambda_error_pct"]
     assert acc["samples"] > 300
@@ -111,9 +111,9 @@ def test_csv_header_and_row_count(warm_run):
     header, rows = read_csv(log)
     assert header == HEADER
     assert list(CSV_COLUMNS + TRUTH_COLUMNS) == HEADER
-    assert abs(len(rows) - 14 * 100) <= 3  # 100 Hz telemetry (+ the first and the final row)
+    assert abs(len(rows) - 18 * 100) <= 3  # 100 Hz telemetry (+ the first and the final row)
     assert float(rows[0]["t_s"]) == 0.0
-    assert float(rows[-1]["t_s"]) == pytest.approx(14.0)
+    assert float(rows[-1]["t_s"]) == pytest.approx(18.0)
 
 
 def test_csv_values_nan_empty_and_closed_loop_tracks_truth(warm_run):
@@ -122,7 +122,7 @@ def test_csv_values_nan_empty_and_closed_loop_tracks_truth(warm_run):
     assert first["state"] == "wait_supply"
     assert first["lambda"] == "" and first["o2_pct"] == "" and first["afr"] == ""  # pump loop off: NaN
     assert first["true_lambda"] == "1.00000"
-    closed = [r for r in rows if r["state"] == "closed_loop" and float(r["t_s"]) >= 12.5]
+    closed = [r for r in rows if r["state"] == "closed_loop" and float(r["t_s"]) >= 16.5]
     assert closed
     for r in closed:
         assert float(r["lambda"]) == pytest.approx(float(r["true_lambda"]), abs=0.01)
@@ -260,12 +260,12 @@ def _env() -> dict:
 
 
 def test_subprocess_json():
-    proc = subprocess.run([sys.executable, "-m", "lambdarig", "simulate", "--duration", "12", "--json"],
+    proc = subprocess.run([sys.executable, "-m", "lambdarig", "simulate", "--duration", "16", "--json"],
                           cwd=REPO, env=_env(), capture_output=True, text=True, timeout=STARTUP_S + 60)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["time_to_ready_s"] <= 12.0
-    assert data["sim_s"] == pytest.approx(12.0)
+    assert data["time_to_ready_s"] <= 14.0
+    assert data["sim_s"] == pytest.approx(16.0)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")

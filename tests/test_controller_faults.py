@@ -12,6 +12,7 @@ import pytest
 from controller_helpers import builtin_run, fault_scenario, record_sim_run
 
 from lambdarig.controller.diagnostics import CODES
+from lambdarig.controller.settings import Settings
 from lambdarig.controller.statemachine import HEATING
 
 FAULT_T = 15.0
@@ -27,12 +28,15 @@ KINDS = {
     "supply_drop": "supply_out_of_range",
 }
 HEATING_NAMES = {s.name for s in HEATING}
+SHORT_CONDENSATION = Settings({"heater.condensation_s": 1.0})
 
 
 @functools.cache
 def fault_run(kind: str):
     fault = {"t_s": FAULT_T, "kind": kind, "clear_s": CLEAR_T}
-    return record_sim_run(fault_scenario([fault], DURATION), DURATION)
+    # The fault timeline (fault at 15 s) was laid out for a 1 s condensation phase; the default is 5 s
+    # now (issue 11): these tests are about faults, so they keep the 1 s phase.
+    return record_sim_run(fault_scenario([fault], DURATION), DURATION, settings=SHORT_CONDENSATION)
 
 
 def test_warm_up_before_fault():
@@ -176,7 +180,8 @@ def test_no_false_faults(name):
     assert run.codes() == [], run.controller.events
     assert result.faults == [] and result.events == []
     assert result.message == "" and not result.link_lost and not result.interrupted
-    assert result.time_to_ready_s is not None and result.time_to_ready_s < 15.0
+    # Ready within 10 s of heating (the cold-start scenario's cold, wet exhaust: 14 s) after condensation.
+    assert result.time_to_ready_s is not None and result.time_to_ready_s < 14.0 + Settings().heater.condensation_s
     assert result.final_state == "stopped"
     assert all(s.fault == "" for s in run.statuses)
     # Lambda is valid at the end of every one of them (free air included: not blanked).

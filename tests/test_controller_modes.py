@@ -66,7 +66,7 @@ def run_closed_loop(element: str, scenario: dict, settings: Settings | None = No
 
 # --- sealed-ref: potentiometric ------------------------------------------------------------------
 
-RICH_WARM_S, RICH_STEP_S = 14.0, 3.0
+RICH_WARM_S, RICH_STEP_S = 18.0, 3.0   # warm-up with the 5 s condensation phase
 RICH_POINTS = (0.4, 0.6, 0.9)
 RICH_OFF_TARGET_POINT = 0.6
 
@@ -149,7 +149,7 @@ def test_sealed_ref_lambda_valid_only_in_closed_loop(sealed_run):
 
 # --- hc-mixed: pumped compartment, mixed-potential HC -------------------------------------------
 
-HC_WARM_S, HC_STEP_S = 12.0, 3.0
+HC_WARM_S, HC_STEP_S = 16.0, 3.0
 HC_PLATEAUS = [(1.5, 100.0), (1.5, 1000.0), (1.3, 500.0), (2.0, 500.0)]   # (lambda, exhaust HC ppm)
 
 
@@ -221,7 +221,7 @@ def test_hc_mixed_valid_flag_and_hc_reading(hc_run):
 
 
 def test_wideband_reports_no_hc():
-    run = run_closed_loop("lsu49", {"duration_s": 13.0, "lambda": 1.0, "gas_temp_c": 350, "hc_ppm": 500})
+    run = run_closed_loop("lsu49", {"duration_s": 17.0, "lambda": 1.0, "gas_temp_c": 350, "hc_ppm": 500})
     assert run.controller.mode == "wideband"
     assert any(s.lambda_valid for _, s, _ in run.rows)
     assert all(math.isnan(s.hc_ppm) for _, s, _ in run.rows)

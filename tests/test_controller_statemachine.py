@@ -114,7 +114,7 @@ def test_condensation_then_ramp_after_condensation_s():
 
 def test_ramp_to_closed_loop_when_esr_says_hot():
     bench = Bench()
-    bench.run_until(lambda b: b.state == "RAMP", 3.0)
+    bench.run_until(lambda b: b.state == "RAMP", 7.0)
     bench.hold_temp = 700.0                          # below target - margin (750)
     bench.run_for(3.0)
     assert bench.state == "RAMP"

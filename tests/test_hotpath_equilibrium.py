@@ -127,10 +127,19 @@ def test_the_firmwares_solve_is_the_reference():
     assert taken["ill conditioned"] < 0.2 * sum(taken[k] for k in ("lean", "rich")), taken
 
 
-def test_the_firmwares_equilibrium_constants_are_the_emulators():
-    for temp_k in np.random.default_rng(3).uniform(500.0, 1800.0, 2000):
-        assert abs(chemistry._k(chemistry.WATER, temp_k) / k_water(temp_k) - 1.0) <= RELATIVE
-        assert abs(chemistry._k(chemistry.CARBON_MONOXIDE, temp_k) / k_co(temp_k) - 1.0) <= RELATIVE
+def test_the_firmwares_equilibrium_constants_are_its_own_and_within_the_error_budget():
+    """Issue 11: no shared fitted number. The firmware takes Kw, Kc from NIST-JANAF, the emulator from
+    a GRI-Mech fit: they must differ (independent sources) and agree within the budget in
+    docs/controller.md (0.06 decades at 700-900 K, 0.012 at 900-1000 K, 0.006 at 1000-1500 K)."""
+    differ = 0
+    for temp_k in np.random.default_rng(3).uniform(700.0, 1500.0, 2000):
+        for mine, theirs in ((chemistry._k(chemistry.WATER, temp_k), k_water(temp_k)),
+                             (chemistry._k(chemistry.CARBON_MONOXIDE, temp_k), k_co(temp_k))):
+            decades = abs(np.log10(mine / theirs))
+            budget = 0.06 if temp_k < 900.0 else 0.012 if temp_k < 1000.0 else 0.006
+            assert decades <= budget, (temp_k, decades)
+            differ += decades > 1e-6
+    assert differ > 3000
 
 
 def test_the_firmwares_exhaust_is_the_emulators():

@@ -37,6 +37,8 @@ from lambdarig.protocol.messages import (
     SettingsWrite,
     StreamStart,
     StreamStop,
+    TrimMessage,
+    TrimRead,
     VerifyReply,
     Watchdog,
     decode,
@@ -74,6 +76,8 @@ EXAMPLES: list[Message] = [
     Reset(),
     Watchdog(0),
     Watchdog(65535),
+    TrimRead(),
+    TrimMessage(487.5),
     Ack(0),
     Error(codes.E_OUT_OF_RANGE, codes.SETPOINT, "heater duty 1.5: 0..1"),
     Error(codes.E_BUSY, codes.PING, ""),
@@ -97,7 +101,8 @@ def test_type_codes_are_the_documented_ones():
         "SETTINGS_INFO": 0x20, "SETTINGS_READ": 0x21, "SETTINGS_ERASE": 0x22, "SETTINGS_WRITE": 0x23,
         "SETTINGS_VERIFY": 0x24, "SETTINGS_COMMIT": 0x25, "RESET": 0x30, "WATCHDOG": 0x31, "SAMPLE": 0x40,
         "ACK": 0x7F, "ERROR": 0xFF, "IDENTITY": 0x81, "SETTINGS_INFO reply": 0xA0, "SETTINGS_READ reply": 0xA1,
-        "SETTINGS_VERIFY reply": 0xA4, "ANALOG_OUT": 0x11, "ANALOG_OUT reply": 0x91}
+        "SETTINGS_VERIFY reply": 0xA4, "ANALOG_OUT": 0x11, "ANALOG_OUT reply": 0x91,
+        "TRIM_READ": 0x32, "TRIM_READ reply": 0xB2}
     for request in REQUESTS.values():
         assert request.REPLY is None or request.REPLY.TYPE == codes.reply_type(request.TYPE)
 
@@ -268,3 +273,12 @@ def test_commit_record():
         CommitRecord.unpack(raw[:11])
     with pytest.raises(WireError, match="generation"):
         CommitRecord(-1, 0).pack()
+
+
+def test_trim_message_carries_nan_for_no_trim_and_refuses_nonsense():
+    import math
+    assert math.isnan(TrimMessage.unpack(TrimMessage(math.nan).pack()).trim_ohm)
+    assert TrimRead.REPLY is TrimMessage and TrimMessage.TYPE == codes.TRIM_READ | 0x80
+    for bad in (-1.0, 0.0, math.inf):
+        with pytest.raises(WireError):
+            TrimMessage.unpack(TrimMessage(bad).pack())

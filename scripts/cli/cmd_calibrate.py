@@ -1,4 +1,8 @@
-"""`lambdarig calibrate ELEMENT [--out FILE]`: gas-bench calibration of a sensor type on the emulator.
+"""`lambdarig calibrate --free-air --hal ADDRESS`: the free-air span calibration of a real sensor on
+any front end; `lambdarig calibrate ELEMENT [--out FILE]`: gas-bench calibration of a sensor type on
+the emulator (research, never the default characteristic).
+
+The gas bench:
 
 ELEMENT is a built-in element (with its profile) or an element .toml file (a custom element; the
 bench runs it with the built-in profile of its family, or --profile). The result goes to stdout
@@ -20,35 +24,56 @@ from lambdarig.common.file_out import check_output_file, write_text_atomic
 from lambdarig.common.validators import Place
 from lambdarig.controller.profiles import _profile_dir, load_profile, profile_names
 from lambdarig.emulator.element_spec import load_element_toml
+from lambdarig.hal.address import frontend_url
 from lambdarig.inputs import Caller, check_output_path
 from lambdarig.progress import Progress
 
 from .calibrate import calibrate, calibrate_hc, calibration_toml, with_calibration, with_hc_settings
+from .cmd_element import parse_number
+from .summary import command_line
 
 SOURCE = "command line"
 OUT_CALLER = Caller(SOURCE, {"out": "--out"})
 # A custom element runs the bench on the built-in profile of its family unless --profile says otherwise.
+FREE_AIR = command_line({"hal_url": "--hal", "humidity_pct": "--humidity-pct", "ambient_c": "--ambient-c",
+                         "duration_s": "--duration", "out": "--out", "element": "ELEMENT"})
 FAMILY_PROFILE = {"wideband": "lsu49", "potentiometric": "sealed-ref", "hc": "hc-mixed"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "calibrate", help="gas-bench calibration of a sensor profile on the emulated element",
-        description="Run the firmware's pump loop on the emulated element in known gases and derive the "
-                    "profile's characteristic, air current, pressure constant and temperature exponent.")
-    parser.add_argument("element", metavar="ELEMENT",
-                        help="sensor type: " + ", ".join(profile_names()) + ", or an element .toml file")
+        "calibrate", help="free-air calibration of a sensor (--free-air --hal ADDRESS), or the gas-bench "
+                          "calibration of a sensor profile on the emulated element (research)",
+        description="--free-air --hal ADDRESS: run the firmware to closed loop with the sensor in free air and "
+                    "store a span correction (a bench rig's flash, else --out FILE). With ELEMENT: run the "
+                    "firmware's pump loop on the emulated element in known gases and derive the profile's "
+                    "characteristic, air current, pressure constant and temperature exponent (research only: "
+                    "never the default characteristic).")
+    parser.add_argument("element", metavar="ELEMENT", nargs="?",
+                        help="gas bench: sensor type " + ", ".join(profile_names()) + ", or an element .toml file")
     parser.add_argument("--seed", type=int, default=0, help="noise seed of the emulated bench")
     parser.add_argument("--profile", default=None, metavar="NAME|FILE",
                         help="the profile the bench runs (default: the element's own; for an element file the "
                              "built-in one of its family: " + ", ".join(f"{k} {v}" for k, v in FAMILY_PROFILE.items())
                              + ")")
     parser.add_argument("--out", default=None, metavar="FILE.toml",
-                        help="write a complete profile with the calibration to FILE.toml (point settings at it "
-                             "with sensor.profile_file)")
+                        help="gas bench: write a complete profile with the calibration to FILE.toml (point "
+                             "settings at it with sensor.profile_file); free air: write the calibrated settings "
+                             "there (needed for front ends without settings flash)")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    free = parser.add_argument_group("free-air calibration")
+    free.add_argument("--free-air", action="store_true", help="calibrate the sensor in free air on --hal")
+    free.add_argument("--hal", metavar="ADDRESS", help="front end: serial:///dev/lambdarig0, a device path, "
+                                                       "visa:station.toml, sim:lsu49?scenario=free-air")
+    free.add_argument("--humidity-pct", default="0", metavar="RH",
+                      help="relative humidity of the air, 0..100 %% (default 0)")
+    free.add_argument("--ambient-c", default="20", metavar="C",
+                      help="air temperature for the humidity, °C (default 20)")
+    free.add_argument("--duration", default="40", metavar="S", help="seconds to run, 10..600 (default 40)")
+    free.add_argument("--settings", default=None, metavar="FILE",
+                      help="settings to start from (default: the device's stored settings, else the defaults)")
     parser.set_defaults(func=run)
 
 
@@ -91,6 +116,11 @@ def _progress(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.free_air:
+        return run_free_air(args)
+    if args.element is None:
+        raise FREE_AIR.refuse("element", "the gas-bench calibration needs a sensor type",
+                              allowed=", ".join(profile_names()) + ", an element .toml file; or --free-air --hal URL")
     element, name, base = element_and_base(args.element, args.profile)
     out_at = Place(SOURCE, "--out", InputError)
     if args.out is not None:   # refused before the benches run: exists (without --force), or cannot be written
@@ -114,4 +144,46 @@ def run(args: argparse.Namespace) -> int:
         path = write_text_atomic(args.out, _named(profile_text, name), out_at, overwrite=args.force)
         print(f"wrote {path}", file=sys.stderr)
     print(text)
+    return 0
+
+
+def run_free_air(args: argparse.Namespace) -> int:
+    from lambdarig.free_air import check_out, measure_free_air, store_settings_file
+
+    from .flash import flash_settings, open_rig
+
+    if not args.hal or not args.hal.strip():
+        raise FREE_AIR.refuse("hal_url", "--free-air needs the front end", allowed="--hal URL, e.g. serial:auto, "
+                                         "visa:station.toml, sim:lsu49?scenario=free-air")
+    if args.element is not None or args.profile is not None:
+        raise FREE_AIR.refuse("element", "--free-air calibrates the sensor on --hal, not a profile",
+                              allowed="--free-air --hal URL [--humidity-pct RH] [--out FILE]")
+    humidity = parse_number(args.humidity_pct, "--humidity-pct", 0.0, 100.0, unit="%")
+    ambient = parse_number(args.ambient_c, "--ambient-c", -40.0, 50.0, unit="°C")
+    duration = parse_number(args.duration, "--duration", 10.0, 600.0, unit="s")
+    out = check_out(args.out, FREE_AIR)   # refused before the sensor is touched
+    address = frontend_url(args.hal.strip())   # a device path, a pyserial URL or auto: a bench rig
+    if out is None and not address.lower().startswith("serial:"):
+        raise FREE_AIR.refuse("out", "only a bench rig (serial:...) keeps settings in flash; say where to write "
+                                     "the calibrated settings", allowed="--out FILE.toml")
+    result, calibrated = measure_free_air(address, humidity_pct=humidity, ambient_c=ambient,
+                                          settings=args.settings, duration_s=duration, caller=FREE_AIR)
+    if out is not None:
+        result.stored_in = str(store_settings_file(calibrated, out))
+    elif result.kind == "serial":
+        link = open_rig(args.hal.strip())
+        try:
+            report = flash_settings(link, calibrated)
+        finally:
+            link.close()
+        result.stored_in = f"rig {report.serial_number} flash (slot {report.active_slot_after}, " \
+                           f"generation {report.generation_after})"
+    if args.json:
+        print(json.dumps(result.as_dict()))
+    else:
+        print(f"free air on {result.frontend}: {result.measured_a * 1e3:.4f} mA measured, "
+              f"{result.expected_a * 1e3:.4f} mA expected at {result.humidity_pct:g} % RH, {result.ambient_c:g} °C "
+              f"(O2 {result.o2_expected_pct:.3f} %)")
+        print(f"conversion.span_correction = {result.span_correction:.6f}  (was {result.previous_span:g})"
+              + (f"; stored in {result.stored_in}" if result.stored_in else "; not stored"))
     return 0

@@ -11,7 +11,15 @@ import sys
 
 from lambdarig.common.errors import InputError
 from lambdarig.controller.profiles import settings_for_element
-from lambdarig.controller.settings import ELEMENT_CHOICES, SCHEMA, SCHEMA_VERSION, Settings, _toml_value, load_settings
+from lambdarig.controller.settings import (
+    ELEMENT_CHOICES,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SECTIONS,
+    Settings,
+    _toml_value,
+    load_settings,
+)
 
 from .flash import diff_settings, open_rig, read_rig_settings, value_text
 
@@ -163,7 +171,8 @@ def template_text(element: str) -> str:
              "# `lambdarig flash FILE --port URL`.",
              f"schema_version = {SCHEMA_VERSION}", ""]
     section = None
-    for field in SCHEMA:
+    # Grouped by section (fields appended later to the schema may belong to an earlier section).
+    for field in sorted(SCHEMA, key=lambda f: SECTIONS.index(f.section)):
         if field.section != section:
             if section is not None:
                 lines.append("")

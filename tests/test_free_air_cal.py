@@ -1,0 +1,107 @@
+"""`lambdarig calibrate --free-air --hal URL`: the span calibration of a real sensor in free air, on
+the simulator (a production unit that pumps off nominal, in humid air) and on the emulated bench rig
+over a pseudo-terminal (stored in the rig's flash)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+import lambdarig
+from lambdarig.cli import main
+from lambdarig.controller.free_air import air_o2_fraction, expected_air_current_a, saturation_kpa
+from lambdarig.controller.settings import load_settings
+from lambdarig.emulator.ageing import individual_spec
+from lambdarig.emulator.element_spec import load_element
+from lambdarig.emulator.serial_rig import RigServer
+from lambdarig.hal.rig_link import RigLink
+
+ROOT = Path(__file__).resolve().parents[1]
+HUMID_AIR = 'duration_s = 40\nambient_c = 20\nhumidity_pct = 50\nlambda = "air"\ngas_temp_c = 20\nflow_mps = 0\n'
+
+
+def test_buck_saturation_and_humid_air_o2():
+    assert saturation_kpa(20.0) == pytest.approx(2.3389, abs=2e-3)   # Buck: 2.339 kPa at 20 °C
+    assert saturation_kpa(0.0) == pytest.approx(0.61121)
+    assert 100 * air_o2_fraction(50.0, 20.0) == pytest.approx(20.71, abs=0.01)
+    assert expected_air_current_a(2.541e-3, 0.0) == pytest.approx(2.541e-3)
+    assert expected_air_current_a(2.541e-3, 50.0) < 0.99 * 2.541e-3
+
+
+@pytest.fixture
+def humid_air(tmp_path) -> str:
+    path = tmp_path / "humid-air.toml"
+    path.write_text(HUMID_AIR)
+    return str(path)
+
+
+def test_free_air_calibration_on_sim_corrects_an_off_nominal_aged_unit(tmp_path, humid_air, capsys):
+    out = tmp_path / "calibrated.toml"
+    url = f"sim:lsu49?unit=5&age_h=500&scenario={humid_air}"
+    assert main(["calibrate", "--free-air", "--hal", url, "--humidity-pct", "50", "--out", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    settings = load_settings(out)
+    assert settings.conversion.span_correction == pytest.approx(result["span_correction"], rel=1e-5)
+    assert abs(result["span_correction"] - 1.0) > 0.005            # this unit pumps off nominal
+    assert result["o2_expected_pct"] == pytest.approx(20.71, abs=0.01)
+    # The calibrated firmware reads the humid air's O2 within ±0.1 %-pt (another run, another seed).
+    for stored in (None, str(out)):
+        run = lambdarig.simulate("lsu49", scenario=humid_air, seed=9, unit=5, age_h=500, settings=stored)
+        rows = [r for r in run.samples if r["lambda_valid"] and r["t_s"] > 30.0]
+        error = statistics.fmean(r["o2_pct"] - r["true_o2_pct"] for r in rows)
+        if stored is None:
+            assert abs(error) > 0.1, error        # uncalibrated: outside
+        else:
+            assert abs(error) <= 0.1, error
+
+
+@pytest.mark.parametrize("argv, field", [
+    (["--humidity-pct", "150", "--out", "X"], "--humidity-pct"),
+    ([], "--out"),                                              # a sim has no settings flash
+    (["--out", str(ROOT / "scripts" / "cal.toml")], "--out"),   # never into the package
+    (["--duration", "5", "--out", "X"], "--duration"),
+])
+def test_free_air_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, argv, field):
+    argv = [a.replace("X", str(tmp_path / "cal.toml")) for a in argv]
+    assert main(["calibrate", "--free-air", "--hal", "sim:lsu49?scenario=free-air", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and field in err[0]
+    assert not (tmp_path / "cal.toml").exists() and not (ROOT / "scripts" / "cal.toml").exists()
+
+
+def test_free_air_refuses_a_sensor_that_is_not_in_air(tmp_path, capsys):
+    out = tmp_path / "cal.toml"
+    assert main(["calibrate", "--free-air", "--hal", "sim:lsu49", "--out", str(out)]) == 1   # lambda ~1
+    err = capsys.readouterr().err
+    assert "not free air" in err and "nothing was stored" in err and not out.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("no_gc_pauses")   # on the wall clock
+def test_free_air_calibration_on_the_serial_rig_goes_into_its_flash(tmp_path, humid_air, capsys):
+    from lambdarig.emulator.scenario import load_scenario
+
+    spec = individual_spec(load_element("lsu49"), 5, 500.0)
+    server = RigServer(element=spec, scenario=load_scenario(humid_air), flash_path=tmp_path / "flash.bin").start()
+    fast = tmp_path / "fast.toml"
+    fast.write_text("[heater]\ncondensation_s = 1.0\n")   # a short warm-up on the wall clock
+    try:
+        url = f"serial://{server.path}?link_timeout_s=1.0&watchdog_ms=1000"
+        code = main(["calibrate", "--free-air", "--hal", url, "--humidity-pct", "50", "--settings", str(fast),
+                     "--duration", "18", "--json"])
+        result = json.loads(capsys.readouterr().out)
+        assert code == 0 and result["stored_in"].startswith("rig ")
+        link = RigLink(server.path)
+        try:
+            from lambdarig.cli.flash import read_rig_settings
+            stored = read_rig_settings(link)
+        finally:
+            link.close()
+    finally:
+        server.stop()
+    assert stored.stored and stored.settings.heater.condensation_s == 1.0
+    assert stored.settings.conversion.span_correction == pytest.approx(result["span_correction"], rel=1e-5)
+    assert abs(result["span_correction"] - 1.0) > 0.005

@@ -46,7 +46,7 @@ def decode_log(path):
 def test_simulate_can_log_matches_the_csv_row_by_row(tmp_path, suffix):
     log = tmp_path / f"run{suffix}"
     csv_path = tmp_path / "run.csv"
-    result = lambdarig.simulate(duration_s=13.0, seed=1, log=csv_path, can=str(log),
+    result = lambdarig.simulate(duration_s=17.0, seed=1, log=csv_path, can=str(log),
                                 settings={"can.format": "both"})
     with open(csv_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -68,7 +68,7 @@ def test_simulate_can_log_matches_the_csv_row_by_row(tmp_path, suffix):
         if row["temp_c"] and float(row["temp_c"]) >= 0:
             assert abs(frame["TemperatureC"] - float(row["temp_c"])) <= 1.0
         valid_rows += frame["Valid"]
-    assert valid_rows > 100          # it got to closed loop (about 10 s)
+    assert valid_rows > 100          # it got to closed loop (about 14 s: 5 s condensation)
     # 100 Hz: one frame set every 10 ms of the run (the last row repeats the end time: the final status).
     gaps = [b[0] - a[0] for a, b in zip(standard[:-2], standard[1:-1])]
     assert all(g == pytest.approx(0.01, abs=2e-6) for g in gaps)

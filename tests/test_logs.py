@@ -20,7 +20,7 @@ from lambdarig.logs import CHANNELS, channels_for, read_metadata
 
 asammdf = pytest.importorskip("asammdf")
 
-RUN = ["simulate", "--duration", "14", "--seed", "3", "--quiet"]   # warm-up into closed loop ~10 s
+RUN = ["simulate", "--duration", "18", "--seed", "3", "--quiet"]   # warm-up into closed loop ~14 s
 NUMERIC = [c.name for c in channels_for(True, False) if c.fmt != "s"]
 
 

@@ -92,7 +92,7 @@ def ids(message: Message) -> str:
 
 def test_every_message_class_has_an_example():
     assert {type(m) for m in EXAMPLES} == set(MESSAGES.values())
-    assert len(MESSAGES) == 22 and len(REQUESTS) == 14
+    assert len(MESSAGES) == 24 and len(REQUESTS) == 15
 
 
 def test_type_codes_are_the_documented_ones():

@@ -30,19 +30,19 @@ def run_in_worker(procedure: LambdaProcedure, path, timeout_s: float = 60.0) -> 
 
 
 def test_procedure_runs_the_simulator_in_a_worker_and_results_reads_it_back(tmp_path):
-    procedure = LambdaProcedure(hal_url="sim:lsu49", duration_s=14.0, record_every=10)
+    procedure = LambdaProcedure(hal_url="sim:lsu49", duration_s=18.0, record_every=10)
     run_in_worker(procedure, tmp_path / "run.csv")
     assert procedure.status == Procedure.FINISHED
-    assert procedure.summary["final_state"] == "stopped" and procedure.summary["time_to_ready_s"] < 14.0
+    assert procedure.summary["final_state"] == "stopped" and procedure.summary["time_to_ready_s"] < 18.0
     data = Results.load(str(tmp_path / "run.csv")).data
     assert list(data.columns) == LambdaProcedure.DATA_COLUMNS
-    assert len(data) == 141                      # 100 Hz telemetry, every 10th tick, 0..14 s
+    assert len(data) == 181                      # 100 Hz telemetry, every 10th tick, 0..18 s
     assert "closed_loop" in set(data["State"])
     assert math.isnan(data["Temperature (C)"].iloc[0])   # cold: no made-up -40 °C
     last = data.iloc[-10:]
     assert ((last["Lambda"] - last["True lambda"]).abs() < 0.01).all()
     text = (tmp_path / "run.csv").read_text()
-    assert "#\tFront end: sim:lsu49" in text and "#\tDuration: 14 s" in text
+    assert "#\tFront end: sim:lsu49" in text and "#\tDuration: 18 s" in text
 
 
 def test_worker_abort_on_the_emulated_rig_leaves_it_safe(tmp_path):

@@ -21,7 +21,7 @@ from lambdarig.sweep.spec import sweep_from_dict  # noqa: E402
 from lambdarig.sweep.store import read_results  # noqa: E402
 
 # Short cases: a cold LSU 4.9 is ready at ~10.3 s, so 12 s leaves a steady window (and ~0.1 s of CPU).
-SMALL = {"name": "small", "duration_s": 12.0, "batch_size": 1,
+SMALL = {"name": "small", "duration_s": 16.0, "batch_size": 1,
          "axes": {"scenario": ["default", "step-response"], "fuel": ["gasoline", "e85"], "seed": [0, 1]}}
 RUN_FACTS = ["wall_s", "worker"]   # facts of the run, not metrics: they differ from run to run
 
@@ -134,7 +134,7 @@ def test_a_case_that_raises_is_a_row_and_ctrl_c_keeps_what_finished(client, tmp_
 @pytest.mark.slow
 def test_the_command_line_on_a_cluster_with_progress_lines_and_a_report(client, tmp_path, capsys):
     sweep_file = tmp_path / "cli.toml"
-    sweep_file.write_text('duration_s = 12.0\nbatch_size = 1\n[axes]\nscenario = ["default"]\nseed = [0, 1, 2]\n'
+    sweep_file.write_text('duration_s = 16.0\nbatch_size = 1\n[axes]\nscenario = ["default"]\nseed = [0, 1, 2]\n'
                           '[variants.base]\n[variants.warm]\nheater.target_temp_c = 790.0\n')
     out = tmp_path / "res"
     address = client.scheduler.address

@@ -17,7 +17,7 @@ import lambdarig
 from lambdarig.cli import main
 from lambdarig.logs import read_metadata
 
-DURATION = ["--duration", "12", "--seed", "5", "--quiet"]
+DURATION = ["--duration", "16", "--seed", "5", "--quiet"]
 
 
 def cli(*args: str) -> tuple[int, str, str]:
@@ -37,7 +37,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     paths["summary"] = folder / "summary.json"
     paths["summary"].write_text(out)
     for seed in ("5", "6"):
-        code, _, err = cli("simulate", "--duration", "12", "--seed", seed, "--quiet",
+        code, _, err = cli("simulate", "--duration", "16", "--seed", seed, "--quiet",
                            "--log", str(paths[f"seed{seed}"]))
         assert code == 0, err
     return paths
@@ -61,7 +61,7 @@ def test_summary_has_a_block_per_channel_with_its_index(runs):
     summary = json.loads(runs["summary"].read_text())
     assert [ch["channel_index"] for ch in summary["channels"]] == [0, 1]
     assert [ch["seed"] for ch in summary["channels"]] == [5, 6]
-    assert all(ch["final_state"] == "stopped" and ch["time_to_ready_s"] < 12 for ch in summary["channels"])
+    assert all(ch["final_state"] == "stopped" and ch["time_to_ready_s"] < 16 for ch in summary["channels"])
     assert summary["log"] == str(runs["two"]) and summary["link_lost"] is False
 
 

@@ -103,6 +103,7 @@ def channels_can_summary(outputs: Sequence[CanOutput]) -> dict:
     first = outputs[0]
     return {"url": first.port.url, "format": first.format,
             "frames_sent": sum(o.frames_sent for o in outputs),
+            "ecu_frames": first.ecu_frames,   # every channel takes every ECU frame
             "channels": [{"channel_index": i, "can_index": o.index, "format": o.format, "frames_sent": o.frames_sent,
                           "ecu_frames": o.ecu_frames, "lost": o.lost or None} for i, o in enumerate(outputs)],
             "lost": next((o.lost for o in outputs if o.lost), None)}

@@ -124,3 +124,8 @@ def test_serve_instruments_serves_the_analog_out_role(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--analog-out-channel" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.toml").exists()
+    assert main(["serve", "instruments", "--station-out", str(tmp_path / "y.toml"), "--analog-out-channel", "2",
+                 "--duration", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "--analog-out-channel" in err and "analog_out" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "y.toml").exists()

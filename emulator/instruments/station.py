@@ -122,6 +122,10 @@ class InstrumentStation:
             _check_heater_channel(heater_channel, SUPPLIES[heater_model].MODEL)
         if analog_out_model in (None, "none", ""):
             analog_out_model = None
+            if analog_out_channel is not None:
+                raise Place("InstrumentStation", "analog_out_channel", EmulatorInputError).refuse(
+                    f"{analog_out_channel!r}: there is no analog_out supply",
+                    allowed="a channel together with an analog_out_model")
         else:
             _check_choice("analog_out_model", analog_out_model, ROLE_MODELS["analog_out"])
             if analog_out_channel is not None:

@@ -27,10 +27,11 @@ The FrontEnd surface in SCPI (per model in hal/instruments):
             supply_v: the station's supply_equivalent_v (see supply_sense).
   apply()   pump: the SMU level, validated against the model and pump.current_limit_a (ValueError
             before anything is sent); heater: V = supply_equivalent_v * sqrt(duty), clamped to
-            heater.voltage_limit_v, sent when it changed (1 mV resolution). A command after safe()
-            switches the outputs on again.
+            heater.voltage_limit_v, sent when it changed (1 mV resolution); the optional analog_out
+            supply channel: the firmware's analog_out1_v, clamped to analog_out.voltage_limit_v, sent
+            when it changed (1 mV). A command after safe() switches the outputs on again.
   wait_until(t)  sleeps on time.monotonic; False (a late tick, counted) when t passed by > 1 ms.
-  safe()    heater, pump, nernst in turn: level ramped to 0 in a few steps, output off; then one
+  safe()    heater, pump, nernst, analog_out in turn: level ramped to 0 in a few steps, output off; then one
             *OPC? per role still answering (a sync point: the shutdown was worked through;
             ``safe_confirmed``). Never raises; bounded by one timeout per role even when an
             instrument stopped answering.
@@ -87,8 +88,9 @@ SAG_HOLD_S = 1.0
 HEATER_RESOLUTION_V = 0.001
 NEAR_RAIL = 0.98                 # a Nernst reading this close to the compliance voltage is at the rail
 ESR_SATURATED_OHM = 1e9          # ESR "beyond range" (cold or open cell), as the board reports it
-ROLE_ORDER = ("pump", "nernst", "heater")
-SAFE_ORDER = ("heater", "pump", "nernst")
+ROLE_ORDER = ("pump", "nernst", "heater", "analog_out")
+SAFE_ORDER = ("heater", "pump", "nernst", "analog_out")
+ANALOG_RESOLUTION_V = 0.001   # the analog-output role's set-point step (a supply's 1 mV)
 
 
 class VisaFrontEnd(FrontEnd):
@@ -117,6 +119,7 @@ class VisaFrontEnd(FrontEnd):
         self._excitation = True
         self._pump_sent = math.nan
         self._heater_sent = math.nan
+        self._analog_sent = math.nan   # the analog_out role's last set-point (only changes are sent)
         self._heater_v = math.nan
         self._heater_a = math.nan
         self._ri = math.nan
@@ -198,6 +201,10 @@ class VisaFrontEnd(FrontEnd):
             channel = cfg.channel
             limits["voltage_v"] = (0.0, cfg.voltage_limit_v, "heater.voltage_limit_v")
             limits["current_limit_a"] = (0.0, cfg.current_limit_a, "heater.current_limit_a")
+        elif role == "analog_out":
+            channel = cfg.channel
+            limits["voltage_v"] = (0.0, cfg.voltage_limit_v, "analog_out.voltage_limit_v")
+            limits["current_limit_a"] = (0.0, cfg.current_limit_a, "analog_out.current_limit_a")
         elif role == "nernst" and not cfg.is_meter:
             reach = abs(cfg.reference_current_a) + cfg.esr_step_a
             limits["source_current_a"] = (-reach, reach, "nernst.reference_current_a + nernst.esr_step_a")
@@ -233,6 +240,9 @@ class VisaFrontEnd(FrontEnd):
         heater = self._driver("heater", Supply)
         heater.setup(current_limit_a=st.heater.current_limit_a, voltage_v=0.0)
         self._heater_sent = 0.0
+        if st.analog_out is not None:
+            self._driver("analog_out", Supply).setup(current_limit_a=st.analog_out.current_limit_a, voltage_v=0.0)
+            self._analog_sent = 0.0
 
     # -- the FrontEnd surface ---------------------------------------------------------------------
 
@@ -380,9 +390,23 @@ class VisaFrontEnd(FrontEnd):
             if volts != self._heater_sent:
                 self._driver("heater", Supply).set_voltage(volts)
                 self._heater_sent = volts
+            if self.station.analog_out is not None:
+                self._drive_analog_out(command.analog_out1_v)
         except FrontEndError:
             self.safe()
             raise
+
+    def _drive_analog_out(self, commanded_v: float) -> None:
+        """The analog_out role follows the firmware's analog output 1, clamped to its voltage limit,
+        in 1 mV steps; only a change is sent."""
+        cfg = self.station.analog_out
+        assert cfg is not None  # called only for a station with an analog_out role
+        volts = commanded_v if commanded_v == commanded_v else 0.0
+        volts = min(max(volts, 0.0), cfg.voltage_limit_v)
+        volts = round(volts / ANALOG_RESOLUTION_V) * ANALOG_RESOLUTION_V
+        if volts != self._analog_sent:
+            self._driver("analog_out", Supply).set_voltage(volts)
+            self._analog_sent = volts
 
     def _arm(self) -> None:
         """Outputs on again after safe(): levels at 0 (Nernst SMU at its reference), outputs on."""
@@ -400,6 +424,7 @@ class VisaFrontEnd(FrontEnd):
                 driver.output(True)
         self._pump_sent = 0.0
         self._heater_sent = 0.0
+        self._analog_sent = 0.0
         self._armed = True
         log.info("station %r: outputs on again", self.station.name)
 
@@ -438,6 +463,7 @@ class VisaFrontEnd(FrontEnd):
                                    for role, driver in self.drivers.items()}
             self._pump_sent = 0.0
             self._heater_sent = 0.0
+            self._analog_sent = 0.0
             self.safe_count += 1
         except Exception:  # pragma: no cover - safe() must never raise
             pass

@@ -8,6 +8,7 @@ by its key (`keithley2400`); its kind says which roles it can play:
     pump    an SMU sourcing the pump current          keithley2400, keithley2450
     heater  one channel of a programmable supply      rigol_dp832, keysight_e36312a, keysight_e3631a
     nernst  an SMU (reference current, ESR) or a DMM  keithley2400, keithley2450, keysight_34465a
+    analog_out  optional: one channel of a supply as the controller's analog output 1 (0-5 V)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-ROLES = ("pump", "heater", "nernst")
+ROLES = ("pump", "heater", "nernst", "analog_out")
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ SMU_MODELS = tuple(key for key, model in MODELS.items() if model.kind == "smu")
 SUPPLY_MODELS = tuple(key for key, model in MODELS.items() if model.kind == "supply")
 METER_MODELS = tuple(key for key, model in MODELS.items() if model.kind == "meter")
 ROLE_MODELS: dict[str, tuple[str, ...]] = {
-    "pump": SMU_MODELS, "heater": SUPPLY_MODELS, "nernst": SMU_MODELS + METER_MODELS,
+    "pump": SMU_MODELS, "heater": SUPPLY_MODELS, "nernst": SMU_MODELS + METER_MODELS, "analog_out": SUPPLY_MODELS,
 }
 
 

@@ -1,5 +1,6 @@
 """Station files: which lab instrument plays which role (pump SMU, heater supply, optional Nernst
-SMU or meter), where it is, how to talk to it, and its safety limits.
+SMU or meter, optional analog-output supply channel), where it is, how to talk to it, and its
+safety limits.
 
     station = load_station("station.toml")      # StationError (an InputError) on anything wrong
     station.pump.model, station.heater.channel, station.nernst  # None without a [nernst] table
@@ -44,6 +45,8 @@ HEATER_CURRENT_LIMIT_MIN_A = 0.01
 NERNST_REFERENCE_RANGE_A = (-1e-3, 1e-3)
 NERNST_ESR_STEP_RANGE_A = (0.0, 1e-3)
 METER_COMPLIANCE_RANGE_V = (0.0, 210.0)
+ANALOG_OUT_MAX_V = 5.0             # the controller's analog outputs span 0-5 V (settings [analog])
+ANALOG_OUT_CURRENT_MAX_A = 0.1     # a gauge or a logger input draws microamps
 DEFAULT_TIMEOUT_MS = 500
 DEFAULT_TERMINATION = "\n"
 
@@ -66,6 +69,7 @@ TABLE_NOTES = {
     "pump": "SMU on the pump cell",
     "heater": "supply channel on the heater",
     "nernst": "optional: SMU (or meter) on the Nernst cell",
+    "analog_out": "optional: supply channel driven with the firmware's analog output 1 (volts)",
 }
 KEY_NOTES = {
     "station.loop_hz": "controller loop rate the station can hold",
@@ -127,6 +131,13 @@ class NernstConfig(RoleConfig):
 
 
 @dataclass(frozen=True)
+class AnalogOutConfig(RoleConfig):
+    channel: int = 1
+    voltage_limit_v: float = ANALOG_OUT_MAX_V
+    current_limit_a: float = 0.01
+
+
+@dataclass(frozen=True)
 class Station:
     name: str
     loop_hz: float
@@ -135,11 +146,14 @@ class Station:
     heater: HeaterConfig
     nernst: NernstConfig | None = None
     source: str = "station"
+    analog_out: AnalogOutConfig | None = None
 
     def roles(self) -> dict[str, RoleConfig]:
         roles: dict[str, RoleConfig] = {"pump": self.pump, "heater": self.heater}
         if self.nernst is not None:
             roles["nernst"] = self.nernst
+        if self.analog_out is not None:
+            roles["analog_out"] = self.analog_out
         return roles
 
     def changed(self, role: str | None = None, **values: Any) -> Station:
@@ -206,6 +220,8 @@ HEATER_KEYS = ("model", "resource", "channel", "read_termination", "write_termin
                "voltage_limit_v", "current_limit_a")
 NERNST_KEYS = ("model", "resource", "read_termination", "write_termination", "timeout_ms", "reference_current_a",
                "esr_step_a", "compliance_v")
+ANALOG_OUT_KEYS = ("model", "resource", "channel", "read_termination", "write_termination", "timeout_ms",
+                   "voltage_limit_v", "current_limit_a")
 STATION_KEYS = ("name", "loop_hz", "supply_equivalent_v")
 
 
@@ -218,6 +234,35 @@ def _pump(t: TableReader) -> PumpConfig:
     limit = t.number("current_limit_a", PUMP_CURRENT_LIMIT_MIN_A, model.max_current_a, unit="A", also=_note(model.key))
     t.finish()
     return PumpConfig(**common, compliance_v=compliance, current_limit_a=limit)
+
+
+def _supply_channel(t: TableReader, model: SupplyModel, what: str) -> int:
+    """A positive output of the supply (the same channels as can drive a heater)."""
+    channels = ", ".join(map(str, model.heater_channels))
+    channel = t.value("channel", requirement=channels)
+    is_number = isinstance(channel, int) and not isinstance(channel, bool)
+    if is_number and channel in model.refused_channels:
+        raise t.at("channel").refuse(f"{channel}: {model.refused_channels[channel]} ({model.key})", allowed=channels)
+    if not is_number or channel not in model.heater_channels:
+        raise t.at("channel").refuse(f"{check.show(channel)} is not a {what} channel of {model.key}",
+                                     allowed=channels)
+    return channel
+
+
+def _analog_out(t: TableReader) -> AnalogOutConfig:
+    common = _common(t, "analog_out")
+    model = MODELS[common["model"]]
+    assert isinstance(model, SupplyModel)  # ROLE_MODELS["analog_out"] holds supplies only
+    channel = _supply_channel(t, model, "usable")
+    output = model.channel(channel)
+    note = _note(f"the analog output spans 0-{ANALOG_OUT_MAX_V:g} V; {model.key} channel {channel}")
+    voltage = t.number("voltage_limit_v", HEATER_VOLTAGE_LIMIT_MIN_V, min(ANALOG_OUT_MAX_V, output.max_voltage_v),
+                       default=min(ANALOG_OUT_MAX_V, output.max_voltage_v), unit="V", also=note)
+    current = t.number("current_limit_a", HEATER_CURRENT_LIMIT_MIN_A, min(ANALOG_OUT_CURRENT_MAX_A,
+                                                                          output.max_current_a),
+                       default=HEATER_CURRENT_LIMIT_MIN_A, unit="A", also=_note(f"{model.key} channel {channel}"))
+    t.finish()
+    return AnalogOutConfig(**common, channel=channel, voltage_limit_v=voltage, current_limit_a=current)
 
 
 def _heater(t: TableReader) -> HeaterConfig:
@@ -273,9 +318,11 @@ def station_from_dict(data: Any, source: str = "station") -> Station:
     heater = _heater(top.sub("heater", keys=HEATER_KEYS))
     nernst_table = top.sub("nernst", required=False, keys=NERNST_KEYS)
     nernst = _nernst(nernst_table) if nernst_table is not None else None
+    analog_table = top.sub("analog_out", required=False, keys=ANALOG_OUT_KEYS)
+    analog_out = _analog_out(analog_table) if analog_table is not None else None
     top.finish()
     seen: dict[str, str] = {}
-    for cfg in (pump, heater, nernst):
+    for cfg in (pump, heater, nernst, analog_out):
         if cfg is None:
             continue
         key = cfg.resource.upper()
@@ -284,7 +331,7 @@ def station_from_dict(data: Any, source: str = "station") -> Station:
                                f"{cfg.resource!r} is already the {seen[key]} instrument; each role needs its own")
         seen[key] = cfg.role
     return Station(name=name, loop_hz=loop_hz, supply_equivalent_v=supply, pump=pump, heater=heater, nernst=nernst,
-                   source=source)
+                   source=source, analog_out=analog_out)
 
 
 def station_from_text(text: str, source: str = "station") -> Station:
@@ -344,5 +391,6 @@ def save_station(station: Station, path: str | os.PathLike[str], header: str = "
                              replace_hint=replace_hint)
 
 
-__all__ = ["Station", "PumpConfig", "HeaterConfig", "NernstConfig", "RoleConfig", "StationError", "load_station",
-           "station_from_text", "station_from_dict", "station_to_dict", "station_to_toml", "save_station"]
+__all__ = ["Station", "PumpConfig", "HeaterConfig", "NernstConfig", "AnalogOutConfig", "RoleConfig", "StationError",
+           "load_station", "station_from_text", "station_from_dict", "station_to_dict", "station_to_toml",
+           "save_station"]

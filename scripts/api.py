@@ -22,7 +22,7 @@ from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.registry import open_frontend
 
 from .can_output import CanOutput, can_summary, open_can
-from .channels_api import run_on_channels, simulate_channels
+from .channels_api import individual, run_on_channels, simulate_channels
 from .choose_settings import SettingsArg, settings_for_frontend, settings_for_simulation
 from .inputs import Caller, OutputPath, check_name, check_number, check_outputs
 from .pacing import REALTIME_FACTOR_RANGE, RealtimePacer
@@ -42,7 +42,8 @@ REALTIME_LAG_WARN_S = 0.25   # a paced run this far behind the wall clock says s
 def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = "default",
              duration_s: float | None = None, settings: SettingsArg | Sequence[SettingsArg] = None,
              seed: int | None = None, *, link_loss_s: float | None = None,
-             element_overrides: list[str] | None = None, unit: int | None = None, age_h: float | None = 0.0,
+             element_overrides: list[str] | None = None, unit: int | Sequence[int | None] | None = None,
+             age_h: float | Sequence[float] | None = 0.0,
              log: OutputPath = None, plot: OutputPath = None,
              keep_samples: bool = True, force_element: bool = False, should_stop: Callable[[], bool] | None = None,
              sinks: Sequence[TelemetrySink] = (), progress: Callable[[str], None] = log_progress,
@@ -61,8 +62,10 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
     link_loss_s:       the emulated board stops answering at this simulated time
     element_overrides: ["section.key=value", ...] changes to the element file (what-if runs)
     unit:              production unit N of the element, drawn reproducibly from its tolerance section
-                       (an integer >= 0; None: the nominal element)
-    age_h:             operating hours the element has aged by (0: new)
+                       (an integer >= 0; None: the nominal element); with several elements, one for
+                       all or a list of one per element
+    age_h:             operating hours the element has aged by (0: new); with several elements, one
+                       for all or a list of one per element
     log, plot:         write the telemetry log (format by suffix: .csv, .mf4/.mdf, .msl; see
                        lambdarig.logs) / a PNG plot (needs matplotlib) to these paths
     keep_samples:      keep the telemetry rows in the result (`.samples`, `.to_dataframe()`)
@@ -76,7 +79,9 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
                        command line gives its own)
     can:               send the telemetry as CAN frames (settings [can]) to a python-can bus
                        ("virtual:chan0", "socketcan:can0", ...) or a log file ("run.asc", ".blf",
-                       ".log"); an ECU on a bus may hold the heater (can.heater_allow = "can")
+                       ".log"); an ECU on a bus may hold the heater (can.heater_allow = "can"); with
+                       several elements, channel i sends with CAN index [can] index + i and every
+                       channel takes the ECU's allow (lambdarig.can_channels)
     can_pace:          on a live bus the simulation runs at this multiple of real time (1: real time)
     realtime:          pace the run to the wall clock at this factor (1.0: real time; None: as fast
                        as the CPU allows), to watch it live (lambdarig.pacing)
@@ -91,18 +96,19 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
         duration_s = check_number(duration_s, caller, "duration_s", *SIM_DURATION_RANGE_S)
     if link_loss_s is not None:
         link_loss_s = check_number(link_loss_s, caller, "link_loss_s", *LINK_LOSS_RANGE_S)
+    can_pace = check_number(can_pace, caller, "can_pace", *CAN_PACE_RANGE, unit="x real time")
     if isinstance(element, (list, tuple)):
         if len(element) != 1:   # several sensors in one run
-            refuse_for_channels(caller, unit=unit, age_h=age_h, can=can)
             return simulate_channels(element, scenario, duration_s, settings, seed, link_loss_s=link_loss_s,
                                      element_overrides=element_overrides, log=log, plot=plot,
                                      keep_samples=keep_samples, force_element=force_element, should_stop=should_stop,
-                                     sinks=sinks, progress=progress, warn=warn, caller=caller)
+                                     sinks=sinks, progress=progress, warn=warn, caller=caller, unit=unit,
+                                     age_h=age_h, can=can, can_pace=can_pace)
         element = element[0]
     settings = one_setting(settings, caller)
+    unit, age_h = one_setting(unit, caller, "unit"), one_setting(age_h, caller, "age_h")  # type: ignore[assignment]
     element = check_name(element, caller, "element", "an element name or .toml path")
     log_path, plot_path = check_outputs(log, plot, caller)
-    can_pace = check_number(can_pace, caller, "can_pace", *CAN_PACE_RANGE, unit="x real time")
     options: dict[str, Any] = {"scenario": scenario, "seed": seed, "link_loss_s": link_loss_s}
     if element_overrides is not None:
         options["element_overrides"] = element_overrides
@@ -126,7 +132,7 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
                                                      progress=progress)
         result = run_session(frontend, controller, duration_s,
                              label={"element": info.element, "scenario": scenario_name, "seed": seed_used,
-                                    **_individual(info.details)},
+                                    **individual(info.details)},
                              title=f"lambdarig simulate: {info.element}, scenario {scenario_name}, seed {seed_used}",
                              log_path=log_path, plot_path=plot_path, keep_samples=keep_samples,
                              sinks=[*sinks, *([output] if output else [])], force_element=force_element,
@@ -139,23 +145,6 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
     if pacer is not None and pacer.max_lag_s > REALTIME_LAG_WARN_S:
         warn(f"real time not held: the simulation fell up to {pacer.max_lag_s:.2f} s behind the wall clock")
     return result
-
-
-def refuse_for_channels(caller: Caller, **options: Any) -> None:
-    """What a run of several sensors does not take yet: a unit/age per element and CAN output."""
-    for name, value in options.items():
-        if value is not None and value != 0.0:
-            raise caller.refuse(name, "is for one sensor; a run of several sensors does not take it yet")
-
-
-def _individual(details: dict[str, Any]) -> dict[str, Any]:
-    """The unit and age of the emulated element, for the run's label (only when not nominal and new)."""
-    label: dict[str, Any] = {}
-    if details.get("unit") is not None:
-        label["unit"] = details["unit"]
-    if details.get("age_h"):
-        label["age_h"] = details["age_h"]
-    return label
 
 
 def run(hal_url: str | FrontEnd | Sequence[str | FrontEnd], settings: SettingsArg | Sequence[SettingsArg] = None,
@@ -184,17 +173,16 @@ def run(hal_url: str | FrontEnd | Sequence[str | FrontEnd], settings: SettingsAr
     if duration_s is not None:
         duration_s = check_number(duration_s, caller, "duration_s", *RUN_DURATION_RANGE_S)
     reconnect_s = check_number(reconnect_s, caller, "reconnect_s", *RECONNECT_RANGE_S)
+    can_pace = check_number(can_pace, caller, "can_pace", *CAN_PACE_RANGE, unit="x real time")
     if isinstance(hal_url, (list, tuple)):
         if len(hal_url) != 1:   # several sensors in one run
-            refuse_for_channels(caller, can=can)
             return run_on_channels(hal_url, settings, duration_s, use_stored_settings=use_stored_settings, log=log,
                                    plot=plot, keep_samples=keep_samples, force_element=force_element,
                                    should_stop=should_stop, sinks=sinks, progress=progress, warn=warn, caller=caller,
-                                   frontend_options=frontend_options)
+                                   frontend_options=frontend_options, can=can, can_pace=can_pace)
         hal_url = hal_url[0]
     settings = one_setting(settings, caller)
     log_path, plot_path = check_outputs(log, plot, caller)
-    can_pace = check_number(can_pace, caller, "can_pace", *CAN_PACE_RANGE, unit="x real time")
     port = open_can(can, caller.source, caller.name("can"))
     try:
         result, output = _run(hal_url, settings, duration_s, use_stored_settings, reconnect_s, log_path, plot_path,
@@ -240,11 +228,11 @@ def _run(hal_url, settings, duration_s, use_stored_settings, reconnect_s, log_pa
     return result, output
 
 
-def one_setting(settings: Any, caller: Caller) -> SettingsArg:
-    """One sensor's settings: a list of one is that one; more are for several sensors."""
+def one_setting(settings: Any, caller: Caller, argument: str = "settings") -> SettingsArg:
+    """One sensor's settings (or unit, age_h): a list of one is that one; more are for several sensors."""
     if isinstance(settings, (list, tuple)):
         if len(settings) != 1:
-            raise caller.refuse("settings", f"{len(settings)} given for 1 sensor: give one (several are for "
-                                            f"several sensors, one each)")
+            raise caller.refuse(argument, f"{len(settings)} given for 1 sensor: give one (several are for "
+                                          f"several sensors, one each)")
         return settings[0]
     return settings

@@ -16,14 +16,28 @@ from typing import Any
 from lambdarig.controller.core import Controller
 from lambdarig.controller.runtime import TelemetrySink
 from lambdarig.controller.settings import load_settings
+from lambdarig.emulator.ageing import check_age_h
+from lambdarig.emulator.production import check_unit
 from lambdarig.emulator.scenario import Scenario
+from lambdarig.hal.can_bus import CanPort
 from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.registry import open_frontend
 
+from .can_channels import channel_can_indices, channel_outputs, channels_can_summary
 from .channels_session import MAX_CHANNELS, ChannelSession, run_channels
 from .choose_settings import SettingsArg, settings_for_frontend, settings_for_simulation
 from .inputs import Caller, OutputPath, check_name, check_outputs
 from .result import SessionResult
+
+
+def individual(details: dict[str, Any]) -> dict[str, Any]:
+    """The unit and age of an emulated element, for the run's label (only when not nominal and new)."""
+    label: dict[str, Any] = {}
+    if details.get("unit") is not None:
+        label["unit"] = details["unit"]
+    if details.get("age_h"):
+        label["age_h"] = details["age_h"]
+    return label
 
 
 def check_channel_count(names: Sequence[Any], caller: Caller, argument: str) -> list[Any]:
@@ -33,14 +47,42 @@ def check_channel_count(names: Sequence[Any], caller: Caller, argument: str) -> 
     return names
 
 
-def per_channel(settings: Any, count: int, caller: Caller) -> list[Any]:
-    """The settings argument of each channel: one for all, or a list of one per channel."""
+def per_channel(settings: Any, count: int, caller: Caller, argument: str = "settings") -> list[Any]:
+    """The settings (or unit, age_h) argument of each channel: one for all, or a list of one per channel."""
     if isinstance(settings, (list, tuple)):
         if len(settings) != count:
-            raise caller.refuse("settings", f"{len(settings)} given for {count} sensors: give one for all, "
-                                            f"or one per sensor in the same order")
+            raise caller.refuse(argument, f"{len(settings)} given for {count} sensors: give one for all, "
+                                          f"or one per sensor in the same order")
         return list(settings)
     return [settings] * count
+
+
+def run_with_can(channels: list[ChannelSession], duration_s: float, can: str | None, can_pace: float,
+                 caller: Caller, progress: Callable[[str], None], **run_options: Any) -> SessionResult:
+    """run_channels with every channel on one CAN bus (lambdarig.can_channels), when can is given.
+    The indices are checked before the bus is opened; the channels are closed if anything fails
+    before the run."""
+    if can is None:
+        return run_channels(channels, duration_s, progress=progress, **run_options)
+    try:
+        indices = channel_can_indices([ch.controller for ch in channels], caller)
+        port = CanPort(str(can), caller.source, caller.name("can"))
+    except BaseException:
+        for ch in channels:
+            ch.frontend.close()
+        raise
+    try:
+        virtual_time = channels[0].frontend.info().virtual_time
+        outputs = channel_outputs(port, [ch.controller for ch in channels], indices, virtual_time=virtual_time,
+                                  pace=can_pace, progress=progress)
+        for ch, output in zip(channels, outputs):
+            ch.sinks.append(output)
+        progress(f"CAN {port.url}: channels on index " + ", ".join(str(i) for i in indices))
+        result = run_channels(channels, duration_s, progress=progress, **run_options)
+    finally:
+        port.close()
+    result.summary["can"] = channels_can_summary(outputs)
+    return result
 
 
 def refuse_plot(plot: OutputPath, caller: Caller, count: int) -> None:
@@ -64,12 +106,19 @@ def simulate_channels(elements: Sequence[str], scenario: str | Scenario, duratio
                       settings: SettingsArg | Sequence[SettingsArg], seed: int | None, *, link_loss_s: float | None,
                       element_overrides: list[str] | None, log: OutputPath, plot: OutputPath, keep_samples: bool,
                       force_element: bool, should_stop: Callable[[], bool] | None, sinks: Sequence[TelemetrySink],
-                      progress: Callable[[str], None], warn: Callable[[str], None], caller: Caller) -> SessionResult:
-    """`lambdarig.simulate` with several elements (checked there but for the elements themselves)."""
+                      progress: Callable[[str], None], warn: Callable[[str], None], caller: Caller,
+                      unit: Any = None, age_h: Any = 0.0, can: str | None = None,
+                      can_pace: float = 1.0) -> SessionResult:
+    """`lambdarig.simulate` with several elements (checked there but for the elements themselves).
+    unit, age_h: one for all or a list of one per element (None / 0: nominal, new)."""
     elements = [check_name(e, caller, "element", "an element name or .toml path")
                 for e in check_channel_count(elements, caller, "element")]
     refuse_plot(plot, caller, len(elements))
     each_settings = per_channel(settings, len(elements), caller)
+    units = [check_unit(u, caller.source, caller.name("unit"))
+             for u in per_channel(unit, len(elements), caller, "unit")]
+    ages = [0.0 if a is None else check_age_h(a, caller.source, caller.name("age_h"))
+            for a in per_channel(age_h, len(elements), caller, "age_h")]
     log_path, _ = check_outputs(log, None, caller)
     channels: list[ChannelSession] = []
     base_seed = [seed]   # the scenario's own seed once channel 0 is open, when none is given
@@ -80,6 +129,10 @@ def simulate_channels(elements: Sequence[str], scenario: str | Scenario, duratio
                                    "link_loss_s": link_loss_s}
         if element_overrides is not None:
             options["element_overrides"] = element_overrides
+        if units[i] is not None:
+            options["unit"] = units[i]
+        if ages[i]:
+            options["age_h"] = ages[i]
         frontend = open_frontend(f"sim:{elements[i]}", **options)
         try:
             info = frontend.info()
@@ -89,14 +142,15 @@ def simulate_channels(elements: Sequence[str], scenario: str | Scenario, duratio
         except BaseException:
             frontend.close()
             raise
-        label = {"element": info.element, "scenario": info.details.get("scenario"), "seed": info.details.get("seed")}
+        label = {"element": info.element, "scenario": info.details.get("scenario"), "seed": info.details.get("seed"),
+                 **individual(info.details)}
         return ChannelSession(i, frontend, controller, label, sinks=list(sinks) if i == 0 else [])
 
     _open_all(channels, open_one, len(elements))
     if duration_s is None:
         duration_s = channels[0].frontend.scenario_duration_s() or math.inf
-    return run_channels(channels, duration_s, log_path=log_path, keep_samples=keep_samples,
-                        force_element=force_element, should_stop=should_stop, progress=progress, warn=warn)
+    return run_with_can(channels, duration_s, can, can_pace, caller, progress, log_path=log_path,
+                        keep_samples=keep_samples, force_element=force_element, should_stop=should_stop, warn=warn)
 
 
 def run_on_channels(urls: Sequence[str | FrontEnd], settings: SettingsArg | Sequence[SettingsArg],
@@ -104,7 +158,8 @@ def run_on_channels(urls: Sequence[str | FrontEnd], settings: SettingsArg | Sequ
                     log: OutputPath, plot: OutputPath, keep_samples: bool, force_element: bool,
                     should_stop: Callable[[], bool] | None, sinks: Sequence[TelemetrySink],
                     progress: Callable[[str], None], warn: Callable[[str], None], caller: Caller,
-                    frontend_options: dict[str, Any] | None) -> SessionResult:
+                    frontend_options: dict[str, Any] | None, can: str | None = None,
+                    can_pace: float = 1.0) -> SessionResult:
     """`lambdarig.run` with several front-end URLs (or opened FrontEnds, closed at the end like the
     ones opened here): one channel each, in the order given. No
     reconnecting: a lost channel ends the run for all, every output safe."""
@@ -138,5 +193,5 @@ def run_on_channels(urls: Sequence[str | FrontEnd], settings: SettingsArg | Sequ
     _open_all(channels, open_one, len(urls))
     if duration_s is None:
         duration_s = channels[0].frontend.scenario_duration_s() or math.inf
-    return run_channels(channels, duration_s, log_path=log_path, keep_samples=keep_samples,
-                        force_element=force_element, should_stop=should_stop, progress=progress, warn=warn)
+    return run_with_can(channels, duration_s, can, can_pace, caller, progress, log_path=log_path,
+                        keep_samples=keep_samples, force_element=force_element, should_stop=should_stop, warn=warn)

@@ -24,7 +24,8 @@ from .station import InstrumentStation
 SERVE_SOURCE = "serve instruments"
 # InstrumentStation's keyword -> the option that gave it (so a refusal names what the user typed).
 STATION_OPTIONS = {"heater_channel": "--heater-channel", "pump_model": "--pump-model",
-                   "heater_model": "--heater-model", "nernst_model": "--nernst-model"}
+                   "heater_model": "--heater-model", "nernst_model": "--nernst-model",
+                   "analog_out_model": "--analog-out-model", "analog_out_channel": "--analog-out-channel"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,10 +50,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="supply channel wired to the heater (default: CH1 on the DP832, 2 on the Keysights)")
     parser.add_argument("--nernst-model", default="keithley2450", choices=(*ROLE_MODELS["nernst"], "none"),
                         help="instrument on the Nernst cell, or none (default keithley2450)")
+    parser.add_argument("--analog-out-model", default="none", choices=(*ROLE_MODELS["analog_out"], "none"),
+                        help="supply whose channel reads the controller's analog output 1 (the optional "
+                             "analog_out role), or none (default none)")
+    parser.add_argument("--analog-out-channel", default=None, type=int, metavar="N",
+                        help="the analog_out supply's channel (default: CH1 on the DP832, 2 on the Keysights)")
     parser.add_argument("--loop-hz", default="50", metavar="HZ",
                         help="loop rate written into the station file (default 50)")
     parser.add_argument("--port", action="append", default=[], metavar="ROLE=PORT",
-                        help="fixed port for a role (pump, heater, nernst); repeatable (default: ephemeral ports)")
+                        help="fixed port for a role (pump, heater, nernst, analog_out); repeatable "
+                             "(default: ephemeral ports)")
     parser.add_argument("--no-noise", action="store_true", help="readings without noise")
     parser.add_argument("--duration", default=None, metavar="S",
                         help="stop by itself after S seconds (default: run until stopped)")
@@ -97,7 +104,8 @@ def serve(args: argparse.Namespace) -> int:
         station = InstrumentStation(element, scenario, scenario.seed if seed is None else seed,
                                     pump_model=args.pump_model, heater_model=args.heater_model,
                                     nernst_model=args.nernst_model, ports=ports, heater_channel=args.heater_channel,
-                                    noise=not args.no_noise)
+                                    noise=not args.no_noise, analog_out_model=args.analog_out_model,
+                                    analog_out_channel=args.analog_out_channel)
     except EmulatorInputError as exc:
         if exc.source == "InstrumentStation" and exc.field in STATION_OPTIONS:
             raise exc.replace(source=SERVE_SOURCE, field=STATION_OPTIONS[exc.field]) from None
@@ -119,6 +127,8 @@ def serve(args: argparse.Namespace) -> int:
               f"seed {station.seed}, real time")
         for role, instrument in station.instruments.items():
             extra = f" {station.heater.wired_channel.name}" if role == "heater" else ""
+            if role == "analog_out" and station.analog_out is not None:
+                extra = f" {station.analog_out.wired_channel.name}"
             print(f"  {role:<7} {instrument.model_key + extra:<22} {station.resource(role)}")
         print(f"station file: {path.resolve()}")
         print("serving; Ctrl-C to stop" if duration is None else f"serving for {duration:g} s")

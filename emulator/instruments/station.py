@@ -35,7 +35,7 @@ from pathlib import Path
 from lambdarig.common import validators as check
 from lambdarig.common.validators import Place
 from lambdarig.protocol.instrument_models import ROLE_MODELS, ROLES, SupplyModel
-from lambdarig.protocol.station import Station, save_station, station_from_dict, station_to_toml
+from lambdarig.protocol.station import ANALOG_OUT_MAX_V, Station, save_station, station_from_dict, station_to_toml
 
 from ..constants import ZERO_C_IN_K
 from ..element import ElementModel
@@ -110,7 +110,8 @@ class InstrumentStation:
                  pump_model: str = "keithley2400", heater_model: str = "rigol_dp832",
                  nernst_model: str | None = "keithley2450", host: str = "127.0.0.1",
                  ports: dict[str, int] | None = None, *, heater_channel: int | None = None, noise: bool = True,
-                 step_s: float = DEFAULT_STEP_S):
+                 step_s: float = DEFAULT_STEP_S, analog_out_model: str | None = None,
+                 analog_out_channel: int | None = None):
         _check_choice("pump_model", pump_model, ROLE_MODELS["pump"])
         _check_choice("heater_model", heater_model, ROLE_MODELS["heater"])
         if nernst_model in (None, "none", ""):
@@ -119,6 +120,16 @@ class InstrumentStation:
             _check_choice("nernst_model", nernst_model, ROLE_MODELS["nernst"])
         if heater_channel is not None:
             _check_heater_channel(heater_channel, SUPPLIES[heater_model].MODEL)
+        if analog_out_model in (None, "none", ""):
+            analog_out_model = None
+            if analog_out_channel is not None:
+                raise Place("InstrumentStation", "analog_out_channel", EmulatorInputError).refuse(
+                    f"{analog_out_channel!r}: there is no analog_out supply",
+                    allowed="a channel together with an analog_out_model")
+        else:
+            _check_choice("analog_out_model", analog_out_model, ROLE_MODELS["analog_out"])
+            if analog_out_channel is not None:
+                _check_heater_channel(analog_out_channel, SUPPLIES[analog_out_model].MODEL, "analog_out_channel")
         self.host = check_loopback(host)
         self.requested_ports = dict(ports or {})
         for role, port in self.requested_ports.items():
@@ -131,7 +142,8 @@ class InstrumentStation:
         self.seed = int(seed)
         self.noise = bool(noise)
         self.step_s = float(step_s)
-        self.models = {"pump": pump_model, "heater": heater_model, "nernst": nernst_model}
+        self.models = {"pump": pump_model, "heater": heater_model, "nernst": nernst_model,
+                       "analog_out": analog_out_model}
 
         self.lock = threading.RLock()
         self.t_s = 0.0
@@ -156,6 +168,11 @@ class InstrumentStation:
         self.instruments: dict[str, StationInstrument] = {"pump": self.pump, "heater": self.heater}
         if self.nernst is not None:
             self.instruments["nernst"] = self.nernst
+        # Optional: a supply channel on a high-impedance input, driven with the analog output 1.
+        self.analog_out: EmulatedSupply | None = None
+        if analog_out_model is not None:
+            self.analog_out = SUPPLIES[analog_out_model](self, "analog_out", analog_out_channel, drives_heater=False)
+            self.instruments["analog_out"] = self.analog_out
         self._servers: dict[str, LineServer] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -377,6 +394,11 @@ class InstrumentStation:
                               "reference_current_a": NERNST_REFERENCE_A if sources else 0.0,
                               "esr_step_a": NERNST_ESR_STEP_A if sources else 0.0,
                               "compliance_v": NERNST_COMPLIANCE_V}
+        if self.analog_out is not None:
+            out = self.analog_out.wired_channel
+            data["analog_out"] = {"model": self.models["analog_out"], "resource": self.resource("analog_out"),
+                                  "channel": self.analog_out.wired + 1, **link,
+                                  "voltage_limit_v": min(ANALOG_OUT_MAX_V, out.max_voltage_v)}
         return station_from_dict(data, source)
 
     def _file_header(self) -> str:
@@ -399,9 +421,9 @@ def _check_choice(option: str, value: str | None, allowed: tuple[str, ...]) -> N
     check.choice(value, Place("InstrumentStation", option, EmulatorInputError), allowed, what="model")
 
 
-def _check_heater_channel(channel: object, model: SupplyModel) -> None:
-    """A channel the station file may name for the heater (not a negative output)."""
-    at = Place("InstrumentStation", "heater_channel", EmulatorInputError)
+def _check_heater_channel(channel: object, model: SupplyModel, option: str = "heater_channel") -> None:
+    """A channel the station file may name for the heater or the analog output (not a negative output)."""
+    at = Place("InstrumentStation", option, EmulatorInputError)
     allowed = ", ".join(map(str, model.heater_channels))
     if channel in model.refused_channels:
         raise at.refuse(f"{channel}: {model.refused_channels[channel]} ({model.key})", allowed=allowed)

@@ -65,12 +65,17 @@ class EmulatedSupply(StationInstrument):
     VOLTAGE_RESOLUTION_V: ClassVar[float] = 1e-3   # readback resolution
     CURRENT_RESOLUTION_A: ClassVar[float] = 1e-3
 
-    def __init__(self, station: InstrumentStation, role: str, wired_channel: int | None = None):
+    def __init__(self, station: InstrumentStation, role: str, wired_channel: int | None = None, *,
+                 drives_heater: bool = True):
         channels = self.MODEL.channels
         self.wired = (wired_channel or self.MODEL.default_heater_channel) - 1
+        # False: the wired channel drives a high-impedance input (the analog_out role), no current.
+        self.drives_heater = drives_heater
         if not 0 <= self.wired < len(channels):
             raise ValueError(f"{self.MODEL.key}: no channel {wired_channel} (channels 1..{len(channels)})")
         super().__init__(station, role)
+        if not drives_heater:   # a second supply of the station: a serial number of its own
+            self.idn = self.idn.replace("EMU0001", "EMU0002")
         self._add_commands()
         self.reset()
 
@@ -111,7 +116,7 @@ class EmulatedSupply(StationInstrument):
             v_avail = max(faults.supply_drop_v, 0.0)
             mode = "UR"
         sign = -1.0 if state.v_set < 0.0 else 1.0
-        if k != self.wired or faults.heater_open:
+        if k != self.wired or not self.drives_heater or faults.heater_open:
             return SupplyPoint(sign * v_avail, 0.0, mode)
         element = self.station.element
         r = HEATER_SHORT_OHM if faults.heater_short else element.heater_r_ohm
@@ -122,6 +127,10 @@ class EmulatedSupply(StationInstrument):
             mode = "CC"
         element_v = 0.0 if faults.heater_short else v_avail
         return SupplyPoint(sign * v_avail, sign * current, mode, element_v)
+
+    def output_voltage(self) -> float:
+        """The wired channel's output voltage now (0 when off): what an analog input would read."""
+        return self.channel_point(self.wired).voltage_v
 
     def heater_voltage(self) -> float:
         """RMS (= DC) voltage across the heater element."""

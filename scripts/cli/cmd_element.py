@@ -61,13 +61,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def add_unit_options(parser: argparse.ArgumentParser) -> None:
-    """--unit N and --age-h H: one individual sensor (emulator/production.py, emulator/ageing.py)."""
-    parser.add_argument("--unit", default=None, metavar="N",
+def add_unit_options(parser: argparse.ArgumentParser, repeatable: bool = False) -> None:
+    """--unit N and --age-h H: one individual sensor (emulator/production.py, emulator/ageing.py);
+    repeatable: once for all elements or once per --element, in the same order."""
+    each = "; with several --element, once for all or once per element, in the same order" if repeatable else ""
+    action = "append" if repeatable else "store"
+    parser.add_argument("--unit", default=None, metavar="N", action=action,
                         help="production unit N, drawn reproducibly from the element's tolerance section "
-                             "(integer >= 0; default: the nominal element)")
-    parser.add_argument("--age-h", default=None, metavar="H",
-                        help="operating hours the element has aged by (default 0: new)")
+                             f"(integer >= 0; default: the nominal element){each}")
+    parser.add_argument("--age-h", default=None, metavar="H", action=action,
+                        help=f"operating hours the element has aged by (default 0: new){each}")
 
 
 def parse_unit(text: str | None) -> int | None:

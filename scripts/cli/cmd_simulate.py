@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="noise seed, integer >= 0 (default: the scenario's seed)")
     parser.add_argument("--link-loss-s", default=None, metavar="T",
                         help="simulate a lost link: the emulated board stops answering at T s (exit code 3)")
-    add_unit_options(parser)
+    add_unit_options(parser, repeatable=True)
     add_session_options(parser, "the emulated one")
     add_live_options(parser, simulate=True)
     parser.set_defaults(func=run)
@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     seed = parse_seed(args.seed)
     realtime = realtime_factor(args)
     can_pace = parse_number(args.can_pace, "--can-pace", *api.CAN_PACE_RANGE, unit="x")
-    unit, age_h = parse_unit(args.unit), parse_age_h(args.age_h)
+    unit = one_or_list([parse_unit(text) for text in args.unit or [None]])
+    age_h = one_or_list([parse_age_h(text) for text in args.age_h or [None]])
     console = Console(args.json, args.quiet, total_s=duration_s or scenario_duration_s(args.scenario))
     elements = args.element or ["lsu49"]
     live = LiveOutput(args, title=f"lambdarig simulate: {', '.join(elements)}, "

@@ -47,7 +47,7 @@ def add_session_options(parser: argparse.ArgumentParser, element_meaning: str) -
                         help="with --can on a live bus, run virtual time at X times real time (default 1)")
 
 
-def one_or_list(values: list[str] | None) -> str | list[str] | None:
+def one_or_list(values: list[Any] | None) -> Any:
     """A repeatable option as the API takes it: None, the one value, or the list (one per channel)."""
     if values is None:
         return None

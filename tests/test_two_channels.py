@@ -238,3 +238,21 @@ def test_sigterm_ends_both_channels_safe_and_the_mdf4_log_whole(tmp_path):
         states = mdf.get("ch1_state").samples
         assert len(states) > 10 and states[-1] == b"stopped"
         assert mdf.get("ch0_heater_duty").samples[-1] == 0.0
+
+
+def test_a_tick_an_interruption_left_half_taken_is_dropped_from_every_channel():
+    """A stop signal between two channels' takes (or a status and its truth) leaves the lists ragged;
+    the log's columns stay in step: every channel as many rows as the shortest."""
+    from types import SimpleNamespace
+
+    from lambdarig.logs.channels import channels_for, channels_taker
+
+    per_channel = [channels_for(with_truth=True, with_hc=False)] * 2
+    taker = channels_taker(per_channel, [0.0, 0.0], [{}, {}])
+    names = {c.attr for c in per_channel[0]} | {"lambda_value", "heater_duty", "pump_current_a"}
+    status = SimpleNamespace(**{**{name: 0.0 for name in names}, "state": "ramp", "fault": "", "lambda_valid": False})
+    truth = SimpleNamespace(lambda_value=1.0, o2_pct=0.0, temp_c=700.0, hc_ppm=0.0)
+    taker.take([status, status], [truth, truth])
+    taker.takers[0].take(status, truth)          # interrupted before channel 1 took this tick
+    columns = taker.columns()
+    assert {len(col) for col in columns} == {1}

@@ -116,8 +116,20 @@ class RowTaker:
     def __len__(self) -> int:
         return len(self.status_rows)
 
+    def complete_rows(self) -> int:
+        """Ticks kept whole: a stop signal (Ctrl-C, SIGTERM) raised between the appends of one tick
+        leaves one list a tick longer than the other."""
+        return min(len(self.status_rows), len(self.truth_rows)) if self._get_truth is not None else len(
+            self.status_rows)
+
+    def trim(self, n: int) -> None:
+        """Forget the ticks after the first n (a tick an interruption left half kept)."""
+        del self.status_rows[n:]
+        del self.truth_rows[n:]
+
     def columns(self) -> list[list[Any]]:
         """One list per channel of what was kept since the last call."""
+        self.trim(self.complete_rows())
         rows, truth_rows = self.status_rows, self.truth_rows
         self.status_rows, self.truth_rows = [], []
         if not rows:
@@ -159,6 +171,11 @@ class ChannelsTaker:
         return len(self.takers[0])
 
     def columns(self) -> list[list[Any]]:
+        # Every channel as many rows as the shortest: an interruption between two channels' takes
+        # must not leave the columns out of step.
+        n = min(taker.complete_rows() for taker in self.takers)
+        for taker in self.takers:
+            taker.trim(n)
         return [col for taker in self.takers for col in taker.columns()]
 
 

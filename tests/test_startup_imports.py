@@ -20,7 +20,8 @@ HEAVY = ("asammdf", "starlette", "uvicorn", "can", "cantools", "dask", "distribu
 # lambdarig's own parts that `simulate` does not use.
 NOT_FOR_SIMULATE = ("lambdarig.sweep", "lambdarig.live", "lambdarig.pymeasure", "lambdarig.cli.flash",
                     "lambdarig.cli.calibrate", "lambdarig.cli.cmd_sweep", "lambdarig.cli.cmd_udev",
-                    "lambdarig.hal.visa_frontend")
+                    "lambdarig.hal.visa_frontend", "lambdarig.can_output", "lambdarig.hal.can_bus",
+                    "lambdarig.protocol")
 
 WRAPPER = """
 import json, sys

@@ -6,6 +6,7 @@ benchmarks/startup.py has the timings."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -94,3 +95,51 @@ def test_every_command_is_registered_under_its_name():
     parser = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, type(parser._subparsers._group_actions[0])))
     assert list(subparsers.choices) == list(COMMANDS)
+
+
+# --- the kernel for a short run ---------------------------------------------------------------------
+
+def command_modules(env_no_jit: str | None, duration: str) -> set[str]:
+    """The modules of `python -m lambdarig.cli simulate` (the command owning its process)."""
+    code = ("import json, runpy, sys\n"
+            "try:\n"
+            "    runpy.run_module('lambdarig.cli', run_name='__main__')\n"
+            "finally:\n"
+            "    sys.stderr.write('\\nMODULES ' + json.dumps(sorted(sys.modules)) + '\\n')\n")
+    env = {k: v for k, v in os.environ.items() if k != "LAMBDARIG_NO_JIT"}
+    if env_no_jit is not None:
+        env["LAMBDARIG_NO_JIT"] = env_no_jit
+    proc = subprocess.run([sys.executable, "-c", code, "simulate", "--duration", duration, "--json", "--quiet"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return set(json.loads(proc.stderr.rsplit("\nMODULES ", 1)[1]))
+
+
+def test_a_short_simulate_does_not_load_numba():
+    """Below COMPILE_FROM_SIM_S the command runs the kernel as Python: numba is not imported."""
+    assert "numba" not in command_modules(None, "0.1")
+
+
+def test_no_jit_0_forces_the_compiled_kernel():
+    pytest.importorskip("numba")
+    assert "numba" in command_modules("0", "0.1")
+
+
+def test_choose_kernel_by_simulated_seconds(monkeypatch):
+    from lambdarig.cli import cmd_simulate
+    asked = []
+    monkeypatch.setattr(cmd_simulate.jit, "prefer_python", lambda: asked.append(True) or True)
+    limit = cmd_simulate.COMPILE_FROM_SIM_S
+    assert cmd_simulate.choose_kernel(limit - 1.0, 1) and len(asked) == 1
+    assert not cmd_simulate.choose_kernel(limit, 1) and len(asked) == 1
+    assert not cmd_simulate.choose_kernel(limit / 2 + 1.0, 2) and len(asked) == 1   # summed over the elements
+    assert not cmd_simulate.choose_kernel(None, 1) and len(asked) == 1              # unknown length: compiled
+
+
+def test_in_process_callers_keep_the_compiled_kernel(monkeypatch):
+    """main(argv) from a larger program (the tests, a notebook) makes no process-wide choice."""
+    from lambdarig.cli import cmd_simulate
+    monkeypatch.setattr(cmd_simulate.jit, "prefer_python", lambda: pytest.fail("chose for the whole process"))
+    monkeypatch.setattr(cmd_simulate.api, "simulate", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    from lambdarig.cli import main
+    main(["simulate", "--duration", "0.1", "--json", "--quiet"])

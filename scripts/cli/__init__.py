@@ -87,6 +87,7 @@ def chosen_command(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    whole_process = argv is None   # the `lambdarig` command itself, not a caller within a larger program
     if argv is None:
         argv = sys.argv[1:]
     parser = build_parser(chosen_command(argv))
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         # Return instead of exiting so in-process callers (tests, other tools) get the code back.
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    # A command may then make process-wide choices (simulate: Python kernels for a short run).
+    args.whole_process = whole_process
     try:
         with _logging_to_stderr(args.log_level, args.verbose):
             code = args.func(args)

@@ -100,10 +100,11 @@ def run(args: argparse.Namespace) -> int:
     realtime = realtime_factor(args)
     can_pace = parse_number(args.can_pace, "--can-pace", *api.CAN_PACE_RANGE, unit="x")
     unit, age_h = parse_unit(args.unit), parse_age_h(args.age_h)
-    console = Console(args.json, args.quiet, total_s=duration_s or scenario_duration_s(args.scenario))
+    total_s = duration_s or scenario_duration_s(args.scenario)
+    console = Console(args.json, args.quiet, total_s=total_s)
     elements = args.element or ["lsu49"]
     if getattr(args, "whole_process", False) and realtime is None:
-        choose_kernel(duration_s or scenario_duration_s(args.scenario), len(elements))
+        choose_kernel(total_s, len(elements))
     live = LiveOutput(args, title=f"lambdarig simulate: {', '.join(elements)}, "
                                   f"scenario {scenario_label(args.scenario)}")
     try:

@@ -7,7 +7,9 @@ The physics is written once, as plain Python functions of floats. Two decorators
 - ``compiled(make_kernel, arg_types)``: a kernel (a composition of jitable functions, called once
   per emulator step) compiled with numba, ``cache=True`` so that later processes load it from disk
   instead of compiling it again; or the kernel itself, run as Python, when numba is not installed or
-  the environment says ``LAMBDARIG_NO_JIT=1``.
+  the environment says ``LAMBDARIG_NO_JIT=1``, or the process chose Python for a short run
+  (``prefer_python()``: `lambdarig simulate` below COMPILE_FROM_SIM_S simulated seconds, unless
+  LAMBDARIG_NO_JIT is set; ``LAMBDARIG_NO_JIT=0`` forces the compiled kernel).
 
 Both ways run the same source, and give the same numbers to the last bit: numba keeps IEEE
 double arithmetic in the source's order (no fastmath, so no reassociation or fused multiply-add),
@@ -66,6 +68,18 @@ def _load_numba() -> Any:
                 return None
             _numba = numba
     return _numba
+
+
+def prefer_python() -> bool:
+    """Run the kernels as Python in this process, unless LAMBDARIG_NO_JIT is set (either way) or a
+    kernel has been asked for already; True when that took effect. For a command whose run is short:
+    numba's import and cache load (~0.45 s of CPU per process, whatever the kernel) cost more than the
+    compiled step saves below ~150 simulated s (benchmarks/startup.py). The numbers are the same."""
+    global _numba_tried
+    if _numba_tried or NO_JIT_ENV in os.environ:
+        return False
+    _numba_tried = True   # _numba stays None
+    return True
 
 
 def is_compiled() -> bool:

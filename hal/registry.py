@@ -36,16 +36,19 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 import threading
 from collections.abc import Callable
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdarig.common.errors import InputError, nearest
 
 from .address import frontend_url
 from .frontend import FrontEnd
 from .types import FrontEndError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 ENTRY_POINT_GROUP = "lambdarig.frontends"
 
@@ -70,6 +73,18 @@ _lock = threading.Lock()
 _registered: dict[str, Any] = {}              # scheme -> "module:Class" | class | callable
 _plugins: dict[str, EntryPoint] | None = None  # merged from entry points at first use
 _plugin_error: str = ""                       # why the entry-point scan failed, if it did
+
+
+def entry_points(**selection: Any) -> Any:
+    """importlib.metadata.entry_points, imported when the plugins are first looked up (a scheme that
+    is not built in): importing it costs a start-up ~15 ms (email, zipfile, csv, ...)."""
+    from importlib.metadata import entry_points as scan
+    return scan(**selection)
+
+
+def _is_entry_point(entry: Any) -> bool:
+    metadata = sys.modules.get("importlib.metadata")   # an EntryPoint exists only once that is imported
+    return metadata is not None and isinstance(entry, metadata.EntryPoint)
 
 
 def _plugin_table() -> dict[str, EntryPoint]:
@@ -156,7 +171,7 @@ def _resolve(scheme: str) -> Any:
         raise UnknownFrontEndError(URL_SOURCE, "scheme", f"unknown front-end scheme {scheme!r}",
                                    allowed=f"known schemes: {_known_text()}",
                                    suggestions=nearest(scheme, known_schemes()))
-    if isinstance(entry, (str, EntryPoint)):
+    if isinstance(entry, str) or _is_entry_point(entry):
         target = entry if isinstance(entry, str) else entry.value
         try:
             return _import_target(entry) if isinstance(entry, str) else entry.load()

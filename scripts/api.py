@@ -21,7 +21,6 @@ from lambdarig.emulator.scenario import Scenario
 from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.registry import open_frontend
 
-from .can_output import CanOutput, can_summary, open_can
 from .channels_api import individual, run_on_channels, simulate_channels
 from .choose_settings import SettingsArg, settings_for_frontend, settings_for_simulation
 from .inputs import Caller, OutputPath, check_name, check_number, check_outputs
@@ -116,7 +115,9 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
         options["unit"] = check_unit(unit, caller.source, caller.name("unit"))
     if age_h is not None and age_h != 0.0:
         options["age_h"] = check_age_h(age_h, caller.source, caller.name("age_h"))
-    port = open_can(can, caller.source, caller.name("can"))
+    if can is not None:   # the CAN modules (frames, bus, lambdarig.protocol) only for a CAN output
+        from .can_output import CanOutput, can_summary, open_can
+    port = None if can is None else open_can(can, caller.source, caller.name("can"))
     try:
         frontend = open_frontend(f"sim:{element}", **options)
         try:
@@ -183,7 +184,9 @@ def run(hal_url: str | FrontEnd | Sequence[str | FrontEnd], settings: SettingsAr
         hal_url = hal_url[0]
     settings = one_setting(settings, caller)
     log_path, plot_path = check_outputs(log, plot, caller)
-    port = open_can(can, caller.source, caller.name("can"))
+    if can is not None:   # the CAN modules (frames, bus, lambdarig.protocol) only for a CAN output
+        from .can_output import can_summary, open_can
+    port = None if can is None else open_can(can, caller.source, caller.name("can"))
     try:
         result, output = _run(hal_url, settings, duration_s, use_stored_settings, reconnect_s, log_path, plot_path,
                               keep_samples, force_element, should_stop, sinks, progress, warn, caller,
@@ -217,6 +220,8 @@ def _run(hal_url, settings, duration_s, use_stored_settings, reconnect_s, log_pa
     if duration_s is None:
         duration_s = frontend.scenario_duration_s() or math.inf
     progress(f"{info.name} ({info.kind}), settings from {source}")
+    if port is not None:
+        from .can_output import CanOutput
     output = None if port is None else CanOutput(port, controller, virtual_time=info.virtual_time, pace=can_pace,
                                                  progress=progress)
     result = run_session(frontend, controller, duration_s,

@@ -26,7 +26,6 @@ from lambdarig.controller.settings import (
     load_settings_changes,
     settings_from_toml_text,
 )
-from lambdarig.controller.settings_image import decode_image
 from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.types import FrontEndInfo
 
@@ -113,6 +112,8 @@ def stored_settings(frontend: FrontEnd) -> Settings | None:
     when made for another device; else its settings as TOML text; None when it keeps none."""
     image = frontend.stored_settings_image()
     if image is not None:
+        # Imported here: the image format (lambdarig.protocol) is needed only for a device's image.
+        from lambdarig.controller.settings_image import decode_image
         serial = frontend.info().details.get("serial_number") or None
         return decode_image(image, serial)
     text = frontend.stored_settings()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import logging
 import os
 import select
@@ -31,22 +32,12 @@ from lambdarig.controller.runtime import interrupt_text, signal_of
 from lambdarig.hal.types import FrontEndError
 from lambdarig.signals import exit_code_for
 
-from . import (
-    cmd_calibrate,
-    cmd_element,
-    cmd_flash,
-    cmd_ports,
-    cmd_run,
-    cmd_scenarios,
-    cmd_serve,
-    cmd_settings,
-    cmd_simulate,
-    cmd_sweep,
-    cmd_udev,
-)
-
-COMMANDS = (cmd_simulate, cmd_run, cmd_element, cmd_scenarios, cmd_calibrate, cmd_serve, cmd_flash, cmd_settings,
-            cmd_ports, cmd_udev, cmd_sweep)
+# Subcommand name -> its module (lambdarig.cli.<module>), in the order `lambdarig --help` lists them.
+# A module is imported only when its command is parsed (or for the full parser: --help, a mistyped
+# command), so `lambdarig simulate` does not load the flash, udev, sweep, ... modules and what they import.
+COMMANDS = {"simulate": "cmd_simulate", "run": "cmd_run", "element": "cmd_element", "scenarios": "cmd_scenarios",
+            "calibrate": "cmd_calibrate", "serve": "cmd_serve", "flash": "cmd_flash", "settings": "cmd_settings",
+            "ports": "cmd_ports", "udev": "cmd_udev", "sweep": "cmd_sweep"}
 EXIT_FAILURE = 1  # any other refusal of the package (a LambdarigError that is neither of the below)
 EXIT_USAGE = 2  # argparse's own code for bad usage; bad input values are bad usage too
 EXIT_FRONTEND = 3  # the front end could not be reached or stopped answering
@@ -55,7 +46,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `only` (a command's name) that command's full parser and, for the
+    others, empty placeholders (they are never reached: the command line names `only`)."""
     parser = argparse.ArgumentParser(
         prog="lambdarig",
         description="Wideband lambda sensor controller firmware and sensor-element emulator.")
@@ -67,18 +60,44 @@ def build_parser() -> argparse.ArgumentParser:
                              + " (overrides -v)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for module in COMMANDS:
-        module.register(subparsers)
+    for name, module in COMMANDS.items():
+        if only is None or name == only:
+            importlib.import_module(f"{__name__}.{module}").register(subparsers)
+        else:
+            subparsers.add_parser(name, add_help=False)
     return parser
 
 
+def chosen_command(argv: list[str]) -> str | None:
+    """The subcommand the command line names, read past the global options (-v, --log-level LEVEL);
+    None when it names none, or asks for help or the version: then the whole parser is built."""
+    args = iter(argv)
+    for arg in args:
+        option = arg.split("=", 1)[0]
+        if len(option) >= 3 and "--log-level".startswith(option):    # argparse takes unambiguous prefixes
+            if "=" not in arg:
+                next(args, None)      # its value
+        elif len(option) >= 6 and "--verbose".startswith(option) or (arg[1:] and set(arg[1:]) == {"v"}):
+            continue
+        elif arg.startswith("-"):
+            return None               # --help, --version, "--", anything unexpected: the whole parser decides
+        else:
+            return arg if arg in COMMANDS else None
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    whole_process = argv is None   # the `lambdarig` command itself, not a caller within a larger program
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(chosen_command(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         # Return instead of exiting so in-process callers (tests, other tools) get the code back.
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    # A command may then make process-wide choices (simulate: Python kernels for a short run).
+    args.whole_process = whole_process
     try:
         with _logging_to_stderr(args.log_level, args.verbose):
             code = args.func(args)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lambdarig import api
 from lambdarig.common.errors import LambdarigError
+from lambdarig.emulator import jit
 from lambdarig.emulator.errors import EmulatorInputError
 from lambdarig.emulator.scenario import load_scenario
 
@@ -22,6 +23,11 @@ from .summary import Console, add_session_options, command_line, one_or_list, sh
 
 DURATION_RANGE_S = api.SIM_DURATION_RANGE_S
 LINK_LOSS_RANGE_S = api.LINK_LOSS_RANGE_S
+# A virtual-time run shorter than this (simulated s, summed over the elements) runs the emulator's step
+# kernel as Python when the command owns its process: numba's import and cache load (~0.45 s of CPU)
+# cost more than the compiled step saves (~3 ms per simulated s) below ~150 s (benchmarks/startup.py).
+# Same numbers either way; LAMBDARIG_NO_JIT=0 forces the compiled kernel, =1 Python.
+COMPILE_FROM_SIM_S = 150.0
 CALLER = command_line({"element": "--element", "scenario": "--scenario", "duration_s": "--duration",
                        "seed": "--seed", "link_loss_s": "--link-loss-s", "unit": "--unit",
                        "age_h": "--age-h"})
@@ -73,6 +79,13 @@ def scenario_duration_s(scenario: str) -> float | None:
         return None
 
 
+def choose_kernel(duration_s: float | None, elements: int) -> bool:
+    """Python kernels for a short virtual-time run (see COMPILE_FROM_SIM_S); True when so chosen."""
+    if duration_s is None or duration_s * elements >= COMPILE_FROM_SIM_S:
+        return False
+    return jit.prefer_python()
+
+
 def scenario_label(text: str) -> str:
     """A scenario as the page's title names it: a file by its name, not its whole path."""
     return Path(text).stem if text.endswith(".toml") else text
@@ -88,8 +101,11 @@ def run(args: argparse.Namespace) -> int:
     can_pace = parse_number(args.can_pace, "--can-pace", *api.CAN_PACE_RANGE, unit="x")
     unit = one_or_list([parse_unit(text) for text in args.unit or [None]])
     age_h = one_or_list([parse_age_h(text) for text in args.age_h or [None]])
-    console = Console(args.json, args.quiet, total_s=duration_s or scenario_duration_s(args.scenario))
+    total_s = duration_s or scenario_duration_s(args.scenario)
+    console = Console(args.json, args.quiet, total_s=total_s)
     elements = args.element or ["lsu49"]
+    if getattr(args, "whole_process", False) and realtime is None:
+        choose_kernel(total_s, len(elements))
     live = LiveOutput(args, title=f"lambdarig simulate: {', '.join(elements)}, "
                                   f"scenario {scenario_label(args.scenario)}")
     try:

@@ -19,11 +19,9 @@ from lambdarig.controller.settings import load_settings
 from lambdarig.emulator.ageing import check_age_h
 from lambdarig.emulator.production import check_unit
 from lambdarig.emulator.scenario import Scenario
-from lambdarig.hal.can_bus import CanPort
 from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.registry import open_frontend
 
-from .can_channels import channel_can_indices, channel_outputs, channels_can_summary
 from .channels_session import MAX_CHANNELS, ChannelSession, run_channels
 from .choose_settings import SettingsArg, settings_for_frontend, settings_for_simulation
 from .inputs import Caller, OutputPath, check_name, check_outputs
@@ -64,6 +62,11 @@ def run_with_can(channels: list[ChannelSession], duration_s: float, can: str | N
     before the run."""
     if can is None:
         return run_channels(channels, duration_s, progress=progress, **run_options)
+    # The CAN modules (frames, bus, lambdarig.protocol) only for a CAN output: start-up stays short.
+    from lambdarig.hal.can_bus import CanPort
+
+    from .can_channels import channel_can_indices, channel_outputs, channels_can_summary
+
     try:
         indices = channel_can_indices([ch.controller for ch in channels], caller)
         port = CanPort(str(can), caller.source, caller.name("can"))

@@ -195,3 +195,18 @@ def test_a_sidecar_place_that_takes_no_file_is_refused_before_running(tmp_path):
     assert code == 2 and out == "" and err.count("\n") == 1
     assert "--log" in err and "run.csv.json is a folder" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.csv.json"]
+
+
+def test_the_log_says_cold_and_air_not_the_firmware_placeholders(tmp_path):
+    """No -40 °C while the cell is too cold for the estimate (an empty field), and free air is lambda
+    inf, not the conversion's ceiling of 50 (issue 14, honest output)."""
+    path = tmp_path / "air.csv"
+    code, _, err = run_cli("simulate", "--scenario", "free-air", "--duration", "25", "--seed", "1", "--quiet",
+                           "--log", str(path))
+    assert code == 0, err
+    df = pd.read_csv(path)
+    cold = df[df["state"].isin(["wait_supply", "condensation"])]
+    assert len(cold) > 100 and cold["temp_c"].isna().all()
+    assert (df["temp_c"].dropna() > -40).all()
+    air = df[df["lambda_valid"] == 1]
+    assert len(air) > 100 and np.isinf(air["lambda"]).all() and (air["o2_pct"] > 20).all()

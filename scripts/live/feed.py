@@ -16,6 +16,7 @@ from collections import deque
 from typing import Any
 
 from lambdarig.controller.diagnostics import CODES
+from lambdarig.controller.readings import shown_lambda, shown_temp_c
 
 # One row per telemetry tick, in this column order (the page reads the names from /info).
 COLUMNS = ("seq", "t_s", "lambda", "true_lambda", "o2_pct", "true_o2_pct", "temp_c", "true_temp_c",
@@ -69,8 +70,8 @@ class LiveFeed:
         else:
             true_lambda = _num(truth.lambda_value, 5)
             true_o2, true_temp = _num(truth.o2_pct, 4), _num(truth.temp_c, 2)
-        self._rows.append((next(self._row_seq), t_s, _num(status.lambda_value, 5), true_lambda,
-                           _num(status.o2_pct, 4), true_o2, _num(status.temp_c, 2), true_temp,
+        self._rows.append((next(self._row_seq), t_s, _num(shown_lambda(status.lambda_value), 5), true_lambda,
+                           _num(status.o2_pct, 4), true_o2, _num(shown_temp_c(status.temp_c), 2), true_temp,
                            _num(status.nernst_v, 5), _num(status.pump_current_a * 1e3, 5),
                            _num(status.heater_v, 4), status.state, status.fault))
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
+from lambdarig.controller.readings import shown_lambda, shown_temp_c
+
 NAN = math.nan
 
 
@@ -145,6 +147,10 @@ class RowTaker:
                     col = [t - t0 for t in col]
                 elif c.attr == "lambda_valid":
                     col = [1 if v else 0 for v in col]
+                elif c.attr == "temp_c":       # the estimate's floor is "cold", not -40 °C
+                    col = [shown_temp_c(v) for v in col]
+                elif c.attr == "lambda_value":  # the lean ceiling is free air, not lambda 50
+                    col = [shown_lambda(v) for v in col]
             elif c.source == "truth":
                 col = by_truth[c.attr]
             else:

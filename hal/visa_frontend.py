@@ -87,8 +87,13 @@ SAG_HOLD_S = 1.0
 HEATER_RESOLUTION_V = 0.001
 NEAR_RAIL = 0.98                 # a Nernst reading this close to the compliance voltage is at the rail
 ESR_SATURATED_OHM = 1e9          # ESR "beyond range" (cold or open cell), as the board reports it
-ROLE_ORDER = ("pump", "nernst", "heater")
+ROLE_ORDER = ("pump", "nernst", "heater", "trim")
 SAFE_ORDER = ("heater", "pump", "nernst")
+POLLED_ROLES = ("pump", "heater", "nernst")   # whose error queue each sample pops in turn (trim is read once)
+# The trim resistor as the firmware accepts it (a 2-wire DMM reading); outside: none (NaN), logged.
+# LSU 4.9 trims are tens to a few hundred ohms; 9.9E37 (overload) is an open line.
+TRIM_READING_RANGE_OHM = (1.0, 100e3)
+TRIM_NPLC = 1.0       # one reading at connect: integrate a whole power-line cycle
 
 
 class VisaFrontEnd(FrontEnd):
@@ -132,6 +137,7 @@ class VisaFrontEnd(FrontEnd):
         self.safe_confirmed: dict[str, bool] = {}
         self.safe_count = 0
         self.esr_v: tuple[float, float] = (math.nan, math.nan)
+        self.trim_ohm = math.nan    # the trim meter's reading at connect; NaN without one
 
     # -- opening ------------------------------------------------------------------------------------
 
@@ -233,6 +239,20 @@ class VisaFrontEnd(FrontEnd):
         heater = self._driver("heater", Supply)
         heater.setup(current_limit_a=st.heater.current_limit_a, voltage_v=0.0)
         self._heater_sent = 0.0
+        if "trim" in self.drivers:
+            self.trim_ohm = self._read_trim(self._driver("trim", Meter))
+
+    def _read_trim(self, meter: Meter) -> float:
+        """The sensor's trim resistor, once per connect (it belongs to the sensor, not the stream)."""
+        meter.setup_resistance(nplc=TRIM_NPLC)
+        ohm = meter.read_resistance_ohm()
+        lo, hi = TRIM_READING_RANGE_OHM
+        if not lo <= ohm <= hi:
+            log.warning("trim (%s): %g ohm is outside %g..%g ohm (open or shorted line): no trim applied",
+                        meter.identity, ohm, lo, hi)
+            return math.nan
+        log.info("trim (%s): %.2f ohm", meter.identity, ohm)
+        return ohm
 
     # -- the FrontEnd surface ---------------------------------------------------------------------
 
@@ -286,7 +306,7 @@ class VisaFrontEnd(FrontEnd):
                          drivers["heater"].identity, SAG_HOLD_S, supply_v)
 
         if self.error_every and k % self.error_every == 0:
-            roles = tuple(drivers)
+            roles = tuple(r for r in drivers if r in POLLED_ROLES)
             role = roles[self._error_role % len(roles)]
             self._error_role += 1
             drivers[role].check_errors()
@@ -448,7 +468,7 @@ class VisaFrontEnd(FrontEnd):
             kind="visa", name=self._name, element="",
             measures_ri=self.measures_esr, measures_heater=True, measures_pump_v=True,
             pump_current_min_a=-st.pump.current_limit_a, pump_current_max_a=st.pump.current_limit_a,
-            virtual_time=False, has_truth=False,
+            virtual_time=False, has_truth=False, trim_ohm=self.trim_ohm,
             details={"station": st.name, "station_file": st.source, "loop_hz": st.loop_hz,
                      "supply_equivalent_v": st.supply_equivalent_v, "visa_library": self.visa_library,
                      "heater_every": self.heater_every, "esr_every": self.esr_every, "error_every": self.error_every,

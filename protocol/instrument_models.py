@@ -8,6 +8,7 @@ by its key (`keithley2400`); its kind says which roles it can play:
     pump    an SMU sourcing the pump current          keithley2400, keithley2450
     heater  one channel of a programmable supply      rigol_dp832, keysight_e36312a, keysight_e3631a
     nernst  an SMU (reference current, ESR) or a DMM  keithley2400, keithley2450, keysight_34465a
+    trim    optional: a DMM reading the sensor's trim resistor (2-wire ohms, once at connect)  keysight_34465a
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-ROLES = ("pump", "heater", "nernst")
+ROLES = ("pump", "heater", "nernst", "trim")   # optional roles appended at the end
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ SUPPLY_MODELS = tuple(key for key, model in MODELS.items() if model.kind == "sup
 METER_MODELS = tuple(key for key, model in MODELS.items() if model.kind == "meter")
 ROLE_MODELS: dict[str, tuple[str, ...]] = {
     "pump": SMU_MODELS, "heater": SUPPLY_MODELS, "nernst": SMU_MODELS + METER_MODELS,
+    "trim": METER_MODELS,
 }
 
 

@@ -66,6 +66,7 @@ TABLE_NOTES = {
     "pump": "SMU on the pump cell",
     "heater": "supply channel on the heater",
     "nernst": "optional: SMU (or meter) on the Nernst cell",
+    "trim": "optional: DMM across the sensor's trim resistor (ohms, read once at connect)",
 }
 KEY_NOTES = {
     "station.loop_hz": "controller loop rate the station can hold",
@@ -74,6 +75,7 @@ KEY_NOTES = {
     "heater.model": " | ".join(ROLE_MODELS["heater"]),
     "nernst.model": " | ".join(ROLE_MODELS["nernst"]) + " (meter: no current, no ESR)",
     "nernst.esr_step_a": "current step for ESR; 0 disables ESR",
+    "trim.model": " | ".join(ROLE_MODELS["trim"]),
 }
 NOTE_COLUMN = 29
 
@@ -127,6 +129,11 @@ class NernstConfig(RoleConfig):
 
 
 @dataclass(frozen=True)
+class TrimConfig(RoleConfig):
+    """A DMM across the sensor's trim resistor (connector pin 5 to pin 1), read once at connect."""
+
+
+@dataclass(frozen=True)
 class Station:
     name: str
     loop_hz: float
@@ -135,11 +142,14 @@ class Station:
     heater: HeaterConfig
     nernst: NernstConfig | None = None
     source: str = "station"
+    trim: TrimConfig | None = None       # optional roles appended after source: positional use unchanged
 
     def roles(self) -> dict[str, RoleConfig]:
         roles: dict[str, RoleConfig] = {"pump": self.pump, "heater": self.heater}
         if self.nernst is not None:
             roles["nernst"] = self.nernst
+        if self.trim is not None:
+            roles["trim"] = self.trim
         return roles
 
     def changed(self, role: str | None = None, **values: Any) -> Station:
@@ -207,6 +217,7 @@ HEATER_KEYS = ("model", "resource", "channel", "read_termination", "write_termin
 NERNST_KEYS = ("model", "resource", "read_termination", "write_termination", "timeout_ms", "reference_current_a",
                "esr_step_a", "compliance_v")
 STATION_KEYS = ("name", "loop_hz", "supply_equivalent_v")
+TRIM_KEYS = ("model", "resource", "read_termination", "write_termination", "timeout_ms")
 
 
 def _pump(t: TableReader) -> PumpConfig:
@@ -258,6 +269,12 @@ def _nernst(t: TableReader) -> NernstConfig:
     return NernstConfig(**common, reference_current_a=reference, esr_step_a=step, compliance_v=compliance)
 
 
+def _trim(t: TableReader) -> TrimConfig:
+    common = _common(t, "trim")
+    t.finish()
+    return TrimConfig(**common)
+
+
 def station_from_dict(data: Any, source: str = "station") -> Station:
     """Validate a parsed station file (dict of tables)."""
     top = TableReader(data, source, error=StationError)
@@ -273,9 +290,11 @@ def station_from_dict(data: Any, source: str = "station") -> Station:
     heater = _heater(top.sub("heater", keys=HEATER_KEYS))
     nernst_table = top.sub("nernst", required=False, keys=NERNST_KEYS)
     nernst = _nernst(nernst_table) if nernst_table is not None else None
+    trim_table = top.sub("trim", required=False, keys=TRIM_KEYS)
+    trim = _trim(trim_table) if trim_table is not None else None
     top.finish()
     seen: dict[str, str] = {}
-    for cfg in (pump, heater, nernst):
+    for cfg in (pump, heater, nernst, trim):
         if cfg is None:
             continue
         key = cfg.resource.upper()
@@ -284,7 +303,7 @@ def station_from_dict(data: Any, source: str = "station") -> Station:
                                f"{cfg.resource!r} is already the {seen[key]} instrument; each role needs its own")
         seen[key] = cfg.role
     return Station(name=name, loop_hz=loop_hz, supply_equivalent_v=supply, pump=pump, heater=heater, nernst=nernst,
-                   source=source)
+                   source=source, trim=trim)
 
 
 def station_from_text(text: str, source: str = "station") -> Station:
@@ -344,5 +363,6 @@ def save_station(station: Station, path: str | os.PathLike[str], header: str = "
                              replace_hint=replace_hint)
 
 
-__all__ = ["Station", "PumpConfig", "HeaterConfig", "NernstConfig", "RoleConfig", "StationError", "load_station",
-           "station_from_text", "station_from_dict", "station_to_dict", "station_to_toml", "save_station"]
+__all__ = ["Station", "PumpConfig", "HeaterConfig", "NernstConfig", "TrimConfig", "RoleConfig", "StationError",
+           "load_station", "station_from_text", "station_from_dict", "station_to_dict", "station_to_toml",
+           "save_station"]

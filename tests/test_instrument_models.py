@@ -33,7 +33,8 @@ def test_drivers_and_emulated_models_name_exactly_the_catalogue():
     assert set(EMULATED_MODELS) == set(MODELS)
     assert ROLE_MODELS == {"pump": ("keithley2400", "keithley2450"),
                            "heater": ("rigol_dp832", "keysight_e36312a", "keysight_e3631a"),
-                           "nernst": ("keithley2400", "keithley2450", "keysight_34465a")}
+                           "nernst": ("keithley2400", "keithley2450", "keysight_34465a"),
+                           "trim": ("keysight_34465a",)}
 
 
 @pytest.mark.parametrize("key", list(MODELS))

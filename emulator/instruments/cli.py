@@ -24,7 +24,7 @@ from .station import InstrumentStation
 SERVE_SOURCE = "serve instruments"
 # InstrumentStation's keyword -> the option that gave it (so a refusal names what the user typed).
 STATION_OPTIONS = {"heater_channel": "--heater-channel", "pump_model": "--pump-model",
-                   "heater_model": "--heater-model", "nernst_model": "--nernst-model"}
+                   "heater_model": "--heater-model", "nernst_model": "--nernst-model", "trim_model": "--trim-model"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,10 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="supply channel wired to the heater (default: CH1 on the DP832, 2 on the Keysights)")
     parser.add_argument("--nernst-model", default="keithley2450", choices=(*ROLE_MODELS["nernst"], "none"),
                         help="instrument on the Nernst cell, or none (default keithley2450)")
+    parser.add_argument("--trim-model", default="none", choices=(*ROLE_MODELS["trim"], "none"),
+                        help="DMM across the sensor's trim resistor (2-wire ohms, read once at connect), or none "
+                             "(default none)")
     parser.add_argument("--loop-hz", default="50", metavar="HZ",
                         help="loop rate written into the station file (default 50)")
     parser.add_argument("--port", action="append", default=[], metavar="ROLE=PORT",
-                        help="fixed port for a role (pump, heater, nernst); repeatable (default: ephemeral ports)")
+                        help="fixed port for a role (pump, heater, nernst, trim); repeatable "
+                             "(default: ephemeral ports)")
     parser.add_argument("--no-noise", action="store_true", help="readings without noise")
     parser.add_argument("--duration", default=None, metavar="S",
                         help="stop by itself after S seconds (default: run until stopped)")
@@ -97,7 +101,7 @@ def serve(args: argparse.Namespace) -> int:
         station = InstrumentStation(element, scenario, scenario.seed if seed is None else seed,
                                     pump_model=args.pump_model, heater_model=args.heater_model,
                                     nernst_model=args.nernst_model, ports=ports, heater_channel=args.heater_channel,
-                                    noise=not args.no_noise)
+                                    noise=not args.no_noise, trim_model=args.trim_model)
     except EmulatorInputError as exc:
         if exc.source == "InstrumentStation" and exc.field in STATION_OPTIONS:
             raise exc.replace(source=SERVE_SOURCE, field=STATION_OPTIONS[exc.field]) from None

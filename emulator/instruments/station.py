@@ -55,6 +55,7 @@ from .scpi import error_text
 from .smu import EmulatedSmu
 from .station_instrument import StationInstrument
 from .supply import EmulatedSupply
+from .trim_meter import TrimMeter
 
 # The emulated model of each catalogue key (tests check the two lists agree).
 SMUS: dict[str, type[EmulatedSmu]] = {cls.MODEL.key: cls for cls in (Keithley2400, Keithley2450)}
@@ -110,13 +111,17 @@ class InstrumentStation:
                  pump_model: str = "keithley2400", heater_model: str = "rigol_dp832",
                  nernst_model: str | None = "keithley2450", host: str = "127.0.0.1",
                  ports: dict[str, int] | None = None, *, heater_channel: int | None = None, noise: bool = True,
-                 step_s: float = DEFAULT_STEP_S):
+                 step_s: float = DEFAULT_STEP_S, trim_model: str | None = None):
         _check_choice("pump_model", pump_model, ROLE_MODELS["pump"])
         _check_choice("heater_model", heater_model, ROLE_MODELS["heater"])
         if nernst_model in (None, "none", ""):
             nernst_model = None
         else:
             _check_choice("nernst_model", nernst_model, ROLE_MODELS["nernst"])
+        if trim_model in (None, "none", ""):
+            trim_model = None
+        else:
+            _check_choice("trim_model", trim_model, ROLE_MODELS["trim"])
         if heater_channel is not None:
             _check_heater_channel(heater_channel, SUPPLIES[heater_model].MODEL)
         self.host = check_loopback(host)
@@ -131,7 +136,7 @@ class InstrumentStation:
         self.seed = int(seed)
         self.noise = bool(noise)
         self.step_s = float(step_s)
-        self.models = {"pump": pump_model, "heater": heater_model, "nernst": nernst_model}
+        self.models = {"pump": pump_model, "heater": heater_model, "nernst": nernst_model, "trim": trim_model}
 
         self.lock = threading.RLock()
         self.t_s = 0.0
@@ -156,6 +161,10 @@ class InstrumentStation:
         self.instruments: dict[str, StationInstrument] = {"pump": self.pump, "heater": self.heater}
         if self.nernst is not None:
             self.instruments["nernst"] = self.nernst
+        # Optional: a DMM across the element's trim resistor (2-wire ohms).
+        self.trim = TrimMeter(self, "trim") if trim_model is not None else None
+        if self.trim is not None:
+            self.instruments["trim"] = self.trim
         self._servers: dict[str, LineServer] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -377,6 +386,8 @@ class InstrumentStation:
                               "reference_current_a": NERNST_REFERENCE_A if sources else 0.0,
                               "esr_step_a": NERNST_ESR_STEP_A if sources else 0.0,
                               "compliance_v": NERNST_COMPLIANCE_V}
+        if self.trim is not None:
+            data["trim"] = {"model": self.models["trim"], "resource": self.resource("trim"), **link}
         return station_from_dict(data, source)
 
     def _file_header(self) -> str:

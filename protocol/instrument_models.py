@@ -9,6 +9,7 @@ by its key (`keithley2400`); its kind says which roles it can play:
     heater  one channel of a programmable supply      rigol_dp832, keysight_e36312a, keysight_e3631a
     nernst  an SMU (reference current, ESR) or a DMM  keithley2400, keithley2450, keysight_34465a
     trim    optional: a DMM reading the sensor's trim resistor (2-wire ohms, once at connect)  keysight_34465a
+    pressure  optional: a DMM reading an exhaust-pressure transducer's output volts        keysight_34465a
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-ROLES = ("pump", "heater", "nernst", "trim")   # optional roles appended at the end
+ROLES = ("pump", "heater", "nernst", "trim", "pressure")   # optional roles appended at the end
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ METER_MODELS = tuple(key for key, model in MODELS.items() if model.kind == "mete
 ROLE_MODELS: dict[str, tuple[str, ...]] = {
     "pump": SMU_MODELS, "heater": SUPPLY_MODELS, "nernst": SMU_MODELS + METER_MODELS,
     "trim": METER_MODELS,
+    "pressure": METER_MODELS,
 }
 
 

@@ -44,6 +44,9 @@ HEATER_CURRENT_LIMIT_MIN_A = 0.01
 NERNST_REFERENCE_RANGE_A = (-1e-3, 1e-3)
 NERNST_ESR_STEP_RANGE_A = (0.0, 1e-3)
 METER_COMPLIANCE_RANGE_V = (0.0, 210.0)
+# A pressure transducer's linear output: p_kPa = (V - offset_v) * kpa_per_v (absolute pressure).
+PRESSURE_OFFSET_RANGE_V = (-10.0, 10.0)
+PRESSURE_SCALE_RANGE_KPA_PER_V = (1.0, 10000.0)
 DEFAULT_TIMEOUT_MS = 500
 DEFAULT_TERMINATION = "\n"
 
@@ -67,6 +70,7 @@ TABLE_NOTES = {
     "heater": "supply channel on the heater",
     "nernst": "optional: SMU (or meter) on the Nernst cell",
     "trim": "optional: DMM across the sensor's trim resistor (ohms, read once at connect)",
+    "pressure": "optional: DMM on an exhaust-pressure transducer's output (volts -> kPa absolute)",
 }
 KEY_NOTES = {
     "station.loop_hz": "controller loop rate the station can hold",
@@ -76,6 +80,9 @@ KEY_NOTES = {
     "nernst.model": " | ".join(ROLE_MODELS["nernst"]) + " (meter: no current, no ESR)",
     "nernst.esr_step_a": "current step for ESR; 0 disables ESR",
     "trim.model": " | ".join(ROLE_MODELS["trim"]),
+    "pressure.model": " | ".join(ROLE_MODELS["pressure"]),
+    "pressure.offset_v": "transducer output at 0 kPa absolute",
+    "pressure.kpa_per_v": "p_kPa = (V - offset_v) * kpa_per_v",
 }
 NOTE_COLUMN = 29
 
@@ -134,6 +141,17 @@ class TrimConfig(RoleConfig):
 
 
 @dataclass(frozen=True)
+class PressureConfig(RoleConfig):
+    """A DMM on a linear exhaust-pressure transducer: p_kPa = (V - offset_v) * kpa_per_v (absolute)."""
+
+    offset_v: float = 0.5
+    kpa_per_v: float = 100.0
+
+    def kpa(self, volts: float) -> float:
+        return (volts - self.offset_v) * self.kpa_per_v
+
+
+@dataclass(frozen=True)
 class Station:
     name: str
     loop_hz: float
@@ -143,6 +161,7 @@ class Station:
     nernst: NernstConfig | None = None
     source: str = "station"
     trim: TrimConfig | None = None       # optional roles appended after source: positional use unchanged
+    pressure: PressureConfig | None = None
 
     def roles(self) -> dict[str, RoleConfig]:
         roles: dict[str, RoleConfig] = {"pump": self.pump, "heater": self.heater}
@@ -150,6 +169,8 @@ class Station:
             roles["nernst"] = self.nernst
         if self.trim is not None:
             roles["trim"] = self.trim
+        if self.pressure is not None:
+            roles["pressure"] = self.pressure
         return roles
 
     def changed(self, role: str | None = None, **values: Any) -> Station:
@@ -218,6 +239,7 @@ NERNST_KEYS = ("model", "resource", "read_termination", "write_termination", "ti
                "esr_step_a", "compliance_v")
 STATION_KEYS = ("name", "loop_hz", "supply_equivalent_v")
 TRIM_KEYS = ("model", "resource", "read_termination", "write_termination", "timeout_ms")
+PRESSURE_KEYS = (*TRIM_KEYS, "offset_v", "kpa_per_v")
 
 
 def _pump(t: TableReader) -> PumpConfig:
@@ -275,6 +297,15 @@ def _trim(t: TableReader) -> TrimConfig:
     return TrimConfig(**common)
 
 
+def _pressure(t: TableReader) -> PressureConfig:
+    common = _common(t, "pressure")
+    offset = t.number("offset_v", *PRESSURE_OFFSET_RANGE_V, unit="V", also=_note("the output at 0 kPa absolute"))
+    scale = t.number("kpa_per_v", *PRESSURE_SCALE_RANGE_KPA_PER_V, unit="kPa/V",
+                     also=_note("p_kPa = (V - offset_v) * kpa_per_v"))
+    t.finish()
+    return PressureConfig(**common, offset_v=offset, kpa_per_v=scale)
+
+
 def station_from_dict(data: Any, source: str = "station") -> Station:
     """Validate a parsed station file (dict of tables)."""
     top = TableReader(data, source, error=StationError)
@@ -292,9 +323,11 @@ def station_from_dict(data: Any, source: str = "station") -> Station:
     nernst = _nernst(nernst_table) if nernst_table is not None else None
     trim_table = top.sub("trim", required=False, keys=TRIM_KEYS)
     trim = _trim(trim_table) if trim_table is not None else None
+    pressure_table = top.sub("pressure", required=False, keys=PRESSURE_KEYS)
+    pressure = _pressure(pressure_table) if pressure_table is not None else None
     top.finish()
     seen: dict[str, str] = {}
-    for cfg in (pump, heater, nernst, trim):
+    for cfg in (pump, heater, nernst, trim, pressure):
         if cfg is None:
             continue
         key = cfg.resource.upper()
@@ -303,7 +336,7 @@ def station_from_dict(data: Any, source: str = "station") -> Station:
                                f"{cfg.resource!r} is already the {seen[key]} instrument; each role needs its own")
         seen[key] = cfg.role
     return Station(name=name, loop_hz=loop_hz, supply_equivalent_v=supply, pump=pump, heater=heater, nernst=nernst,
-                   source=source, trim=trim)
+                   source=source, trim=trim, pressure=pressure)
 
 
 def station_from_text(text: str, source: str = "station") -> Station:
@@ -363,6 +396,7 @@ def save_station(station: Station, path: str | os.PathLike[str], header: str = "
                              replace_hint=replace_hint)
 
 
-__all__ = ["Station", "PumpConfig", "HeaterConfig", "NernstConfig", "TrimConfig", "RoleConfig", "StationError",
+__all__ = ["Station", "PumpConfig", "HeaterConfig", "NernstConfig", "TrimConfig", "PressureConfig",
+           "RoleConfig", "StationError",
            "load_station", "station_from_text", "station_from_dict", "station_to_dict", "station_to_toml",
            "save_station"]

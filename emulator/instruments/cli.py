@@ -24,7 +24,8 @@ from .station import InstrumentStation
 SERVE_SOURCE = "serve instruments"
 # InstrumentStation's keyword -> the option that gave it (so a refusal names what the user typed).
 STATION_OPTIONS = {"heater_channel": "--heater-channel", "pump_model": "--pump-model",
-                   "heater_model": "--heater-model", "nernst_model": "--nernst-model", "trim_model": "--trim-model"}
+                   "heater_model": "--heater-model", "nernst_model": "--nernst-model", "trim_model": "--trim-model",
+                   "pressure_model": "--pressure-model"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,10 +53,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trim-model", default="none", choices=(*ROLE_MODELS["trim"], "none"),
                         help="DMM across the sensor's trim resistor (2-wire ohms, read once at connect), or none "
                              "(default none)")
+    parser.add_argument("--pressure-model", default="none", choices=(*ROLE_MODELS["pressure"], "none"),
+                        help="DMM on an exhaust-pressure transducer (0.5 V + 100 kPa/V, absolute), or none "
+                             "(default none)")
     parser.add_argument("--loop-hz", default="50", metavar="HZ",
                         help="loop rate written into the station file (default 50)")
     parser.add_argument("--port", action="append", default=[], metavar="ROLE=PORT",
-                        help="fixed port for a role (pump, heater, nernst, trim); repeatable "
+                        help="fixed port for a role (pump, heater, nernst, trim, pressure); repeatable "
                              "(default: ephemeral ports)")
     parser.add_argument("--no-noise", action="store_true", help="readings without noise")
     parser.add_argument("--duration", default=None, metavar="S",
@@ -101,7 +105,8 @@ def serve(args: argparse.Namespace) -> int:
         station = InstrumentStation(element, scenario, scenario.seed if seed is None else seed,
                                     pump_model=args.pump_model, heater_model=args.heater_model,
                                     nernst_model=args.nernst_model, ports=ports, heater_channel=args.heater_channel,
-                                    noise=not args.no_noise, trim_model=args.trim_model)
+                                    noise=not args.no_noise, trim_model=args.trim_model,
+                                    pressure_model=args.pressure_model)
     except EmulatorInputError as exc:
         if exc.source == "InstrumentStation" and exc.field in STATION_OPTIONS:
             raise exc.replace(source=SERVE_SOURCE, field=STATION_OPTIONS[exc.field]) from None

@@ -50,6 +50,7 @@ from .keysight_e3631a import KeysightE3631A
 from .keysight_e36312a import KeysightE36312A
 from .line_server import MAX_LINE_BYTES, LineServer, check_loopback
 from .loads import NernstCellLoad, PumpCellLoad
+from .pressure_transducer import TRANSDUCER_KPA_PER_V, TRANSDUCER_OFFSET_V, PressureTransducerLoad
 from .rigol_dp832 import RigolDP832
 from .scpi import error_text
 from .smu import EmulatedSmu
@@ -111,7 +112,8 @@ class InstrumentStation:
                  pump_model: str = "keithley2400", heater_model: str = "rigol_dp832",
                  nernst_model: str | None = "keithley2450", host: str = "127.0.0.1",
                  ports: dict[str, int] | None = None, *, heater_channel: int | None = None, noise: bool = True,
-                 step_s: float = DEFAULT_STEP_S, trim_model: str | None = None):
+                 step_s: float = DEFAULT_STEP_S, trim_model: str | None = None,
+                 pressure_model: str | None = None):
         _check_choice("pump_model", pump_model, ROLE_MODELS["pump"])
         _check_choice("heater_model", heater_model, ROLE_MODELS["heater"])
         if nernst_model in (None, "none", ""):
@@ -122,6 +124,10 @@ class InstrumentStation:
             trim_model = None
         else:
             _check_choice("trim_model", trim_model, ROLE_MODELS["trim"])
+        if pressure_model in (None, "none", ""):
+            pressure_model = None
+        else:
+            _check_choice("pressure_model", pressure_model, ROLE_MODELS["pressure"])
         if heater_channel is not None:
             _check_heater_channel(heater_channel, SUPPLIES[heater_model].MODEL)
         self.host = check_loopback(host)
@@ -136,7 +142,8 @@ class InstrumentStation:
         self.seed = int(seed)
         self.noise = bool(noise)
         self.step_s = float(step_s)
-        self.models = {"pump": pump_model, "heater": heater_model, "nernst": nernst_model, "trim": trim_model}
+        self.models = {"pump": pump_model, "heater": heater_model, "nernst": nernst_model, "trim": trim_model,
+                       "pressure": pressure_model}
 
         self.lock = threading.RLock()
         self.t_s = 0.0
@@ -165,6 +172,11 @@ class InstrumentStation:
         self.trim = TrimMeter(self, "trim") if trim_model is not None else None
         if self.trim is not None:
             self.instruments["trim"] = self.trim
+        # Optional: a DMM on an exhaust-pressure transducer's output.
+        self.pressure: Keysight34465A | None = None
+        if pressure_model is not None:
+            self.pressure = METERS[pressure_model](self, "pressure", PressureTransducerLoad(self))  # type: ignore[arg-type]
+            self.instruments["pressure"] = self.pressure
         self._servers: dict[str, LineServer] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -388,6 +400,9 @@ class InstrumentStation:
                               "compliance_v": NERNST_COMPLIANCE_V}
         if self.trim is not None:
             data["trim"] = {"model": self.models["trim"], "resource": self.resource("trim"), **link}
+        if self.pressure is not None:
+            data["pressure"] = {"model": self.models["pressure"], "resource": self.resource("pressure"), **link,
+                                "offset_v": TRANSDUCER_OFFSET_V, "kpa_per_v": TRANSDUCER_KPA_PER_V}
         return station_from_dict(data, source)
 
     def _file_header(self) -> str:

@@ -1,7 +1,10 @@
 """The emulated exhaust-pressure transducer the optional pressure role's DMM reads: a linear,
-absolute sensor with a voltage output, 0.5 V at 0 kPa and 100 kPa/V (0.5-4.5 V over 0-400 kPa), the
-output form of common bench transducers (e.g. Honeywell PX2 series: 0.5-4.5 V ratiometric; Bosch
-MAP sensors are similar). Its reading is the emulated world's exhaust pressure plus the sensor's own
+absolute sensor with a voltage output, 0.5 V at 0 kPa and 100 kPa/V (0.5-4.5 V over 0-400 kPa): the
+common ratiometric output of industrial and vehicle transducers, 10-90 % of a 5 V supply (WIKA,
+"Analogue output signals of pressure sensors: 0.5 ... 4.5 V ratiometric",
+blog.wika.it/knowhow/segnali-di-uscita-analogici-sensori-di-pressione-3-0-5-4-5-raziometrico); the
+supply is taken as exactly 5 V (no ratiometric error).
+Its reading is the emulated world's exhaust pressure plus the sensor's own
 noise, 0.25 kPa 1 sd (the same assumption as the sim front end's and the emulated rig's pressure
 input; written here on its own). The meter in front of it is the emulated 34465A (DC volts); the
 scale is written into the station file, as a bench engineer writes the transducer's data-sheet scale.

@@ -104,7 +104,8 @@ class VisaFrontEnd(FrontEnd):
 
     def __init__(self, station: Station, *, name: str | None = None, visa_library: str = "@py",
                  heater_every: int | None = None, esr_every: int | None = None, error_every: int = 1,
-                 supply_sense: str = "infer", on_compliance: str = "flag", nplc: float = 0.1):
+                 supply_sense: str = "infer", on_compliance: str = "flag", nplc: float = 0.1,
+                 pressure_every: int | None = None):
         self.station = station
         self._name = name or f"visa:{station.source}"
         self.visa_library = visa_library
@@ -141,7 +142,7 @@ class VisaFrontEnd(FrontEnd):
         self.safe_count = 0
         self.esr_v: tuple[float, float] = (math.nan, math.nan)
         self.trim_ohm = math.nan    # the trim meter's reading at connect; NaN without one
-        self.pressure_every = max(1, math.ceil(station.loop_hz / PRESSURE_POLL_HZ))
+        self.pressure_every = pressure_every or max(1, math.ceil(station.loop_hz / PRESSURE_POLL_HZ))
         self._pressure_kpa = math.nan   # the pressure meter's last reading, held between readings
 
     # -- opening ------------------------------------------------------------------------------------

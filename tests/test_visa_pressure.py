@@ -64,6 +64,17 @@ def test_station_without_pressure_role_reports_nan(tmp_path):
             assert math.isnan(fe.sample().pressure_kpa)
 
 
+def test_pressure_every_is_a_url_option(tmp_path):
+    from lambdarig.common.errors import InputError
+
+    with InstrumentStation("lsu49", "free-air", seed=2, pressure_model="keysight_34465a") as station:
+        path = station.write_station_file(tmp_path / "station.toml", loop_hz=50)
+        with open_frontend(f"visa:{path}?pressure_every=2") as fe:
+            assert fe.info().details["pressure_every"] == 2
+        with pytest.raises(InputError, match="pressure_every"):
+            open_frontend(f"visa:{path}?pressure_every=0")
+
+
 def test_pressure_scale_is_range_checked(tmp_path):
     with InstrumentStation("lsu49", "free-air", seed=2, pressure_model="keysight_34465a") as station:
         text = station.station_toml()

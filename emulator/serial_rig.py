@@ -31,6 +31,7 @@ import argparse
 import errno
 import math
 import os
+import random
 import re
 import select
 import signal
@@ -50,6 +51,7 @@ from lambdarig.protocol.codes import (
     ANALOG_OUT_MAX_V,
     CAP_ANALOG_OUT,
     CAP_HEATER_SENSE,
+    CAP_PRESSURE,
     CAP_PUMP_V,
     CAP_RI,
     CAP_SENSE,
@@ -115,6 +117,11 @@ TX_BACKLOG_MAX = 16384          # bytes queued for a slow host; frames beyond ar
 MAX_SAMPLE_BACKLOG_S = 0.05     # behind by more than this: skip the missed samples (counted)
 JITTER_WINDOW = 20000           # recent sample latencies kept for the statistics
 MAX_READS_PER_TICK = 16         # reads of 4096 bytes per loop pass, at most
+# The optional exhaust-pressure sensor (--pressure-sensor): noise 1 sd, kPa. The same assumption as
+# the sim front end's input (a 400 kPa MAP sensor at ~0.06 % of full scale); written here on its own,
+# the emulator imports nothing from the HAL.
+PRESSURE_SENSOR_NOISE_KPA = 0.25
+PRESSURE_NOISE_SEED = 0x5052    # xor the rig's seed: the sensor's noise is its own stream
 
 
 @dataclass
@@ -150,7 +157,7 @@ class RigServer:
     def __init__(self, element: str | ElementSpec = "lsu49", scenario: str | Scenario = "default",
                  flash_path: str | os.PathLike | None = None, serial_number: str = "LR0001", seed: int = 0,
                  watchdog_ms: int = DEFAULT_WATCHDOG_MS, link: str | os.PathLike | None = None,
-                 die_after_flash_ops: int | None = None):
+                 die_after_flash_ops: int | None = None, pressure_sensor: bool = False):
         if not 0 <= watchdog_ms <= 0xFFFF or 0 < watchdog_ms < MIN_WATCHDOG_MS:
             raise ValueError(f"watchdog_ms {watchdog_ms}: 0 (off) or {MIN_WATCHDOG_MS}..65535")
         if not serial_number or len(serial_number.encode("ascii", "replace")) > 16:
@@ -182,6 +189,11 @@ class RigServer:
         trim = getattr(self.rig.element, "trim_ohm", None)
         self.trim_ohm = math.nan if trim is None else float(trim)
         capabilities |= CAP_TRIM if trim is not None else 0
+        # A board with an exhaust-pressure sensor fitted (CAP_PRESSURE): the world's pressure with
+        # the sensor's own seeded noise rides in each SAMPLE's second trailer.
+        self.pressure_sensor = bool(pressure_sensor)
+        self._pressure_noise = random.Random(PRESSURE_NOISE_SEED ^ seed).gauss
+        capabilities |= CAP_PRESSURE if self.pressure_sensor else 0
         self.identity = Identity(PROTOCOL_VERSION, *FIRMWARE_VERSION, capabilities, MAX_RATE_HZ, self.pump_min_a,
                                  self.pump_max_a, serial_number, self.element_name[:16])
 
@@ -512,10 +524,15 @@ class RigServer:
             status |= STATUS_OUTPUTS_SAFE
         message = SampleMessage(
             int(ts * 1e6) & 0xFFFFFFFF, r.nernst_v, r.pump_current_a, r.ri_ohm, r.heater_v, r.heater_a,
-            r.supply_v, r.pump_v, status, self.applied_seq, sense_v=r.sense_v if self.has_sense else None)
+            r.supply_v, r.pump_v, status, self.applied_seq, sense_v=r.sense_v if self.has_sense else None,
+            pressure_kpa=self._pressure_reading() if self.pressure_sensor else None)
         self._send(message, self._sample_seq)
         self._sample_seq = (self._sample_seq + 1) & 0xFFFF
         self.counters.samples += 1
+
+    def _pressure_reading(self) -> float:
+        """The fitted pressure sensor: the emulated world's exhaust pressure (absolute) plus noise, kPa."""
+        return self.rig.world.pressure_kpa + PRESSURE_SENSOR_NOISE_KPA * self._pressure_noise(0.0, 1.0)
 
     def _error(self, frame: Frame, code: int, text: str = "") -> None:
         self.counters.errors_sent += 1
@@ -672,6 +689,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="production unit N of the element (integer >= 0; default: the nominal element)")
     parser.add_argument("--age-h", default=None, metavar="H",
                         help="operating hours the element has aged by (default 0)")
+    parser.add_argument("--pressure-sensor", action="store_true",
+                        help="fit an exhaust-pressure sensor: CAP_PRESSURE, pressure_kpa in every SAMPLE "
+                             "(default: none, as on the bench board)")
     parser.add_argument("--die-after-flash-ops", type=int, default=None, help=argparse.SUPPRESS)
 
 
@@ -703,7 +723,8 @@ def serve(args: argparse.Namespace) -> int:
     flash_path = args.flash if args.flash is not None else default_flash_path(args.serial_number)
     server = RigServer(element=element, scenario=args.scenario, flash_path=flash_path,
                        serial_number=args.serial_number, seed=args.seed, watchdog_ms=args.watchdog_ms,
-                       link=args.link, die_after_flash_ops=args.die_after_flash_ops)
+                       link=args.link, die_after_flash_ops=args.die_after_flash_ops,
+                       pressure_sensor=args.pressure_sensor)
 
     def on_signal(signum, _frame):
         server.request_stop()

@@ -347,7 +347,8 @@ class RigLink:
         sample = Sample(t_s=(t_us + self._t_offset) * 1e-6, nernst_v=message.nernst_v,
                         pump_current_a=message.pump_current_a, ri_ohm=message.ri_ohm, heater_v=message.heater_v,
                         heater_a=message.heater_a, supply_v=message.supply_v, pump_v=message.pump_v,
-                        sense_v=math.nan if message.sense_v is None else message.sense_v)
+                        sense_v=math.nan if message.sense_v is None else message.sense_v,
+                        pressure_kpa=math.nan if message.pressure_kpa is None else message.pressure_kpa)
         rs = RigSample(sample, message.status, message.applied_seq, frame.seq, now)
         self.latest = rs
         self._samples.append(rs)

@@ -88,9 +88,17 @@ SAG_HOLD_S = 1.0
 HEATER_RESOLUTION_V = 0.001
 NEAR_RAIL = 0.98                 # a Nernst reading this close to the compliance voltage is at the rail
 ESR_SATURATED_OHM = 1e9          # ESR "beyond range" (cold or open cell), as the board reports it
-ROLE_ORDER = ("pump", "nernst", "heater", "analog_out")
+ROLE_ORDER = ("pump", "nernst", "heater", "analog_out", "trim", "pressure")
 SAFE_ORDER = ("heater", "pump", "nernst", "analog_out")
 ANALOG_RESOLUTION_V = 0.001   # the analog-output role's set-point step (a supply's 1 mV)
+POLLED_ROLES = ("pump", "heater", "nernst", "analog_out", "pressure")   # error queues popped in turn (trim: once)
+# The trim resistor as the firmware accepts it (a 2-wire DMM reading); outside: none (NaN), logged.
+# LSU 4.9 trims are tens to a few hundred ohms; 9.9E37 (overload) is an open line.
+TRIM_READING_RANGE_OHM = (1.0, 100e3)
+TRIM_NPLC = 1.0       # one reading at connect: integrate a whole power-line cycle
+# The pressure meter is read at this rate (held in between): the firmware filters live pressure
+# over conversion.pressure_filter_s (0.1 s), so 10 readings/s follow it and cost one query in 5 at 50 Hz.
+PRESSURE_POLL_HZ = 10.0
 
 
 class VisaFrontEnd(FrontEnd):
@@ -98,7 +106,8 @@ class VisaFrontEnd(FrontEnd):
 
     def __init__(self, station: Station, *, name: str | None = None, visa_library: str = "@py",
                  heater_every: int | None = None, esr_every: int | None = None, error_every: int = 1,
-                 supply_sense: str = "infer", on_compliance: str = "flag", nplc: float = 0.1):
+                 supply_sense: str = "infer", on_compliance: str = "flag", nplc: float = 0.1,
+                 pressure_every: int | None = None):
         self.station = station
         self._name = name or f"visa:{station.source}"
         self.visa_library = visa_library
@@ -135,6 +144,9 @@ class VisaFrontEnd(FrontEnd):
         self.safe_confirmed: dict[str, bool] = {}
         self.safe_count = 0
         self.esr_v: tuple[float, float] = (math.nan, math.nan)
+        self.trim_ohm = math.nan    # the trim meter's reading at connect; NaN without one
+        self.pressure_every = pressure_every or max(1, math.ceil(station.loop_hz / PRESSURE_POLL_HZ))
+        self._pressure_kpa = math.nan   # the pressure meter's last reading, held between readings
 
     # -- opening ------------------------------------------------------------------------------------
 
@@ -243,6 +255,22 @@ class VisaFrontEnd(FrontEnd):
         if st.analog_out is not None:
             self._driver("analog_out", Supply).setup(current_limit_a=st.analog_out.current_limit_a, voltage_v=0.0)
             self._analog_sent = 0.0
+        if "trim" in self.drivers:
+            self.trim_ohm = self._read_trim(self._driver("trim", Meter))
+        if "pressure" in self.drivers:
+            self._driver("pressure", Meter).setup()
+
+    def _read_trim(self, meter: Meter) -> float:
+        """The sensor's trim resistor, once per connect (it belongs to the sensor, not the stream)."""
+        meter.setup_resistance(nplc=TRIM_NPLC)
+        ohm = meter.read_resistance_ohm()
+        lo, hi = TRIM_READING_RANGE_OHM
+        if not lo <= ohm <= hi:
+            log.warning("trim (%s): %g ohm is outside %g..%g ohm (open or shorted line): no trim applied",
+                        meter.identity, ohm, lo, hi)
+            return math.nan
+        log.info("trim (%s): %.2f ohm", meter.identity, ohm)
+        return ohm
 
     # -- the FrontEnd surface ---------------------------------------------------------------------
 
@@ -295,14 +323,18 @@ class VisaFrontEnd(FrontEnd):
                 log.info("heater (%s): no loaded reading for %g s; supply back to %g V",
                          drivers["heater"].identity, SAG_HOLD_S, supply_v)
 
+        pressure_cfg = self.station.pressure
+        if pressure_cfg is not None and k % self.pressure_every == 0:
+            self._pressure_kpa = pressure_cfg.kpa(self._driver("pressure", Meter).read_voltage())
+
         if self.error_every and k % self.error_every == 0:
-            roles = tuple(drivers)
+            roles = tuple(r for r in drivers if r in POLLED_ROLES)
             role = roles[self._error_role % len(roles)]
             self._error_role += 1
             drivers[role].check_errors()
 
         return Sample(t, nernst_v, reading.current_a, self._ri, self._heater_v, self._heater_a, supply_v,
-                      reading.voltage_v)
+                      reading.voltage_v, pressure_kpa=self._pressure_kpa)
 
     def _measure_esr(self, nernst: SMU) -> float:
         """The Nernst reading V1 at the reference current and V2 at reference + step, in one
@@ -474,10 +506,11 @@ class VisaFrontEnd(FrontEnd):
             kind="visa", name=self._name, element="",
             measures_ri=self.measures_esr, measures_heater=True, measures_pump_v=True,
             pump_current_min_a=-st.pump.current_limit_a, pump_current_max_a=st.pump.current_limit_a,
-            virtual_time=False, has_truth=False,
+            virtual_time=False, has_truth=False, trim_ohm=self.trim_ohm,
             details={"station": st.name, "station_file": st.source, "loop_hz": st.loop_hz,
                      "supply_equivalent_v": st.supply_equivalent_v, "visa_library": self.visa_library,
-                     "heater_every": self.heater_every, "esr_every": self.esr_every, "error_every": self.error_every,
+                     "heater_every": self.heater_every, "esr_every": self.esr_every,
+                     "pressure_every": self.pressure_every, "error_every": self.error_every,
                      "supply_sense": self.supply_sense, "on_compliance": self.on_compliance,
                      "snapshot": self.snapshot()})
 

@@ -15,7 +15,8 @@ from lambdarig.common.validators import Place
 from .url import query_options, split_url
 
 SOURCE = "visa front end"
-OPTION_KEYS = ("visa_library", "heater_every", "esr_every", "error_every", "supply_sense", "on_compliance", "nplc")
+OPTION_KEYS = ("visa_library", "heater_every", "esr_every", "error_every", "supply_sense", "on_compliance", "nplc",
+               "pressure_every")
 SUPPLY_SENSE = ("infer", "fixed")
 ON_COMPLIANCE = ("flag", "error")
 EVERY_RANGE = (1, 1000)
@@ -69,7 +70,7 @@ def front_end_options(url_options: dict[str, Any], options: dict[str, Any],
         raise _at("visa_library").refuse(f"{check.show(library)} is not a VISA library",
                                          allowed='a pyvisa backend such as "@py"')
     kwargs: dict[str, Any] = {"visa_library": library.strip()}
-    for key in ("heater_every", "esr_every"):
+    for key in ("heater_every", "esr_every", "pressure_every"):
         if merged.get(key) is not None:
             kwargs[key] = _whole(key, merged[key], *EVERY_RANGE)
     if merged.get("error_every") is not None:

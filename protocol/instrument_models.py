@@ -9,6 +9,8 @@ by its key (`keithley2400`); its kind says which roles it can play:
     heater  one channel of a programmable supply      rigol_dp832, keysight_e36312a, keysight_e3631a
     nernst  an SMU (reference current, ESR) or a DMM  keithley2400, keithley2450, keysight_34465a
     analog_out  optional: one channel of a supply as the controller's analog output 1 (0-5 V)
+    trim    optional: a DMM reading the sensor's trim resistor (2-wire ohms, once at connect)  keysight_34465a
+    pressure  optional: a DMM reading an exhaust-pressure transducer's output volts        keysight_34465a
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-ROLES = ("pump", "heater", "nernst", "analog_out")
+ROLES = ("pump", "heater", "nernst", "analog_out", "trim", "pressure")   # optional roles appended at the end
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,8 @@ SUPPLY_MODELS = tuple(key for key, model in MODELS.items() if model.kind == "sup
 METER_MODELS = tuple(key for key, model in MODELS.items() if model.kind == "meter")
 ROLE_MODELS: dict[str, tuple[str, ...]] = {
     "pump": SMU_MODELS, "heater": SUPPLY_MODELS, "nernst": SMU_MODELS + METER_MODELS, "analog_out": SUPPLY_MODELS,
+    "trim": METER_MODELS,
+    "pressure": METER_MODELS,
 }
 
 

@@ -161,13 +161,16 @@ class Identity(Message):
 
 SAMPLE_LAYOUT = struct.Struct("<I7fBH")
 SAMPLE_SENSE_LAYOUT = struct.Struct("<f")
+SAMPLE_PRESSURE_LAYOUT = struct.Struct("<f")
 
 
 @dataclass(frozen=True)
 class SampleMessage(Message):
     """SAMPLE, streamed by the rig: one reading on the rig's own clock (t_us wraps at 2^32).
     NaN marks what the board does not measure. sense_v rides after the 35-byte prefix only on
-    boards with CAP_SENSE (None: the field is absent)."""
+    boards with CAP_SENSE or CAP_PRESSURE (None: the field is absent); pressure_kpa after it only on
+    boards with CAP_PRESSURE, which then send sense_v as NaN unless they also have CAP_SENSE, so the
+    length alone says which trailers are there (35, 39 or 43 bytes)."""
 
     TYPE = SAMPLE
     NAME = "SAMPLE"
@@ -182,27 +185,35 @@ class SampleMessage(Message):
     status: int
     applied_seq: int
     sense_v: float | None = None
+    pressure_kpa: float | None = None
 
     def pack(self) -> bytes:
         out = _pack(self.NAME, SAMPLE_LAYOUT, self.t_us, self.nernst_v, self.pump_current_a, self.ri_ohm,
                     self.heater_v, self.heater_a, self.supply_v, self.pump_v, self.status, self.applied_seq)
-        if self.sense_v is not None:
-            out += _pack(self.NAME, SAMPLE_SENSE_LAYOUT, self.sense_v)
+        if self.sense_v is not None or self.pressure_kpa is not None:
+            sense_v = math.nan if self.sense_v is None else self.sense_v
+            out += _pack(self.NAME, SAMPLE_SENSE_LAYOUT, sense_v)
+        if self.pressure_kpa is not None:
+            out += _pack(self.NAME, SAMPLE_PRESSURE_LAYOUT, self.pressure_kpa)
         return out
 
     @classmethod
     def unpack(cls, payload: bytes) -> Self:
         with_sense = SAMPLE_LAYOUT.size + SAMPLE_SENSE_LAYOUT.size
-        if len(payload) not in (SAMPLE_LAYOUT.size, with_sense):
-            raise WireError(f"{cls.NAME}: payload of {len(payload)} bytes, expected {SAMPLE_LAYOUT.size} "
-                            f"or {with_sense} (with sense_v)", E_BAD_LENGTH)
+        with_pressure = with_sense + SAMPLE_PRESSURE_LAYOUT.size
+        if len(payload) not in (SAMPLE_LAYOUT.size, with_sense, with_pressure):
+            raise WireError(f"{cls.NAME}: payload of {len(payload)} bytes, expected {SAMPLE_LAYOUT.size}, "
+                            f"{with_sense} (with sense_v) or {with_pressure} (with sense_v and pressure_kpa)",
+                            E_BAD_LENGTH)
         (t_us, nernst_v, pump_current_a, ri_ohm, heater_v, heater_a, supply_v, pump_v, status,
          applied_seq) = SAMPLE_LAYOUT.unpack_from(payload)
-        sense_v = None
-        if len(payload) == with_sense:
+        sense_v = pressure_kpa = None
+        if len(payload) >= with_sense:
             (sense_v,) = SAMPLE_SENSE_LAYOUT.unpack_from(payload, SAMPLE_LAYOUT.size)
+        if len(payload) == with_pressure:
+            (pressure_kpa,) = SAMPLE_PRESSURE_LAYOUT.unpack_from(payload, with_sense)
         return cls(t_us, nernst_v, pump_current_a, ri_ohm, heater_v, heater_a, supply_v, pump_v, status, applied_seq,
-                   sense_v)
+                   sense_v, pressure_kpa)
 
 
 SETTINGS_INFO_LAYOUT = struct.Struct("<BIIIH")

@@ -47,6 +47,10 @@ NERNST_ESR_STEP_RANGE_A = (0.0, 1e-3)
 METER_COMPLIANCE_RANGE_V = (0.0, 210.0)
 ANALOG_OUT_MAX_V = 5.0             # the controller's analog outputs span 0-5 V (settings [analog])
 ANALOG_OUT_CURRENT_MAX_A = 0.1     # a gauge or a logger input draws microamps
+
+# A pressure transducer's linear output: p_kPa = (V - offset_v) * kpa_per_v (absolute pressure).
+PRESSURE_OFFSET_RANGE_V = (-10.0, 10.0)
+PRESSURE_SCALE_RANGE_KPA_PER_V = (1.0, 10000.0)
 DEFAULT_TIMEOUT_MS = 500
 DEFAULT_TERMINATION = "\n"
 
@@ -70,6 +74,8 @@ TABLE_NOTES = {
     "heater": "supply channel on the heater",
     "nernst": "optional: SMU (or meter) on the Nernst cell",
     "analog_out": "optional: supply channel driven with the firmware's analog output 1 (volts)",
+    "trim": "optional: DMM across the sensor's trim resistor (ohms, read once at connect)",
+    "pressure": "optional: DMM on an exhaust-pressure transducer's output (volts -> kPa absolute)",
 }
 KEY_NOTES = {
     "station.loop_hz": "controller loop rate the station can hold",
@@ -78,6 +84,10 @@ KEY_NOTES = {
     "heater.model": " | ".join(ROLE_MODELS["heater"]),
     "nernst.model": " | ".join(ROLE_MODELS["nernst"]) + " (meter: no current, no ESR)",
     "nernst.esr_step_a": "current step for ESR; 0 disables ESR",
+    "trim.model": " | ".join(ROLE_MODELS["trim"]),
+    "pressure.model": " | ".join(ROLE_MODELS["pressure"]),
+    "pressure.offset_v": "transducer output at 0 kPa absolute",
+    "pressure.kpa_per_v": "p_kPa = (V - offset_v) * kpa_per_v",
 }
 NOTE_COLUMN = 29
 
@@ -138,6 +148,22 @@ class AnalogOutConfig(RoleConfig):
 
 
 @dataclass(frozen=True)
+class TrimConfig(RoleConfig):
+    """A DMM across the sensor's trim resistor (connector pin 5 to pin 1), read once at connect."""
+
+
+@dataclass(frozen=True)
+class PressureConfig(RoleConfig):
+    """A DMM on a linear exhaust-pressure transducer: p_kPa = (V - offset_v) * kpa_per_v (absolute)."""
+
+    offset_v: float = 0.5
+    kpa_per_v: float = 100.0
+
+    def kpa(self, volts: float) -> float:
+        return (volts - self.offset_v) * self.kpa_per_v
+
+
+@dataclass(frozen=True)
 class Station:
     name: str
     loop_hz: float
@@ -147,6 +173,8 @@ class Station:
     nernst: NernstConfig | None = None
     source: str = "station"
     analog_out: AnalogOutConfig | None = None
+    trim: TrimConfig | None = None       # optional roles appended after source: positional use unchanged
+    pressure: PressureConfig | None = None
 
     def roles(self) -> dict[str, RoleConfig]:
         roles: dict[str, RoleConfig] = {"pump": self.pump, "heater": self.heater}
@@ -154,6 +182,10 @@ class Station:
             roles["nernst"] = self.nernst
         if self.analog_out is not None:
             roles["analog_out"] = self.analog_out
+        if self.trim is not None:
+            roles["trim"] = self.trim
+        if self.pressure is not None:
+            roles["pressure"] = self.pressure
         return roles
 
     def changed(self, role: str | None = None, **values: Any) -> Station:
@@ -223,6 +255,8 @@ NERNST_KEYS = ("model", "resource", "read_termination", "write_termination", "ti
 ANALOG_OUT_KEYS = ("model", "resource", "channel", "read_termination", "write_termination", "timeout_ms",
                    "voltage_limit_v", "current_limit_a")
 STATION_KEYS = ("name", "loop_hz", "supply_equivalent_v")
+TRIM_KEYS = ("model", "resource", "read_termination", "write_termination", "timeout_ms")
+PRESSURE_KEYS = (*TRIM_KEYS, "offset_v", "kpa_per_v")
 
 
 def _pump(t: TableReader) -> PumpConfig:
@@ -303,6 +337,21 @@ def _nernst(t: TableReader) -> NernstConfig:
     return NernstConfig(**common, reference_current_a=reference, esr_step_a=step, compliance_v=compliance)
 
 
+def _trim(t: TableReader) -> TrimConfig:
+    common = _common(t, "trim")
+    t.finish()
+    return TrimConfig(**common)
+
+
+def _pressure(t: TableReader) -> PressureConfig:
+    common = _common(t, "pressure")
+    offset = t.number("offset_v", *PRESSURE_OFFSET_RANGE_V, unit="V", also=_note("the output at 0 kPa absolute"))
+    scale = t.number("kpa_per_v", *PRESSURE_SCALE_RANGE_KPA_PER_V, unit="kPa/V",
+                     also=_note("p_kPa = (V - offset_v) * kpa_per_v"))
+    t.finish()
+    return PressureConfig(**common, offset_v=offset, kpa_per_v=scale)
+
+
 def station_from_dict(data: Any, source: str = "station") -> Station:
     """Validate a parsed station file (dict of tables)."""
     top = TableReader(data, source, error=StationError)
@@ -320,9 +369,13 @@ def station_from_dict(data: Any, source: str = "station") -> Station:
     nernst = _nernst(nernst_table) if nernst_table is not None else None
     analog_table = top.sub("analog_out", required=False, keys=ANALOG_OUT_KEYS)
     analog_out = _analog_out(analog_table) if analog_table is not None else None
+    trim_table = top.sub("trim", required=False, keys=TRIM_KEYS)
+    trim = _trim(trim_table) if trim_table is not None else None
+    pressure_table = top.sub("pressure", required=False, keys=PRESSURE_KEYS)
+    pressure = _pressure(pressure_table) if pressure_table is not None else None
     top.finish()
     seen: dict[str, str] = {}
-    for cfg in (pump, heater, nernst, analog_out):
+    for cfg in (pump, heater, nernst, analog_out, trim, pressure):
         if cfg is None:
             continue
         key = cfg.resource.upper()
@@ -331,7 +384,7 @@ def station_from_dict(data: Any, source: str = "station") -> Station:
                                f"{cfg.resource!r} is already the {seen[key]} instrument; each role needs its own")
         seen[key] = cfg.role
     return Station(name=name, loop_hz=loop_hz, supply_equivalent_v=supply, pump=pump, heater=heater, nernst=nernst,
-                   source=source, analog_out=analog_out)
+                   source=source, analog_out=analog_out, trim=trim, pressure=pressure)
 
 
 def station_from_text(text: str, source: str = "station") -> Station:
@@ -391,6 +444,7 @@ def save_station(station: Station, path: str | os.PathLike[str], header: str = "
                              replace_hint=replace_hint)
 
 
-__all__ = ["Station", "PumpConfig", "HeaterConfig", "NernstConfig", "AnalogOutConfig", "RoleConfig", "StationError",
+__all__ = ["Station", "PumpConfig", "HeaterConfig", "NernstConfig", "AnalogOutConfig", "TrimConfig", "PressureConfig",
+           "RoleConfig", "StationError",
            "load_station", "station_from_text", "station_from_dict", "station_to_dict", "station_to_toml",
            "save_station"]

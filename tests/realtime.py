@@ -76,7 +76,7 @@ class RigProcess:
 
     def __init__(self, flash: Path, *, element: str = "lsu49", scenario: str = "default",
                  watchdog_ms: int | None = None, serial_number: str | None = None,
-                 die_after_flash_ops: int | None = None):
+                 die_after_flash_ops: int | None = None, pressure_sensor: bool = False):
         cmd = [sys.executable, "-m", "lambdarig", "serve", "rig", "--flash", str(flash), "--element", element,
                "--scenario", scenario]
         if watchdog_ms is not None:
@@ -85,6 +85,8 @@ class RigProcess:
             cmd += ["--serial-number", serial_number]
         if die_after_flash_ops is not None:   # a simulated power cut: the rig exits (70) in that flash operation
             cmd += ["--die-after-flash-ops", str(die_after_flash_ops)]
+        if pressure_sensor:                   # fit the exhaust-pressure sensor (CAP_PRESSURE)
+            cmd += ["--pressure-sensor"]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.stderr = ""
         self._stopped = False

@@ -31,10 +31,11 @@ REPO = Path(__file__).resolve().parents[1]
 def test_drivers_and_emulated_models_name_exactly_the_catalogue():
     assert list(DRIVERS) == list(MODELS)
     assert set(EMULATED_MODELS) == set(MODELS)
-    assert ROLE_MODELS == {"pump": ("keithley2400", "keithley2450"),
+    assert ROLE_MODELS == {"pump": ("keithley2400", "keithley2450"), "pressure": ("keysight_34465a",),
                            "heater": ("rigol_dp832", "keysight_e36312a", "keysight_e3631a"),
                            "nernst": ("keithley2400", "keithley2450", "keysight_34465a"),
-                           "analog_out": ("rigol_dp832", "keysight_e36312a", "keysight_e3631a")}
+                           "analog_out": ("rigol_dp832", "keysight_e36312a", "keysight_e3631a"),
+                           "trim": ("keysight_34465a",)}
 
 
 @pytest.mark.parametrize("key", list(MODELS))

@@ -59,6 +59,7 @@ EXAMPLES: list[Message] = [
     SetPoint(-0.0078125, 0.0, False),
     SampleMessage(1234567, 0.4375, 0.0009765625, 300.0, 9.5, 1.25, 13.5, 0.375, codes.STATUS_OUTPUTS_SAFE, 0x0102),
     SampleMessage(0xFFFFFFFF, 0.5, 0.0, 250.0, 0.0, 0.0, 12.0, 0.0, 0, 0, sense_v=0.125),
+    SampleMessage(7, 0.4375, 0.0009765625, 300.0, 12.0, 1.0, 13.5, 0.375, 0, 9, sense_v=0.25, pressure_kpa=180.5),
     SettingsInfo(),
     SettingsInfoReply(1, 780, 0x98FE8574, 7, 4096),
     SettingsInfoReply(None, 0, 0, 0, 4096),
@@ -132,7 +133,7 @@ def test_sample_sense_v_is_an_optional_trailing_field():
 def valid_lengths(cls: type[Message]) -> set[int]:
     """Payload lengths unpack accepts; every other one must be refused."""
     if cls is SampleMessage:
-        return {35, 39}
+        return {35, 39, 43}      # + sense_v, + sense_v and pressure_kpa
     if cls is SettingsData:
         return set(range(codes.MAX_READ + 1))
     if cls is SettingsWrite:

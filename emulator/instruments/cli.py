@@ -25,7 +25,8 @@ SERVE_SOURCE = "serve instruments"
 # InstrumentStation's keyword -> the option that gave it (so a refusal names what the user typed).
 STATION_OPTIONS = {"heater_channel": "--heater-channel", "pump_model": "--pump-model",
                    "heater_model": "--heater-model", "nernst_model": "--nernst-model",
-                   "analog_out_model": "--analog-out-model", "analog_out_channel": "--analog-out-channel"}
+                   "analog_out_model": "--analog-out-model", "analog_out_channel": "--analog-out-channel",
+                   "trim_model": "--trim-model", "pressure_model": "--pressure-model"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,10 +56,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "analog_out role), or none (default none)")
     parser.add_argument("--analog-out-channel", default=None, type=int, metavar="N",
                         help="the analog_out supply's channel (default: CH1 on the DP832, 2 on the Keysights)")
+    parser.add_argument("--trim-model", default="none", choices=(*ROLE_MODELS["trim"], "none"),
+                        help="DMM across the sensor's trim resistor (2-wire ohms, read once at connect), or none "
+                             "(default none)")
+    parser.add_argument("--pressure-model", default="none", choices=(*ROLE_MODELS["pressure"], "none"),
+                        help="DMM on an exhaust-pressure transducer (0.5 V + 100 kPa/V, absolute), or none "
+                             "(default none)")
     parser.add_argument("--loop-hz", default="50", metavar="HZ",
                         help="loop rate written into the station file (default 50)")
     parser.add_argument("--port", action="append", default=[], metavar="ROLE=PORT",
-                        help="fixed port for a role (pump, heater, nernst, analog_out); repeatable "
+                        help="fixed port for a role (pump, heater, nernst, analog_out, trim, pressure); repeatable "
                              "(default: ephemeral ports)")
     parser.add_argument("--no-noise", action="store_true", help="readings without noise")
     parser.add_argument("--duration", default=None, metavar="S",
@@ -105,7 +112,8 @@ def serve(args: argparse.Namespace) -> int:
                                     pump_model=args.pump_model, heater_model=args.heater_model,
                                     nernst_model=args.nernst_model, ports=ports, heater_channel=args.heater_channel,
                                     noise=not args.no_noise, analog_out_model=args.analog_out_model,
-                                    analog_out_channel=args.analog_out_channel)
+                                    analog_out_channel=args.analog_out_channel, trim_model=args.trim_model,
+                                    pressure_model=args.pressure_model)
     except EmulatorInputError as exc:
         if exc.source == "InstrumentStation" and exc.field in STATION_OPTIONS:
             raise exc.replace(source=SERVE_SOURCE, field=STATION_OPTIONS[exc.field]) from None

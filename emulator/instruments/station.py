@@ -50,11 +50,13 @@ from .keysight_e3631a import KeysightE3631A
 from .keysight_e36312a import KeysightE36312A
 from .line_server import MAX_LINE_BYTES, LineServer, check_loopback
 from .loads import NernstCellLoad, PumpCellLoad
+from .pressure_transducer import TRANSDUCER_KPA_PER_V, TRANSDUCER_OFFSET_V, PressureTransducerLoad
 from .rigol_dp832 import RigolDP832
 from .scpi import error_text
 from .smu import EmulatedSmu
 from .station_instrument import StationInstrument
 from .supply import EmulatedSupply
+from .trim_meter import TrimMeter
 
 # The emulated model of each catalogue key (tests check the two lists agree).
 SMUS: dict[str, type[EmulatedSmu]] = {cls.MODEL.key: cls for cls in (Keithley2400, Keithley2450)}
@@ -111,13 +113,22 @@ class InstrumentStation:
                  nernst_model: str | None = "keithley2450", host: str = "127.0.0.1",
                  ports: dict[str, int] | None = None, *, heater_channel: int | None = None, noise: bool = True,
                  step_s: float = DEFAULT_STEP_S, analog_out_model: str | None = None,
-                 analog_out_channel: int | None = None):
+                 analog_out_channel: int | None = None, trim_model: str | None = None,
+                 pressure_model: str | None = None):
         _check_choice("pump_model", pump_model, ROLE_MODELS["pump"])
         _check_choice("heater_model", heater_model, ROLE_MODELS["heater"])
         if nernst_model in (None, "none", ""):
             nernst_model = None
         else:
             _check_choice("nernst_model", nernst_model, ROLE_MODELS["nernst"])
+        if trim_model in (None, "none", ""):
+            trim_model = None
+        else:
+            _check_choice("trim_model", trim_model, ROLE_MODELS["trim"])
+        if pressure_model in (None, "none", ""):
+            pressure_model = None
+        else:
+            _check_choice("pressure_model", pressure_model, ROLE_MODELS["pressure"])
         if heater_channel is not None:
             _check_heater_channel(heater_channel, SUPPLIES[heater_model].MODEL)
         if analog_out_model in (None, "none", ""):
@@ -143,7 +154,7 @@ class InstrumentStation:
         self.noise = bool(noise)
         self.step_s = float(step_s)
         self.models = {"pump": pump_model, "heater": heater_model, "nernst": nernst_model,
-                       "analog_out": analog_out_model}
+                       "analog_out": analog_out_model, "trim": trim_model, "pressure": pressure_model}
 
         self.lock = threading.RLock()
         self.t_s = 0.0
@@ -173,6 +184,15 @@ class InstrumentStation:
         if analog_out_model is not None:
             self.analog_out = SUPPLIES[analog_out_model](self, "analog_out", analog_out_channel, drives_heater=False)
             self.instruments["analog_out"] = self.analog_out
+        # Optional: a DMM across the element's trim resistor (2-wire ohms).
+        self.trim = TrimMeter(self, "trim") if trim_model is not None else None
+        if self.trim is not None:
+            self.instruments["trim"] = self.trim
+        # Optional: a DMM on an exhaust-pressure transducer's output.
+        self.pressure: Keysight34465A | None = None
+        if pressure_model is not None:
+            self.pressure = METERS[pressure_model](self, "pressure", PressureTransducerLoad(self))  # type: ignore[arg-type]
+            self.instruments["pressure"] = self.pressure
         self._servers: dict[str, LineServer] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -399,6 +419,11 @@ class InstrumentStation:
             data["analog_out"] = {"model": self.models["analog_out"], "resource": self.resource("analog_out"),
                                   "channel": self.analog_out.wired + 1, **link,
                                   "voltage_limit_v": min(ANALOG_OUT_MAX_V, out.max_voltage_v)}
+        if self.trim is not None:
+            data["trim"] = {"model": self.models["trim"], "resource": self.resource("trim"), **link}
+        if self.pressure is not None:
+            data["pressure"] = {"model": self.models["pressure"], "resource": self.resource("pressure"), **link,
+                                "offset_v": TRANSDUCER_OFFSET_V, "kpa_per_v": TRANSDUCER_KPA_PER_V}
         return station_from_dict(data, source)
 
     def _file_header(self) -> str:

@@ -60,7 +60,7 @@ class ElementMismatch(LambdarigError, ValueError):
         super().__init__(
             f"{frontend} carries element {element!r} but the settings are for {configured!r} "
             f"(sensor.element = {configured!r}): set sensor.element = {element!r} in the settings, or leave "
-            f"it out (a settings file or dict of changes then starts from {element!r}'s defaults), or force "
+            f"it out (a settings file or dict of changes then starts from the defaults of {element!r}), or force "
             f"the run (--force-element on the command line, force_element=True in Python)")
 
     def __reduce__(self) -> tuple[type[ElementMismatch], tuple[str, str, str]]:

@@ -104,7 +104,8 @@ class CanPort:
     def send(self, frame: CanFrame, t_s: float | None = None) -> None:
         can = _can()
         message = can.Message(timestamp=time.time() if t_s is None else t_s, arbitration_id=frame.arbitration_id,
-                              is_extended_id=frame.is_extended_id, data=frame.data)
+                              is_extended_id=frame.is_extended_id, data=frame.data,
+                              is_rx=False)   # sent by the controller: a log shows Tx
         try:
             if self._logger is not None:
                 self._logger.on_message_received(message)

@@ -105,7 +105,10 @@ def measure_free_air(hal_url: str, *, humidity_pct: float = 0.0, ambient_c: floa
     o2_read = 100.0 * (1.0 - math.exp(ln_air * measured_a / profile.ip_air_a))
     if o2_read < MIN_AIR_O2_PCT:
         raise CalibrationFailed(f"{info.name}: the sensor reads {o2_read:.2f} % O2, not free air (>= "
-                                f"{MIN_AIR_O2_PCT:g} %); nothing was stored")
+                                f"{MIN_AIR_O2_PCT:g} %); nothing was stored"
+                                + ("; an emulated sensor is in air with the free-air scenario: add "
+                                   "?scenario=free-air to the sim: URL (serve rig --scenario free-air for an "
+                                   "emulated rig)" if info.kind == "sim" else ""))
     expected_a = expected_air_current_a(profile.ip_air_a, humidity_pct, ambient_c)
     try:
         span = span_correction(measured_a, expected_a)

@@ -77,6 +77,17 @@ def test_free_air_refuses_a_sensor_that_is_not_in_air(tmp_path, capsys):
     assert main(["calibrate", "--free-air", "--hal", "sim:lsu49", "--out", str(out)]) == 1   # lambda ~1
     err = capsys.readouterr().err
     assert "not free air" in err and "nothing was stored" in err and not out.exists()
+    assert "?scenario=free-air" in err   # the emulated sensor's way into air is named
+
+
+def test_free_air_does_not_replace_an_existing_out_file_without_force(tmp_path, capsys):
+    out = tmp_path / "cal.toml"
+    out.write_text("# my notes\n")
+    argv = ["calibrate", "--free-air", "--hal", "sim:lsu49?scenario=free-air", "--out", str(out)]
+    assert main(argv) == 2
+    assert "--force" in capsys.readouterr().err and out.read_text() == "# my notes\n"
+    assert main([*argv, "--force"]) == 0
+    assert "span_correction" in out.read_text()
 
 
 @pytest.mark.slow

@@ -161,6 +161,8 @@ def run_free_air(args: argparse.Namespace) -> int:
     humidity = parse_number(args.humidity_pct, "--humidity-pct", 0.0, 100.0, unit="%")
     ambient = parse_number(args.ambient_c, "--ambient-c", -40.0, 50.0, unit="°C")
     duration = parse_number(args.duration, "--duration", 10.0, 600.0, unit="s")
+    if args.out is not None:   # an existing file is replaced only with --force, as for the gas bench
+        check_output_file(args.out, Place(SOURCE, "--out", InputError), overwrite=args.force)
     out = check_out(args.out, FREE_AIR)   # refused before the sensor is touched
     address = frontend_url(args.hal.strip())   # a device path, a pyserial URL or auto: a bench rig
     if out is None and not address.lower().startswith("serial:"):

@@ -169,8 +169,10 @@ def _resolve(scheme: str) -> Any:
         origin = f"entry point in {ENTRY_POINT_GROUP!r}"
     if entry is None:
         raise UnknownFrontEndError(URL_SOURCE, "scheme", f"unknown front-end scheme {scheme!r}",
-                                   allowed=f"known schemes: {_known_text()}",
-                                   suggestions=nearest(scheme, known_schemes()))
+                                   allowed=f"the schemes {_known_text()}, a device path (/dev/ttyUSB0), a pyserial "
+                                           f"URL (socket://HOST:PORT, rfc2217://, loop://, hwgrep://) or auto",
+                                   suggestions=nearest(scheme, [*known_schemes(), "socket://", "rfc2217://",
+                                                                "loop://", "hwgrep://"]))
     if isinstance(entry, str) or _is_entry_point(entry):
         target = entry if isinstance(entry, str) else entry.value
         try:
@@ -190,8 +192,10 @@ def split_url(url: str) -> tuple[str, str]:
     scheme = scheme.strip().lower()
     if not _SCHEME_RE.match(scheme):
         raise UnknownFrontEndError(URL_SOURCE, "scheme", f"{url!r} has no valid scheme (the text before ':')",
-                                   allowed=f"known schemes: {_known_text()}",
-                                   suggestions=nearest(scheme, known_schemes()))
+                                   allowed=f"the schemes {_known_text()}, a device path (/dev/ttyUSB0), a pyserial "
+                                           f"URL (socket://HOST:PORT, rfc2217://, loop://, hwgrep://) or auto",
+                                   suggestions=nearest(scheme, [*known_schemes(), "socket://", "rfc2217://",
+                                                                "loop://", "hwgrep://"]))
     return scheme, rest
 
 

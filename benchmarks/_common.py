@@ -83,8 +83,9 @@ class TickTimes:
         return latency, compute, wake, overruns
 
 
-def timed_run(fe: Any, ctl: Any, seconds: float, clock_origin_s: float = 0.0) -> tuple[Any, TickTimes]:
-    """Runtime(fe, ctl).run(seconds) with every tick's times recorded; (result, times).
+def timed_run(fe: Any, ctl: Any, seconds: float, clock_origin_s: float = 0.0,
+              sinks: list | None = None) -> tuple[Any, TickTimes]:
+    """Runtime(fe, ctl, sinks).run(seconds) with every tick's times recorded; (result, times).
 
     clock_origin_s: the monotonic time of the front end's t = 0 (its deadlines are on its own clock).
     The front end's wait_until and apply are wrapped on the instance for the run only."""
@@ -106,7 +107,7 @@ def timed_run(fe: Any, ctl: Any, seconds: float, clock_origin_s: float = 0.0) ->
 
     fe.wait_until, fe.apply = wait_until, apply
     try:
-        result = Runtime(fe, ctl).run(seconds)
+        result = Runtime(fe, ctl, sinks=sinks or []).run(seconds)
     finally:
         fe.wait_until, fe.apply = raw_wait, raw_apply
     return result, times

@@ -28,10 +28,9 @@ import sys
 import tempfile
 import time
 
-from _common import ROOT, TickTimes, child_env, percentile, print_table, stop_process, write_result
+from _common import ROOT, child_env, percentile, print_table, stop_process, timed_run, write_result
 
 from lambdarig.controller.core import Controller
-from lambdarig.controller.runtime import Runtime
 from lambdarig.hal.registry import open_frontend
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -76,31 +75,6 @@ class Rig:
         stop_process(self.proc)
 
 
-def timed_run(fe, ctl, seconds: float, sinks: list) -> tuple:
-    """Runtime(fe, ctl, sinks).run(seconds) with every tick's times (as benchmarks/_common.timed_run)."""
-    times = TickTimes()
-    raw_wait, raw_apply = fe.wait_until, fe.apply
-    monotonic = time.monotonic
-    origin = fe._t0
-
-    def wait_until(t):
-        ok = raw_wait(t)
-        times.woke.append(monotonic())
-        times.deadlines.append(origin + t)
-        return ok
-
-    def apply(command):
-        raw_apply(command)
-        times.done.append(monotonic())
-
-    fe.wait_until, fe.apply = wait_until, apply
-    try:
-        result = Runtime(fe, ctl, sinks=sinks).run(seconds)
-    finally:
-        fe.wait_until, fe.apply = raw_wait, raw_apply
-    return result, times
-
-
 def one_mode(mode: str, seconds: float) -> dict:
     from lambdarig.live import LiveFeed, LiveServer
 
@@ -123,7 +97,8 @@ def one_mode(mode: str, seconds: float) -> dict:
             fe = open_frontend(f"serial://{rig.path}", rate_hz=500)
             ctl = Controller()
             period_s = 1.0 / ctl.settings.rates.pump_hz
-            result, times = timed_run(fe, ctl, seconds, [feed] if feed is not None else [])
+            result, times = timed_run(fe, ctl, seconds, clock_origin_s=fe._t0,
+                                      sinks=[feed] if feed is not None else [])
             fe.close()
             if client is not None:
                 assert client.stdout is not None

@@ -6,11 +6,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from lambdarig.common.errors import LambdarigError
 
 from .channels import Channel, ChannelsTaker, RowTaker
+from .metadata import finished, write_sidecar
 
 # 500 rows: 5 s of telemetry at 100 Hz, some 80 kB of CSV. Large enough that the control loop pays
 # almost nothing per tick, small enough that a crash loses little.
@@ -131,3 +132,33 @@ class LogWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class TextFileLog(LogWriter):
+    """A log written as text while the run goes (CSV, .msl), its metadata in a sidecar JSON that is
+    rewritten at close with how the run ended. Subclasses open `_file` and set `sidecar` and
+    `_sidecar_meta` (sidecar None: no metadata file)."""
+
+    _file: TextIO | None = None
+    sidecar: Path | None = None
+    _sidecar_meta: dict[str, Any] = {}
+
+    def _finish(self) -> None:
+        handle, self._file = self._file, None
+        if handle is None:
+            return
+        try:
+            handle.flush()
+        finally:
+            handle.close()
+        if self.sidecar is not None:   # the log is complete: say how it ended
+            write_sidecar(self.sidecar, finished(self._sidecar_meta, self.rows))
+
+    def _fail(self) -> None:
+        super()._fail()
+        handle, self._file = self._file, None
+        if handle is not None:
+            try:
+                handle.close()
+            except OSError:
+                pass

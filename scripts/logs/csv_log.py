@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .base import LogWriter, text_column
+from .base import TextFileLog, text_column
 from .channels import Channel, ChannelsTaker, RowTaker
-from .metadata import finished, sidecar_path, with_channels, write_sidecar
+from .metadata import sidecar_path, with_channels, write_sidecar
 
 
-class CsvLog(LogWriter):
+class CsvLog(TextFileLog):
     kind = "csv"
 
     def __init__(self, path: str | Path, channels: Sequence[Channel], t0_s: float = 0.0,
@@ -39,23 +39,3 @@ class CsvLog(LogWriter):
         assert self._file is not None
         texts = [text_column(c, col) for c, col in zip(self.channels, columns)]
         self._writer.writerows(zip(*texts))
-
-    def _finish(self) -> None:
-        handle, self._file = self._file, None
-        if handle is None:
-            return
-        try:
-            handle.flush()
-        finally:
-            handle.close()
-        if self.sidecar is not None:   # the log is complete: say how it ended
-            write_sidecar(self.sidecar, finished(self._sidecar_meta, self.rows))
-
-    def _fail(self) -> None:
-        super()._fail()
-        handle, self._file = self._file, None
-        if handle is not None:
-            try:
-                handle.close()
-            except OSError:
-                pass

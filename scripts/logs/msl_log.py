@@ -21,15 +21,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .base import LogWriter, text_column
+from .base import TextFileLog, text_column
 from .channels import Channel, ChannelsTaker, RowTaker
 from .mdf_log import text_codes
-from .metadata import finished, sidecar_path, with_channels, write_sidecar
+from .metadata import sidecar_path, with_channels, write_sidecar
 
 TIME_NAME = "Time"   # MegaLogViewer looks for a column named Time for its x axis
 
 
-class MslLog(LogWriter):
+class MslLog(TextFileLog):
     kind = "msl"
 
     def __init__(self, path: str | Path, channels: Sequence[Channel], t0_s: float = 0.0,
@@ -71,23 +71,3 @@ class MslLog(LogWriter):
                 unknown = len(codes)
                 texts.append([str(codes.get(v, unknown)) for v in col])
         self._file.write("".join("\t".join(row) + "\n" for row in zip(*texts)))
-
-    def _finish(self) -> None:
-        handle, self._file = self._file, None
-        if handle is None:
-            return
-        try:
-            handle.flush()
-        finally:
-            handle.close()
-        if self.sidecar is not None:   # the log is complete: say how it ended
-            write_sidecar(self.sidecar, finished(self._sidecar_meta, self.rows))
-
-    def _fail(self) -> None:
-        super()._fail()
-        handle, self._file = self._file, None
-        if handle is not None:
-            try:
-                handle.close()
-            except OSError:
-                pass

@@ -144,6 +144,11 @@ def test_simulate_can_on_the_command_line_writes_a_log(tmp_path):
     assert code == 0, err
     standard, _, _ = decode_log(log)
     assert len(standard) == 2 * 100 + 2
+    assert " Tx " in log.read_text()            # the controller sent them
+    code, out, err = run_cli("simulate", "--duration", "1", "--can", str(tmp_path / "plain.asc"), "--quiet")
+    assert code == 0, err
+    assert any(line.split()[:1] == ["can"] and "plain.asc" in line and "frames sent" in line
+               for line in out.splitlines())
 
 
 def test_run_on_a_front_end_url_sends_aem_frames_too(tmp_path):

@@ -198,10 +198,25 @@ def _replay(args: argparse.Namespace) -> int:
     case["settings"] = json.loads(stored.get("settings") or "{}")
     case["key"] = found[0]
     row = run_case(case, log=args.log, plot=args.plot, warn=lambda text: print(text, file=sys.stderr))
-    for name in ("time_to_ready_s", "worst_tolerance_ratio", "lambda_err_p99", "faults", "false_faults", "error"):
+    shown = {name: value for name, value in case.items() if name not in ("key", "settings") and value is not None}
+    print(f"replayed case {found[0]}: " + ", ".join(f"{name} {value}" for name, value in shown.items()))
+    names = ("time_to_ready_s", "worst_tolerance_ratio", "lambda_err_p99", "faults", "false_faults")
+    same = all(_plain(stored.get(name)) == _plain(row.get(name)) for name in names if name in row)
+    for name in names:
         if name in row:
-            print(f"{name}: {row[name]}")
+            print(f"  {name:<22} {_shown(row[name])}")
+    if row["error"]:
+        print(f"  {'error':<22} {row['error']}")
+    print("  the same as the stored row" if same else "  DIFFERENT from the stored row (another lambdarig version?)")
+    for label, path in (("log", args.log), ("plot", args.plot)):
+        if path:
+            print(f"  {label:<22} {path}")
     return 0 if not row["error"] else 1
+
+
+def _shown(value):
+    """A metric as a person reads it: floats to 4 significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else value
 
 
 def _plain(value):

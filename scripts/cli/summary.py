@@ -169,6 +169,10 @@ def format_summary(report: dict[str, Any]) -> str:
         rows.append(("log", report["log"]))
     if "plot" in report:
         rows.append(("plot", report["plot"]))
+    if report.get("can"):
+        can = report["can"]
+        lost = f"; lost: {can['lost']}" if can.get("lost") else ""
+        rows.append(("can", f"{can['url']}, {can['frames_sent']} frames sent{lost}"))
     width = max(len(label) for label, _ in rows)
     lines = [", ".join(f"{k} {v}" if k != "element" else str(v) for k, v in report.items()
                        if k in ("element", "frontend", "scenario", "seed") and v is not None)]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from lambdarig.hal.types import Command, Sample
 
+from . import hc_curve
 from .analog_out import analog_curves
 from .chemistry import VoltageToLambda, metal_oxide_po2_bar
 from .conversion import Conversion
@@ -528,14 +529,14 @@ class Controller:
         return nernst_v + s.hc.control_offset_mv / 1000.0
 
     def hc_ppm_from(self, delta_v: float, temp_c: float) -> float:
-        """HC (ppm) from the measuring cell's mixed-potential voltage through the settings' curve:
-        ppm = c0 (10^(-(dV - offset) / S(T)) - 1), S(T) = S_ref (1 + k (T - T_ref))."""
-        h = self.settings.hc
-        slope_mv = h.s_mv_per_decade * (1.0 + h.s_temp_coeff_per_k * (temp_c - h.ref_temp_c))
-        if not slope_mv > 0.0:
-            return math.nan
-        ppm = h.c0_ppm * (10.0 ** (-(delta_v * 1000.0 - h.offset_mv) / slope_mv) - 1.0)
-        return ppm if ppm > 0.0 else 0.0
+        """HC (ppm) from the measuring cell's mixed-potential voltage through the calibrated curve
+        (controller/hc_curve.py); NaN without a calibration."""
+        return hc_curve.hc_ppm(self.settings.hc, delta_v, temp_c)
+
+    @property
+    def hc_unavailable(self) -> str:
+        """Why an HC element reports no HC ('' when it can)."""
+        return hc_curve.UNCALIBRATED if self.mode == "hc" and not self.settings.hc.calibrated else ""
 
     # --- reporting ------------------------------------------------------------------------------
 

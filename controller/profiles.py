@@ -168,15 +168,24 @@ def _check_profile(p: SensorProfile, source: str) -> None:
          "reference_buffer", "a potentiometric profile needs the reference's muO2 = [a, b, c] (J/mol)")
 
 
+def _settings_table(path: Path) -> dict[str, Any]:
+    """A profile file's [settings] table as dotted names."""
+    table = tomllib.loads(path.read_text()).get("settings", {})
+    return {f"{section}.{key}": value for section, entries in table.items() for key, value in entries.items()}
+
+
+def profile_file_settings(profile_file: Any) -> dict[str, Any]:
+    """The [settings] of a profile file of the user's (sensor.profile_file; "" or None: none): a
+    calibration stored there (the HC curve of `lambdarig calibrate hc-mixed --out`) applies with it."""
+    if not isinstance(profile_file, str) or not profile_file.endswith(".toml") or not Path(profile_file).is_file():
+        return {}
+    return _settings_table(Path(profile_file))
+
+
 def settings_for_element(element: str, values: dict[str, Any] | None = None) -> Settings:
     """Default settings for a sensor type: the schema's defaults, then the profile's recommended
     values (its [settings] table: e.g. a cooler operating temperature, a calibrated HC curve), then
     `values`."""
     path = _profile_dir() / f"{element}.toml"
-    recommended: dict[str, Any] = {}
-    if path.exists():
-        table = tomllib.loads(path.read_text()).get("settings", {})
-        for section, entries in table.items():
-            for key, value in entries.items():
-                recommended[f"{section}.{key}"] = value
+    recommended = _settings_table(path) if path.exists() else {}
     return Settings({**recommended, "sensor.element": element, **(values or {})}, f"profile {element}")

@@ -188,11 +188,21 @@ SCHEMA: tuple[Field, ...] = (
       "compartment O2 the pump loop holds (mixed-potential HC sensors; >= lambda 1.3 equivalent)"),
     F("hc", "control_offset_mv", 0.0, "mV", -50.0, 50.0,
       "control-cell reading in free air with no pump current (board and cell offset; from calibration)"),
-    F("hc", "s_mv_per_decade", 60.0, "mV/decade", 5.0, 300.0, "HC curve: measuring-cell slope at hc.ref_temp_c"),
-    F("hc", "s_temp_coeff_per_k", -0.002, "1/K", -0.02, 0.02, "HC curve: relative change of the slope per kelvin"),
-    F("hc", "c0_ppm", 100.0, "ppm", 1.0, 10000.0, "HC curve: concentration scale (linear below, logarithmic above)"),
-    F("hc", "offset_mv", 0.0, "mV", -100.0, 100.0, "HC curve: measuring-cell offset at zero HC"),
-    F("hc", "ref_temp_c", 650.0, "°C", 300.0, 900.0, "HC curve: temperature the slope is given at"),
+    # The HC curve (controller/hc_curve.py): dV = E100(T) + b(T) log10(c / 100 ppm), the log-linear form
+    # of the mixed-potential literature. No default curve: only a gas-bench calibration sets these.
+    F("hc", "calibrated", False,
+      doc="HC curve: set by a gas-bench calibration; false = no HC reading (no default curve)"),
+    F("hc", "e100_mv", 0.0, "mV", -500.0, 500.0,
+      "HC curve: measuring minus control cell at 100 ppm HC, at hc.ref_temp_c"),
+    F("hc", "slope_mv_per_decade", -50.0, "mV/decade", -300.0, -1.0,
+      "HC curve: change of that voltage per decade of HC, at hc.ref_temp_c (negative)"),
+    F("hc", "e100_temp_mv_per_k", 0.0, "mV/K", -10.0, 10.0, "HC curve: change of e100 per kelvin of cell temperature"),
+    F("hc", "slope_temp_mv_per_decade_k", 0.0, "mV/(decade·K)", -10.0, 10.0,
+      "HC curve: change of the slope per kelvin of cell temperature"),
+    F("hc", "ref_temp_c", 650.0, "°C", 300.0, 900.0, "HC curve: cell temperature of the calibration"),
+    F("hc", "min_ppm", 100.0, "ppm", 1.0, 10000.0,
+      "HC curve: lowest calibrated level (readings below half of it report 0)"),
+    F("hc", "max_ppm", 2000.0, "ppm", 1.0, 100000.0, "HC curve: highest calibrated level (above it: extrapolated)"),
 
     F("diagnostics", "persist_s", 0.15, "s", 0, 5,
       "a fault condition must gather this much evidence (seconds present, counted up and down) to become a fault"),
@@ -364,6 +374,8 @@ def _check_relations(values: dict[str, Any], source: str) -> None:
     need(values["pump.enable_margin_c"] >= values["conversion.valid_margin_c"], "pump.enable_margin_c",
          "the pump loop must start no later than lambda becomes valid "
          f"(>= conversion.valid_margin_c, {values['conversion.valid_margin_c']:g} °C)")
+    need(values["hc.max_ppm"] > values["hc.min_ppm"], "hc.max_ppm",
+         f"{values['hc.max_ppm']:g} must be above hc.min_ppm ({values['hc.min_ppm']:g}): the calibrated range")
 
 
 def _unknown_setting(name: Any, source: str) -> SettingsError:

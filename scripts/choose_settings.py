@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from lambdarig.controller.profiles import settings_for_element
+from lambdarig.controller.profiles import profile_file_settings, settings_for_element
 from lambdarig.controller.settings import (
     ELEMENT_CHOICES,
+    PROFILE_FILE,
     Settings,
     SettingsError,
     load_settings_changes,
@@ -47,7 +48,7 @@ def _changes(element: str, values: dict[str, Any], caller: Caller) -> Settings:
                                 suggestions=[f"{key}.{name}" for name in list(value)[:3]])
     base = values.get("sensor.element", element)
     defaults = defaults_for_element(base, caller, "settings")   # refuses an element without a profile
-    return Settings({**defaults.as_dict(), **values}, source)
+    return Settings({**defaults.as_dict(), **profile_file_settings(values.get(PROFILE_FILE)), **values}, source)
 
 
 def _from_file(path: str, element: str) -> Settings:
@@ -57,7 +58,8 @@ def _from_file(path: str, element: str) -> Settings:
     values = load_settings_changes(path)   # SettingsError naming the file and the field
     base = values.get("sensor.element", element)
     defaults = settings_for_element(base).as_dict() if base in ELEMENT_CHOICES else {}
-    return Settings({**defaults, **values}, path)
+    # A profile of the user's brings its own [settings] (a calibration stored there), under the file's.
+    return Settings({**defaults, **profile_file_settings(values.get(PROFILE_FILE)), **values}, path)
 
 
 def resolve_settings(settings: SettingsArg, element: str, caller: Caller) -> Settings | None:

@@ -154,6 +154,8 @@ def _run_session(frontend: FrontEnd, controller: Controller, duration_s: float, 
         warn(plot_error)
     # What the summary needs to say honestly: wall-clock runs have no "sim time", an HC element no lambda.
     label = {**label, "virtual_time": info.virtual_time, "mode": controller.mode}
+    if controller.hc_unavailable:
+        label["hc_unavailable"] = controller.hc_unavailable
     summary = build_summary(result, message, accuracy.summary() if accuracy is not None else None,
                             log_path, plot_path, label)
     return SessionResult(summary=summary, run=result, interrupted=result.interrupted or escaped_interrupt,

@@ -104,6 +104,7 @@ def test_an_hc_element_says_why_it_has_no_lambda(capsys):
     assert main(["simulate", "--element", "hc-mixed", "--duration", "3", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "reads HC (ppm)" in out and "lambda error" not in out
+    assert "hc                none: no HC calibration" in out   # the HC curve has no default
 
 
 def test_a_wall_clock_summary_has_no_sim_time_or_real_time_factor():
@@ -128,10 +129,12 @@ def test_calibrate_reports_progress_off_a_terminal_unless_quiet(quiet, capsys, m
 
 
 def test_an_hc_run_records_hc_and_the_nernst_target_its_firmware_moves():
+    from hc_calibration import hc_values
+
     import lambdarig
     from lambdarig.telemetry import Recorder
 
-    result = lambdarig.simulate("hc-mixed", scenario="hc-steps", duration_s=30.0, seed=0)
+    result = lambdarig.simulate("hc-mixed", scenario="hc-steps", duration_s=30.0, seed=0, settings=hc_values())
     targets = iter([0.010 + 0.001 * i for i in range(len(result.recorded))])
     recorder = Recorder(650.0, 0.45, hc=True, nernst_target=lambda: next(targets), t0_s=result.t0_s)
     for status, truth in result.recorded:

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, field
 
 import pytest
+from hc_calibration import CALIBRATION_UNIT, calibrated_settings
 
 from lambdarig.cli import main
 from lambdarig.controller.core import Controller
@@ -27,7 +28,7 @@ from lambdarig.hal.registry import open_frontend
 
 AVG_S = 1.5            # judge the last 1.5 s of each plateau
 LAMBDA_TOL = 0.01      # sealed-ref: |lambda error| in lambda
-HC_TOL = 0.10          # hc-mixed: relative HC error
+HC_TOL = 0.15          # hc-mixed: relative HC error, curve calibrated on another unit (docs/hc-sensor.md)
 O2_TOL = 0.05          # hc-mixed: compartment O2 relative to its target
 
 NATURAL_SCENARIO = {"sealed-ref": "rich-sweep", "hc-mixed": "hc-steps"}
@@ -161,7 +162,7 @@ def _hc_end(k: int) -> float:
 def hc_run() -> Run:
     at = [{"t_s": HC_WARM_S + k * HC_STEP_S, "lambda": lam, "hc_ppm": ppm} for k, (lam, ppm) in enumerate(HC_PLATEAUS)]
     return run_closed_loop("hc-mixed", {"duration_s": HC_WARM_S + HC_STEP_S * len(HC_PLATEAUS), "lambda": 1.5,
-                                        "hc_ppm": 0, "gas_temp_c": 350, "at": at})
+                                        "hc_ppm": 0, "gas_temp_c": 350, "at": at}, calibrated_settings())
 
 
 def test_hc_mixed_runs_in_hc_mode(hc_run):
@@ -220,6 +221,18 @@ def test_hc_mixed_valid_flag_and_hc_reading(hc_run):
     assert not hc_run.rows[-1][1].lambda_valid
 
 
+def test_hc_mixed_without_a_calibration_reports_no_hc_and_says_why():
+    """The HC curve has no default: the profile as shipped reads no HC, and the controller says why."""
+    run = run_closed_loop("hc-mixed", {"duration_s": 18.0, "lambda": 1.5, "gas_temp_c": 350, "hc_ppm": 500})
+    assert run.controller.settings.hc.calibrated is False
+    assert any(s.lambda_valid for _, s, _ in run.rows)
+    assert all(math.isnan(s.hc_ppm) for _, s, _ in run.rows)
+    assert "no HC calibration" in run.controller.hc_unavailable
+    assert "lambdarig calibrate hc-mixed" in run.controller.hc_unavailable
+    assert Controller(calibrated_settings()).hc_unavailable == ""
+    assert CALIBRATION_UNIT is not None   # the readings above are on the nominal element, not this unit
+
+
 def test_wideband_reports_no_hc():
     run = run_closed_loop("lsu49", {"duration_s": 17.0, "lambda": 1.0, "gas_temp_c": 350, "hc_ppm": 500})
     assert run.controller.mode == "wideband"
@@ -238,8 +251,12 @@ def run_cli(*args: str) -> tuple[int, str, str]:
 
 def test_simulate_hc_mixed_csv_has_hc_columns(tmp_path):
     log = tmp_path / "hc.csv"
+    settings = tmp_path / "hc-settings.toml"
+    profile = tmp_path / "hc-profile.toml"
+    assert main(["calibrate", "hc-mixed", "--out", str(profile), "--quiet"]) == 0
+    settings.write_text(f'[sensor]\nelement = "hc-mixed"\nprofile_file = "{profile.name}"\n')
     code, out, err = run_cli("--element", "hc-mixed", "--scenario", "hc-steps", "--duration", "30", "--log", str(log),
-                             "--json", "--quiet")
+                             "--settings", str(settings), "--json", "--quiet")
     assert code == 0, err
     assert json.loads(out)["final_state"] == "stopped"
     with open(log, newline="") as handle:

@@ -13,6 +13,7 @@ import math
 import statistics
 from collections.abc import Callable
 
+from lambdarig.controller import hc_curve
 from lambdarig.controller.core import Controller
 from lambdarig.controller.profiles import SensorProfile, load_profile, settings_for_element
 from lambdarig.controller.runtime import Runtime
@@ -154,20 +155,27 @@ def with_calibration(profile_text: str, result: dict) -> str:
 
 # --- mixed-potential HC elements ---------------------------------------------------------------------
 
-HC_LEVELS_PPM = (0.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
+# The bench's HC levels (C3H6 in lean exhaust): the firmware's log-linear curve (controller/hc_curve.py)
+# is fitted over these and trusted only between the lowest and the highest.
+HC_LEVELS_PPM = (100.0, 200.0, 500.0, 1000.0, 2000.0)
 HC_LAMBDA = 1.5
 HC_COLD_OFFSET_C = -30.0
 
 
+def _sim_address(element: str, unit: int | None) -> str:
+    return f"sim:{element}" if unit is None else f"sim:{element}?unit={unit}"
+
+
 def _hc_bench(element: str, settings: Settings, steps: list[dict], seed: int, pump: bool = True,
-              lam="air", clock: BenchClock | None = None, base: str | None = None) -> list[tuple[float, float, float]]:
+              lam="air", clock: BenchClock | None = None, base: str | None = None,
+              unit: int | None = None) -> list[tuple[float, float, float]]:
     """Warm up (in `lam`), then plateaus; per plateau the mean (control-cell voltage, measuring minus
     control voltage, cell temperature)."""
     at = [dict(step, t_s=WARM_UP_S + i * PLATEAU_S) for i, step in enumerate(steps)]
     duration = WARM_UP_S + max(len(steps), 1) * PLATEAU_S
     scenario = scenario_from_dict({"name": "hc gas bench", "duration_s": duration, "gas_temp_c": 350.0,
                                    "flow_mps": 10.0, "lambda": lam, "seed": seed, "at": at}, "hc gas bench")
-    frontend = open_frontend(f"sim:{element}", scenario=scenario)
+    frontend = open_frontend(_sim_address(element, unit), scenario=scenario)
     controller = Controller(settings, _runnable_profile(base or element))
     if not pump:
         controller.uses_pump = False   # the bench's own switch: no pump current at all
@@ -185,53 +193,43 @@ def _hc_bench(element: str, settings: Settings, steps: list[dict], seed: int, pu
     return means
 
 
-def _fit_log_curve(levels_ppm, delta_v) -> tuple[float, float, float]:
-    """dV = off - S log10(1 + ppm/c0): (S mV/decade, c0 ppm, off mV), least squares in dV."""
-    off_mv = delta_v[0] * 1000.0
-    best = (math.inf, 0.0, 1.0)   # (squared error, slope, c0)
-    for i in range(400):
-        c0 = 10.0 ** (0.0 + 4.0 * i / 399)
-        xs = [math.log10(1.0 + ppm / c0) for ppm in levels_ppm[1:]]
-        ys = [off_mv - dv * 1000.0 for dv in delta_v[1:]]
-        slope = sum(x * y for x, y in zip(xs, ys)) / sum(x * x for x in xs)
-        error = sum((y - slope * x) ** 2 for x, y in zip(xs, ys))
-        if error < best[0]:
-            best = (error, slope, c0)
-    _, slope, c0 = best
-    return slope, c0, off_mv
-
-
 def calibrate_hc(element: str, seed: int = 0, progress: Callable[[float, float], None] | None = None,
-                 base: str | None = None) -> dict:
+                 base: str | None = None, unit: int | None = None) -> dict:
+    """The hc.* settings of the firmware's HC curve, from a gas bench on `element` (unit `unit` of its
+    production spread; None: the nominal element)."""
     settings = settings_for_element(base or element)
     clock = BenchClock(bench_s(0) + 2 * bench_s(len(HC_LEVELS_PPM)), progress)
     # 1. Free-air zero: no pump current, the compartment is air, like the reference: the control
     #    cell should read 0 V; what it reads is the board's and cell's offset.
-    (air_v, _, _), = _hc_bench(element, settings, [], seed, pump=False, clock=clock, base=base)
+    (air_v, _, _), = _hc_bench(element, settings, [], seed, pump=False, clock=clock, base=base, unit=unit)
     settings = settings.changed(hc__control_offset_mv=air_v * 1000.0)
-    # 2. HC levels at lambda 1.5 with the compartment held.
-    means = _hc_bench(element, settings, [{"hc_ppm": ppm} for ppm in HC_LEVELS_PPM], seed, lam=HC_LAMBDA,
-                      clock=clock, base=base)
-    deltas = [dv for _, dv, _ in means]
-    slope, c0, off = _fit_log_curve(HC_LEVELS_PPM, deltas)
+    levels = [{"hc_ppm": ppm} for ppm in HC_LEVELS_PPM]
+    # 2. HC levels at lambda 1.5 with the compartment held: the line at the operating temperature.
+    means = _hc_bench(element, settings, levels, seed, lam=HC_LAMBDA, clock=clock, base=base, unit=unit)
+    e100, slope = hc_curve.fit_line(HC_LEVELS_PPM, [dv * 1000.0 for _, dv, _ in means])
     ref_temp_c = statistics.fmean(tc for _, _, tc in means)
-    # 3. The same levels with the cell 30 °C cooler: how the slope moves with temperature.
+    # 3. The same levels with the cell 30 °C cooler: how the line moves with temperature.
     cold = settings.changed(heater__target_temp_c=settings.heater.target_temp_c + HC_COLD_OFFSET_C)
-    cold_means = _hc_bench(element, cold, [{"hc_ppm": ppm} for ppm in HC_LEVELS_PPM], seed, lam=HC_LAMBDA,
-                           clock=clock, base=base)
-    cold_slope, _, _ = _fit_log_curve(HC_LEVELS_PPM, [dv for _, dv, _ in cold_means])
-    cold_temp_c = statistics.fmean(tc for _, _, tc in cold_means)
-    coefficient = (slope / cold_slope - 1.0) / (ref_temp_c - cold_temp_c)
-    return {"hc.control_offset_mv": round(air_v * 1000.0, 3), "hc.s_mv_per_decade": round(slope, 3),
-            "hc.c0_ppm": round(c0, 2), "hc.offset_mv": round(off, 3),
-            "hc.s_temp_coeff_per_k": round(coefficient, 6), "hc.ref_temp_c": round(ref_temp_c, 1)}
+    cold_means = _hc_bench(element, cold, levels, seed, lam=HC_LAMBDA, clock=clock, base=base, unit=unit)
+    cold_e100, cold_slope = hc_curve.fit_line(HC_LEVELS_PPM, [dv * 1000.0 for _, dv, _ in cold_means])
+    span_k = ref_temp_c - statistics.fmean(tc for _, _, tc in cold_means)
+    return {"hc.control_offset_mv": round(air_v * 1000.0, 3), "hc.calibrated": True,
+            "hc.e100_mv": round(e100, 3), "hc.slope_mv_per_decade": round(slope, 3),
+            "hc.e100_temp_mv_per_k": round((e100 - cold_e100) / span_k, 5),
+            "hc.slope_temp_mv_per_decade_k": round((slope - cold_slope) / span_k, 5),
+            "hc.ref_temp_c": round(ref_temp_c, 1), "hc.min_ppm": HC_LEVELS_PPM[0], "hc.max_ppm": HC_LEVELS_PPM[-1]}
+
+
+def toml_scalar(value) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else repr(value)
 
 
 def with_hc_settings(profile_text: str, values: dict) -> str:
     """The profile text with the hc.* lines of its [settings] table replaced by `values`."""
-    note = "# HC curve from `lambdarig calibrate hc-mixed`: free-air zero, then HC levels at lambda 1.5."
+    note = ("# HC curve from `lambdarig calibrate hc-mixed`: free-air zero, then HC levels at lambda 1.5 "
+            "(log-linear, controller/hc_curve.py).")
     lines = [line for line in profile_text.rstrip().splitlines() if not line.startswith(("hc.", note))]
     if "[settings]" not in lines:
         lines += ["", "[settings]"]
-    lines += [note] + [f"{key} = {value!r}" for key, value in values.items()]
+    lines += [note] + [f"{key} = {toml_scalar(value)}" for key, value in values.items()]
     return "\n".join(lines) + "\n"

@@ -28,7 +28,7 @@ from lambdarig.hal.address import frontend_url
 from lambdarig.inputs import Caller, check_output_path
 from lambdarig.progress import Progress
 
-from .calibrate import calibrate, calibrate_hc, calibration_toml, with_calibration, with_hc_settings
+from .calibrate import calibrate, calibrate_hc, calibration_toml, toml_scalar, with_calibration, with_hc_settings
 from .cmd_element import parse_number
 from .summary import command_line
 
@@ -131,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if load_profile(base, for_bench=True).mode == "hc":
             values = calibrate_hc(element, args.seed, hook, base=base)
-            text = json.dumps(values, indent=2) if args.json else "\n".join(f"{k} = {v!r}" for k, v in values.items())
+            text = (json.dumps(values, indent=2) if args.json
+                    else "\n".join(f"{k} = {toml_scalar(v)}" for k, v in values.items()))
             profile_text = with_hc_settings(base_path.read_text(), values)
         else:
             result = calibrate(element, args.seed, hook, base=base)

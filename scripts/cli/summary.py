@@ -156,6 +156,8 @@ def format_summary(report: dict[str, Any]) -> str:
     if report.get("mode") == "hc":
         rows.append(("lambda", "none: a mixed-potential HC element reads HC (ppm); its pump holds a lean "
                                "chamber, so the pump current says nothing about the exhaust's lambda"))
+        if report.get("hc_unavailable"):
+            rows.append(("hc", f"none: {report['hc_unavailable']}"))
     elif acc is None and "scenario" in report:
         rows.append(("lambda error", "no valid samples with a finite true lambda"))
     elif acc is not None:

@@ -17,6 +17,8 @@ What a unit changes (parameter -> spec):
 - ri_factor: the Nernst-cell ESR (both Arrhenius terms) times the factor.
 - heater_r_cold_ohm: the heater's cold resistance (the lead resistance stays).
 - tube_factor: the protection tube's exchange rates times the factor (response time / factor).
+- sense_slope_factor, sense_c0_factor (mixed-potential elements): the measuring cell's slope S and
+  concentration scale c0 times the factor.
 
 The trim resistor (`trim_resistor = true`): sits in the connector between pin 5 (IA) and pin 1 (IP),
 in parallel with the controller's measuring shunt R_s = 61.9 Ω (CJ125 product information: shunt
@@ -40,7 +42,7 @@ from .constants import D_REF_P_KPA, ZERO_C_IN_K
 from .element_spec import DiffusionLayer, ElementSpec
 from .errors import EmulatorInputError
 from .transport import knudsen_pressure_k_kpa, path_conductance
-from .variation_spec import E12, E24, Spread, Tolerance
+from .variation_spec import E12, E24, SPREAD_KEYS, Spread, Tolerance
 
 UNIT_MAX = 999_999_999
 MAX_REJECTIONS = 10_000
@@ -125,7 +127,7 @@ def unit_values(spec: ElementSpec, unit: int) -> dict[str, float]:
     if tolerance is None:
         return {}
     values: dict[str, float] = {}
-    for parameter in ("ip_gain", "pressure_k_kpa", "ri_factor", "heater_r_cold_ohm", "tube_factor"):
+    for parameter in SPREAD_KEYS:
         spread = getattr(tolerance, parameter)
         if spread is not None:
             values[parameter] = draw(spread, unit_rng(spec.name, unit, parameter))
@@ -159,6 +161,11 @@ def unit_spec(spec: ElementSpec, unit: int | None) -> ElementSpec:
         tube = spec.protection_tube
         changes["protection_tube"] = replace(tube, exchange_still_per_s=tube.exchange_still_per_s * f,
                                              exchange_per_mps=tube.exchange_per_mps * f)
+    cell = spec.measuring_cell
+    if cell is not None and ("sense_slope_factor" in values or "sense_c0_factor" in values):
+        changes["measuring_cell"] = replace(
+            cell, s_mv_per_decade=cell.s_mv_per_decade * values.get("sense_slope_factor", 1.0),
+            c0_ppm=cell.c0_ppm * values.get("sense_c0_factor", 1.0))
     if tolerance.trim_resistor:
         changes["trim_ohm"] = trim_for_gain(gain, tolerance)
     return replace(spec, **changes)  # type: ignore[arg-type]

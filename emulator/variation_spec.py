@@ -22,7 +22,8 @@ E24 = (1.0, 1.1, 1.2, 1.3, 1.5, 1.6, 1.8, 2.0, 2.2, 2.4, 2.7, 3.0, 3.3, 3.6, 3.9
        7.5, 8.2, 9.1)
 E12 = E24[::2]
 TRIM_SERIES = ("E12", "E24", "exact")
-SPREAD_KEYS = ("ip_gain", "ri_factor", "heater_r_cold_ohm", "pressure_k_kpa", "tube_factor")
+SPREAD_KEYS = ("ip_gain", "ri_factor", "heater_r_cold_ohm", "pressure_k_kpa", "tube_factor", "sense_slope_factor",
+               "sense_c0_factor")
 TOLERANCE_KEYS = (*SPREAD_KEYS, "trim_resistor", "trim_shunt_ohm", "trim_series")
 AGEING_KEYS = ("ri_rise_per_1000h", "ip_gain_loss_per_1000h", "response_slowdown_per_1000h")
 
@@ -52,6 +53,10 @@ class Tolerance:
     trim_resistor: bool                # production fits a trim resistor (pin 5, IA) to each unit
     trim_shunt_ohm: float              # the measuring shunt the trim resistor is in parallel with
     trim_series: str                   # the values production picks the trim from
+    # Mixed-potential measuring cells only (family "hc"): multipliers on the measuring cell's slope S
+    # and concentration scale c0 (electrode composition and microstructure).
+    sense_slope_factor: Spread | None = None
+    sense_c0_factor: Spread | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,8 @@ def parse_tolerance(top: TableReader) -> Tolerance | None:
         trim_resistor=table.boolean("trim_resistor", False),
         trim_shunt_ohm=table.number("trim_shunt_ohm", 1.0, 1e4, default=61.9, unit="Ω"),
         trim_series=table.text("trim_series", TRIM_SERIES, default="E24"),
+        sense_slope_factor=_spread(table, "sense_slope_factor", 0.3, 3.0),
+        sense_c0_factor=_spread(table, "sense_c0_factor", 0.1, 10.0),
     )
     table.finish()
     gain = tolerance.ip_gain

@@ -3,6 +3,7 @@ LSU 4.9 (same scenarios, same seeds).
 
     python benchmarks/control_quality.py
     python benchmarks/control_quality.py --seed-elements   # section 7 only, no JSON written
+    python benchmarks/control_quality.py --dynamics        # section 4 only -> results/control_quality_dynamics.json
 
 Measures warm-up (time to valid lambda, heater-rule compliance, temperature error and overshoot),
 steady-state accuracy on lambda plateaus (Nernst hold, lambda and O2 error), temperature under
@@ -28,10 +29,15 @@ Definitions:
   negative PID result squares into full heater duty.
 - Lambda error: |lambda_reported - lambda_true| / lambda_reported, every telemetry sample of the
   last 2 s of a plateau, valid or not (the share of valid samples is reported).
-- Element response: an ideal pump loop (PI at 10 kHz on the true EMF, cell pinned at 780 °C, 10 m/s
-  flow so the protection tube is included) after the same 0.8 -> 1.2 step; settled when its current
-  stays between the steady-state currents at lambda 1.2·(1 ± 2 %), i.e. the same 2 % lambda band
-  the controllers are judged by.
+- Step reference: the ideal loop, the same element under a stiff PI at 10 kHz on the true EMF (cell
+  pinned at 780 °C, 10 m/s flow so the protection tube is included, pump current limited as the
+  firmware's), after the same 0.8 -> 1.2 step. Its current is the O2 flux the gas behind the tube
+  delivers; read through the element's steady characteristic it is the fastest honest reading, and is
+  judged by the same 2 % band. It settles in ~84 ms because the tube exchanges in ~24 ms (t63), not
+  because of the cavity's open-loop constant (V c / G_O2 = 83 ms, a coincidence of numbers): a closed
+  loop holds the cavity and does not wait for it. A controller's reading is also compared with the
+  ideal reading over time: a loop that first lags lets the cavity store O2 and then pumps it out on top
+  of the flux, which can carry its reading into the band before the gas is there.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ import numpy as np
 from _common import print_table, write_result
 from reference_controller import RusefiController
 
+from lambdarig.cli.calibrate import calibrate_hc
 from lambdarig.controller.core import Controller
 from lambdarig.controller.profiles import settings_for_element
 from lambdarig.controller.runtime import Runtime
@@ -319,15 +326,24 @@ def settle_time(t, values, lo, hi, t0) -> float:
     return float(t[last + 1] - t0)
 
 
-def controller_settle(make) -> float:
-    rec = Record(make, step_scenario(), telemetry_hz=500.0)
-    return settle_time(rec.t, rec.lam, 1.2 * 0.98, 1.2 * 1.02, STEP_T_S)
+STEP_BAND = 0.02          # "settled": within ±2 % of 1.2 for good
+IDEAL_DT_S = 1e-4         # the ideal loop's step (10 kHz)
+IDEAL_GAIN = 30.0         # its PI gains: 30 x (0.05 A/V, 10 A/(V s)); 1x and 3x settle within 1 ms of it
 
 
-def element_settle(gain: float = 1.0) -> tuple[float, float]:
-    """(settle s, t63 s) of the limiting current after 0.8 -> 1.2 at 10 m/s with an ideal loop."""
+def controller_step(make) -> Record:
+    return Record(make, step_scenario(), telemetry_hz=500.0)
+
+
+def ideal_loop(gain: float = IDEAL_GAIN) -> dict:
+    """The element after 0.8 -> 1.2 at 10 m/s driven by an ideal pump loop: a stiff PI at 10 kHz on the
+    true EMF, the cell pinned at 780 °C, the pump current limited as the firmware's (pump.current_min_a
+    .. current_max_a). Its current is the O2 flux the gas at the electrode delivers, so its reading (the
+    current through the element's own steady characteristic) is the fastest any controller can read
+    the gas behind the protection tube without guessing ahead."""
     spec = load_element("lsu49")
     fuel = NAMED_FUELS["gasoline"]
+    limits = Settings().pump
     rich = World(lambda_value=0.8, gas_temp_c=350.0, flow_mps=10.0)
     lean = World(lambda_value=1.2, gas_temp_c=350.0, flow_mps=10.0)
     model = ElementModel(spec, fuel, rich)
@@ -337,31 +353,76 @@ def element_settle(gain: float = 1.0) -> tuple[float, float]:
     target = steady_state(spec, fuel, 1.2).nernst_emf_v
     i_rich = steady_state(spec, fuel, 0.8).pump_current_a
     i_final = steady_state(spec, fuel, 1.2).pump_current_a
-    band = (steady_state(spec, fuel, 1.2 * 0.98).pump_current_a, steady_state(spec, fuel, 1.2 * 1.02).pump_current_a)
-    dt = 1e-4
+    # The element's characteristic around the step, to read the ideal loop's current as lambda.
+    lambdas = np.concatenate([np.linspace(0.75, 0.999, 60), np.linspace(1.001, 1.3, 120)])
+    currents = np.array([steady_state(spec, fuel, lam).pump_current_a for lam in lambdas])
     integral = i_rich
     trace_t, trace_i = [], []
 
-    def hold(world: World, seconds: float, t0: float, record: bool) -> None:
+    def hold(world: World, seconds: float, record: bool) -> None:
         nonlocal integral
-        n = int(round(seconds / dt))
-        for k in range(n):
+        for k in range(int(round(seconds / IDEAL_DT_S))):
             error = model.nernst_emf_v - target   # richer node reads higher -> less current
-            integral -= gain * 10.0 * error * dt
-            current = integral - gain * 0.05 * error
+            integral -= gain * 10.0 * error * IDEAL_DT_S
+            integral = min(max(integral, limits.current_min_a), limits.current_max_a)   # no wind-up
+            current = min(max(integral - gain * 0.05 * error, limits.current_min_a), limits.current_max_a)
             model.cell_temp_k = model.heater_temp_k = hot_k
-            model.step(dt, world, current, 20e-6, 0.0)
+            model.step(IDEAL_DT_S, world, current, 20e-6, 0.0)
             if record:
-                trace_t.append(t0 + (k + 1) * dt)
+                trace_t.append((k + 1) * IDEAL_DT_S)
                 trace_i.append(current)
 
-    hold(rich, 10.0, 0.0, False)   # the pumped reference fills in ~3 s
-    hold(lean, 2.0, 0.0, True)
+    hold(rich, 10.0, False)   # the pumped reference fills in ~3 s
+    hold(lean, 2.0, True)
     t = np.array(trace_t)
     i = np.array(trace_i)
-    settle = settle_time(t, i, band[0], band[1], 0.0)
+    lam = np.interp(i, currents, lambdas)
+    settle = settle_time(t, lam, 1.2 * (1 - STEP_BAND), 1.2 * (1 + STEP_BAND), 0.0)
     t63 = float(t[np.argmax(i >= i_rich + 0.632 * (i_final - i_rich))])
-    return settle, t63
+    return {"t": t, "lam": lam, "settle_s": settle, "t63_s": t63, "peak_current_a": float(np.max(np.abs(i)))}
+
+
+def tracking(rec: Record, ideal: dict) -> tuple[float, float, float]:
+    """(time until the reading stays within ±2 % of 1.2 of the ideal loop's reading, largest lead
+    and largest lag of the reading behind the ideal reading) over the 0.5 s after the step."""
+    sel = (rec.t >= STEP_T_S) & (rec.t < STEP_T_S + 0.5)
+    t = rec.t[sel] - STEP_T_S
+    diff = rec.lam[sel] - np.interp(t, ideal["t"], ideal["lam"])
+    settle = settle_time(t, diff, -1.2 * STEP_BAND, 1.2 * STEP_BAND, 0.0)
+    return settle, float(np.max(diff)), float(np.min(diff))
+
+
+def dynamics(fails: list[str]) -> dict:
+    """Section 4: the 0.8 -> 1.2 step of each controller against the ideal loop; prints the table."""
+    ideal = ideal_loop()
+    el_settle = ideal["settle_s"]
+    recs = {c: controller_step(make) for c, make in CONTROLLERS.items()}
+    band = (1.2 * (1 - STEP_BAND), 1.2 * (1 + STEP_BAND))
+    dyn = {c: settle_time(r.t, r.lam, band[0], band[1], STEP_T_S) for c, r in recs.items()}
+    track = {c: tracking(r, ideal) for c, r in recs.items()}
+    print("\n4. Step 0.8 -> 1.2 at 10 m/s, 350 °C gas: time for the reported λ to stay within 2 % of 1.2; "
+          "goal <= 1.3 x the ideal loop's (the same element under a stiff loop with the firmware's pump-current "
+          "limits: the gas behind the tube, read without guessing ahead)\n")
+    rows = [["ideal loop (10 kHz, same current limits)", fmt(el_settle * 1e3, ".1f"), "1.00", "-", "-", "-",
+             f"t63 {ideal['t63_s'] * 1e3:.1f} ms (the tube); peak current {ideal['peak_current_a'] * 1e3:.2f} mA"]]
+    for c in CONTROLLERS:
+        ratio = dyn[c] / el_settle
+        ok = ratio <= 1.3
+        rows.append([c, fmt(dyn[c] * 1e3, ".1f"), fmt(ratio, ".2f"), pf(ok), fmt(track[c][0] * 1e3, ".1f"),
+                     f"{track[c][1]:+.3f} / {track[c][2]:+.3f}", ""])
+        if c == "ours" and not ok:
+            fails.append(f"step settle {dyn[c] * 1e3:.1f} ms = {ratio:.2f} x ideal loop "
+                         f"({el_settle * 1e3:.1f} ms) > 1.3")
+    print_table(["", "settle ms", "ratio", "goal <= 1.3", "within 2 % of the ideal reading from ms",
+                 "reading - ideal: lead / lag", "note"], rows)
+    print("   A reading can enter the band before the ideal loop's: a loop that lags first lets the cavity store "
+          "O2, then pumps it out on top of the flux (the current overshoots the gas); 'reading - ideal' shows it.")
+    return {"ideal_loop_settle_s": round(el_settle, 4), "ideal_loop_t63_s": round(ideal["t63_s"], 4),
+            "controller_settle_s": {c: round(v, 4) for c, v in dyn.items()},
+            "ratio": {c: round(v / el_settle, 3) for c, v in dyn.items()},
+            "tracking_settle_s": {c: round(v[0], 4) for c, v in track.items()},
+            "reading_lead_max": {c: round(v[1], 4) for c, v in track.items()},
+            "reading_lag_max": {c: round(v[2], 4) for c, v in track.items()}}
 
 
 # --- faults -----------------------------------------------------------------------------------------
@@ -426,6 +487,7 @@ SEED_HC_PPM = [50, 100, 200, 500, 1000, 2000]
 SEED_HC_LAMBDAS = [1.3, 1.6, 2.0]
 SEED_HC_WARM_S, SEED_HC_PLATEAU_S = 14.0, 3.0
 SEED_HC_GOAL_PCT = 10.0                # HC within ±10 % of truth
+HC_CALIBRATION_UNIT = 0                # the unit the HC curve is calibrated on (read on the nominal one)
 SEED_O2_GOAL_PCT = 5.0                 # compartment O2 within 5 % of its target (relative)
 
 
@@ -513,8 +575,10 @@ def sealed_ref_sweep() -> dict:
 
 
 def hc_mixed_steps() -> dict:
-    """HC error per plateau and the compartment O2 (truth) against the target, lambda 1.3..2.0."""
-    settings = settings_for_element("hc-mixed")
+    """HC error per plateau and the compartment O2 (truth) against the target, lambda 1.3..2.0. The HC
+    curve has no default: it is calibrated on unit 0 of the production spread (the `lambdarig calibrate
+    hc-mixed` bench) and read on the nominal element, another unit off the same line."""
+    settings = settings_for_element("hc-mixed", calibrate_hc("hc-mixed", SEED, unit=HC_CALIBRATION_UNIT))
     target_o2 = settings.hc.target_o2_pct
     rec = SeedRecord("hc-mixed", hc_scenario(), settings)
     plateaus = hc_plateaus()
@@ -753,24 +817,7 @@ def main() -> None:
     results["exhaust_swings"]["heater_off_equilibrium_c"] = eq
 
     # 4. Dynamics ---------------------------------------------------------------------------------
-    el_settle, el_t63 = element_settle()
-    el_settle_fast, _ = element_settle(gain=3.0)
-    dyn = {c: controller_settle(make) for c, make in CONTROLLERS.items()}
-    print("\n4. Step 0.8 -> 1.2 at 10 m/s, 350 °C gas: time for the reported λ to stay within 2 % of 1.2; "
-          "goal <= 1.3 x the element's own\n")
-    rows = [["element (ideal loop, 10 kHz)", fmt(el_settle * 1e3, ".1f"), "1.00", "-",
-             f"t63 {el_t63 * 1e3:.1f} ms; with 3x loop gains {el_settle_fast * 1e3:.1f} ms"]]
-    for c in CONTROLLERS:
-        ratio = dyn[c] / el_settle
-        ok = ratio <= 1.3
-        rows.append([c, fmt(dyn[c] * 1e3, ".1f"), fmt(ratio, ".2f"), pf(ok), ""])
-        if c == "ours" and not ok:
-            fails.append(f"step settle {dyn[c] * 1e3:.1f} ms = {ratio:.2f} x element ({el_settle * 1e3:.1f} ms) > 1.3")
-    print_table(["", "settle ms", "ratio", "goal <= 1.3", "note"], rows)
-    results["dynamics"] = {"element_settle_s": round(el_settle, 4), "element_t63_s": round(el_t63, 4),
-                           "element_settle_3x_gain_s": round(el_settle_fast, 4),
-                           "controller_settle_s": {c: round(v, 4) for c, v in dyn.items()},
-                           "ratio": {c: round(v / el_settle, 3) for c, v in dyn.items()}}
+    results["dynamics"] = dynamics(fails)
 
     # 5. Faults -----------------------------------------------------------------------------------
     fo = faults(ours)
@@ -828,6 +875,7 @@ def main() -> None:
         else:
             rows.append([f"λ error p99 at {r['lambda']} (%){note}", fmt(o["lambda_err_p99_pct"], ".3f"),
                          fmt(r["lambda_err_p99_pct"], ".2f")])
+    dyn = results["dynamics"]["controller_settle_s"]
     rows.append(["step 0.8->1.2 settle (ms)", fmt(dyn["ours"] * 1e3, ".1f"), fmt(dyn["rusEFI"] * 1e3, ".1f")])
     rows.append(["heater-rule violations (cold-start + default)",
                  sum(warm["ours"][sc]["heater_rules"]["violations"] for sc in ("cold-start", "default")),
@@ -876,5 +924,8 @@ if __name__ == "__main__":
 
     if sys.argv[1:] == ["--seed-elements"]:
         main_seed_elements()
+    elif sys.argv[1:] == ["--dynamics"]:
+        step_fails: list[str] = []
+        print(f"wrote {write_result('control_quality_dynamics', dynamics(step_fails))}; goals failed: {step_fails}")
     else:
         main()

@@ -24,10 +24,15 @@ N2_PER_O2 = 3.774
 FROZEN_WGS = 3.5
 LAMBDA_RANGE = (0.3, 20.0)
 
-# NIST-JANAF ΔfG° (kJ/mol, 1 bar) at 700, 800, ..., 1500 K.
+# NIST-JANAF ΔfG° (kJ/mol, 1 bar) at 700, 800, ..., 1500 K, the ΔfG° column of the tables (Chase 1998;
+# janaf.nist.gov). Checked value by value against copies of the tables (2026-12): all agree to the
+# last digit; none corrected.
 JANAF_T_K = (700.0, 800.0, 900.0, 1000.0, 1100.0, 1200.0, 1300.0, 1400.0, 1500.0)
+# H2O, ideal gas: NIST-JANAF table H-064.
 _DG_H2O = (-208.812, -203.496, -198.083, -192.590, -187.033, -181.425, -175.774, -170.089, -164.376)
+# CO, ideal gas: NIST-JANAF table C-093.
 _DG_CO = (-173.518, -182.497, -191.416, -200.275, -209.075, -217.819, -226.509, -235.149, -243.740)
+# CO2, ideal gas: NIST-JANAF table C-095.
 _DG_CO2 = (-395.398, -395.586, -395.748, -395.886, -396.001, -396.098, -396.177, -396.240, -396.288)
 # Reaction Gibbs energies (J/mol): H2 + 1/2 O2 = H2O and CO + 1/2 O2 = CO2 (elements' ΔfG = 0).
 WATER = tuple(1e3 * g for g in _DG_H2O)
@@ -124,7 +129,8 @@ def cell_voltage(lambda_value: float, h_c: float, o_c: float, temp_k: float, ref
 
 
 def metal_oxide_po2_bar(coefficients: tuple[float, float, float], temp_k: float) -> float:
-    """pO2 over a metal/metal-oxide buffer: muO2 = a + b T + c T ln T (J/mol)."""
+    """pO2 over a metal/metal-oxide buffer: muO2 = a + b T + c T ln T (J/mol), from the profile's
+    reference_buffer (sealed-ref: Ni/NiO after Frost 1991, controller/profile_data/sealed-ref.toml)."""
     a, b, c = coefficients
     return math.exp((a + b * temp_k + c * temp_k * math.log(temp_k)) / (R * temp_k))
 

@@ -5,9 +5,10 @@ Air holds O2 = 20.95 % of its dry part (the firmware's O2_IN_AIR); water vapour 
 x_O2 = 0.2095 (1 - x_H2O), x_H2O = RH p_sat(T) / p. The saturation vapour pressure over water is
 Buck's equation (A. L. Buck, "New equations for computing vapor pressure and enhancement factor",
 J. Appl. Meteor. 20 (1981) 1527-1532, as revised in the Buck Research CR-1A manual, 1996):
-p_sat = 0.61121 kPa exp((18.678 - T/234.5) T / (257.14 + T)), T in °C, -80..50 °C.
-(The emulator takes another published form; the two agree within 0.1 % at 0..40 °C, the
-difference is in the error budget, docs/controller.md.)
+p_sat = 0.61121 kPa exp((18.678 - T/234.5) T / (257.14 + T)), T in °C, -80..50 °C (coefficients
+checked 2026-12 against the CR-1A manual's form as tabulated, 6.1121 hPa, 18.678, 234.5, 257.14: no
+correction). (The emulator takes another published form, Alduchov & Eskridge 1996; the two differ by
+0.04-0.22 % of p_sat at 0..40 °C, < 0.004 %-pt of O2 in saturated air: docs/controller.md.)
 
 The expected current in that air follows the lean diffusion law the conversion uses,
 Ip = Ip_air ln(1 - x_O2) / ln(1 - 0.2095). The span correction is expected / measured, where the
@@ -26,7 +27,7 @@ MIN_AIR_O2_PCT = 15.0           # a reading below this (before correction) is no
 
 def saturation_kpa(temp_c: float) -> float:
     """Buck (1981/1996) saturation vapour pressure over liquid water, kPa."""
-    return 0.61121 * math.exp((18.678 - temp_c / 234.5) * temp_c / (257.14 + temp_c))
+    return 0.61121 * math.exp((18.678 - temp_c / 234.5) * temp_c / (257.14 + temp_c))   # Buck 1996 (CR-1A)
 
 
 def air_o2_fraction(humidity_pct: float, temp_c: float = 20.0, pressure_kpa: float = P0_KPA) -> float:

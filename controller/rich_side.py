@@ -14,7 +14,7 @@ Sources (independent of the emulator's code):
   (1966) 19-27, D ∝ T^1.75·sqrt(1/M_A + 1/M_B) / (V_A^1/3 + V_B^1/3)^2, with their 1966 diffusion
   volumes of simple molecules (as tabulated in Perry's Chemical Engineers' Handbook and Reid &
   Sherwood): H2 7.07, O2 16.6, N2 17.9, CO 18.9. Poling, Prausnitz & O'Connell (5th ed., Table
-  11-1) give the revised 1969 set (H2 6.12, N2 18.5, CO 18.0), which raises r_H2 by about 3 %:
+  11-1) give the revised 1969 set (H2 6.12, N2 18.5, O2 16.3, CO 18.0), which raises r_H2 by 3.3 %:
   in the error budget. Only ratios to O2 are used, so T^1.75 and the pressure cancel.
 - Knudsen diffusion in the pores: D_K ∝ sqrt(T/M) (kinetic theory), ratio sqrt(M_O2/M).
 - The Knudsen share of the barrier's resistance at 101.325 kPa, k/(k + p), from the profile's
@@ -32,7 +32,11 @@ from .chemistry import exhaust_per_carbon
 P0_KPA = 101.325
 # Molar masses (g/mol), IUPAC standard atomic weights.
 M_N2, M_O2, M_H2, M_CO = 28.013, 31.999, 2.016, 28.010
-# Fuller, Schettler & Giddings (1966) diffusion volumes of simple molecules.
+# Fuller, Schettler & Giddings (1966) diffusion volumes of simple molecules: N2 17.9, O2 16.6, H2 7.07,
+# CO 18.9. Checked (2026-12) against tabulations citing Fuller et al., Ind. Eng. Chem. 58(5) 19 (1966)
+# (O2 16.6, N2 17.9, H2 7.07, CO 18.9, CO2 26.9, H2O 12.7): no correction. The 1969 revision (Fuller,
+# Ensley & Giddings; Poling et al. Table 11-1: N2 18.5, O2 16.3, H2 6.12, CO 18.0) gives r_H2 3.78
+# instead of 3.66 and r_CO 1.000 instead of 0.989 (+3.3 % / +1.1 %): in the error budget.
 V_N2, V_O2, V_H2, V_CO = 17.9, 16.6, 7.07, 18.9
 # The fuel the LSU 4.9 table was taken with: gasoline, H/C 1.85 (the firmware's FUELS table).
 REFERENCE_FUEL = (1.85, 0.0)

@@ -58,6 +58,8 @@ def test_hc_element_runs_on_the_rig_through_the_serial_front_end(tmp_path):
     """The firmware's hc mode over the real serial link: warm-up and closed loop in real time on the
     emulated hc-mixed rig in 500 ppm HC at lambda 1.5, with HC readings once valid. The rig runs in
     its own process (tests/realtime.py), and the link tolerates a loaded machine's stalls."""
+    from hc_calibration import hc_values
+
     from lambdarig.controller.core import Controller
     from lambdarig.controller.profiles import settings_for_element
     from lambdarig.controller.runtime import Runtime
@@ -69,11 +71,12 @@ def test_hc_element_runs_on_the_rig_through_the_serial_front_end(tmp_path):
         fe = open_frontend(f"serial://{rig.path}?link_timeout_s=1.0&watchdog_ms=1000")
         statuses = []
         try:
-            ctl = Controller(settings_for_element("hc-mixed"))
+            ctl = Controller(settings_for_element("hc-mixed", hc_values()))   # the HC curve has no default
             result = Runtime(fe, ctl, [lambda st, _t: statuses.append(st)]).run(16.0)
         finally:
             fe.close()
     assert not result.link_lost, result.summary()
     assert result.faults == [], result.faults
     valid = [st.hc_ppm for st in statuses if st.lambda_valid and st.t_s > 15.0]
-    assert valid and all(450.0 < ppm < 550.0 for ppm in valid), valid[-5:]
+    # ±15 %: the curve is calibrated on another unit (tests/hc_calibration.py; docs/hc-sensor.md).
+    assert valid and all(425.0 < ppm < 575.0 for ppm in valid), valid[-5:]

@@ -18,46 +18,31 @@ import time
 
 import _common  # noqa: F401  (sets the import path)
 from _common import print_table, write_result
+from control_quality import SEED_HC_LAMBDAS, SEED_HC_PLATEAU_S, hc_plateaus, hc_scenario
 
 from lambdarig.cli.calibrate import calibrate_hc
 from lambdarig.controller.core import Controller
 from lambdarig.controller.profiles import load_profile, settings_for_element
 from lambdarig.controller.runtime import Runtime
-from lambdarig.emulator.scenario import scenario_from_dict
 from lambdarig.hal.registry import open_frontend
 
 CALIBRATION_UNIT = 0
-LAMBDAS = (1.3, 1.6, 2.0)
-HC_PPM = (50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0)
-WARM_S, PLATEAU_S, AVERAGE_S = 14.0, 3.0, 1.5
+AVERAGE_S = 1.5
 SEED = 0
 
 
-def plateaus() -> list[tuple[float, float, float]]:
-    """(start s, lambda, HC ppm) of every plateau."""
-    out, t = [], WARM_S
-    for lam in LAMBDAS:
-        for ppm in HC_PPM:
-            out.append((t, lam, ppm))
-            t += PLATEAU_S
-    return out
-
-
 def measure(unit: int | None, settings) -> list[dict]:
-    """The firmware's mean HC reading over the end of every plateau on one unit."""
-    steps = plateaus()
-    duration = steps[-1][0] + PLATEAU_S
-    scenario = scenario_from_dict({"name": "hc units", "duration_s": duration, "lambda": LAMBDAS[0], "hc_ppm": 0,
-                                   "gas_temp_c": 350, "flow_mps": 10, "seed": SEED,
-                                   "at": [{"t_s": t, "lambda": lam, "hc_ppm": ppm} for t, lam, ppm in steps]},
-                                  "hc units")
+    """The firmware's mean HC reading over the end of every plateau on one unit (the plateaus of
+    control_quality.py section 7: lambda 1.3, 1.6, 2.0 x HC 50..2000 ppm, 3 s each after 14 s)."""
+    steps = hc_plateaus()
+    scenario = hc_scenario()
     address = "sim:hc-mixed" if unit is None else f"sim:hc-mixed?unit={unit}"
     rows: list[tuple[float, float]] = []
     Runtime(open_frontend(address, scenario=scenario), Controller(settings, load_profile("hc-mixed")),
-            [lambda st, _t: rows.append((st.t_s, st.hc_ppm))]).run(duration)
+            [lambda st, _t: rows.append((st.t_s, st.hc_ppm))]).run(scenario.duration_s)
     out = []
     for t0, lam, ppm in steps:
-        end = t0 + PLATEAU_S
+        end = t0 + SEED_HC_PLATEAU_S
         read = statistics.fmean(hc for t, hc in rows if end - AVERAGE_S <= t < end)
         out.append({"lambda": lam, "hc_ppm": ppm, "read_ppm": round(read, 1),
                     "error_pct": round(100.0 * (read - ppm) / ppm, 2)})
@@ -88,8 +73,8 @@ def main() -> None:
                      f"{worst(points, lo, hi):.1f}", f"{min(at_50):+.0f}..{max(at_50):+.0f}"])
     others = [worst(results[n], lo, hi) for n in results if n not in (f"unit {CALIBRATION_UNIT}",)]
     print(f"HC curve calibrated on unit {CALIBRATION_UNIT}: " + ", ".join(f"{k} = {v}" for k, v in values.items()))
-    print(f"\nHC error (reported - true) / true, mean over the last {AVERAGE_S:g} s of each {PLATEAU_S:g} s plateau, "
-          f"lambda {', '.join(f'{x:g}' for x in LAMBDAS)}; calibrated range {lo:g}-{hi:g} ppm\n")
+    print(f"\nHC error (reported - true) / true, mean over the last {AVERAGE_S:g} s of each {SEED_HC_PLATEAU_S:g} s "
+          f"plateau, lambda {', '.join(f'{x:g}' for x in SEED_HC_LAMBDAS)}; calibrated range {lo:g}-{hi:g} ppm\n")
     print_table(["unit", f"worst |error| {lo:g}-{hi:g} ppm, %", "error at 50 ppm, %"], rows)
     summary = {"calibrated_on": CALIBRATION_UNIT, "calibration": values,
                "self_worst_pct": worst(results[f"unit {CALIBRATION_UNIT}"], lo, hi),

@@ -4,6 +4,7 @@ production spread it is judged on (docs/hc-sensor.md)."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -100,3 +101,12 @@ def test_hc_units_differ_in_their_measuring_cell():
     assert len({c.s_mv_per_decade for c in cells}) == 6 and len({c.c0_ppm for c in cells}) == 6
     assert all(0.91 <= c.s_mv_per_decade / spec.measuring_cell.s_mv_per_decade <= 1.09 for c in cells)
     assert unit_spec(spec, CALIBRATION_UNIT).measuring_cell == cells[CALIBRATION_UNIT]   # reproducible
+
+
+def test_the_calibrate_command_benches_a_unit_of_the_line(capsys):
+    from lambdarig.cli import main
+
+    assert main(["calibrate", "hc-mixed", "--unit", str(CALIBRATION_UNIT), "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out) == hc_values()   # the same bench as the API's
+    assert main(["calibrate", "hc-mixed", "--unit", "x", "--quiet"]) == 2
+    assert "--unit: 'x' is not a unit number" in capsys.readouterr().err

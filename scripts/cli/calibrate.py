@@ -61,14 +61,19 @@ class BenchClock:
         self.offset_s += seconds
 
 
+def _sim_address(element: str, unit: int | None) -> str:
+    return f"sim:{element}" if unit is None else f"sim:{element}?unit={unit}"
+
+
 def _plateau_means(element: str, settings: Settings, steps: list[dict], seed: int,
-                   clock: BenchClock | None = None, base: str | None = None) -> list[tuple[float, float]]:
+                   clock: BenchClock | None = None, base: str | None = None,
+                   unit: int | None = None) -> list[tuple[float, float]]:
     """Run warm-up + plateaus; return (mean measured pump current, mean cell temperature) per plateau."""
     at = [dict(step, t_s=WARM_UP_S + i * PLATEAU_S) for i, step in enumerate(steps)]
     duration = WARM_UP_S + len(steps) * PLATEAU_S
     scenario = scenario_from_dict({"name": "gas bench", "duration_s": duration, "gas_temp_c": 350.0,
                                    "flow_mps": 10.0, "lambda": 1.0, "seed": seed, "at": at}, "gas bench")
-    frontend = open_frontend(f"sim:{element}", scenario=scenario)
+    frontend = open_frontend(_sim_address(element, unit), scenario=scenario)
     controller = Controller(settings, _runnable_profile(base or element))
     samples: list[tuple[float, float, float]] = []
     Runtime(frontend, controller, [lambda st, _t: samples.append((st.t_s, st.pump_current_a, st.temp_c)),
@@ -87,16 +92,17 @@ def _plateau_means(element: str, settings: Settings, steps: list[dict], seed: in
 
 
 def calibrate(element: str, seed: int = 0, progress: Callable[[float, float], None] | None = None,
-              base: str | None = None) -> dict:
+              base: str | None = None, unit: int | None = None) -> dict:
     """The profile's [calibration] values; `progress(done_s, total_s)` is called with the virtual
     seconds of the benches done so far. `element` is an element name or file; `base` the profile
-    whose loops run the bench (default: the element's own)."""
+    whose loops run the bench (default: the element's own); `unit` the unit of its production spread
+    (None: the nominal element)."""
     settings = settings_for_element(base or element, {"sensor.characteristic": "nominal"})
     rich: list[dict[str, object]] = [{"lambda": lam} for lam in RICH_LAMBDAS + ZERO_LAMBDAS]
     probes: list[dict[str, object]] = [{"lambda": "air"}, {"lambda": PROBE_LAMBDA}, {"pressure_kpa": HIGH_KPA},
                                        {"pressure_kpa": P0_KPA}]
     clock = BenchClock(bench_s(len(rich + probes)) + bench_s(1), progress)
-    means = _plateau_means(element, settings, rich + probes, seed, clock, base)
+    means = _plateau_means(element, settings, rich + probes, seed, clock, base, unit)
     currents = [ip for ip, _ in means]
     lambdas = list(RICH_LAMBDAS + ZERO_LAMBDAS)
     ip_air, ip_probe, ip_high = currents[len(lambdas)], currents[len(lambdas) + 1], currents[len(lambdas) + 2]
@@ -119,14 +125,14 @@ def calibrate(element: str, seed: int = 0, progress: Callable[[float, float], No
 
     # Temperature: the same gas with the cell held colder.
     cold = settings.changed(heater__target_temp_c=LOW_TEMP_C)
-    (ip_cold, temp_cold_c), = _plateau_means(element, cold, [{"lambda": PROBE_LAMBDA}], seed, clock, base)
+    (ip_cold, temp_cold_c), = _plateau_means(element, cold, [{"lambda": PROBE_LAMBDA}], seed, clock, base, unit)
     exponent = math.log(ip_probe / ip_cold) / math.log((temp_ref_c + 273.15) / (temp_cold_c + 273.15))
 
     return {"ip_a": [round(ip, 9) for ip, _ in rich_points] + [0.0],
             "lambda": [lam for _, lam in rich_points] + [round(lambda_zero, 5)],
             "ip_air_a": round(ip_air, 9), "pressure_k_kpa": round(k_kpa, 2),
             "temp_exponent": round(exponent, 4), "reference_temp_c": round(temp_ref_c, 1),
-            "bench": {"element": element, "seed": seed, "gas": "gasoline, 350 °C, 10 m/s",
+            "bench": {"element": element, "unit": unit, "seed": seed, "gas": "gasoline, 350 °C, 10 m/s",
                       "plateau_s": PLATEAU_S, "average_s": AVERAGE_S}}
 
 
@@ -135,8 +141,9 @@ def calibration_toml(result: dict) -> str:
         return "[" + ", ".join(repr(v) for v in values) + "]"
 
     bench = result["bench"]
+    unit = "" if bench.get("unit") is None else f" --unit {bench['unit']}"
     lines = ["[calibration]",
-             f"# Gas bench (`lambdarig calibrate {bench['element']}`): firmware pump loop in known gases,",
+             f"# Gas bench (`lambdarig calibrate {bench['element']}{unit}`): firmware pump loop in known gases,",
              f"# {bench['gas']}, {bench['plateau_s']} s plateaus averaged over their last {bench['average_s']} s.",
              f"ip_a = {numbers(result['ip_a'])}",
              f"lambda = {numbers(result['lambda'])}",
@@ -160,10 +167,6 @@ def with_calibration(profile_text: str, result: dict) -> str:
 HC_LEVELS_PPM = (100.0, 200.0, 500.0, 1000.0, 2000.0)
 HC_LAMBDA = 1.5
 HC_COLD_OFFSET_C = -30.0
-
-
-def _sim_address(element: str, unit: int | None) -> str:
-    return f"sim:{element}" if unit is None else f"sim:{element}?unit={unit}"
 
 
 def _hc_bench(element: str, settings: Settings, steps: list[dict], seed: int, pump: bool = True,

@@ -24,6 +24,7 @@ from lambdarig.common.file_out import check_output_file, write_text_atomic
 from lambdarig.common.validators import Place
 from lambdarig.controller.profiles import _profile_dir, load_profile, profile_names
 from lambdarig.emulator.element_spec import load_element_toml
+from lambdarig.emulator.production import check_unit
 from lambdarig.hal.address import frontend_url
 from lambdarig.inputs import Caller, check_output_path
 from lambdarig.progress import Progress
@@ -52,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("element", metavar="ELEMENT", nargs="?",
                         help="gas bench: sensor type " + ", ".join(profile_names()) + ", or an element .toml file")
     parser.add_argument("--seed", type=int, default=0, help="noise seed of the emulated bench")
+    parser.add_argument("--unit", default=None, metavar="N",
+                        help="gas bench: unit N of the element's production spread (default: the nominal element)")
     parser.add_argument("--profile", default=None, metavar="NAME|FILE",
                         help="the profile the bench runs (default: the element's own; for an element file the "
                              "built-in one of its family: " + ", ".join(f"{k} {v}" for k, v in FAMILY_PROFILE.items())
@@ -122,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         raise FREE_AIR.refuse("element", "the gas-bench calibration needs a sensor type",
                               allowed=", ".join(profile_names()) + ", an element .toml file; or --free-air --hal URL")
     element, name, base = element_and_base(args.element, args.profile)
+    unit = check_unit(args.unit, SOURCE, "--unit")
     out_at = Place(SOURCE, "--out", InputError)
     if args.out is not None:   # refused before the benches run: exists (without --force), or cannot be written
         check_output_file(args.out, out_at, overwrite=args.force)
@@ -130,12 +134,12 @@ def run(args: argparse.Namespace) -> int:
     hook, shown = _progress(args)
     try:
         if load_profile(base, for_bench=True).mode == "hc":
-            values = calibrate_hc(element, args.seed, hook, base=base)
+            values = calibrate_hc(element, args.seed, hook, base=base, unit=unit)
             text = (json.dumps(values, indent=2) if args.json
                     else "\n".join(f"{k} = {toml_scalar(v)}" for k, v in values.items()))
             profile_text = with_hc_settings(base_path.read_text(), values)
         else:
-            result = calibrate(element, args.seed, hook, base=base)
+            result = calibrate(element, args.seed, hook, base=base, unit=unit)
             text = json.dumps(result, indent=2) if args.json else calibration_toml(result)
             profile_text = with_calibration(base_path.read_text(), result)
     finally:
@@ -156,7 +160,7 @@ def run_free_air(args: argparse.Namespace) -> int:
     if not args.hal or not args.hal.strip():
         raise FREE_AIR.refuse("hal_url", "--free-air needs the front end", allowed="--hal URL, e.g. serial:auto, "
                                          "visa:station.toml, sim:lsu49?scenario=free-air")
-    if args.element is not None or args.profile is not None:
+    if args.element is not None or args.profile is not None or args.unit is not None:
         raise FREE_AIR.refuse("element", "--free-air calibrates the sensor on --hal, not a profile",
                               allowed="--free-air --hal URL [--humidity-pct RH] [--out FILE]")
     humidity = parse_number(args.humidity_pct, "--humidity-pct", 0.0, 100.0, unit="%")

@@ -193,4 +193,6 @@ def format_channels(report: dict[str, Any]) -> str:
         blocks.append(f"  {report['message']}")
     if "log" in report:
         blocks.append(f"log {report['log']}")
+    if "plot" in report:
+        blocks.append(f"plot {report['plot']}")
     return "\n".join(blocks)

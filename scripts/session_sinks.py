@@ -1,0 +1,97 @@
+"""What a session hangs on each sensor's runtime and does at its end, the same for one sensor
+(lambdarig.session) and several (lambdarig.channels_session): the forced-element warning, the
+sinks (lambda accuracy against the truth, the kept samples, the caller's sinks, the plot's
+recorder) and the plot drawn after the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambdarig.controller.core import Controller
+from lambdarig.controller.runtime import (
+    ElementMismatch,
+    Runtime,
+    TelemetrySink,
+    check_element,
+    interrupt_text,
+    signal_of,
+)
+from lambdarig.hal.types import FrontEndInfo
+
+from .plot import Recorder, plot_channels, plot_recorder
+from .result import SampleRecorder
+from .telemetry import LambdaAccuracy
+
+
+def forced_element_text(info: FrontEndInfo, controller: Controller, force_element: bool) -> str | None:
+    """What the caller is warned of when settings made for another element run as forced; None when
+    nothing is forced."""
+    if not force_element:
+        return None
+    try:
+        check_element(info, controller.settings)
+    except ElementMismatch as exc:
+        return (f"{exc.frontend} carries element {exc.element!r}; the firmware runs the {exc.configured!r} "
+                f"profile of the settings, as forced")
+    return None
+
+
+@dataclass
+class SensorSinks:
+    """The session's own sinks on one sensor's runtime (None: not asked for)."""
+
+    accuracy: LambdaAccuracy | None = None   # simulation only: the truth is known
+    samples: SampleRecorder | None = None    # keep_samples
+    plot: Recorder | None = None             # a plot asked for
+
+    def accuracy_summary(self) -> dict | None:
+        return self.accuracy.summary() if self.accuracy is not None else None
+
+    def recorded(self) -> list:
+        return self.samples.pairs if self.samples is not None else []
+
+
+def attach_sinks(runtime: Runtime, controller: Controller, info: FrontEndInfo, *, t0_s: float, duration_s: float,
+                 keep_samples: bool, plot: bool, extra: Sequence[TelemetrySink] = ()) -> SensorSinks:
+    """Append to runtime.sinks, in this order: the lambda accuracy (when the front end knows the
+    truth), the sample recorder, `extra`, the plot's recorder."""
+    made = SensorSinks()
+    if info.has_truth:
+        made.accuracy = LambdaAccuracy()
+        runtime.sinks.append(made.accuracy)
+    if keep_samples:
+        made.samples = SampleRecorder()
+        runtime.sinks.append(made.samples)
+    runtime.sinks.extend(extra)
+    if plot:
+        hc = controller.mode == "hc"   # plots HC and the Nernst target its firmware moves
+        made.plot = plot_recorder(controller.settings, hc, duration_s, t0_s,
+                                  nernst_target=(lambda: controller.pump.target_v) if hc else None)
+        runtime.sinks.append(made.plot)
+    return made
+
+
+@dataclass
+class PlotOutcome:
+    path: Path | None          # the PNG written, None when not
+    error: str = ""            # why not, when asked for and not written ("" otherwise)
+    interrupted_by: str = ""   # a stop signal that came while drawing
+
+
+def write_plot(named: Sequence[tuple[str, Recorder | None]], path: Path | None, title: str) -> PlotOutcome:
+    """Draw the plot after the run: (label, recorder) per sensor. A run that kept no sample writes
+    none (and says nothing: its summary already says why it ended)."""
+    recorders = [(label, rec) for label, rec in named if rec is not None]
+    if path is None or not recorders or not any(rec.t_s for _, rec in recorders):
+        return PlotOutcome(None)
+    try:
+        plot_channels(recorders, path, title)
+    except (OSError, ValueError) as exc:
+        return PlotOutcome(None, f"plot not written: {exc}")
+    except KeyboardInterrupt as exc:
+        by = signal_of(exc)
+        return PlotOutcome(None, f"plot not written: interrupted ({interrupt_text(by)})", by)
+    return PlotOutcome(path)

@@ -16,6 +16,7 @@ from typing import TextIO
 from lambdarig.controller.conversion import LAMBDA_MAX
 from lambdarig.controller.profiles import TEMP_FLOOR_C
 
+from .lambda_accuracy import LambdaAccuracy
 from .logs import CsvLog, OutputError
 from .logs.channels import channels_for
 from .plot import PLOT_LAMBDA_RANGE, PLOT_MAX_POINTS, Recorder, check_plot_available, plot_run
@@ -89,51 +90,3 @@ class StatusLine:
             self.stream.flush()
             self.updates = 0
             self._width = 0
-
-
-class LambdaAccuracy:
-    """|measured - true| / true in % over the samples where the firmware says lambda is valid and the
-    truth is finite (free air has no finite lambda to compare with).
-
-    `max` includes the sensor's response to every step of the truth (right after a step the error is
-    the step itself); `max_settled` only counts samples taken once the true lambda has held still for
-    `settle_s`, i.e. the steady-state accuracy."""
-
-    def __init__(self, settle_s: float = 1.0):
-        self.settle_s = settle_s
-        self.errors_pct: list[float] = []
-        self.max_settled_pct = math.nan
-        self.settled = 0
-        self._last_true = math.nan
-        self._steady_since_s = math.nan
-
-    def __call__(self, status, truth) -> None:
-        if truth is None:
-            return
-        true = truth.lambda_value
-        t = status.t_s
-        if true != self._last_true:
-            self._last_true = true
-            self._steady_since_s = t
-        if not status.lambda_valid:
-            return
-        meas = status.lambda_value
-        if not (math.isfinite(true) and math.isfinite(meas)) or true <= 0:
-            return
-        error = abs(meas - true) / true * 100.0
-        self.errors_pct.append(error)
-        if t - self._steady_since_s >= self.settle_s:
-            self.settled += 1
-            if not error <= self.max_settled_pct:  # also replaces the initial NaN
-                self.max_settled_pct = error
-
-    def summary(self) -> dict | None:
-        errors = self.errors_pct
-        if not errors:
-            return None
-        ordered = sorted(errors)
-        n = len(ordered)
-        median = ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
-        settled = None if self.settled == 0 else round(self.max_settled_pct, 4)
-        return {"median": round(median, 4), "max": round(ordered[-1], 4), "samples": n,
-                "max_settled": settled, "settled_samples": self.settled, "settle_s": self.settle_s}

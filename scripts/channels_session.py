@@ -31,7 +31,7 @@ from lambdarig.hal.types import FrontEndInfo
 
 from .logs import LogWriter, channel_prefix, channels_for, channels_taker, open_log, run_metadata
 from .result import SessionResult
-from .session import build_summary, interrupted_result, log_progress, warn_user
+from .session import build_summary, interrupted_result, log_limits, log_progress, warn_user
 from .session_sinks import PlotOutcome, SensorSinks, attach_sinks, forced_element_text, write_plot
 from .signals import stop_signals
 
@@ -139,7 +139,7 @@ def open_channels_log(path: Path, channels: Sequence[ChannelSession], started: d
         assert ch.info is not None
         settings = ch.controller.settings
         per_channel.append(channels_for(with_truth=ch.info.has_truth, with_hc=ch.controller.mode == "hc"))
-        limits.append({"heater_max_v": settings.heater.continuous_max_v})
+        limits.append(log_limits(ch.controller))
         meta = run_metadata(info=ch.info, settings=settings, started=started,
                             header_lines=ch.frontend.log_header_lines(), extra={"run": ch.label})
         for key in ("unit", "age_h"):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdarig.controller.profiles import TEMP_FLOOR_C
+from lambdarig.controller.readings import shown_temp_c
 
 # The plot's lambda axis: readings and truth are clipped to this range; free air (true lambda = inf,
 # measured lambda at the conversion's lean limit) sits on the top edge, labelled "air".
@@ -36,8 +37,10 @@ class Recorder:
     every tick, so the state bands and fault marks are exact."""
 
     def __init__(self, target_temp_c: float = math.nan, nernst_target_v: float = math.nan, every: int = 1,
-                 t0_s: float = 0.0, hc: bool = False, nernst_target: Callable[[], float] | None = None):
+                 t0_s: float = 0.0, hc: bool = False, nernst_target: Callable[[], float] | None = None,
+                 temp_floor_c: float = TEMP_FLOOR_C):
         self.target_temp_c = target_temp_c
+        self.temp_floor_c = temp_floor_c   # below it (the ESR table's coldest point) the estimate is not drawn
         self.nernst_target_v = nernst_target_v
         # An HC element: HC (ppm) instead of lambda on top, and the Nernst target its firmware moves
         # with temperature (read from `nernst_target` at each kept sample) instead of a fixed line.
@@ -101,12 +104,13 @@ class Recorder:
 
 
 def plot_recorder(settings: Any, hc: bool, duration_s: float, t0_s: float,
-                  nernst_target: Callable[[], float] | None = None) -> Recorder:
+                  nernst_target: Callable[[], float] | None = None, temp_floor_c: float = TEMP_FLOOR_C) -> Recorder:
     """The Recorder of one sensor's run: its targets from the settings, every n-th tick kept so the
     run stays within PLOT_MAX_POINTS."""
     ticks = duration_s * settings.rates.telemetry_hz if math.isfinite(duration_s) else PLOT_MAX_POINTS
     return Recorder(settings.heater.target_temp_c, settings.pump.nernst_target_v,
-                    every=math.ceil(ticks / PLOT_MAX_POINTS), t0_s=t0_s, hc=hc, nernst_target=nernst_target)
+                    every=math.ceil(ticks / PLOT_MAX_POINTS), t0_s=t0_s, hc=hc, nernst_target=nernst_target,
+                    temp_floor_c=temp_floor_c)
 
 
 def check_plot_available() -> None:
@@ -196,8 +200,8 @@ def draw_run(named: Sequence[tuple[str, Recorder]], title: str) -> Any:
             ax_l.plot(t, clip_lambda(rec.lambda_meas), color=color, lw=1.0, label=f"{name}measured (valid)")
 
         ax_t.plot(t, rec.temp_true_c, color=true_color or color, lw=1.2, ls=true_style, label=f"{name}true")
-        # At the estimate's floor the cell is colder than the ESR table reaches: no line, not -40 °C.
-        estimated = [v if v > TEMP_FLOOR_C else math.nan for v in rec.temp_c]
+        # Below the ESR table the estimate is an extrapolation that reads cold: no line, not -38 °C.
+        estimated = [shown_temp_c(v, rec.temp_floor_c) for v in rec.temp_c]
         ax_t.plot(t, estimated, color=color if several else "#d94801", lw=1.0, label=f"{name}estimated (Ri)")
         if rec.target_temp_c == rec.target_temp_c:
             ax_t.axhline(rec.target_temp_c, color=color if several else "#d94801", lw=0.8, ls=":",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdarig.controller.core import Controller
+from lambdarig.controller.readings import table_floor_c
 from lambdarig.controller.runtime import (
     RunResult,
     Runtime,
@@ -146,8 +147,15 @@ def open_run_log(path: Path, frontend: FrontEnd, info: FrontEndInfo, controller:
         if meta.get(key) is None and label.get(key) is not None:
             meta[key] = label[key]
     channels = channels_for(with_truth=info.has_truth, with_hc=controller.mode == "hc")
-    return open_log(path, channels, t0_s=t0_s, limits={"heater_max_v": settings.heater.continuous_max_v},
+    return open_log(path, channels, t0_s=t0_s, limits=log_limits(controller),
                     metadata=meta)
+
+
+def log_limits(controller: Controller) -> dict[str, float]:
+    """What the log's shown values depend on: the heater's continuous cap (heater_saturated) and the
+    coldest point of the profile's ESR table (temp_c is blank below it)."""
+    return {"heater_max_v": controller.settings.heater.continuous_max_v,
+            "temp_floor_c": table_floor_c(controller.profile)}
 
 
 def _reconnect_and_resume(frontend: FrontEnd, controller: Controller, runtime: Runtime, result: RunResult,

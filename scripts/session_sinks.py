@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lambdarig.controller.core import Controller
+from lambdarig.controller.readings import table_floor_c
 from lambdarig.controller.runtime import (
     ElementMismatch,
     Runtime,
@@ -57,7 +58,8 @@ class SensorSinks:
 def attach_sinks(runtime: Runtime, controller: Controller, info: FrontEndInfo, *, t0_s: float, duration_s: float,
                  keep_samples: bool, plot: bool, extra: Sequence[TelemetrySink] = ()) -> SensorSinks:
     """Append to runtime.sinks, in this order: the lambda accuracy (when the front end knows the
-    truth), the sample recorder, `extra`, the plot's recorder."""
+    truth), the sample recorder, `extra`, the plot's recorder. A sink of `extra` with a
+    `bind_controller(controller)` method is told the firmware it watches first."""
     made = SensorSinks()
     if info.has_truth:
         made.accuracy = LambdaAccuracy()
@@ -65,11 +67,16 @@ def attach_sinks(runtime: Runtime, controller: Controller, info: FrontEndInfo, *
     if keep_samples:
         made.samples = SampleRecorder()
         runtime.sinks.append(made.samples)
+    for sink in extra:   # a display that shows the temperature learns where the ESR table ends
+        bind = getattr(sink, "bind_controller", None)
+        if bind is not None:
+            bind(controller)
     runtime.sinks.extend(extra)
     if plot:
         hc = controller.mode == "hc"   # plots HC and the Nernst target its firmware moves
         made.plot = plot_recorder(controller.settings, hc, duration_s, t0_s,
-                                  nernst_target=(lambda: controller.pump.target_v) if hc else None)
+                                  nernst_target=(lambda: controller.pump.target_v) if hc else None,
+                                  temp_floor_c=table_floor_c(controller.profile))
         runtime.sinks.append(made.plot)
     return made
 

@@ -8,6 +8,7 @@ more at the end of a run) with the controller's `Status` and, in simulation, the
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import TextIO
 
 from lambdarig.controller.conversion import LAMBDA_MAX
 from lambdarig.controller.profiles import TEMP_FLOOR_C
+from lambdarig.controller.readings import table_floor_c
 
 from .lambda_accuracy import LambdaAccuracy
 from .logs import CsvLog, OutputError
@@ -53,6 +55,11 @@ class StatusLine:
         self._next_s = -math.inf
         self._width = 0
         self.updates = 0
+        self.temp_floor_c = TEMP_FLOOR_C   # below it the estimate reads "cold" (bind_controller)
+
+    def bind_controller(self, controller) -> None:
+        """The firmware this line shows: its profile's ESR table says from where the estimate is real."""
+        self.temp_floor_c = table_floor_c(controller.profile)
 
     @staticmethod
     def format(status) -> str:
@@ -77,6 +84,8 @@ class StatusLine:
         """Write the line now (no rate limit); nothing on a non-terminal."""
         if not self.enabled:
             return
+        if TEMP_FLOOR_C < status.temp_c < self.temp_floor_c:   # an extrapolation below the table: "cold"
+            status = dataclasses.replace(status, temp_c=TEMP_FLOOR_C)
         text = self.format(status)
         pad = " " * max(0, self._width - len(text))
         self._width = len(text)

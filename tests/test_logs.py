@@ -210,6 +210,31 @@ def test_the_log_says_cold_and_air_not_the_firmware_placeholders(tmp_path):
     assert (df["temp_c"].dropna() > -40).all()
     air = df[df["lambda_valid"] == 1]
     assert len(air) > 100 and np.isinf(air["lambda"]).all() and (air["o2_pct"] > 20).all()
+    assert np.isinf(air["afr"]).all()   # the AFR says air where lambda does (not 728)
+
+
+def test_the_ramp_shows_no_extrapolated_temperature_below_the_esr_table(tmp_path):
+    """Early in the ramp the firmware's estimate is the ESR table's last segment extrapolated (-38 °C
+    at a true 300 °C): the log leaves it empty until the cell reaches the table (500 °C for the
+    LSU 4.9), in every format."""
+    from lambdarig.controller.profiles import load_profile
+
+    floor_c = min(load_profile("lsu49").esr_temp_c)
+    frames = {}
+    for suffix in (".csv", ".msl"):
+        path = tmp_path / f"ramp{suffix}"
+        code, _, err = run_cli(*RUN, "--log", str(path))
+        assert code == 0, err
+        frames[suffix] = (pd.read_csv(path) if suffix == ".csv" else
+                          pd.read_csv(path, sep="\t", skiprows=[0, 1, 3]))
+    df = frames[".csv"]
+    ramp = df[df["state"] == "ramp"]
+    shown = ramp["temp_c"].dropna()
+    assert len(shown) > 50 and shown.min() >= floor_c
+    first = df["temp_c"].first_valid_index()
+    assert df["true_temp_c"][first] > floor_c - 50            # shown once the cell is that warm, not before
+    assert ramp["temp_c"].isna().sum() > 100                   # the extrapolated stretch of the ramp: empty
+    assert np.array_equal(frames[".msl"]["temp_c"], df["temp_c"], equal_nan=True)
 
 
 def test_statistics_over_a_run_with_free_air_as_the_docs_say(tmp_path):

@@ -98,6 +98,8 @@ def test_mdf4_reads_back_equal_to_the_csv_with_units(logs):
                              (samples[c.name], csv[c.name].to_numpy())):
             _assert_same(c, mine, theirs)
     assert meta["element"] == "lsu49" and meta["settings"]["heater.target_temp_c"] == 780.0
+    # closed normally: the row count and the close time, as in the CSV's sidecar
+    assert meta["rows"] == len(csv) and datetime.fromisoformat(meta["end_utc"]) >= start
     assert start.utcoffset() == timedelta(0)
     assert abs(start - datetime.fromisoformat(meta["start_utc"])) < timedelta(seconds=1)
 

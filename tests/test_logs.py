@@ -263,3 +263,13 @@ def test_statistics_over_a_run_with_free_air_as_the_docs_say(tmp_path):
     assert stats.loc["count", "true_o2_pct"] == len(df)
     assert "df.replace([np.inf, -np.inf], np.nan).describe()" in (
         Path(__file__).parents[1] / "docs" / "simulate.md").read_text(encoding="utf-8")
+
+
+def test_the_last_row_shows_the_analog_outputs_at_their_invalid_level_once_stopped(logs):
+    """The run ends STOPPED with every output safe: the log's last row says the analog outputs are at
+    analog.outN_invalid_v (0 V by default), not the last reading's voltage the row before held."""
+    df = pd.read_csv(logs[".csv"])
+    last, before = df.iloc[-1], df.iloc[-2]
+    assert last["state"] == "stopped" and before["state"] == "closed_loop"
+    assert before["analog_out1_v"] > 0.5 and before["analog_out2_v"] > 0.1
+    assert last["analog_out1_v"] == 0.0 and last["analog_out2_v"] == 0.0

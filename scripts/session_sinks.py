@@ -96,7 +96,9 @@ def write_plot(named: Sequence[tuple[str, Recorder | None]], path: Path | None, 
         return PlotOutcome(None)
     try:
         plot_channels(recorders, path, title)
-    except (OSError, ValueError) as exc:
+    except OSError as exc:   # a full disk, the folder gone meanwhile: the system's words, not "[Errno 28]"
+        return PlotOutcome(None, f"plot not written: cannot write {path}: {exc.strerror or exc}")
+    except ValueError as exc:
         return PlotOutcome(None, f"plot not written: {exc}")
     except KeyboardInterrupt as exc:
         by = signal_of(exc)

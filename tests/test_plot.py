@@ -85,3 +85,14 @@ def test_one_sensor_keeps_its_state_bands_and_black_truth():
         assert "closed_loop" in legend and "ramp" in legend
     finally:
         plt.close(fig)
+
+
+@pytest.mark.parametrize("name, said", [("run.jpg", "suffix '.jpg'"), ("run", "no suffix"), ("run.svg", "'.svg'")])
+def test_a_plot_name_that_is_not_png_is_refused_before_running(tmp_path, name, said):
+    code, out, err = cli("simulate", "--duration", "1", "--quiet", "--plot", str(tmp_path / name),
+                         "--log", str(tmp_path / "run.csv"))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "--plot" in err and said in err and "ending in .png" in err
+    assert list(tmp_path.iterdir()) == []
+    code, _, err = cli("simulate", "--duration", "0.5", "--quiet", "--plot", str(tmp_path / "RUN.PNG"))
+    assert code == 0, err

@@ -2,8 +2,9 @@
 happens along the way and warnings on stderr, the summary (or one JSON object) on stdout, and the
 exit code. The session itself is the package API's (lambdarig.api), the same code Python callers run.
 
-Exit codes: 0 done, 2 bad input, 3 the front end stopped answering (link loss), 128 + N when
-signal N stopped the run (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), the outputs made safe first.
+Exit codes: 0 done, 1 an output asked for could not be written (the log, the plot), 2 bad input,
+3 the front end stopped answering (link loss), 128 + N when signal N stopped the run (130 Ctrl-C,
+143 SIGTERM, 129 SIGHUP), the outputs made safe first.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from lambdarig.signals import exit_code_for
 from lambdarig.telemetry import StatusLine
 
 EXIT_OK = 0
+EXIT_OUTPUT = 1
 EXIT_USAGE = 2
 EXIT_LINK_LOST = 3
 EXIT_INTERRUPTED = 130
@@ -103,8 +105,9 @@ class Console:
             self.progress_line.finish()
 
 
-def show_result(result: SessionResult, console: Console) -> int:
-    """Print the summary (or one JSON object) and return the exit code."""
+def show_result(result: SessionResult, console: Console, plot: str | None = None) -> int:
+    """Print the summary (or one JSON object) and return the exit code. `plot`: the --plot asked for;
+    a completed run whose plot could not be written (a full disk) exits 1, as a log that could not."""
     console.finish_line()
     if console.json_out:
         print(json.dumps(json_safe(result.summary), allow_nan=False))
@@ -114,6 +117,8 @@ def show_result(result: SessionResult, console: Console) -> int:
         return exit_code_for(result.interrupted_by or "SIGINT")
     if result.link_lost:   # a link that came back and ran to the end is not a lost run
         return EXIT_LINK_LOST
+    if plot is not None and "plot" not in result.summary:
+        return EXIT_OUTPUT
     return EXIT_OK
 
 

@@ -29,13 +29,9 @@ from .result import SessionResult
 
 
 def individual(details: dict[str, Any]) -> dict[str, Any]:
-    """The unit and age of an emulated element, for the run's label (only when not nominal and new)."""
-    label: dict[str, Any] = {}
-    if details.get("unit") is not None:
-        label["unit"] = details["unit"]
-    if details.get("age_h"):
-        label["age_h"] = details["age_h"]
-    return label
+    """The unit and age of an emulated element, for the run's label: `unit` None for the nominal
+    element, `age_h` 0.0 when new, as the log's metadata says them."""
+    return {"unit": details.get("unit"), "age_h": float(details.get("age_h") or 0.0)}
 
 
 def check_channel_count(names: Sequence[Any], caller: Caller, argument: str) -> list[Any]:

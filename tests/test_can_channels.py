@@ -152,7 +152,7 @@ def test_a_unit_per_element_two_units_pump_different_currents_at_the_same_lambda
     both = lambdarig.simulate(["lsu49", "lsu49"], scenario, seed=3, unit=[4, 7], age_h=[0.0, 500.0],
                               progress=quiet)
     assert [ch.summary.get("unit") for ch in both.channels] == [4, 7]
-    assert [ch.summary.get("age_h") for ch in both.channels] == [None, 500.0]
+    assert [ch.summary.get("age_h") for ch in both.channels] == [0.0, 500.0]
     currents = []
     for ch in both.channels:
         settled = [row for row in ch.samples if row["state"] == "closed_loop" and row["t_s"] > 16.0]

@@ -182,8 +182,7 @@ def format_summary(report: dict[str, Any]) -> str:
         lost = f"; lost: {can['lost']}" if can.get("lost") else ""
         rows.append(("can", f"{can['url']}, {can['frames_sent']} frames sent{lost}"))
     width = max(len(label) for label, _ in rows)
-    lines = [", ".join(f"{k} {v}" if k != "element" else str(v) for k, v in report.items()
-                       if k in ("element", "frontend", "scenario", "seed") and v is not None)]
+    lines = [header_line(report)]
     for label, value in rows:
         lines.append(f"  {label:<{width}}  {value}")
         if label == "faults/warnings":
@@ -192,6 +191,18 @@ def format_summary(report: dict[str, Any]) -> str:
     if report["message"]:
         lines.append(f"  {report['message']}")
     return "\n".join(lines)
+
+
+def header_line(report: dict[str, Any]) -> str:
+    """What ran: `lsu49 unit 7, aged 500 h, scenario default, seed 0` (unit and age only when not
+    the nominal, new element; a run on a front end names it)."""
+    parts = []
+    for key in ("element", "unit", "age_h", "frontend", "scenario", "seed"):
+        value = report.get(key)
+        if value is None or (key == "age_h" and not value):
+            continue
+        parts.append(str(value) if key == "element" else f"aged {value:g} h" if key == "age_h" else f"{key} {value}")
+    return ", ".join(parts)
 
 
 def format_steps(steps: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 from lambdarig.controller.core import Controller
 from lambdarig.controller.interleaved import ChannelsSink, InterleavedRuntime
+from lambdarig.controller.readings import table_floor_c
 from lambdarig.controller.runtime import (
     RunResult,
     Runtime,
@@ -158,8 +159,12 @@ def _result(channels: Sequence[ChannelSession], results: list[RunResult] | None,
     per: list[SessionResult] = []
     for i, ch in enumerate(channels):
         run = interrupted_result(ch.controller, escaped_by) if results is None else results[i]
+        # What the summary needs to say honestly: wall-clock runs have no "sim time", an HC element no lambda.
+        label = {**ch.label, "virtual_time": ch.info.virtual_time if ch.info is not None else True,
+                 "mode": ch.controller.mode}
+        last = ch.made.last.summary(ch.t0_s, table_floor_c(ch.controller.profile))
         summary = {"channel_index": ch.channel_index,
-                   **build_summary(run, run.message, ch.made.accuracy_summary(), None, None, ch.label)}
+                   **build_summary(run, run.message, ch.made.accuracy_summary(), None, None, label, last)}
         per.append(SessionResult(summary=summary, run=run, interrupted=run.interrupted or bool(escaped_by),
                                  interrupted_by=run.interrupted_by or escaped_by, link_lost=run.link_lost,
                                  t0_s=ch.t0_s, recorded=ch.made.recorded()))

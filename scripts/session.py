@@ -122,7 +122,8 @@ def _run_session(frontend: FrontEnd, controller: Controller, duration_s: float, 
         warn(plot_error)
     # What the summary needs to say honestly: wall-clock runs have no "sim time", an HC element no lambda.
     label = {**label, "virtual_time": info.virtual_time, "mode": controller.mode}
-    summary = build_summary(result, message, made.accuracy_summary(), log_path, plot_path, label)
+    summary = build_summary(result, message, made.accuracy_summary(), log_path, plot_path, label,
+                            made.last.summary(t0_s, table_floor_c(controller.profile)))
     return SessionResult(summary=summary, run=result, interrupted=result.interrupted or escaped_interrupt,
                          interrupted_by=result.interrupted_by or escaped_by, link_lost=result.link_lost,
                          warnings=warned, t0_s=t0_s,
@@ -192,20 +193,26 @@ def _reconnect_and_resume(frontend: FrontEnd, controller: Controller, runtime: R
 
 
 def build_summary(result: RunResult, message: str, accuracy: dict[str, Any] | None, log_path: Path | None,
-                  plot_path: Path | None, label: dict[str, Any]) -> dict[str, Any]:
-    """The session's summary: the dict the command line prints (as JSON with --json)."""
+                  plot_path: Path | None, label: dict[str, Any],
+                  last_reading: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The session's summary: the dict the command line prints (as JSON with --json). On a front end
+    on the wall clock (label virtual_time False) `sim_s` is the run's length (`run_s` says so for every
+    run) and the real-time factor is null: nothing was simulated."""
     summary = result.summary()
     report = {
         "time_to_ready_s": summary["time_to_ready_s"],
         "final_state": summary["final_state"],
         "faults": [{"code": f["code"], "t_s": f["t_s"]} for f in summary["faults"]],
         "sim_s": summary["sim_s"],
+        "run_s": summary["sim_s"],
         "wall_s": summary["wall_s"],
-        "realtime_factor": summary["realtime_factor"],
+        "realtime_factor": summary["realtime_factor"] if label.get("virtual_time", True) else None,
         "events": result.events,
         "message": message,
         **label,
         "late_ticks": summary["late_ticks"],
+        "ticks": result.ticks,
+        "last_reading": last_reading,
         "lambda_error_pct": accuracy,
         "interrupted": result.interrupted,
         "interrupted_by": result.interrupted_by or None,

@@ -7,11 +7,12 @@ recorder) and the plot drawn after the run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lambdarig.controller.core import Controller
-from lambdarig.controller.readings import table_floor_c
+from lambdarig.controller.readings import shown_lambda, shown_temp_c, table_floor_c
 from lambdarig.controller.runtime import (
     ElementMismatch,
     Runtime,
@@ -40,6 +41,26 @@ def forced_element_text(info: FrontEndInfo, controller: Controller, force_elemen
     return None
 
 
+class LastReading:
+    """Sink: the last valid reading of a run, for the summary (on hardware the only word on what the
+    sensor read)."""
+
+    def __init__(self) -> None:
+        self.status: Any = None
+
+    def __call__(self, status: Any, truth: Any) -> None:
+        if status.lambda_valid:
+            self.status = status
+
+    def summary(self, t0_s: float, floor_c: float) -> dict[str, Any] | None:
+        """{t_s, lambda (inf: air), o2_pct, temp_c, hc_ppm} of the last valid reading; None if none."""
+        s = self.status
+        if s is None:
+            return None
+        return {"t_s": round(s.t_s - t0_s, 4), "lambda": shown_lambda(s.lambda_value), "o2_pct": s.o2_pct,
+                "temp_c": shown_temp_c(s.temp_c, floor_c), "hc_ppm": s.hc_ppm}
+
+
 @dataclass
 class SensorSinks:
     """The session's own sinks on one sensor's runtime (None: not asked for)."""
@@ -47,6 +68,7 @@ class SensorSinks:
     accuracy: LambdaAccuracy | None = None   # simulation only: the truth is known
     samples: SampleRecorder | None = None    # keep_samples
     plot: Recorder | None = None             # a plot asked for
+    last: LastReading = field(default_factory=LastReading)
 
     def accuracy_summary(self) -> dict | None:
         return self.accuracy.summary() if self.accuracy is not None else None
@@ -57,10 +79,11 @@ class SensorSinks:
 
 def attach_sinks(runtime: Runtime, controller: Controller, info: FrontEndInfo, *, t0_s: float, duration_s: float,
                  keep_samples: bool, plot: bool, extra: Sequence[TelemetrySink] = ()) -> SensorSinks:
-    """Append to runtime.sinks, in this order: the lambda accuracy (when the front end knows the
-    truth), the sample recorder, `extra`, the plot's recorder. A sink of `extra` with a
+    """Append to runtime.sinks, in this order: the last reading, the lambda accuracy (when the front
+    end knows the truth), the sample recorder, `extra`, the plot's recorder. A sink of `extra` with a
     `bind_controller(controller)` method is told the firmware it watches first."""
     made = SensorSinks()
+    runtime.sinks.append(made.last)
     if info.has_truth:
         made.accuracy = LambdaAccuracy()
         runtime.sinks.append(made.accuracy)

@@ -19,7 +19,7 @@ from lambdarig.inputs import Caller
 from lambdarig.progress import Progress, ProgressStatusLine
 from lambdarig.result import SessionResult
 from lambdarig.signals import exit_code_for
-from lambdarig.telemetry import StatusLine
+from lambdarig.telemetry import StatusLine, format_lambda
 
 EXIT_OK = 0
 EXIT_OUTPUT = 1
@@ -155,8 +155,12 @@ def format_summary(report: dict[str, Any]) -> str:
         ]
     else:   # a rig or a station runs on the wall clock: its time is the run's length, nothing simulated
         rows.append(("run time", f"{report['sim_s']:.2f} s"))
-        if report.get("late_ticks"):
-            rows.append(("late ticks", f"{report['late_ticks']}"))
+        late, ticks = report.get("late_ticks"), report.get("ticks")
+        if late:
+            share = f" of {ticks} control ticks ({100.0 * late / ticks:.2f} %)" if ticks else ""
+            rows.append(("late ticks", f"{late}{share}"))
+        # No truth to compare with: what the sensor read is the run's result.
+        rows.append(("last reading", format_reading(report.get("last_reading"), report.get("mode"))))
     acc = report["lambda_error_pct"]
     if report.get("mode") == "hc":
         rows.append(("lambda", "none: a mixed-potential HC element reads HC (ppm); its pump holds a lean "
@@ -191,6 +195,20 @@ def format_summary(report: dict[str, Any]) -> str:
     if report["message"]:
         lines.append(f"  {report['message']}")
     return "\n".join(lines)
+
+
+def format_reading(reading: dict[str, Any] | None, mode: str | None) -> str:
+    """The last valid reading: `lambda 1.003, O2 0.00 %, 780 °C at 24.99 s` (HC elements: HC)."""
+    if reading is None:
+        return "none: lambda never became valid"
+    temp = reading["temp_c"]
+    temp_text = "cold" if temp != temp else f"{temp:.0f} °C"
+    if mode == "hc":
+        value = f"HC {reading['hc_ppm']:.0f} ppm"
+    else:
+        o2 = reading["o2_pct"]
+        value = f"lambda {format_lambda(reading['lambda'])}, O2 {'--' if o2 != o2 else f'{o2:.2f}'} %"
+    return f"{value}, {temp_text} at {reading['t_s']:.2f} s"
 
 
 def header_line(report: dict[str, Any]) -> str:

@@ -212,3 +212,15 @@ def test_can_pace_holds_for_a_run_of_two_channels_kept_by_channel_0():
     assert result.summary["sim_s"] == pytest.approx(2.0)
     assert sum(slept) == pytest.approx(2.0 / 4.0, abs=0.011)
     assert len(slept) >= 190                             # a wait per telemetry tick, not one at the end
+
+
+def test_the_plain_summary_of_two_sensors_has_the_can_line_with_each_index(tmp_path):
+    log = tmp_path / "two.asc"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = main(["simulate", "--element", "lsu49", "--element", "lsu49", "--duration", "1", "--quiet",
+                     "--can", str(log)])
+    assert code == 0
+    line = out.getvalue().splitlines()[-1]
+    assert line.startswith(f"can {log}, ") and "frames sent (channel 0 index 0: " in line
+    assert ", channel 1 index 1: " in line

@@ -182,9 +182,7 @@ def format_summary(report: dict[str, Any]) -> str:
     if "plot" in report:
         rows.append(("plot", report["plot"]))
     if report.get("can"):
-        can = report["can"]
-        lost = f"; lost: {can['lost']}" if can.get("lost") else ""
-        rows.append(("can", f"{can['url']}, {can['frames_sent']} frames sent{lost}"))
+        rows.append(("can", format_can(report["can"])))
     width = max(len(label) for label, _ in rows)
     lines = [header_line(report)]
     for label, value in rows:
@@ -244,4 +242,15 @@ def format_channels(report: dict[str, Any]) -> str:
         blocks.append(f"log {report['log']}")
     if "plot" in report:
         blocks.append(f"plot {report['plot']}")
+    if report.get("can"):
+        blocks.append(f"can {format_can(report['can'])}")
     return "\n".join(blocks)
+
+
+def format_can(can: dict[str, Any]) -> str:
+    """`virtual:wbo, 12008 frames sent` (several sensors: and each one's CAN index)."""
+    lost = f"; lost: {can['lost']}" if can.get("lost") else ""
+    channels = can.get("channels")
+    per = (" (" + ", ".join(f"channel {c['channel_index']} index {c['can_index']}: {c['frames_sent']}"
+                            for c in channels) + ")") if channels else ""
+    return f"{can['url']}, {can['frames_sent']} frames sent{per}{lost}"

@@ -33,7 +33,14 @@ from lambdarig.hal.types import FrontEndInfo
 from .logs import LogWriter, channel_prefix, channels_for, channels_taker, open_log, run_metadata
 from .result import SessionResult
 from .session import build_summary, interrupted_result, log_limits, log_progress, warn_user
-from .session_sinks import PlotOutcome, SensorSinks, attach_sinks, forced_element_text, write_plot
+from .session_sinks import (
+    PlotOutcome,
+    SensorSinks,
+    attach_sinks,
+    close_outputs,
+    forced_element_text,
+    write_plot,
+)
 from .signals import stop_signals
 
 MAX_CHANNELS = 4   # the AEM 4-channel box; a dual board (rusEFI) has 2
@@ -79,11 +86,6 @@ def run_channels(channels: Sequence[ChannelSession], duration_s: float, *, log_p
                              force_element=force_element, should_stop=should_stop, progress=progress, warn=warn)
 
 
-def _close_all(channels: Sequence[ChannelSession]) -> None:
-    for ch in channels:
-        ch.frontend.close()   # safe() first: FrontEnd.close makes the outputs safe
-
-
 def _run_channels(channels: list[ChannelSession], duration_s: float, *, log_path: Path | None,
                   plot_path: Path | None, title: str, keep_samples: bool,
                   sinks: Sequence[ChannelsSink], force_element: bool, should_stop: Callable[[], bool] | None,
@@ -98,7 +100,7 @@ def _run_channels(channels: list[ChannelSession], duration_s: float, *, log_path
             ch.runtime = Runtime(ch.frontend, ch.controller, force_element=force_element)
         interleaved = InterleavedRuntime([ch.runtime for ch in channels if ch.runtime is not None], sinks)
     except BaseException:
-        _close_all(channels)
+        close_outputs(None, [ch.frontend for ch in channels])
         raise
     started = datetime.now(UTC)
     log: LogWriter | None = None
@@ -121,11 +123,7 @@ def _run_channels(channels: list[ChannelSession], duration_s: float, *, log_path
             ch.frontend.safe()
         escaped_by = signal_of(exc)
     finally:
-        try:
-            if log is not None:
-                log.close()   # OutputError on a full disk: after the front ends are closed too
-        finally:
-            _close_all(channels)
+        close_outputs(log, [ch.frontend for ch in channels])
     sim_s = results[0].sim_s if results else 0.0
     plot = write_plot([(ch.plot_label, ch.made.plot) for ch in channels], plot_path, f"{title}, {sim_s:g} s")
     if plot.error:

@@ -30,7 +30,7 @@ from lambdarig.hal.types import FrontEndError, FrontEndInfo
 
 from .logs import LogWriter, channels_for, open_log, run_metadata
 from .result import SessionResult
-from .session_sinks import SensorSinks, attach_sinks, forced_element_text, write_plot
+from .session_sinks import SensorSinks, attach_sinks, close_outputs, forced_element_text, write_plot
 from .signals import stop_signals
 
 log = logging.getLogger("lambdarig")
@@ -98,11 +98,7 @@ def _run_session(frontend: FrontEnd, controller: Controller, duration_s: float, 
         escaped_interrupt = True
         escaped_by = signal_of(exc)
     finally:
-        try:
-            if csv_log is not None:
-                csv_log.close()   # OutputError on a full disk: after the front end is closed too
-        finally:
-            frontend.close()
+        close_outputs(csv_log, [frontend])
 
     if result is None:
         result = interrupted_result(controller, escaped_by)

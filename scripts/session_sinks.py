@@ -104,6 +104,17 @@ def attach_sinks(runtime: Runtime, controller: Controller, info: FrontEndInfo, *
     return made
 
 
+def close_outputs(log: Any, frontends: Sequence[Any]) -> None:
+    """The end of every session, however it ended: the log closed, then every front end (made safe
+    and closed) even when closing the log raised (OutputError on a full disk)."""
+    try:
+        if log is not None:
+            log.close()
+    finally:
+        for frontend in frontends:
+            frontend.close()   # safe() first: FrontEnd.close makes the outputs safe
+
+
 @dataclass
 class PlotOutcome:
     path: Path | None          # the PNG written, None when not

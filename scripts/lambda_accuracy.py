@@ -7,7 +7,7 @@ free air it is not a figure at all. Lambda runs to infinity as the exhaust's O2 
 reading on its way back from air (the conversion's lean ceiling, 50, then 20, 5, 2 ...) against a
 true 1.0 is thousands of % "wrong" for a few tens of ms however good the sensor is. What a bench
 engineer reads at a step is a time: how long until the reading is right again, "right" being the
-Bosch band (lambdarig.sweep.tolerance, the sweep's band); the relative error is for readings the
+Bosch band (lambdarig.tolerance, the sweep's band); the relative error is for readings the
 truth has held still behind.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .sweep.tolerance import bosch_tolerance
+from .tolerance import bosch_tolerance
 
 
 def _median(ordered: list[float]) -> float:

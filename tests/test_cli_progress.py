@@ -158,7 +158,9 @@ def test_a_wall_clock_summary_gives_late_ticks_out_of_the_ticks_and_the_last_rea
               "virtual_time": False, "late_ticks": 233, "ticks": 10001, "lambda_error_pct": None, "mode": "wideband",
               "last_reading": {"t_s": 20.0, "lambda": 1.0031, "o2_pct": 0.0, "temp_c": 780.2, "hc_ppm": math.nan}}
     text = format_summary(report)
-    assert "late ticks       233 of 10001 control ticks (2.33 %)" in text
+    assert "late ticks       233 of 10001 control ticks (2.33 %); the host ran behind its clock" in text
+    report["late_ticks"] = 15
+    assert "late ticks       15 of 10001 control ticks (0.15 %)\n" in format_summary(report)
     assert "last reading     lambda 1.003, O2 0.00 %, 780 °C at 20.00 s" in text
     report["last_reading"] = {**report["last_reading"], "lambda": math.inf, "o2_pct": 20.9}
     assert "lambda air, O2 20.90 %" in format_summary(report)

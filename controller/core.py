@@ -209,6 +209,10 @@ class Controller:
     def _outputs_safe(self) -> None:
         self.command.pump_current_a = 0.0
         self.command.heater_duty = 0.0
+        # The analog outputs say "no reading" (their invalid_v) at once: a stop runs no further tick
+        # that would set them, and the front end's safe() turns them off.
+        self.command.analog_out1_v = self._analog[0].invalid_v
+        self.command.analog_out2_v = self._analog[1].invalid_v
         self.heater.off()
         self.pump.enabled = False
         self.pump.reset()

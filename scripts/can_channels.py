@@ -12,10 +12,14 @@ whole board; mck1117/wideband keeps one allow for all channels (firmware/can.h `
 has no channel argument). So every ECU frame received goes to every channel's firmware instance,
 each stamped with its own channel's time (EcuFanout: the bus is drained once, each channel takes
 its copy).
+
+Pacing (`--can-pace X` on a live bus): one pace for the run, kept by channel 0's output; the
+channels share one clock, so all of them send at X times real time.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 from lambdarig.controller.core import Controller
@@ -86,14 +90,20 @@ def channel_can_indices(controllers: Sequence[Controller], caller: Caller) -> li
 
 
 def channel_outputs(port: CanPort, controllers: Sequence[Controller], indices: Sequence[int], *,
-                    virtual_time: bool, pace: float, progress: Callable[[str], None]) -> list[CanOutput]:
-    """One CanOutput per channel on one bus, channel i sending with indices[i]."""
+                    virtual_time: bool, pace: float, progress: Callable[[str], None],
+                    wall_clock: Callable[[], float] = time.monotonic,
+                    sleep: Callable[[float], None] = time.sleep) -> list[CanOutput]:
+    """One CanOutput per channel on one bus, channel i sending with indices[i]. `--can-pace` holds
+    for the whole run: the channels run tick by tick on one clock, so channel 0's output paces them
+    all (each tick it waits for the wall clock, then every channel sends); the others do not wait
+    again."""
     fanout = EcuFanout(port, len(controllers))
     outputs = []
     for i, controller in enumerate(controllers):
         output = CanOutput(fanout.view(i), controller, virtual_time=virtual_time,  # type: ignore[arg-type]
-                           pace=pace, progress=progress)
+                           pace=pace, progress=progress, wall_clock=wall_clock, sleep=sleep)
         output.index = indices[i]
+        output.paced = output.paced and i == 0
         outputs.append(output)
     return outputs
 

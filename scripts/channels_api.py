@@ -29,13 +29,9 @@ from .result import SessionResult
 
 
 def individual(details: dict[str, Any]) -> dict[str, Any]:
-    """The unit and age of an emulated element, for the run's label (only when not nominal and new)."""
-    label: dict[str, Any] = {}
-    if details.get("unit") is not None:
-        label["unit"] = details["unit"]
-    if details.get("age_h"):
-        label["age_h"] = details["age_h"]
-    return label
+    """The unit and age of an emulated element, for the run's label: `unit` None for the nominal
+    element, `age_h` 0.0 when new, as the log's metadata says them."""
+    return {"unit": details.get("unit"), "age_h": float(details.get("age_h") or 0.0)}
 
 
 def check_channel_count(names: Sequence[Any], caller: Caller, argument: str) -> list[Any]:
@@ -88,12 +84,6 @@ def run_with_can(channels: list[ChannelSession], duration_s: float, can: str | N
     return result
 
 
-def refuse_plot(plot: OutputPath, caller: Caller, count: int) -> None:
-    if plot is not None:
-        raise caller.refuse("plot", f"the plot shows one sensor; leave it out with {count} sensors "
-                                    f"(the log has every channel)")
-
-
 def _open_all(opened: list[ChannelSession], open_one: Callable[[int], ChannelSession], count: int) -> None:
     """Open channel after channel; on any failure close those already open and re-raise."""
     try:
@@ -116,13 +106,12 @@ def simulate_channels(elements: Sequence[str], scenario: str | Scenario, duratio
     unit, age_h: one for all or a list of one per element (None / 0: nominal, new)."""
     elements = [check_name(e, caller, "element", "an element name or .toml path")
                 for e in check_channel_count(elements, caller, "element")]
-    refuse_plot(plot, caller, len(elements))
     each_settings = per_channel(settings, len(elements), caller)
     units = [check_unit(u, caller.source, caller.name("unit"))
              for u in per_channel(unit, len(elements), caller, "unit")]
     ages = [0.0 if a is None else check_age_h(a, caller.source, caller.name("age_h"))
             for a in per_channel(age_h, len(elements), caller, "age_h")]
-    log_path, _ = check_outputs(log, None, caller)
+    log_path, plot_path = check_outputs(log, plot, caller)
     channels: list[ChannelSession] = []
     base_seed = [seed]   # the scenario's own seed once channel 0 is open, when none is given
 
@@ -152,8 +141,11 @@ def simulate_channels(elements: Sequence[str], scenario: str | Scenario, duratio
     _open_all(channels, open_one, len(elements))
     if duration_s is None:
         duration_s = channels[0].frontend.scenario_duration_s() or math.inf
-    return run_with_can(channels, duration_s, can, can_pace, caller, progress, log_path=log_path,
-                        keep_samples=keep_samples, force_element=force_element, should_stop=should_stop, warn=warn)
+    seeds = ", ".join(str(ch.label.get("seed")) for ch in channels)
+    title = f"lambdarig simulate: {len(channels)} sensors, scenario {channels[0].label.get('scenario')}, seeds {seeds}"
+    return run_with_can(channels, duration_s, can, can_pace, caller, progress, log_path=log_path, plot_path=plot_path,
+                        title=title, keep_samples=keep_samples, force_element=force_element,
+                        should_stop=should_stop, warn=warn)
 
 
 def run_on_channels(urls: Sequence[str | FrontEnd], settings: SettingsArg | Sequence[SettingsArg],
@@ -171,12 +163,11 @@ def run_on_channels(urls: Sequence[str | FrontEnd], settings: SettingsArg | Sequ
             for u in check_channel_count(urls, caller, "hal_url")]
     if frontend_options and any(isinstance(u, FrontEnd) for u in urls):
         raise caller.refuse("frontend_options", "need URLs: a front end given is already open")
-    refuse_plot(plot, caller, len(urls))
     each_settings = per_channel(settings, len(urls), caller)
     for given in each_settings:
         if isinstance(given, (str, os.PathLike)):
             load_settings(os.fspath(given))   # refuse a bad settings file before touching any hardware
-    log_path, _ = check_outputs(log, None, caller)
+    log_path, plot_path = check_outputs(log, plot, caller)
     channels: list[ChannelSession] = []
 
     def open_one(i: int) -> ChannelSession:
@@ -196,5 +187,7 @@ def run_on_channels(urls: Sequence[str | FrontEnd], settings: SettingsArg | Sequ
     _open_all(channels, open_one, len(urls))
     if duration_s is None:
         duration_s = channels[0].frontend.scenario_duration_s() or math.inf
-    return run_with_can(channels, duration_s, can, can_pace, caller, progress, log_path=log_path,
-                        keep_samples=keep_samples, force_element=force_element, should_stop=should_stop, warn=warn)
+    title = "lambdarig run: " + ", ".join(str(ch.label["frontend"]) for ch in channels)
+    return run_with_can(channels, duration_s, can, can_pace, caller, progress, log_path=log_path, plot_path=plot_path,
+                        title=title, keep_samples=keep_samples, force_element=force_element,
+                        should_stop=should_stop, warn=warn)

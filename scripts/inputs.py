@@ -101,6 +101,10 @@ def check_outputs(log: OutputPath, plot: OutputPath, caller: Caller) -> tuple[Pa
     """The log and plot paths, checked (and matplotlib present for a plot) before anything runs."""
     log_path = check_log_path(log, caller)
     plot_path = check_output_path(plot, caller, "plot", ".png")
+    if plot_path is not None and plot_path.suffix.lower() != ".png":   # the plot is a PNG whatever the name
+        given = f"suffix {plot_path.suffix!r}" if plot_path.suffix else "no suffix"
+        raise caller.refuse("plot", f"{str(plot_path)!r} has {given}: the plot is written as PNG",
+                            allowed="a file name ending in .png")
     if log_path is not None and plot_path is not None and log_path.resolve() == plot_path.resolve():
         raise caller.refuse("plot", f"must not be the same file as {caller.name('log')}")
     if plot_path is not None:

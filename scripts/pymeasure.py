@@ -31,6 +31,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError("lambdarig.pymeasure needs pymeasure: pip install 'lambdarig[pymeasure]'") from exc
 
 from lambdarig.controller.profiles import TEMP_FLOOR_C
+from lambdarig.controller.readings import shown_temp_c, table_floor_c
 
 from . import api
 
@@ -42,8 +43,9 @@ COLUMNS: dict[str, Any] = {
     "State": lambda st, tr: st.state,
     "Lambda": lambda st, tr: st.lambda_value if st.lambda_valid else math.nan,
     "O2 (%)": lambda st, tr: st.o2_pct,
-    # At the estimate's floor the cell is colder than its ESR table reaches: no number, not -40.
-    "Temperature (C)": lambda st, tr: math.nan if st.temp_c <= TEMP_FLOOR_C else st.temp_c,
+    # Below its ESR table the estimate is an extrapolation: no number, not -38 or -40 (set per run by
+    # _ProcedureSink with the firmware's table; the floor alone until then).
+    "Temperature (C)": lambda st, tr: shown_temp_c(st.temp_c),
     "Pump current (A)": lambda st, tr: st.pump_current_a,
     "Nernst (V)": lambda st, tr: st.nernst_v,
     "Ri (ohm)": lambda st, tr: st.ri_ohm,
@@ -53,6 +55,20 @@ COLUMNS: dict[str, Any] = {
     "Fault": lambda st, tr: st.fault,
     "True lambda": lambda st, tr: math.nan if tr is None else tr.lambda_value,
 }
+
+
+class _ProcedureSink:
+    """The procedure's telemetry sink as the session hands sinks the firmware (bind_controller): the
+    temperature column is blank below the firmware's ESR table."""
+
+    def __init__(self, procedure: LambdaProcedure):
+        self.procedure = procedure
+
+    def bind_controller(self, controller: Any) -> None:
+        self.procedure._temp_floor_c = table_floor_c(controller.profile)
+
+    def __call__(self, status: Any, truth: Any) -> None:
+        self.procedure._sink(status, truth)
 
 
 class LambdaProcedure(Procedure):
@@ -71,6 +87,7 @@ class LambdaProcedure(Procedure):
         self._ticks = 0
         self._next_progress = 0.0
         self._t0: float | None = None
+        self._temp_floor_c = TEMP_FLOOR_C
 
     def _sink(self, status, truth) -> None:
         if self._t0 is None:
@@ -81,6 +98,7 @@ class LambdaProcedure(Procedure):
             return
         row = {name: read(status, truth) for name, read in COLUMNS.items()}
         row["Time (s)"] = status.t_s - self._t0
+        row["Temperature (C)"] = shown_temp_c(status.temp_c, self._temp_floor_c)
         self.emit("results", row)
         done = 100.0 * row["Time (s)"] / float(self.duration_s)
         if done >= self._next_progress:
@@ -90,7 +108,7 @@ class LambdaProcedure(Procedure):
     def execute(self) -> None:
         result = api.run(str(self.hal_url).strip(), settings=str(self.settings_file).strip() or None,
                          duration_s=float(self.duration_s), use_stored_settings=not self.default_settings,
-                         keep_samples=False, sinks=[self._sink], should_stop=self.should_stop,
+                         keep_samples=False, sinks=[_ProcedureSink(self)], should_stop=self.should_stop,
                          progress=log.info, warn=log.warning)
         self.summary = result.summary
         self.emit("progress", 100.0)

@@ -10,7 +10,6 @@ refuses a controller set up for another element than the front end carries (Elem
 from __future__ import annotations
 
 import logging
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -18,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from lambdarig.controller.core import Controller
+from lambdarig.controller.readings import table_floor_c
 from lambdarig.controller.runtime import (
-    ElementMismatch,
     RunResult,
     Runtime,
     TelemetrySink,
-    check_element,
     interrupt_text,
     signal_of,
 )
@@ -31,9 +29,9 @@ from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.types import FrontEndError, FrontEndInfo
 
 from .logs import LogWriter, channels_for, open_log, run_metadata
-from .result import SampleRecorder, SessionResult
+from .result import SessionResult
+from .session_sinks import SensorSinks, attach_sinks, close_outputs, forced_element_text, write_plot
 from .signals import stop_signals
-from .telemetry import PLOT_MAX_POINTS, LambdaAccuracy, Recorder, plot_run
 
 log = logging.getLogger("lambdarig")
 
@@ -72,44 +70,26 @@ def _run_session(frontend: FrontEnd, controller: Controller, duration_s: float, 
                  progress: Callable[[str], None], warn: Callable[[str], None]) -> SessionResult:
     try:
         info = frontend.info()
-        forced: str | None = None
-        if force_element:
-            try:
-                check_element(info, controller.settings)
-            except ElementMismatch as exc:
-                forced = (f"{exc.frontend} carries element {exc.element!r}; the firmware runs the "
-                          f"{exc.configured!r} profile of the settings, as forced")
+        forced = forced_element_text(info, controller, force_element)
         runtime = Runtime(frontend, controller, force_element=force_element)
     except BaseException:
         frontend.close()
         raise
-    settings = controller.settings
     t0_s = frontend.now()
     started = datetime.now(UTC)   # the log's absolute start time
-    accuracy = LambdaAccuracy() if info.has_truth else None
-    recorder = SampleRecorder() if keep_samples else None
-    csv_log = plot_data = None
+    made = SensorSinks()
+    csv_log = None
     escaped_interrupt = False
     escaped_by = ""
     result: RunResult | None = None
     try:
         if forced:
             warn(forced)   # inside: a warning turned into an error still closes the front end
-        if accuracy is not None:
-            runtime.sinks.append(accuracy)
-        if recorder is not None:
-            runtime.sinks.append(recorder)
-        runtime.sinks.extend(sinks)
+        made = attach_sinks(runtime, controller, info, t0_s=t0_s, duration_s=duration_s, keep_samples=keep_samples,
+                            plot=plot_path is not None, extra=sinks)
         if log_path is not None:
             csv_log = open_run_log(log_path, frontend, info, controller, t0_s, started, label)
             runtime.sinks.append(csv_log)
-        if plot_path is not None:
-            ticks = duration_s * settings.rates.telemetry_hz if math.isfinite(duration_s) else PLOT_MAX_POINTS
-            hc = controller.mode == "hc"   # plots HC and the Nernst target its firmware moves
-            plot_data = Recorder(settings.heater.target_temp_c, settings.pump.nernst_target_v,
-                                 every=math.ceil(ticks / PLOT_MAX_POINTS), t0_s=t0_s, hc=hc,
-                                 nernst_target=(lambda: controller.pump.target_v) if hc else None)
-            runtime.sinks.append(plot_data)
         result = runtime.run(duration_s, should_stop)
         result = _reconnect_and_resume(frontend, controller, runtime, result, duration_s, reconnect_s, t0_s,
                                        should_stop, progress)
@@ -118,32 +98,16 @@ def _run_session(frontend: FrontEnd, controller: Controller, duration_s: float, 
         escaped_interrupt = True
         escaped_by = signal_of(exc)
     finally:
-        try:
-            if csv_log is not None:
-                csv_log.close()   # OutputError on a full disk: after the front end is closed too
-        finally:
-            frontend.close()
+        close_outputs(csv_log, [frontend])
 
     if result is None:
-        result = RunResult(time_to_ready_s=None, final_state=controller.state.value, faults=[], sim_s=0.0,
-                           wall_s=0.0, realtime_factor=0.0, ticks=0, late_ticks=0,
-                           message=f"interrupted ({interrupt_text(escaped_by)}); outputs made safe",
-                           interrupted=True, interrupted_by=escaped_by or "SIGINT")
+        result = interrupted_result(controller, escaped_by)
     warned: list[str] = [forced] if forced else []
-    plot_error = ""
-    if plot_data is not None and plot_path is not None and plot_data.t_s:
-        try:
-            plot_run(plot_data, plot_path, f"{title}, {result.sim_s:g} s")
-        except (OSError, ValueError) as exc:
-            plot_error = f"plot not written: {exc}"
-            plot_path = None
-        except KeyboardInterrupt as exc:
-            plot_error = f"plot not written: interrupted ({interrupt_text(signal_of(exc))})"
-            plot_path = None
-            escaped_interrupt = True
-            escaped_by = signal_of(exc)
-    elif plot_data is not None:
-        plot_path = None
+    plot = write_plot([("", made.plot)], plot_path, f"{title}, {result.sim_s:g} s")
+    if plot.interrupted_by:
+        escaped_interrupt, escaped_by = True, plot.interrupted_by
+    plot_error = plot.error
+    plot_path = plot.path
 
     message = result.message
     if result.link_lost and not message:
@@ -156,12 +120,20 @@ def _run_session(frontend: FrontEnd, controller: Controller, duration_s: float, 
     label = {**label, "virtual_time": info.virtual_time, "mode": controller.mode}
     if controller.hc_unavailable:
         label["hc_unavailable"] = controller.hc_unavailable
-    summary = build_summary(result, message, accuracy.summary() if accuracy is not None else None,
-                            log_path, plot_path, label)
+    summary = build_summary(result, message, made.accuracy_summary(), log_path, plot_path, label,
+                            made.last.summary(t0_s, table_floor_c(controller.profile)))
     return SessionResult(summary=summary, run=result, interrupted=result.interrupted or escaped_interrupt,
                          interrupted_by=result.interrupted_by or escaped_by, link_lost=result.link_lost,
                          warnings=warned, t0_s=t0_s,
-                         recorded=recorder.pairs if recorder is not None else [])
+                         recorded=made.recorded())
+
+
+def interrupted_result(controller: Controller, signal_name: str) -> RunResult:
+    """The result of a run a stop signal ended before the loop returned one."""
+    return RunResult(time_to_ready_s=None, final_state=controller.state.value, faults=[], sim_s=0.0, wall_s=0.0,
+                     realtime_factor=0.0, ticks=0, late_ticks=0,
+                     message=f"interrupted ({interrupt_text(signal_name)}); outputs made safe",
+                     interrupted=True, interrupted_by=signal_name or "SIGINT")
 
 
 def open_run_log(path: Path, frontend: FrontEnd, info: FrontEndInfo, controller: Controller, t0_s: float,
@@ -174,8 +146,15 @@ def open_run_log(path: Path, frontend: FrontEnd, info: FrontEndInfo, controller:
         if meta.get(key) is None and label.get(key) is not None:
             meta[key] = label[key]
     channels = channels_for(with_truth=info.has_truth, with_hc=controller.mode == "hc")
-    return open_log(path, channels, t0_s=t0_s, limits={"heater_max_v": settings.heater.continuous_max_v},
+    return open_log(path, channels, t0_s=t0_s, limits=log_limits(controller),
                     metadata=meta)
+
+
+def log_limits(controller: Controller) -> dict[str, float]:
+    """What the log's shown values depend on: the heater's continuous cap (heater_saturated) and the
+    coldest point of the profile's ESR table (temp_c is blank below it)."""
+    return {"heater_max_v": controller.settings.heater.continuous_max_v,
+            "temp_floor_c": table_floor_c(controller.profile)}
 
 
 def _reconnect_and_resume(frontend: FrontEnd, controller: Controller, runtime: Runtime, result: RunResult,
@@ -212,20 +191,26 @@ def _reconnect_and_resume(frontend: FrontEnd, controller: Controller, runtime: R
 
 
 def build_summary(result: RunResult, message: str, accuracy: dict[str, Any] | None, log_path: Path | None,
-                  plot_path: Path | None, label: dict[str, Any]) -> dict[str, Any]:
-    """The session's summary: the dict the command line prints (as JSON with --json)."""
+                  plot_path: Path | None, label: dict[str, Any],
+                  last_reading: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The session's summary: the dict the command line prints (as JSON with --json). On a front end
+    on the wall clock (label virtual_time False) `sim_s` is the run's length (`run_s` says so for every
+    run) and the real-time factor is null: nothing was simulated."""
     summary = result.summary()
     report = {
         "time_to_ready_s": summary["time_to_ready_s"],
         "final_state": summary["final_state"],
         "faults": [{"code": f["code"], "t_s": f["t_s"]} for f in summary["faults"]],
         "sim_s": summary["sim_s"],
+        "run_s": summary["sim_s"],
         "wall_s": summary["wall_s"],
-        "realtime_factor": summary["realtime_factor"],
+        "realtime_factor": summary["realtime_factor"] if label.get("virtual_time", True) else None,
         "events": result.events,
         "message": message,
         **label,
         "late_ticks": summary["late_ticks"],
+        "ticks": result.ticks,
+        "last_reading": last_reading,
         "lambda_error_pct": accuracy,
         "interrupted": result.interrupted,
         "interrupted_by": result.interrupted_by or None,

@@ -152,7 +152,7 @@ def test_a_unit_per_element_two_units_pump_different_currents_at_the_same_lambda
     both = lambdarig.simulate(["lsu49", "lsu49"], scenario, seed=3, unit=[4, 7], age_h=[0.0, 500.0],
                               progress=quiet)
     assert [ch.summary.get("unit") for ch in both.channels] == [4, 7]
-    assert [ch.summary.get("age_h") for ch in both.channels] == [None, 500.0]
+    assert [ch.summary.get("age_h") for ch in both.channels] == [0.0, 500.0]
     currents = []
     for ch in both.channels:
         settled = [row for row in ch.samples if row["state"] == "closed_loop" and row["t_s"] > 16.0]
@@ -176,3 +176,51 @@ def test_a_wrong_count_or_value_of_units_is_one_line_exit_2(tmp_path, capsys, ar
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and field in err and "Traceback" not in err
     assert not log.exists()
+
+
+def test_can_pace_holds_for_a_run_of_two_channels_kept_by_channel_0():
+    """`--can-pace 4` with two sensors: the run's 2 s take 0.5 s of wall clock, as with one (not
+    twice that, not unpaced); channel 0's output waits, the other does not wait again. The wall
+    clock here is one that only sleeping advances, so the figures are exact."""
+    from lambdarig.can_channels import channel_outputs
+    from lambdarig.channels_session import ChannelSession, run_channels
+    from lambdarig.controller.core import Controller
+    from lambdarig.controller.settings import Settings
+    from lambdarig.hal.can_bus import CanPort
+    from lambdarig.hal.registry import open_frontend
+
+    wall = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        wall[0] += seconds
+
+    channels = [ChannelSession(i, open_frontend("sim:lsu49", scenario="default", seed=1 + i), Controller(Settings()),
+                               {"element": "lsu49"}) for i in range(2)]
+    port = CanPort(f"virtual:lambdarig-pace-{uuid.uuid4().hex}")
+    try:
+        outputs = channel_outputs(port, [ch.controller for ch in channels], [0, 1], virtual_time=True, pace=4.0,
+                                  progress=quiet, wall_clock=lambda: wall[0], sleep=sleep)
+        for ch, output in zip(channels, outputs):
+            ch.sinks.append(output)
+        result = run_channels(channels, 2.0, keep_samples=False, progress=quiet)
+    finally:
+        port.close()
+    assert [o.paced for o in outputs] == [True, False]
+    assert all(o.frames_sent > 150 for o in outputs)    # every 10 ms of the run, each channel
+    assert result.summary["sim_s"] == pytest.approx(2.0)
+    assert sum(slept) == pytest.approx(2.0 / 4.0, abs=0.011)
+    assert len(slept) >= 190                             # a wait per telemetry tick, not one at the end
+
+
+def test_the_plain_summary_of_two_sensors_has_the_can_line_with_each_index(tmp_path):
+    log = tmp_path / "two.asc"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = main(["simulate", "--element", "lsu49", "--element", "lsu49", "--duration", "1", "--quiet",
+                     "--can", str(log)])
+    assert code == 0
+    line = out.getvalue().splitlines()[-1]
+    assert line.startswith(f"can {log}, ") and "frames sent (channel 0 index 0: " in line
+    assert ", channel 1 index 1: " in line

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import pty
 import re
@@ -150,3 +151,21 @@ def test_run_on_sim_without_a_duration_counts_to_the_scenarios_end(capsys, monke
     captured = capsys.readouterr()
     assert json.loads(captured.out)["sim_s"] == 40.0
     assert "of 40 s simulated)" in captured.err
+
+
+def test_a_wall_clock_summary_gives_late_ticks_out_of_the_ticks_and_the_last_reading():
+    from lambdarig.cli.summary import format_summary
+
+    report = {"element": "lsu49", "frontend": "serial:///dev/x", "time_to_ready_s": 13.75, "final_state": "stopped",
+              "events": [], "sim_s": 20.0, "wall_s": 20.0, "realtime_factor": None, "message": "",
+              "virtual_time": False, "late_ticks": 233, "ticks": 10001, "lambda_error_pct": None, "mode": "wideband",
+              "last_reading": {"t_s": 20.0, "lambda": 1.0031, "o2_pct": 0.0, "temp_c": 780.2, "hc_ppm": math.nan}}
+    text = format_summary(report)
+    assert "late ticks       233 of 10001 control ticks (2.33 %); the host ran behind its clock" in text
+    report["late_ticks"] = 15
+    assert "late ticks       15 of 10001 control ticks (0.15 %)\n" in format_summary(report)
+    assert "last reading     lambda 1.003, O2 0.00 %, 780 °C at 20.00 s" in text
+    report["last_reading"] = {**report["last_reading"], "lambda": math.inf, "o2_pct": 20.9}
+    assert "lambda air, O2 20.90 %" in format_summary(report)
+    report["last_reading"] = None
+    assert "last reading     none: lambda never became valid" in format_summary(report)

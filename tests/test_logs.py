@@ -98,6 +98,8 @@ def test_mdf4_reads_back_equal_to_the_csv_with_units(logs):
                              (samples[c.name], csv[c.name].to_numpy())):
             _assert_same(c, mine, theirs)
     assert meta["element"] == "lsu49" and meta["settings"]["heater.target_temp_c"] == 780.0
+    # closed normally: the row count and the close time, as in the CSV's sidecar
+    assert meta["rows"] == len(csv) and datetime.fromisoformat(meta["end_utc"]) >= start
     assert start.utcoffset() == timedelta(0)
     assert abs(start - datetime.fromisoformat(meta["start_utc"])) < timedelta(seconds=1)
 
@@ -210,3 +212,64 @@ def test_the_log_says_cold_and_air_not_the_firmware_placeholders(tmp_path):
     assert (df["temp_c"].dropna() > -40).all()
     air = df[df["lambda_valid"] == 1]
     assert len(air) > 100 and np.isinf(air["lambda"]).all() and (air["o2_pct"] > 20).all()
+    assert np.isinf(air["afr"]).all()   # the AFR says air where lambda does (not 728)
+
+
+def test_the_ramp_shows_no_extrapolated_temperature_below_the_esr_table(tmp_path):
+    """Early in the ramp the firmware's estimate is the ESR table's last segment extrapolated (-38 °C
+    at a true 300 °C): the log leaves it empty until the cell reaches the table (500 °C for the
+    LSU 4.9), in every format."""
+    from lambdarig.controller.profiles import load_profile
+
+    floor_c = min(load_profile("lsu49").esr_temp_c)
+    frames = {}
+    for suffix in (".csv", ".msl"):
+        path = tmp_path / f"ramp{suffix}"
+        code, _, err = run_cli(*RUN, "--log", str(path))
+        assert code == 0, err
+        frames[suffix] = (pd.read_csv(path) if suffix == ".csv" else
+                          pd.read_csv(path, sep="\t", skiprows=[0, 1, 3]))
+    df = frames[".csv"]
+    ramp = df[df["state"] == "ramp"]
+    shown = ramp["temp_c"].dropna()
+    assert len(shown) > 50 and shown.min() >= floor_c
+    first = df["temp_c"].first_valid_index()
+    assert df["true_temp_c"][first] > floor_c - 50            # shown once the cell is that warm, not before
+    assert ramp["temp_c"].isna().sum() > 100                   # the extrapolated stretch of the ramp: empty
+    assert np.array_equal(frames[".msl"]["temp_c"], df["temp_c"], equal_nan=True)
+
+
+def test_statistics_over_a_run_with_free_air_as_the_docs_say(tmp_path):
+    """Free air stays `inf` in the log (honest: lambda has no finite value there; the MDF4 and .msl
+    logs carry the same, tested above). pandas' describe() of such a column warns and gives mean inf,
+    std NaN; the recipe docs/simulate.md gives describes the exhaust without a warning, and keeps the
+    air rows in the O2 columns."""
+    import warnings
+
+    path = tmp_path / "default.csv"
+    code, _, err = run_cli("simulate", "--seed", "0", "--quiet", "--log", str(path))   # air 53..57 s
+    assert code == 0, err
+    df = pd.read_csv(path)
+    air = np.isinf(df["true_lambda"])
+    assert air.sum() > 300 and np.isinf(df["lambda"]).sum() > 300
+    with pytest.warns(RuntimeWarning):
+        raw = df[["lambda", "true_lambda"]].describe()
+    assert np.isinf(raw.loc["mean", "true_lambda"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stats = df.replace([np.inf, -np.inf], np.nan).describe()   # the recipe in docs/simulate.md
+    assert np.isfinite(stats.loc[["mean", "std", "max"], ["lambda", "true_lambda"]].to_numpy()).all()
+    assert stats.loc["count", "true_lambda"] == len(df) - air.sum()
+    assert stats.loc["count", "true_o2_pct"] == len(df)
+    assert "df.replace([np.inf, -np.inf], np.nan).describe()" in (
+        Path(__file__).parents[1] / "docs" / "simulate.md").read_text(encoding="utf-8")
+
+
+def test_the_last_row_shows_the_analog_outputs_at_their_invalid_level_once_stopped(logs):
+    """The run ends STOPPED with every output safe: the log's last row says the analog outputs are at
+    analog.outN_invalid_v (0 V by default), not the last reading's voltage the row before held."""
+    df = pd.read_csv(logs[".csv"])
+    last, before = df.iloc[-1], df.iloc[-2]
+    assert last["state"] == "stopped" and before["state"] == "closed_loop"
+    assert before["analog_out1_v"] > 0.5 and before["analog_out2_v"] > 0.1
+    assert last["analog_out1_v"] == 0.0 and last["analog_out2_v"] == 0.0

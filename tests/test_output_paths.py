@@ -109,3 +109,19 @@ def test_udev_install_creates_one_missing_folder_and_says_so(tmp_path, capsys):
     assert main(["udev", "install", "--dest", str(dest)]) == 0
     assert f"created   {dest}/" in capsys.readouterr().out
     assert sorted(p.name for p in dest.iterdir()) == ["60-lambdarig-instruments.rules", "60-lambdarig.rules"]
+
+
+def test_a_plot_the_disk_has_no_room_for_is_a_warning_in_words_and_exit_1(tmp_path):
+    """The run completed; its plot could not be written (a file-size limit of 8 kB stands in for a full
+    disk): the summary is printed, one warning names the file and the system's reason (not
+    "[Errno 27]"), and the exit code says an output is missing, as for a log."""
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "run.png"
+    code = LIMITED_RUN.format(limit=8 * 1024, body="from lambdarig.cli import main; sys.exit(main(sys.argv[1:]))")
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-c", code, "simulate", "--duration", "2", "--quiet", "--plot", str(plot)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "Errno" not in proc.stderr
+    assert f"lambdarig: warning: plot not written: cannot write {plot}: File too large" in proc.stderr
+    assert "final state" in proc.stdout and "plot not written" in proc.stdout

@@ -39,6 +39,8 @@ def test_procedure_runs_the_simulator_in_a_worker_and_results_reads_it_back(tmp_
     assert len(data) == 181                      # 100 Hz telemetry, every 10th tick, 0..18 s
     assert "closed_loop" in set(data["State"])
     assert math.isnan(data["Temperature (C)"].iloc[0])   # cold: no made-up -40 °C
+    shown = data["Temperature (C)"].dropna()
+    assert len(shown) > 50 and shown.min() >= 500.0      # nor the extrapolation below the ESR table
     last = data.iloc[-10:]
     assert ((last["Lambda"] - last["True lambda"]).abs() < 0.01).all()
     text = (tmp_path / "run.csv").read_text()

@@ -107,8 +107,8 @@ def test_api_returns_a_result_per_channel():
 
 
 @pytest.mark.parametrize("argv, word", [
-    (["--element", "lsu49", "--element", "lsu49", "--plot", "{tmp}/x.png"], "--plot"),
     (["--element", "lsu49"] * 5, "--element"),
+    (["--element", "lsu49", "--element", "lsu49", "--plot", "{tmp}/no-such-folder/x.png"], "--plot"),
 ])
 def test_what_two_channels_cannot_do_is_refused_before_running(tmp_path, argv, word):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]

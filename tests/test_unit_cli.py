@@ -117,3 +117,28 @@ def test_list_units_shows_the_draws_and_the_trimmed_gain(capsys):
         assert row["ip_gain"] > 1.0 and row["trim_ohm"] > 0.0 and abs(row["read_gain"] - 1.0) < 0.012
     assert main(["element", "lsu49", "--list-units", "2"]) == 0
     assert "trim_ohm" in capsys.readouterr().out
+
+
+def test_the_summary_names_the_unit_and_age_and_json_spells_new_as_the_metadata_does(tmp_path):
+    """The first line says which individual ran (not the same line as the nominal element's); --json
+    has unit null / age_h 0.0 for the nominal, new element, as the log's metadata has them."""
+    import contextlib
+    import io
+    import json
+
+    from lambdarig.cli import main
+
+    def cli(*args: str) -> tuple[int, str]:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            code = main(list(args))
+        return code, out.getvalue()
+
+    code, out = cli("simulate", "--duration", "0.5", "--quiet", "--unit", "7", "--age-h", "500")
+    assert code == 0 and out.splitlines()[0] == "lsu49, unit 7, aged 500 h, scenario default, seed 0"
+    code, out = cli("simulate", "--duration", "0.5", "--quiet")
+    assert out.splitlines()[0] == "lsu49, scenario default, seed 0"
+    log = tmp_path / "new.csv"
+    code, out = cli("simulate", "--duration", "0.5", "--json", "--log", str(log))
+    summary, meta = json.loads(out), json.loads(log.with_name("new.csv.json").read_text())
+    assert (summary["unit"], summary["age_h"]) == (meta["unit"], meta["age_h"]) == (None, 0.0)

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
                          progress=console.progress, warn=console.warn, caller=CALLER, can=args.can,
                          can_pace=can_pace)
         live.finish(result)
-        code = show_result(result, console)
+        code = show_result(result, console, plot=args.plot)
         live.linger()
         return code
     finally:

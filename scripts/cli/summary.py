@@ -2,8 +2,9 @@
 happens along the way and warnings on stderr, the summary (or one JSON object) on stdout, and the
 exit code. The session itself is the package API's (lambdarig.api), the same code Python callers run.
 
-Exit codes: 0 done, 2 bad input, 3 the front end stopped answering (link loss), 128 + N when
-signal N stopped the run (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), the outputs made safe first.
+Exit codes: 0 done, 1 an output asked for could not be written (the log, the plot), 2 bad input,
+3 the front end stopped answering (link loss), 128 + N when signal N stopped the run (130 Ctrl-C,
+143 SIGTERM, 129 SIGHUP), the outputs made safe first.
 """
 
 from __future__ import annotations
@@ -18,9 +19,14 @@ from lambdarig.inputs import Caller
 from lambdarig.progress import Progress, ProgressStatusLine
 from lambdarig.result import SessionResult
 from lambdarig.signals import exit_code_for
-from lambdarig.telemetry import StatusLine
+from lambdarig.telemetry import StatusLine, format_lambda
+
+# A share of late control ticks from which the summary says the host (not the board) fell behind:
+# an assumption, ~10x what the benchmarks see on an idle 2-core machine (docs/live.md: 0.02-0.98 %).
+BUSY_HOST_LATE_SHARE = 0.01
 
 EXIT_OK = 0
+EXIT_OUTPUT = 1
 EXIT_USAGE = 2
 EXIT_LINK_LOST = 3
 EXIT_INTERRUPTED = 130
@@ -103,8 +109,9 @@ class Console:
             self.progress_line.finish()
 
 
-def show_result(result: SessionResult, console: Console) -> int:
-    """Print the summary (or one JSON object) and return the exit code."""
+def show_result(result: SessionResult, console: Console, plot: str | None = None) -> int:
+    """Print the summary (or one JSON object) and return the exit code. `plot`: the --plot asked for;
+    a completed run whose plot could not be written (a full disk) exits 1, as a log that could not."""
     console.finish_line()
     if console.json_out:
         print(json.dumps(json_safe(result.summary), allow_nan=False))
@@ -114,6 +121,8 @@ def show_result(result: SessionResult, console: Console) -> int:
         return exit_code_for(result.interrupted_by or "SIGINT")
     if result.link_lost:   # a link that came back and ran to the end is not a lost run
         return EXIT_LINK_LOST
+    if plot is not None and "plot" not in result.summary:
+        return EXIT_OUTPUT
     return EXIT_OK
 
 
@@ -150,8 +159,14 @@ def format_summary(report: dict[str, Any]) -> str:
         ]
     else:   # a rig or a station runs on the wall clock: its time is the run's length, nothing simulated
         rows.append(("run time", f"{report['sim_s']:.2f} s"))
-        if report.get("late_ticks"):
-            rows.append(("late ticks", f"{report['late_ticks']}"))
+        late, ticks = report.get("late_ticks"), report.get("ticks")
+        if late:
+            share = f" of {ticks} control ticks ({100.0 * late / ticks:.2f} %)" if ticks else ""
+            if ticks and late >= BUSY_HOST_LATE_SHARE * ticks:
+                share += "; the host ran behind its clock (a busy machine?), not the front end"
+            rows.append(("late ticks", f"{late}{share}"))
+        # No truth to compare with: what the sensor read is the run's result.
+        rows.append(("last reading", format_reading(report.get("last_reading"), report.get("mode"))))
     acc = report["lambda_error_pct"]
     if report.get("mode") == "hc":
         rows.append(("lambda", "none: a mixed-potential HC element reads HC (ppm); its pump holds a lean "
@@ -161,23 +176,23 @@ def format_summary(report: dict[str, Any]) -> str:
     elif acc is None and "scenario" in report:
         rows.append(("lambda error", "no valid samples with a finite true lambda"))
     elif acc is not None:
-        # Right at a step the reading is still on its way: the settled maximum is the figure that
-        # says how accurate the firmware is; the plain maximum only says how big the steps were.
+        # Right at a step the reading is still on its way (out of free air thousands of % off however
+        # good the sensor): the settled maximum says how accurate the firmware is, and the steps are
+        # judged by time, how soon the reading is back inside the Bosch band (lambdarig.lambda_accuracy).
         settled = ("no sample once the truth held still" if acc["max_settled"] is None else
                    f"max {acc['max_settled']:.2f} % once the truth held still {acc['settle_s']:g} s")
-        rows.append(("lambda error", f"median {acc['median']:.2f} %, {settled} "
-                                     f"({acc['samples']} valid samples; {acc['max']:.4g} % during steps)"))
+        rows.append(("lambda error", f"median {acc['median']:.2f} %, {settled} ({acc['samples']} valid samples)"))
+        steps = acc.get("step_settle_s")
+        if steps:
+            rows.append(("step response", format_steps(steps)))
     if "log" in report:
         rows.append(("log", report["log"]))
     if "plot" in report:
         rows.append(("plot", report["plot"]))
     if report.get("can"):
-        can = report["can"]
-        lost = f"; lost: {can['lost']}" if can.get("lost") else ""
-        rows.append(("can", f"{can['url']}, {can['frames_sent']} frames sent{lost}"))
+        rows.append(("can", format_can(report["can"])))
     width = max(len(label) for label, _ in rows)
-    lines = [", ".join(f"{k} {v}" if k != "element" else str(v) for k, v in report.items()
-                       if k in ("element", "frontend", "scenario", "seed") and v is not None)]
+    lines = [header_line(report)]
     for label, value in rows:
         lines.append(f"  {label:<{width}}  {value}")
         if label == "faults/warnings":
@@ -188,6 +203,44 @@ def format_summary(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_reading(reading: dict[str, Any] | None, mode: str | None) -> str:
+    """The last valid reading: `lambda 1.003, O2 0.00 %, 780 °C at 24.99 s` (HC elements: HC)."""
+    if reading is None:
+        return "none: lambda never became valid"
+    temp = reading["temp_c"]
+    temp_text = "cold" if temp != temp else f"{temp:.0f} °C"
+    if mode == "hc":
+        value = f"HC {reading['hc_ppm']:.0f} ppm"
+    else:
+        o2 = reading["o2_pct"]
+        value = f"lambda {format_lambda(reading['lambda'])}, O2 {'--' if o2 != o2 else f'{o2:.2f}'} %"
+    return f"{value}, {temp_text} at {reading['t_s']:.2f} s"
+
+
+def header_line(report: dict[str, Any]) -> str:
+    """What ran: `lsu49 unit 7, aged 500 h, scenario default, seed 0` (unit and age only when not
+    the nominal, new element; a run on a front end names it)."""
+    parts = []
+    for key in ("element", "unit", "age_h", "frontend", "scenario", "seed"):
+        value = report.get(key)
+        if value is None or (key == "age_h" and not value):
+            continue
+        parts.append(str(value) if key == "element" else f"aged {value:g} h" if key == "age_h" else f"{key} {value}")
+    return ", ".join(parts)
+
+
+def format_steps(steps: dict[str, Any]) -> str:
+    """The summary's step-response line: how soon after a step the reading is inside the Bosch band."""
+    count = f"{steps['steps']} step{'s' if steps['steps'] != 1 else ''}"
+    if steps["median"] is None:
+        return f"outside the Bosch band at the end of every step ({count})"
+    text = (f"inside the Bosch band {steps['median'] * 1e3:.0f} ms after a step (median; "
+            f"max {steps['max'] * 1e3:.0f} ms; {count}")
+    if steps["unsettled"]:
+        text += f", {steps['unsettled']} outside it at the step's end"
+    return text + ")"
+
+
 def format_channels(report: dict[str, Any]) -> str:
     """The summary of a run of several sensors: a block per channel, then the run's log."""
     blocks = [f"channel {ch['channel_index']}: " + format_summary(ch) for ch in report["channels"]]
@@ -195,4 +248,17 @@ def format_channels(report: dict[str, Any]) -> str:
         blocks.append(f"  {report['message']}")
     if "log" in report:
         blocks.append(f"log {report['log']}")
+    if "plot" in report:
+        blocks.append(f"plot {report['plot']}")
+    if report.get("can"):
+        blocks.append(f"can {format_can(report['can'])}")
     return "\n".join(blocks)
+
+
+def format_can(can: dict[str, Any]) -> str:
+    """`virtual:wbo, 12008 frames sent` (several sensors: and each one's CAN index)."""
+    lost = f"; lost: {can['lost']}" if can.get("lost") else ""
+    channels = can.get("channels")
+    per = (" (" + ", ".join(f"channel {c['channel_index']} index {c['can_index']}: {c['frames_sent']}"
+                            for c in channels) + ")") if channels else ""
+    return f"{can['url']}, {can['frames_sent']} frames sent{per}{lost}"

@@ -16,7 +16,8 @@ from collections import deque
 from typing import Any
 
 from lambdarig.controller.diagnostics import CODES
-from lambdarig.controller.readings import shown_lambda, shown_temp_c
+from lambdarig.controller.profiles import TEMP_FLOOR_C
+from lambdarig.controller.readings import shown_lambda, shown_temp_c, table_floor_c
 
 # One row per telemetry tick, in this column order (the page reads the names from /info).
 COLUMNS = ("seq", "t_s", "lambda", "true_lambda", "o2_pct", "true_o2_pct", "temp_c", "true_temp_c",
@@ -47,6 +48,11 @@ class LiveFeed:
         self.t0_s: float | None = None   # the first tick's time: the page's time axis starts at 0
         self.has_truth = False
         self.ended = ""                  # set once the run is over: why it ended (shown on the page)
+        self.temp_floor_c = TEMP_FLOOR_C  # below it the estimate is an extrapolation: null ("cold")
+
+    def bind_controller(self, controller: Any) -> None:
+        """The firmware this feed shows: its profile's ESR table says from where the estimate is real."""
+        self.temp_floor_c = table_floor_c(controller.profile)
 
     # ---- the control loop's side: cheap, no lock, no I/O -------------------------------------------
     def __call__(self, status: Any, truth: Any) -> None:
@@ -70,8 +76,9 @@ class LiveFeed:
         else:
             true_lambda = _num(truth.lambda_value, 5)
             true_o2, true_temp = _num(truth.o2_pct, 4), _num(truth.temp_c, 2)
+        temp = _num(shown_temp_c(status.temp_c, self.temp_floor_c), 2)
         self._rows.append((next(self._row_seq), t_s, _num(shown_lambda(status.lambda_value), 5), true_lambda,
-                           _num(status.o2_pct, 4), true_o2, _num(shown_temp_c(status.temp_c), 2), true_temp,
+                           _num(status.o2_pct, 4), true_o2, temp, true_temp,
                            _num(status.nernst_v, 5), _num(status.pump_current_a * 1e3, 5),
                            _num(status.heater_v, 4), status.state, status.fault))
 

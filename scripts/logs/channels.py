@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
-from lambdarig.controller.readings import shown_lambda, shown_temp_c
+from lambdarig.controller.profiles import TEMP_FLOOR_C
+from lambdarig.controller.readings import shown_afr, shown_lambda, shown_temp_c
 
 NAN = math.nan
 
@@ -42,11 +43,13 @@ CHANNELS: tuple[Channel, ...] = (
             "lambda_value", "l"),
     Channel("lambda_valid", "", "1 when the firmware says lambda is valid, else 0", "status", "lambda_valid", "i"),
     Channel("o2_pct", "%", "free O2", "status", "o2_pct", "g"),
-    Channel("afr", "", "air-fuel ratio (mass) for the settings' fuel", "status", "afr", "g"),
+    Channel("afr", "", "air-fuel ratio (mass) for the settings' fuel (inf in free air, as lambda)", "status", "afr",
+            "g"),
     Channel("nernst_v", "V", "Nernst-cell voltage", "status", "nernst_v", "g"),
     Channel("pump_current_a", "A", "measured pump current (positive: lean)", "status", "pump_current_a", "g"),
     Channel("ri_ohm", "ohm", "Nernst-cell ESR (filtered)", "status", "ri_ohm", "g"),
-    Channel("temp_c", "degC", "cell temperature as the firmware estimates it", "status", "temp_c", "g"),
+    Channel("temp_c", "degC", "cell temperature as the firmware estimates it (NaN below its ESR table: cold)",
+            "status", "temp_c", "g"),
     Channel("heater_v", "V", "effective heater voltage commanded", "status", "heater_v", "g"),
     Channel("heater_duty", "", "heater PWM duty, 0..1", "status", "heater_duty", "g"),
     Channel("supply_v", "V", "supply voltage", "status", "supply_v", "g"),
@@ -75,6 +78,10 @@ DERIVED: dict[str, tuple[tuple[str, ...], Callable[..., list[int]]]] = {
 }
 
 
+# Status channels shown with another status value: the AFR is infinite where lambda is (free air).
+SHOWN_NEEDS: dict[str, list[str]] = {"afr": ["lambda_value"]}
+
+
 def channels_for(with_truth: bool, with_hc: bool) -> tuple[Channel, ...]:
     """The channels of one run: truth channels only in simulation, HC channels only for HC elements."""
     return tuple(c for c in CHANNELS
@@ -94,10 +101,13 @@ class RowTaker:
     def __init__(self, channels: Sequence[Channel], t0_s: float = 0.0, limits: dict[str, float] | None = None):
         self.channels = tuple(channels)
         self.t0_s = t0_s
-        self.limits = {"heater_max_v": math.inf, **(limits or {})}
+        # heater_max_v: the heater's continuous cap; temp_floor_c: the coldest point of the profile's
+        # ESR table (readings.table_floor_c), below which the estimate is shown as cold.
+        self.limits = {"heater_max_v": math.inf, "temp_floor_c": TEMP_FLOOR_C, **(limits or {})}
         status_attrs: list[str] = []
         for c in self.channels:
-            needs = [c.attr] if c.source == "status" else list(DERIVED[c.attr][0]) if c.source == "derived" else []
+            needs = ([c.attr] + SHOWN_NEEDS.get(c.attr, []) if c.source == "status" else
+                     list(DERIVED[c.attr][0]) if c.source == "derived" else [])
             status_attrs += [a for a in needs if a not in status_attrs]
         self.truth_attrs = [c.attr for c in self.channels if c.source == "truth"]
         self.status_attrs = status_attrs
@@ -147,10 +157,13 @@ class RowTaker:
                     col = [t - t0 for t in col]
                 elif c.attr == "lambda_valid":
                     col = [1 if v else 0 for v in col]
-                elif c.attr == "temp_c":       # the estimate's floor is "cold", not -40 °C
-                    col = [shown_temp_c(v) for v in col]
+                elif c.attr == "temp_c":       # below the ESR table it is "cold", not -38 or -40 °C
+                    floor_c = self.limits["temp_floor_c"]
+                    col = [shown_temp_c(v, floor_c) for v in col]
                 elif c.attr == "lambda_value":  # the lean ceiling is free air, not lambda 50
                     col = [shown_lambda(v) for v in col]
+                elif c.attr == "afr":           # and so is the AFR there (not 728)
+                    col = [shown_afr(a, lam) for a, lam in zip(col, by_status["lambda_value"])]
             elif c.source == "truth":
                 col = by_truth[c.attr]
             else:

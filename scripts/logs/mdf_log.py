@@ -23,7 +23,7 @@ from lambdarig.controller.statemachine import State
 
 from .base import LogWriter
 from .channels import Channel, ChannelsTaker, RowTaker
-from .metadata import to_json, with_channels
+from .metadata import finished, to_json, with_channels
 
 MDF_INSTALL_HINT = "MDF4 logs need asammdf: pip install 'lambdarig[mdf]'"
 UNKNOWN_TEXT = "?"   # a state or code the table below does not know (a newer firmware's)
@@ -104,7 +104,7 @@ class MdfLog(LogWriter):
 
     def _finish(self) -> None:
         mdf = self._mdf
-        meta = self.metadata
+        meta = finished(self.metadata, self.rows)   # rows and end_utc, as the text logs' sidecars have them
         start = meta.get("start_utc")
         header = mdf.header
         header.start_time = datetime.fromisoformat(start) if start else datetime.now(UTC)

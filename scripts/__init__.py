@@ -40,7 +40,12 @@ import difflib
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from lambdarig import aot as _aot
+
 __version__ = "0.2.0"
+
+# The hot path's modules built ahead of time give way to their source when it is newer or asked for.
+_aot.install_source_fallback()
 
 # Public name -> the module that defines it.
 _EXPORTS = {

@@ -203,14 +203,13 @@ def step_after_heat(k, dt_s: float, pump_current_a: float, ref_current_a: float,
 
 
 @jitable
-def step_kernel(k, dt_s: float, pump_current_a: float, ref_current_a: float, heater_v: float, heater_temp_k: float,
-                cell_temp_k: float, cache_temp_k: float, balance: float, node_po2_bar: float,
-                outer_po2_bar: float, ref_fraction: float, ref_po2_bar: float, heat: bool, outer_stale: bool):
-    """One step of a catalytic node (or none). When outer_stale (the surface gas or the cache has
-    changed): the outer electrode's equilibrium first (_outer_equilibrium). With heat: the thermal
-    step, then, unless the cell has moved more than REFRESH_K from cache_temp_k (the model then
-    refreshes its cache and calls again without heat, outer_stale), step_after_heat.
-    (done?, outer pO2, heater K, cell K, and step_after_heat's eight values; NaN when not done)."""
+def outer_and_heat(k, dt_s: float, heater_v: float, heater_temp_k: float, cell_temp_k: float,
+                   cache_temp_k: float, outer_po2_bar: float, heat: bool,
+                   outer_stale: bool) -> tuple[bool, float, float, float]:
+    """How every step kernel opens. When outer_stale (the surface gas or the cache has changed): the
+    outer electrode's equilibrium (_outer_equilibrium). With heat: the thermal step, and whether the
+    cell stayed within REFRESH_K of cache_temp_k (else the model refreshes its cache and calls the
+    kernel again without heat, outer_stale). (go on?, outer pO2, heater K, cell K)."""
     if outer_stale:
         outer_po2_bar = equilibrium_po2(k[K_S_BALANCE], k[K_H_POOL], k[K_C_POOL], k[K_P_BAR], k[K_KW], k[K_KC],
                                         outer_po2_bar)
@@ -220,9 +219,23 @@ def step_kernel(k, dt_s: float, pump_current_a: float, ref_current_a: float, hea
                              k[K_G_HEATER_CELL], k[K_G_CONV], k[K_GAS_K], k[K_RAD], k[K_GAS_K4],
                              k[K_INV_C_HEATER], k[K_INV_C_CELL])
         if abs(t_c - cache_temp_k) > REFRESH_K:
-            nan = math.nan
-            return (False, outer_po2_bar, t_h, t_c, balance, node_po2_bar, ref_fraction, ref_po2_bar, nan, nan,
-                    nan, nan)
+            return False, outer_po2_bar, t_h, t_c
+    return True, outer_po2_bar, t_h, t_c
+
+
+@jitable
+def step_kernel(k, dt_s: float, pump_current_a: float, ref_current_a: float, heater_v: float, heater_temp_k: float,
+                cell_temp_k: float, cache_temp_k: float, balance: float, node_po2_bar: float,
+                outer_po2_bar: float, ref_fraction: float, ref_po2_bar: float, heat: bool, outer_stale: bool):
+    """One step of a catalytic node (or none): outer_and_heat, then (unless the cache must be
+    refreshed first) step_after_heat. (done?, outer pO2, heater K, cell K, and step_after_heat's
+    eight values; NaN when not done)."""
+    done, outer_po2_bar, t_h, t_c = outer_and_heat(k, dt_s, heater_v, heater_temp_k, cell_temp_k, cache_temp_k,
+                                                   outer_po2_bar, heat, outer_stale)
+    if not done:
+        nan = math.nan
+        return (False, outer_po2_bar, t_h, t_c, balance, node_po2_bar, ref_fraction, ref_po2_bar, nan, nan, nan,
+                nan)
     balance, node_po2_bar, ref_fraction, ref_po2_bar, ri, emf, pump_r, coupling_r = step_after_heat(
         k, dt_s, pump_current_a, ref_current_a, t_c, balance, node_po2_bar, outer_po2_bar, ref_fraction,
         ref_po2_bar)
@@ -235,22 +248,16 @@ def mixed_step_kernel(k, dt_s: float, pump_current_a: float, ref_current_a: floa
                       heater_temp_k: float, cell_temp_k: float, cache_temp_k: float, node_po2_bar: float,
                       outer_po2_bar: float, ref_fraction: float, ref_po2_bar: float, n_o2: float, n_h2: float,
                       n_co: float, n_hc: float, heat: bool, outer_stale: bool):
-    """step_kernel for a non-catalytic node: the node's fractions by mixed_node_step, its control pO2
+    """step_kernel for a non-catalytic node: outer_and_heat, the node's fractions by mixed_node_step, its control pO2
     (mixed_control_po2) and the measuring cell's shift (mixed_sense_dv, NaN without one), then
     step_after_heat. (done?, outer pO2, heater K, cell K, reference fraction, reference pO2, Ri,
     EMF, pump-cell R, coupling R, n_o2, n_h2, n_co, n_hc, node pO2, sense shift)."""
     nan = math.nan
-    if outer_stale:
-        outer_po2_bar = equilibrium_po2(k[K_S_BALANCE], k[K_H_POOL], k[K_C_POOL], k[K_P_BAR], k[K_KW], k[K_KC],
-                                        outer_po2_bar)
-    t_h, t_c = heater_temp_k, cell_temp_k
-    if heat:
-        t_h, t_c = heat_step(t_h, t_c, heater_v, dt_s, k[K_R_LEAD], k[K_R_HEAT_COLD], k[K_ALPHA],
-                             k[K_G_HEATER_CELL], k[K_G_CONV], k[K_GAS_K], k[K_RAD], k[K_GAS_K4],
-                             k[K_INV_C_HEATER], k[K_INV_C_CELL])
-        if abs(t_c - cache_temp_k) > REFRESH_K:
-            return (False, outer_po2_bar, t_h, t_c, ref_fraction, ref_po2_bar, nan, nan, nan, nan, n_o2, n_h2,
-                    n_co, n_hc, node_po2_bar, nan)
+    done, outer_po2_bar, t_h, t_c = outer_and_heat(k, dt_s, heater_v, heater_temp_k, cell_temp_k, cache_temp_k,
+                                                   outer_po2_bar, heat, outer_stale)
+    if not done:
+        return (False, outer_po2_bar, t_h, t_c, ref_fraction, ref_po2_bar, nan, nan, nan, nan, n_o2, n_h2, n_co,
+                n_hc, node_po2_bar, nan)
     n_o2, n_h2, n_co, n_hc = mixed_node_step(
         n_o2, n_h2, n_co, n_hc, k[K_S_O2], k[K_S_H2], k[K_S_CO], k[K_S_HC], k[K_S_H2O], k[K_S_CO2], k[K_R_O2],
         k[K_R_H2], k[K_R_CO], k[K_R_HC], k[K_K_H2], k[K_K_CO], k[K_K_HC], k[K_O2_HALF], k[K_INV_4F_HOLDUP],

@@ -20,9 +20,7 @@ on sys.meta_path; it only looks at the names below.
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
-import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -45,10 +43,11 @@ def source_wanted() -> bool:
     return SOURCE_ENV in os.environ
 
 
-class SourceFallback(importlib.abc.MetaPathFinder):
+class SourceFallback:
     """Imports a compiled module's .py instead of its extension when the environment asks for it or
     the .py is not what the extension was built from; otherwise leaves the import to the usual
-    finders."""
+    finders. (A meta path finder by protocol: importlib.abc would import importlib.resources and
+    with it tempfile, shutil... into every start.)"""
 
     def find_spec(self, fullname: str, path: Sequence[str] | None,
                   target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
@@ -63,7 +62,8 @@ class SourceFallback(importlib.abc.MetaPathFinder):
         if not os.path.exists(source):   # no source beside the extension: the extension it is
             return None
         if source_wanted() or not built_from(source, os.path.join(folder, module + STAMP_SUFFIX)):
-            return importlib.util.spec_from_file_location(fullname, source)
+            from importlib.util import spec_from_file_location
+            return spec_from_file_location(fullname, source)
         return None
 
 

@@ -27,12 +27,21 @@ class BuildWithStamps(build_ext):
     source)."""
 
     def build_extension(self, ext: Extension) -> None:
-        super().build_extension(ext)
+        try:
+            super().build_extension(ext)
+        except Exception as exc:   # no C compiler, no Python headers, a compiler's error: pure Python
+            print(f"lambdarig: {ext.name} not built ({exc}); it runs as Python", file=sys.stderr)
+            return
         self._stamp(ext.name, os.path.dirname(self.get_ext_fullpath(ext.name)))
 
     def copy_extensions_to_source(self) -> None:
         """An editable install's modules go beside their sources: their stamps too."""
-        super().copy_extensions_to_source()
+        try:
+            super().copy_extensions_to_source()   # skips an optional extension that was not built
+        except Exception as exc:
+            print(f"lambdarig: the built modules not copied beside the sources ({exc}); they run as Python",
+                  file=sys.stderr)
+            return
         build_py = self.get_finalized_command("build_py")
         for ext in self.extensions:
             self._stamp(ext.name, build_py.get_package_dir(ext.name.rpartition(".")[0]))

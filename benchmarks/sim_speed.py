@@ -10,8 +10,9 @@ and where the time goes, from the same ticks replayed part by part (best of 5 re
   (the floor of the emulator side), and within it the element's step alone on its recorded inputs;
 - the sim front end: the same through hal.sim (wait_until + sample + apply);
 - the runtime loop and the rest: the whole loop less the firmware and the front end.
-Whether the element's step kernel ran compiled (numba) or as Python is printed with the figures
-(LAMBDARIG_NO_JIT=1 forces Python). One process, one core. Prints the figures and writes
+How the element's step kernel ran is printed with the figures: built ahead of time (Cython, at
+install: lambdarig/aot.py), compiled by numba (LAMBDARIG_NO_JIT=0), or as Python
+(LAMBDARIG_NO_JIT=1). One process, one core. Prints the figures and writes
 benchmarks/results/sim_speed.json.
 """
 
@@ -150,8 +151,9 @@ def main() -> None:
     el_s = min(element_only(steps) for _ in range(5))
     loop_wall = min(wall for _, wall, _ in runs)
     other_s = max(loop_wall - ctl_s - fe_s, 0.0)
-    kernel = (f"compiled (numba {jit.numba_version()})" if jit.is_compiled()
-              else "Python (no numba, or LAMBDARIG_NO_JIT=1)")
+    kernel = ("built ahead of time (Cython)" if jit.is_built_ahead()
+              else f"compiled (numba {jit.numba_version()})" if jit.is_compiled()
+              else "Python (no build, no numba, or LAMBDARIG_NO_JIT=1)")
 
     print(f"Closed loop: our controller + sim:lsu49, scenario {SCENARIO!r} ({sim_s:g} simulated s, {ticks} ticks "
           f"at 500 Hz), {args.runs} runs, one core; element step kernel {kernel}\n")
@@ -188,7 +190,7 @@ def main() -> None:
                             "median": round(statistics.median(cpu_us_tick), 2)},
         "load_average_1min_before": round(load_before, 2), "cpus": os.cpu_count(),
         "goal_realtime_factor": GOAL_X, "pass": median >= GOAL_X,
-        "kernel": "numba" if jit.is_compiled() else "python",
+        "kernel": "built" if jit.is_built_ahead() else "numba" if jit.is_compiled() else "python",
         "split_s": {"controller": round(ctl_s, 4), "frontend": round(fe_s, 4), "emulator": round(emu_s, 4),
                     "element_step": round(el_s, 4), "runtime_rest": round(other_s, 4),
                     "whole_loop_best": round(loop_wall, 4)},

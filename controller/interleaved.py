@@ -19,7 +19,7 @@ from typing import Any
 
 from lambdarig.hal.types import FrontEndError, LinkLost
 
-from .runtime import RunResult, Runtime, interrupt_text, signal_of
+from .runtime import RunResult, Runtime, interrupt_text, signal_of, stop_if_running
 
 # A sink of the whole run: called once per telemetry tick with every channel's status and truth.
 ChannelsSink = Callable[[Sequence[Any], Sequence[Any]], None]
@@ -89,24 +89,14 @@ class InterleavedRuntime:
         if lost >= 0:
             runtimes[lost].controller.link_lost(starts[lost] + t_end, detail)
         for i, r in enumerate(runtimes):
-            if i != lost and r.controller.state.value != "stopped":
-                r.controller.stop()
+            if i != lost:
+                stop_if_running(r.controller)
         self._emit()
         wall_s = self.wall_clock() - wall_start
-        results = []
-        for i, r in enumerate(runtimes):
-            ctl = r.controller
-            start_t = starts[i]
-            results.append(RunResult(
-                time_to_ready_s=None if ctl.time_to_ready_s is None else round(ctl.time_to_ready_s - start_t, 4),
-                final_state=ctl.state.value,
-                faults=[{"code": e.code, "t_s": round(e.t_s - start_t, 4)} for e in ctl.events],
-                sim_s=t_end, wall_s=wall_s, realtime_factor=t_end / wall_s if wall_s > 0 else math.inf,
-                ticks=n + 1, late_ticks=late[i], message=message, interrupted=interrupted,
-                interrupted_by=interrupted_by, link_lost=lost_is_link and i == lost,
-                events=[{"code": e.code, "t_s": round(e.t_s - start_t, 4), "severity": e.severity, "text": e.text}
-                        for e in ctl.events]))
-        return results
+        return [RunResult.of(r.controller, starts[i], sim_s=t_end, wall_s=wall_s, ticks=n + 1, late_ticks=late[i],
+                             message=message, interrupted=interrupted, interrupted_by=interrupted_by,
+                             link_lost=lost_is_link and i == lost)
+                for i, r in enumerate(runtimes)]
 
     def _emit(self) -> None:
         statuses: list[Any] = []

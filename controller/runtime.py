@@ -101,6 +101,28 @@ class RunResult:
                 "realtime_factor": round(self.realtime_factor, 1), "late_ticks": self.late_ticks,
                 "message": self.message}
 
+    @classmethod
+    def of(cls, ctl: Controller, start_t: float, sim_s: float, wall_s: float, ticks: int, late_ticks: int,
+           message: str = "", interrupted: bool = False, interrupted_by: str = "",
+           link_lost: bool = False) -> RunResult:
+        """The result of a run of this firmware instance that started at start_t (its front end's
+        clock): its times and events taken relative to the start."""
+        return cls(
+            time_to_ready_s=None if ctl.time_to_ready_s is None else round(ctl.time_to_ready_s - start_t, 4),
+            final_state=ctl.state.value,
+            faults=[{"code": e.code, "t_s": round(e.t_s - start_t, 4)} for e in ctl.events],
+            sim_s=sim_s, wall_s=wall_s, realtime_factor=sim_s / wall_s if wall_s > 0 else math.inf,
+            ticks=ticks, late_ticks=late_ticks, message=message, interrupted=interrupted,
+            interrupted_by=interrupted_by, link_lost=link_lost,
+            events=[{"code": e.code, "t_s": round(e.t_s - start_t, 4), "severity": e.severity, "text": e.text}
+                    for e in ctl.events])
+
+
+def stop_if_running(ctl: Controller) -> None:
+    """End of run, stop request, Ctrl-C: the firmware ends STOPPED, outputs safe."""
+    if ctl.state.value != "stopped":
+        ctl.stop()
+
 
 class Runtime:
     def __init__(self, frontend: FrontEnd, controller: Controller, sinks: list[TelemetrySink] | None = None,
@@ -157,20 +179,13 @@ class Runtime:
             message = f"interrupted ({interrupt_text(interrupted_by)}); outputs made safe"
         finally:
             fe.safe()
-        if not link_lost and ctl.state.value != "stopped":
-            ctl.stop()  # end of run, stop request, Ctrl-C: the firmware ends STOPPED, outputs safe
+        if not link_lost:
+            stop_if_running(ctl)
         self._emit()
         wall_s = self.wall_clock() - wall_start
-        sim_s = t - start_t
-        return RunResult(
-            time_to_ready_s=None if ctl.time_to_ready_s is None else round(ctl.time_to_ready_s - start_t, 4),
-            final_state=ctl.state.value,
-            faults=[{"code": e.code, "t_s": round(e.t_s - start_t, 4)} for e in ctl.events],
-            sim_s=sim_s, wall_s=wall_s, realtime_factor=sim_s / wall_s if wall_s > 0 else math.inf,
-            ticks=n + 1, late_ticks=late, message=message, interrupted=interrupted, interrupted_by=interrupted_by,
-            link_lost=link_lost,
-            events=[{"code": e.code, "t_s": round(e.t_s - start_t, 4), "severity": e.severity, "text": e.text}
-                    for e in ctl.events])
+        return RunResult.of(ctl, start_t, sim_s=t - start_t, wall_s=wall_s, ticks=n + 1, late_ticks=late,
+                            message=message, interrupted=interrupted, interrupted_by=interrupted_by,
+                            link_lost=link_lost)
 
     def _emit(self) -> None:
         if not self.sinks:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import types
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -43,13 +44,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 NO_JIT_ENV = "LAMBDARIG_NO_JIT"
 # The modules whose functions end up in a kernel (the constants are compiled in as values too).
-SOURCES = ("jit.py", "element.py", "equilibrium.py", "constants.py")
+SOURCES = ("jit.py", "element_physics.py", "equilibrium.py", "constants.py")
 
 _jitables: list[Callable[..., Any]] = []
 _registered: set[int] = set()
 _kernels: dict[Callable[..., Any], Callable[..., Any]] = {}
 _numba: Any = None
 _numba_tried = False
+# Whether the kernels' module was built ahead of time (Cython, lambdarig/aot.py): its functions are
+# then no Python functions that numba could compile, and need no numba: the kernel runs as built.
+_built_ahead = False
 
 
 def jit_disabled() -> bool:
@@ -59,7 +63,7 @@ def jit_disabled() -> bool:
 
 def _load_numba() -> Any:
     global _numba, _numba_tried
-    if not _numba_tried:
+    if not _numba_tried and not _built_ahead:
         _numba_tried = True
         if not jit_disabled():
             try:
@@ -87,6 +91,11 @@ def is_compiled() -> bool:
     return _load_numba() is not None
 
 
+def is_built_ahead() -> bool:
+    """Whether the kernels run as built at install (Cython, lambdarig/aot.py), without numba."""
+    return _built_ahead
+
+
 def jitable(fn: F) -> F:
     """Mark a readable physics function that kernels may call (returned unchanged)."""
     _jitables.append(fn)
@@ -104,7 +113,8 @@ def _source_digest() -> str:
 def compiled(make_kernel: Callable[[str], F], arg_types: str) -> F:
     """The kernel that make_kernel(digest) returns, compiled now for arguments of these numba types
     (e.g. "float64[::1], float64"), from the on-disk cache when it is there; or, when numba is not
-    available or LAMBDARIG_NO_JIT is set, make_kernel("") as it stands.
+    available or LAMBDARIG_NO_JIT is set, or the kernels were built ahead of time, make_kernel("") as
+    it stands.
 
     make_kernel defines the kernel as a closure that names `digest`: numba keys its cache on the
     function's bytecode and closure values, so another digest of the sources is another cache entry.
@@ -112,6 +122,9 @@ def compiled(make_kernel: Callable[[str], F], arg_types: str) -> F:
     construction (before an emulated rig announces itself), not into a running loop. A cache that
     cannot be written (a full disk, a file-size limit, no writable cache folder) costs the next
     process a compilation, nothing else: the compiled kernel is kept and used."""
+    global _built_ahead
+    if not isinstance(make_kernel, types.FunctionType):   # its module was built (Cython): no numba
+        _built_ahead = True
     numba = _load_numba()
     if numba is None:
         return make_kernel("")

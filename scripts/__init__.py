@@ -36,11 +36,15 @@ the firmware.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from lambdarig import aot as _aot
+
 __version__ = "0.2.0"
+
+# The hot path's modules built ahead of time give way to their source when it is newer or asked for.
+_aot.install_source_fallback()
 
 # Public name -> the module that defines it.
 _EXPORTS = {
@@ -73,6 +77,7 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
+        import difflib  # only for this message: not on every start
         close = difflib.get_close_matches(name, __all__, n=3)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else f"; it exports {', '.join(__all__)}"
         raise AttributeError(f"module 'lambdarig' has no attribute {name!r}{hint}")

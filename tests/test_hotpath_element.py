@@ -18,7 +18,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from lambdarig.emulator.element import MAX_THERMAL_STEP_S, REFRESH_K, ElementModel
+from lambdarig.emulator.element import ElementModel
+from lambdarig.emulator.element_physics import MAX_THERMAL_STEP_S, REFRESH_K
 from lambdarig.emulator.element_spec import element_names, load_element
 from lambdarig.emulator.equilibrium import PO2_FLOOR_BAR
 from lambdarig.emulator.exhaust import Gas

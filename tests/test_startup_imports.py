@@ -143,3 +143,25 @@ def test_in_process_callers_keep_the_compiled_kernel(monkeypatch):
     monkeypatch.setattr(cmd_simulate.api, "simulate", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     from lambdarig.cli import main
     main(["simulate", "--duration", "0.1", "--json", "--quiet"])
+
+
+BLAS_THREADS = """
+import os, sys
+sys.argv = ["lambdarig", "scenarios"]
+from lambdarig.cli import main
+main()
+import numpy
+print("OPENBLAS", os.environ.get("OPENBLAS_NUM_THREADS"))
+"""
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "1"), ("3", "3")])
+def test_the_command_starts_numpy_without_a_blas_thread_pool(preset, expected):
+    """The `lambdarig` command (main() on the process's own argv) asks OpenBLAS for one thread before
+    numpy is imported; a value the user has set stays."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    proc = subprocess.run([sys.executable, "-c", BLAS_THREADS], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert f"OPENBLAS {expected}" in proc.stdout.splitlines(), proc.stdout

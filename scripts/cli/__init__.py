@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     whole_process = argv is None   # the `lambdarig` command itself, not a caller within a larger program
     if argv is None:
         argv = sys.argv[1:]
+        # numpy's OpenBLAS starts a thread per core when numpy is imported (~0.06 s of CPU per process,
+        # benchmarks/startup.py); nothing here multiplies matrices large enough to use them. A value
+        # the user has set is kept. Set before the command's module imports numpy.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = build_parser(chosen_command(argv))
     try:
         args = parser.parse_args(argv)

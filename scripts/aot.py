@@ -1,0 +1,90 @@
+"""The modules compiled ahead of time: at install, when Cython and a C compiler are there (setup.py),
+each of these plain Python files is also built into an extension module beside it, from the same
+source (Cython reads the Python as it stands; its `float` annotations become C doubles). The closed
+loop's hot path then runs compiled without numba's start-up (benchmarks/startup.py,
+benchmarks/sim_speed.py). Without a compiler the install still succeeds (the extensions are
+optional) and the same files run as Python. Same numbers either way: Cython keeps IEEE double
+arithmetic in the source's order and calls the same C library functions (tests/test_jit_fallback.py
+holds a compiled run to a Python one bit for bit).
+
+The Python source is imported instead of a built module when
+- LAMBDARIG_NO_JIT is set (to anything): =1 asks for plain Python, =0 for numba's kernel, which numba
+  can only compile from Python functions (emulator/jit.py);
+- the source is not the one the module was built from (an edit after the install: the build leaves
+  the source's SHA-256 beside the module, NAME.source-sha256): the edit runs, as Python, until the
+  next `pip install -e .` builds it again. Nothing stale is ever run.
+
+install_source_fallback() (called by the package's __init__) puts the finder that does this first
+on sys.meta_path; it only looks at the names below.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import os
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+# The closed loop's numeric kernels: module -> its source, relative to
+# the repository (setup.py reads this file to know what to build).
+COMPILED_MODULES = {
+    "lambdarig.emulator.element_physics": "emulator/element_physics.py",
+    "lambdarig.emulator.equilibrium": "emulator/equilibrium.py",
+}
+SOURCE_ENV = "LAMBDARIG_NO_JIT"
+# Beside a built module: the SHA-256 (hex) of the source it was built from (setup.py writes it).
+STAMP_SUFFIX = ".source-sha256"
+
+
+def source_wanted() -> bool:
+    """Whether the environment asks for the Python source (LAMBDARIG_NO_JIT set, to anything)."""
+    return SOURCE_ENV in os.environ
+
+
+class SourceFallback:
+    """Imports a compiled module's .py instead of its extension when the environment asks for it or
+    the .py is not what the extension was built from; otherwise leaves the import to the usual
+    finders. (A meta path finder by protocol: importlib.abc would import importlib.resources and
+    with it tempfile, shutil... into every start.)"""
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in COMPILED_MODULES or path is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        origin = spec.origin if spec is not None else None
+        if origin is None or not origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+            return None
+        folder, module = os.path.dirname(origin), fullname.rpartition(".")[2]
+        source = os.path.join(folder, module + ".py")
+        if not os.path.exists(source):   # no source beside the extension: the extension it is
+            return None
+        if source_wanted() or not built_from(source, os.path.join(folder, module + STAMP_SUFFIX)):
+            from importlib.util import spec_from_file_location
+            return spec_from_file_location(fullname, source)
+        return None
+
+
+def built_from(source: str, stamp: str) -> bool:
+    """Whether the source is the one its module was built from (True without a stamp to tell)."""
+    try:
+        with open(stamp, encoding="ascii") as f:
+            built_digest = f.read().strip()
+    except OSError:
+        return True
+    import hashlib  # here: most imports of lambdarig never get this far
+    with open(source, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest() == built_digest
+
+
+def install_source_fallback() -> None:
+    if not any(isinstance(f, SourceFallback) for f in sys.meta_path):
+        sys.meta_path.insert(0, SourceFallback())
+
+
+def is_compiled(module: ModuleType | Any) -> bool:
+    """Whether this module was loaded from a built extension (not its .py)."""
+    origin = getattr(getattr(module, "__spec__", None), "origin", None) or ""
+    return origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))

@@ -28,6 +28,9 @@ N2_PER_O2 = 3.774
 P0_KPA = 101.325
 LAMBDA_MAX = 50.0  # reported for free air and beyond; O2 % carries the information there
 LAMBDA_MIN = 0.4
+# The rich table is rescaled when the exhaust pressure moves by more than this: 0.5 kPa moves the
+# H2/CO shares by < 0.02 % of the rich current (derived from rich_side.py at k 60-130 kPa).
+RICH_RESCALE_KPA = 0.5
 
 # H/C and O/C per named fuel: the firmware's own table (AFR_st = 138.2 a / (12.011 + 1.008 y + 16 z)).
 FUELS = {
@@ -47,10 +50,14 @@ class Conversion:
         self.afr_stoich = 138.2 * self.o2_per_carbon / (12.011 + 1.008 * self.h_c + 15.999 * self.o_c)
         self.ip_air_a = profile.ip_air_a
         self._ln_air = math.log(1.0 - O2_IN_AIR)
+        self._profile = profile
+        self._rich_correction = conv.rich_fuel_correction
+        # The unit's own pore constant when a free-air calibration at a second pressure measured it
+        # (conversion.pressure_k_kpa > 0), else the profile's assumed one.
+        self.pressure_k_kpa = conv.pressure_k_kpa or profile.pressure_k_kpa
         self._ip = profile.char_ip_a
-        if conv.rich_fuel_correction:
-            self._ip = rescale_characteristic(profile.char_ip_a, profile.char_lambda, self.h_c, self.o_c,
-                                              profile.pressure_k_kpa)
+        self._rich_at_kpa = math.nan
+        self._rescale_rich(P0_KPA)
         self.span = conv.span_correction
         self.use_trim = settings.sensor.use_trim
         self.trim_ohm = math.nan
@@ -61,7 +68,7 @@ class Conversion:
         self.reference_temp_k = profile.reference_temp_c + 273.15
         self.pressure_factor = 1.0
         if conv.pressure_compensation:
-            self.set_pressure(conv.exhaust_pressure_kpa, profile.pressure_k_kpa)
+            self.set_pressure(conv.exhaust_pressure_kpa)
 
     def set_trim(self, trim_ohm: float) -> None:
         """The trim resistor the front end measured (NaN: none); applied when sensor.use_trim."""
@@ -69,9 +76,21 @@ class Conversion:
         scale = trim_scale(trim_ohm) if self.use_trim else 1.0
         self.current_scale = self.span * scale
 
-    def set_pressure(self, pressure_kpa: float, k_kpa: float) -> None:
-        """|Ip| grows as p/(k + p): scale the measured current back to 101.325 kPa."""
+    def set_pressure(self, pressure_kpa: float) -> None:
+        """|Ip| grows as p/(k + p) (O2's law): scale the measured current back to 101.325 kPa; the
+        rich table follows the H2/CO shares at this pressure (rich_side.py)."""
+        k_kpa = self.pressure_k_kpa
         self.pressure_factor = (k_kpa + pressure_kpa) / pressure_kpa * P0_KPA / (k_kpa + P0_KPA)
+        self._rescale_rich(pressure_kpa)
+
+    def _rescale_rich(self, pressure_kpa: float) -> None:
+        """The rich characteristic for the fuel at this pressure; recomputed only when the pressure
+        moved by more than RICH_RESCALE_KPA (a live pressure input calls this every tick)."""
+        if not self._rich_correction or abs(pressure_kpa - self._rich_at_kpa) <= RICH_RESCALE_KPA:
+            return
+        self._rich_at_kpa = pressure_kpa
+        self._ip = rescale_characteristic(self._profile.char_ip_a, self._profile.char_lambda, self.h_c, self.o_c,
+                                          self.pressure_k_kpa, pressure_kpa)
 
     def o2_fraction(self, ip_a: float) -> float:
         """Free O2 (wet mole fraction) from a pressure-compensated lean current; 0 when rich."""

@@ -162,7 +162,7 @@ class Controller:
             tau = self.settings.conversion.pressure_filter_s
             p += (pressure_kpa - p) * (dt / (tau + dt))
         self._pressure_kpa = p
-        self.conversion.set_pressure(p, self.profile.pressure_k_kpa)
+        self.conversion.set_pressure(p)
 
     def set_trim(self, trim_ohm: float) -> None:
         """The sensor's trim resistor as the front end measured it (NaN: not measured); the runtime

@@ -17,8 +17,14 @@ Sources (independent of the emulator's code):
   11-1) give the revised 1969 set (H2 6.12, N2 18.5, O2 16.3, CO 18.0), which raises r_H2 by 3.3 %:
   in the error budget. Only ratios to O2 are used, so T^1.75 and the pressure cancel.
 - Knudsen diffusion in the pores: D_K ∝ sqrt(T/M) (kinetic theory), ratio sqrt(M_O2/M).
-- The Knudsen share of the barrier's resistance at 101.325 kPa, k/(k + p), from the profile's
-  pressure constant k (the same constant the pressure compensation uses).
+- The Knudsen share of the barrier's resistance at the exhaust pressure p, k/(k + p), from the
+  pressure constant k the pressure compensation uses (the profile's, or the unit's own from a
+  free-air calibration at a second pressure). Pressure moves the shares: the molecular part slows
+  as 1/p, so at higher pressure the molecular ratio weighs more, and H2's edge over O2 shrinks
+  from its Knudsen ratio sqrt(M_O2/M_H2) = 3.98 toward its molecular one (Fuller: ~3.4). The
+  compensation divides every current by O2's pressure law; the rich table is scaled by
+  S_fuel(λ, p)/S_gasoline(λ, 101.325 kPa), each S with its own share, which is exact for this
+  two-resistance model (docs/controller.md).
 Unburnt hydrocarbons (which also diffuse in and burn) are left out: their share of the O2 demand is
 small at λ ≥ 0.65 for a warm engine; it is in the error budget (docs/controller.md).
 """
@@ -59,29 +65,36 @@ class RichScaling:
     """S(λ) = r_H2·x_H2 + r_CO·x_CO for a fuel: the rich current's shape, up to the barrier's
     geometry, which cancels in the ratio to the reference fuel."""
 
-    def __init__(self, pressure_k_kpa: float):
-        share = pressure_k_kpa / (pressure_k_kpa + P0_KPA)
-        self.r_h2 = diffusivity_ratio(M_H2, V_H2, share)
-        self.r_co = diffusivity_ratio(M_CO, V_CO, share)
+    def __init__(self, pressure_k_kpa: float, pressure_kpa: float = P0_KPA):
+        self.r_h2, self.r_co = self._ratios(pressure_k_kpa, pressure_kpa)
+        # The table's conditions: the reference fuel at 101.325 kPa.
+        self.r_h2_ref, self.r_co_ref = self._ratios(pressure_k_kpa, P0_KPA)
 
-    def demand(self, lambda_value: float, h_c: float, o_c: float) -> float:
+    @staticmethod
+    def _ratios(pressure_k_kpa: float, pressure_kpa: float) -> tuple[float, float]:
+        share = pressure_k_kpa / (pressure_k_kpa + pressure_kpa)
+        return diffusivity_ratio(M_H2, V_H2, share), diffusivity_ratio(M_CO, V_CO, share)
+
+    def demand(self, lambda_value: float, h_c: float, o_c: float, reference: bool = False) -> float:
         _, h2, co, h2o, co2, n2 = exhaust_per_carbon(lambda_value, h_c, o_c)
         total = h2 + co + h2o + co2 + n2
-        return (self.r_h2 * h2 + self.r_co * co) / total
+        r_h2, r_co = (self.r_h2_ref, self.r_co_ref) if reference else (self.r_h2, self.r_co)
+        return (r_h2 * h2 + r_co * co) / total
 
     def factor(self, lambda_value: float, h_c: float, o_c: float,
                reference: tuple[float, float] = REFERENCE_FUEL) -> float:
-        """Ip(fuel)/Ip(reference fuel) at the same lambda (< 1); 1.0 at and above lambda 1."""
+        """Ip(fuel, p)/Ip(reference fuel, 101.325 kPa) at the same lambda, both on O2's pressure law
+        (the compensated current); 1.0 at and above lambda 1."""
         if lambda_value >= 1.0:
             return 1.0
-        ref = self.demand(lambda_value, *reference)
+        ref = self.demand(lambda_value, *reference, reference=True)
         return self.demand(lambda_value, h_c, o_c) / ref if ref > 0.0 else 1.0
 
 
 def rescale_characteristic(ip_a: tuple[float, ...], lambdas: tuple[float, ...], h_c: float, o_c: float,
-                           pressure_k_kpa: float) -> tuple[float, ...]:
+                           pressure_k_kpa: float, pressure_kpa: float = P0_KPA) -> tuple[float, ...]:
     """The characteristic's currents for another fuel: rich points (lambda < 1) scaled by
     RichScaling.factor, the zero-current point and anything lean kept."""
-    scaling = RichScaling(pressure_k_kpa)
+    scaling = RichScaling(pressure_k_kpa, pressure_kpa)
     return tuple(ip * scaling.factor(lam, h_c, o_c) if ip < 0.0 and lam < 1.0 else ip
                  for ip, lam in zip(ip_a, lambdas))

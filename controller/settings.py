@@ -255,6 +255,9 @@ SCHEMA: tuple[Field, ...] = (
     F("conversion", "live_pressure", True,
       doc="compensate with the front end's exhaust-pressure input when it has one (else exhaust_pressure_kpa)"),
     F("conversion", "pressure_filter_s", 0.1, "s", 0, 5, "filter time constant of the live exhaust pressure"),
+    F("conversion", "pressure_k_kpa", 0.0, "kPa", 0, 2000,
+      "this unit's pore pressure constant k (0 = the profile's assumed one); written by "
+      "`lambdarig calibrate --free-air --pressure-kpa P` in air at a second known pressure"),
 )
 FIELDS: MappingProxyType = MappingProxyType({f.name: f for f in SCHEMA})
 SECTIONS = tuple(dict.fromkeys(f.section for f in SCHEMA))

@@ -2,6 +2,10 @@
 average the pump current it measures, and store a span correction (conversion.span_correction)
 against the current the nominal sensor draws in air of the given humidity (controller/free_air.py).
 
+With `pressure_kpa` away from 101.325 kPa (air in a pressure chamber, e.g. dry bottled air at
+200 kPa), the same run with the stored span applied measures the unit's own pore constant
+(conversion.pressure_k_kpa) instead: do the calibration at 101.325 kPa first.
+
 Where it goes: a bench rig's settings flash (the verified two-slot write of `lambdarig flash`), or a
 settings file (`out`) for every other front end. The gas-bench calibration (`lambdarig calibrate
 ELEMENT`) is a research tool on the emulator; this one works on a real sensor.
@@ -17,9 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from lambdarig.common.errors import LambdarigError
-from lambdarig.controller.conversion import O2_IN_AIR
+from lambdarig.controller.conversion import O2_IN_AIR, P0_KPA
 from lambdarig.controller.core import Status
-from lambdarig.controller.free_air import MIN_AIR_O2_PCT, air_o2_fraction, expected_air_current_a, span_correction
+from lambdarig.controller.free_air import (
+    MIN_AIR_O2_PCT,
+    air_o2_fraction,
+    expected_air_current_a,
+    pressure_constant_kpa,
+    span_correction,
+)
 from lambdarig.controller.profiles import load_profile
 from lambdarig.controller.settings import Settings
 from lambdarig.hal.registry import open_frontend
@@ -29,6 +39,7 @@ from .choose_settings import SettingsArg, settings_for_frontend
 from .inputs import Caller, check_number, check_output_path
 
 HUMIDITY_RANGE_PCT = (0.0, 100.0)
+PRESSURE_RANGE_KPA = (20.0, 400.0)  # the settings' range of exhaust pressure
 AMBIENT_RANGE_C = (-40.0, 50.0)     # Buck's equation holds to 50 °C
 DURATION_RANGE_S = (10.0, 600.0)
 DEFAULT_DURATION_S = 40.0           # warm-up (condensation 5 s + ramp) and 20 s in closed loop
@@ -56,20 +67,29 @@ class FreeAirResult:
     o2_expected_pct: float
     samples: int
     stored_in: str = ""
+    pressure_kpa: float = P0_KPA
+    pressure_k_kpa: float = math.nan     # measured at pressure_kpa (NaN: a span calibration)
+    previous_k_kpa: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"frontend": self.frontend, "kind": self.kind, "measured_ma": round(self.measured_a * 1e3, 6),
                 "expected_ma": round(self.expected_a * 1e3, 6), "span_correction": round(self.span_correction, 6),
                 "previous_span": self.previous_span, "humidity_pct": self.humidity_pct, "ambient_c": self.ambient_c,
-                "o2_expected_pct": round(self.o2_expected_pct, 4), "samples": self.samples, "stored_in": self.stored_in}
+                "o2_expected_pct": round(self.o2_expected_pct, 4), "samples": self.samples, "stored_in": self.stored_in,
+                "pressure_kpa": self.pressure_kpa,
+                "pressure_k_kpa": None if math.isnan(self.pressure_k_kpa) else round(self.pressure_k_kpa, 2),
+                "previous_k_kpa": self.previous_k_kpa}
 
 
 def measure_free_air(hal_url: str, *, humidity_pct: float = 0.0, ambient_c: float = 20.0,
                      settings: SettingsArg = None, duration_s: float = DEFAULT_DURATION_S,
-                     caller: Caller = FREE_AIR_API,
+                     caller: Caller = FREE_AIR_API, pressure_kpa: float = P0_KPA,
                      frontend_options: dict[str, Any] | None = None) -> tuple[FreeAirResult, Settings]:
-    """Measure; return the result and the settings with the new span correction (not stored yet)."""
+    """Measure; return the result and the settings with the new span correction, or at a pressure
+    away from 101.325 kPa the unit's pore constant (not stored yet)."""
     humidity_pct = check_number(humidity_pct, caller, "humidity_pct", *HUMIDITY_RANGE_PCT, unit="%")
+    pressure_kpa = check_number(pressure_kpa, caller, "pressure_kpa", *PRESSURE_RANGE_KPA, unit="kPa")
+    at_pressure = pressure_kpa != P0_KPA
     ambient_c = check_number(ambient_c, caller, "ambient_c", *AMBIENT_RANGE_C, unit="°C")
     duration_s = check_number(duration_s, caller, "duration_s", *DURATION_RANGE_S)
     frontend = open_frontend(hal_url, **(frontend_options or {}))
@@ -79,9 +99,12 @@ def measure_free_air(hal_url: str, *, humidity_pct: float = 0.0, ambient_c: floa
     except BaseException:
         frontend.close()
         raise
-    # Measure with no span correction and at standard pressure (the sensor is in ambient air); the
-    # trim resistor, when measured, stays applied: the span corrects what the trim leaves.
-    measuring = base.changed(conversion__span_correction=1.0, conversion__exhaust_pressure_kpa=101.325)
+    # Measure with no span correction and no pressure compensation (read as at 101.325 kPa; a live
+    # pressure input is ignored); the trim resistor, when measured, stays applied: the span corrects
+    # what the trim leaves. At another pressure the stored span stays applied: k is what is left.
+    span_now = base.conversion.span_correction if at_pressure else 1.0
+    measuring = base.changed(conversion__span_correction=span_now, conversion__exhaust_pressure_kpa=P0_KPA,
+                             conversion__live_pressure=False)
     rows: list[tuple[float, float, bool]] = []
 
     def sink(status: Status, _truth: Any) -> None:
@@ -109,13 +132,23 @@ def measure_free_air(hal_url: str, *, humidity_pct: float = 0.0, ambient_c: floa
                                 + ("; an emulated sensor is in air with the free-air scenario: add "
                                    "?scenario=free-air to the sim: URL (serve rig --scenario free-air for an "
                                    "emulated rig)" if info.kind == "sim" else ""))
-    expected_a = expected_air_current_a(profile.ip_air_a, humidity_pct, ambient_c)
+    expected_a = expected_air_current_a(profile.ip_air_a, humidity_pct, ambient_c, pressure_kpa)
+    o2_expected_pct = 100.0 * air_o2_fraction(humidity_pct, ambient_c, pressure_kpa)
     try:
-        span = span_correction(measured_a, expected_a)
+        if at_pressure:
+            k_kpa = pressure_constant_kpa(measured_a / expected_a, pressure_kpa)
+        else:
+            span = span_correction(measured_a, expected_a)
     except ValueError as exc:
         raise CalibrationFailed(f"{info.name}: {exc}; nothing was stored") from None
-    result = FreeAirResult(info.name, info.kind, measured_a, expected_a, span, base.conversion.span_correction,
-                           humidity_pct, ambient_c, 100.0 * air_o2_fraction(humidity_pct, ambient_c), len(currents))
+    previous_span, previous_k = base.conversion.span_correction, base.conversion.pressure_k_kpa
+    if at_pressure:
+        result = FreeAirResult(info.name, info.kind, measured_a, expected_a, previous_span, previous_span,
+                               humidity_pct, ambient_c, o2_expected_pct, len(currents), pressure_kpa=pressure_kpa,
+                               pressure_k_kpa=k_kpa, previous_k_kpa=previous_k)
+        return result, base.changed(conversion__pressure_k_kpa=k_kpa)
+    result = FreeAirResult(info.name, info.kind, measured_a, expected_a, span, previous_span,
+                           humidity_pct, ambient_c, o2_expected_pct, len(currents), previous_k_kpa=previous_k)
     return result, base.changed(conversion__span_correction=span)
 
 

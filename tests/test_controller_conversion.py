@@ -9,6 +9,7 @@ from controller_helpers import Bench
 
 from lambdarig.controller.conversion import LAMBDA_MAX, Conversion
 from lambdarig.controller.profiles import load_profile
+from lambdarig.controller.rich_side import RichScaling
 from lambdarig.controller.settings import Settings
 
 P0_KPA = 101.325
@@ -149,8 +150,9 @@ def test_pressure_compensation_200_kpa(cal):
     p = 200.0
     law = (p / (k + p)) * ((k + P0_KPA) / P0_KPA)
     assert law > 1.0
-    at_p0 = Conversion(cal, Settings())
-    at_200 = Conversion(cal, Settings({"conversion.exhaust_pressure_kpa": p}))
+    # O2's law on every current (the rich table's H2/CO shares held at 101.325 kPa: see the next test).
+    at_p0 = Conversion(cal, Settings({"conversion.rich_fuel_correction": False}))
+    at_200 = Conversion(cal, Settings({"conversion.exhaust_pressure_kpa": p, "conversion.rich_fuel_correction": False}))
     for ip0 in (-1.8e-3, -0.9e-3, -0.1e-3, 0.2e-3, 1.0e-3, 2.0e-3):
         ip200 = ip0 * law                     # the same gas at 200 kPa needs |Ip| larger by the law
         assert abs(ip200) > abs(ip0)
@@ -166,13 +168,34 @@ def test_pressure_compensation_200_kpa(cal):
     assert off.convert(1e-3) == at_p0.convert(1e-3)
 
 
+@pytest.mark.parametrize("k_kpa", [60.0, 130.0])
+def test_rich_side_follows_each_species_pressure_law(nominal, k_kpa):
+    """At 200 kPa the molecular part of the barrier slows (D_m ~ 1/p) and weighs more, so H2's edge over
+    O2 shrinks from its Knudsen ratio (3.98) toward its molecular one (~3.4): a rich gasoline current rises
+    by O2's law times S(200 kPa)/S(101.325 kPa) < 1; the firmware reads it as the same lambda, and with
+    O2's law alone it would not."""
+    p = 200.0
+    o2_law = (p / (k_kpa + p)) * ((k_kpa + P0_KPA) / P0_KPA)
+    base = Settings({"conversion.pressure_k_kpa": k_kpa})
+    at_p0 = Conversion(nominal, base)
+    at_200 = Conversion(nominal, base.changed(conversion__exhaust_pressure_kpa=p))
+    scaling = RichScaling(k_kpa, p)
+    for lam in (0.65, 0.8, 0.95):
+        ip0 = next(ip for ip, la in zip(nominal.char_ip_a, nominal.char_lambda) if la == pytest.approx(lam, abs=1e-3))
+        species = scaling.demand(lam, 1.85, 0.0) / scaling.demand(lam, 1.85, 0.0, reference=True)
+        assert 0.95 < species < 1.0
+        ip200 = ip0 * o2_law * species
+        assert at_200.convert(ip200)[0] == pytest.approx(at_p0.convert(ip0)[0], rel=1e-9)
+        assert at_200.convert(ip0 * o2_law)[0] < at_p0.convert(ip0)[0] - 1e-4   # O2's law alone reads rich
+
+
 def test_pressure_compensation_low_pressure(cal):
     k = cal.pressure_k_kpa
     p = 50.0
     law = (p / (k + p)) * ((k + P0_KPA) / P0_KPA)
     assert law < 1.0
-    conv = Conversion(cal, Settings({"conversion.exhaust_pressure_kpa": p}))
-    ref = Conversion(cal, Settings())
+    conv = Conversion(cal, Settings({"conversion.exhaust_pressure_kpa": p, "conversion.rich_fuel_correction": False}))
+    ref = Conversion(cal, Settings({"conversion.rich_fuel_correction": False}))
     for ip0 in (-1e-3, 1e-3):
         assert conv.convert(ip0 * law)[0] == pytest.approx(ref.convert(ip0)[0], rel=1e-9)
 

@@ -12,10 +12,16 @@ import pytest
 
 import lambdarig
 from lambdarig.cli import main
-from lambdarig.controller.free_air import air_o2_fraction, expected_air_current_a, saturation_kpa
+from lambdarig.controller.free_air import (
+    air_o2_fraction,
+    expected_air_current_a,
+    pressure_constant_kpa,
+    saturation_kpa,
+)
 from lambdarig.controller.settings import load_settings
 from lambdarig.emulator.ageing import individual_spec
 from lambdarig.emulator.element_spec import load_element
+from lambdarig.emulator.production import unit_values
 from lambdarig.emulator.serial_rig import RigServer
 from lambdarig.hal.rig_link import RigLink
 
@@ -58,11 +64,67 @@ def test_free_air_calibration_on_sim_corrects_an_off_nominal_aged_unit(tmp_path,
             assert abs(error) <= 0.1, error
 
 
+def test_pressure_constant_inverts_the_pressure_law():
+    for k in (40.0, 80.0, 130.0, 300.0):
+        for p in (50.0, 200.0, 300.0):
+            ratio = (p / (k + p)) * ((k + 101.325) / 101.325)
+            assert pressure_constant_kpa(ratio, p) == pytest.approx(k, rel=1e-9)
+    with pytest.raises(ValueError, match="within 25 kPa"):
+        pressure_constant_kpa(1.02, 110.0)                  # too close to 101.325 kPa to tell k
+    with pytest.raises(ValueError, match="outside"):
+        pressure_constant_kpa(0.95, 200.0)                  # less current at higher pressure: not a sensor law
+
+
+DRY_AIR_AT = 'duration_s = 40\nambient_c = 20\nhumidity_pct = 0\nlambda = "air"\ngas_temp_c = 20\nflow_mps = 0\n'
+
+
+@pytest.mark.parametrize("unit", [9, 11])     # pore constants 61.8 and 119.6 kPa (emulator draws), 500 h
+def test_free_air_at_a_second_pressure_measures_the_units_pore_constant(tmp_path, capsys, unit):
+    """Span in air at 101.325 kPa, then dry air in a 200 kPa chamber: the stored k lands near the unit's
+    own (which the firmware never sees), and O2 in air at 130 kPa reads within ±0.1 %-pt with it where
+    the profile's assumed 80 kPa does not."""
+    ambient, chamber, exhaust = (tmp_path / f"{n}.toml" for n in ("ambient", "chamber", "at130"))
+    ambient.write_text(DRY_AIR_AT)
+    chamber.write_text(DRY_AIR_AT + "pressure_kpa = 200\n")
+    exhaust.write_text(DRY_AIR_AT + "pressure_kpa = 130\n")
+    span_file, k_file = tmp_path / "span.toml", tmp_path / "k.toml"
+    url = f"sim:lsu49?unit={unit}&age_h=500&scenario="
+    assert main(["calibrate", "--free-air", "--hal", url + str(ambient), "--out", str(span_file), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["calibrate", "--free-air", "--hal", url + str(chamber), "--pressure-kpa", "200",
+                 "--settings", str(span_file), "--out", str(k_file), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    stored = load_settings(k_file)
+    true_k = unit_values(load_element("lsu49"), unit)["pressure_k_kpa"]
+    assert stored.conversion.pressure_k_kpa == pytest.approx(result["pressure_k_kpa"], abs=0.01)
+    assert stored.conversion.pressure_k_kpa == pytest.approx(true_k, abs=4.0)
+    assert abs(true_k - 80.0) > 15.0
+    assert stored.conversion.span_correction == load_settings(span_file).conversion.span_correction
+    errors = {}
+    for name, settings in (("profile k", span_file), ("unit k", k_file)):
+        with_pressure = tmp_path / f"{name.replace(' ', '-')}-130.toml"
+        with_pressure.write_text(load_settings(settings).changed(conversion__exhaust_pressure_kpa=130.0).to_toml())
+        run = lambdarig.simulate("lsu49", scenario=str(exhaust), seed=3, unit=unit, age_h=500,
+                                 settings=str(with_pressure))
+        rows = [r for r in run.samples if r["lambda_valid"] and r["t_s"] > 30.0]
+        errors[name] = statistics.fmean(r["o2_pct"] - r["true_o2_pct"] for r in rows)
+    assert abs(errors["unit k"]) <= 0.1 < abs(errors["profile k"]), errors
+
+
+def test_free_air_at_a_pressure_too_near_ambient_is_refused(tmp_path, capsys):
+    out = tmp_path / "k.toml"
+    assert main(["calibrate", "--free-air", "--hal", "sim:lsu49?scenario=free-air", "--pressure-kpa", "110",
+                 "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "within 25 kPa" in err and "nothing was stored" in err and not out.exists()
+
+
 @pytest.mark.parametrize("argv, field", [
     (["--humidity-pct", "150", "--out", "X"], "--humidity-pct"),
     ([], "--out"),                                              # a sim has no settings flash
     (["--out", str(ROOT / "scripts" / "cal.toml")], "--out"),   # never into the package
     (["--duration", "5", "--out", "X"], "--duration"),
+    (["--pressure-kpa", "500", "--out", "X"], "--pressure-kpa"),
 ])
 def test_free_air_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, argv, field):
     argv = [a.replace("X", str(tmp_path / "cal.toml")) for a in argv]

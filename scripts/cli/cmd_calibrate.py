@@ -37,7 +37,8 @@ SOURCE = "command line"
 OUT_CALLER = Caller(SOURCE, {"out": "--out"})
 # A custom element runs the bench on the built-in profile of its family unless --profile says otherwise.
 FREE_AIR = command_line({"hal_url": "--hal", "humidity_pct": "--humidity-pct", "ambient_c": "--ambient-c",
-                         "duration_s": "--duration", "out": "--out", "element": "ELEMENT"})
+                         "pressure_kpa": "--pressure-kpa", "duration_s": "--duration", "out": "--out",
+                         "element": "ELEMENT"})
 FAMILY_PROFILE = {"wideband": "lsu49", "potentiometric": "sealed-ref", "hc": "hc-mixed"}
 
 
@@ -74,6 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="relative humidity of the air, 0..100 %% (default 0)")
     free.add_argument("--ambient-c", default="20", metavar="C",
                       help="air temperature for the humidity, °C (default 20)")
+    free.add_argument("--pressure-kpa", default="101.325", metavar="P",
+                      help="absolute pressure of the air, 20..400 kPa (default 101.325); away from it (a pressure "
+                           "chamber, >= 25 kPa off) the run measures this unit's pore pressure constant "
+                           "(conversion.pressure_k_kpa) with the span stored by a run at 101.325 kPa")
     free.add_argument("--duration", default="40", metavar="S", help="seconds to run, 10..600 (default 40)")
     free.add_argument("--settings", default=None, metavar="FILE",
                       help="settings to start from (default: the device's stored settings, else the defaults)")
@@ -166,6 +171,7 @@ def run_free_air(args: argparse.Namespace) -> int:
     humidity = parse_number(args.humidity_pct, "--humidity-pct", 0.0, 100.0, unit="%")
     ambient = parse_number(args.ambient_c, "--ambient-c", -40.0, 50.0, unit="°C")
     duration = parse_number(args.duration, "--duration", 10.0, 600.0, unit="s")
+    pressure = parse_number(args.pressure_kpa, "--pressure-kpa", 20.0, 400.0, unit="kPa")
     if args.out is not None:   # an existing file is replaced only with --force, as for the gas bench
         check_output_file(args.out, Place(SOURCE, "--out", InputError), overwrite=args.force)
     out = check_out(args.out, FREE_AIR)   # refused before the sensor is touched
@@ -174,7 +180,8 @@ def run_free_air(args: argparse.Namespace) -> int:
         raise FREE_AIR.refuse("out", "only a bench rig (serial:...) keeps settings in flash; say where to write "
                                      "the calibrated settings", allowed="--out FILE.toml")
     result, calibrated = measure_free_air(address, humidity_pct=humidity, ambient_c=ambient,
-                                          settings=args.settings, duration_s=duration, caller=FREE_AIR)
+                                          settings=args.settings, duration_s=duration, caller=FREE_AIR,
+                                          pressure_kpa=pressure)
     if out is not None:
         result.stored_in = str(store_settings_file(calibrated, out))
     elif result.kind == "serial":
@@ -191,6 +198,11 @@ def run_free_air(args: argparse.Namespace) -> int:
         print(f"free air on {result.frontend}: {result.measured_a * 1e3:.4f} mA measured, "
               f"{result.expected_a * 1e3:.4f} mA expected at {result.humidity_pct:g} % RH, {result.ambient_c:g} °C "
               f"(O2 {result.o2_expected_pct:.3f} %)")
-        print(f"conversion.span_correction = {result.span_correction:.6f}  (was {result.previous_span:g})"
-              + (f"; stored in {result.stored_in}" if result.stored_in else "; not stored"))
+        stored = f"; stored in {result.stored_in}" if result.stored_in else "; not stored"
+        if result.pressure_k_kpa == result.pressure_k_kpa:
+            print(f"conversion.pressure_k_kpa = {result.pressure_k_kpa:.2f}  (was {result.previous_k_kpa:g}; "
+                  f"air at {result.pressure_kpa:g} kPa, span {result.span_correction:.6f} applied){stored}")
+        else:
+            print(f"conversion.span_correction = {result.span_correction:.6f}  (was {result.previous_span:g})"
+                  + stored)
     return 0

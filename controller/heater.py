@@ -32,6 +32,11 @@ class TemperatureEstimate:
                  "r_cold_ohm", "r_cold_learned")
 
     COLD_CELL_C = 100.0          # the cell reads below this: the heater track is near ambient
+    # Ri this many times the ESR table's coldest entry also means a cold cell. A table that ends
+    # high (LSU ADV: 528 °C at 6 kΩ) extrapolates a cold cell's Ri to a few hundred °C, which is no
+    # temperature at all. With zirconia's ~1 eV activation energy (an assumption of the usual YSZ
+    # range, not fitted to anything), 100x the coldest entry is >= 150 K below the table's floor.
+    COLD_RI_BEYOND_TABLE = 100.0
     R_COLD_PLAUSIBLE = (0.5, 1.6)   # learned / data-sheet value outside this: a line fault, not a unit
 
     def __init__(self, profile: SensorProfile, tau_s: float, use_heater: bool):
@@ -46,8 +51,12 @@ class TemperatureEstimate:
         """Heater-track temperature from its terminal resistance (linear TCR, this unit's cold value)."""
         return 20.0 + (resistance_ohm / self.r_cold_ohm - 1.0) / self.profile.heater_alpha_per_k
 
+    def _cell_reads_cold(self, t_ri: float) -> bool:
+        return (t_ri != t_ri or t_ri < self.COLD_CELL_C
+                or self.ri_filtered >= self.COLD_RI_BEYOND_TABLE * self.profile.esr_ohm[-1])
+
     def _learn_cold_resistance(self, resistance_ohm: float, t_ri: float) -> None:
-        if self.r_cold_learned or not (t_ri != t_ri or t_ri < self.COLD_CELL_C):
+        if self.r_cold_learned or not self._cell_reads_cold(t_ri):
             return
         self.r_cold_learned = True
         lo, hi = self.R_COLD_PLAUSIBLE

@@ -126,3 +126,15 @@ def test_heater_rules_hold_for_any_rates(pump_hz, heater_hz):
         worst = max(worst, v - RATE * t - lowest)
     assert worst <= RATE * tick + TOL
     assert time_above(veff, 12.0) <= 30.0 + tick + 1e-6
+
+
+@pytest.mark.parametrize("unit", [12, 33])
+def test_high_resistance_adv_heaters_learn_their_cold_resistance(unit):
+    """LSU ADV units 12 and 33 have heaters of 3.55-3.67 Ω cold. The ADV's ESR table ends at 528 °C,
+    so a cold cell's Ri extrapolates to ~275 °C: the firmware must still see the cell as cold, learn
+    this unit's cold resistance, and not read its heater as overheated (was: overtemp faults)."""
+    import lambdarig
+
+    result = lambdarig.simulate("lsu-adv", unit=unit, duration_s=20, keep_samples=False)
+    assert result.summary["faults"] == []
+    assert result.summary["time_to_ready_s"] is not None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import statistics
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,20 +32,29 @@ from lambdarig.controller.free_air import (
     span_correction,
 )
 from lambdarig.controller.profiles import load_profile
+from lambdarig.controller.runtime import TelemetrySink
 from lambdarig.controller.settings import Settings
 from lambdarig.hal.registry import open_frontend
 
 from . import api
 from .choose_settings import SettingsArg, settings_for_frontend
 from .inputs import Caller, check_number, check_output_path
+from .session import warn_user
 
 HUMIDITY_RANGE_PCT = (0.0, 100.0)
 PRESSURE_RANGE_KPA = (20.0, 400.0)  # the settings' range of exhaust pressure
 AMBIENT_RANGE_C = (-40.0, 50.0)     # Buck's equation holds to 50 °C
-DURATION_RANGE_S = (10.0, 600.0)
+# The shortest run that can succeed: a cold LSU 4.9 in free air reads valid after ~15 s (condensation
+# 5 s + ramp), then SETTLE_S and MIN_SAMPLES readings: 21 s was enough for the nominal unit on sim:,
+# 25 s leaves room for slower units.
+DURATION_RANGE_S = (25.0, 600.0)
 DEFAULT_DURATION_S = 40.0           # warm-up (condensation 5 s + ramp) and 20 s in closed loop
 SETTLE_S = 5.0                      # valid readings this long before averaging starts
 MIN_SAMPLES = 50
+
+
+def _quiet(_text: str) -> None:
+    """The library call prints no progress unless asked to."""
 
 
 FREE_AIR_API = Caller("lambdarig.free_air.measure_free_air()")
@@ -52,6 +62,14 @@ FREE_AIR_API = Caller("lambdarig.free_air.measure_free_air()")
 
 class CalibrationFailed(LambdarigError):
     """The free-air calibration could not produce a span correction (not in air, never valid, out of range)."""
+
+
+class CalibrationInterrupted(CalibrationFailed):
+    """A stop signal (Ctrl-C, SIGTERM, ...) ended the measurement: nothing was stored."""
+
+    def __init__(self, frontend: str, signal_name: str):
+        self.signal_name = signal_name
+        super().__init__(f"{frontend}: interrupted ({signal_name}); nothing was stored")
 
 
 @dataclass
@@ -84,9 +102,13 @@ class FreeAirResult:
 def measure_free_air(hal_url: str, *, humidity_pct: float = 0.0, ambient_c: float = 20.0,
                      settings: SettingsArg = None, duration_s: float = DEFAULT_DURATION_S,
                      caller: Caller = FREE_AIR_API, pressure_kpa: float = P0_KPA,
-                     frontend_options: dict[str, Any] | None = None) -> tuple[FreeAirResult, Settings]:
+                     frontend_options: dict[str, Any] | None = None, sinks: Sequence[TelemetrySink] = (),
+                     progress: Callable[[str], None] = _quiet, warn: Callable[[str], None] = warn_user,
+                     ) -> tuple[FreeAirResult, Settings]:
     """Measure; return the result and the settings with the new span correction, or at a pressure
-    away from 101.325 kPa the unit's pore constant (not stored yet)."""
+    away from 101.325 kPa the unit's pore constant (not stored yet). `sinks`, `progress` and `warn`
+    are api.run's (a command line's status line and % / ETA). A stop signal raises
+    CalibrationInterrupted."""
     humidity_pct = check_number(humidity_pct, caller, "humidity_pct", *HUMIDITY_RANGE_PCT, unit="%")
     pressure_kpa = check_number(pressure_kpa, caller, "pressure_kpa", *PRESSURE_RANGE_KPA, unit="kPa")
     at_pressure = pressure_kpa != P0_KPA
@@ -110,12 +132,15 @@ def measure_free_air(hal_url: str, *, humidity_pct: float = 0.0, ambient_c: floa
     def sink(status: Status, _truth: Any) -> None:
         rows.append((status.t_s, status.o2_pct, status.lambda_valid))
 
-    api.run(frontend, settings=measuring, duration_s=duration_s, keep_samples=False, sinks=[sink],
-            progress=lambda _text: None, use_stored_settings=False)
+    run = api.run(frontend, settings=measuring, duration_s=duration_s, keep_samples=False,
+                  sinks=[sink, *sinks], progress=progress, warn=warn, use_stored_settings=False)
+    if run.interrupted:
+        raise CalibrationInterrupted(info.name, run.interrupted_by or "SIGINT")
     valid_since = next((t for t, _o2, ok in rows if ok), None)
     if valid_since is None:
         raise CalibrationFailed(f"{info.name}: the readings never became valid in {duration_s:g} s "
-                                "(sensor not warm, or a fault); nothing was stored")
+                                "(sensor not warm, or a fault: the run's summary above says which); "
+                                "nothing was stored")
     profile = load_profile(base.sensor.element, base.sensor.characteristic == "calibrated")
     ln_air = math.log(1.0 - O2_IN_AIR)
     # O2 % back to the (trim-scaled) current through the lean law, averaged as a current.

@@ -164,7 +164,7 @@ def test_free_air_calibration_on_the_serial_rig_goes_into_its_flash(tmp_path, hu
     try:
         url = f"serial://{server.path}?link_timeout_s=1.0&watchdog_ms=1000"
         code = main(["calibrate", "--free-air", "--hal", url, "--humidity-pct", "50", "--settings", str(fast),
-                     "--duration", "18", "--json"])
+                     "--duration", "25", "--json"])
         result = json.loads(capsys.readouterr().out)
         assert code == 0 and result["stored_in"].startswith("rig ")
         link = RigLink(server.path)
@@ -178,3 +178,53 @@ def test_free_air_calibration_on_the_serial_rig_goes_into_its_flash(tmp_path, hu
     assert stored.stored and stored.settings.heater.condensation_s == 1.0
     assert stored.settings.conversion.span_correction == pytest.approx(result["span_correction"], rel=1e-5)
     assert abs(result["span_correction"] - 1.0) > 0.005
+
+
+def test_free_air_shows_progress_off_a_terminal(tmp_path, capsys, monkeypatch):
+    """Known-duration work shows % and ETA; off a terminal as plain lines (README, "progress")."""
+    monkeypatch.setattr("lambdarig.progress.PLAIN_EVERY_S", 0.0)   # every update: the sim run takes < 1 s
+    out = tmp_path / "cal.toml"
+    assert main(["calibrate", "--free-air", "--hal", "sim:lsu49?scenario=free-air", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "%, ETA" in err and "of 40 s run" in err, err
+
+
+@pytest.mark.slow
+def test_free_air_stopped_by_a_signal_says_so_stores_nothing_and_exits_128_plus_n(tmp_path):
+    """Ctrl-C (here SIGTERM, as a job runner sends) during the measurement: 'interrupted', the exit
+    code of the signal, the rig left safe and nothing stored (was: 'never became valid in 40 s', exit 1)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    link = tmp_path / "rig"
+    rig = RigServer(flash_path=tmp_path / "flash.bin", link=link, watchdog_ms=0).start()
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "lambdarig", "calibrate", "--free-air", "--hal",
+                             f"serial://{link}"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not rig.outputs()[1] > 0.0:   # the host is heating
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        pump_a, duty, _ = rig.outputs()
+        from lambdarig.cli.flash import read_rig_settings
+        rig_link = RigLink(rig.path)
+        try:
+            stored = read_rig_settings(rig_link)
+        finally:
+            rig_link.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        rig.stop()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "interrupted (SIGTERM); nothing was stored" in err and "never became valid" not in err
+    assert "Traceback" not in err and out == ""
+    assert duty == 0.0 and abs(pump_a) < 1e-6
+    assert not stored.stored

@@ -79,7 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="absolute pressure of the air, 20..400 kPa (default 101.325); away from it (a pressure "
                            "chamber, >= 25 kPa off) the run measures this unit's pore pressure constant "
                            "(conversion.pressure_k_kpa) with the span stored by a run at 101.325 kPa")
-    free.add_argument("--duration", default="40", metavar="S", help="seconds to run, 10..600 (default 40)")
+    free.add_argument("--duration", default="40", metavar="S", help="seconds to run, 25..600 (default 40; a cold "
+                                                                 "LSU 4.9 reads valid after ~15 s)")
     free.add_argument("--settings", default=None, metavar="FILE",
                       help="settings to start from (default: the device's stored settings, else the defaults)")
     parser.set_defaults(func=run)
@@ -158,9 +159,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_free_air(args: argparse.Namespace) -> int:
-    from lambdarig.free_air import check_out, measure_free_air, store_settings_file
+    from lambdarig.free_air import (
+        DURATION_RANGE_S,
+        CalibrationInterrupted,
+        check_out,
+        measure_free_air,
+        store_settings_file,
+    )
+    from lambdarig.signals import exit_code_for
 
     from .flash import flash_settings, open_rig
+    from .summary import Console
 
     if not args.hal or not args.hal.strip():
         raise FREE_AIR.refuse("hal_url", "--free-air needs the front end", allowed="--hal URL, e.g. serial:auto, "
@@ -170,7 +179,7 @@ def run_free_air(args: argparse.Namespace) -> int:
                               allowed="--free-air --hal URL [--humidity-pct RH] [--out FILE]")
     humidity = parse_number(args.humidity_pct, "--humidity-pct", 0.0, 100.0, unit="%")
     ambient = parse_number(args.ambient_c, "--ambient-c", -40.0, 50.0, unit="°C")
-    duration = parse_number(args.duration, "--duration", 10.0, 600.0, unit="s")
+    duration = parse_number(args.duration, "--duration", *DURATION_RANGE_S, unit="s")
     pressure = parse_number(args.pressure_kpa, "--pressure-kpa", 20.0, 400.0, unit="kPa")
     if args.out is not None:   # an existing file is replaced only with --force, as for the gas bench
         check_output_file(args.out, Place(SOURCE, "--out", InputError), overwrite=args.force)
@@ -179,9 +188,18 @@ def run_free_air(args: argparse.Namespace) -> int:
     if out is None and not address.lower().startswith("serial:"):
         raise FREE_AIR.refuse("out", "only a bench rig (serial:...) keeps settings in flash; say where to write "
                                      "the calibrated settings", allowed="--out FILE.toml")
-    result, calibrated = measure_free_air(address, humidity_pct=humidity, ambient_c=ambient,
-                                          settings=args.settings, duration_s=duration, caller=FREE_AIR,
-                                          pressure_kpa=pressure)
+    console = Console(args.json, args.quiet, total_s=duration, what="run")
+    try:
+        result, calibrated = measure_free_air(address, humidity_pct=humidity, ambient_c=ambient,
+                                              settings=args.settings, duration_s=duration, caller=FREE_AIR,
+                                              pressure_kpa=pressure, sinks=console.sinks(),
+                                              progress=console.progress, warn=console.warn)
+    except CalibrationInterrupted as stopped:
+        console.finish_line()
+        print(f"lambdarig: {stopped}", file=sys.stderr)
+        return exit_code_for(stopped.signal_name)
+    finally:
+        console.finish_line()
     if out is not None:
         result.stored_in = str(store_settings_file(calibrated, out))
     elif result.kind == "serial":

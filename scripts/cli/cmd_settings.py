@@ -18,10 +18,10 @@ from lambdarig.controller.settings import (
     SECTIONS,
     Settings,
     _toml_value,
-    load_settings,
+    load_settings_changes,
 )
 
-from .flash import diff_settings, open_rig, read_rig_settings, value_text
+from .flash import RIG_CALIBRATION, diff_settings, keep_calibration, open_rig, read_rig_settings, value_text
 
 EXIT_NO_SETTINGS = 1
 
@@ -46,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "(rig without settings: from the defaults it runs with). Exit 0.")
     diff.add_argument("settings", metavar="SETTINGS.toml", help="controller settings file")
     diff.add_argument("--port", required=True, metavar="URL", help=port_help)
+    diff.add_argument("--reset-calibration", action="store_true",
+                      help="as `flash --reset-calibration`: compare the file's value of the rig's calibration ("
+                           + ", ".join(RIG_CALIBRATION) + ") too; without it the rig's calibration is kept "
+                           "unless the file sets it, as flash does")
     diff.add_argument("--json", action="store_true", help="print one JSON object")
     diff.set_defaults(func=run_diff)
 
@@ -131,8 +135,11 @@ def run_read(args: argparse.Namespace) -> int:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    wanted = load_settings(args.settings)   # validated before the port is opened
+    file_sets = load_settings_changes(args.settings)   # validated before the port is opened
+    wanted = Settings(file_sets, args.settings)
     found = _read(args.port)
+    # What flash would write: the rig's calibration stays unless the file sets it (scripts/cli/flash.py).
+    wanted, kept = keep_calibration(found.settings, wanted, file_sets, args.reset_calibration)
     changes = diff_settings(found.settings, wanted)
     element_note = None
     if found.element and wanted.get("sensor.element") != found.element:
@@ -143,6 +150,7 @@ def run_diff(args: argparse.Namespace) -> int:
             "serial_number": found.serial_number, "element": found.element, "stored": found.stored,
             "generation": found.generation, "settings_file": args.settings,
             "changes": [{"field": c.name, "rig": c.rig, "file": c.file, "unit": c.unit} for c in changes],
+            "kept": [{"field": k.name, "value": k.value, "file_value": k.file_value, "by": k.by} for k in kept],
             "element_mismatch": element_note}))
         return 0
     origin = (f"rig {found.serial_number} (generation {found.generation})" if found.stored else
@@ -150,12 +158,19 @@ def run_diff(args: argparse.Namespace) -> int:
     if not changes:
         print(f"no differences: {args.settings} matches the settings of {origin}")
     else:
-        rows = [("FIELD", "RIG", "FILE", "UNIT")] + [(c.name, value_text(c.rig), value_text(c.file), c.unit)
-                                                     for c in changes]
+        # A number without a unit says "-" so that no column is blank.
+        rows = [("FIELD", "RIG", "FILE", "UNIT")] + [
+            (c.name, value_text(c.rig, c.file), value_text(c.file, c.rig),
+             c.unit or ("-" if isinstance(c.file, (int, float)) and not isinstance(c.file, bool) else ""))
+            for c in changes]
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
         print(f"{origin} -> {args.settings}: {len(changes)} field(s) would change")
         for row in rows:
             print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    for k in kept:
+        print(f"kept: {k.name} = {value_text(k.value, k.file_value)}, the rig's calibration (`{k.by}`): "
+              f"{args.settings} does not set it, so flash keeps it (--reset-calibration: "
+              f"{value_text(k.file_value, k.value)})")
     if element_note:
         print(f"note: {element_note}")
     return 0

@@ -4,10 +4,12 @@ pyvisa + pyvisa-py, the CLI picks rates the station can hold and makes everythin
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from rig_cli_helpers import main
 
+from lambdarig import progress
 from lambdarig.emulator.instruments import InstrumentStation
 
 pytestmark = pytest.mark.usefixtures("no_gc_pauses")  # on the wall clock: see tests/conftest.py
@@ -17,13 +19,22 @@ pytestmark = pytest.mark.usefixtures("no_gc_pauses")  # on the wall clock: see t
 def test_run_on_an_emulated_station(tmp_path, monkeypatch, capsys):
     station_file = tmp_path / "station.toml"
     log = tmp_path / "run.csv"
+    monkeypatch.setattr(progress, "PLAIN_EVERY_S", 0.5)   # a progress line (off a terminal) every 0.5 s
     with InstrumentStation(element="lsu49", scenario="default", seed=0) as station:
         station.write_station_file(station_file, loop_hz=50)
         code = main(["run", "--hal", f"visa:{station_file}", "--duration", "3", "--json", "--log", str(log)],
                     monkeypatch)
         truth = station.truth()
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert code == 0, out
+    # The progress counts the run's own seconds (the station's clock starts at 0 when it is opened),
+    # not the machine's monotonic clock (the trial saw "100 %, ETA 0 s (18007 of 25 s run)").
+    shown = [(int(p), float(d)) for p, d in re.findall(r"lambdarig: (\d+) %, ETA \S+ s \(([\d.]+) of 3\.0 s run\)",
+                                                         captured.err)]
+    assert len(shown) >= 3, captured.err
+    assert all(0 <= done <= 3.2 and abs(pct - 100 * done / 3) <= 5 for pct, done in shown), shown
+    assert shown[0][0] < 50, shown
     report = json.loads(out)
     assert report["final_state"] == "stopped" and report["faults"] == []
     lines = log.read_text().splitlines()

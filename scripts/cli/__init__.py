@@ -32,6 +32,8 @@ from lambdarig.controller.runtime import interrupt_text, signal_of
 from lambdarig.hal.types import FrontEndError
 from lambdarig.signals import exit_code_for
 
+from .parser import Parser
+
 # Subcommand name -> its module (lambdarig.cli.<module>), in the order `lambdarig --help` lists them.
 # A module is imported only when its command is parsed (or for the full parser: --help, a mistyped
 # command), so `lambdarig simulate` does not load the flash, udev, sweep, ... modules and what they import.
@@ -49,7 +51,7 @@ LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; with `only` (a command's name) that command's full parser and, for the
     others, empty placeholders (they are never reached: the command line names `only`)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(   # usage errors as one line with the nearest names (lambdarig.cli.parser)
         prog="lambdarig",
         description="Wideband lambda sensor controller firmware and sensor-element emulator.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {lambdarig.__version__}")

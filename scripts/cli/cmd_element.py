@@ -37,21 +37,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--list", action="store_true", help="list the known elements and exit")
     # Numbers are taken as text and checked here, so errors name the option and its range.
     parser.add_argument("--lambda", dest="lambda_text", default="1.0", metavar="X[,X...]",
-                        help="lambda %g..%g or 'air' (default 1.0); a comma list prints a table" % LAMBDA_RANGE)
+                        help=f"lambda {_span(LAMBDA_RANGE)} or 'air' (default 1.0); a comma list prints a table")
     parser.add_argument("--pressure-kpa", default="101.325", metavar="P",
-                        help="exhaust pressure, kPa, %g..%g (default 101.325)" % PRESSURE_KPA_RANGE)
+                        help=f"exhaust pressure, kPa, {_span(PRESSURE_KPA_RANGE)} (default 101.325)")
     parser.add_argument("--temp-c", default=None, metavar="T[,T...]",
-                        help="element temperature, °C, %g..%g (default: its operating temperature); a comma list "
-                             "prints a table" % TEMP_C_RANGE)
+                        help=f"element temperature, °C, {_span(TEMP_C_RANGE)} (default: its operating "
+                             "temperature); a comma list prints a table")
     parser.add_argument("--fuel", default="gasoline", metavar="F",
                         help="named fuel or custom:h_c=Y,o_c=Z (default gasoline)")
     parser.add_argument("--hc-ppm", default="0", metavar="N",
-                        help="unburnt hydrocarbons, ppm, %g..%g (default 0)" % HC_PPM_RANGE)
+                        help=f"unburnt hydrocarbons, ppm, {_span(HC_PPM_RANGE)} (default 0)")
     parser.add_argument("--gas-temp-c", default="20", metavar="G",
-                        help="gas temperature for the heater power, °C, %g..%g (default 20)" % GAS_TEMP_C_RANGE)
+                        help=f"gas temperature for the heater power, °C, {_span(GAS_TEMP_C_RANGE)} "
+                             "(default 20)")
     parser.add_argument("--raw-co-pct", default="0", metavar="X",
-                        help="raw exhaust: CO left unburnt next to O2, wet %% at lambda 1, %g..%g (default 0: "
-                             "equilibrated gas)" % RAW_CO_RANGE_PCT)
+                        # argparse %-formats help texts: a literal percent sign is written %%.
+                        help=f"raw exhaust: CO left unburnt next to O2, wet %% at lambda 1, {_span(RAW_CO_RANGE_PCT)} "
+                             "(default 0: equilibrated gas)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override an element-file value for a what-if run (repeatable)")
     add_unit_options(parser)
@@ -59,6 +61,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="list units 0..N-1 of the element: what each drew and its trim resistor (1..10000)")
     parser.add_argument("--json", action="store_true", help="print one JSON object in SI units")
     parser.set_defaults(func=run)
+
+
+def _span(bounds: tuple[float, float]) -> str:
+    return f"{bounds[0]:g}..{bounds[1]:g}"
 
 
 def add_unit_options(parser: argparse.ArgumentParser, repeatable: bool = False) -> None:

@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "only what is missing. `sweep report RESULTS`: tables and a PNG/HTML figure. "
                     "`sweep replay RESULTS KEY`: run one case again, with a log and a plot.")
     parser.add_argument("target", metavar="FILE|report|replay", help="a sweep .toml file, or report / replay")
-    parser.add_argument("more", nargs="*", metavar="ARG", help="report: RESULTS; replay: RESULTS KEY")
+    # default=[]: without a default argparse counts a "*" positional as required ("required: ..., ARG").
+    parser.add_argument("more", nargs="*", default=[], metavar="ARG", help="report: RESULTS; replay: RESULTS KEY")
     parser.add_argument("--workers", metavar="N", help="LocalCluster worker processes (default: one per core)")
     parser.add_argument("--scheduler", metavar="URL", help="run on an existing cluster, e.g. tcp://10.0.0.5:8786")
     parser.add_argument("--out", metavar="DIR", help="results folder (default: FILE's stem + '-results')")

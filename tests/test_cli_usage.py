@@ -14,16 +14,16 @@ from lambdarig.cli import EXIT_USAGE, build_parser, main
 from lambdarig.cli.parser import subparsers_of
 
 
-def command_paths(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Every command of the tree: (), ("simulate",), ("serve", "rig"), ..."""
+def commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """Every command of the tree with its parser: (), ("simulate",), ("serve", "rig"), ..."""
+    yield path, parser
     sub = subparsers_of(parser)
-    paths = [path]
     for name, child in (sub.choices.items() if sub is not None else ()):
-        paths += command_paths(child, (*path, name))
-    return paths
+        yield from commands(child, (*path, name))
 
 
-PATHS = command_paths(build_parser())
+COMMANDS = dict(commands(build_parser()))
+PATHS = list(COMMANDS)
 # What argparse leaves in a help text it could not format: a %-format of its own Action (an
 # unescaped % in a help string: "wet % at" became "wet {'option_strings': ...}t"), or a
 # placeholder left over.
@@ -42,6 +42,16 @@ def test_every_help_renders_clean(path, capsys):
     assert out.startswith("usage: lambdarig")
     for garbage in GARBAGE:
         assert garbage not in out, f"`lambdarig {' '.join(path)} --help` shows {garbage!r}"
+
+
+def test_every_option_value_has_a_placeholder_of_the_house_style():
+    """NAME|FILE, N, S, ... in every usage line; never argparse's dest upper-cased (--serial-number
+    SERIAL_NUMBER, --seed SEED as `serve rig` showed)."""
+    raw = [f"{' '.join(path)} {action.option_strings[-1]}" for path, parser in COMMANDS.items()
+           for action in parser._actions
+           if action.option_strings and action.nargs != 0 and action.choices is None
+           and action.help != argparse.SUPPRESS and action.metavar is None]
+    assert raw == []
 
 
 def test_element_help_shows_the_percent_sign(capsys):

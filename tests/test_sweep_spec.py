@@ -57,6 +57,10 @@ def test_a_listed_subset_selects_cases_of_the_product():
     ({"metrics": ["nernst_p99"]}, "did you mean 'nernst_p99_mv'?"),
     ({"durations_s": 3.0}, "did you mean 'duration_s'?"),
     ({"variants": {"hot": {"heater": {"target_temp": 800.0}}}}, "heater.target_temp"),
+    ({"variants": {"x": {"heater": {"target_tmp_c": 800.0}}}},       # the file, a colon, the field under the variant
+     "s.toml: variants.x.heater.target_tmp_c: unknown setting (allowed: "),
+    ({"variants": {"x": {"heater": {"target_temp_c": 1200.0}}}},
+     "s.toml: variants.x.heater.target_temp_c: 1200 °C is outside the allowed range"),
     ({"variants": {"x": {"conversion": {"fuel": "e85"}}}, "axes": {"fuel": ["gasoline"]}},
      "variants.x.conversion.fuel: conflicts with the fuel axis"),
     ({"case": [{"scenario": "cold-start"}]}, "case[0].scenario: 'cold-start' is not a value of the axis"),

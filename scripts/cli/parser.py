@@ -37,6 +37,14 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("exit_on_error", False)
         super().__init__(*args, **kwargs)
 
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        # The help's placeholders are NAME|FILE, N, S ...; an integer option given none shows N, not
+        # its dest upper-cased (--seed SEED).
+        if action.option_strings and action.metavar is None and action.choices is None and action.type is int:
+            action.metavar = "N"
+        return action
+
     def source(self) -> str:
         """The command this parser parses ("settings template"); "command line" for lambdarig itself."""
         return " ".join(self.prog.split()[1:]) or "command line"

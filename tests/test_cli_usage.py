@@ -99,6 +99,12 @@ def test_misspelt_names_get_one_line_with_the_nearest_name(case, tmp_path):
     (["simulate", "--unit"], "simulate: --unit: expected one argument (allowed: --unit N)"),
     (["flash", "x.toml"], "flash: the following arguments are required: --port (see `lambdarig flash --help`)"),
     (["sweep"], "sweep: the following arguments are required: FILE|report|replay (see"),   # no ", ARG"
+    # A global option after the command: where it goes (trial item 28).
+    (["simulate", "-v"], "simulate: -v: is an option of lambdarig itself, not of this command (allowed: before "
+                         "the command: lambdarig -v simulate ...)"),
+    (["settings", "read", "--log-level", "DEBUG", "--port", "x"],
+     "settings read: --log-level: is an option of lambdarig itself, not of this command (allowed: before the "
+     "command: lambdarig --log-level LEVEL settings read ...)"),
 ])
 def test_other_usage_errors_are_one_line_too(argv, fragment, capsys):
     assert main(argv) == EXIT_USAGE

@@ -428,3 +428,13 @@ def test_run_uses_the_rigs_flashed_settings_unless_told_otherwise(rig, tmp_path,
     assert main(["run", "--hal", url, "--duration", "0.2", "--quiet", "--default-settings"], monkeypatch) == 0
     assert "settings from defaults" in capsys.readouterr().err
     assert seen["settings"].heater.target_temp_c == 780.0
+
+
+def test_the_flash_example_in_the_docs_has_todays_image_size():
+    """docs/settings.md shows a flash report; its image size and chunk count are those of today's schema
+    (the trial found 557 bytes / 3 chunks there, 1054 / 5 on the rig)."""
+    import re
+    text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    size, chunks = re.search(r"image +(\d+) bytes.*\n +written +(\d+) chunk", text).groups()
+    image = encode_settings(Settings({"heater.target_temp_c": 800.0}), "LR0001")
+    assert (int(size), int(chunks)) == (len(image), -(-len(image) // MAX_WRITE))

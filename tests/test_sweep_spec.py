@@ -91,7 +91,9 @@ def test_the_command_line_refuses_a_bad_file_with_exit_2_and_writes_nothing(tmp_
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["--workers", "0"], "--workers: '0' is not an integer 1 to 1024"),
+    (["--workers", "0"], "--workers: 0 is outside the allowed range (allowed: a whole number, 1 to 1024)"),
+    (["--workers", "two"], "--workers: 'two' is not a whole number (allowed: a whole number, 1 to 1024)"),
+    (["--progress-every", "0"], "--progress-every: 0 s is outside the allowed range (allowed: 0.1 to 3600 s)"),
     (["--scheduler", "10.0.0.1"], "--scheduler: '10.0.0.1' is not a scheduler address"),
     (["--png", "x.png"], "--png: is not an option of a sweep run"),
 ])
@@ -101,6 +103,13 @@ def test_the_command_line_refuses_bad_options(tmp_path, capsys, argv, expected):
     assert main(["sweep", str(path), *argv]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert expected in err and len(err.strip().splitlines()) == 1
+
+
+def test_report_worst_out_of_range_says_so(tmp_path, capsys):
+    assert main(["sweep", "report", str(tmp_path), "--worst", "0"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err == ("lambdarig: error: command line: --worst: 0 is outside the allowed range "
+                   "(allowed: a whole number, 1 to 10000)\n")
 
 
 def test_a_sweep_file_resolves_element_and_scenario_paths_next_to_it(tmp_path):

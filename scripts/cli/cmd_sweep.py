@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 from pathlib import Path
 
+from lambdarig.common import validators as check
 from lambdarig.common.errors import InputError, nearest
+from lambdarig.common.validators import Place
 from lambdarig.inputs import Caller, check_output_path, check_outputs
 from lambdarig.telemetry import check_plot_available
 
@@ -87,23 +88,11 @@ def _only(args: argparse.Namespace, allowed: tuple[str, ...], what: str) -> None
 def _integer(text: str | None, option: str, lo: int, hi: int) -> int | None:
     if text is None:
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = lo - 1
-    if not lo <= value <= hi:
-        raise InputError(SOURCE, option, f"{text!r} is not an integer {lo} to {hi}", allowed=f"{lo} to {hi}")
-    return value
+    return check.integer_text(text, Place(SOURCE, option, InputError), lo, hi)
 
 
 def _seconds(text: str, option: str, lo: float, hi: float) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not lo <= value <= hi:
-        raise InputError(SOURCE, option, f"{text!r} is not a number of seconds", allowed=f"{lo:g} to {hi:g} s")
-    return value
+    return check.number_text(text, Place(SOURCE, option, InputError), lo, hi, "s")
 
 
 def _sweep(args: argparse.Namespace) -> int:

@@ -103,6 +103,12 @@ class Parser(argparse.ArgumentParser):
         if first.startswith("-") and not _is_number(first):
             name = first.split("=", 1)[0]
             options = [s for a in parser._actions for s in a.option_strings]
+            if parser is not self and _takes(self, name):
+                own = next((a for a in self._actions if name in a.option_strings), None)
+                shown = invocation(own) if own is not None and own.nargs != 0 else name   # --log-level LEVEL
+                command = " ".join(parser.prog.split()[1:])
+                return InputError(parser.source(), name, "is an option of lambdarig itself, not of this command",
+                                  allowed=f"before the command: {self.prog} {shown} {command} ...")
             anywhere = [s for p in chain for a in p._actions for s in a.option_strings]
             return InputError(parser.source(), name, "unknown option",
                               allowed=", ".join(s for s in options if s.startswith("--")),
@@ -127,6 +133,12 @@ def invocation(action: argparse.Action) -> str:
 
 def subparsers_of(parser: argparse.ArgumentParser) -> argparse._SubParsersAction | None:
     return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+
+
+def _takes(parser: argparse.ArgumentParser, name: str) -> bool:
+    """Whether `name` is one of the parser's own options (-vv counts as -v)."""
+    own = {s for a in parser._actions for s in a.option_strings}
+    return name in own or (name[:1] == "-" and name[1:2] != "-" and len(set(name[1:])) == 1 and f"-{name[1]}" in own)
 
 
 def _is_number(text: str) -> bool:

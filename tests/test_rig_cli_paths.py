@@ -116,6 +116,14 @@ def test_settings_read_out_paths_are_refused_before_the_rig_is_asked(rig, tmp_pa
     good = tmp_path / "read.toml"
     assert main(["settings", "read", "--port", rig.path, "--out", str(good)]) == 0
     assert "target_temp_c = 800.0" in good.read_text()
+    # An existing file is replaced only with --force (as calibrate --out, serve instruments --station-out).
+    good.write_text("# my notes\n")
+    assert main(["settings", "read", "--port", rig.path, "--out", str(good)]) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--force" in err and len(err.strip().splitlines()) == 1, err
+    assert good.read_text() == "# my notes\n"
+    assert main(["settings", "read", "--port", rig.path, "--out", str(good), "--force"]) == 0
+    assert "target_temp_c = 800.0" in good.read_text()
 
 
 # --- which rig, and what it says (issue 16, item 10) ----------------------------------------------

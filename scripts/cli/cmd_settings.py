@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import stat
 import sys
 
 from lambdarig.common.errors import InputError
+from lambdarig.common.file_out import check_output_file, write_text_atomic
+from lambdarig.common.validators import Place
 from lambdarig.controller.profiles import settings_for_element
 from lambdarig.controller.settings import (
     ELEMENT_CHOICES,
@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Print the rig's active settings as TOML (exit 1 when it has none).")
     read.add_argument("--port", required=True, metavar="URL", help=port_help)
     read.add_argument("--out", default=None, metavar="FILE", help="write the TOML to FILE instead of printing it")
+    read.add_argument("--force", action="store_true", help="replace --out if it exists")
     read.set_defaults(func=run_read)
 
     diff = actions.add_parser("diff", help="show what flashing SETTINGS.toml would change",
@@ -76,46 +77,12 @@ def _read(port: str):
         link.close()
 
 
-OUT_ALLOWED = "a regular file, or a new file name in an existing folder"
-
-
-def _refuse_out(problem: str) -> InputError:
-    return InputError("command line", "--out", problem, allowed=OUT_ALLOWED)
-
-
-def _check_out(out: str) -> None:
-    """Refuse an --out the TOML cannot go to before the rig is asked (a folder, a FIFO that would
-    block the write, a device, a missing folder: nothing is created)."""
-    try:
-        mode = os.stat(out).st_mode
-    except FileNotFoundError:
-        folder = os.path.dirname(os.path.abspath(out))
-        if not os.path.isdir(folder):
-            raise _refuse_out(f"the folder {folder} does not exist (it is not created)") from None
-        return
-    except OSError as exc:
-        raise _refuse_out(f"cannot use {out}: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(mode):
-        raise _refuse_out(f"{out} is a directory")
-    if not stat.S_ISREG(mode):
-        raise _refuse_out(f"{out} is a device, FIFO or socket, not a file")
-
-
-def _write_out(out: str, text: str) -> None:
-    try:
-        # O_NONBLOCK: should the path have become a FIFO since the check, the open fails, never waits.
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise _refuse_out(f"{out} is not a regular file")
-            handle.write(text)
-    except OSError as exc:
-        raise _refuse_out(f"cannot write {out}: {exc.strerror or exc}") from None
+OUT = Place("command line", "--out", InputError)
 
 
 def run_read(args: argparse.Namespace) -> int:
-    if args.out is not None:
-        _check_out(args.out)
+    if args.out is not None:   # refused before the rig is asked; an existing file only with --force
+        check_output_file(args.out, OUT, overwrite=args.force)
     found = _read(args.port)
     if not found.stored:
         print(f"lambdarig: the rig {found.serial_number} has no stored settings (its flash is empty); "
@@ -129,7 +96,7 @@ def run_read(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(text)
     else:
-        _write_out(args.out, text)
+        write_text_atomic(args.out, text, OUT, overwrite=args.force)
         print(f"wrote the settings of rig {found.serial_number} (generation {found.generation}) to {args.out}")
     return 0
 

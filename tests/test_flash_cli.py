@@ -6,6 +6,7 @@ unchanged), --json, and a power loss at every flash operation (a subprocess rig 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -433,7 +434,6 @@ def test_run_uses_the_rigs_flashed_settings_unless_told_otherwise(rig, tmp_path,
 def test_the_flash_example_in_the_docs_has_todays_image_size():
     """docs/settings.md shows a flash report; its image size and chunk count are those of today's schema
     (the trial found 557 bytes / 3 chunks there, 1054 / 5 on the rig)."""
-    import re
     text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
     size, chunks = re.search(r"image +(\d+) bytes.*\n +written +(\d+) chunk", text).groups()
     image = encode_settings(Settings({"heater.target_temp_c": 800.0}), "LR0001")

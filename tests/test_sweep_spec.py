@@ -4,6 +4,9 @@ cluster needed (tests/test_sweep_cluster.py runs sweeps)."""
 from __future__ import annotations
 
 import math
+import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -166,3 +169,20 @@ def test_a_unit_and_an_age_reach_the_simulation():
     rows = run_batch(expand(sweep_from_dict(data, "s.toml")), code_id())
     assert [r["error"] for r in rows] == ["", ""]
     assert {r["unit"] for r in rows} == {3} and {r["age_h"] for r in rows} == {0.0, 2000.0}
+
+
+@pytest.mark.slow   # the engine waits 10 s for a scheduler
+def test_no_scheduler_at_the_address_leaves_no_results_folder(tmp_path):
+    """`sweep FILE --scheduler tcp://...` where nothing answers: one line, exit 1, and the results
+    folder it made is gone again (the trial found an empty `f3/` with a manifest left behind)."""
+    with socket.socket() as probe:          # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = tmp_path / "s.toml"
+    path.write_text("duration_s = 1.0\n")
+    out = tmp_path / "f3"
+    done = subprocess.run([sys.executable, "-m", "lambdarig.cli", "sweep", str(path), "--scheduler",
+                           f"tcp://127.0.0.1:{port}", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "no Dask scheduler answers" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not out.exists()

@@ -111,6 +111,7 @@ def _sweep(args: argparse.Namespace) -> int:
                          suggestions=nearest(args.target, ACTIONS))
     spec = load_sweep(args.target)
     out = Path(args.out) if args.out else Path(f"{Path(args.target).stem}-results")
+    made = not out.exists()
     _check_out(out)
     from lambdarig.sweep.engine import run_sweep
     try:
@@ -119,6 +120,10 @@ def _sweep(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"sweep {spec.name}: stopped; finished rows are in {out}; run the same command to resume",
               file=sys.stderr)
+        raise
+    except Exception:
+        if made:   # e.g. no scheduler at --scheduler: no results folder is left behind without a row in it
+            _remove_if_no_rows(out)
         raise
     if outcome.ran == 0 and outcome.lost_batches == 0:
         print(f"sweep {spec.name}: nothing to do, all {outcome.total} cases are in {out}")
@@ -146,6 +151,23 @@ def _check_out(out: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise InputError(SOURCE, "--out", f"{out} cannot be written: {exc.strerror or exc}", allowed=allowed) from None
+
+
+def _remove_if_no_rows(out: Path) -> None:
+    """Remove a results folder this run made when it holds nothing but the manifest and no part."""
+    from lambdarig.sweep.store import MANIFEST, PARTS
+
+    parts = out / PARTS
+    if any(parts.iterdir()) if parts.is_dir() else parts.exists():
+        return
+    if {p.name for p in out.iterdir()} <= {MANIFEST, PARTS}:
+        try:
+            if parts.is_dir():
+                parts.rmdir()
+            (out / MANIFEST).unlink(missing_ok=True)
+            out.rmdir()
+        except OSError:
+            pass   # the error being raised matters more than a folder left behind
 
 
 def _results_arg(args: argparse.Namespace, count: int, usage: str) -> list[str]:

@@ -3,6 +3,9 @@
 Each subcommand lives in its own `cmd_*.py` module with `register(subparsers)` and `run(args) -> int`;
 add a module to COMMANDS to add a subcommand.
 
+Usage errors (a misspelt command, option or choice, a missing argument) are one line with the
+allowed and nearest names, exit 2, no usage dump: the parser class of lambdarig.cli.parser.
+
 Every refusal of the package (a LambdarigError) ends as one line on stderr and an exit code: bad
 input (InputError) 2, a front end that cannot be reached or stopped answering (FrontEndError) 3,
 anything else 1. A plain ValueError is still bad usage (2), for the modules whose refusals are not

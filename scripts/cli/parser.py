@@ -63,6 +63,8 @@ class Parser(argparse.ArgumentParser):
         except UsageError as exc:
             self.refuse(exc.error)
         except argparse.ArgumentError as exc:
+            if exc.argument_name is None:   # Python >= 3.13: missing required arguments come this way too
+                self.error(exc.message)
             self.refuse(self._argument_error(exc))
 
     def _check_value(self, action: argparse.Action, value) -> None:
@@ -89,9 +91,10 @@ class Parser(argparse.ArgumentParser):
 
     def _argument_error(self, exc: argparse.ArgumentError) -> InputError:
         """A value argparse could not take (`--unit` with nothing after it, a bad type)."""
-        action = next((a for a in self._actions if exc.argument_name in (option_name(a), a.metavar, a.dest)), None)
+        name = exc.argument_name or ""
+        action = next((a for a in self._actions if name in (option_name(a), a.metavar, a.dest)), None)
         allowed = invocation(action) if action is not None else f"see `{self.prog} --help`"
-        return InputError(self.source(), exc.argument_name or "arguments", exc.message, allowed=allowed)
+        return InputError(self.source(), name, exc.message, allowed=allowed)
 
     def _unexpected(self, parsed: argparse.Namespace, extras: list[str]) -> InputError:
         """The first argument no parser took, worded by the (sub)command it was given to."""

@@ -146,3 +146,14 @@ def test_bad_value_words(capsys, args, expected):
 def test_a_whole_table_can_still_be_set(capsys):
     spread = "{mean = 1.15, sd = 0.05, min = 1.05, max = 1.25}"
     assert run_json(capsys, "lsu49", "--set", f"tolerance.ip_gain={spread}", "--unit", "3")["nernst_v"] > 0
+
+
+def test_a_point_no_board_can_hold_says_so(capsys):
+    """The trial's item 30: a cold cell in air reported 2.11 mA / 450 mV as a steady state; only --json
+    showed the 598 V the ideal pump loop needed. The table shows the voltage and says no board holds it."""
+    assert main(["element", "lsu49", "--lambda", "air", "--temp-c", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "pump voltage needed" in out and "note: no board holds this point: the pump cell needs 598 V" in out
+    assert main(["element", "lsu49", "--lambda", "air"]) == 0        # at its operating temperature: fine
+    out = capsys.readouterr().out
+    assert "pump voltage needed" in out and "no board holds" not in out

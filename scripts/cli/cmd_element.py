@@ -59,7 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_unit_options(parser)
     parser.add_argument("--list-units", default=None, metavar="N",
                         help="list units 0..N-1 of the element: what each drew and its trim resistor (1..10000)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object in SI units")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object; each key names its unit (_a, _v, _ohm, _w, _c, _kpa, _pct, "
+                             "_bar, _ppm); lambda_value and afr are the text \"air\" in air")
     parser.set_defaults(func=run)
 
 
@@ -267,6 +269,7 @@ def format_table(state: SteadyState, afr: float | None, afr_stoich: float, gas_t
         ("O2", f"{state.o2_pct:.2f}", "%"),
         (f"heater power (still gas {gas_temp_c:g} °C)", f"{state.heater_power_w:.2f}", "W"),
         ("heater voltage needed", f"{state.heater_v:.2f}", "V"),
+        ("pump voltage needed", f"{state.pump_v:.3f}", "V"),
         ("AFR stoichiometric", f"{afr_stoich:.2f}", ""),
         ("AFR", "air" if afr is None else f"{afr:.2f}", ""),
     ]
@@ -289,4 +292,10 @@ def format_table(state: SteadyState, afr: float | None, afr_stoich: float, gas_t
               f"{state.temp_c:g} °C")
     lines = [header] + [f"  {label:<{label_width}}  {value:>{value_width}} {unit}".rstrip()
                         for label, value, unit in rows]
+    from lambdarig.emulator.board import BoardSpec
+    compliance_v = BoardSpec().pump_compliance_v
+    if abs(state.pump_v) > compliance_v:
+        # The ideal pump loop drives any voltage; a board cannot (a cold cell's Ri of ~1 Mohm).
+        lines.append(f"  note: no board holds this point: the pump cell needs {state.pump_v:.3g} V, beyond the "
+                     f"bench board's {compliance_v:g} V compliance (a steady state of the ideal pump loop)")
     return "\n".join(lines)

@@ -40,4 +40,11 @@ def apply_override(data: dict[str, Any], assignment: str, source: str, *,
         names = sorted(table)
         raise Place(source, path, error).refuse("there is no such parameter to override",
                                                 allowed=", ".join(names), suggestions=nearest(keys[-1], names))
+    existing = table[keys[-1]]
+    if isinstance(existing, dict) and not isinstance(value, dict):
+        # A table (a spread: mean, sd, min, max) given one value: name its parameters, not "not a table".
+        names = sorted(existing)
+        raise Place(source, path, error).refuse(
+            f"{show(value)} is one value, but this is a table: set one of its parameters",
+            allowed=", ".join(f"{path}.{name}" for name in names) + ", or a whole table {key = value, ...}")
     table[keys[-1]] = value

@@ -37,9 +37,11 @@ def check_age_h(age_h: object, source: str = "age_h", field: str = "age_h") -> f
             value = None
     elif isinstance(age_h, (int, float)) and not isinstance(age_h, bool):
         value = float(age_h)
-    if value is None or not lo <= value <= hi:   # also NaN
-        raise EmulatorInputError(source, field, f"{age_h!r} is not an age in operating hours",
-                                 allowed=f"a number of hours {lo:g}..{hi:g} (0: new)")
+    allowed = f"a number of hours {lo:g}..{hi:g} (0: new)"
+    if value is None or value != value:   # not a number, or NaN
+        raise EmulatorInputError(source, field, f"{age_h!r} is not a number of operating hours", allowed=allowed)
+    if not lo <= value <= hi:
+        raise EmulatorInputError(source, field, f"{age_h!r} is outside the allowed range", allowed=allowed)
     return value
 
 

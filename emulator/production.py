@@ -75,8 +75,11 @@ def check_unit(unit: object, source: str = "unit", field: str = "unit") -> int |
         except ValueError:
             raise EmulatorInputError(source, field, f"{unit!r} is not a unit number",
                                      allowed=f"an integer 0..{UNIT_MAX}, or none for the nominal element") from None
-    if isinstance(unit, bool) or not isinstance(unit, int) or not 0 <= unit <= UNIT_MAX:
+    if isinstance(unit, bool) or not isinstance(unit, int):
         raise EmulatorInputError(source, field, f"{unit!r} is not a unit number",
+                                 allowed=f"an integer 0..{UNIT_MAX}, or none for the nominal element")
+    if not 0 <= unit <= UNIT_MAX:
+        raise EmulatorInputError(source, field, f"{unit!r} is outside the allowed range",
                                  allowed=f"an integer 0..{UNIT_MAX}, or none for the nominal element")
     return unit
 

@@ -673,17 +673,20 @@ class RigServer:
 # --- the command line: `lambdarig serve rig` --------------------------------------------------------
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--element", default="lsu49", help="element name or .toml file (default: lsu49)")
-    parser.add_argument("--scenario", default="default",
+    parser.add_argument("--element", default="lsu49", metavar="NAME",
+                        help="element name or .toml file (default: lsu49)")
+    parser.add_argument("--scenario", default="default", metavar="NAME|FILE",
                         help="scenario name or .toml file; its last values hold after it ends (default: default)")
-    parser.add_argument("--link", default=None, help="also make this symlink to the pty (e.g. /tmp/lambdarig0)")
+    parser.add_argument("--link", default=None, metavar="PATH",
+                        help="also make this symlink to the pty (e.g. /tmp/lambdarig0)")
     parser.add_argument("--flash", default=None, metavar="FILE",
                         help="the rig's settings flash, a file (default: per serial number under the user's state "
                              "directory, $XDG_STATE_HOME/lambdarig/rigs/SERIAL/flash.bin, "
                              "XDG_STATE_HOME defaulting to ~/.local/state)")
-    parser.add_argument("--serial-number", default="LR0001", help="the serial number the rig reports (default: LR0001)")
-    parser.add_argument("--seed", type=int, default=0, help="noise seed (default: 0)")
-    parser.add_argument("--watchdog-ms", type=int, default=DEFAULT_WATCHDOG_MS,
+    parser.add_argument("--serial-number", default="LR0001", metavar="S",
+                        help="the serial number the rig reports (default: LR0001)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="noise seed, integer >= 0 (default: 0)")
+    parser.add_argument("--watchdog-ms", type=int, default=DEFAULT_WATCHDOG_MS, metavar="N",
                         help=f"watchdog after power-up and reset, ms; 0 off (default: {DEFAULT_WATCHDOG_MS})")
     parser.add_argument("--unit", default=None, metavar="N",
                         help="production unit N of the element (integer >= 0; default: the nominal element)")

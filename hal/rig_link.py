@@ -32,6 +32,7 @@ Not thread-safe: one thread drives a link.
 from __future__ import annotations
 
 import collections
+import errno
 import logging
 import math
 import select
@@ -210,12 +211,18 @@ class RigLink:
                 raise FrontEndError(f"rig port {url} is in use by another program (it holds the exclusive "
                                     f"lock); close the other `lambdarig run`/`flash`/terminal on it first "
                                     f"({text})") from exc
+            # The known causes in words; pyserial's own text ("[Errno 2] could not open port ...") only
+            # for the others.
             if errno_ == 2 or "No such file" in text:
                 raise FrontEndError(f"rig port {url} does not exist: is the board plugged in, or the emulated "
-                                    f"rig (`lambdarig serve rig`) running? ({text})") from exc
+                                    "rig (`lambdarig serve rig`) running?") from exc
             if errno_ == 13 or "Permission denied" in text:
                 raise FrontEndError(f"no permission to open rig port {url}: install the udev rules "
-                                    f"(`lambdarig udev install`) or join the 'dialout' group ({text})") from exc
+                                    "(`lambdarig udev install`) or join the 'dialout' group") from exc
+            if errno_ == errno.ENOTTY or "Inappropriate ioctl" in text:   # termios refused: not a terminal
+                raise FrontEndError(f"{url} is not a serial port (a file or a device that takes no serial "
+                                    "settings); give the board's port, e.g. /dev/ttyACM0, or the pty "
+                                    "`lambdarig serve rig` prints") from exc
             raise FrontEndError(f"cannot open rig port {url}: {text}") from exc
         except (ValueError, OSError) as exc:
             raise FrontEndError(f"cannot open rig port {url}: {exc}") from exc

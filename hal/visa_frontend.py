@@ -30,7 +30,9 @@ The FrontEnd surface in SCPI (per model in hal/instruments):
             heater.voltage_limit_v, sent when it changed (1 mV resolution); the optional analog_out
             supply channel: the firmware's analog_out1_v, clamped to analog_out.voltage_limit_v, sent
             when it changed (1 mV). A command after safe() switches the outputs on again.
-  wait_until(t)  sleeps on time.monotonic; False (a late tick, counted) when t passed by > 1 ms.
+  now()     seconds since the station was opened (time.monotonic from that moment, as the serial
+            front end counts from its link's opening): samples, events and progress use it.
+  wait_until(t)  sleeps until now() reaches t; False (a late tick, counted) when t passed by > 1 ms.
   safe()    heater, pump, nernst, analog_out in turn: level ramped to 0 in a few steps, output off; then one
             *OPC? per role still answering (a sync point: the shutdown was worked through;
             ``safe_confirmed``). Never raises; bounded by one timeout per role even when an
@@ -123,6 +125,7 @@ class VisaFrontEnd(FrontEnd):
         self.drivers: dict[str, Instrument] = {}
         self._closed = False
         self._armed = False
+        self._t0 = time.monotonic()   # the clock's zero; set again once the station is open
         self._tick = 0
         self._error_role = 0
         self._excitation = True
@@ -192,6 +195,7 @@ class VisaFrontEnd(FrontEnd):
             self._close_resources()
             raise
         self._armed = True
+        self._t0 = time.monotonic()
         log.info("station %r ready: %s", self.station.name,
                  "; ".join(f"{role}: {d.identity}" for role, d in self.drivers.items()))
 
@@ -291,7 +295,7 @@ class VisaFrontEnd(FrontEnd):
             raise
 
     def _sample(self) -> Sample:
-        t = time.monotonic()
+        t = self.now()
         k = self._tick
         self._tick = k + 1
         drivers = self.drivers
@@ -463,7 +467,7 @@ class VisaFrontEnd(FrontEnd):
     def wait_until(self, t_s: float) -> bool:
         if t_s - t_s:
             raise ValueError(f"wait_until: time must be finite, got {t_s!r}")
-        delay = t_s - time.monotonic()
+        delay = t_s - self.now()
         if delay < -LATE_TOLERANCE_S:
             self.late_ticks += 1
             return False
@@ -472,7 +476,7 @@ class VisaFrontEnd(FrontEnd):
         return True
 
     def now(self) -> float:
-        return time.monotonic()
+        return time.monotonic() - self._t0
 
     def safe(self) -> None:
         """Heater 0 V and off, pump 0 A and off, Nernst SMU 0 A and off: each ramped in a few

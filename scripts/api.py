@@ -211,7 +211,7 @@ def _run(hal_url, settings, duration_s, use_stored_settings, reconnect_s, log_pa
             load_settings(os.fspath(settings))   # refuse a bad settings file before touching any hardware
         frontend = open_frontend(url, **(frontend_options or {}))
     try:
-        chosen, source = settings_for_frontend(settings, frontend, caller, use_stored_settings)
+        chosen, source = settings_for_frontend(settings, frontend, caller, use_stored_settings, warn=warn)
         controller = Controller(chosen)
     except BaseException:
         frontend.close()

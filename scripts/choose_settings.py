@@ -16,12 +16,14 @@ command line; see inputs.Caller).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from lambdarig.controller.profiles import profile_file_settings, settings_for_element
 from lambdarig.controller.settings import (
     ELEMENT_CHOICES,
     PROFILE_FILE,
+    SCHEMA,
     Settings,
     SettingsError,
     load_settings_changes,
@@ -90,23 +92,56 @@ def settings_for_simulation(settings: SettingsArg, element: str, caller: Caller)
     return given if given is not None else defaults_for_element(element, caller, "element")
 
 
-def settings_for_frontend(settings: SettingsArg, frontend: FrontEnd, caller: Caller,
-                          use_stored: bool = True) -> tuple[Settings, str]:
-    """(settings, where they came from, in words: the file, "device", "defaults", ...) for a front end."""
+def settings_for_frontend(settings: SettingsArg, frontend: FrontEnd, caller: Caller, use_stored: bool = True,
+                          warn: Callable[[str], None] | None = None) -> tuple[Settings, str]:
+    """(settings, where they came from, in words: the file, "device", "defaults", ...) for a front end.
+
+    Defaults are adapted to the front end (adapt_to_frontend) and the words say how. Settings the
+    caller gave or the device keeps are used as they are, except loop rates faster than the front
+    end's loop (a station's loop_hz): those are lowered to it, and `warn` is told (the firmware
+    cannot tick faster than the station is read; at 500 Hz on a 50 Hz station every tick is late)."""
     info = frontend.info()
     if isinstance(settings, dict):
         # Changes to the defaults this front end would run with: adapted like them.
         element = info.element or Settings().sensor.element
-        return adapt_to_frontend(_changes(element, settings, caller), info), "defaults with the changes given"
+        return _adapted(_changes(element, settings, caller), info, "defaults with the changes given")
     given = resolve_settings(settings, info.element, caller)
+    source = ""
     if given is not None:
-        return given, (str(settings) if isinstance(settings, (str, os.PathLike)) else "the Settings given")
-    if use_stored:
-        stored = stored_settings(frontend)
-        if stored is not None:
-            return stored, "device"
-    base = defaults_for_element(info.element, caller, "settings") if info.element else Settings()
-    return adapt_to_frontend(base, info), "defaults"
+        source = str(settings) if isinstance(settings, (str, os.PathLike)) else "the Settings given"
+    elif use_stored:
+        given = stored_settings(frontend)
+        source = "device"
+    if given is None:
+        base = defaults_for_element(info.element, caller, "settings") if info.element else Settings()
+        return _adapted(base, info, "defaults")
+    rates = rate_changes(given, info)
+    if not rates:
+        return given, source
+    capped = given.changed(**{name.replace(".", "__"): value for name, value in rates.items()})
+    if warn is not None:
+        warn(f"{source}: the {info.kind} front end's loop runs at {_loop_hz(info):g} Hz (loop_hz), so the "
+             f"firmware cannot tick faster: {changes_text(given, capped)}")
+    return capped, f"{source} (rates lowered to the {_loop_hz(info):g} Hz loop)"
+
+
+def _adapted(settings: Settings, info: FrontEndInfo, source: str) -> tuple[Settings, str]:
+    adapted = adapt_to_frontend(settings, info)
+    if adapted == settings:
+        return settings, source
+    return adapted, f"{source}, adapted to the {info.kind} front end: {changes_text(settings, adapted)}"
+
+
+def changes_text(before: Settings, after: Settings) -> str:
+    """'rates.pump_hz 500 -> 50 Hz, heater.temp_source ri -> ri+heater': what differs, in schema order."""
+    parts = []
+    for field in SCHEMA:
+        old, new = before.get(field.name), after.get(field.name)
+        if old != new:
+            unit = f" {field.unit}" if field.unit else ""
+            shown = [f"{v:g}" if isinstance(v, float) else str(v) for v in (old, new)]
+            parts.append(f"{field.name} {shown[0]} -> {shown[1]}{unit}")
+    return ", ".join(parts)
 
 
 def stored_settings(frontend: FrontEnd) -> Settings | None:
@@ -124,15 +159,26 @@ def stored_settings(frontend: FrontEnd) -> Settings | None:
     return None
 
 
+def _loop_hz(info: FrontEndInfo) -> float | None:
+    loop_hz = info.details.get("loop_hz") if info.details else None
+    return float(loop_hz) if loop_hz else None
+
+
+def rate_changes(settings: Settings, info: FrontEndInfo) -> dict[str, float]:
+    """The loop rates a front end's slower loop needs ({"rates.pump_hz": 50.0, ...}); {} when the
+    settings' rates fit it. The heater loop at most a fifth of the pump loop (a choice: the heater's
+    thermal time constant is seconds, and its supply is read every few samples)."""
+    loop_hz = _loop_hz(info)
+    if not loop_hz or loop_hz >= settings.rates.pump_hz:
+        return {}
+    return {"rates.pump_hz": loop_hz, "rates.heater_hz": min(settings.rates.heater_hz, loop_hz / 5),
+            "rates.telemetry_hz": min(settings.rates.telemetry_hz, loop_hz)}
+
+
 def adapt_to_frontend(settings: Settings, info: FrontEndInfo) -> Settings:
     """Settings for what the front end can do: a station that runs its loop slower than the
     firmware's 500 Hz (VISA) sets the rates; without Ri the heater's resistance is the thermometer."""
-    changes: dict[str, Any] = {}
-    loop_hz = info.details.get("loop_hz") if info.details else None
-    if loop_hz and loop_hz < settings.rates.pump_hz:
-        changes.update(rates__pump_hz=float(loop_hz),
-                       rates__heater_hz=min(settings.rates.heater_hz, float(loop_hz) / 5),
-                       rates__telemetry_hz=min(settings.rates.telemetry_hz, float(loop_hz)))
+    changes: dict[str, Any] = {name.replace(".", "__"): value for name, value in rate_changes(settings, info).items()}
     if not info.measures_ri:
         changes["heater__temp_source"] = "ri+heater"
     return settings.changed(**changes) if changes else settings

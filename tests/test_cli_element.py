@@ -125,3 +125,35 @@ def test_module_entry_point_prints_json():
     data = json.loads(result.stdout)
     assert data["nernst_v"] == pytest.approx(0.45, abs=1e-3)
     assert data["lambda_value"] == 1.0
+
+
+@pytest.mark.parametrize("args, expected", [
+    # A number out of range says so (it is an age, and a unit number, only too large).
+    (["--age-h", "99999"], "--age-h: '99999' is outside the allowed range (allowed: a number of hours 0..20000"),
+    (["--age-h", "abc"], "--age-h: 'abc' is not a number of operating hours (allowed: a number of hours 0..20000"),
+    (["--unit", "99999999999999"], "--unit: 99999999999999 is outside the allowed range (allowed: an integer 0.."),
+    (["--unit", "x"], "--unit: 'x' is not a unit number"),
+    # A table given one value: the value is wrong, and the table's parameters are named.
+    (["--set", "tolerance.ip_gain=abc"],
+     "tolerance.ip_gain: 'abc' is one value, but this is a table: set one of its parameters (allowed: "
+     "tolerance.ip_gain.max, tolerance.ip_gain.mean, tolerance.ip_gain.min, tolerance.ip_gain.sd, or a whole table"),
+])
+def test_bad_value_words(capsys, args, expected):
+    err = run_error(capsys, "lsu49", *args)
+    assert expected in err and len(err.splitlines()) == 1, err
+
+
+def test_a_whole_table_can_still_be_set(capsys):
+    spread = "{mean = 1.15, sd = 0.05, min = 1.05, max = 1.25}"
+    assert run_json(capsys, "lsu49", "--set", f"tolerance.ip_gain={spread}", "--unit", "3")["nernst_v"] > 0
+
+
+def test_a_point_no_board_can_hold_says_so(capsys):
+    """The trial's item 30: a cold cell in air reported 2.11 mA / 450 mV as a steady state; only --json
+    showed the 598 V the ideal pump loop needed. The table shows the voltage and says no board holds it."""
+    assert main(["element", "lsu49", "--lambda", "air", "--temp-c", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "pump voltage needed" in out and "note: no board holds this point: the pump cell needs 598 V" in out
+    assert main(["element", "lsu49", "--lambda", "air"]) == 0        # at its operating temperature: fine
+    out = capsys.readouterr().out
+    assert "pump voltage needed" in out and "no board holds" not in out

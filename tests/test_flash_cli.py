@@ -6,6 +6,7 @@ unchanged), --json, and a power loss at every flash operation (a subprocess rig 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -134,7 +135,7 @@ def test_settings_diff(rig, tmp_path, monkeypatch, capsys):
     assert row == ["heater.target_temp_c", "780.0", "800.0", "°C"]
     assert any(line.split() == ["conversion.pressure_compensation", "true", "false"] for line in out.splitlines())
     assert any(line.split() == ["conversion.fuel", "gasoline", "e85"] for line in out.splitlines())
-    assert any(line.split() == ["diagnostics.max_retries", "5", "3"] for line in out.splitlines())
+    assert any(line.split() == ["diagnostics.max_retries", "5", "3", "-"] for line in out.splitlines())  # no blank UNIT
 
     assert main(["flash", path, "--port", rig.path], monkeypatch) == 0
     capsys.readouterr()
@@ -155,6 +156,94 @@ def test_diff_notes_an_element_mismatch(rig, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert any(line.split() == ["sensor.element", "lsu49", "outer-ref"] for line in out.splitlines())
     assert "refuses it without --force-element" in out
+
+
+# What `lambdarig calibrate --free-air` stored on the trial's rig (the value from /work/wt/notes/trial.md).
+MEASURED_SPAN = 0.9858812242747164
+
+
+def stored_settings(rig: RigServer) -> Settings:
+    return decode_image(rig_info(rig)[1])
+
+
+def test_flash_keeps_the_rigs_calibration_unless_the_file_sets_it(rig, tmp_path, monkeypatch, capsys):
+    """A flash of unrelated settings keeps conversion.span_correction (the calibration of the sensor
+    on the rig) and says so; --reset-calibration or a file that sets it writes the file's value; the
+    report lists each changed field old -> new; settings diff shows what flash would write."""
+    calibrated = toml_file(tmp_path, f"[conversion]\nspan_correction = {MEASURED_SPAN!r}\n", "cal.toml")
+    assert main(["flash", calibrated, "--port", rig.path], monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "changed    conversion.span_correction  1.0 -> 0.985881  (the rig's calibration" in out
+
+    path = toml_file(tmp_path, GOOD)                 # does not set span_correction
+    assert main(["settings", "diff", path, "--port", rig.path], monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "5 field(s) would change" in out
+    assert not any(line.split()[:1] == ["conversion.span_correction"] for line in out.splitlines())
+    assert "kept: conversion.span_correction = 0.985881, the rig's calibration" in out
+    assert main(["settings", "diff", path, "--port", rig.path, "--reset-calibration"], monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert any(line.split() == ["conversion.span_correction", "0.985881", "1.0", "-"] for line in out.splitlines())
+
+    assert main(["flash", path, "--port", rig.path], monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert stored_settings(rig).conversion.span_correction == MEASURED_SPAN
+    assert stored_settings(rig).heater.target_temp_c == 800.0
+    assert "changed    heater.target_temp_c              780.0 -> 800.0 °C" in out
+    assert "conversion.fuel                   gasoline -> e85" in out
+    assert (f"kept       conversion.span_correction = 0.985881: the rig's calibration (`lambdarig calibrate "
+            f"--free-air`); {path} does not set it (--reset-calibration writes 1.0)") in out
+    assert main(["settings", "diff", path, "--port", rig.path], monkeypatch) == 0
+    assert capsys.readouterr().out.startswith("no differences")
+
+    assert main(["flash", path, "--port", rig.path, "--reset-calibration", "--json"], monkeypatch) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["kept"] == []
+    assert report["changes"] == [{"field": "conversion.span_correction", "before": MEASURED_SPAN, "after": 1.0,
+                                  "unit": ""}]
+    assert stored_settings(rig).conversion.span_correction == 1.0
+
+    assert main(["flash", calibrated, "--port", rig.path], monkeypatch) == 0
+    capsys.readouterr()
+    explicit = toml_file(tmp_path, GOOD.replace('fuel = "e85"', 'fuel = "e85"\nspan_correction = 1.1'),
+                         "explicit.toml")
+    assert main(["flash", explicit, "--port", rig.path, "--json"], monkeypatch) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["kept"] == [] and stored_settings(rig).conversion.span_correction == 1.1
+
+
+def test_settings_diff_prints_floats_readably(rig, tmp_path, monkeypatch, capsys):
+    calibrated = toml_file(tmp_path, f"[conversion]\nspan_correction = {MEASURED_SPAN!r}\n", "cal.toml")
+    assert main(["flash", calibrated, "--port", rig.path], monkeypatch) == 0
+    capsys.readouterr()
+    close = toml_file(tmp_path, f"[conversion]\nspan_correction = {MEASURED_SPAN + 1e-9!r}\n", "close.toml")
+    assert main(["settings", "diff", close, "--port", rig.path], monkeypatch) == 0
+    row = next(line.split() for line in capsys.readouterr().out.splitlines() if "span_correction" in line)
+    assert row == ["conversion.span_correction", repr(MEASURED_SPAN), repr(MEASURED_SPAN + 1e-9), "-"]  # told apart
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("no_gc_pauses")   # on the wall clock
+def test_flash_after_a_real_free_air_calibration_keeps_it(tmp_path, monkeypatch, capsys):
+    """The trial's sequence: `calibrate --free-air` on the emulated rig, then `flash` of a file that
+    changes only the heater target: the measured span stays in the rig."""
+    server = RigServer(element="lsu49", scenario="free-air", flash_path=tmp_path / "flash.bin",
+                       serial_number=SERIAL).start()
+    fast = toml_file(tmp_path, "[heater]\ncondensation_s = 1.0\n", "fast.toml")   # a short warm-up
+    hot = toml_file(tmp_path, "[heater]\ncondensation_s = 1.0\ntarget_temp_c = 790.0\n", "hot.toml")
+    try:
+        url = f"serial://{server.path}?link_timeout_s=1.0&watchdog_ms=1000"
+        assert main(["calibrate", "--free-air", "--hal", url, "--settings", fast, "--duration", "18",
+                     "--json"], monkeypatch) == 0
+        span = json.loads(capsys.readouterr().out)["span_correction"]
+        assert span != 1.0
+        assert main(["flash", hot, "--port", server.path], monkeypatch) == 0
+        assert "kept       conversion.span_correction" in capsys.readouterr().out
+        stored = stored_settings(server)
+    finally:
+        server.stop()
+    assert stored.heater.target_temp_c == 790.0
+    assert stored.conversion.span_correction == pytest.approx(span, rel=1e-5)
 
 
 BAD_FILES = {
@@ -340,3 +429,12 @@ def test_run_uses_the_rigs_flashed_settings_unless_told_otherwise(rig, tmp_path,
     assert main(["run", "--hal", url, "--duration", "0.2", "--quiet", "--default-settings"], monkeypatch) == 0
     assert "settings from defaults" in capsys.readouterr().err
     assert seen["settings"].heater.target_temp_c == 780.0
+
+
+def test_the_flash_example_in_the_docs_has_todays_image_size():
+    """docs/settings.md shows a flash report; its image size and chunk count are those of today's schema
+    (the trial found 557 bytes / 3 chunks there, 1054 / 5 on the rig)."""
+    text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    size, chunks = re.search(r"image +(\d+) bytes.*\n +written +(\d+) chunk", text).groups()
+    image = encode_settings(Settings({"heater.target_temp_c": 800.0}), "LR0001")
+    assert (int(size), int(chunks)) == (len(image), -(-len(image) // MAX_WRITE))

@@ -116,6 +116,14 @@ def test_settings_read_out_paths_are_refused_before_the_rig_is_asked(rig, tmp_pa
     good = tmp_path / "read.toml"
     assert main(["settings", "read", "--port", rig.path, "--out", str(good)]) == 0
     assert "target_temp_c = 800.0" in good.read_text()
+    # An existing file is replaced only with --force (as calibrate --out, serve instruments --station-out).
+    good.write_text("# my notes\n")
+    assert main(["settings", "read", "--port", rig.path, "--out", str(good)]) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--force" in err and len(err.strip().splitlines()) == 1, err
+    assert good.read_text() == "# my notes\n"
+    assert main(["settings", "read", "--port", rig.path, "--out", str(good), "--force"]) == 0
+    assert "target_temp_c = 800.0" in good.read_text()
 
 
 # --- which rig, and what it says (issue 16, item 10) ----------------------------------------------
@@ -157,3 +165,20 @@ def test_a_refused_link_leaves_no_new_flash_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--link" in err and len(err.strip().splitlines()) == 1, err
     assert not flash.exists() and not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("command", [["flash", "SETTINGS", "--port"], ["settings", "read", "--port"],
+                                     ["run", "--duration", "0.1", "--quiet", "--hal"]], ids=["flash", "read", "run"])
+def test_a_port_that_is_not_a_serial_port_is_said_in_words(tmp_path, capsys, command):
+    """The trial saw pyserial's raw text: "([Errno 2] could not open port ...: [Errno 2] No such file
+    ...)", "Could not configure port: (25, 'Inappropriate ioctl for device')"."""
+    settings = toml_file(tmp_path, GOOD)
+    argv = [settings if word == "SETTINGS" else word for word in command]
+    plain = tmp_path / "notes.txt"
+    plain.write_text("not a port\n")
+    for port, words in ((str(plain), f"{plain} is not a serial port"), ("/dev/null", "/dev/null is not a serial port"),
+                        (str(tmp_path / "gone"), f"rig port {tmp_path / 'gone'} does not exist")):
+        assert main([*argv, port]) == 3, port
+        err = capsys.readouterr().err
+        assert words in err and "Errno" not in err and "ioctl" not in err, err
+        assert len(err.strip().splitlines()) == 1, err

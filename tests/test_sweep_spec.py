@@ -4,6 +4,9 @@ cluster needed (tests/test_sweep_cluster.py runs sweeps)."""
 from __future__ import annotations
 
 import math
+import socket
+import subprocess
+import sys
 
 import pytest
 
@@ -57,6 +60,10 @@ def test_a_listed_subset_selects_cases_of_the_product():
     ({"metrics": ["nernst_p99"]}, "did you mean 'nernst_p99_mv'?"),
     ({"durations_s": 3.0}, "did you mean 'duration_s'?"),
     ({"variants": {"hot": {"heater": {"target_temp": 800.0}}}}, "heater.target_temp"),
+    ({"variants": {"x": {"heater": {"target_tmp_c": 800.0}}}},       # the file, a colon, the field under the variant
+     "s.toml: variants.x.heater.target_tmp_c: unknown setting (allowed: "),
+    ({"variants": {"x": {"heater": {"target_temp_c": 1200.0}}}},
+     "s.toml: variants.x.heater.target_temp_c: 1200 °C is outside the allowed range"),
     ({"variants": {"x": {"conversion": {"fuel": "e85"}}}, "axes": {"fuel": ["gasoline"]}},
      "variants.x.conversion.fuel: conflicts with the fuel axis"),
     ({"case": [{"scenario": "cold-start"}]}, "case[0].scenario: 'cold-start' is not a value of the axis"),
@@ -87,7 +94,9 @@ def test_the_command_line_refuses_a_bad_file_with_exit_2_and_writes_nothing(tmp_
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["--workers", "0"], "--workers: '0' is not an integer 1 to 1024"),
+    (["--workers", "0"], "--workers: 0 is outside the allowed range (allowed: a whole number, 1 to 1024)"),
+    (["--workers", "two"], "--workers: 'two' is not a whole number (allowed: a whole number, 1 to 1024)"),
+    (["--progress-every", "0"], "--progress-every: 0 s is outside the allowed range (allowed: 0.1 to 3600 s)"),
     (["--scheduler", "10.0.0.1"], "--scheduler: '10.0.0.1' is not a scheduler address"),
     (["--png", "x.png"], "--png: is not an option of a sweep run"),
 ])
@@ -97,6 +106,13 @@ def test_the_command_line_refuses_bad_options(tmp_path, capsys, argv, expected):
     assert main(["sweep", str(path), *argv]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert expected in err and len(err.strip().splitlines()) == 1
+
+
+def test_report_worst_out_of_range_says_so(tmp_path, capsys):
+    assert main(["sweep", "report", str(tmp_path), "--worst", "0"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err == ("lambdarig: error: command line: --worst: 0 is outside the allowed range "
+                   "(allowed: a whole number, 1 to 10000)\n")
 
 
 def test_a_sweep_file_resolves_element_and_scenario_paths_next_to_it(tmp_path):
@@ -153,3 +169,20 @@ def test_a_unit_and_an_age_reach_the_simulation():
     rows = run_batch(expand(sweep_from_dict(data, "s.toml")), code_id())
     assert [r["error"] for r in rows] == ["", ""]
     assert {r["unit"] for r in rows} == {3} and {r["age_h"] for r in rows} == {0.0, 2000.0}
+
+
+@pytest.mark.slow   # the engine waits 10 s for a scheduler
+def test_no_scheduler_at_the_address_leaves_no_results_folder(tmp_path):
+    """`sweep FILE --scheduler tcp://...` where nothing answers: one line, exit 1, and the results
+    folder it made is gone again (the trial found an empty `f3/` with a manifest left behind)."""
+    with socket.socket() as probe:          # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = tmp_path / "s.toml"
+    path.write_text("duration_s = 1.0\n")
+    out = tmp_path / "f3"
+    done = subprocess.run([sys.executable, "-m", "lambdarig.cli", "sweep", str(path), "--scheduler",
+                           f"tcp://127.0.0.1:{port}", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "no Dask scheduler answers" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not out.exists()

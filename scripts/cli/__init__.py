@@ -3,6 +3,9 @@
 Each subcommand lives in its own `cmd_*.py` module with `register(subparsers)` and `run(args) -> int`;
 add a module to COMMANDS to add a subcommand.
 
+Usage errors (a misspelt command, option or choice, a missing argument) are one line with the
+allowed and nearest names, exit 2, no usage dump: the parser class of lambdarig.cli.parser.
+
 Every refusal of the package (a LambdarigError) ends as one line on stderr and an exit code: bad
 input (InputError) 2, a front end that cannot be reached or stopped answering (FrontEndError) 3,
 anything else 1. A plain ValueError is still bad usage (2), for the modules whose refusals are not
@@ -32,6 +35,8 @@ from lambdarig.controller.runtime import interrupt_text, signal_of
 from lambdarig.hal.types import FrontEndError
 from lambdarig.signals import exit_code_for
 
+from .parser import Parser
+
 # Subcommand name -> its module (lambdarig.cli.<module>), in the order `lambdarig --help` lists them.
 # A module is imported only when its command is parsed (or for the full parser: --help, a mistyped
 # command), so `lambdarig simulate` does not load the flash, udev, sweep, ... modules and what they import.
@@ -49,7 +54,7 @@ LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole parser; with `only` (a command's name) that command's full parser and, for the
     others, empty placeholders (they are never reached: the command line names `only`)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(   # usage errors as one line with the nearest names (lambdarig.cli.parser)
         prog="lambdarig",
         description="Wideband lambda sensor controller firmware and sensor-element emulator.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {lambdarig.__version__}")

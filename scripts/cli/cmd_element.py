@@ -37,28 +37,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--list", action="store_true", help="list the known elements and exit")
     # Numbers are taken as text and checked here, so errors name the option and its range.
     parser.add_argument("--lambda", dest="lambda_text", default="1.0", metavar="X[,X...]",
-                        help="lambda %g..%g or 'air' (default 1.0); a comma list prints a table" % LAMBDA_RANGE)
+                        help=f"lambda {_span(LAMBDA_RANGE)} or 'air' (default 1.0); a comma list prints a table")
     parser.add_argument("--pressure-kpa", default="101.325", metavar="P",
-                        help="exhaust pressure, kPa, %g..%g (default 101.325)" % PRESSURE_KPA_RANGE)
+                        help=f"exhaust pressure, kPa, {_span(PRESSURE_KPA_RANGE)} (default 101.325)")
     parser.add_argument("--temp-c", default=None, metavar="T[,T...]",
-                        help="element temperature, °C, %g..%g (default: its operating temperature); a comma list "
-                             "prints a table" % TEMP_C_RANGE)
+                        help=f"element temperature, °C, {_span(TEMP_C_RANGE)} (default: its operating "
+                             "temperature); a comma list prints a table")
     parser.add_argument("--fuel", default="gasoline", metavar="F",
                         help="named fuel or custom:h_c=Y,o_c=Z (default gasoline)")
     parser.add_argument("--hc-ppm", default="0", metavar="N",
-                        help="unburnt hydrocarbons, ppm, %g..%g (default 0)" % HC_PPM_RANGE)
+                        help=f"unburnt hydrocarbons, ppm, {_span(HC_PPM_RANGE)} (default 0)")
     parser.add_argument("--gas-temp-c", default="20", metavar="G",
-                        help="gas temperature for the heater power, °C, %g..%g (default 20)" % GAS_TEMP_C_RANGE)
+                        help=f"gas temperature for the heater power, °C, {_span(GAS_TEMP_C_RANGE)} "
+                             "(default 20)")
     parser.add_argument("--raw-co-pct", default="0", metavar="X",
-                        help="raw exhaust: CO left unburnt next to O2, wet %% at lambda 1, %g..%g (default 0: "
-                             "equilibrated gas)" % RAW_CO_RANGE_PCT)
+                        # argparse %-formats help texts: a literal percent sign is written %%.
+                        help=f"raw exhaust: CO left unburnt next to O2, wet %% at lambda 1, {_span(RAW_CO_RANGE_PCT)} "
+                             "(default 0: equilibrated gas)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override an element-file value for a what-if run (repeatable)")
     add_unit_options(parser)
     parser.add_argument("--list-units", default=None, metavar="N",
                         help="list units 0..N-1 of the element: what each drew and its trim resistor (1..10000)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object in SI units")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object; each key names its unit (_a, _v, _ohm, _w, _c, _kpa, _pct, "
+                             "_bar, _ppm); lambda_value and afr are the text \"air\" in air")
     parser.set_defaults(func=run)
+
+
+def _span(bounds: tuple[float, float]) -> str:
+    return f"{bounds[0]:g}..{bounds[1]:g}"
 
 
 def add_unit_options(parser: argparse.ArgumentParser, repeatable: bool = False) -> None:
@@ -261,6 +269,7 @@ def format_table(state: SteadyState, afr: float | None, afr_stoich: float, gas_t
         ("O2", f"{state.o2_pct:.2f}", "%"),
         (f"heater power (still gas {gas_temp_c:g} °C)", f"{state.heater_power_w:.2f}", "W"),
         ("heater voltage needed", f"{state.heater_v:.2f}", "V"),
+        ("pump voltage needed", f"{state.pump_v:.3f}", "V"),
         ("AFR stoichiometric", f"{afr_stoich:.2f}", ""),
         ("AFR", "air" if afr is None else f"{afr:.2f}", ""),
     ]
@@ -283,4 +292,10 @@ def format_table(state: SteadyState, afr: float | None, afr_stoich: float, gas_t
               f"{state.temp_c:g} °C")
     lines = [header] + [f"  {label:<{label_width}}  {value:>{value_width}} {unit}".rstrip()
                         for label, value, unit in rows]
+    from lambdarig.emulator.board import BoardSpec
+    compliance_v = BoardSpec().pump_compliance_v
+    if abs(state.pump_v) > compliance_v:
+        # The ideal pump loop drives any voltage; a board cannot (a cold cell's Ri of ~1 Mohm).
+        lines.append(f"  note: no board holds this point: the pump cell needs {state.pump_v:.3g} V, beyond the "
+                     f"bench board's {compliance_v:g} V compliance (a steady state of the ideal pump loop)")
     return "\n".join(lines)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import stat
 import sys
 
 from lambdarig.common.errors import InputError
+from lambdarig.common.file_out import check_output_file, write_text_atomic
+from lambdarig.common.validators import Place
 from lambdarig.controller.profiles import settings_for_element
 from lambdarig.controller.settings import (
     ELEMENT_CHOICES,
@@ -18,10 +18,10 @@ from lambdarig.controller.settings import (
     SECTIONS,
     Settings,
     _toml_value,
-    load_settings,
+    load_settings_changes,
 )
 
-from .flash import diff_settings, open_rig, read_rig_settings, value_text
+from .flash import RIG_CALIBRATION, diff_settings, keep_calibration, open_rig, read_rig_settings, value_text
 
 EXIT_NO_SETTINGS = 1
 
@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Print the rig's active settings as TOML (exit 1 when it has none).")
     read.add_argument("--port", required=True, metavar="URL", help=port_help)
     read.add_argument("--out", default=None, metavar="FILE", help="write the TOML to FILE instead of printing it")
+    read.add_argument("--force", action="store_true", help="replace --out if it exists")
     read.set_defaults(func=run_read)
 
     diff = actions.add_parser("diff", help="show what flashing SETTINGS.toml would change",
@@ -46,6 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "(rig without settings: from the defaults it runs with). Exit 0.")
     diff.add_argument("settings", metavar="SETTINGS.toml", help="controller settings file")
     diff.add_argument("--port", required=True, metavar="URL", help=port_help)
+    diff.add_argument("--reset-calibration", action="store_true",
+                      help="as `flash --reset-calibration`: compare the file's value of the rig's calibration ("
+                           + ", ".join(RIG_CALIBRATION) + ") too; without it the rig's calibration is kept "
+                           "unless the file sets it, as flash does")
     diff.add_argument("--json", action="store_true", help="print one JSON object")
     diff.set_defaults(func=run_diff)
 
@@ -72,46 +77,12 @@ def _read(port: str):
         link.close()
 
 
-OUT_ALLOWED = "a regular file, or a new file name in an existing folder"
-
-
-def _refuse_out(problem: str) -> InputError:
-    return InputError("command line", "--out", problem, allowed=OUT_ALLOWED)
-
-
-def _check_out(out: str) -> None:
-    """Refuse an --out the TOML cannot go to before the rig is asked (a folder, a FIFO that would
-    block the write, a device, a missing folder: nothing is created)."""
-    try:
-        mode = os.stat(out).st_mode
-    except FileNotFoundError:
-        folder = os.path.dirname(os.path.abspath(out))
-        if not os.path.isdir(folder):
-            raise _refuse_out(f"the folder {folder} does not exist (it is not created)") from None
-        return
-    except OSError as exc:
-        raise _refuse_out(f"cannot use {out}: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(mode):
-        raise _refuse_out(f"{out} is a directory")
-    if not stat.S_ISREG(mode):
-        raise _refuse_out(f"{out} is a device, FIFO or socket, not a file")
-
-
-def _write_out(out: str, text: str) -> None:
-    try:
-        # O_NONBLOCK: should the path have become a FIFO since the check, the open fails, never waits.
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise _refuse_out(f"{out} is not a regular file")
-            handle.write(text)
-    except OSError as exc:
-        raise _refuse_out(f"cannot write {out}: {exc.strerror or exc}") from None
+OUT = Place("command line", "--out", InputError)
 
 
 def run_read(args: argparse.Namespace) -> int:
-    if args.out is not None:
-        _check_out(args.out)
+    if args.out is not None:   # refused before the rig is asked; an existing file only with --force
+        check_output_file(args.out, OUT, overwrite=args.force)
     found = _read(args.port)
     if not found.stored:
         print(f"lambdarig: the rig {found.serial_number} has no stored settings (its flash is empty); "
@@ -125,14 +96,17 @@ def run_read(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(text)
     else:
-        _write_out(args.out, text)
+        write_text_atomic(args.out, text, OUT, overwrite=args.force)
         print(f"wrote the settings of rig {found.serial_number} (generation {found.generation}) to {args.out}")
     return 0
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    wanted = load_settings(args.settings)   # validated before the port is opened
+    file_sets = load_settings_changes(args.settings)   # validated before the port is opened
+    wanted = Settings(file_sets, args.settings)
     found = _read(args.port)
+    # What flash would write: the rig's calibration stays unless the file sets it (scripts/cli/flash.py).
+    wanted, kept = keep_calibration(found.settings, wanted, file_sets, args.reset_calibration)
     changes = diff_settings(found.settings, wanted)
     element_note = None
     if found.element and wanted.get("sensor.element") != found.element:
@@ -143,6 +117,7 @@ def run_diff(args: argparse.Namespace) -> int:
             "serial_number": found.serial_number, "element": found.element, "stored": found.stored,
             "generation": found.generation, "settings_file": args.settings,
             "changes": [{"field": c.name, "rig": c.rig, "file": c.file, "unit": c.unit} for c in changes],
+            "kept": [{"field": k.name, "value": k.value, "file_value": k.file_value, "by": k.by} for k in kept],
             "element_mismatch": element_note}))
         return 0
     origin = (f"rig {found.serial_number} (generation {found.generation})" if found.stored else
@@ -150,12 +125,19 @@ def run_diff(args: argparse.Namespace) -> int:
     if not changes:
         print(f"no differences: {args.settings} matches the settings of {origin}")
     else:
-        rows = [("FIELD", "RIG", "FILE", "UNIT")] + [(c.name, value_text(c.rig), value_text(c.file), c.unit)
-                                                     for c in changes]
+        # A number without a unit says "-" so that no column is blank.
+        rows = [("FIELD", "RIG", "FILE", "UNIT")] + [
+            (c.name, value_text(c.rig, c.file), value_text(c.file, c.rig),
+             c.unit or ("-" if isinstance(c.file, (int, float)) and not isinstance(c.file, bool) else ""))
+            for c in changes]
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
         print(f"{origin} -> {args.settings}: {len(changes)} field(s) would change")
         for row in rows:
             print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    for k in kept:
+        print(f"kept: {k.name} = {value_text(k.value, k.file_value)}, the rig's calibration (`{k.by}`): "
+              f"{args.settings} does not set it, so flash keeps it (--reset-calibration: "
+              f"{value_text(k.file_value, k.value)})")
     if element_note:
         print(f"note: {element_note}")
     return 0

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 from pathlib import Path
 
+from lambdarig.common import validators as check
 from lambdarig.common.errors import InputError, nearest
+from lambdarig.common.validators import Place
 from lambdarig.inputs import Caller, check_output_path, check_outputs
 from lambdarig.telemetry import check_plot_available
 
@@ -44,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "only what is missing. `sweep report RESULTS`: tables and a PNG/HTML figure. "
                     "`sweep replay RESULTS KEY`: run one case again, with a log and a plot.")
     parser.add_argument("target", metavar="FILE|report|replay", help="a sweep .toml file, or report / replay")
-    parser.add_argument("more", nargs="*", metavar="ARG", help="report: RESULTS; replay: RESULTS KEY")
+    # default=[]: without a default argparse counts a "*" positional as required ("required: ..., ARG").
+    parser.add_argument("more", nargs="*", default=[], metavar="ARG", help="report: RESULTS; replay: RESULTS KEY")
     parser.add_argument("--workers", metavar="N", help="LocalCluster worker processes (default: one per core)")
     parser.add_argument("--scheduler", metavar="URL", help="run on an existing cluster, e.g. tcp://10.0.0.5:8786")
     parser.add_argument("--out", metavar="DIR", help="results folder (default: FILE's stem + '-results')")
@@ -86,23 +88,11 @@ def _only(args: argparse.Namespace, allowed: tuple[str, ...], what: str) -> None
 def _integer(text: str | None, option: str, lo: int, hi: int) -> int | None:
     if text is None:
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = lo - 1
-    if not lo <= value <= hi:
-        raise InputError(SOURCE, option, f"{text!r} is not an integer {lo} to {hi}", allowed=f"{lo} to {hi}")
-    return value
+    return check.integer_text(text, Place(SOURCE, option, InputError), lo, hi)
 
 
 def _seconds(text: str, option: str, lo: float, hi: float) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not lo <= value <= hi:
-        raise InputError(SOURCE, option, f"{text!r} is not a number of seconds", allowed=f"{lo:g} to {hi:g} s")
-    return value
+    return check.number_text(text, Place(SOURCE, option, InputError), lo, hi, "s")
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -121,6 +111,7 @@ def _sweep(args: argparse.Namespace) -> int:
                          suggestions=nearest(args.target, ACTIONS))
     spec = load_sweep(args.target)
     out = Path(args.out) if args.out else Path(f"{Path(args.target).stem}-results")
+    made = not out.exists()
     _check_out(out)
     from lambdarig.sweep.engine import run_sweep
     try:
@@ -129,6 +120,10 @@ def _sweep(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"sweep {spec.name}: stopped; finished rows are in {out}; run the same command to resume",
               file=sys.stderr)
+        raise
+    except Exception:
+        if made:   # e.g. no scheduler at --scheduler: no results folder is left behind without a row in it
+            _remove_if_no_rows(out)
         raise
     if outcome.ran == 0 and outcome.lost_batches == 0:
         print(f"sweep {spec.name}: nothing to do, all {outcome.total} cases are in {out}")
@@ -156,6 +151,23 @@ def _check_out(out: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise InputError(SOURCE, "--out", f"{out} cannot be written: {exc.strerror or exc}", allowed=allowed) from None
+
+
+def _remove_if_no_rows(out: Path) -> None:
+    """Remove a results folder this run made when it holds nothing but the manifest and no part."""
+    from lambdarig.sweep.store import MANIFEST, PARTS
+
+    parts = out / PARTS
+    if any(parts.iterdir()) if parts.is_dir() else parts.exists():
+        return
+    if {p.name for p in out.iterdir()} <= {MANIFEST, PARTS}:
+        try:
+            if parts.is_dir():
+                parts.rmdir()
+            (out / MANIFEST).unlink(missing_ok=True)
+            out.rmdir()
+        except OSError:
+            pass   # the error being raised matters more than a folder left behind
 
 
 def _results_arg(args: argparse.Namespace, count: int, usage: str) -> list[str]:

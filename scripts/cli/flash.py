@@ -23,7 +23,7 @@ rig with valid settings: the old ones before the commit, the old or the new ones
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 
 from lambdarig.common.errors import InputError, nearest
@@ -35,6 +35,11 @@ from lambdarig.protocol.codes import CAP_SETTINGS, MAX_WRITE
 from lambdarig.protocol.commit_record import is_newer_generation
 from lambdarig.protocol.framing import PROTOCOL_VERSION
 from lambdarig.protocol.image import image_crc
+
+# Per-sensor values a command measures on the sensor attached to a rig and stores in its flash, and the
+# command that does. A settings file is written for a kind of sensor, not for the one on this rig, so a
+# flash keeps these unless the file sets them or --reset-calibration is given (docs/settings.md).
+RIG_CALIBRATION = {"conversion.span_correction": "lambdarig calibrate --free-air"}
 
 STEPS = ("identity", "check", "erase", "write", "read back", "verify", "commit", "confirm")
 FLASH_TIMEOUT_S = 0.5   # per request attempt: erase and write touch flash, slower than a PING on a board
@@ -116,11 +121,16 @@ class FlashReport:
     forced_element: bool
     seconds: float
     steps: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)    # what the rig ran with -> what it holds now
+    kept: list[Kept] = field(default_factory=list)          # calibration kept from the rig (RIG_CALIBRATION)
+    unreadable: str = ""   # why the rig's previous settings could not be read ("" = they could)
 
     def as_dict(self) -> dict:
         data = asdict(self)
         data["image_crc"] = f"0x{self.image_crc:08X}"
         data["previous_crc"] = None if self.previous_crc is None else f"0x{self.previous_crc:08X}"
+        data["changes"] = [{"field": c.name, "before": c.rig, "after": c.file, "unit": c.unit} for c in self.changes]
+        data["kept"] = [{"field": k.name, "value": k.value, "file_value": k.file_value, "by": k.by} for k in self.kept]
         data["ok"] = True
         return data
 
@@ -153,12 +163,17 @@ def build_image(settings: Settings, serial_number: str) -> bytes:
 
 
 def flash_settings(link, settings: Settings, *, device_serial: str | None = None, force_element: bool = False,
+                   file_sets: Collection[str] | None = None, reset_calibration: bool = False,
                    progress: Callable[[str], None] | None = None,
                    announce: Callable[[str], None] | None = None) -> FlashReport:
     """Run the flash sequence on an open RigLink. Refusals before writing raise SettingsError
     (ValueError) or FrontEndError; failures after raise FlashFailed naming the step. `announce`
     gets one line naming the rig (serial number, element, firmware, port) once every check passed
-    and just before the first write: a reused port number cannot hide which board is written."""
+    and just before the first write: a reused port number cannot hide which board is written.
+
+    `file_sets`: the names a settings file sets; the rig's calibration (RIG_CALIBRATION) it does not
+    set is kept unless `reset_calibration`. None: `settings` are complete and written as they are
+    (the calibration command's own flash)."""
     t0 = time.monotonic()
     steps: list[str] = []
 
@@ -171,9 +186,13 @@ def flash_settings(link, settings: Settings, *, device_serial: str | None = None
     check_rig_for(settings, identity, device_serial, force_element)
     done("identity", f"{identity.serial_number} ({identity.element or 'element unknown'}, firmware "
                      f"{identity.firmware_version})")
+    before = link.settings_info()
+    current, unreadable = _current_settings(link, identity, before)
+    kept: list[Kept] = []
+    if file_sets is not None and current is not None:
+        settings, kept = keep_calibration(current, settings, file_sets, reset_calibration)
     image = build_image(settings, identity.serial_number)
     crc = image_crc(image)
-    before = link.settings_info()
     if len(image) > before.slot_size:
         raise FrontEndError(f"the settings image has {len(image)} bytes; the rig's slots hold {before.slot_size}")
     done("check", f"image {len(image)} bytes, CRC 0x{crc:08X}, fits the {before.slot_size}-byte slot")
@@ -254,7 +273,8 @@ def flash_settings(link, settings: Settings, *, device_serial: str | None = None
         generation_after=after.generation, previous_crc=before.image_crc if before.image_length else None,
         unchanged=bool(before.image_length) and before.image_crc == crc,
         forced_element=bool(identity.element) and settings.get("sensor.element") != identity.element,
-        seconds=time.monotonic() - t0, steps=steps)
+        seconds=time.monotonic() - t0, steps=steps,
+        changes=[] if current is None else diff_settings(current, settings), kept=kept, unreadable=unreadable)
 
 
 # --- reading -----------------------------------------------------------------------------------------
@@ -275,7 +295,19 @@ def read_rig_settings(link) -> RigSettings:
     identity = link.identity()
     if not identity.has(CAP_SETTINGS):
         raise FrontEndError(f"the rig {identity.serial_number!r} has no settings flash")
-    info = link.settings_info()
+    return _rig_settings(link, identity, link.settings_info())
+
+
+def _current_settings(link, identity, info) -> tuple[Settings | None, str]:
+    """(the settings the rig runs with now, "") before a flash; (None, why) when its stored image
+    cannot be read (another schema, another rig's image): a flash is how such a rig is mended."""
+    try:
+        return _rig_settings(link, identity, info).settings, ""
+    except SettingsError as exc:
+        return None, str(exc)
+
+
+def _rig_settings(link, identity, info) -> RigSettings:
     image = link.settings_read_active() if info.image_length else b""
     if not image:
         defaults = Settings({"sensor.element": identity.element} if identity.element in
@@ -297,15 +329,43 @@ class Change:
     unit: str
 
 
+@dataclass(frozen=True)
+class Kept:
+    name: str
+    value: object        # the rig's, written again
+    file_value: object   # what the file's defaults would have written
+    by: str              # the command that stores it
+
+
+def keep_calibration(rig: Settings, wanted: Settings, file_sets: Collection[str],
+                     reset: bool) -> tuple[Settings, list[Kept]]:
+    """`wanted` with the rig's calibration (RIG_CALIBRATION) where the file does not set it and it
+    differs, unless `reset`; and what was kept."""
+    kept = [Kept(name, rig.get(name), wanted.get(name), by) for name, by in RIG_CALIBRATION.items()
+            if not reset and name not in file_sets and rig.get(name) != wanted.get(name)]
+    if not kept:
+        return wanted, []
+    values = wanted.as_dict()
+    values.update({k.name: k.value for k in kept})
+    return Settings(values), kept
+
+
 def diff_settings(rig: Settings, wanted: Settings) -> list[Change]:
     """The fields whose value differs, in schema order."""
     return [Change(f.name, rig.get(f.name), wanted.get(f.name), f.unit)
             for f in SCHEMA if f.in_image and rig.get(f.name) != wanted.get(f.name)]   # what a rig can hold
 
 
-def value_text(value) -> str:
+def value_text(value, other: object = None) -> str:
+    """A value as a person reads it: a float to 6 significant digits (a measured calibration such as
+    0.9858812242747164 shows as 0.985881), in full when that would hide its difference from `other`."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value)
+        short = f"{value:.6g}"
+        if float(short) == value:
+            return repr(value)          # 780.0, 0.5: as written in a settings file
+        if isinstance(other, float) and other != value and f"{other:.6g}" == short:
+            return repr(value)
+        return short
     return str(value)

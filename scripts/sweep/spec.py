@@ -281,7 +281,14 @@ def _check_settings(axes: dict[str, list[Any]], variants: dict[str, dict[str, An
                              allowed="one of the two")
         for element in axes["element"]:
             caller = Caller(source, {"settings": f"variants.{name}", "element": "axes.element"})
-            settings_for_simulation(dict(overlay), element_label(element), caller)
+            try:
+                settings_for_simulation(dict(overlay), element_label(element), caller)
+            except InputError as exc:
+                # The settings' errors come as "FILE variants.x: heater.key: ..."; re-rooted under the
+                # variant like every other error of the file ("FILE: variants.x.heater.key: ...").
+                if exc.source != f"{source} variants.{name}":
+                    raise
+                raise exc.replace(source=source, field=f"variants.{name}.{exc.field}") from None
 
 
 def element_label(element: str) -> str:

@@ -39,7 +39,8 @@ from lambdarig.protocol.image import image_crc
 # Per-sensor values a command measures on the sensor attached to a rig and stores in its flash, and the
 # command that does. A settings file is written for a kind of sensor, not for the one on this rig, so a
 # flash keeps these unless the file sets them or --reset-calibration is given (docs/settings.md).
-RIG_CALIBRATION = {"conversion.span_correction": "lambdarig calibrate --free-air"}
+RIG_CALIBRATION = {"conversion.span_correction": "lambdarig calibrate --free-air",
+                   "conversion.pressure_k_kpa": "lambdarig calibrate --free-air --pressure-kpa P"}
 
 STEPS = ("identity", "check", "erase", "write", "read back", "verify", "commit", "confirm")
 FLASH_TIMEOUT_S = 0.5   # per request attempt: erase and write touch flash, slower than a PING on a board

@@ -26,6 +26,17 @@ from lambdarig.emulator.serial_rig import RigServer
 from lambdarig.hal.rig_link import RigLink
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def rig_stored_settings(path: str):
+    """What the rig on `path` has in its settings flash (read over its link)."""
+    from lambdarig.cli.flash import read_rig_settings
+
+    link = RigLink(path)
+    try:
+        return read_rig_settings(link)
+    finally:
+        link.close()
 HUMID_AIR = 'duration_s = 40\nambient_c = 20\nhumidity_pct = 50\nlambda = "air"\ngas_temp_c = 20\nflow_mps = 0\n'
 
 
@@ -167,12 +178,7 @@ def test_free_air_calibration_on_the_serial_rig_goes_into_its_flash(tmp_path, hu
                      "--duration", "25", "--json"])
         result = json.loads(capsys.readouterr().out)
         assert code == 0 and result["stored_in"].startswith("rig ")
-        link = RigLink(server.path)
-        try:
-            from lambdarig.cli.flash import read_rig_settings
-            stored = read_rig_settings(link)
-        finally:
-            link.close()
+        stored = rig_stored_settings(server.path)
     finally:
         server.stop()
     assert stored.stored and stored.settings.heater.condensation_s == 1.0
@@ -212,12 +218,7 @@ def test_free_air_stopped_by_a_signal_says_so_stores_nothing_and_exits_128_plus_
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
         pump_a, duty, _ = rig.outputs()
-        from lambdarig.cli.flash import read_rig_settings
-        rig_link = RigLink(rig.path)
-        try:
-            stored = read_rig_settings(rig_link)
-        finally:
-            rig_link.close()
+        stored = rig_stored_settings(rig.path)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -146,7 +146,7 @@ def run(seconds: float, mode: str, loop_hz: float) -> dict:
                 driver.latencies = []
             ctl = Controller(Settings({"rates.pump_hz": loop_hz, **STATION_SETTINGS}))
             period_s = 1.0 / loop_hz
-            result, times = timed_run(fe, ctl, seconds)   # the visa front end's clock is time.monotonic()
+            result, times = timed_run(fe, ctl, seconds, clock_origin_s=fe._t0)   # its t = 0: the station opened
             queries: dict[str, list[float]] = defaultdict(list)
             for role, driver in fe.drivers.items():
                 for command, dt in driver.latencies:

@@ -60,8 +60,9 @@ class ElementMismatch(LambdarigError, ValueError):
         super().__init__(
             f"{frontend} carries element {element!r} but the settings are for {configured!r} "
             f"(sensor.element = {configured!r}): set sensor.element = {element!r} in the settings, or leave "
-            f"it out (a settings file or dict of changes then starts from the defaults of {element!r}), or force "
-            f"the run (--force-element on the command line, force_element=True in Python)")
+            f"it out (a settings file or dict of changes then starts from the defaults of {element!r}), or run "
+            f"the element the settings are for (simulate --element {configured}), or force the run "
+            f"(--force-element on the command line, force_element=True in Python)")
 
     def __reduce__(self) -> tuple[type[ElementMismatch], tuple[str, str, str]]:
         # Built from its parts, not from the message (a sweep's worker sends errors back pickled).

@@ -14,7 +14,7 @@ from typing import Any
 
 from lambdarig.controller.core import Controller
 from lambdarig.controller.runtime import TelemetrySink
-from lambdarig.controller.settings import load_settings
+from lambdarig.controller.settings import FUEL_CHOICES, load_settings
 from lambdarig.emulator.ageing import check_age_h
 from lambdarig.emulator.production import check_unit
 from lambdarig.emulator.scenario import Scenario
@@ -36,6 +36,15 @@ LINK_LOSS_RANGE_S = (0.0, 86400.0)
 RECONNECT_RANGE_S = (0.0, 3600.0)
 CAN_PACE_RANGE = (0.1, 1000.0)
 REALTIME_LAG_WARN_S = 0.25   # a paced run this far behind the wall clock says so (a busy machine)
+
+
+def warn_fuel_mismatch(burnt: str, told: str, warn: Callable[[str], None]) -> None:
+    """A scenario that burns one fuel while the firmware is told another reads off without a word
+    otherwise (the new-user trial: E85 exhaust read as gasoline, 0.66 % instead of 0.46 %). A custom
+    fuel on either side is not compared: its name says nothing of its H/C."""
+    if burnt != told and "custom" not in (burnt, told) and burnt in FUEL_CHOICES:
+        warn(f"the scenario burns {burnt} but the firmware is told {told} (conversion.fuel): lambda and AFR "
+             f"read as for {told}; set conversion.fuel = \"{burnt}\" in the settings to tell it")
 
 
 def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = "default",
@@ -127,6 +136,7 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
             frontend.close()
             raise
         scenario_name, seed_used = info.details.get("scenario"), info.details.get("seed")
+        warn_fuel_mismatch(frontend.scenario.fuel.name, controller.settings.conversion.fuel, warn)
         if duration_s is None:
             duration_s = frontend.scenario_duration_s() or math.inf
         output = None if port is None else CanOutput(port, controller, virtual_time=info.virtual_time, pace=can_pace,

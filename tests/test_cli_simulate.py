@@ -381,3 +381,18 @@ def test_lambda_accuracy_skips_invalid_and_air():
     assert summary["max"] == pytest.approx(10.0)
     assert summary["max_settled"] is None
     assert LambdaAccuracy().summary() is None
+
+
+def test_a_scenario_burning_another_fuel_than_the_firmware_is_told_warns(tmp_path):
+    """E85 exhaust read with the default gasoline: the run says so (the trial saw it read 0.66 % off
+    without a word); told the same fuel, no warning."""
+    scenario = tmp_path / "e85.toml"
+    scenario.write_text('duration_s = 2.0\nfuel = "e85"\nlambda = 1.0\n')
+    code, _, err = run_cli("--scenario", str(scenario), "--quiet")
+    assert code == 0
+    assert ("the scenario burns e85 but the firmware is told gasoline (conversion.fuel)" in err
+            and 'conversion.fuel = "e85"' in err), err
+    told = tmp_path / "e85-settings.toml"
+    told.write_text('[conversion]\nfuel = "e85"\n')
+    code, _, err = run_cli("--scenario", str(scenario), "--settings", str(told), "--quiet")
+    assert code == 0 and "burns" not in err, err

@@ -56,3 +56,4 @@ def test_simulate_runs_a_sealed_ref_with_a_file_that_names_no_element(tmp_path):
                            "--settings", str(other), "--duration", "2"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == EXIT_USAGE and "Traceback" not in proc.stderr
     assert "leave it out" in proc.stderr and "--force-element" in proc.stderr
+    assert "simulate --element lsu49" in proc.stderr   # the likely fix: emulate what the file is for

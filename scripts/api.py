@@ -136,7 +136,9 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
             frontend.close()
             raise
         scenario_name, seed_used = info.details.get("scenario"), info.details.get("seed")
-        warn_fuel_mismatch(frontend.scenario.fuel.name, controller.settings.conversion.fuel, warn)
+        emulated = getattr(frontend, "scenario", None)   # the sim front end's scenario
+        if isinstance(emulated, Scenario):
+            warn_fuel_mismatch(emulated.fuel.name, controller.settings.conversion.fuel, warn)
         if duration_s is None:
             duration_s = frontend.scenario_duration_s() or math.inf
         output = None if port is None else CanOutput(port, controller, virtual_time=info.virtual_time, pace=can_pace,

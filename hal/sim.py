@@ -277,7 +277,7 @@ class SimFrontEnd(FrontEnd):
             virtual_time=True, has_truth=True, trim_ohm=math.nan if trim is None else float(trim),
             details={"scenario": scenario.name, "seed": self._seed, "duration_s": scenario.duration_s,
                      "max_step_s": rig.max_step_s, "link_loss_s": self._link_loss_s,
-                     "unit": rig.spec.unit, "age_h": rig.spec.age_h},
+                     "unit": rig.spec.unit, "age_h": rig.spec.age_h, "fuel": scenario.fuel.name},
         )
 
     def close(self) -> None:

@@ -42,7 +42,7 @@ def warn_fuel_mismatch(burnt: str, told: str, warn: Callable[[str], None]) -> No
     """A scenario that burns one fuel while the firmware is told another reads off without a word
     otherwise (the new-user trial: E85 exhaust read as gasoline, 0.66 % instead of 0.46 %). A custom
     fuel on either side is not compared: its name says nothing of its H/C."""
-    if burnt != told and "custom" not in (burnt, told) and burnt in FUEL_CHOICES:
+    if burnt in FUEL_CHOICES and burnt != told and "custom" not in (burnt, told):
         warn(f"the scenario burns {burnt} but the firmware is told {told} (conversion.fuel): lambda and AFR "
              f"read as for {told}; set conversion.fuel = \"{burnt}\" in the settings to tell it")
 
@@ -136,9 +136,7 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
             frontend.close()
             raise
         scenario_name, seed_used = info.details.get("scenario"), info.details.get("seed")
-        emulated = getattr(frontend, "scenario", None)   # the sim front end's scenario
-        if isinstance(emulated, Scenario):
-            warn_fuel_mismatch(emulated.fuel.name, controller.settings.conversion.fuel, warn)
+        warn_fuel_mismatch(str(info.details.get("fuel", "")), controller.settings.conversion.fuel, warn)
         if duration_s is None:
             duration_s = frontend.scenario_duration_s() or math.inf
         output = None if port is None else CanOutput(port, controller, virtual_time=info.virtual_time, pace=can_pace,

@@ -40,3 +40,16 @@ def no_gc_pauses():
         yield
     finally:
         gc.unfreeze()
+
+
+@pytest.fixture
+def rig(tmp_path):
+    """An emulated bench rig on a pseudo-terminal (its defaults), stopped after the test. A module
+    that needs another rig defines its own `rig`."""
+    from lambdarig.emulator.serial_rig import RigServer
+
+    server = RigServer(flash_path=tmp_path / "flash.bin").start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -12,20 +12,10 @@ from rig_cli_helpers import main
 from test_serial_frontend import TOLERANT, Relay
 
 from lambdarig.common.errors import InputError
-from lambdarig.emulator.serial_rig import RigServer
 from lambdarig.hal.address import BAUDRATES, check_baudrate, frontend_url
 from lambdarig.hal.registry import open_frontend
 
 pytestmark = [pytest.mark.timeout(90)]
-
-
-@pytest.fixture
-def rig(tmp_path):
-    server = RigServer(flash_path=tmp_path / "flash.bin").start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("typed, url", [

@@ -12,7 +12,7 @@ import pytest
 from realtime import wait_for
 
 import lambdarig
-from lambdarig.emulator.serial_rig import ANALOG_DAC_STEPS, RigServer
+from lambdarig.emulator.serial_rig import ANALOG_DAC_STEPS
 from lambdarig.hal.registry import open_frontend
 from lambdarig.hal.types import Command
 from lambdarig.protocol.codes import ANALOG_OUT, CAP_ANALOG_OUT, E_OUT_OF_RANGE
@@ -39,15 +39,6 @@ def test_the_wire_example_on_the_protocol_page():
     doc = " ".join((Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text().split())
     assert AnalogOut(1.0, 2.5).encode(5).hex(" ") in doc
     assert AnalogOutReply(1.0, 2.5).encode(5).hex(" ") in doc
-
-
-@pytest.fixture
-def rig(tmp_path):
-    server = RigServer(flash_path=tmp_path / "flash.bin").start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_the_rig_drives_its_dac_and_the_host_sends_only_changes(rig):

@@ -53,15 +53,6 @@ TIMED = f"link_timeout_s={LINK_TIMEOUT_S}&watchdog_ms={WATCHDOG_MS}"
 TOLERANT = "link_timeout_s=1.0&watchdog_ms=1000"
 
 
-@pytest.fixture
-def rig(tmp_path):
-    server = RigServer(flash_path=tmp_path / "flash.bin").start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def drive(fe: SerialFrontEnd, seconds: float, command: Command | None = None, on_tick=None) -> list:
     """The runtime's loop shape by hand: wait_until, sample, apply at 500 Hz for `seconds`."""
     command = command or Command(0.0, 0.0, True)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,31 +219,28 @@ def _looks_like_path(text: str) -> bool:
     return text.endswith(".toml") or "/" in text or "\\" in text
 
 
-def _element(value: Any, at: Place, base_dir: Path) -> str:
+def _named_or_file(value: Any, at: Place, base_dir: Path, kind: str, names: list[str],
+                   load: Callable[[str], Any]) -> str:
+    """A built-in name of this kind, or a file (relative to the sweep file) that `load` accepts."""
     if not isinstance(value, str) or not value:
-        raise at.refuse(f"{show(value)} is not an element name", allowed=", ".join(element_names()))
+        raise at.refuse(f"{show(value)} is not {'an' if kind[0] in 'aeiou' else 'a'} {kind} name",
+                        allowed=", ".join(names))
     if _looks_like_path(value):
         path = str((base_dir / value).resolve())
         try:
-            load_element(path)
+            load(path)
         except InputError as exc:
-            raise at.refuse(f"element file {value}: {exc}") from None
+            raise at.refuse(f"{kind} file {value}: {exc}") from None
         return path
-    return _choice(value, at, element_names(), "element")
+    return _choice(value, at, names, kind)
+
+
+def _element(value: Any, at: Place, base_dir: Path) -> str:
+    return _named_or_file(value, at, base_dir, "element", list(element_names()), load_element)
 
 
 def _scenario(value: Any, at: Place, base_dir: Path) -> str:
-    names = list(builtin_scenarios())
-    if not isinstance(value, str) or not value:
-        raise at.refuse(f"{show(value)} is not a scenario name", allowed=", ".join(names))
-    if _looks_like_path(value):
-        path = str((base_dir / value).resolve())
-        try:
-            load_scenario(path)
-        except InputError as exc:
-            raise at.refuse(f"scenario file {value}: {exc}") from None
-        return path
-    return _choice(value, at, names, "scenario")
+    return _named_or_file(value, at, base_dir, "scenario", list(builtin_scenarios()), load_scenario)
 
 
 def _selections(value: Any, at: Place, axes: dict[str, list[Any]]) -> list[dict[str, Any]]:

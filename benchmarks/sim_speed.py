@@ -29,7 +29,6 @@ from _common import print_table, write_result
 from lambdarig.controller.core import Controller
 from lambdarig.controller.runtime import Runtime
 from lambdarig.emulator import jit
-from lambdarig.emulator.element import ElementModel
 from lambdarig.hal.registry import open_frontend
 from lambdarig.hal.types import Command
 
@@ -54,16 +53,24 @@ def full_loop() -> tuple[float, float, int]:
 
 
 def record() -> tuple[list, list, list]:
-    """Samples, commands and the element's step inputs of one run (not timed), for the split below."""
+    """Samples, commands and the element's step inputs of one run (not timed), for the split below.
+    The step inputs are read off the rig after each wait: at 500 Hz every wait is one integration
+    step, whose inputs the board keeps until the next one (the element model, an extension type when
+    built, cannot be wrapped)."""
     fe = open_frontend("sim:lsu49", scenario=SCENARIO, seed=SEED)
     ctl = Controller()
+    rig, board = fe.rig, fe.rig.board
     samples, commands, steps = [], [], []
-    raw_sample, raw_apply = fe.sample, fe.apply
-    raw_step = ElementModel.step
+    raw_sample, raw_apply, raw_wait = fe.sample, fe.apply, fe.wait_until
 
-    def step(model, *args):
-        steps.append(args)
-        raw_step(model, *args)
+    def wait_until(t_s):
+        before = rig.t_s
+        waited = raw_wait(t_s)
+        if rig.t_s > before:
+            assert rig.t_s - before <= rig.max_step_s * (1 + 1e-9), "one integration step per tick"
+            steps.append((rig.t_s - before, rig.world, board.pump_actual_a, board.ref_actual_a,
+                          board.heater_element_v))
+        return waited
 
     def sample():
         s = raw_sample()
@@ -74,12 +81,8 @@ def record() -> tuple[list, list, list]:
         commands.append((command.pump_current_a, command.heater_duty, command.excitation))
         raw_apply(command)
 
-    fe.sample, fe.apply = sample, apply
-    ElementModel.step = step  # type: ignore[method-assign]
-    try:
-        Runtime(fe, ctl).run(fe.scenario.duration_s)
-    finally:
-        ElementModel.step = raw_step  # type: ignore[method-assign]
+    fe.sample, fe.apply, fe.wait_until = sample, apply, wait_until
+    Runtime(fe, ctl).run(fe.scenario.duration_s)
     return samples, commands, steps
 
 

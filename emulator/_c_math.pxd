@@ -5,6 +5,8 @@ cdef extern from "<math.h>" nogil:
     double log(double x)
     double log10(double x)
     double sqrt(double x)
+    double asinh(double x)
+    double tanh(double x)
     Py_ssize_t ceil "(Py_ssize_t)ceil" (double x)   # an integer, as Python's math.ceil returns
     const double inf "INFINITY"
     const double nan "NAN"

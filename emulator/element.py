@@ -799,7 +799,7 @@ class ElementModel:
         pump-current cross-talk."""
         if not self._has_pump:
             pump_current_a = 0.0
-        return self.nernst_emf_v + ref_current_a * self.ri_ohm + pump_current_a * self.coupling_r_ohm
+        return self.nernst_emf_v + ref_current_a * self.ri_ohm + pump_current_a * self._coupling_r_ohm
 
     # --- the non-catalytic node and the measuring cell (family "hc") --------------------------------
 

@@ -94,19 +94,6 @@ class EmulatedRig:
         board = self.board
         t = self.t_s
         steps = math.ceil(remaining / self.max_step_s - 1e-9)
-        if steps <= 1:
-            # One step, the usual case (the firmware ticks at the integration step): the loop
-            # below with steps = 1, written out.
-            world = scenario.world_at(t)
-            faults = scenario.faults_at(t)
-            supply_v = world.supply_v
-            if faults.supply_drop and faults.supply_drop_v < supply_v:
-                supply_v = faults.supply_drop_v
-            board.advance(remaining, world, supply_v, faults)
-            self.world = world
-            self.t_s = t_s
-            self._last_step_s = remaining
-            return
         dt = remaining / steps
         for _ in range(steps):
             # world_at returns a shared World within a constant stretch of the script: read-only.

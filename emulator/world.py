@@ -7,7 +7,11 @@ from dataclasses import dataclass
 FAULT_KINDS = ("heater_open", "heater_short", "pump_open", "nernst_open", "supply_drop", "readings_invalid")
 
 
-@dataclass(slots=True)
+# World and Faults: built by Cython (world.pxd, lambdarig/aot.py) these are dataclasses with C fields
+# (which Cython builds without slots=True), read as C numbers by the built element and board.
+
+
+@dataclass
 class World:
     lambda_value: float  # math.inf means free air
     pressure_kpa: float = 101.325
@@ -19,7 +23,7 @@ class World:
     air_h2o: float = 0.0  # water mole fraction of the air (free air); 0.0 dry, see humidity.py
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Faults:
     """Injected faults active at an instant. `supply_drop_v` is the supply while `supply_drop` is on."""
 

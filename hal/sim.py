@@ -214,8 +214,7 @@ class SimFrontEnd(FrontEnd):
         last = self._last_sample_t
         self._last_sample_t = t
         interval = t - last if last is not None and t > last else FIRST_SAMPLE_INTERVAL_S
-        # rig.sample(interval) without the extra call: interval is never 0 here
-        sample = rig.board.sample(t, interval)
+        sample = rig.sample(interval)
         sample.pressure_kpa = rig.world.pressure_kpa + PRESSURE_NOISE_KPA * self._pressure_noise(0.0, 1.0)
         return sample
 
@@ -232,13 +231,7 @@ class SimFrontEnd(FrontEnd):
         rig = self._rig
         if rig.t_s >= self._cutoff_s:
             raise self._refuse("apply a command")
-        # rig.apply(...) without the extra call
-        frontend = rig.board
-        frontend.set_pump_current(pump_a)
-        frontend.set_heater_duty(0.0 if duty < 0.0 else 1.0 if duty > 1.0 else duty)
-        excitation = command.excitation
-        if excitation is not None:
-            frontend.set_excitation(excitation)
+        rig.apply(pump_a, 0.0 if duty < 0.0 else 1.0 if duty > 1.0 else duty, command.excitation)
 
     def wait_until(self, t_s: float) -> bool:
         """Integrate the physics up to t_s. False (nothing done) when t_s is in the past."""

@@ -1,18 +1,22 @@
 """The modules compiled ahead of time: at install, when Cython and a C compiler are there (setup.py),
 each of these plain Python files is also built into an extension module beside it, from the same
-source (Cython reads the Python as it stands; its `float` annotations become C doubles). The closed
-loop's hot path then runs compiled without numba's start-up (benchmarks/startup.py,
-benchmarks/sim_speed.py). Without a compiler the install still succeeds (the extensions are
-optional) and the same files run as Python. Same numbers either way: Cython keeps IEEE double
-arithmetic in the source's order and calls the same C library functions (tests/test_jit_fallback.py
-holds a compiled run to a Python one bit for bit).
+source (Cython reads the Python as it stands; the .pxd file beside a module, where there is one,
+declares its classes as extension types with C-double fields and its physics functions as C
+functions on doubles). The closed loop's hot path then runs compiled without numba's start-up
+(benchmarks/startup.py, benchmarks/sim_speed.py). Without a compiler the install still succeeds (the
+extensions are optional) and the same files run as Python. Same numbers either way: Cython keeps
+IEEE double arithmetic in the source's order and calls the same C library functions
+(tests/test_jit_fallback.py holds a compiled run to a Python one bit for bit).
 
-The Python source is imported instead of a built module when
+The built modules are taken all together or not at all: the board's module uses the element model
+as the built extension type, so a module taken from its source takes every other one from its source
+too. The Python sources are imported instead of the built modules when
 - LAMBDARIG_NO_JIT is set (to anything): =1 asks for plain Python, =0 for numba's kernel, which numba
   can only compile from Python functions (emulator/jit.py);
-- the source is not the one the module was built from (an edit after the install: the build leaves
-  the source's SHA-256 beside the module, NAME.source-sha256): the edit runs, as Python, until the
-  next `pip install -e .` builds it again. Nothing stale is ever run.
+- a listed module was not built (no compiler, or Cython failed on it), or its source is not the one
+  it was built from (an edit after the install: the build leaves the source's SHA-256 beside the
+  module, NAME.source-sha256): the sources run, as Python, until the next `pip install -e .` builds
+  them again. Nothing stale is ever run.
 
 install_source_fallback() (called by the package's __init__) puts the finder that does this first
 on sys.meta_path; it only looks at the names below.
@@ -27,11 +31,19 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
-# The closed loop's numeric kernels: module -> its source, relative to
-# the repository (setup.py reads this file to know what to build).
+# The closed loop's hot path: module -> its source, relative to the repository (setup.py reads this
+# file to know what to build). Modules with a .pxd beside them are typed by it; the others are
+# compiled as plain Python objects (the same semantics, less interpreter overhead).
 COMPILED_MODULES = {
+    "lambdarig.emulator.world": "emulator/world.py",
     "lambdarig.emulator.element_physics": "emulator/element_physics.py",
     "lambdarig.emulator.equilibrium": "emulator/equilibrium.py",
+    "lambdarig.emulator.element": "emulator/element.py",
+    "lambdarig.emulator.board": "emulator/board.py",
+    "lambdarig.emulator.rig": "emulator/rig.py",
+    "lambdarig.emulator.scenario": "emulator/scenario.py",
+    "lambdarig.hal.sim": "hal/sim.py",
+    "lambdarig.controller.runtime": "controller/runtime.py",
 }
 SOURCE_ENV = "LAMBDARIG_NO_JIT"
 # Beside a built module: the SHA-256 (hex) of the source it was built from (setup.py writes it).
@@ -61,10 +73,36 @@ class SourceFallback:
         source = os.path.join(folder, module + ".py")
         if not os.path.exists(source):   # no source beside the extension: the extension it is
             return None
-        if source_wanted() or not built_from(source, os.path.join(folder, module + STAMP_SUFFIX)):
+        if source_wanted() or not all_built_from_their_sources():
             from importlib.util import spec_from_file_location
             return spec_from_file_location(fullname, source)
         return None
+
+
+# all_built_from_their_sources(), per list of modules (a test may list others)
+_verdicts: dict[tuple[tuple[str, str], ...], bool] = {}
+
+
+def all_built_from_their_sources() -> bool:
+    """Whether every listed module has a built extension made from its present source."""
+    key = tuple(sorted(COMPILED_MODULES.items()))
+    verdict = _verdicts.get(key)
+    if verdict is None:
+        verdict = _verdicts[key] = all(_built_from_its_source(name) for name in COMPILED_MODULES)
+    return verdict
+
+
+def _built_from_its_source(fullname: str) -> bool:
+    from importlib.util import find_spec  # here: most imports of lambdarig never get this far
+    parent, _, module = fullname.rpartition(".")
+    package = find_spec(parent)   # the package's folders, without importing it
+    for folder in (package.submodule_search_locations or ()) if package is not None else ():
+        source = os.path.join(folder, module + ".py")
+        built = [name for name in os.listdir(folder)
+                 if name.startswith(module + ".") and name.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))]
+        if built:
+            return not os.path.exists(source) or built_from(source, os.path.join(folder, module + STAMP_SUFFIX))
+    return False
 
 
 def built_from(source: str, stamp: str) -> bool:

@@ -32,11 +32,14 @@ def probe(tmp_path, monkeypatch):
     built = pkg / ("probe" + importlib.machinery.EXTENSION_SUFFIXES[0])
     built.write_bytes(b"not an extension module")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(aot.COMPILED_MODULES, f"{PACKAGE}.probe", f"{PACKAGE}/probe.py")
+    # The probe alone is listed (whether the package's own modules are built does not matter here).
+    monkeypatch.setattr(aot, "COMPILED_MODULES", {f"{PACKAGE}.probe": f"{PACKAGE}/probe.py"})
     monkeypatch.delenv(aot.SOURCE_ENV, raising=False)
+    aot._verdicts.clear()   # a process remembers its verdict; these tests change the files under it
     aot.install_source_fallback()
     yield source, built
-    for name in (f"{PACKAGE}.probe", PACKAGE):
+    aot._verdicts.clear()
+    for name in (f"{PACKAGE}.probe", f"{PACKAGE}.partner", PACKAGE):
         sys.modules.pop(name, None)
 
 
@@ -67,6 +70,23 @@ def test_an_edited_source_is_imported_instead(probe):
     assert module.WHERE == "source"
     assert module.__file__ == str(source)
     assert not aot.is_compiled(module)
+
+
+@pytest.mark.parametrize("partner_state", ["edited", "not built"])
+def test_all_built_modules_or_none(probe, monkeypatch, partner_state):
+    """A second listed module that is edited after the build, or was not built, takes the probe to its
+    source too (a built module may use another's types as built)."""
+    source, built = probe
+    stamp(source, built, "source")
+    partner = source.parent / "partner.py"
+    partner.write_text("WHERE = 'source'\n")
+    if partner_state == "edited":
+        partner_built = source.parent / ("partner" + importlib.machinery.EXTENSION_SUFFIXES[0])
+        partner_built.write_bytes(b"not an extension module")
+        (source.parent / ("partner" + aot.STAMP_SUFFIX)).write_text(hashlib.sha256(b"before").hexdigest() + "\n")
+    monkeypatch.setitem(aot.COMPILED_MODULES, f"{PACKAGE}.partner", f"{PACKAGE}/partner.py")
+    assert importlib.import_module(f"{PACKAGE}.probe").WHERE == "source"
+    assert importlib.import_module(f"{PACKAGE}.partner").WHERE == "source"
 
 
 @pytest.mark.parametrize("value", ["1", "0"])

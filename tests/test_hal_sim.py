@@ -44,7 +44,10 @@ def run(fe: FrontEnd, until_s: float, command: Command | None = None, period_s: 
 
 
 def as_tuple(sample) -> tuple:
-    return tuple(getattr(sample, f.name) for f in dataclasses.fields(hal.Sample))
+    """The sample's fields, floats as exact hex (NaN equal to NaN: a NaN from compiled code is not
+    always the same object as math.nan)."""
+    values = (getattr(sample, f.name) for f in dataclasses.fields(hal.Sample))
+    return tuple(v.hex() if isinstance(v, float) else v for v in values)
 
 
 # --- basics -----------------------------------------------------------------------------------

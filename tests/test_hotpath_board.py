@@ -1,11 +1,12 @@
-"""The emulated board's written-out converters and noise draws against the readable ones.
+"""The emulated board's converters and readings against a reference written here.
 
-set_pump_current, set_heater_duty, sample and _sense_reading write the converter (_quantise) and
-the seeded deviates (_gauss) out for speed. Here every written-out converter is held to _quantise,
-bit for bit, on random board specs (bipolar and unipolar ranges, 8 to 16 bits) and random inputs
-(inside the range, on code boundaries, beyond either end), and sample() is held to the readable
-draws in their documented order (Nernst, pump, ESR when excited, heater V, heater A, supply, and the
-measuring cell's last), with the excitation on and off and the Nernst line open and closed.
+Every converter of the board (built by Cython, or as Python) is held to the reference converter
+below, with Python's round() (half to even; the built board rounds with C's rint()), bit for bit, on
+random board specs (bipolar and unipolar ranges, 8 to 16 bits) and random inputs (inside the
+range, on code boundaries, beyond either end), and sample() is held to the readable composition of
+the element's terminal voltages, the input network and the draws in their documented order
+(Nernst, pump, ESR when excited, heater V, heater A, supply, and the measuring cell's last), with
+the excitation on and off and the Nernst line open and closed.
 """
 
 from __future__ import annotations
@@ -16,12 +17,24 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from lambdarig.emulator.board import ESR_ADC_BITS, AnalogBoard, BoardSpec, _quantise
+from lambdarig.emulator.board import ESR_ADC_BITS, AnalogBoard, BoardSpec
 from lambdarig.emulator.rig import EmulatedRig
 from lambdarig.emulator.scenario import load_scenario
 from lambdarig.emulator.world import NO_FAULTS, Faults
 
 NERNST_OPEN = Faults(nernst_open=True)
+
+
+def _quantise(value: float, lo: float, hi: float, bits: int) -> float:
+    """The reference converter: 2**bits codes over [lo, hi], a code for exactly zero when lo < 0 < hi,
+    clamped to the range."""
+    if value <= lo:
+        return lo
+    if value >= hi:
+        return hi
+    lsb = (hi - lo) / (1 << bits)
+    offset = 0.0 if lo < 0.0 < hi else lo
+    return offset + round((value - offset) / lsb) * lsb
 
 
 def random_spec(rng: np.random.Generator) -> BoardSpec:
@@ -61,7 +74,7 @@ def converter_inputs(rng: np.random.Generator, lo: float, hi: float, bits: int) 
     return inside + boundaries + beyond + [lo, hi, 0.0, -0.0, lsb / 2, -lsb / 2, math.nextafter(hi, -math.inf)]
 
 
-def test_setters_are_quantise_bit_for_bit():
+def test_setters_are_the_reference_converter_bit_for_bit():
     rng = np.random.default_rng(11)
     rig = EmulatedRig("lsu49", load_scenario("default"))
     clamped = Counter()

@@ -1,12 +1,11 @@
-"""AnalogBoard.advance's written-out drive against the readable one.
+"""AnalogBoard.advance: the drive of the pump and the heater in every case.
 
-advance() writes out, for speed, the pump source within its compliance (element.pump_voltage) and
-the heater PWM without a fault (element.heater_r_ohm); _settle_pump and _settle_heater are the
-readable forms that serve every other case. Over random element states, commands, supplies and
-faults, the board's outputs after advance() must be those of _settle_pump and _settle_heater on a
-twin taken before it, bit for bit. The saturated pump (_saturate_pump, pump_voltage and
-pump_slope_ohm written out in a safeguarded Newton) must land where element.pump_voltage meets the
-compliance rail, within the solver's 1e-7 V (or 1e-12 A where a cold cell makes V(I) steeper).
+Over random element states, commands, supplies and faults, the board's outputs after advance() must
+be those of _settle_pump and _settle_heater on a twin taken before it, bit for bit (so advance()
+drives the element with what the readable settle methods give, in the built board too). The
+saturated pump (_saturate_pump, a safeguarded Newton on element.pump_voltage) must land where
+element.pump_voltage meets the compliance rail, within the solver's 1e-7 V (or 1e-12 A where a cold
+cell makes V(I) steeper).
 """
 
 from __future__ import annotations

@@ -1,0 +1,15 @@
+# Cython declarations for rig.py (scripts/aot.py, setup.py): the rig as an extension type, so that its
+# step loop calls the built board (board.pxd) as a C function with C numbers.
+# The Python source stays as it is; without a build this file is not read.
+from lambdarig.emulator.board cimport AnalogBoard
+from lambdarig.emulator.element cimport ElementModel
+from lambdarig.emulator.world cimport World
+
+cdef class EmulatedRig:
+    cdef public object spec, scenario
+    cdef public ElementModel element
+    cdef public AnalogBoard board
+    cdef public World world
+    cdef public double t_s, max_step_s, _last_step_s
+
+    cpdef advance_to(self, double t_s)

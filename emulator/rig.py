@@ -93,7 +93,8 @@ class EmulatedRig:
         scenario = self.scenario
         board = self.board
         t = self.t_s
-        steps = math.ceil(remaining / self.max_step_s - 1e-9)
+        # (at least one: a remainder of a few ps would round to none)
+        steps = max(1, math.ceil(remaining / self.max_step_s - 1e-9))
         dt = remaining / steps
         for _ in range(steps):
             # world_at returns a shared World within a constant stretch of the script: read-only.

@@ -444,8 +444,13 @@ def test_2400_compliance_cold_vs_hot(bench):
     assert v == pytest.approx(0.3) and 0.0 <= i < 1e-3 and int(status) & ST_COMPLIANCE
     # at the rail the current is what the cell passes at 0.3 V (0 once its own EMF exceeds the rail)
     assert b.station.element.pump_voltage(i) > 0.3 - 0.05
-    # Output off: no current.
-    smu.write(":OUTP OFF")
+    # Output off: no current (from 1 mA flowing again: at 0.3 V none flowed). Each change is answered,
+    # so executed (a bare write may wait for the server thread longer than any sleep on a loaded
+    # machine); the sleep then puts a physics step after it before the truth.
+    assert smu.query(":SENS:VOLT:PROT 2.5;*OPC?") == "1"
+    time.sleep(0.01)
+    assert b.station.truth().pump_current_a == pytest.approx(1e-3)
+    assert smu.query(":OUTP OFF;*OPC?") == "1"
     time.sleep(0.01)
     assert b.station.truth().pump_current_a == 0.0
 

@@ -46,6 +46,12 @@ def warn_user(text: str) -> None:
     warnings.warn(text, RuntimeWarning, stacklevel=4)
 
 
+def individual(details: dict[str, Any]) -> dict[str, Any]:
+    """The unit and age of an emulated element, for the run's label: `unit` None for the nominal
+    element, `age_h` 0.0 when new, as the log's metadata says them."""
+    return {"unit": details.get("unit"), "age_h": float(details.get("age_h") or 0.0)}
+
+
 def run_session(frontend: FrontEnd, controller: Controller, duration_s: float, *, label: dict[str, Any],
                 title: str = "lambdarig", log_path: Path | None = None, plot_path: Path | None = None,
                 reconnect_s: float = 0.0, keep_samples: bool = True, sinks: Sequence[TelemetrySink] = (),

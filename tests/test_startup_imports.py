@@ -24,7 +24,9 @@ NOT_FOR_SIMULATE = ("lambdarig.sweep", "lambdarig.live", "lambdarig.pymeasure", 
                     "lambdarig.hal.visa_frontend", "lambdarig.can_output", "lambdarig.hal.can_bus",
                     "lambdarig.protocol",
                     # several sensors in one run: only for a run of several
-                    "lambdarig.channels_api", "lambdarig.channels_session", "lambdarig.controller.interleaved")
+                    "lambdarig.channels_api", "lambdarig.channels_session", "lambdarig.controller.interleaved",
+                    # the log writers (and telemetry, which re-exports them): only with --log
+                    "lambdarig.logs", "lambdarig.telemetry")
 
 WRAPPER = """
 import json, sys

@@ -587,14 +587,17 @@ class Controller:
         return lam, o2_pct, afr
 
     def status(self) -> Status:
-        sample = self._sample
-        temp_c = self.heater.temp_c
+        # Once per telemetry tick, inside the control loop: each value is read once (the state's
+        # value through `_value_`, a plain attribute, not Enum's `value` descriptor).
+        sample, heater, command = self._sample, self.heater, self.command
+        estimate = heater.estimate
+        temp_c = estimate.temp_c
         lam, o2_pct, afr = self._reading(temp_c)
-        hc_ppm = math.nan
-        if self.mode == "hc" and self.lambda_valid:
-            hc_ppm = self.hc_ppm_from(self._hc_delta_v, temp_c)
-        fault = self.fault_code or next(iter(sorted(self.warnings)), "")
-        return Status(self._now_s, self.state.value, lam, o2_pct, afr, self.lambda_valid, sample.nernst_v,
-                      sample.pump_current_a, self.heater.estimate.ri_filtered, self.heater.temp_c,
-                      self.heater.voltage_v, self.command.heater_duty, sample.supply_v, fault, self.pump.saturated,
-                      hc_ppm, self.command.analog_out1_v, self.command.analog_out2_v, self.heater_allowed)
+        valid = self.lambda_valid
+        hc_ppm = self.hc_ppm_from(self._hc_delta_v, temp_c) if valid and self.mode == "hc" else math.nan
+        warnings = self.warnings
+        fault = self.fault_code or (min(warnings) if warnings else "")   # the first warning by name
+        return Status(self._now_s, self.state._value_, lam, o2_pct, afr, valid, sample.nernst_v,
+                      sample.pump_current_a, estimate.ri_filtered, temp_c, heater.voltage_v, command.heater_duty,
+                      sample.supply_v, fault, self.pump.saturated, hc_ppm, command.analog_out1_v,
+                      command.analog_out2_v, self.heater_allowed)

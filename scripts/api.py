@@ -21,12 +21,11 @@ from lambdarig.emulator.scenario import Scenario
 from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.registry import open_frontend
 
-from .channels_api import individual, run_on_channels, simulate_channels
 from .choose_settings import SettingsArg, settings_for_frontend, settings_for_simulation
 from .inputs import Caller, OutputPath, check_name, check_number, check_outputs
 from .pacing import REALTIME_FACTOR_RANGE, RealtimePacer
 from .result import SessionResult
-from .session import log_progress, run_session, warn_user
+from .session import individual, log_progress, run_session, warn_user
 
 SIMULATE = Caller("lambdarig.simulate()")
 RUN = Caller("lambdarig.run()")
@@ -106,7 +105,8 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
         link_loss_s = check_number(link_loss_s, caller, "link_loss_s", *LINK_LOSS_RANGE_S)
     can_pace = check_number(can_pace, caller, "can_pace", *CAN_PACE_RANGE, unit="x real time")
     if isinstance(element, (list, tuple)):
-        if len(element) != 1:   # several sensors in one run
+        if len(element) != 1:   # several sensors in one run (their modules imported only for one)
+            from .channels_api import simulate_channels
             return simulate_channels(element, scenario, duration_s, settings, seed, link_loss_s=link_loss_s,
                                      element_overrides=element_overrides, log=log, plot=plot,
                                      keep_samples=keep_samples, force_element=force_element, should_stop=should_stop,
@@ -186,7 +186,8 @@ def run(hal_url: str | FrontEnd | Sequence[str | FrontEnd], settings: SettingsAr
     reconnect_s = check_number(reconnect_s, caller, "reconnect_s", *RECONNECT_RANGE_S)
     can_pace = check_number(can_pace, caller, "can_pace", *CAN_PACE_RANGE, unit="x real time")
     if isinstance(hal_url, (list, tuple)):
-        if len(hal_url) != 1:   # several sensors in one run
+        if len(hal_url) != 1:   # several sensors in one run (their modules imported only for one)
+            from .channels_api import run_on_channels
             return run_on_channels(hal_url, settings, duration_s, use_stored_settings=use_stored_settings, log=log,
                                    plot=plot, keep_samples=keep_samples, force_element=force_element,
                                    should_stop=should_stop, sinks=sinks, progress=progress, warn=warn, caller=caller,

@@ -26,12 +26,7 @@ from .channels_session import MAX_CHANNELS, ChannelSession, run_channels
 from .choose_settings import SettingsArg, settings_for_frontend, settings_for_simulation
 from .inputs import Caller, OutputPath, check_name, check_outputs
 from .result import SessionResult
-
-
-def individual(details: dict[str, Any]) -> dict[str, Any]:
-    """The unit and age of an emulated element, for the run's label: `unit` None for the nominal
-    element, `age_h` 0.0 when new, as the log's metadata says them."""
-    return {"unit": details.get("unit"), "age_h": float(details.get("age_h") or 0.0)}
+from .session import individual
 
 
 def check_channel_count(names: Sequence[Any], caller: Caller, argument: str) -> list[Any]:

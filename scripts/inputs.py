@@ -20,8 +20,7 @@ from lambdarig.common.errors import nearest
 from lambdarig.common.file_kind import file_kind
 from lambdarig.emulator.errors import EmulatorInputError
 
-from .logs import LOG_FORMATS, SIDECAR_FORMATS, check_mdf_available, log_format, sidecar_path
-from .telemetry import check_plot_available
+from .plot import check_plot_available
 
 OutputPath = str | os.PathLike[str] | None
 
@@ -115,6 +114,10 @@ def check_outputs(log: OutputPath, plot: OutputPath, caller: Caller) -> tuple[Pa
 def check_log_path(log: OutputPath, caller: Caller) -> Path | None:
     """The log path: a writable place (check_output_path), a suffix naming a log format (.csv, .mf4,
     .mdf, .msl), asammdf present for MDF4, and a writable place for a text log's sidecar JSON."""
+    if log is None:
+        return None
+    # The log formats' modules only for a run with a log.
+    from .logs import LOG_FORMATS, SIDECAR_FORMATS, check_mdf_available, log_format, sidecar_path
     allowed = ", ".join(LOG_FORMATS)
     path = check_output_path(log, caller, "log", f"log ({allowed})")
     if path is None:

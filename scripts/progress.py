@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from .telemetry import StatusLine
+from .status_line import StatusLine
 
 PLAIN_EVERY_S = 5.0          # off a terminal: a line this often (wall time)
 TTY_INTERVAL_S = 0.2         # on a terminal: redraw at most this often

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdarig.controller.core import Controller
 from lambdarig.controller.readings import table_floor_c
@@ -28,10 +28,12 @@ from lambdarig.controller.runtime import (
 from lambdarig.hal.frontend import FrontEnd
 from lambdarig.hal.types import FrontEndError, FrontEndInfo
 
-from .logs import LogWriter, channels_for, open_log, run_metadata
 from .result import SessionResult
 from .session_sinks import SensorSinks, attach_sinks, close_outputs, forced_element_text, write_plot
 from .signals import stop_signals
+
+if TYPE_CHECKING:
+    from .logs import LogWriter
 
 log = logging.getLogger("lambdarig")
 
@@ -44,6 +46,12 @@ def log_progress(text: str) -> None:
 def warn_user(text: str) -> None:
     """The API's default for what a caller should know: a RuntimeWarning."""
     warnings.warn(text, RuntimeWarning, stacklevel=4)
+
+
+def individual(details: dict[str, Any]) -> dict[str, Any]:
+    """The unit and age of an emulated element, for the run's label: `unit` None for the nominal
+    element, `age_h` 0.0 when new, as the log's metadata says them."""
+    return {"unit": details.get("unit"), "age_h": float(details.get("age_h") or 0.0)}
 
 
 def run_session(frontend: FrontEnd, controller: Controller, duration_s: float, *, label: dict[str, Any],
@@ -139,6 +147,7 @@ def interrupted_result(controller: Controller, signal_name: str) -> RunResult:
 def open_run_log(path: Path, frontend: FrontEnd, info: FrontEndInfo, controller: Controller, t0_s: float,
                  started: datetime, label: dict[str, Any]) -> LogWriter:
     """The log writer for path's format, with the run's channels and metadata."""
+    from .logs import channels_for, open_log, run_metadata  # the log writers only for a run with a log
     settings = controller.settings
     meta = run_metadata(info=info, settings=settings, started=started, header_lines=frontend.log_header_lines(),
                         extra={"run": label})

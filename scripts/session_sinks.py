@@ -23,9 +23,9 @@ from lambdarig.controller.runtime import (
 )
 from lambdarig.hal.types import FrontEndInfo
 
+from .lambda_accuracy import LambdaAccuracy
 from .plot import Recorder, plot_channels, plot_recorder
 from .result import SampleRecorder
-from .telemetry import LambdaAccuracy
 
 
 def forced_element_text(info: FrontEndInfo, controller: Controller, force_element: bool) -> str | None:

@@ -22,7 +22,11 @@ HEAVY = ("asammdf", "starlette", "uvicorn", "can", "cantools", "dask", "distribu
 NOT_FOR_SIMULATE = ("lambdarig.sweep", "lambdarig.live", "lambdarig.pymeasure", "lambdarig.cli.flash",
                     "lambdarig.cli.calibrate", "lambdarig.cli.cmd_sweep", "lambdarig.cli.cmd_udev",
                     "lambdarig.hal.visa_frontend", "lambdarig.can_output", "lambdarig.hal.can_bus",
-                    "lambdarig.protocol")
+                    "lambdarig.protocol",
+                    # several sensors in one run: only for a run of several
+                    "lambdarig.channels_api", "lambdarig.channels_session", "lambdarig.controller.interleaved",
+                    # the log writers (and telemetry, which re-exports them): only with --log
+                    "lambdarig.logs", "lambdarig.telemetry")
 
 WRAPPER = """
 import json, sys

@@ -19,7 +19,7 @@ from lambdarig.inputs import Caller
 from lambdarig.progress import Progress, ProgressStatusLine
 from lambdarig.result import SessionResult
 from lambdarig.signals import exit_code_for
-from lambdarig.telemetry import StatusLine, format_lambda
+from lambdarig.status_line import StatusLine, format_lambda
 
 # A share of late control ticks from which the summary says the host (not the board) fell behind:
 # an assumption, ~10x what the benchmarks see on an idle 2-core machine (docs/live.md: 0.02-0.98 %).

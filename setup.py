@@ -1,6 +1,6 @@
-"""Optional ahead-of-time compilation of the closed loop's hot path (lambdarig/aot.py lists the
+"""Optional ahead-of-time compilation of the emulator's hot path (lambdarig/aot.py lists the
 modules): Cython builds each listed .py, as it stands, into an extension module beside it, typed by
-the .pxd file next to it where there is one. Every extension is optional: without a C compiler (or Python's headers)
+the .pxd file next to it. Every extension is optional: without a C compiler (or Python's headers)
 the build warns and the install goes on, and the same files run as Python. LAMBDARIG_NO_COMPILE=1
 skips the build altogether. Everything else about the package is in pyproject.toml."""
 
@@ -92,20 +92,14 @@ def extensions() -> list[Extension]:
         return []
     pxd_root = os.path.join("build", "pxd")
     copy_pxd_files(pxd_root)
-    typed = {name: source for name, source in MODULES.items() if os.path.exists(os.path.splitext(source)[0] + ".pxd")}
-    plain = {name: source for name, source in MODULES.items() if name not in typed}
-    # No fast-math or other flags: IEEE doubles in the source's order, as Python computes them.
-    # include_path: the .pxd files in the package's layout, and emulator/_c_math.pxd. A module with a
-    # .pxd takes its types from it (and its float annotations as C doubles); the others are
-    # compiled with every name a Python object, so they behave exactly as the source does.
-    options = dict(build_dir=os.path.join("build", "cython"), quiet=True, include_path=[pxd_root, "emulator"])
+    exts = [Extension(name, [source], optional=True) for name, source in MODULES.items()]
     try:
-        return (cythonize([Extension(name, [source], optional=True) for name, source in typed.items()],
-                          compiler_directives={"language_level": 3}, **options)
-                + cythonize([Extension(name, [source], optional=True) for name, source in plain.items()],
-                            compiler_directives={"language_level": 3, "annotation_typing": False}, **options))
+        # No fast-math or other flags: IEEE doubles in the source's order, as Python computes them.
+        # include_path: the .pxd files in the package's layout, and emulator/_c_math.pxd.
+        return cythonize(exts, build_dir=os.path.join("build", "cython"), quiet=True,
+                         include_path=[pxd_root, "emulator"], compiler_directives={"language_level": 3})
     except Exception as exc:   # Cython could not translate a module: install as pure Python
-        print(f"lambdarig: not compiling the closed loop's modules ({exc}); they run as Python", file=sys.stderr)
+        print(f"lambdarig: not compiling the emulator's modules ({exc}); they run as Python", file=sys.stderr)
         return []
 
 

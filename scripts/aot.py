@@ -1,9 +1,10 @@
 """The modules compiled ahead of time: at install, when Cython and a C compiler are there (setup.py),
 each of these plain Python files is also built into an extension module beside it, from the same
 source (Cython reads the Python as it stands; the .pxd file beside each module declares its classes
-as extension types with C-double fields and its functions as C functions on doubles). The closed loop's hot path then runs compiled without numba's start-up
-(benchmarks/startup.py, benchmarks/sim_speed.py). Without a compiler the install still succeeds (the
-extensions are optional) and the same files run as Python. Same numbers either way: Cython keeps
+as extension types with C-double fields and its functions as C functions on doubles). The emulator
+then runs compiled without numba's start-up (benchmarks/startup.py, benchmarks/sim_speed.py).
+Without a compiler the install still succeeds (the extensions are optional) and the same files run
+as Python. Same numbers either way: Cython keeps
 IEEE double arithmetic in the source's order and calls the same C library functions
 (tests/test_jit_fallback.py holds a compiled run to a Python one bit for bit).
 

@@ -10,9 +10,9 @@ and where the time goes, from the same ticks replayed part by part (best of 5 re
   (the floor of the emulator side), and within it the element's step alone on its recorded inputs;
 - the sim front end: the same through hal.sim (wait_until + sample + apply);
 - the runtime loop and the rest: the whole loop less the firmware and the front end.
-How the element's step kernel ran is printed with the figures: built ahead of time (Cython, at
-install: lambdarig/aot.py), compiled by numba (LAMBDARIG_NO_JIT=0), or as Python
-(LAMBDARIG_NO_JIT=1). One process, one core. Prints the figures and writes
+How the emulator ran is printed with the figures: built ahead of time (Cython, at install: the
+modules lambdarig/aot.py lists), its element step kernel compiled by numba (LAMBDARIG_NO_JIT=0), or
+as Python (LAMBDARIG_NO_JIT=1). One process, one core. Prints the figures and writes
 benchmarks/results/sim_speed.json.
 """
 
@@ -154,12 +154,12 @@ def main() -> None:
     el_s = min(element_only(steps) for _ in range(5))
     loop_wall = min(wall for _, wall, _ in runs)
     other_s = max(loop_wall - ctl_s - fe_s, 0.0)
-    kernel = ("built ahead of time (Cython)" if jit.is_built_ahead()
-              else f"compiled (numba {jit.numba_version()})" if jit.is_compiled()
-              else "Python (no build, no numba, or LAMBDARIG_NO_JIT=1)")
+    kernel = ("the emulator built ahead of time (Cython)" if jit.is_built_ahead()
+              else f"the element step kernel compiled (numba {jit.numba_version()})" if jit.is_compiled()
+              else "the emulator as Python (no build, no numba, or LAMBDARIG_NO_JIT=1)")
 
     print(f"Closed loop: our controller + sim:lsu49, scenario {SCENARIO!r} ({sim_s:g} simulated s, {ticks} ticks "
-          f"at 500 Hz), {args.runs} runs, one core; element step kernel {kernel}\n")
+          f"at 500 Hz), {args.runs} runs, one core; {kernel}\n")
     rows = [["realtime factor (sim s / wall s)", f"{best:.1f}x", f"{median:.1f}x", f">= {GOAL_X:g}x",
              "PASS" if median >= GOAL_X else "FAIL"],
             ["µs per tick", f"{min(us_tick):.1f}", f"{statistics.median(us_tick):.1f}",

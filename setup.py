@@ -31,26 +31,28 @@ class BuildWithStamps(build_ext):
         super().finalize_options()
         if self.parallel is None:   # the modules compile independently: one compiler per core
             self.parallel = os.cpu_count() or 1
+        self.built_now: set[str] = set()   # the extensions this run built (not ones left from before)
 
     def build_extension(self, ext: Extension) -> None:
         try:
             super().build_extension(ext)
         except Exception as exc:   # no C compiler, no Python headers, a compiler's error: pure Python
-            print(f"lambdarig: {ext.name} not built ({exc}); it runs as Python", file=sys.stderr)
+            print(f"lambdarig: {ext.name} not built ({exc}); the emulator runs as Python", file=sys.stderr)
             return
+        self.built_now.add(ext.name)
         self._stamp(ext.name, os.path.dirname(self.get_ext_fullpath(ext.name)))
 
     def copy_extensions_to_source(self) -> None:
         """An editable install's modules go beside their sources: their stamps too."""
+        build_py = self.get_finalized_command("build_py")
         try:
             super().copy_extensions_to_source()   # skips an optional extension that was not built
+            for ext in self.extensions:
+                if ext.name in self.built_now:
+                    self._stamp(ext.name, build_py.get_package_dir(ext.name.rpartition(".")[0]))
         except Exception as exc:
             print(f"lambdarig: the built modules not copied beside the sources ({exc}); they run as Python",
                   file=sys.stderr)
-            return
-        build_py = self.get_finalized_command("build_py")
-        for ext in self.extensions:
-            self._stamp(ext.name, build_py.get_package_dir(ext.name.rpartition(".")[0]))
         # An editable install runs the package from its sources: byte-compile them now, as pip does
         # for a regular install, so that no command start compiles them (~0.1 s for `simulate`, on
         # every start where bytecode may not be written: PYTHONDONTWRITEBYTECODE).
@@ -96,11 +98,14 @@ def extensions() -> list[Extension]:
     try:
         # No fast-math or other flags: IEEE doubles in the source's order, as Python computes them.
         # include_path: the .pxd files in the package's layout, and emulator/_c_math.pxd.
-        return cythonize(exts, build_dir=os.path.join("build", "cython"), quiet=True,
-                         include_path=[pxd_root, "emulator"], compiler_directives={"language_level": 3})
+        built = cythonize(exts, build_dir=os.path.join("build", "cython"), quiet=True,
+                          include_path=[pxd_root, "emulator"], compiler_directives={"language_level": 3})
     except Exception as exc:   # Cython could not translate a module: install as pure Python
         print(f"lambdarig: not compiling the emulator's modules ({exc}); they run as Python", file=sys.stderr)
         return []
+    for ext in built:   # cythonize's extensions drop `optional`: one that fails to compile is skipped when copied
+        ext.optional = True
+    return built
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": BuildWithStamps})

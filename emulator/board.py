@@ -140,7 +140,9 @@ class AnalogBoard:
         # What sample() builds: the sim backend hands in the HAL's Sample, so the firmware gets the
         # seam's own type with no second object per tick (the emulator cannot import the HAL).
         self.reading_type = reading_type
-        self.spec = s = spec or BoardSpec()
+        # (not `spec or BoardSpec()`: for that, with the field typed, Cython writes C that GCC >= 14 rejects)
+        s = spec if spec is not None else BoardSpec()
+        self.spec = s
         rng = np.random.default_rng(seed)
         self._noise_a = rng.standard_normal(NOISE_TABLE_LENGTHS[0])
         self._noise_b = rng.standard_normal(NOISE_TABLE_LENGTHS[1])

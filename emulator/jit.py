@@ -75,15 +75,21 @@ def _load_numba() -> Any:
 
 
 def prefer_python() -> bool:
-    """Run the kernels as Python in this process, unless LAMBDARIG_NO_JIT is set (either way) or a
+    """Run the kernels as Python in this process, unless LAMBDARIG_NO_JIT is set (either way; empty is
+    unset) or a
     kernel has been asked for already; True when that took effect. For a command whose run is short:
     numba's import and cache load (~0.45 s of CPU per process, whatever the kernel) cost more than the
     compiled step saves below ~150 simulated s (benchmarks/startup.py). The numbers are the same."""
     global _numba_tried
-    if _numba_tried or NO_JIT_ENV in os.environ:
+    if _numba_tried or os.environ.get(NO_JIT_ENV, "").strip():
         return False
     _numba_tried = True   # _numba stays None
     return True
+
+
+def numba_compiled_a_kernel() -> bool:
+    """Whether numba compiled (or loaded) a kernel in this process (without importing numba)."""
+    return bool(_kernels)
 
 
 def is_compiled() -> bool:

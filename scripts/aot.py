@@ -48,8 +48,8 @@ STAMP_SUFFIX = ".source-sha256"
 
 
 def source_wanted() -> bool:
-    """Whether the environment asks for the Python source (LAMBDARIG_NO_JIT set, to anything)."""
-    return SOURCE_ENV in os.environ
+    """Whether the environment asks for the Python source (LAMBDARIG_NO_JIT set to anything but empty)."""
+    return os.environ.get(SOURCE_ENV, "").strip() != ""
 
 
 class SourceFallback:
@@ -76,20 +76,26 @@ class SourceFallback:
         return None
 
 
-# all_built_from_their_sources(), per list of modules (a test may list others)
-_verdicts: dict[tuple[tuple[str, str], ...], bool] = {}
+# why_not_built(), per list of modules (a test may list others)
+_verdicts: dict[tuple[tuple[str, str], ...], str] = {}
 
 
 def all_built_from_their_sources() -> bool:
     """Whether every listed module has a built extension made from its present source."""
+    return not why_not_built()
+
+
+def why_not_built() -> str:
+    """"" when every listed module has a built extension made from its present source; else why not
+    (the first module that was not built, or whose source changed since the build)."""
     key = tuple(sorted(COMPILED_MODULES.items()))
     verdict = _verdicts.get(key)
     if verdict is None:
-        verdict = _verdicts[key] = all(_built_from_its_source(name) for name in COMPILED_MODULES)
+        verdict = _verdicts[key] = next(filter(None, map(_why_not_built, COMPILED_MODULES)), "")
     return verdict
 
 
-def _built_from_its_source(fullname: str) -> bool:
+def _why_not_built(fullname: str) -> str:
     from importlib.util import find_spec  # here: most imports of lambdarig never get this far
     parent, _, module = fullname.rpartition(".")
     package = find_spec(parent)   # the package's folders, without importing it
@@ -98,8 +104,21 @@ def _built_from_its_source(fullname: str) -> bool:
         built = [name for name in os.listdir(folder)
                  if name.startswith(module + ".") and name.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))]
         if built:
-            return not os.path.exists(source) or built_from(source, os.path.join(folder, module + STAMP_SUFFIX))
-    return False
+            if os.path.exists(source) and not built_from(source, os.path.join(folder, module + STAMP_SUFFIX)):
+                return f"{fullname} changed since the build"
+            return ""
+    return f"{fullname} was not built"
+
+
+def how_the_emulator_runs() -> str:
+    """"built" (the listed modules as built at install), or "python: " and why: the environment
+    asked for the sources (LAMBDARIG_NO_JIT), or a module was not built or changed since the build
+    (`pip install -e .` builds them again). Where numba compiles the step kernel, emulator/jit.py
+    says so."""
+    if source_wanted():
+        return f"python: {SOURCE_ENV} is set"
+    reason = why_not_built()
+    return f"python: {reason}" if reason else "built"
 
 
 def built_from(source: str, stamp: str) -> bool:

@@ -37,6 +37,19 @@ CAN_PACE_RANGE = (0.1, 1000.0)
 REALTIME_LAG_WARN_S = 0.25   # a paced run this far behind the wall clock says so (a busy machine)
 
 
+def emulator_build() -> str:
+    """How this process runs the emulator: "built" (at install, lambdarig/aot.py), else "python: "
+    and why the built modules are not used (LAMBDARIG_NO_JIT, an edit since the install, no build),
+    or "numba step kernel, the rest as python: " and why."""
+    from lambdarig.emulator import jit
+
+    from . import aot
+    how = aot.how_the_emulator_runs()
+    if how != "built" and jit.numba_compiled_a_kernel():
+        return "numba step kernel, the rest as " + how
+    return how
+
+
 def warn_fuel_mismatch(burnt: str, told: str, warn: Callable[[str], None]) -> None:
     """A scenario that burns one fuel while the firmware is told another reads off without a word
     otherwise (the new-user trial: E85 exhaust read as gasoline, 0.66 % instead of 0.46 %). A custom
@@ -143,7 +156,7 @@ def simulate(element: str | Sequence[str] = "lsu49", scenario: str | Scenario = 
                                                      progress=progress)
         result = run_session(frontend, controller, duration_s,
                              label={"element": info.element, "scenario": scenario_name, "seed": seed_used,
-                                    **individual(info.details)},
+                                    **individual(info.details), "emulator": emulator_build()},
                              title=f"lambdarig simulate: {info.element}, scenario {scenario_name}, seed {seed_used}",
                              log_path=log_path, plot_path=plot_path, keep_samples=keep_samples,
                              sinks=[*sinks, *([output] if output else [])], force_element=force_element,

@@ -89,6 +89,25 @@ def test_all_built_modules_or_none(probe, monkeypatch, partner_state):
     assert importlib.import_module(f"{PACKAGE}.partner").WHERE == "source"
 
 
+def test_an_empty_variable_is_no_choice(probe, monkeypatch):
+    """LAMBDARIG_NO_JIT= (set, empty) asks for nothing: the built module, as without it."""
+    source, built = probe
+    stamp(source, built, "source")
+    monkeypatch.setenv(aot.SOURCE_ENV, "")
+    assert aot.how_the_emulator_runs() == "built"
+    with pytest.raises(ImportError):   # the fake extension was picked
+        importlib.import_module(f"{PACKAGE}.probe")
+
+
+def test_the_reason_the_sources_run_is_told(probe, monkeypatch):
+    source, built = probe
+    stamp(source, built, "source")
+    source.write_text("WHERE = 'source'  # edited after the build\n")
+    assert aot.how_the_emulator_runs() == f"python: {PACKAGE}.probe changed since the build"
+    monkeypatch.setenv(aot.SOURCE_ENV, "1")
+    assert aot.how_the_emulator_runs() == f"python: {aot.SOURCE_ENV} is set"
+
+
 @pytest.mark.parametrize("value", ["1", "0"])
 def test_the_environment_asks_for_the_source(probe, monkeypatch, value):
     source, built = probe
@@ -122,3 +141,12 @@ def test_the_kernel_modules_load_as_the_environment_says():
             assert not aot.is_compiled(module)
         origin = module.__spec__.origin
         assert origin.endswith(".py") or aot.is_compiled(module)
+
+
+@pytest.mark.skipif(not os.environ.get("LAMBDARIG_REQUIRE_BUILT"),
+                    reason="only where the install must have built the emulator (.ci/run sets it)")
+def test_the_install_built_every_listed_module():
+    """A module that did not compile leaves the whole emulator running as Python (twice as slow),
+    with nothing but a line in pip's hidden build output to say so: CI holds the build to all of them."""
+    assert aot.why_not_built() == ""
+    assert aot.how_the_emulator_runs() == "built"

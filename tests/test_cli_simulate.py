@@ -396,3 +396,14 @@ def test_a_scenario_burning_another_fuel_than_the_firmware_is_told_warns(tmp_pat
     told.write_text('[conversion]\nfuel = "e85"\n')
     code, _, err = run_cli("--scenario", str(scenario), "--settings", str(told), "--quiet")
     assert code == 0 and "burns" not in err, err
+
+
+def test_the_summary_says_how_the_emulator_ran(tmp_path):
+    """"built", or "python: ..." with the reason (an edit since the install, LAMBDARIG_NO_JIT, no build)."""
+    env = {**os.environ, "LAMBDARIG_NO_JIT": "1"}
+    out = subprocess.run([sys.executable, "-m", "lambdarig.cli", "simulate", "--duration", "0.5", "--json", "--quiet"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, check=True).stdout
+    assert json.loads(out)["emulator"] == "python: LAMBDARIG_NO_JIT is set"
+    text = subprocess.run([sys.executable, "-m", "lambdarig.cli", "simulate", "--duration", "0.5", "--quiet"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, check=True).stdout
+    assert "emulator" in text and "LAMBDARIG_NO_JIT is set" in text

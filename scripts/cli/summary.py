@@ -157,6 +157,9 @@ def format_summary(report: dict[str, Any]) -> str:
             ("wall time", f"{report['wall_s']:.2f} s"),
             ("real-time factor", f"{factor:.0f}x" if math.isfinite(factor) else "-"),
         ]
+        emulator = report.get("emulator")
+        if emulator and emulator != "built":   # the slower way, and why (an edit since the install, ...)
+            rows.append(("emulator", emulator))
     else:   # a rig or a station runs on the wall clock: its time is the run's length, nothing simulated
         rows.append(("run time", f"{report['sim_s']:.2f} s"))
         late, ticks = report.get("late_ticks"), report.get("ticks")

@@ -38,6 +38,37 @@ def exit_code_for(signal_name: str) -> int:
     return EXIT_CODE_BASE + int(number)
 
 
+# A stop signal that arrives while a block must not stop halfway (a log writing its chunk) is held:
+# how deep the held blocks are nested, and the signal held (main thread only: handlers run there).
+_holding = 0
+_held: list[str] = []
+
+
+@contextmanager
+def hold_stop_signals() -> Iterator[None]:
+    """Within the block a stop signal (stop_signals()) does not interrupt: it is raised, as
+    StopSignal, when the block ends. For work that must be done whole or not at all: a log's chunk
+    taken out of the kept rows and written (a signal in between lost the chunk, or left a log of
+    several sensors with its channels out of step). An exception from the block itself wins: the
+    run ends on it, outputs safe, and the held signal is dropped."""
+    global _holding
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _holding += 1
+    try:
+        yield
+    except BaseException:
+        _held.clear()
+        raise
+    finally:
+        _holding -= 1
+    if not _holding and _held:
+        name = _held[0]
+        _held.clear()
+        raise StopSignal(name)
+
+
 @contextmanager
 def stop_signals() -> Iterator[list[str]]:
     """Within the block, stop signals raise StopSignal once; yields the names of those received."""
@@ -50,7 +81,10 @@ def stop_signals() -> Iterator[list[str]]:
         name = signal.Signals(number).name
         received.append(name)
         if len(received) == 1:
-            raise StopSignal(name)
+            if _holding:
+                _held.append(name)   # raised when the held block ends (hold_stop_signals)
+            else:
+                raise StopSignal(name)
 
     previous: dict[signal.Signals, Any] = {}
     try:

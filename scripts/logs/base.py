@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from lambdarig.common.errors import LambdarigError
+from lambdarig.signals import hold_stop_signals
 
 from .channels import Channel, ChannelsTaker, RowTaker
 from .metadata import finished, write_sidecar
@@ -88,17 +89,18 @@ class LogWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Write the rows kept so far."""
-        n = len(self.taker)
-        if not n or self.closed:
-            return
-        columns = self.taker.columns()
-        try:
-            self._write_chunk(columns, n)
-        except OSError as exc:
-            self._fail()
-            raise self.error(exc) from None
-        self.rows += n
+        """Write the rows kept so far: all of them, or (a full disk) none; a stop signal waits."""
+        with hold_stop_signals():
+            n = len(self.taker)
+            if not n or self.closed:
+                return
+            columns = self.taker.columns()
+            try:
+                self._write_chunk(columns, n)
+            except OSError as exc:
+                self._fail()
+                raise self.error(exc) from None
+            self.rows += n
 
     def error(self, exc: OSError) -> OutputError:
         return OutputError(f"cannot write the log {self.path}: {exc.strerror or exc}; outputs made safe, run ended")

@@ -264,14 +264,15 @@ class AnalogBoard:
         current limit; an open or shorted heater."""
         s = self.spec
         duty = self.heater_duty
-        v_rms = supply_v * math.sqrt(duty)
+        sqrt_duty = math.sqrt(duty)
+        v_rms = supply_v * sqrt_duty
         self.heater_terminal_v = v_rms
         if faults.heater_open or duty <= 0.0:
             self.heater_element_v = 0.0
             self.heater_current_a = 0.0
         elif faults.heater_short:
             self.heater_element_v = 0.0
-            self.heater_current_a = min(supply_v / s.heater_short_ohm, s.heater_current_limit_a) * math.sqrt(duty)
+            self.heater_current_a = min(supply_v / s.heater_short_ohm, s.heater_current_limit_a) * sqrt_duty
             self.heater_terminal_v = self.heater_current_a * s.heater_short_ohm
         else:
             r = self.element.heater_resistance_at(self.element.heater_temp_k)
@@ -279,9 +280,9 @@ class AnalogBoard:
             if on_current > s.heater_current_limit_a:
                 # Current limit: the driver ends each pulse early; the element sees less.
                 on_current = s.heater_current_limit_a
-                v_rms = on_current * r * math.sqrt(duty)
+                v_rms = on_current * r * sqrt_duty
             self.heater_element_v = v_rms
-            self.heater_current_a = on_current * math.sqrt(duty)
+            self.heater_current_a = on_current * sqrt_duty
 
     # --- what the firmware reads ---------------------------------------------------------------
 
